@@ -1,0 +1,39 @@
+"""Example and synthetic datasets for channelopt.
+
+Shipped examples (fully offline, see ``data/README.md`` for provenance):
+
+``"china"``
+    ~340 approximate prefecture-level regions of China built from GeoNames
+    cities (CC BY 4.0; region shapes are approximate Voronoi cells, **not**
+    official boundaries), 8,000 synthetic outlets, 80 candidate distributors.
+``"nc"``
+    The 100 North Carolina counties (real polygons, from libpysal's ``sids2``
+    example), 1,500 synthetic outlets, 15 candidate distributors.
+
+Contains data from GeoNames (https://www.geonames.org), licensed CC BY 4.0.
+
+Examples
+--------
+>>> from channelopt.datasets import example_frames, synthetic_frames
+>>> len(example_frames("china")["regions"]) >= 300
+True
+>>> len(synthetic_frames(10, 100, 3, seed=0)["outlets"])
+100
+"""
+
+from channelopt.datasets._generate import CHANNELS, synthetic_frames
+from channelopt.datasets._loaders import (
+    available_examples,
+    example_frames,
+    load_example,
+    make_synthetic,
+)
+
+__all__ = [
+    "CHANNELS",
+    "available_examples",
+    "example_frames",
+    "load_example",
+    "make_synthetic",
+    "synthetic_frames",
+]
