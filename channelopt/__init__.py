@@ -1,0 +1,44 @@
+"""channelopt: channel coverage planning as mixed-integer optimisation.
+
+Distributor selection, territory design and budget allocation as MILPs in PuLP,
+solved by HiGHS (default) or CBC, with breadth/depth metrics on every plan.
+"""
+
+import logging
+
+from .exceptions import (
+    ChannelOptError,
+    InfeasibleError,
+    NoSolutionError,
+    NotOptimalWarning,
+    SettingsError,
+    SolverError,
+    ValidationError,
+)
+from .metrics import Metrics
+from .models.distributors import DistributorSelection
+from .network import CHANNELS, ChannelNetwork
+from .plan import Plan, compare
+from .solver import SolveInfo, Solver
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CHANNELS",
+    "ChannelNetwork",
+    "ChannelOptError",
+    "DistributorSelection",
+    "InfeasibleError",
+    "Metrics",
+    "NoSolutionError",
+    "NotOptimalWarning",
+    "Plan",
+    "SettingsError",
+    "SolveInfo",
+    "Solver",
+    "SolverError",
+    "ValidationError",
+    "compare",
+]

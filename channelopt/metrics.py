@@ -1,0 +1,367 @@
+"""Breadth, depth, balance, conflict and cost metrics, as pure functions.
+
+Vocabulary (kept from the trade):
+
+- **numeric distribution (ND)**: covered outlets / all outlets.
+- **weighted distribution (WD)**: covered sales potential / all potential.
+- **region coverage**: regions with at least one covered outlet / all regions.
+- **channel breadth**: per region, channel types covered / channel types present.
+- **depth**: per covered region: penetration (its ND), visits per outlet, budget per
+  covered outlet, distributors serving it.
+- **balance**: per territory, load / mean load; max deviation; coefficient of variation.
+- **conflict**: outlets served by more than one distributor; regions split between
+  partners; territory boundary edges (cut edges).
+- **cost and return**: fixed + service + budget; cost per covered outlet; ROI.
+
+Every function takes arrays or frames and returns numbers or frames; none reads a
+model or a solver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Metrics",
+    "numeric_distribution",
+    "weighted_distribution",
+    "region_coverage",
+    "channel_breadth",
+    "balance",
+    "cut_edges",
+    "split_regions",
+    "coverage_metrics",
+    "territory_metrics",
+]
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den else float("nan")
+
+
+def numeric_distribution(covered, groups=None):
+    """Share of outlets covered, overall or per group.
+
+    Examples
+    --------
+    >>> numeric_distribution([True, False, True, True])
+    0.75
+    >>> numeric_distribution([True, False, True, True], groups=["a", "a", "b", "b"]).to_dict()
+    {'a': 0.5, 'b': 1.0}
+    """
+    covered = np.asarray(covered, dtype=float)
+    if groups is None:
+        return _ratio(covered.sum(), len(covered))
+    return pd.Series(covered).groupby(np.asarray(groups)).mean().rename("numeric_distribution")
+
+
+def weighted_distribution(covered, potential, groups=None):
+    """Share of sales potential covered, overall or per group.
+
+    Examples
+    --------
+    >>> weighted_distribution([True, False, True], [6.0, 3.0, 1.0])
+    0.7
+    """
+    covered = np.asarray(covered, dtype=float)
+    potential = np.asarray(potential, dtype=float)
+    if groups is None:
+        return _ratio((covered * potential).sum(), potential.sum())
+    frame = pd.DataFrame({"c": covered * potential, "p": potential, "g": np.asarray(groups)})
+    sums = frame.groupby("g")[["c", "p"]].sum()
+    return (sums["c"] / sums["p"].replace(0, np.nan)).rename("weighted_distribution")
+
+
+def region_coverage(covered, regions, all_regions=None) -> float:
+    """Share of regions with at least one covered outlet.
+
+    ``all_regions`` counts regions without outlets too (they are never covered).
+
+    Examples
+    --------
+    >>> region_coverage([True, False, False], ["a", "a", "b"], all_regions=["a", "b", "c"])
+    0.3333333333333333
+    """
+    covered = np.asarray(covered, dtype=bool)
+    regions = np.asarray(regions)
+    reached = set(regions[covered].tolist())
+    universe = set(all_regions) if all_regions is not None else set(regions.tolist())
+    return _ratio(len(reached & universe), len(universe))
+
+
+def channel_breadth(covered, regions, channels) -> pd.Series:
+    """Per region: channel types with a covered outlet / channel types present.
+
+    Examples
+    --------
+    >>> channel_breadth([True, False, True], ["a", "a", "b"], ["ka", "pharmacy", "ka"]).to_dict()
+    {'a': 0.5, 'b': 1.0}
+    """
+    frame = pd.DataFrame({"r": np.asarray(regions), "c": np.asarray(channels), "cov": np.asarray(covered, bool)})
+    present = frame.groupby("r")["c"].nunique()
+    reached = frame[frame["cov"]].groupby("r")["c"].nunique().reindex(present.index, fill_value=0)
+    return (reached / present).rename("channel_breadth")
+
+
+def balance(loads: Mapping | pd.Series) -> dict[str, Any]:
+    """Balance of per-territory loads around their mean.
+
+    Returns ``ratio`` (load / mean per territory), ``max_deviation`` (largest
+    ``|load / mean - 1|``) and ``cv`` (population coefficient of variation).
+
+    Examples
+    --------
+    >>> b = balance({"t1": 90.0, "t2": 110.0})
+    >>> round(b["max_deviation"], 3), round(b["cv"], 3)
+    (0.1, 0.1)
+    """
+    s = pd.Series(loads, dtype=float)
+    mean = s.mean()
+    if not len(s) or mean == 0:
+        return {"ratio": s * np.nan, "max_deviation": float("nan"), "cv": float("nan")}
+    ratio = s / mean
+    return {
+        "ratio": ratio,
+        "max_deviation": float((ratio - 1).abs().max()),
+        "cv": float(s.std(ddof=0) / mean),
+    }
+
+
+def cut_edges(graph: nx.Graph, label: Mapping, weight: str | None = None) -> float:
+    """Number (or total ``weight``) of graph edges whose ends carry different labels.
+
+    Edges touching an unlabelled node are ignored.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> cut_edges(nx.path_graph(4), {0: "a", 1: "a", 2: "b", 3: "b"})
+    1.0
+    """
+    total = 0.0
+    for u, v, data in graph.edges(data=True):
+        lu, lv = label.get(u), label.get(v)
+        if lu is None or lv is None or lu == lv:
+            continue
+        total += float(data.get(weight, 1.0)) if weight else 1.0
+    return total
+
+
+def split_regions(regions, distributors, share=None) -> pd.Series:
+    """Number of distinct distributors serving each region (``>1`` is a split region).
+
+    Examples
+    --------
+    >>> split_regions(["a", "a", "b"], ["d1", "d2", "d1"]).to_dict()
+    {'a': 2, 'b': 1}
+    """
+    frame = pd.DataFrame({"r": np.asarray(regions), "d": np.asarray(distributors, dtype=object)})
+    if share is not None:
+        frame = frame[np.asarray(share, dtype=float) > 1e-9]
+    frame = frame[frame["d"].notna()]
+    return frame.groupby("r")["d"].nunique().rename("distributors")
+
+
+@dataclass
+class Metrics:
+    """Metrics of a plan: ``overall`` numbers and tables by region, channel, territory.
+
+    Index like a dict for the overall numbers: ``plan.metrics["weighted_distribution"]``.
+    """
+
+    overall: dict[str, float] = field(default_factory=dict)
+    by_region: pd.DataFrame | None = None
+    by_channel: pd.DataFrame | None = None
+    by_territory: pd.DataFrame | None = None
+    by_distributor: pd.DataFrame | None = None
+
+    def __getitem__(self, key: str) -> float:
+        return self.overall[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.overall
+
+    def keys(self):
+        return self.overall.keys()
+
+    def to_series(self) -> pd.Series:
+        return pd.Series(self.overall, dtype=float)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {name: t for name, t in (("by_region", self.by_region), ("by_channel", self.by_channel),
+                                        ("by_territory", self.by_territory),
+                                        ("by_distributor", self.by_distributor)) if t is not None}
+
+    def __repr__(self) -> str:
+        lines = [f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}" for k, v in self.overall.items()]
+        return "Metrics(\n" + "\n".join(lines) + "\n)"
+
+
+def coverage_metrics(
+    outlets: pd.DataFrame,
+    covered: np.ndarray,
+    all_regions,
+    *,
+    served_by: pd.DataFrame | None = None,
+    budget: pd.DataFrame | None = None,
+) -> Metrics:
+    """Breadth and depth of a plan over outlets.
+
+    Parameters
+    ----------
+    outlets : DataFrame
+        ``outlet_id``, ``region_id``, ``channel``, ``potential`` (+ optional ``visits_per_month``).
+    covered : bool array, one per outlet
+    all_regions : sequence
+        Every region id (regions without outlets count as not covered).
+    served_by : DataFrame, optional
+        Links ``outlet_id``, ``distributor_id``, ``share``: counts distributors per
+        region and outlets served by more than one distributor.
+    budget : DataFrame, optional
+        ``region_id``, ``channel``, ``spend`` (and ``response``): budget per covered outlet, ROI.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> o = pd.DataFrame({"outlet_id": [1, 2, 3, 4], "region_id": ["a", "a", "b", "b"],
+    ...                   "channel": ["ka", "trad", "ka", "trad"], "potential": [4.0, 1.0, 3.0, 2.0]})
+    >>> m = coverage_metrics(o, [True, False, False, True], ["a", "b", "c"])
+    >>> m["numeric_distribution"], m["weighted_distribution"], m["region_coverage"]
+    (0.5, 0.6, 0.6666666666666666)
+    >>> m.by_region["penetration"].to_dict()
+    {'a': 0.5, 'b': 0.5, 'c': nan}
+    """
+    covered = np.asarray(covered, dtype=bool)
+    regions = outlets["region_id"].to_numpy()
+    channels = outlets["channel"].to_numpy()
+    potential = outlets["potential"].to_numpy(dtype=float)
+    all_regions = list(all_regions)
+
+    by_region = pd.DataFrame(index=pd.Index(all_regions, name="region_id"))
+    grp = pd.DataFrame({"r": regions, "cov": covered, "pot": potential, "cp": potential * covered})
+    agg = grp.groupby("r").agg(outlets=("cov", "size"), covered_outlets=("cov", "sum"),
+                               potential=("pot", "sum"), covered_potential=("cp", "sum"))
+    by_region = by_region.join(agg)
+    by_region[["outlets", "covered_outlets"]] = by_region[["outlets", "covered_outlets"]].fillna(0).astype(int)
+    by_region[["potential", "covered_potential"]] = by_region[["potential", "covered_potential"]].fillna(0.0)
+    by_region["numeric_distribution"] = by_region["covered_outlets"] / by_region["outlets"].replace(0, np.nan)
+    by_region["weighted_distribution"] = by_region["covered_potential"] / by_region["potential"].replace(0, np.nan)
+    by_region["channel_breadth"] = channel_breadth(covered, regions, channels).reindex(by_region.index)
+    by_region["penetration"] = by_region["numeric_distribution"]
+    by_region["covered"] = by_region["covered_outlets"] > 0
+
+    if "visits_per_month" in outlets.columns:
+        visits = outlets["visits_per_month"].to_numpy(dtype=float) * covered
+        v = pd.Series(visits).groupby(regions).sum().reindex(by_region.index).fillna(0.0)
+        by_region["visits_per_covered_outlet"] = v / by_region["covered_outlets"].replace(0, np.nan)
+
+    overall: dict[str, float] = {
+        "outlets": int(len(covered)),
+        "covered_outlets": int(covered.sum()),
+        "numeric_distribution": numeric_distribution(covered),
+        "weighted_distribution": weighted_distribution(covered, potential),
+        "region_coverage": region_coverage(covered, regions, all_regions),
+        "mean_channel_breadth": float(by_region["channel_breadth"].mean()),
+        "mean_penetration_covered_regions": float(by_region.loc[by_region["covered"], "penetration"].mean())
+        if by_region["covered"].any() else float("nan"),
+    }
+
+    by_channel = pd.DataFrame({
+        "outlets": pd.Series(covered).groupby(channels).size(),
+        "covered_outlets": pd.Series(covered).groupby(channels).sum().astype(int),
+        "numeric_distribution": numeric_distribution(covered, channels),
+        "weighted_distribution": weighted_distribution(covered, potential, channels),
+    })
+    by_channel.index.name = "channel"
+    reached = pd.DataFrame({"r": regions, "c": channels, "cov": covered})
+    by_channel["regions_reached"] = reached[reached["cov"]].groupby("c")["r"].nunique().reindex(by_channel.index).fillna(0).astype(int)
+
+    if served_by is not None and len(served_by):
+        links = served_by[served_by["share"] > 1e-9]
+        per_outlet = links.groupby("outlet_id")["distributor_id"].nunique()
+        overall["multi_served_outlets"] = int((per_outlet > 1).sum())
+        region_of = dict(zip(outlets["outlet_id"], regions))
+        n_dist = split_regions(links["outlet_id"].map(region_of), links["distributor_id"])
+        by_region["distributors"] = n_dist.reindex(by_region.index).fillna(0).astype(int)
+        overall["split_regions"] = int((by_region["distributors"] > 1).sum())
+        overall["mean_distributors_per_covered_region"] = float(
+            by_region.loc[by_region["covered"], "distributors"].mean()) if by_region["covered"].any() else float("nan")
+
+    if budget is not None and len(budget):
+        spend = budget.groupby("region_id")["spend"].sum().reindex(by_region.index).fillna(0.0)
+        by_region["spend"] = spend
+        by_region["budget_per_covered_outlet"] = spend / by_region["covered_outlets"].replace(0, np.nan)
+        overall["spend"] = float(spend.sum())
+        if "response" in budget.columns:
+            resp = budget.groupby("region_id")["response"].sum().reindex(by_region.index).fillna(0.0)
+            by_region["response"] = resp
+            overall["response"] = float(resp.sum())
+            overall["roi"] = _ratio(resp.sum(), spend.sum())
+        if "channel" in budget.columns:
+            ch_spend = budget.groupby("channel")["spend"].sum()
+            by_channel = by_channel.join(ch_spend.rename("spend"), how="outer")
+    return Metrics(overall=overall, by_region=by_region, by_channel=by_channel)
+
+
+def territory_metrics(
+    graph: nx.Graph,
+    label: Mapping,
+    region_table: pd.DataFrame,
+    balance_columns=(),
+    region_geometry=None,
+) -> pd.DataFrame:
+    """Per territory: size, balanced attributes (sum and ratio to mean), connectivity, cut edges.
+
+    Parameters
+    ----------
+    graph : networkx.Graph
+        Region adjacency.
+    label : mapping region_id -> territory
+    region_table : DataFrame with ``region_id`` and the numeric columns to aggregate
+    balance_columns : sequence of str
+    region_geometry : GeoSeries indexed by region_id, optional
+        Adds Polsby-Popper compactness ``4 pi area / perimeter^2`` of each territory.
+
+    Examples
+    --------
+    >>> import networkx as nx, pandas as pd
+    >>> t = pd.DataFrame({"region_id": [0, 1, 2, 3], "pop": [1.0, 1.0, 1.0, 3.0]})
+    >>> out = territory_metrics(nx.path_graph(4), {0: "A", 1: "A", 2: "B", 3: "B"}, t, ["pop"])
+    >>> out[["regions", "pop", "pop_ratio", "connected", "cut_edges"]].to_dict("index")["B"]
+    {'regions': 2, 'pop': 4.0, 'pop_ratio': 1.3333333333333333, 'connected': True, 'cut_edges': 1}
+    """
+    lab = pd.Series(label)
+    table = region_table.set_index("region_id").reindex(lab.index)
+    groups = lab.groupby(lab).groups
+    rows = []
+    for terr, members in groups.items():
+        members = list(members)
+        row: dict[str, Any] = {"territory": terr, "regions": len(members)}
+        for col in balance_columns:
+            row[col] = float(table.loc[members, col].sum())
+        sub = graph.subgraph(members)
+        row["connected"] = bool(nx.is_connected(sub)) if len(members) else False
+        row["components"] = nx.number_connected_components(sub) if len(members) else 0
+        member_set = set(members)
+        row["cut_edges"] = sum(1 for u in members for v in graph.neighbors(u) if v not in member_set and v in label)
+        rows.append(row)
+    out = pd.DataFrame(rows).set_index("territory").sort_index()
+    for col in balance_columns:
+        b = balance(out[col])
+        out[f"{col}_ratio"] = b["ratio"]
+    if region_geometry is not None:
+        geo_by_terr = region_geometry.reindex(lab.index).groupby(lab.to_numpy()).agg(lambda s: s.union_all())
+        import geopandas as gpd
+
+        gs = gpd.GeoSeries(geo_by_terr, crs=getattr(region_geometry, "crs", None))
+        if gs.crs is not None and gs.crs.is_geographic:
+            gs = gs.to_crs(gs.estimate_utm_crs() if len(gs) else gs.crs)
+        per = gs.length.replace(0, np.nan)
+        out["polsby_popper"] = (4 * np.pi * gs.area / per**2).reindex(out.index).to_numpy()
+    return out

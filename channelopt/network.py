@@ -1,0 +1,660 @@
+"""ChannelNetwork: the validated data every model reads.
+
+A network holds regions, outlets, candidate distributors, the region adjacency graph
+and the service costs. It checks its data once, when built, and never mutates the
+frames it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from functools import cached_property
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from . import geo
+from .exceptions import SettingsError, ValidationError, format_ids
+
+__all__ = ["ChannelNetwork", "CHANNELS"]
+
+#: The channel types used by the examples; any string is accepted as a channel.
+CHANNELS = ("traditional", "modern_ka", "catering", "pharmacy", "convenience", "community")
+
+_REGION_ID = "region_id"
+_OUTLET_ID = "outlet_id"
+_DIST_ID = "distributor_id"
+
+
+def _fail(msg: str, column: str | None = None, ids: Iterable | None = None):
+    raise ValidationError(msg, column=column, ids=ids)
+
+
+def _require_frame(frame, name: str, id_col: str, required: Sequence[str]) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        _fail(f"{name} must be a pandas or GeoPandas DataFrame, got {type(frame).__name__}.")
+    if len(frame) == 0:
+        _fail(f"{name} is empty: give at least one row with an '{id_col}'.", column=id_col)
+    frame = frame.copy()
+    if id_col not in frame.columns and frame.index.name == id_col:
+        frame = frame.reset_index()
+    missing = [c for c in (id_col, *required) if c not in frame.columns]
+    if missing:
+        _fail(
+            f"{name} is missing column(s) {missing}; it has {list(frame.columns)}. "
+            f"Add or rename the column(s), e.g. df.rename(columns={{'your_col': '{missing[0]}'}}).",
+            column=missing[0],
+        )
+    ids = frame[id_col]
+    if ids.isna().any():
+        rows = list(frame.index[ids.isna()])
+        _fail(f"{name}.{id_col} has missing ids at rows {format_ids(rows)}; every row needs an id.",
+              column=id_col, ids=rows)
+    dup = ids[ids.duplicated(keep=False)]
+    if len(dup):
+        _fail(
+            f"{name}.{id_col} has duplicate ids {format_ids(pd.unique(dup))}; ids must be unique "
+            f"(drop or rename the duplicates, e.g. df.drop_duplicates('{id_col}')).",
+            column=id_col,
+            ids=pd.unique(dup),
+        )
+    return frame.reset_index(drop=True)
+
+
+def _check_numeric(frame: pd.DataFrame, name: str, id_col: str, column: str, *,
+                   allow_inf: bool = False, positive: bool = False) -> None:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad_type = values.isna() & frame[column].notna()
+    if bad_type.any():
+        ids = frame.loc[bad_type, id_col].tolist()
+        _fail(f"{name}.{column} must be numeric; non-numeric values for {id_col} {format_ids(ids)}.",
+              column=column, ids=ids)
+    nan = values.isna()
+    if nan.any():
+        ids = frame.loc[nan, id_col].tolist()
+        _fail(f"{name}.{column} is NaN for {id_col} {format_ids(ids)}; fill it (e.g. .fillna(0)) "
+              f"or drop those rows.", column=column, ids=ids)
+    arr = values.to_numpy(dtype=float)
+    if not allow_inf and np.isinf(arr).any():
+        ids = frame.loc[np.isinf(arr), id_col].tolist()
+        _fail(f"{name}.{column} is infinite for {id_col} {format_ids(ids)}.", column=column, ids=ids)
+    neg = arr < 0 if not positive else arr <= 0
+    if neg.any():
+        ids = frame.loc[neg, id_col].tolist()
+        word = "non-positive" if positive else "negative"
+        _fail(f"{name}.{column} has {word} values for {id_col} {format_ids(ids)}; "
+              f"{column} must be {'> 0' if positive else '>= 0'}.", column=column, ids=ids)
+    frame[column] = arr
+
+
+def _parse_channels(value) -> frozenset | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.replace(",", ";").replace("|", ";").split(";")]
+        parts = [p for p in parts if p]
+        return frozenset(parts) if parts and parts != ["*"] else None
+    if isinstance(value, Iterable):
+        return frozenset(str(v) for v in value)
+    return None
+
+
+class ChannelNetwork:
+    """Regions, outlets, candidate distributors, adjacency and service costs.
+
+    Parameters
+    ----------
+    regions : DataFrame or GeoDataFrame
+        One row per region with a ``region_id``. Polygons or points as geometry (or
+        none, when ``graph`` is given). Any numeric columns (e.g. ``population``) may be
+        balanced by territory models.
+    outlets : DataFrame or GeoDataFrame, optional
+        One row per outlet: ``outlet_id``, ``region_id``, ``channel``, ``potential``
+        (sales potential); optional ``workload`` (default 1), ``demand`` (capacity used
+        when served; default ``potential``), ``visits_per_month``. Point geometry, or
+        the region's representative point when absent.
+    distributors : DataFrame or GeoDataFrame, optional
+        One row per candidate: ``distributor_id``, ``fixed_cost``, ``capacity`` (``inf``
+        for none); optional ``channels`` (``"traditional;catering"`` or a list; absent or
+        empty = every channel), ``existing`` (bool), ``region_id``, point geometry.
+    graph : networkx.Graph or DataFrame of edges, optional
+        Region adjacency with region ids as nodes, or a frame with ``region_a`` /
+        ``region_b`` columns. Built from the geometry when omitted.
+    costs : array or DataFrame of shape (n_outlets, n_distributors), optional
+        Cost of serving each outlet's whole demand from each distributor. When omitted,
+        ``cost_per_km * demand * distance``.
+    contiguity : {"queen", "rook", "delaunay"}
+        How to build the graph from geometry.
+    cost_per_km : float
+        Service cost per unit of demand and km (or CRS unit) when ``costs`` is omitted.
+    distances : array of shape (n_outlets, n_distributors), optional
+        Precomputed distances, e.g. road-network km (see :func:`channelopt.geo.road_distances`).
+    name : str, optional
+
+    Raises
+    ------
+    ValidationError
+        Missing columns, duplicate or missing ids, NaN / negative / non-numeric values,
+        outlets in unknown regions, geometry without a CRS, an empty input, a graph
+        whose nodes do not match the regions. The message names the column, the
+        offending ids, and the fix.
+
+    Examples
+    --------
+    >>> import pandas as pd, geopandas as gpd
+    >>> from shapely.geometry import Point, box
+    >>> regions = gpd.GeoDataFrame({"region_id": ["N", "S"]},
+    ...     geometry=[box(0, 1000, 1000, 2000), box(0, 0, 1000, 1000)], crs=3857)
+    >>> outlets = gpd.GeoDataFrame({"outlet_id": ["o1", "o2", "o3"], "region_id": ["N", "S", "S"],
+    ...     "channel": ["traditional", "pharmacy", "traditional"], "potential": [5.0, 3.0, 2.0]},
+    ...     geometry=[Point(500, 1500), Point(200, 200), Point(800, 800)], crs=3857)
+    >>> dists = gpd.GeoDataFrame({"distributor_id": ["d1"], "fixed_cost": [10.0],
+    ...     "capacity": [100.0]}, geometry=[Point(500, 1000)], crs=3857)
+    >>> net = ChannelNetwork(regions, outlets, dists)
+    >>> net
+    ChannelNetwork(2 regions, 3 outlets, 1 distributors, 2 channels, 1 edges)
+    >>> net.distance_unit
+    'm'
+    """
+
+    def __init__(
+        self,
+        regions: pd.DataFrame,
+        outlets: pd.DataFrame | None = None,
+        distributors: pd.DataFrame | None = None,
+        graph: nx.Graph | pd.DataFrame | None = None,
+        *,
+        costs: np.ndarray | pd.DataFrame | None = None,
+        contiguity: str = "queen",
+        cost_per_km: float = 1.0,
+        distances: np.ndarray | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.name = name
+        self.contiguity = contiguity
+        if not (np.isfinite(cost_per_km) and cost_per_km >= 0):
+            raise SettingsError(f"cost_per_km must be a finite number >= 0, got {cost_per_km!r}.")
+        self.cost_per_km = float(cost_per_km)
+        self.regions = self._validate_regions(regions)
+        self.outlets = self._validate_outlets(outlets) if outlets is not None else None
+        self.distributors = self._validate_distributors(distributors) if distributors is not None else None
+        self._align_crs()
+        self.graph = self._validate_graph(graph)
+        self._costs = self._validate_matrix(costs, "costs") if costs is not None else None
+        self._distances = self._validate_matrix(distances, "distances") if distances is not None else None
+
+    # ------------------------------------------------------------------ validation
+    def _validate_regions(self, regions) -> pd.DataFrame:
+        frame = _require_frame(regions, "regions", _REGION_ID, [])
+        self._check_crs(frame, "regions")
+        for col in frame.columns:
+            if col in (_REGION_ID, "geometry") or not pd.api.types.is_numeric_dtype(frame[col]):
+                continue
+            if pd.api.types.is_bool_dtype(frame[col]):
+                continue
+            nan = frame[col].isna()
+            if nan.any():
+                ids = frame.loc[nan, _REGION_ID].tolist()
+                _fail(f"regions.{col} is NaN for region_id {format_ids(ids)}; fill or drop it.",
+                      column=col, ids=ids)
+        return frame
+
+    def _validate_outlets(self, outlets) -> pd.DataFrame:
+        frame = _require_frame(outlets, "outlets", _OUTLET_ID, [_REGION_ID, "channel", "potential"])
+        self._check_crs(frame, "outlets")
+        if "workload" not in frame.columns:
+            frame["workload"] = 1.0
+        if "demand" not in frame.columns:
+            frame["demand"] = frame["potential"]
+        for col in ("potential", "workload", "demand"):
+            _check_numeric(frame, "outlets", _OUTLET_ID, col)
+        if "visits_per_month" in frame.columns:
+            _check_numeric(frame, "outlets", _OUTLET_ID, "visits_per_month")
+        if frame["channel"].isna().any():
+            ids = frame.loc[frame["channel"].isna(), _OUTLET_ID].tolist()
+            _fail(f"outlets.channel is missing for outlet_id {format_ids(ids)}.", column="channel", ids=ids)
+        frame["channel"] = frame["channel"].astype(str)
+        known = set(self.regions[_REGION_ID].tolist())
+        unknown = ~frame[_REGION_ID].isin(known)
+        if unknown.any():
+            ids = frame.loc[unknown, _OUTLET_ID].tolist()
+            regs = pd.unique(frame.loc[unknown, _REGION_ID]).tolist()
+            _fail(
+                f"outlets.region_id refers to unknown regions {format_ids(regs)} for outlet_id "
+                f"{format_ids(ids)}; add those regions or fix the outlets' region_id.",
+                column=_REGION_ID,
+                ids=ids,
+            )
+        return frame
+
+    def _validate_distributors(self, distributors) -> pd.DataFrame:
+        frame = _require_frame(distributors, "distributors", _DIST_ID, ["fixed_cost", "capacity"])
+        self._check_crs(frame, "distributors")
+        _check_numeric(frame, "distributors", _DIST_ID, "fixed_cost")
+        _check_numeric(frame, "distributors", _DIST_ID, "capacity", allow_inf=True)
+        if "existing" not in frame.columns:
+            frame["existing"] = False
+        if frame["existing"].isna().any():
+            ids = frame.loc[frame["existing"].isna(), _DIST_ID].tolist()
+            _fail(f"distributors.existing is missing for {format_ids(ids)}; use True/False.",
+                  column="existing", ids=ids)
+        frame["existing"] = frame["existing"].astype(bool)
+        if "channels" not in frame.columns:
+            frame["channels"] = None
+        if _REGION_ID in frame.columns:
+            known = set(self.regions[_REGION_ID].tolist())
+            unknown = frame[_REGION_ID].notna() & ~frame[_REGION_ID].isin(known)
+            if unknown.any():
+                ids = frame.loc[unknown, _DIST_ID].tolist()
+                _fail(f"distributors.region_id refers to unknown regions for distributor_id "
+                      f"{format_ids(ids)}; fix region_id or leave it empty.", column=_REGION_ID, ids=ids)
+        return frame
+
+    @staticmethod
+    def _check_crs(frame: pd.DataFrame, name: str) -> None:
+        if isinstance(frame, gpd.GeoDataFrame) and "geometry" in frame.columns:
+            geom = frame.geometry
+            if geom.isna().any() or geom.is_empty.any():
+                id_col = {"regions": _REGION_ID, "outlets": _OUTLET_ID}.get(name, _DIST_ID)
+                bad = geom.isna() | geom.is_empty
+                ids = frame.loc[bad, id_col].tolist()
+                _fail(f"{name}.geometry is missing or empty for {id_col} {format_ids(ids)}.",
+                      column="geometry", ids=ids)
+            if frame.crs is None:
+                _fail(
+                    f"{name} has geometry but no CRS, so distances cannot be measured. Set it, "
+                    f"e.g. {name}.set_crs('EPSG:4326') for lon/lat degrees.",
+                    column="geometry",
+                )
+
+    def _align_crs(self) -> None:
+        crs = getattr(self.regions, "crs", None) if self._has_geometry(self.regions) else None
+        for attr in ("outlets", "distributors"):
+            frame = getattr(self, attr)
+            if frame is None or not self._has_geometry(frame):
+                continue
+            if crs is None:
+                crs = frame.crs
+            elif frame.crs != crs:
+                setattr(self, attr, frame.to_crs(crs))
+        self.crs = crs
+
+    @staticmethod
+    def _has_geometry(frame) -> bool:
+        return isinstance(frame, gpd.GeoDataFrame) and "geometry" in frame.columns and frame.crs is not None
+
+    def _validate_graph(self, graph) -> nx.Graph:
+        ids = self.regions[_REGION_ID].tolist()
+        if graph is None:
+            if self._has_geometry(self.regions):
+                kind = self.contiguity
+                if kind != "delaunay" and not (self.regions.geom_type.isin(["Polygon", "MultiPolygon"]).all()):
+                    kind = "delaunay"
+                return geo.adjacency_graph(self.regions, _REGION_ID, kind)
+            g = nx.Graph()
+            g.add_nodes_from(ids)
+            return g
+        if isinstance(graph, pd.DataFrame):
+            cols = [c for c in ("region_a", "region_b") if c not in graph.columns]
+            if cols:
+                _fail(f"graph edges frame is missing column(s) {cols}; give region_a and region_b.",
+                      column=cols[0])
+            g = nx.Graph()
+            g.add_nodes_from(ids)
+            extra = [c for c in graph.columns if c not in ("region_a", "region_b")]
+            for row in graph[["region_a", "region_b", *extra]].itertuples(index=False):
+                g.add_edge(row[0], row[1], **dict(zip(extra, row[2:])))
+        elif isinstance(graph, nx.Graph):
+            if graph.is_directed():
+                graph = graph.to_undirected()
+            g = nx.Graph(graph)
+        else:
+            raise ValidationError(f"graph must be a networkx Graph or an edge DataFrame, got {type(graph).__name__}.")
+        nodes = set(g.nodes)
+        known = set(ids)
+        missing = [r for r in ids if r not in nodes]
+        extra_nodes = [n for n in g.nodes if n not in known]
+        if extra_nodes:
+            _fail(f"graph has nodes that are not regions: {format_ids(extra_nodes)}; "
+                  f"graph nodes must be the regions' region_id values.", column=_REGION_ID, ids=extra_nodes)
+        if missing:
+            g.add_nodes_from(missing)
+        return g
+
+    def _validate_matrix(self, matrix, name: str) -> np.ndarray:
+        if self.outlets is None or self.distributors is None:
+            raise SettingsError(f"{name} needs both outlets and distributors.")
+        shape = (len(self.outlets), len(self.distributors))
+        if isinstance(matrix, pd.DataFrame):
+            matrix = matrix.reindex(index=self.outlets[_OUTLET_ID], columns=self.distributors[_DIST_ID])
+        arr = np.array(matrix, dtype=float)
+        if arr.shape != shape:
+            _fail(f"{name} has shape {arr.shape}; expected (n_outlets, n_distributors) = {shape}.", column=name)
+        nan_rows = np.flatnonzero(np.isnan(arr).any(axis=1))
+        if len(nan_rows):
+            ids = self.outlets[_OUTLET_ID].to_numpy()[nan_rows].tolist()
+            _fail(f"{name} has NaN entries for outlet_id {format_ids(ids)}; use np.inf for 'cannot serve'.",
+                  column=name, ids=ids)
+        neg_rows = np.flatnonzero((arr < 0).any(axis=1))
+        if len(neg_rows):
+            ids = self.outlets[_OUTLET_ID].to_numpy()[neg_rows].tolist()
+            _fail(f"{name} has negative entries for outlet_id {format_ids(ids)}.", column=name, ids=ids)
+        return arr
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost,
+        demand=None,
+        fixed_cost=None,
+        capacity=None,
+        *,
+        outlet_ids: Sequence[Hashable] | None = None,
+        distributor_ids: Sequence[Hashable] | None = None,
+        distances=None,
+        potential=None,
+        channel: str | Sequence[str] = "all",
+        region_ids: Sequence[Hashable] | None = None,
+    ) -> ChannelNetwork:
+        """Network from plain arrays, for OR work and benchmarks.
+
+        Parameters
+        ----------
+        cost : array of shape (n_outlets, n_distributors)
+            Cost of serving each outlet's whole demand from each distributor
+            (``inf`` = cannot serve).
+        demand : array of shape (n_outlets,), optional
+            Capacity each outlet uses; default 1.
+        fixed_cost : array of shape (n_distributors,), optional
+            Default 0.
+        capacity : array of shape (n_distributors,), optional
+            Default ``inf`` (uncapacitated).
+        distances : array of shape (n_outlets, n_distributors), optional
+            Used by ``max_distance``, p-center and coverage objectives; defaults to ``cost``.
+        potential : array, optional
+            Sales potential for weighted distribution; defaults to ``demand``.
+
+        Examples
+        --------
+        >>> net = ChannelNetwork.from_cost_matrix([[1, 4], [3, 1], [5, 2]], fixed_cost=[2, 3])
+        >>> net.costs().tolist()
+        [[1.0, 4.0], [3.0, 1.0], [5.0, 2.0]]
+        """
+        cost_arr = np.array(cost, dtype=float)
+        if cost_arr.ndim != 2 or 0 in cost_arr.shape:
+            raise ValidationError(f"cost must be a non-empty 2-D array (n_outlets, n_distributors); "
+                                  f"got shape {cost_arr.shape}.", column="cost")
+        n, m = cost_arr.shape
+
+        def vec(values, size, default, what):
+            if values is None:
+                return np.full(size, default, dtype=float)
+            arr = np.array(values, dtype=float).reshape(-1)
+            if arr.shape != (size,):
+                raise ValidationError(f"{what} has length {arr.shape[0]}; expected {size}.", column=what)
+            return arr
+
+        d = vec(demand, n, 1.0, "demand")
+        pot = vec(potential, n, 0.0, "potential") if potential is not None else d.copy()
+        outlet_ids = list(outlet_ids) if outlet_ids is not None else [f"o{i}" for i in range(n)]
+        distributor_ids = list(distributor_ids) if distributor_ids is not None else [f"d{j}" for j in range(m)]
+        region_ids = list(region_ids) if region_ids is not None else ["all"] * n
+        outlets = pd.DataFrame({
+            _OUTLET_ID: outlet_ids,
+            _REGION_ID: region_ids,
+            "channel": channel if isinstance(channel, str) else list(channel),
+            "potential": pot,
+            "demand": d,
+        })
+        dists = pd.DataFrame({
+            _DIST_ID: distributor_ids,
+            "fixed_cost": vec(fixed_cost, m, 0.0, "fixed_cost"),
+            "capacity": vec(capacity, m, np.inf, "capacity"),
+        })
+        regions = pd.DataFrame({_REGION_ID: pd.unique(pd.Series(region_ids))})
+        return cls(regions, outlets, dists, costs=cost_arr,
+                   distances=cost_arr if distances is None else distances)
+
+    @classmethod
+    def from_graph(cls, graph: nx.Graph, weight_attrs: Sequence[str] = (), *, name: str | None = None) -> ChannelNetwork:
+        """Region-level network from a networkx graph whose nodes carry numbers.
+
+        Parameters
+        ----------
+        graph : networkx.Graph
+            Nodes are regions. Node attributes named in ``weight_attrs`` become numeric
+            region columns (e.g. ``TOTPOP``); ``x``/``y`` or ``lon``/``lat`` attributes,
+            if present, become point geometry (lon/lat is taken as EPSG:4326).
+        weight_attrs : sequence of str
+            Node attributes every node must carry as non-negative numbers.
+
+        Examples
+        --------
+        >>> import networkx as nx
+        >>> g = nx.path_graph(4)
+        >>> nx.set_node_attributes(g, {0: 5, 1: 3, 2: 4, 3: 6}, "pop")
+        >>> net = ChannelNetwork.from_graph(g, ["pop"])
+        >>> net.regions["pop"].tolist()
+        [5.0, 3.0, 4.0, 6.0]
+        """
+        if not isinstance(graph, nx.Graph):
+            raise ValidationError(f"graph must be a networkx Graph, got {type(graph).__name__}.")
+        if graph.number_of_nodes() == 0:
+            raise ValidationError("graph has no nodes; give one node per region.", column=_REGION_ID)
+        nodes = list(graph.nodes)
+        data: dict[str, list] = {_REGION_ID: nodes}
+        for attr in weight_attrs:
+            values = [graph.nodes[n].get(attr) for n in nodes]
+            missing = [n for n, v in zip(nodes, values) if v is None]
+            if missing:
+                raise ValidationError(
+                    f"graph nodes {format_ids(missing)} lack the attribute '{attr}'; every node needs it.",
+                    column=attr, ids=missing,
+                )
+            data[attr] = values
+        frame = pd.DataFrame(data)
+        for attr in weight_attrs:
+            _check_numeric(frame, "regions", _REGION_ID, attr)
+        attrs0 = graph.nodes[nodes[0]]
+        for xa, ya, crs in (("lon", "lat", "EPSG:4326"), ("x", "y", None)):
+            if xa in attrs0 and ya in attrs0 and all(xa in graph.nodes[n] and ya in graph.nodes[n] for n in nodes):
+                xs = [graph.nodes[n][xa] for n in nodes]
+                ys = [graph.nodes[n][ya] for n in nodes]
+                frame = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(xs, ys), crs=crs or "EPSG:3857")
+                break
+        plain = nx.Graph()
+        plain.add_nodes_from(nodes)
+        plain.add_edges_from(graph.edges(data=True))
+        return cls(frame, graph=plain, name=name)
+
+    # ------------------------------------------------------------------ views
+    def __repr__(self) -> str:
+        n_out = 0 if self.outlets is None else len(self.outlets)
+        n_dist = 0 if self.distributors is None else len(self.distributors)
+        return (f"ChannelNetwork({len(self.regions)} regions, {n_out} outlets, {n_dist} distributors, "
+                f"{len(self.channels)} channels, {self.graph.number_of_edges()} edges)")
+
+    @property
+    def region_ids(self) -> np.ndarray:
+        return self.regions[_REGION_ID].to_numpy()
+
+    @property
+    def outlet_ids(self) -> np.ndarray:
+        return self._need_outlets()[_OUTLET_ID].to_numpy()
+
+    @property
+    def distributor_ids(self) -> np.ndarray:
+        return self._need_distributors()[_DIST_ID].to_numpy()
+
+    @property
+    def channels(self) -> list[str]:
+        if self.outlets is None:
+            return []
+        return sorted(pd.unique(self.outlets["channel"]).tolist())
+
+    @property
+    def geographic(self) -> bool:
+        return self.crs is not None and getattr(self.crs, "is_geographic", False)
+
+    @property
+    def distance_unit(self) -> str:
+        if self._distances is not None or self.crs is None:
+            return "cost"
+        if self.geographic:
+            return "km"
+        try:
+            return self.crs.axis_info[0].unit_name.replace("metre", "m")
+        except (AttributeError, IndexError):
+            return "m"
+
+    def _need_outlets(self) -> pd.DataFrame:
+        if self.outlets is None:
+            raise SettingsError("this network has no outlets; give outlets to ChannelNetwork(...).")
+        return self.outlets
+
+    def _need_distributors(self) -> pd.DataFrame:
+        if self.distributors is None:
+            raise SettingsError("this network has no candidate distributors; give distributors to ChannelNetwork(...).")
+        return self.distributors
+
+    @cached_property
+    def outlet_region_index(self) -> np.ndarray:
+        """Position of each outlet's region in ``regions``."""
+        pos = pd.Index(self.region_ids)
+        return pos.get_indexer(self._need_outlets()[_REGION_ID])
+
+    def _points(self, frame: pd.DataFrame | None, what: str) -> np.ndarray | None:
+        if frame is None:
+            return None
+        if self._has_geometry(frame):
+            geoms = frame.geometry
+            if not (geoms.geom_type == "Point").all():
+                geoms = geoms.representative_point()
+            return np.column_stack([geoms.x.to_numpy(), geoms.y.to_numpy()])
+        if what == "outlets" and self._has_geometry(self.regions):
+            reg = self.region_xy()
+            return reg[self.outlet_region_index]
+        if what == "distributors" and _REGION_ID in frame.columns and self._has_geometry(self.regions):
+            idx = pd.Index(self.region_ids).get_indexer(frame[_REGION_ID])
+            if (idx >= 0).all():
+                return self.region_xy()[idx]
+        return None
+
+    def region_xy(self) -> np.ndarray | None:
+        """Representative point of each region (x/lon, y/lat), or None without geometry."""
+        if not self._has_geometry(self.regions):
+            return None
+        geoms = self.regions.geometry
+        pts = geoms if (geoms.geom_type == "Point").all() else geoms.representative_point()
+        return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+
+    def outlet_xy(self) -> np.ndarray | None:
+        return self._points(self.outlets, "outlets")
+
+    def distributor_xy(self) -> np.ndarray | None:
+        return self._points(self.distributors, "distributors")
+
+    def distances(self) -> np.ndarray:
+        """Outlet x distributor distances (km for lon/lat, CRS units otherwise).
+
+        Raises
+        ------
+        SettingsError
+            When neither geometry nor a distance matrix is available.
+        """
+        if self._distances is not None:
+            return self._distances
+        a, b = self.outlet_xy(), self.distributor_xy()
+        if a is None or b is None:
+            raise SettingsError("distances need outlet and distributor locations (geometry) or a "
+                                "distances= / costs= matrix.")
+        self._distances = geo.pairwise_distances(a, b, self.geographic)
+        return self._distances
+
+    def costs(self) -> np.ndarray:
+        """Outlet x distributor cost of serving the outlet's whole demand."""
+        if self._costs is None:
+            demand = self._need_outlets()["demand"].to_numpy(dtype=float)
+            self._costs = self.cost_per_km * demand[:, None] * self.distances()
+        return self._costs
+
+    def region_distances(self) -> np.ndarray:
+        """Region x region distances: between representative points, or graph hops without geometry."""
+        xy = self.region_xy()
+        if xy is not None:
+            return geo.pairwise_distances(xy, xy, self.geographic)
+        ids = list(self.region_ids)
+        pos = {r: i for i, r in enumerate(ids)}
+        out = np.full((len(ids), len(ids)), np.inf)
+        for src, lengths in nx.all_pairs_shortest_path_length(self.graph):
+            i = pos[src]
+            for dst, d in lengths.items():
+                out[i, pos[dst]] = d
+        return out
+
+    @cached_property
+    def compatibility(self) -> np.ndarray:
+        """Boolean (n_outlets, n_distributors): may distributor j serve outlet i's channel."""
+        outlets, dists = self._need_outlets(), self._need_distributors()
+        channel = outlets["channel"].to_numpy()
+        out = np.ones((len(outlets), len(dists)), dtype=bool)
+        for j, value in enumerate(dists["channels"].tolist()):
+            allowed = _parse_channels(value)
+            if allowed is not None:
+                out[:, j] = np.isin(channel, list(allowed))
+        return out
+
+    def region_table(self) -> pd.DataFrame:
+        """Regions with outlet aggregates: ``n_outlets``, ``potential``, ``workload``, ``demand``.
+
+        Territory and budget models balance and weight by these columns (and by any
+        numeric region column).
+        """
+        table = pd.DataFrame(self.regions.drop(columns="geometry", errors="ignore"))
+        if self.outlets is not None:
+            agg = self.outlets.groupby(_REGION_ID).agg(
+                n_outlets=(_OUTLET_ID, "size"), potential=("potential", "sum"),
+                workload=("workload", "sum"), demand=("demand", "sum"),
+            )
+            agg = agg.reindex(table[_REGION_ID]).fillna(0.0).reset_index(drop=True)
+            for col in agg.columns:
+                if col not in table.columns:
+                    table[col] = agg[col].to_numpy()
+                else:
+                    table[f"outlet_{col}"] = agg[col].to_numpy()
+        return table
+
+    def components(self) -> list[list]:
+        """Connected components of the adjacency graph, largest first."""
+        comps = [sorted(c, key=str) for c in nx.connected_components(self.graph)]
+        return sorted(comps, key=len, reverse=True)
+
+    def with_bridged_islands(self) -> ChannelNetwork:
+        """A copy whose graph joins every island component to its nearest neighbour."""
+        xy = self.region_xy()
+        if xy is None:
+            raise SettingsError("bridging islands needs region geometry to find the nearest neighbours.")
+        coords = dict(zip(self.region_ids.tolist(), xy.tolist()))
+        out = self.copy()
+        out.graph = geo.bridge_components(self.graph, coords, self.geographic)
+        return out
+
+    def copy(self) -> ChannelNetwork:
+        new = object.__new__(ChannelNetwork)
+        new.__dict__.update(self.__dict__)
+        new.graph = self.graph.copy()
+        return new
+
+    def subset(self, regions: Iterable[Hashable]) -> ChannelNetwork:
+        """The part of the network in the given regions (outlets and distributors inside)."""
+        keep = set(regions)
+        reg = self.regions[self.regions[_REGION_ID].isin(keep)]
+        out = self.outlets[self.outlets[_REGION_ID].isin(keep)] if self.outlets is not None else None
+        dist = self.distributors
+        if dist is not None and _REGION_ID in dist.columns:
+            dist = dist[dist[_REGION_ID].isin(keep) | dist[_REGION_ID].isna()]
+        return ChannelNetwork(reg, out, dist, self.graph.subgraph(reg[_REGION_ID]).copy(),
+                              contiguity=self.contiguity, cost_per_km=self.cost_per_km, name=self.name)

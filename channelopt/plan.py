@@ -1,0 +1,234 @@
+"""Plan: the one result shape every model returns, and compare()."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .metrics import Metrics
+from .solver import SolveInfo
+
+__all__ = ["Plan", "compare"]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return _jsonable(value.to_dict())
+    return repr(value)
+
+
+def _frame_records(frame: pd.DataFrame) -> list[dict]:
+    plain = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+    if plain.index.name is not None or not isinstance(plain.index, pd.RangeIndex):
+        plain = plain.reset_index()
+    return _jsonable(plain.to_dict("records"))
+
+
+@dataclass
+class Plan:
+    """Decisions, solve info and metrics of one solved model.
+
+    Attributes
+    ----------
+    kind : str
+        ``"distributor_selection"``, ``"territory_design"``, ``"budget_allocation"`` or
+        ``"channel_plan"``.
+    info : SolveInfo
+        Status, objective, bound, gap and seconds, as the solver reported them.
+    assignments : DataFrame
+        The main decision table, keyed by ids (one row per outlet, region or cell).
+    tables : dict of DataFrame
+        Further decision tables (e.g. ``"distributors"``: one row per candidate with ``open``).
+    metrics : Metrics
+        Breadth, depth, balance, conflict and cost: ``overall`` and per region / channel / territory.
+    settings : dict
+        The model's settings (``get_params()``) and the solver's.
+    network : ChannelNetwork or None
+        The network the plan was solved on (for plotting and export).
+    """
+
+    kind: str
+    info: SolveInfo
+    assignments: pd.DataFrame
+    metrics: Metrics
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    network: Any = None
+    stages: dict[str, Plan] = field(default_factory=dict)
+
+    # -- solve info shortcuts
+    @property
+    def status(self) -> str:
+        return self.info.status
+
+    @property
+    def objective(self) -> float:
+        return self.info.objective
+
+    @property
+    def bound(self) -> float:
+        return self.info.bound
+
+    @property
+    def gap(self) -> float:
+        return self.info.gap
+
+    @property
+    def solve_seconds(self) -> float:
+        return self.info.seconds
+
+    @property
+    def build_seconds(self) -> float:
+        return self.info.build_seconds
+
+    @property
+    def proven_optimal(self) -> bool:
+        return self.info.proven_optimal
+
+    def __getattr__(self, name: str):
+        # Model-specific decision tables read as attributes: plan.allocations, plan.distributors ...
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+    def summary(self) -> pd.Series:
+        """One row of numbers: solve info and overall metrics."""
+        info = {k: getattr(self.info, k) for k in ("status", "objective", "bound", "gap", "seconds", "build_seconds")}
+        info["kind"] = self.kind
+        return pd.Series({**info, **self.metrics.overall}, dtype=object)
+
+    def __repr__(self) -> str:
+        return (f"Plan({self.kind}, status={self.status!r}, objective={self.objective:.6g}, "
+                f"gap={self.gap:.3g}, seconds={self.solve_seconds:.2f}, "
+                f"{len(self.assignments)} assignment rows)")
+
+    # -- export
+    def to_dict(self) -> dict[str, Any]:
+        """Everything in the plan as JSON-ready Python objects."""
+        return {
+            "kind": self.kind,
+            "info": _jsonable(self.info.to_dict()),
+            "settings": _jsonable(self.settings),
+            "metrics": {
+                "overall": _jsonable(self.metrics.overall),
+                **{name: _frame_records(t) for name, t in self.metrics.tables().items()},
+            },
+            "assignments": _frame_records(self.assignments),
+            "tables": {name: _frame_records(t) for name, t in self.tables.items()},
+            "stages": {name: p.to_dict() for name, p in self.stages.items()},
+        }
+
+    def to_json(self, path: str | Path | None = None, indent: int = 2) -> str:
+        """Write (or return) the plan as JSON: solve info, settings, metrics and decisions."""
+        text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def to_parquet(self, path: str | Path) -> Path:
+        """Write the assignments as Parquet, with solve info and overall metrics in its metadata.
+
+        Read back with ``pandas.read_parquet``; the metadata sits under the key
+        ``channelopt`` (``pyarrow.parquet.read_schema(path).metadata``).
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frame = pd.DataFrame(self.assignments.drop(columns="geometry", errors="ignore"))
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[b"channelopt"] = json.dumps({
+            "kind": self.kind, "info": _jsonable(self.info.to_dict()),
+            "metrics": _jsonable(self.metrics.overall), "settings": _jsonable(self.settings),
+        }).encode()
+        pq.write_table(table.replace_schema_metadata(meta), str(path))
+        return Path(path)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write every table as Parquet plus ``plan.json`` into ``directory``."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        self.to_parquet(out / "assignments.parquet")
+        for name, t in {**self.tables, **self.metrics.tables()}.items():
+            frame = pd.DataFrame(t.drop(columns="geometry", errors="ignore"))
+            if not isinstance(frame.index, pd.RangeIndex):
+                frame = frame.reset_index()
+            frame.to_parquet(out / f"{name}.parquet", index=False)
+        self.to_json(out / "plan.json")
+        return out
+
+    def to_geodataframes(self) -> dict[str, Any]:
+        """Regions, outlets and distributors as GeoDataFrames carrying the plan's decisions."""
+        from ._plan_geo import plan_layers
+
+        return plan_layers(self)
+
+    def to_geopackage(self, path: str | Path) -> Path:
+        """Write one GeoPackage with layers ``regions``, ``outlets``, ``distributors``, ``links``.
+
+        Raises
+        ------
+        SettingsError
+            When the network has no geometry.
+        """
+        from .exceptions import SettingsError
+
+        layers = self.to_geodataframes()
+        if not layers:
+            raise SettingsError("this plan's network has no geometry; export it with to_parquet() or to_json().")
+        path = Path(path)
+        if path.exists():
+            path.unlink()
+        for name, gdf in layers.items():
+            gdf.to_file(path, layer=name, driver="GPKG")
+        return path
+
+    def plot(self, ax=None, **kwargs):
+        """Map of the plan (matplotlib); see :func:`channelopt.viz.plot_plan`."""
+        from .viz import plot_plan
+
+        return plot_plan(self, ax=ax, **kwargs)
+
+
+def compare(plans: Sequence[Plan] | Mapping[str, Plan], names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Metrics of several plans side by side: one row per plan.
+
+    Examples
+    --------
+    >>> import channelopt as co
+    >>> net = co.ChannelNetwork.from_cost_matrix([[1, 4], [3, 1], [5, 2]], fixed_cost=[2, 3])
+    >>> a = co.DistributorSelection(objective="p_median", p=1).solve(net)
+    >>> b = co.DistributorSelection(objective="p_median", p=2).solve(net)
+    >>> co.compare({"p1": a, "p2": b})["objective"].to_dict()
+    {'p1': 7.0, 'p2': 4.0}
+    """
+    if isinstance(plans, Mapping):
+        names = list(plans.keys())
+        plans = list(plans.values())
+    plans = list(plans)
+    if names is None:
+        names = [f"plan{i}" for i in range(len(plans))]
+    rows = [p.summary() for p in plans]
+    out = pd.DataFrame(rows, index=pd.Index(list(names), name="plan"))
+    for col in out.columns:
+        if col not in ("status", "kind"):
+            out[col] = pd.to_numeric(out[col], errors="coerce")
+    return out

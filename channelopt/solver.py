@@ -1,0 +1,418 @@
+"""The one solve path: a PuLP problem goes to HiGHS or CBC and comes back as a SolveInfo.
+
+Status, bound and gap are read from the solver itself, never from ``problem.status``:
+PuLP maps a HiGHS time-limit stop to "Optimal", which would misreport a plan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pulp
+
+from ._lpmatrix import LpArrays, to_arrays
+from .exceptions import SettingsError, SolverError
+
+__all__ = ["Solver", "SolveInfo"]
+
+log = logging.getLogger(__name__)
+
+#: statuses a SolveInfo may carry
+STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "no_solution", "error")
+
+
+@dataclass
+class SolveInfo:
+    """What the solver said about one solve.
+
+    Attributes
+    ----------
+    status : str
+        ``"optimal"`` (proven within ``mip_gap``), ``"feasible"`` (a plan, not proven
+        optimal, e.g. time limit), ``"infeasible"``, ``"unbounded"``, ``"no_solution"``
+        (stopped before any plan) or ``"error"``.
+    termination : str
+        The solver's own reason for stopping (``"optimal"``, ``"time_limit"``, ...).
+    objective, bound, gap : float
+        Incumbent objective, best proven bound, and relative gap
+        ``|objective - bound| / max(|objective|, 1e-10)``. NaN where unknown.
+    seconds : float
+        Wall-clock seconds spent in the solver (loading included).
+    build_seconds : float
+        Seconds spent building the PuLP model; set by the model.
+    """
+
+    solver: str
+    status: str
+    termination: str
+    objective: float = math.nan
+    bound: float = math.nan
+    gap: float = math.nan
+    seconds: float = math.nan
+    build_seconds: float = math.nan
+    n_variables: int = 0
+    n_integer: int = 0
+    n_constraints: int = 0
+    time_limit: float | None = None
+    mip_gap: float | None = None
+    message: str = ""
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+    @property
+    def proven_optimal(self) -> bool:
+        return self.status == "optimal"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Solver:
+    """Solver settings; the only way a channelopt model reaches a solver.
+
+    Parameters
+    ----------
+    name : {"highs", "cbc"}
+        HiGHS (through highspy, the default) or CBC (the binary shipped with PuLP).
+    time_limit : float, optional
+        Wall-clock limit in seconds. A solve stopped by it returns its best plan with
+        status ``"feasible"``. CBC is known to overrun its own limit, so channelopt
+        interrupts it itself shortly after.
+    mip_gap : float, default 0.0
+        Relative optimality gap at which the solver may stop and call the plan optimal.
+        The default proves optimality (up to an absolute gap of 1e-6).
+    threads : int, optional
+        Threads the solver may use.
+    msg : bool, default False
+        Show the solver log.
+    options : mapping, optional
+        Extra solver options passed through verbatim (HiGHS option names, or CBC
+        command-line options without the leading dash).
+
+    Examples
+    --------
+    >>> import pulp
+    >>> from channelopt import Solver
+    >>> prob = pulp.LpProblem("tiny", pulp.LpMaximize)
+    >>> x = pulp.LpVariable("x", 0, 3, cat="Integer")
+    >>> prob += x
+    >>> info = Solver("highs").solve(prob)
+    >>> info.status, info.objective, x.varValue
+    ('optimal', 3.0, 3.0)
+    """
+
+    name: str = "highs"
+    time_limit: float | None = None
+    mip_gap: float = 0.0
+    threads: int | None = None
+    msg: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        name = str(self.name).lower()
+        if name not in ("highs", "cbc"):
+            raise SettingsError(f"Solver name must be 'highs' or 'cbc', got {self.name!r}.")
+        object.__setattr__(self, "name", name)
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise SettingsError(f"time_limit must be positive seconds, got {self.time_limit!r}.")
+        if self.mip_gap is None or not 0 <= self.mip_gap < 1:
+            raise SettingsError(f"mip_gap must be in [0, 1), got {self.mip_gap!r}.")
+        if self.threads is not None and int(self.threads) < 1:
+            raise SettingsError(f"threads must be at least 1, got {self.threads!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["options"] = dict(self.options)
+        return d
+
+    def solve(self, problem: pulp.LpProblem, warm_start: Mapping | None = None) -> SolveInfo:
+        """Solve ``problem`` in place (variables get ``varValue``) and describe the outcome.
+
+        Parameters
+        ----------
+        problem : pulp.LpProblem
+        warm_start : mapping of LpVariable to float, optional
+            A (partial) starting plan. HiGHS completes a partial start itself.
+
+        Returns
+        -------
+        SolveInfo
+            Never raises for infeasible or time-limited models: the caller decides.
+        """
+        arrays = to_arrays(problem)
+        start = None
+        if warm_start:
+            pos = {id(v): i for i, v in enumerate(arrays.variables)}
+            start = np.full(len(arrays.variables), np.nan)
+            for v, val in warm_start.items():
+                i = pos.get(id(v))
+                if i is not None and val is not None:
+                    start[i] = float(val)
+        t0 = time.perf_counter()
+        if self.name == "highs":
+            info, values = _solve_highs(self, arrays, start)
+        else:
+            info, values = _solve_cbc(self, problem, arrays, start)
+        info.seconds = time.perf_counter() - t0
+        info.n_variables = len(arrays.variables)
+        info.n_integer = int(arrays.integer.sum())
+        info.n_constraints = len(arrays.row_lower)
+        info.time_limit = self.time_limit
+        info.mip_gap = self.mip_gap
+        if values is not None:
+            for v, val in zip(arrays.variables, values.tolist()):
+                v.varValue = val
+        else:
+            for v in arrays.variables:
+                v.varValue = None
+        log.info(
+            "%s: %s (%s) objective=%s bound=%s gap=%s in %.2fs",
+            self.name, info.status, info.termination, info.objective, info.bound, info.gap,
+            info.seconds,
+        )
+        return info
+
+
+def _gap(objective: float, bound: float) -> float:
+    if not (math.isfinite(objective) and math.isfinite(bound)):
+        return math.nan
+    diff = abs(objective - bound)
+    if diff <= 1e-9:
+        return 0.0
+    return diff / max(abs(objective), 1e-10)
+
+
+@contextlib.contextmanager
+def _stdout_silenced(active: bool):
+    """Silence file descriptor 1: highspy prints its banner from C++ on construction."""
+    if not active:
+        yield
+        return
+    try:
+        sys.stdout.flush()
+        fd = sys.__stdout__.fileno() if sys.__stdout__ else 1
+        saved = os.dup(fd)
+    except (OSError, AttributeError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
+    import highspy
+
+    with _stdout_silenced(not settings.msg):
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(settings.msg))
+    if settings.time_limit is not None:
+        h.setOptionValue("time_limit", float(settings.time_limit))
+    h.setOptionValue("mip_rel_gap", float(settings.mip_gap))
+    if settings.threads is not None:
+        h.setOptionValue("threads", int(settings.threads))
+    for key, value in settings.options.items():
+        h.setOptionValue(key, value)
+
+    n = len(a.cost)
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_ = n
+    lp.num_row_ = len(a.row_lower)
+    lp.col_cost_ = a.cost
+    lp.col_lower_ = np.where(np.isinf(a.col_lower), -inf, a.col_lower)
+    lp.col_upper_ = np.where(np.isinf(a.col_upper), inf, a.col_upper)
+    lp.row_lower_ = np.where(np.isinf(a.row_lower), -inf, a.row_lower)
+    lp.row_upper_ = np.where(np.isinf(a.row_upper), inf, a.row_upper)
+    lp.offset_ = a.offset
+    lp.sense_ = highspy.ObjSense.kMaximize if a.maximize else highspy.ObjSense.kMinimize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices
+    lp.a_matrix_.value_ = a.data
+    if a.is_mip:
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+            for flag in a.integer
+        ]
+    if n == 0:
+        return SolveInfo("highs", "optimal", "empty", objective=a.offset, bound=a.offset, gap=0.0), np.zeros(0)
+    status = h.passModel(lp)
+    if status == highspy.HighsStatus.kError:
+        return SolveInfo("highs", "error", "load_error", message="HiGHS rejected the model"), None
+    if start is not None and a.is_mip:
+        sol = highspy.HighsSolution()
+        # HiGHS completes the unset entries of a partial start by a sub-MIP.
+        if np.isnan(start).any():
+            idx = np.flatnonzero(~np.isnan(start)).astype(np.int32)
+            h.setSolution(len(idx), idx, start[idx])
+        else:
+            sol.col_value = start.tolist()
+            sol.value_valid = True
+            h.setSolution(sol)
+    h.run()
+    model_status = h.getModelStatus()
+    info_h = h.getInfo()
+    has_primal = info_h.primal_solution_status == 2
+    ms = highspy.HighsModelStatus
+    names = {
+        ms.kOptimal: "optimal",
+        ms.kInfeasible: "infeasible",
+        ms.kUnbounded: "unbounded",
+        ms.kUnboundedOrInfeasible: "unbounded_or_infeasible",
+        ms.kTimeLimit: "time_limit",
+        ms.kIterationLimit: "iteration_limit",
+        ms.kInterrupt: "interrupt",
+        ms.kSolutionLimit: "solution_limit",
+        ms.kObjectiveBound: "objective_bound",
+        ms.kObjectiveTarget: "objective_target",
+    }
+    termination = names.get(model_status, str(model_status).split(".")[-1])
+    values = np.asarray(h.getSolution().col_value, dtype=float) if has_primal else None
+    objective = float(info_h.objective_function_value) if has_primal else math.nan
+    if a.is_mip:
+        bound = float(info_h.mip_dual_bound)
+        if not math.isfinite(bound):
+            bound = math.nan
+    else:
+        bound = objective if model_status == ms.kOptimal else math.nan
+    if model_status == ms.kOptimal:
+        status = "optimal"
+    elif model_status == ms.kInfeasible:
+        status = "infeasible"
+    elif model_status in (ms.kUnbounded, ms.kUnboundedOrInfeasible):
+        status = "unbounded" if model_status == ms.kUnbounded else "infeasible"
+    elif has_primal:
+        status = "feasible"
+    elif termination in ("time_limit", "iteration_limit", "interrupt", "solution_limit"):
+        status = "no_solution"
+    else:
+        status = "error"
+    if status in ("infeasible", "unbounded", "no_solution", "error"):
+        values = None
+        objective = math.nan
+    if a.is_mip and values is not None:
+        # Integers come back as 0.9999999; round so downstream code sees clean decisions.
+        values[a.integer] = np.round(values[a.integer])
+    gap = _gap(objective, bound) if values is not None else math.nan
+    return (
+        SolveInfo("highs", status, termination, objective=objective, bound=bound, gap=gap),
+        values,
+    )
+
+
+_CBC_RESULT = re.compile(r"Result - (.+)")
+_CBC_OBJ = re.compile(r"Objective value:\s+(\S+)")
+_CBC_BOUND = re.compile(r"Lower bound:\s+(\S+)")
+
+
+def _solve_cbc(settings: Solver, problem: pulp.LpProblem, a: LpArrays, start: np.ndarray | None):
+    cmd = pulp.PULP_CBC_CMD(msg=False)
+    if not cmd.available():
+        raise SolverError("CBC is not available: PuLP's bundled cbc binary was not found.")
+    with tempfile.TemporaryDirectory(prefix="channelopt-cbc-") as tmp:
+        mps = os.path.join(tmp, "model.mps")
+        sol = os.path.join(tmp, "model.sol")
+        mst = os.path.join(tmp, "model.mst")
+        vs, var_names, con_names, _ = problem.writeMPS(mps, rename=1)
+        args = [cmd.path, mps]
+        if a.maximize:
+            args.append("-max")
+        if start is not None and a.is_mip:
+            values = {v.name: s for v, s in zip(a.variables, start) if not math.isnan(s)}
+            saved = {v.name: v.varValue for v in vs}
+            for v in vs:
+                v.varValue = values.get(v.name)
+            cmd.writesol(mst, problem, vs, var_names, con_names)
+            for v in vs:
+                v.varValue = saved[v.name]
+            args += ["-mips", mst]
+        if settings.time_limit is not None:
+            args += ["-sec", str(settings.time_limit)]
+        args += ["-ratio", str(settings.mip_gap)]
+        if settings.threads is not None:
+            args += ["-threads", str(int(settings.threads))]
+        for key, value in settings.options.items():
+            args += [f"-{key}", str(value)]
+        args += ["-solve" if a.is_mip else "-initialSolve", "-printingOptions", "all", "-solution", sol]
+        proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True
+        )
+        # CBC overruns -sec several-fold on some models: interrupt it ourselves.
+        wall = None if settings.time_limit is None else settings.time_limit * 1.1 + 2.0
+        killed = False
+        try:
+            out, _ = proc.communicate(timeout=wall)
+        except subprocess.TimeoutExpired:
+            killed = True
+            proc.send_signal(signal.SIGINT)
+            try:
+                out, _ = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+        if settings.msg:
+            print(out)
+        result = _CBC_RESULT.findall(out)
+        result_text = result[-1].strip() if result else ""
+        has_file = os.path.exists(sol)
+        values = None
+        status_code = None
+        if has_file:
+            status_code, vals, *_ = cmd.readsol_MPS(sol, problem, vs, var_names, con_names)
+            if vals:
+                values = np.array([vals.get(v.name, 0.0) or 0.0 for v in a.variables], dtype=float)
+    text = result_text.lower()
+    if "optimal" in text:
+        termination, status = "optimal", "optimal"
+    elif "infeasible" in text:
+        termination, status = "infeasible", "infeasible"
+    elif "unbounded" in text:
+        termination, status = "unbounded", "unbounded"
+    elif "time" in text or killed or "stopped" in text:
+        termination = "time_limit"
+        status = "feasible" if values is not None and "no integer" not in text else "no_solution"
+    else:
+        termination = text or "unknown"
+        status = "feasible" if values is not None else "error"
+    if status in ("infeasible", "unbounded", "no_solution", "error"):
+        values = None
+    if values is not None and a.is_mip:
+        values[a.integer] = np.round(values[a.integer])
+    objective = math.nan
+    if values is not None:
+        objective = float(a.cost @ values + a.offset)
+    bound = math.nan
+    if status == "optimal":
+        bound = objective
+    else:
+        m = _CBC_BOUND.findall(out)
+        if m:
+            try:
+                raw = float(m[-1])
+                bound = -raw if a.maximize and raw * objective < 0 else raw
+            except ValueError:
+                pass
+    gap = _gap(objective, bound) if values is not None else math.nan
+    del status_code
+    return SolveInfo("cbc", status, termination, objective=objective, bound=bound, gap=gap), values
