@@ -101,15 +101,27 @@ def example_frames(name: str = "china") -> dict[str, pd.DataFrame]:
     return out
 
 
-def _network(frames: Mapping[str, Any]) -> ChannelNetwork:
+#: Service cost per unit of sales potential per km: 2% of an outlet's sales for every
+#: 100 km between it and its distributor (a logistics-and-field-cost assumption of the
+#: examples, not a published figure).
+SERVICE_COST_PER_KM = 2e-4
+
+
+def _network(frames: Mapping[str, Any], name: str | None = None) -> ChannelNetwork:
     from channelopt.network import ChannelNetwork
 
     graph = edges_to_graph(list(frames["regions"]["region_id"]), frames["edges"])
+    crs = getattr(frames["regions"], "crs", None)
+    per_unit = SERVICE_COST_PER_KM
+    if crs is not None and not crs.is_geographic:
+        per_unit = SERVICE_COST_PER_KM / 1000.0  # projected examples measure metres
     return ChannelNetwork(
         regions=frames["regions"],
         outlets=frames["outlets"],
         distributors=frames["distributors"],
         graph=graph,
+        cost_per_km=per_unit,
+        name=name,
     )
 
 
@@ -140,7 +152,7 @@ def load_example(name: str = "china") -> ChannelNetwork:
     >>> from channelopt.datasets import load_example
     >>> net = load_example("china")  # doctest: +SKIP
     """
-    return _network(example_frames(name))
+    return _network(example_frames(name), name=_check_name(name))
 
 
 def make_synthetic(
@@ -202,4 +214,4 @@ def make_synthetic(
         extent=extent,
         n_existing=n_existing,
     )
-    return _network(frames)
+    return _network(frames, name="synthetic")
