@@ -1,8 +1,15 @@
-"""DistributorSelection: which distributors to sign and which outlets each serves."""
+"""DistributorSelection: which distributors to sign and which outlets each serves.
+
+One model spans the facility-location family (UFLP/CFLP, p-median, MCLP, LSCP,
+p-center) plus the channel rules: channel compatibility, exclusivity (single
+sourcing), a cap on partners per region, coverage floors, kept/excluded/existing
+partners and a cap on new signings.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,12 +20,16 @@ from ..exceptions import InfeasibleError, SettingsError, format_ids
 from ..metrics import coverage_metrics
 from ..plan import Plan
 from ..solver import SolveInfo
+from . import _heuristics as heur
 from ._base import Model
+from ._candidates import parse_candidates, sparsify
 from ._lp import add_grouped_rows, add_row, linear, new_vars, values
 
-__all__ = ["DistributorSelection"]
+__all__ = ["DistributorSelection", "selection_plan"]
 
-OBJECTIVES = ("min_cost", "p_median")
+OBJECTIVES = ("min_cost", "p_median", "max_coverage", "set_cover", "p_center")
+_COVERAGE_BY = ("overall", "region", "channel")
+_MEASURES = ("numeric", "weighted")
 
 
 class DistributorSelection(Model):
@@ -26,25 +37,59 @@ class DistributorSelection(Model):
 
     Parameters
     ----------
-    objective : {"min_cost", "p_median"}
+    objective : {"min_cost", "p_median", "max_coverage", "set_cover", "p_center"}
         ``"min_cost"``: fixed plus service cost (UFLP, or CFLP with ``capacitated``).
-        ``"p_median"``: exactly ``p`` open, minimise service cost.
+        ``"p_median"``: exactly ``p`` open, minimise service cost (``costs()``, i.e.
+        demand-weighted distance).
+        ``"max_coverage"``: MCLP, maximise the ``coverage_weight`` of outlets within
+        ``max_distance`` of an open distributor, with ``p`` open and/or a ``budget``.
+        ``"set_cover"``: LSCP, fewest distributors (or least fixed cost, see
+        ``set_cover_cost``) such that every outlet lies within ``max_distance``.
+        ``"p_center"``: ``p`` open, minimise the largest outlet-to-distributor distance.
     p : int, optional
-        Number of distributors to open (required by ``"p_median"``).
+        Number of distributors open (required by p_median and p_center; optional
+        elsewhere, where it fixes the count).
     capacitated : bool
         Hold each distributor's ``capacity`` against the ``demand`` it serves.
     single_source : bool
-        Each outlet served by exactly one distributor (exclusivity: no two partners
-        sell into the same outlet). Otherwise demand may be split.
+        Each served outlet has exactly one distributor (exclusivity: no two partners
+        sell into the same outlet). Otherwise demand may be split. Under split demand a
+        p_center outlet's distance is the share-weighted mean of its links.
     max_distance : float, optional
-        No service link longer than this (km for lon/lat networks, CRS units otherwise).
+        No service link longer than this (``net.distance_unit``); the coverage radius
+        of max_coverage and set_cover (required there).
+    max_per_region : int, optional
+        At most this many distributors serve outlets of any one region.
+    min_coverage : float or dict, optional
+        Coverage floor. A float is a floor on weighted distribution (covered potential
+        share) overall. A dict ``{"value": 0.8, "measure": "numeric"|"weighted",
+        "by": "overall"|"region"|"channel"}`` sets numeric or weighted distribution,
+        overall or in every region / channel type. With a floor, min_cost, p_median and
+        p_center may leave outlets unserved down to it.
+    budget : float, optional
+        Cap on the total fixed cost of open distributors.
+    max_new : int, optional
+        Cap on the number of new (not ``existing``) signings.
+    max_new_cost : float, optional
+        Cap on the fixed cost of new signings.
     keep, exclude : sequence of distributor ids
-        Distributors forced open / never opened. ``existing`` ones are kept when
-        ``keep_existing`` is True.
+        Distributors forced open / never opened.
     keep_existing : bool
         Existing partners stay signed (their fixed cost still counts).
+    coverage_weight : {"demand", "potential"}
+        What max_coverage maximises.
+    set_cover_cost : {"count", "fixed_cost"}
+        What set_cover minimises.
+    candidates : int or dict, optional
+        Sparse candidate links: an int keeps each outlet's ``k`` nearest allowed
+        distributors; ``{"k": 20, "radius": 150.0}`` also drops links beyond
+        ``radius`` (an outlet keeps at least its nearest link). A speed setting: the
+        optimum is that of the restricted model.
     linking : {"strong", "weak"}
-        ``x_ij <= y_j`` per link (tight LP bound, the default) or aggregated per distributor.
+        ``x_ij <= y_j`` per link (tight LP bound, the default) or one aggregated row per
+        distributor.
+    heuristic_seconds : float
+        Time for the greedy + swap warm-start heuristic.
 
     Examples
     --------
@@ -55,6 +100,9 @@ class DistributorSelection(Model):
     ('optimal', 9.0)
     >>> plan.assignments[["outlet_id", "distributor_id"]].to_string(index=False)
     'outlet_id distributor_id\\n       o0             d0\\n       o1             d1\\n       o2             d1'
+    >>> cover = co.DistributorSelection(objective="set_cover", max_distance=4).solve(net)
+    >>> cover.objective, cover.distributors.loc[cover.distributors["open"], "distributor_id"].tolist()
+    (1.0, ['d1'])
     """
 
     kind = "distributor_selection"
@@ -67,156 +115,428 @@ class DistributorSelection(Model):
         capacitated: bool = False,
         single_source: bool = False,
         max_distance: float | None = None,
+        max_per_region: int | None = None,
+        min_coverage: float | Mapping | None = None,
+        budget: float | None = None,
+        max_new: int | None = None,
+        max_new_cost: float | None = None,
         keep: Sequence | None = None,
         exclude: Sequence | None = None,
         keep_existing: bool = True,
+        coverage_weight: str = "demand",
+        set_cover_cost: str = "count",
+        candidates: int | Mapping | None = None,
         linking: str = "strong",
+        heuristic_seconds: float = 2.0,
     ) -> None:
         self.objective = objective
         self.p = p
         self.capacitated = capacitated
         self.single_source = single_source
         self.max_distance = max_distance
+        self.max_per_region = max_per_region
+        self.min_coverage = min_coverage
+        self.budget = budget
+        self.max_new = max_new
+        self.max_new_cost = max_new_cost
         self.keep = keep
         self.exclude = exclude
         self.keep_existing = keep_existing
+        self.coverage_weight = coverage_weight
+        self.set_cover_cost = set_cover_cost
+        self.candidates = candidates
         self.linking = linking
+        self.heuristic_seconds = heuristic_seconds
 
-    # ------------------------------------------------------------------ checks
-    def _check(self, net) -> None:
-        if net is None:
-            raise SettingsError("DistributorSelection.solve needs a ChannelNetwork.")
+    @property
+    def sense(self):
+        return pulp.LpMaximize if self.objective == "max_coverage" else pulp.LpMinimize
+
+    # ------------------------------------------------------------------ settings
+    def _coverage_spec(self) -> tuple[float, str, str] | None:
+        mc = self.min_coverage
+        if mc is None:
+            return None
+        if isinstance(mc, Mapping):
+            unknown = sorted(set(mc) - {"value", "measure", "by"})
+            if unknown or "value" not in mc:
+                raise SettingsError(f"min_coverage dict takes 'value' (required), 'measure' and 'by'; got "
+                                    f"{sorted(mc)}.")
+            value, measure, by = mc["value"], mc.get("measure", "weighted"), mc.get("by", "overall")
+        else:
+            value, measure, by = mc, "weighted", "overall"
+        if measure not in _MEASURES:
+            raise SettingsError(f"min_coverage measure must be one of {_MEASURES}, got {measure!r}.")
+        if by not in _COVERAGE_BY:
+            raise SettingsError(f"min_coverage by must be one of {_COVERAGE_BY}, got {by!r}.")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"min_coverage value must be a share in (0, 1], got {value!r}.") from None
+        if not 0 < value <= 1:
+            raise SettingsError(f"min_coverage value must be a share in (0, 1], got {value!r}.")
+        return value, measure, by
+
+    def _serve_all(self) -> bool:
+        """Must every outlet be served? (coverage objectives and floors make service optional)."""
+        return self.objective in ("min_cost", "p_median", "p_center", "set_cover") and self.min_coverage is None
+
+    def _uses_assignment(self) -> bool:
+        """Coverage objectives need no link variables unless capacity or region caps bind links."""
+        if self.objective in ("min_cost", "p_median", "p_center"):
+            return True
+        return bool(self.capacitated or self.max_per_region is not None)
+
+    def _check_settings(self) -> None:
         if self.objective not in OBJECTIVES:
             raise SettingsError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}.")
         if self.linking not in ("strong", "weak"):
             raise SettingsError(f"linking must be 'strong' or 'weak', got {self.linking!r}.")
+        if self.coverage_weight not in ("demand", "potential"):
+            raise SettingsError(f"coverage_weight must be 'demand' or 'potential', got {self.coverage_weight!r}.")
+        if self.set_cover_cost not in ("count", "fixed_cost"):
+            raise SettingsError(f"set_cover_cost must be 'count' or 'fixed_cost', got {self.set_cover_cost!r}.")
+        if self.objective in ("p_median", "p_center") and self.p is None:
+            raise SettingsError(f"objective={self.objective!r} needs p, the number of distributors to open.")
+        if self.objective == "max_coverage" and self.p is None and self.budget is None:
+            raise SettingsError("objective='max_coverage' needs p (distributors to open) or a budget on fixed costs.")
+        if self.objective in ("max_coverage", "set_cover") and self.max_distance is None:
+            raise SettingsError(f"objective={self.objective!r} needs max_distance, the coverage radius.")
+        if self.objective == "set_cover" and self.p is not None:
+            raise SettingsError("objective='set_cover' minimises the number of distributors; do not give p "
+                                "(use objective='max_coverage' with p instead).")
+        for name in ("p", "max_per_region", "max_new"):
+            v = getattr(self, name)
+            low = 0 if name == "max_new" else 1
+            if v is not None and (isinstance(v, bool) or int(v) != v or v < low):
+                raise SettingsError(f"{name} must be an integer >= {low}, got {v!r}.")
+        for name in ("max_distance", "budget", "max_new_cost"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float, np.number)) and v >= 0 and not math.isnan(v)):
+                raise SettingsError(f"{name} must be a non-negative number, got {v!r}.")
+        if self.max_distance is not None and not self.max_distance > 0:
+            raise SettingsError(f"max_distance must be positive, got {self.max_distance!r}.")
+        if not self.heuristic_seconds >= 0:
+            raise SettingsError(f"heuristic_seconds must be >= 0, got {self.heuristic_seconds!r}.")
+        self._coverage_spec()
+        parse_candidates(self.candidates)
+
+    def _check(self, net) -> None:
+        if net is None:
+            raise SettingsError("DistributorSelection.solve needs a ChannelNetwork.")
+        self._check_settings()
         dists = net._need_distributors()
         net._need_outlets()
         m = len(dists)
-        ids = net.distributor_ids.tolist()
+        ids = set(net.distributor_ids.tolist())
         for what in ("keep", "exclude"):
             given = getattr(self, what) or []
-            unknown = [d for d in given if d not in set(ids)]
+            if isinstance(given, (str, bytes)):
+                raise SettingsError(f"{what} must be a list of distributor ids, got the string {given!r}.")
+            unknown = [d for d in given if d not in ids]
             if unknown:
                 raise SettingsError(f"{what} names unknown distributor ids {format_ids(unknown)}.")
         both = set(self.keep or []) & set(self.exclude or [])
         if both:
             raise SettingsError(f"distributors {format_ids(sorted(both, key=str))} are both kept and excluded.")
-        if self.objective == "p_median":
-            if self.p is None:
-                raise SettingsError("objective='p_median' needs p, the number of distributors to open.")
+        excluded = self._excluded(net)
+        forced = self._forced_open(net)
+        available = m - int(excluded.sum())
         if self.p is not None:
-            if int(self.p) != self.p or self.p < 1:
-                raise SettingsError(f"p must be a positive integer, got {self.p!r}.")
-            available = m - len(set(self.exclude or []))
             if self.p > available:
-                raise SettingsError(f"p={self.p} is larger than the {available} candidate distributors available.")
-            forced = self._forced_open(net)
+                raise SettingsError(f"p={self.p} is larger than the {available} candidate distributors available "
+                                    f"({m} candidates, {int(excluded.sum())} excluded); lower p.")
             if forced.sum() > self.p:
                 raise SettingsError(f"p={self.p} is smaller than the {int(forced.sum())} distributors that must stay "
                                     f"open (keep + existing); raise p or set keep_existing=False.")
-        if self.max_distance is not None and not self.max_distance > 0:
-            raise SettingsError(f"max_distance must be positive, got {self.max_distance!r}.")
+        new_forced = forced & ~dists["existing"].to_numpy(dtype=bool)
+        if self.max_new is not None and new_forced.sum() > self.max_new:
+            raise SettingsError(f"max_new={self.max_new} is below the {int(new_forced.sum())} new distributors in "
+                                f"keep; raise max_new or shorten keep.")
+        fixed = dists["fixed_cost"].to_numpy(dtype=float)
+        if self.budget is not None and fixed[forced].sum() > self.budget + 1e-9:
+            raise InfeasibleError(f"budget={self.budget:,.6g} is below the fixed cost {fixed[forced].sum():,.6g} of "
+                                  f"the distributors that must stay open; raise budget or release some.",
+                                  reasons=["budget below forced fixed cost"])
+        if self.max_new_cost is not None and fixed[new_forced].sum() > self.max_new_cost + 1e-9:
+            raise InfeasibleError(f"max_new_cost={self.max_new_cost:,.6g} is below the fixed cost "
+                                  f"{fixed[new_forced].sum():,.6g} of the new distributors in keep.",
+                                  reasons=["max_new_cost below kept new signings"])
+        if self._serve_all():
+            allowed = self._allowed(net, sparse=False)
+            unreachable = np.flatnonzero(~allowed.any(axis=1))
+            if len(unreachable):
+                out_ids = net.outlet_ids[unreachable].tolist()
+                raise InfeasibleError(
+                    f"outlets {format_ids(out_ids)} cannot be served by any allowed distributor "
+                    f"(channel compatibility, max_distance={self.max_distance}, exclusions); "
+                    f"raise max_distance, add candidates or set min_coverage to allow unserved outlets.",
+                    reasons=[f"{len(out_ids)} unreachable outlets: {format_ids(out_ids)}"],
+                )
+            if self.capacitated:
+                demand = net.outlets["demand"].to_numpy(dtype=float)
+                capacity = dists["capacity"].to_numpy(dtype=float)
+                usable = capacity[~excluded]
+                if usable.sum() < demand.sum() - 1e-9:
+                    raise InfeasibleError(
+                        f"total capacity {usable.sum():,.6g} of the usable distributors is below total demand "
+                        f"{demand.sum():,.6g}; add capacity or candidates.", reasons=["capacity below demand"])
+                if self.p is not None:
+                    top = np.sort(usable)[::-1][: self.p].sum()
+                    if top < demand.sum() - 1e-9:
+                        raise InfeasibleError(
+                            f"the {self.p} largest capacities sum to {top:,.6g}, below total demand "
+                            f"{demand.sum():,.6g}; raise p or capacity.", reasons=["p largest capacities below demand"])
+                if self.single_source:
+                    cap_ok = allowed & (capacity[None, :] >= demand[:, None] - 1e-9)
+                    over = np.flatnonzero(~cap_ok.any(axis=1))
+                    if len(over):
+                        raise InfeasibleError(
+                            f"outlets {format_ids(net.outlet_ids[over])} each need more than the capacity of every "
+                            f"distributor allowed to serve them, under single sourcing; allow split demand "
+                            f"(single_source=False) or add capacity.", reasons=["outlet demand above capacity"])
+
+    def _excluded(self, net) -> np.ndarray:
+        return net.distributors["distributor_id"].isin(list(self.exclude or [])).to_numpy()
 
     def _forced_open(self, net) -> np.ndarray:
         dists = net.distributors
         forced = dists["distributor_id"].isin(list(self.keep or [])).to_numpy()
         if self.keep_existing:
             forced = forced | dists["existing"].to_numpy(dtype=bool)
-        return forced & ~dists["distributor_id"].isin(list(self.exclude or [])).to_numpy()
+        return forced & ~self._excluded(net)
 
-    def _allowed(self, net) -> np.ndarray:
+    def _distance_matrix(self, net) -> np.ndarray:
+        try:
+            return net.distances()
+        except SettingsError:
+            if self.max_distance is not None or self.objective == "p_center":
+                raise
+            return net.costs()
+
+    def _allowed(self, net, *, sparse: bool = True) -> np.ndarray:
+        """Links (outlet, distributor) the model may use; sparse candidates applied when asked."""
         cost = net.costs()
         allowed = net.compatibility & np.isfinite(cost)
         if self.max_distance is not None:
-            allowed &= net.distances() <= self.max_distance
-        excluded = net.distributors["distributor_id"].isin(list(self.exclude or [])).to_numpy()
-        allowed[:, excluded] = False
+            allowed &= self._distance_matrix(net) <= self.max_distance
+        allowed[:, self._excluded(net)] = False
+        k, radius = parse_candidates(self.candidates)
+        if sparse and (k is not None or radius is not None):
+            allowed = sparsify(allowed, self._distance_matrix(net), k, radius)
         return allowed
 
     # ------------------------------------------------------------------ build
     def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
         allowed = self._allowed(net)
-        unreachable = np.flatnonzero(~allowed.any(axis=1))
-        if len(unreachable):
-            ids = net.outlet_ids[unreachable].tolist()
-            raise InfeasibleError(
-                f"outlets {format_ids(ids)} cannot be served by any allowed distributor "
-                f"(channel compatibility, max_distance={self.max_distance}, exclusions); "
-                f"raise max_distance or add candidates.",
-                reasons=[f"{len(ids)} unreachable outlets"],
-            )
-        demand = net.outlets["demand"].to_numpy(dtype=float)
-        capacity = net.distributors["capacity"].to_numpy(dtype=float)
-        forced = self._forced_open(net)
-        excluded = net.distributors["distributor_id"].isin(list(self.exclude or [])).to_numpy()
-        if self.capacitated:
-            usable_cap = capacity[~excluded].sum()
-            if usable_cap < demand.sum() - 1e-9:
-                raise InfeasibleError(
-                    f"total capacity {usable_cap:,.6g} of the usable distributors is below total demand "
-                    f"{demand.sum():,.6g}; add capacity or candidates.",
-                    reasons=["capacity below demand"],
-                )
         n, m = allowed.shape
+        outlets, dists = net.outlets, net.distributors
+        demand = outlets["demand"].to_numpy(dtype=float)
+        potential = outlets["potential"].to_numpy(dtype=float)
+        capacity = dists["capacity"].to_numpy(dtype=float)
+        fixed = dists["fixed_cost"].to_numpy(dtype=float)
+        existing = dists["existing"].to_numpy(dtype=bool)
+        forced = self._forced_open(net)
+        excluded = self._excluded(net)
         oi, dj = np.nonzero(allowed)
         cost = net.costs()[oi, dj]
-        cat = pulp.LpBinary if self.single_source else pulp.LpContinuous
-        x = new_vars(prob, "x", len(oi), low=0.0, up=1.0, cat=cat)
+        serve_all = self._serve_all()
+
         y = np.empty(m, dtype=object)
-        for j in range(m):
-            lo = 1 if forced[j] else 0
-            hi = 0 if excluded[j] else 1
-            y[j] = prob.add_variable(f"y_{j}", lo, hi, pulp.LpBinary)
-        fixed = net.distributors["fixed_cost"].to_numpy(dtype=float)
-        if self.objective == "p_median":
-            prob.setObjective(linear(x, cost))
+        add = prob.add_variable
+        for j, (lo, hi) in enumerate(zip(forced.tolist(), (~excluded).tolist())):
+            y[j] = add(f"y_{j}", 1 if lo else 0, 1 if hi else 0, pulp.LpBinary)
+
+        x = z = w_var = None
+        if self._uses_assignment():
+            cat = pulp.LpBinary if self.single_source else pulp.LpContinuous
+            x = new_vars(prob, "x", len(oi), low=0.0, up=1.0, cat=cat)
+            if serve_all:
+                add_grouped_rows(prob, x, None, oi, n, "==", 1.0, "assign")
+            else:
+                # an outlet is served whole or not at all: z_i = sum_j x_ij, z binary
+                z = new_vars(prob, "z", n, low=0.0, up=1.0, cat=pulp.LpBinary)
+                add_grouped_rows(prob, x, None, oi, n, "==", 0.0, "assign", extra_vars=z, extra_coefs=-1.0)
+            if self.linking == "strong":
+                y_of = y[dj].tolist()
+                le, con, expr, add_con = (pulp.LpConstraintLE, pulp.LpConstraint, pulp.LpAffineExpression,
+                                          prob.addConstraint)
+                for k, (xk, yk) in enumerate(zip(x.tolist(), y_of)):
+                    add_con(con(expr([(xk, 1.0), (yk, -1.0)]), le, f"link_{k}", 0.0))
+            else:
+                counts = np.bincount(dj, minlength=m).astype(float)
+                add_grouped_rows(prob, x, None, dj, m, "<=", 0.0, "wlink", extra_vars=y, extra_coefs=-counts)
+            if self.capacitated:
+                finite = np.flatnonzero(np.isfinite(capacity))
+                group_of = np.full(m, -1)
+                group_of[finite] = np.arange(len(finite))
+                sel = group_of[dj] >= 0
+                add_grouped_rows(prob, x[sel], demand[oi[sel]], group_of[dj[sel]], len(finite), "<=", 0.0, "cap",
+                                 extra_vars=y[finite], extra_coefs=-capacity[finite])
+            if self.objective == "p_center":
+                dist = self._distance_matrix(net)[oi, dj]
+                w_var = add("max_distance", 0.0, None, pulp.LpContinuous)
+                add_grouped_rows(prob, x, dist, oi, n, "<=", 0.0, "radius", extra_vars=[w_var] * n,
+                                 extra_coefs=-1.0)
+            if self.max_per_region is not None:
+                self._add_region_cap(net, prob, x, oi, dj, m)
         else:
-            prob.setObjective(linear(np.concatenate([x, y]), np.concatenate([cost, fixed])))
-        add_grouped_rows(prob, x, None, oi, n, "==", 1.0, "assign")
-        if self.linking == "strong":
-            for k, (xk, j) in enumerate(zip(x.tolist(), dj.tolist())):
-                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(xk, 1.0), (y[j], -1.0)]),
-                                                     pulp.LpConstraintLE, f"link_{k}", 0.0))
-        if self.capacitated:
-            finite = np.flatnonzero(np.isfinite(capacity))
-            group_of = np.full(m, -1)
-            group_of[finite] = np.arange(len(finite))
-            sel = group_of[dj] >= 0
-            add_grouped_rows(prob, x[sel], demand[oi[sel]], group_of[dj[sel]], len(finite), "<=", 0.0, "cap",
-                             extra_vars=y[finite], extra_coefs=-capacity[finite])
-        if self.linking == "weak":
-            counts = np.bincount(dj, minlength=m).astype(float)
-            add_grouped_rows(prob, x, None, dj, m, "<=", 0.0, "wlink", extra_vars=y, extra_coefs=-counts)
+            if serve_all:  # set_cover: every outlet within reach of an open distributor
+                add_grouped_rows(prob, y[dj], None, oi, n, ">=", 1.0, "cover")
+            else:
+                z = new_vars(prob, "z", n, low=0.0, up=1.0)
+                add_grouped_rows(prob, y[dj], -1.0, oi, n, "<=", 0.0, "cover", extra_vars=z, extra_coefs=1.0)
+
+        spec = self._coverage_spec()
+        if spec is not None and z is not None:
+            self._add_coverage_floor(net, prob, z, spec)
         if self.p is not None:
             add_row(prob, y, None, "==", float(self.p), "p")
-        return {"oi": oi, "dj": dj, "x": x, "y": y, "cost": cost, "demand": demand, "capacity": capacity,
-                "fixed": fixed, "forced": forced, "excluded": excluded}
+        if self.budget is not None:
+            add_row(prob, y, fixed, "<=", float(self.budget), "budget")
+        new = ~existing
+        if self.max_new is not None:
+            add_row(prob, y[new], None, "<=", float(self.max_new), "max_new")
+        if self.max_new_cost is not None:
+            add_row(prob, y[new], fixed[new], "<=", float(self.max_new_cost), "max_new_cost")
 
+        obj = self.objective
+        if obj == "min_cost":
+            prob.setObjective(linear(np.concatenate([x, y]), np.concatenate([cost, fixed])))
+        elif obj == "p_median":
+            prob.setObjective(linear(x, cost))
+        elif obj == "p_center":
+            prob.setObjective(linear([w_var], [1.0]))
+        elif obj == "set_cover":
+            prob.setObjective(linear(y, fixed if self.set_cover_cost == "fixed_cost" else None))
+        else:
+            weight = demand if self.coverage_weight == "demand" else potential
+            prob.setObjective(linear(z, weight))
+        return {"oi": oi, "dj": dj, "x": x, "y": y, "z": z, "cost": cost, "demand": demand,
+                "capacity": capacity, "fixed": fixed, "forced": forced, "excluded": excluded,
+                "existing": existing, "n": n, "m": m}
+
+    def _add_region_cap(self, net, prob, x, oi, dj, m) -> None:
+        # u_rj = 1 when distributor j serves any outlet of region r; sum_j u_rj <= max_per_region
+        region = net.outlet_region_index[oi]
+        key = region.astype(np.int64) * m + dj
+        pairs, group = np.unique(key, return_inverse=True)
+        u = new_vars(prob, "u", len(pairs), low=0.0, up=1.0, cat=pulp.LpBinary)
+        size = np.bincount(group, minlength=len(pairs)).astype(float)
+        add_grouped_rows(prob, x, None, group, len(pairs), "<=", 0.0, "use", extra_vars=u, extra_coefs=-size)
+        pair_region = pairs // m
+        n_regions = len(net.region_ids)
+        add_grouped_rows(prob, u, None, pair_region, n_regions, "<=", float(self.max_per_region), "per_region")
+
+    def _add_coverage_floor(self, net, prob, z, spec) -> None:
+        value, measure, by = spec
+        outlets = net.outlets
+        weight = np.ones(len(outlets)) if measure == "numeric" else outlets["potential"].to_numpy(dtype=float)
+        if by == "overall":
+            groups = np.zeros(len(outlets), dtype=np.int64)
+        else:
+            col = outlets["region_id"] if by == "region" else outlets["channel"]
+            groups = pd.factorize(col)[0]
+        n_groups = int(groups.max()) + 1 if len(groups) else 0
+        rhs = value * np.bincount(groups, weights=weight, minlength=n_groups)
+        add_grouped_rows(prob, z, weight, groups, n_groups, ">=", rhs - 1e-9 * np.maximum(rhs, 1.0),
+                         f"coverage_{by}")
+
+    # ------------------------------------------------------------------ warm start
+    def _warm_start(self, net, state: dict[str, Any]) -> dict | None:
+        oi, dj, n, m = state["oi"], state["dj"], state["n"], state["m"]
+        dense = np.full((n, m), np.inf)
+        dense[oi, dj] = net.costs()[oi, dj]
+        forced, closed = state["forced"], state["excluded"]
+        obj = self.objective
+        secs = float(self.heuristic_seconds)
+        if secs <= 0:
+            return None
+        full = False
+        if obj in ("min_cost", "p_median") and not self.capacitated:
+            is_open = heur.greedy_median(dense, p=self.p, fixed=state["fixed"] if obj == "min_cost" else None,
+                                         forced=forced, closed=closed, seconds=secs)
+            full = (state["z"] is None and self.max_per_region is None and self.budget is None
+                    and self.max_new is None and self.max_new_cost is None)
+        elif obj in ("min_cost", "p_median"):
+            is_open = heur.greedy_capacitated(dense, state["demand"], state["capacity"],
+                                              state["fixed"] if obj == "min_cost" else np.zeros(m),
+                                              forced=forced, closed=closed, p=self.p)
+            if self.p is not None and is_open.sum() != self.p:
+                return None
+        elif obj == "p_center":
+            dist = np.full((n, m), np.inf)
+            dist[oi, dj] = self._distance_matrix(net)[oi, dj]
+            is_open = heur.greedy_median(dist, p=self.p, forced=forced, closed=closed, seconds=secs / 2)
+        else:
+            cover = np.zeros((n, m), dtype=bool)
+            cover[oi, dj] = True
+            weight = state["demand"] if self.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
+            is_open = heur.greedy_cover(cover, weight, p=self.p, budget=self.budget, fixed=state["fixed"],
+                                        forced=forced, closed=closed, full=obj == "set_cover")
+        start = dict(zip(state["y"].tolist(), is_open.astype(float).tolist()))
+        if full:
+            j = heur.nearest_open(dense, is_open)
+            if (j < 0).any():
+                return start
+            chosen = j[oi] == dj
+            start.update(zip(state["x"].tolist(), chosen.astype(float).tolist()))
+        return start
+
+    # ------------------------------------------------------------------ diagnosis
     def _diagnose(self, net, state) -> list[str]:
         reasons = []
-        demand, capacity = state["demand"], state["capacity"]
-        if self.capacitated:
-            if self.p is not None:
-                top = np.sort(capacity[~state["excluded"]])[::-1][: self.p].sum()
-                if top < demand.sum():
-                    reasons.append(f"the {self.p} largest capacities sum to {top:,.6g}, below total demand "
-                                   f"{demand.sum():,.6g}")
+        demand, capacity, excluded = state["demand"], state["capacity"], state["excluded"]
+        if self.capacitated and self._serve_all():
             if self.single_source:
-                biggest = capacity[~state["excluded"]].max()
-                over = np.flatnonzero(demand > biggest)
-                if len(over):
-                    reasons.append(f"outlets {format_ids(net.outlet_ids[over])} each need more than the largest "
-                                   f"capacity {biggest:,.6g} under single sourcing")
-                else:
-                    reasons.append("single-source assignment cannot pack the demands into the capacities "
-                                   "(a bin-packing limit); allow split demand or add capacity")
+                reasons.append("single-source assignment cannot pack the outlet demands into the capacities "
+                               "(a bin-packing limit); allow split demand or add capacity")
+            if self.candidates is not None:
+                reasons.append(f"sparse candidates={self.candidates!r} leave some outlets only distributors "
+                               f"without spare capacity; widen candidates")
+            if self.max_distance is not None:
+                reasons.append(f"max_distance={self.max_distance} ties outlets to distributors whose capacity "
+                               f"they exceed together; raise max_distance or capacity")
+        if self.budget is not None or self.max_new is not None or self.max_new_cost is not None:
+            reasons.append(f"the caps on signings (budget={self.budget}, max_new={self.max_new}, "
+                           f"max_new_cost={self.max_new_cost}) leave too few distributors open to serve "
+                           f"{'every outlet' if self._serve_all() else 'the coverage floor'}")
+        if self.max_per_region is not None:
+            reasons.append(f"max_per_region={self.max_per_region} is too low for the capacity or reach needed "
+                           f"in some region")
+        spec = self._coverage_spec()
+        if spec is not None:
+            value, measure, by = spec
+            reasons.append(f"min_coverage {measure} distribution >= {value:.0%} by {by} is out of reach with "
+                           f"these distributors, distances and caps")
+        if self.p is not None and self._serve_all() and self.capacitated:
+            top = np.sort(capacity[~excluded])[::-1][: self.p].sum()
+            reasons.insert(0, f"the {self.p} largest capacities sum to {top:,.6g} against total demand "
+                              f"{demand.sum():,.6g}")
         return reasons
 
     # ------------------------------------------------------------------ plan
     def _extract(self, net, state: dict[str, Any], info: SolveInfo) -> Plan:
-        return selection_plan(net, state["oi"], state["dj"], values(state["x"]), values(state["y"]),
-                              info, self.kind, max_distance=self.max_distance)
+        oi, dj = state["oi"], state["dj"]
+        yval = values(state["y"])
+        if state["x"] is not None:
+            xval = values(state["x"])
+        else:
+            # coverage models have no link variables: each covered outlet goes to its cheapest open reach
+            is_open = np.round(np.nan_to_num(yval)) > 0.5
+            live = np.flatnonzero(is_open[dj])
+            order = live[np.lexsort((state["cost"][live], oi[live]))]
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = oi[order][1:] != oi[order][:-1]
+            xval = np.zeros(len(oi))
+            xval[order[first]] = 1.0
+        plan = selection_plan(net, oi, dj, xval, yval, info, self.kind, max_distance=self.max_distance)
+        overall = plan.metrics.overall
+        overall["objective"] = self.objective
+        if self.objective == "max_coverage":
+            w = state["demand"] if self.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
+            overall["covered_weight"] = float(w[plan.assignments["covered"].to_numpy(dtype=bool)].sum())
+        return plan
 
 
 def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_distance=None) -> Plan:
@@ -277,7 +597,8 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
         "fixed_cost": dists["fixed_cost"].to_numpy(dtype=float),
         "capacity": capacity,
         "load": load,
-        "utilisation": np.where(np.isfinite(capacity) & (capacity > 0), load / np.where(capacity > 0, capacity, 1), np.nan),
+        "utilisation": np.where(np.isfinite(capacity) & (capacity > 0),
+                                load / np.where(capacity > 0, capacity, 1), np.nan),
         "outlets_served": np.bincount(dj[keep], minlength=m),
         "service_cost": np.bincount(dj[keep], weights=links["cost"].to_numpy(), minlength=m),
     })

@@ -1,0 +1,155 @@
+"""Fast primal heuristics for distributor selection, used as MIP warm starts.
+
+They work on a dense cost matrix with ``inf`` where a link is not allowed and return
+the set of distributors to open; the MIP solver completes (and improves) the rest.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+__all__ = ["greedy_median", "greedy_capacitated", "greedy_cover", "nearest_open"]
+
+
+def _penalised(cost: np.ndarray) -> np.ndarray:
+    # A finite stand-in for "unreachable" keeps the gains below well defined.
+    finite = cost[np.isfinite(cost)]
+    big = (float(finite.max()) if finite.size else 1.0) * 10.0 + 1.0
+    return np.where(np.isfinite(cost), cost, big * 10.0)
+
+
+def greedy_median(cost: np.ndarray, *, p: int | None = None, fixed: np.ndarray | None = None,
+                  forced: np.ndarray | None = None, closed: np.ndarray | None = None,
+                  seconds: float = 2.0) -> np.ndarray:
+    """ADD greedy then a swap local search for p-median (``p`` given) or UFLP (``fixed`` given).
+
+    Returns a boolean mask of distributors to open.
+    """
+    n, m = cost.shape
+    c = _penalised(cost)
+    f = np.zeros(m) if fixed is None else np.asarray(fixed, dtype=float)
+    is_open = np.zeros(m, dtype=bool) if forced is None else forced.copy()
+    banned = np.zeros(m, dtype=bool) if closed is None else closed.copy()
+    best = c[:, is_open].min(axis=1) if is_open.any() else np.full(n, c.max() * 10.0)
+    deadline = time.perf_counter() + seconds
+    while True:
+        if p is not None and is_open.sum() >= p:
+            break
+        gain = np.maximum(best[:, None] - c, 0.0).sum(axis=0) - f
+        gain[is_open | banned] = -np.inf
+        j = int(np.argmax(gain))
+        if not np.isfinite(gain[j]) or (p is None and gain[j] <= 0 and is_open.any()):
+            break
+        is_open[j] = True
+        best = np.minimum(best, c[:, j])
+        if time.perf_counter() > deadline and p is None:
+            break
+    # swap search: replace one open by one closed while it lowers the total
+    locked = np.zeros(m, dtype=bool) if forced is None else forced
+    total = best.sum() + f[is_open].sum()
+    improved = True
+    while improved and time.perf_counter() < deadline:
+        improved = False
+        opened = np.flatnonzero(is_open & ~locked)
+        for out in opened:
+            rest = is_open.copy()
+            rest[out] = False
+            if not rest.any():
+                continue
+            base = c[:, rest].min(axis=1)
+            cand = np.flatnonzero(~is_open & ~banned)
+            if not len(cand):
+                break
+            totals = np.minimum(base[:, None], c[:, cand]).sum(axis=0) + f[cand]
+            k = int(np.argmin(totals))
+            new_total = totals[k] + f[rest].sum()
+            drop_total = base.sum() + f[rest].sum()
+            if p is None and drop_total < total - 1e-9 and drop_total <= new_total:
+                is_open, total, improved = rest, drop_total, True
+                break
+            if new_total < total - 1e-9:
+                rest[cand[k]] = True
+                is_open, total, improved = rest, new_total, True
+                break
+            if time.perf_counter() > deadline:
+                break
+    return is_open
+
+
+def greedy_capacitated(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, fixed: np.ndarray, *,
+                       forced: np.ndarray | None = None, closed: np.ndarray | None = None,
+                       p: int | None = None, slack: float = 1.05) -> np.ndarray:
+    """Open the distributors with the lowest (fixed + nearby service) cost per unit of capacity.
+
+    Stops when open capacity covers ``slack`` x total demand (or ``p`` are open).
+    """
+    n, m = cost.shape
+    c = _penalised(cost)
+    is_open = np.zeros(m, dtype=bool) if forced is None else forced.copy()
+    banned = np.zeros(m, dtype=bool) if closed is None else closed.copy()
+    cap = np.where(np.isfinite(capacity), capacity, demand.sum())
+    # service cost of the outlets a distributor would fill if it took its cheapest ones
+    order = np.argsort(c, axis=0)
+    sorted_cost = np.take_along_axis(c, order, axis=0)
+    sorted_dem = demand[order]
+    filled = np.cumsum(sorted_dem, axis=0) <= cap[None, :]
+    served = np.where(filled, sorted_dem, 0.0).sum(axis=0)
+    service = np.where(filled, sorted_cost, 0.0).sum(axis=0)
+    score = (fixed + service) / np.maximum(served, 1e-9)
+    score[banned] = np.inf
+    target = demand.sum() * slack
+    for j in np.argsort(score):
+        if cap[is_open].sum() >= target or (p is not None and is_open.sum() >= p):
+            break
+        if np.isfinite(score[j]):
+            is_open[j] = True
+    return is_open
+
+
+def greedy_cover(cover: np.ndarray, weight: np.ndarray, *, p: int | None = None, budget: float | None = None,
+                 fixed: np.ndarray | None = None, forced: np.ndarray | None = None,
+                 closed: np.ndarray | None = None, full: bool = False) -> np.ndarray:
+    """Greedy covering: most newly covered weight (per unit of fixed cost under a budget) first.
+
+    ``full=True`` keeps adding until every coverable outlet is covered (set cover).
+    """
+    n, m = cover.shape
+    f = np.zeros(m) if fixed is None else np.asarray(fixed, dtype=float)
+    is_open = np.zeros(m, dtype=bool) if forced is None else forced.copy()
+    banned = np.zeros(m, dtype=bool) if closed is None else closed.copy()
+    covered = cover[:, is_open].any(axis=1)
+    coverable = cover[:, ~banned].any(axis=1)
+    w = np.asarray(weight, dtype=float)
+    spent = f[is_open].sum()
+    while True:
+        if p is not None and is_open.sum() >= p:
+            break
+        if full and covered[coverable].all():
+            break
+        gain = (w * ~covered) @ cover.astype(float)
+        if full:
+            gain = (~covered).astype(float) @ cover.astype(float)
+            gain = gain / np.maximum(f, 1e-9) if np.any(f > 0) else gain
+        elif budget is not None:
+            gain = gain / np.maximum(f, 1e-9)
+        ok = ~is_open & ~banned
+        if budget is not None:
+            ok &= spent + f <= budget + 1e-9
+        gain[~ok] = -np.inf
+        j = int(np.argmax(gain))
+        if not np.isfinite(gain[j]) or gain[j] <= 0:
+            break
+        is_open[j] = True
+        spent += f[j]
+        covered |= cover[:, j]
+    return is_open
+
+
+def nearest_open(cost: np.ndarray, is_open: np.ndarray) -> np.ndarray:
+    """Cheapest open distributor of each outlet (-1 where none is allowed)."""
+    c = np.where(is_open[None, :], cost, np.inf)
+    j = np.argmin(c, axis=1)
+    j[~np.isfinite(c[np.arange(len(c)), j])] = -1
+    return j
