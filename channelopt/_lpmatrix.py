@@ -52,13 +52,17 @@ def to_arrays(problem: pulp.LpProblem) -> LpArrays:
         for v, a in objective.items():
             cost[index[id(v)]] += a
 
-    m = len(problem.constraints)
+    m = len(getattr(problem, "_constraints", None) or problem.constraints)
     row_lower = np.empty(m)
     row_upper = np.empty(m)
     indptr = np.zeros(m + 1, dtype=np.int64)
     indices: list[int] = []
     data: list[float] = []
-    for r, con in enumerate(problem.constraints.values()):
+    # PuLP 3.3 warns on the public dict view; the private mapping is the same object.
+    constraints = getattr(problem, "_constraints", None)
+    if constraints is None:
+        constraints = problem.constraints
+    for r, con in enumerate(constraints.values()):
         for v, a in con.items():
             indices.append(index[id(v)])
             data.append(a)
@@ -83,5 +87,5 @@ def to_arrays(problem: pulp.LpProblem) -> LpArrays:
         data=np.asarray(data, dtype=float),
         offset=offset,
         maximize=problem.sense == pulp.LpMaximize,
-        row_names=list(problem.constraints.keys()),
+        row_names=list(constraints.keys()),
     )

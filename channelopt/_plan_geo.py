@@ -43,7 +43,8 @@ def plan_layers(plan) -> dict[str, Any]:
     xy_d = net.distributor_xy() if net.distributors is not None else None
     if xy_d is not None:
         dists = _plain(net.distributors)
-        dists["channels"] = dists["channels"].map(lambda v: v if isinstance(v, str) or v is None else ";".join(map(str, v)))
+        dists["channels"] = dists["channels"].map(
+            lambda v: v if isinstance(v, str) or v is None else ";".join(map(str, v)))
         table = plan.tables.get("distributors")
         if table is not None:
             cols = [c for c in table.columns if c not in dists.columns or c == "distributor_id"]

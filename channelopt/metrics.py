@@ -280,7 +280,8 @@ def coverage_metrics(
     })
     by_channel.index.name = "channel"
     reached = pd.DataFrame({"r": regions, "c": channels, "cov": covered})
-    by_channel["regions_reached"] = reached[reached["cov"]].groupby("c")["r"].nunique().reindex(by_channel.index).fillna(0).astype(int)
+    n_reached = reached[reached["cov"]].groupby("c")["r"].nunique()
+    by_channel["regions_reached"] = n_reached.reindex(by_channel.index).fillna(0).astype(int)
 
     if served_by is not None and len(served_by):
         links = served_by[served_by["share"] > 1e-9]

@@ -419,7 +419,9 @@ class ChannelNetwork:
                    distances=cost_arr if distances is None else distances)
 
     @classmethod
-    def from_graph(cls, graph: nx.Graph, weight_attrs: Sequence[str] = (), *, name: str | None = None) -> ChannelNetwork:
+    def from_graph(
+        cls, graph: nx.Graph, weight_attrs: Sequence[str] = (), *, name: str | None = None
+    ) -> ChannelNetwork:
         """Region-level network from a networkx graph whose nodes carry numbers.
 
         Parameters

@@ -321,8 +321,21 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
     )
 
 
-_CBC_RESULT = re.compile(r"Result - (.+)")
-_CBC_OBJ = re.compile(r"Objective value:\s+(\S+)")
+def _is_feasible(a: LpArrays, values: np.ndarray, tol: float = 1e-6) -> bool:
+    """Whether ``values`` is integral where required and satisfies every bound and row."""
+    if a.is_mip and np.abs(values[a.integer] - np.round(values[a.integer])).max(initial=0.0) > 1e-5:
+        return False
+    scale = 1.0 + np.abs(values)
+    if (values < a.col_lower - tol * scale).any() or (values > a.col_upper + tol * scale).any():
+        return False
+    from scipy.sparse import csr_matrix
+
+    matrix = csr_matrix((a.data, a.indices, a.indptr), shape=(len(a.row_lower), len(values)))
+    activity = matrix @ values
+    slack = tol * (1.0 + np.abs(activity))
+    return bool(((activity >= a.row_lower - slack) & (activity <= a.row_upper + slack)).all())
+
+
 _CBC_BOUND = re.compile(r"Lower bound:\s+(\S+)")
 
 
@@ -373,28 +386,33 @@ def _solve_cbc(settings: Solver, problem: pulp.LpProblem, a: LpArrays, start: np
                 out, _ = proc.communicate()
         if settings.msg:
             print(out)
-        result = _CBC_RESULT.findall(out)
-        result_text = result[-1].strip() if result else ""
-        has_file = os.path.exists(sol)
+        header = ""
         values = None
-        status_code = None
-        if has_file:
-            status_code, vals, *_ = cmd.readsol_MPS(sol, problem, vs, var_names, con_names)
-            if vals:
-                values = np.array([vals.get(v.name, 0.0) or 0.0 for v in a.variables], dtype=float)
-    text = result_text.lower()
-    if "optimal" in text:
+        if os.path.exists(sol):
+            with open(sol) as fh:
+                header = fh.readline().strip()
+            _, vals, *_ = cmd.readsol_MPS(sol, problem, vs, var_names, con_names)
+            values = np.array([vals.get(v.name, 0.0) or 0.0 for v in a.variables], dtype=float)
+    # The first line of CBC's solution file is its verdict, e.g. "Optimal - objective value 3"
+    # or "Stopped on time - objective value 55.6"; an objective of 1e50 means no plan was found.
+    text = header.lower()
+    m_obj = re.search(r"objective value\s+(\S+)", text)
+    reported = float(m_obj.group(1)) if m_obj else math.nan
+    no_plan = not math.isfinite(reported) or abs(reported) >= 1e49
+    if text.startswith("optimal"):
         termination, status = "optimal", "optimal"
-    elif "infeasible" in text:
+    elif text.startswith("infeasible") or text.startswith("integer infeasible"):
         termination, status = "infeasible", "infeasible"
-    elif "unbounded" in text:
+    elif text.startswith("unbounded"):
         termination, status = "unbounded", "unbounded"
-    elif "time" in text or killed or "stopped" in text:
-        termination = "time_limit"
-        status = "feasible" if values is not None and "no integer" not in text else "no_solution"
+    elif text.startswith("stopped") or killed or not text:
+        termination = "interrupt" if ("ctrl-c" in text or killed) else "time_limit"
+        if "iterations" in text:
+            termination = "iteration_limit"
+        # A stop inside the root LP leaves a fractional point in the file: check it.
+        status = "no_solution" if (no_plan or values is None or not _is_feasible(a, values)) else "feasible"
     else:
-        termination = text or "unknown"
-        status = "feasible" if values is not None else "error"
+        termination, status = text.split(" - ")[0] or "unknown", "error"
     if status in ("infeasible", "unbounded", "no_solution", "error"):
         values = None
     if values is not None and a.is_mip:
@@ -414,5 +432,4 @@ def _solve_cbc(settings: Solver, problem: pulp.LpProblem, a: LpArrays, start: np
             except ValueError:
                 pass
     gap = _gap(objective, bound) if values is not None else math.nan
-    del status_code
     return SolveInfo("cbc", status, termination, objective=objective, bound=bound, gap=gap), values

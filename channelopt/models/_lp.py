@@ -59,7 +59,8 @@ def add_grouped_rows(
     """
     variables = np.asarray(variables, dtype=object)
     groups = np.asarray(groups, dtype=np.int64)
-    coefs = np.ones(len(variables)) if coefs is None else np.broadcast_to(np.asarray(coefs, dtype=float), len(variables))
+    n = len(variables)
+    coefs = np.ones(n) if coefs is None else np.broadcast_to(np.asarray(coefs, dtype=float), n)
     rhs = np.broadcast_to(np.asarray(rhs, dtype=float), n_groups)
     order = np.argsort(groups, kind="stable")
     bounds = np.searchsorted(groups[order], np.arange(n_groups + 1))

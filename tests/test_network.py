@@ -1,0 +1,157 @@
+"""ChannelNetwork validation: every bad input names the column, the ids and the fix."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from channelopt import ChannelNetwork, ValidationError
+
+
+def frames():
+    regions = gpd.GeoDataFrame(
+        {"region_id": ["A", "B", "C"], "population": [10.0, 20.0, 30.0]},
+        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1)],
+        crs="EPSG:4326",
+    )
+    outlets = gpd.GeoDataFrame(
+        {
+            "outlet_id": ["o1", "o2", "o3", "o4"],
+            "region_id": ["A", "A", "B", "C"],
+            "channel": ["traditional", "pharmacy", "traditional", "modern_ka"],
+            "potential": [1.0, 2.0, 3.0, 4.0],
+            "workload": [1.0, 1.0, 2.0, 2.0],
+        },
+        geometry=[Point(0.5, 0.5), Point(0.2, 0.2), Point(1.5, 0.5), Point(2.5, 0.5)],
+        crs="EPSG:4326",
+    )
+    dists = gpd.GeoDataFrame(
+        {
+            "distributor_id": ["d1", "d2"],
+            "fixed_cost": [5.0, 6.0],
+            "capacity": [10.0, np.inf],
+            "channels": ["traditional;pharmacy", None],
+            "existing": [False, True],
+        },
+        geometry=[Point(0.5, 0.6), Point(2.5, 0.6)],
+        crs="EPSG:4326",
+    )
+    return regions, outlets, dists
+
+
+def test_valid_network_and_graph():
+    regions, outlets, dists = frames()
+    net = ChannelNetwork(regions, outlets, dists)
+    assert sorted(net.graph.edges()) == [("A", "B"), ("B", "C")]
+    assert net.distance_unit == "km"
+    d = net.distances()
+    assert d.shape == (4, 2)
+    # 0.1 degree of latitude is ~11.1 km
+    assert d[0, 0] == pytest.approx(11.12, abs=0.05)
+    compat = net.compatibility
+    assert compat.tolist() == [[True, True], [True, True], [True, True], [False, True]]
+    table = net.region_table()
+    assert table.set_index("region_id")["n_outlets"].to_dict() == {"A": 2, "B": 1, "C": 1}
+
+
+def test_inputs_are_not_mutated():
+    regions, outlets, dists = frames()
+    before = [f.copy() for f in (regions, outlets, dists)]
+    ChannelNetwork(regions, outlets, dists)
+    for a, b in zip(before, (regions, outlets, dists)):
+        pd.testing.assert_frame_equal(a, b)
+    assert "demand" not in outlets.columns
+
+
+@pytest.mark.parametrize(
+    "mutate, column, ids",
+    [
+        (lambda r, o, d: (r, o.drop(columns="potential"), d), "potential", []),
+        (lambda r, o, d: (r, o.assign(outlet_id=["o1", "o1", "o3", "o4"]), d), "outlet_id", ["o1"]),
+        (lambda r, o, d: (r, o.assign(potential=[1.0, np.nan, 3.0, 4.0]), d), "potential", ["o2"]),
+        (lambda r, o, d: (r, o.assign(workload=[1.0, 1.0, -2.0, 2.0]), d), "workload", ["o3"]),
+        (lambda r, o, d: (r, o.assign(region_id=["A", "A", "Z", "C"]), d), "region_id", ["o3"]),
+        (lambda r, o, d: (r, o, d.assign(capacity=[-1.0, 5.0])), "capacity", ["d1"]),
+        (lambda r, o, d: (r, o, d.assign(fixed_cost=[np.nan, 5.0])), "fixed_cost", ["d1"]),
+        (lambda r, o, d: (r.assign(region_id=["A", "A", "C"]), o, d), "region_id", ["A"]),
+        (lambda r, o, d: (r, o.set_crs(None, allow_override=True), d), "geometry", []),
+        (lambda r, o, d: (r, o.iloc[0:0], d), "outlet_id", []),
+        (lambda r, o, d: (r, o.assign(potential=["1", "x", "3", "4"]), d), "potential", ["o2"]),
+    ],
+    ids=["missing-column", "duplicate-id", "nan", "negative", "unknown-region", "negative-capacity",
+         "nan-fixed-cost", "duplicate-region", "no-crs", "empty", "non-numeric"],
+)
+def test_bad_inputs_name_column_and_ids(mutate, column, ids):
+    regions, outlets, dists = mutate(*frames())
+    with pytest.raises(ValidationError) as err:
+        ChannelNetwork(regions, outlets, dists)
+    assert err.value.column == column
+    assert err.value.ids == ids
+    message = str(err.value)
+    assert column in message
+    for i in ids:
+        assert repr(i) in message
+
+
+def test_crs_without_crs_message_says_how_to_fix():
+    regions, outlets, dists = frames()
+    with pytest.raises(ValidationError, match=r"set_crs\('EPSG:4326'\)"):
+        ChannelNetwork(regions.set_crs(None, allow_override=True), outlets, dists)
+
+
+def test_graph_with_unknown_nodes_is_rejected():
+    regions, outlets, dists = frames()
+    g = nx.Graph([("A", "B"), ("B", "Q")])
+    with pytest.raises(ValidationError, match="'Q'"):
+        ChannelNetwork(regions, outlets, dists, graph=g)
+
+
+def test_edges_frame_and_projected_crs_reprojection():
+    regions, outlets, dists = frames()
+    edges = pd.DataFrame({"region_a": ["A"], "region_b": ["C"]})
+    net = ChannelNetwork(regions, outlets.to_crs(3857), dists, graph=edges)
+    assert sorted(net.graph.edges()) == [("A", "C")]
+    assert net.outlets.crs == regions.crs  # aligned to the regions' CRS
+
+
+def test_from_cost_matrix_and_from_graph():
+    net = ChannelNetwork.from_cost_matrix(np.array([[1.0, 2.0]]), demand=[3.0], capacity=[4.0, 5.0])
+    assert net.costs().tolist() == [[1.0, 2.0]]
+    assert net.distributors["capacity"].tolist() == [4.0, 5.0]
+    with pytest.raises(ValidationError, match="demand has length 2"):
+        ChannelNetwork.from_cost_matrix(np.ones((1, 2)), demand=[1.0, 2.0])
+    with pytest.raises(ValidationError, match="NaN"):
+        ChannelNetwork.from_cost_matrix(np.array([[1.0, np.nan]]))
+    g = nx.cycle_graph(5)
+    nx.set_node_attributes(g, dict.fromkeys(range(5), 2.0), "pop")
+    assert ChannelNetwork.from_graph(g, ["pop"]).region_table()["pop"].sum() == 10.0
+    g.nodes[3].pop("pop")
+    with pytest.raises(ValidationError, match=r"\[3\]"):
+        ChannelNetwork.from_graph(g, ["pop"])
+
+
+def test_rook_versus_queen_and_islands():
+    regions = gpd.GeoDataFrame({"region_id": list("abcd")},
+                               geometry=[box(0, 0, 1, 1), box(1, 1, 2, 2), box(1, 0, 2, 1), box(5, 5, 6, 6)],
+                               crs=3857)
+    queen = ChannelNetwork(regions, contiguity="queen").graph
+    rook = ChannelNetwork(regions, contiguity="rook").graph
+    assert queen.has_edge("a", "b") and not rook.has_edge("a", "b")
+    net = ChannelNetwork(regions)
+    assert net.components()[-1] == ["d"]
+    bridged = net.with_bridged_islands()
+    assert nx.is_connected(bridged.graph)
+    assert not nx.is_connected(net.graph)  # the original is untouched
+
+
+def test_example_networks_load():
+    from channelopt.datasets import load_example
+
+    net = load_example("china")
+    assert len(net.regions) >= 300 and len(net.outlets) >= 5000 and len(net.distributors) >= 50
+    assert set(net.graph.nodes) == set(net.region_ids)
+    assert net.graph.number_of_nodes() == len(net.regions)
