@@ -153,3 +153,43 @@ def nearest_open(cost: np.ndarray, is_open: np.ndarray) -> np.ndarray:
     j = np.argmin(c, axis=1)
     j[~np.isfinite(c[np.arange(len(c)), j])] = -1
     return j
+
+
+def assign_greedy(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, is_open: np.ndarray, *,
+                  single_source: bool) -> np.ndarray | None:
+    """Assign outlets to open distributors within capacity, largest demand first, cheapest link first.
+
+    Returns an (n, m) array of shares, or None when the greedy cannot place every outlet.
+    """
+    n, m = cost.shape
+    left = np.where(is_open, np.where(np.isfinite(capacity), capacity, np.inf), 0.0).astype(float)
+    share = np.zeros((n, m))
+    c = np.where(is_open[None, :], cost, np.inf)
+    for i in np.argsort(-demand, kind="stable"):
+        need = float(demand[i])
+        order = np.argsort(c[i])
+        for j in order:
+            if not np.isfinite(c[i, j]):
+                break
+            if single_source:
+                if left[j] >= need - 1e-9:
+                    share[i, j] = 1.0
+                    left[j] -= need
+                    need = 0.0
+                    break
+                continue
+            take = min(need, left[j])
+            if take > 0:
+                share[i, j] += take / demand[i] if demand[i] > 0 else 1.0
+                left[j] -= take
+                need -= take
+            if need <= 1e-9:
+                break
+        if need > 1e-9 * max(1.0, float(demand[i])) and demand[i] > 0:
+            return None
+        if demand[i] == 0 and share[i].sum() == 0:
+            j = int(np.argmin(c[i]))
+            if not np.isfinite(c[i, j]):
+                return None
+            share[i, j] = 1.0
+    return share

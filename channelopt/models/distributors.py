@@ -8,6 +8,7 @@ partners and a cap on new signings.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,6 +27,8 @@ from ._candidates import parse_candidates, sparsify
 from ._lp import add_grouped_rows, add_row, linear, new_vars, values
 
 __all__ = ["DistributorSelection", "selection_plan"]
+
+log = logging.getLogger("channelopt.models")
 
 OBJECTIVES = ("min_cost", "p_median", "max_coverage", "set_cover", "p_center")
 _COVERAGE_BY = ("overall", "region", "channel")
@@ -151,6 +154,23 @@ class DistributorSelection(Model):
     @property
     def sense(self):
         return pulp.LpMaximize if self.objective == "max_coverage" else pulp.LpMinimize
+
+    def solve(self, network=None, solver=None, *, warm_start: bool = True) -> Plan:
+        """Build and solve; return a :class:`~channelopt.Plan` (see :meth:`Model.solve`).
+
+        A warm-started solve whose returned plan does not price at the solver's own
+        objective is solved again cold: HiGHS 1.16 presolve can mis-map a MIP start
+        (measured on OR-Library cap131: it reported 608,685.75 and stopped, the true
+        optimum being 793,439.56).
+        """
+        built = self.build(network)
+        plan = built.solve(solver, warm_start=warm_start)
+        if warm_start and not _prices_at(built.problem, plan.info.objective):
+            log.warning("warm-started solve returned an inconsistent objective (%s vs %s); solving cold",
+                        plan.info.objective, built.problem.objective.value())
+            plan = built.solve(solver, warm_start=False)
+            plan.info.message = (plan.info.message + " warm start discarded (inconsistent solver objective)").strip()
+        return plan
 
     # ------------------------------------------------------------------ settings
     def _coverage_spec(self) -> tuple[float, str, str] | None:
@@ -414,7 +434,7 @@ class DistributorSelection(Model):
             prob.setObjective(linear(z, weight))
         return {"oi": oi, "dj": dj, "x": x, "y": y, "z": z, "cost": cost, "demand": demand,
                 "capacity": capacity, "fixed": fixed, "forced": forced, "excluded": excluded,
-                "existing": existing, "n": n, "m": m}
+                "existing": existing, "n": n, "m": m, "w": w_var}
 
     def _add_region_cap(self, net, prob, x, oi, dj, m) -> None:
         # u_rj = 1 when distributor j serves any outlet of region r; sum_j u_rj <= max_per_region
@@ -444,26 +464,23 @@ class DistributorSelection(Model):
 
     # ------------------------------------------------------------------ warm start
     def _warm_start(self, net, state: dict[str, Any]) -> dict | None:
+        # A complete start only: partial starts make HiGHS 1.16 report wrong objectives
+        # (measured on cap131), so a start we cannot complete is no start.
         oi, dj, n, m = state["oi"], state["dj"], state["n"], state["m"]
+        if float(self.heuristic_seconds) <= 0 or self.max_per_region is not None:
+            return None
         dense = np.full((n, m), np.inf)
         dense[oi, dj] = net.costs()[oi, dj]
         forced, closed = state["forced"], state["excluded"]
         obj = self.objective
         secs = float(self.heuristic_seconds)
-        if secs <= 0:
-            return None
-        full = False
         if obj in ("min_cost", "p_median") and not self.capacitated:
             is_open = heur.greedy_median(dense, p=self.p, fixed=state["fixed"] if obj == "min_cost" else None,
                                          forced=forced, closed=closed, seconds=secs)
-            full = (state["z"] is None and self.max_per_region is None and self.budget is None
-                    and self.max_new is None and self.max_new_cost is None)
         elif obj in ("min_cost", "p_median"):
             is_open = heur.greedy_capacitated(dense, state["demand"], state["capacity"],
                                               state["fixed"] if obj == "min_cost" else np.zeros(m),
                                               forced=forced, closed=closed, p=self.p)
-            if self.p is not None and is_open.sum() != self.p:
-                return None
         elif obj == "p_center":
             dist = np.full((n, m), np.inf)
             dist[oi, dj] = self._distance_matrix(net)[oi, dj]
@@ -474,13 +491,34 @@ class DistributorSelection(Model):
             weight = state["demand"] if self.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
             is_open = heur.greedy_cover(cover, weight, p=self.p, budget=self.budget, fixed=state["fixed"],
                                         forced=forced, closed=closed, full=obj == "set_cover")
+        if self.p is not None and is_open.sum() != self.p:
+            return None
         start = dict(zip(state["y"].tolist(), is_open.astype(float).tolist()))
-        if full:
-            j = heur.nearest_open(dense, is_open)
-            if (j < 0).any():
-                return start
-            chosen = j[oi] == dj
-            start.update(zip(state["x"].tolist(), chosen.astype(float).tolist()))
+        reach = np.zeros(n, dtype=bool)
+        np.logical_or.at(reach, oi, is_open[dj])
+        if state["x"] is not None:
+            cap = state["capacity"] if self.capacitated else np.full(m, np.inf)
+            demand = state["demand"].copy()
+            # outlets the start leaves unserved (allowed only when service is optional) need no room
+            if not self._serve_all():
+                demand[~reach] = 0.0
+            share = heur.assign_greedy(dense, demand, cap, is_open, single_source=self.single_source)
+            if share is None:
+                return None
+            xs = share[oi, dj]
+            if not self._serve_all():
+                xs[~reach[oi]] = 0.0
+            served = np.bincount(oi, weights=xs, minlength=n) > 0.5
+            if self._serve_all() and not served.all():
+                return None
+            start.update(zip(state["x"].tolist(), xs.tolist()))
+            if state["z"] is not None:
+                start.update(zip(state["z"].tolist(), served.astype(float).tolist()))
+            if state.get("w") is not None:
+                dist = self._distance_matrix(net)[oi, dj]
+                start[state["w"]] = float(np.bincount(oi, weights=xs * dist, minlength=n).max())
+        elif state["z"] is not None:
+            start.update(zip(state["z"].tolist(), reach.astype(float).tolist()))
         return start
 
     # ------------------------------------------------------------------ diagnosis
@@ -537,6 +575,16 @@ class DistributorSelection(Model):
             w = state["demand"] if self.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
             overall["covered_weight"] = float(w[plan.assignments["covered"].to_numpy(dtype=bool)].sum())
         return plan
+
+
+def _prices_at(problem: pulp.LpProblem, objective: float) -> bool:
+    """Does the solution held in ``problem``'s variables evaluate to ``objective``?"""
+    if objective is None or not math.isfinite(objective):
+        return True
+    value = problem.objective.value() if problem.objective is not None else 0.0
+    if value is None:
+        return False
+    return abs(value - objective) <= 1e-6 * max(1.0, abs(objective))
 
 
 def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_distance=None) -> Plan:
