@@ -226,8 +226,8 @@ def compare(plans: Sequence[Plan] | Mapping[str, Plan], names: Sequence[str] | N
     plans = list(plans)
     if names is None:
         names = [f"plan{i}" for i in range(len(plans))]
-    rows = [p.summary() for p in plans]
-    out = pd.DataFrame(rows, index=pd.Index(list(names), name="plan"))
+    out = pd.DataFrame([p.summary().to_dict() for p in plans])
+    out.index = pd.Index(list(names), name="plan")
     for col in out.columns:
         if col not in ("status", "kind"):
             out[col] = pd.to_numeric(out[col], errors="coerce")
