@@ -113,7 +113,8 @@ class Plan:
         """One row of numbers: solve info and overall metrics."""
         info = {k: getattr(self.info, k) for k in ("status", "objective", "bound", "gap", "seconds", "build_seconds")}
         info["kind"] = self.kind
-        return pd.Series({**info, **self.metrics.overall}, dtype=object)
+        # Solve info wins over a metric of the same name.
+        return pd.Series({**self.metrics.overall, **info}, dtype=object)
 
     def __repr__(self) -> str:
         return (f"Plan({self.kind}, status={self.status!r}, objective={self.objective:.6g}, "
