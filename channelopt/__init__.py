@@ -15,17 +15,22 @@ from .exceptions import (
     SolverError,
     ValidationError,
 )
+from .datasets import load_example, make_synthetic
 from .metrics import Metrics
 from .models.distributors import DistributorSelection
 from .network import CHANNELS, ChannelNetwork
 from .plan import Plan, compare
 from .solver import SolveInfo, Solver
+from .models.budget import BudgetAllocation, cells_from_network
+from .response import Hill, Logarithmic, PointsCurve, ResponseCurve, SaturatingExponential, fit_response
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BudgetAllocation", "cells_from_network", "Hill", "Logarithmic", "PointsCurve", "ResponseCurve",
+    "SaturatingExponential", "fit_response",
     "CHANNELS",
     "ChannelNetwork",
     "ChannelOptError",
@@ -41,4 +46,6 @@ __all__ = [
     "SolverError",
     "ValidationError",
     "compare",
+    "load_example",
+    "make_synthetic",
 ]
