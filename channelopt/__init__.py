@@ -17,12 +17,12 @@ from .exceptions import (
 )
 from .datasets import load_example, make_synthetic
 from .metrics import Metrics
+from .models.budget import BudgetAllocation, cells_from_network
 from .models.distributors import DistributorSelection
 from .network import CHANNELS, ChannelNetwork
 from .plan import Plan, compare
-from .solver import SolveInfo, Solver
-from .models.budget import BudgetAllocation, cells_from_network
 from .response import Hill, Logarithmic, PointsCurve, ResponseCurve, SaturatingExponential, fit_response
+from .solver import SolveInfo, Solver
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

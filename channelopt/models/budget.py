@@ -1,0 +1,822 @@
+"""BudgetAllocation: split a budget over region x channel x activity cells, exactly, as a MILP.
+
+Each cell has a response curve. The curves are replaced by piecewise-linear (PWL)
+approximations whose error is bounded by ``pwl_tol``; concave curves need no
+binaries (the segments fill in order by themselves), S-shaped ones get one binary per
+rising segment so that segments fill in order. Activation costs, minimum spend if
+active, discrete spend levels and breadth targets add binaries per cell or per region.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from ..exceptions import InfeasibleError, SettingsError, ValidationError, format_ids
+from ..metrics import Metrics, coverage_metrics
+from ..plan import Plan
+from ..response import ResponseCurve, as_curve
+from ..solver import SolveInfo, Solver
+from ._base import Model
+from ._lp import add_grouped_rows, add_row, new_vars, values
+from ._pwl import approximate
+
+__all__ = ["BudgetAllocation", "cells_from_network"]
+
+_OPTIONAL = {"channel": "", "activity": "", "min_spend": 0.0, "max_spend": math.inf, "fixed_cost": 0.0}
+
+
+def _share(name: str, value) -> float | None:
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a share in (0, 1], got {value!r}.") from None
+    if not 0 < v <= 1:
+        raise SettingsError(f"{name} must be a share in (0, 1], got {value!r} (0.8 means 80%).")
+    return v
+
+
+def _bounds_map(name: str, value, known: Sequence, what: str) -> dict:
+    """``{key: amount}`` from a mapping or a scalar applying to every key."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        unknown = [k for k in value if k not in set(known)]
+        if unknown:
+            raise SettingsError(f"{name} names {what} {format_ids(unknown)} that no cell has; known: "
+                                f"{format_ids(known)}.")
+        out = dict(value)
+    else:
+        out = dict.fromkeys(known, value)
+    for k, v in out.items():
+        try:
+            fv = float(v)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{name}[{k!r}] must be a number, got {v!r}.") from None
+        if not fv >= 0 or math.isnan(fv):
+            raise SettingsError(f"{name}[{k!r}] must be non-negative, got {v!r}.")
+        out[k] = fv
+    return out
+
+
+class _Cells:
+    """Validated cells with their arrays (built twice: in the checks and in the build)."""
+
+    def __init__(self, model: BudgetAllocation, net) -> None:
+        cells = model.cells
+        if cells is None:
+            raise SettingsError("BudgetAllocation needs cells: a DataFrame with region_id, channel, activity and "
+                                "curve columns (see cells_from_network to make them from a ChannelNetwork).")
+        if not isinstance(cells, pd.DataFrame):
+            raise SettingsError(f"cells must be a pandas DataFrame, got {type(cells).__name__}.")
+        missing = [c for c in ("region_id", "curve") if c not in cells.columns]
+        if missing:
+            raise ValidationError(f"cells lack column(s) {missing}; each cell needs a region_id and a response "
+                                  f"curve (channel, activity, min_spend, max_spend, fixed_cost are optional).",
+                                  column=missing[0])
+        if not len(cells):
+            raise ValidationError("cells is empty: give at least one region x channel x activity cell.")
+        self.frame = cells
+        n = self.n = len(cells)
+        self.curves = [as_curve(c, f"cells.curve (row {i})") for i, c in enumerate(cells["curve"].tolist())]
+        self.region = cells["region_id"].to_numpy()
+        self.channel = (cells["channel"] if "channel" in cells else pd.Series([""] * n)).to_numpy()
+        if pd.isna(pd.Series(self.region)).any():
+            rows = np.flatnonzero(pd.isna(pd.Series(self.region)).to_numpy())
+            raise ValidationError(f"cells rows {format_ids(rows)} have no region_id.", column="region_id", ids=rows)
+        num = {}
+        for col in ("min_spend", "max_spend", "fixed_cost"):
+            raw = cells[col] if col in cells else pd.Series([_OPTIONAL[col]] * n)
+            arr = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float).copy()
+            arr[pd.isna(raw).to_numpy()] = _OPTIONAL[col]
+            bad = np.flatnonzero(np.isnan(arr) | (arr < 0) | (np.isinf(arr) & (col != "max_spend")))
+            if len(bad):
+                raise ValidationError(f"cells.{col} must be a non-negative number (max_spend may be inf); rows "
+                                      f"{format_ids(bad)} are not.", column=col, ids=bad)
+            num[col] = arr
+        self.min_spend, self.max_spend, self.fixed = num["min_spend"], num["max_spend"], num["fixed_cost"]
+        clash = np.flatnonzero(self.min_spend > self.max_spend)
+        if len(clash):
+            i = clash[0]
+            raise ValidationError(f"cells rows {format_ids(clash)} have min_spend above max_spend (row {i}: "
+                                  f"{self.min_spend[i]:,.6g} > {self.max_spend[i]:,.6g}); lower min_spend or raise "
+                                  f"max_spend.", column="min_spend", ids=clash)
+        self.force = np.full(n, -1, dtype=np.int8)  # -1 free, 1 must be active, 0 must stay at zero
+        if "active" in cells:
+            act = cells["active"]
+            known = act.notna().to_numpy()
+            self.force[known] = act[known].astype(bool).to_numpy().astype(np.int8)
+        total = model.total
+        cap = np.minimum(self.max_spend, float(total)) if total is not None else self.max_spend.copy()
+        cap[self.force == 0] = 0.0
+        self.levels: list = [None] * n
+        if "levels" in cells:
+            for i, lv in enumerate(cells["levels"].tolist()):
+                if lv is None or (np.ndim(lv) == 0 and pd.isna(lv)):
+                    continue
+                arr = np.unique(np.asarray(lv, dtype=float))
+                if arr.size == 0 or not np.isfinite(arr).all() or (arr < 0).any():
+                    raise ValidationError(f"cells.levels row {i} must list finite non-negative spends, got {lv!r}.",
+                                          column="levels", ids=[i])
+                arr = arr[(arr > 0) & (arr >= self.min_spend[i]) & (arr <= cap[i] + 1e-9)]
+                self.levels[i] = arr
+        inf_rows = np.flatnonzero(np.isinf(cap))
+        if len(inf_rows):
+            raise SettingsError(f"cells {format_ids(inf_rows)} have no max_spend and there is no total budget to "
+                                f"cap them; give max_spend or total.")
+        self.hi = cap
+        self.is_level = np.array([lv is not None for lv in self.levels], dtype=bool)
+        self.region_ids = list(pd.unique(self.region))
+        self.channel_ids = list(pd.unique(self.channel))
+        self.region_index = pd.Index(self.region_ids).get_indexer(self.region)
+        self.channel_index = pd.Index(self.channel_ids).get_indexer(self.channel)
+        if net is not None:
+            unknown = sorted(set(self.region_ids) - set(net.region_ids.tolist()), key=str)
+            if unknown:
+                raise ValidationError(f"cells name regions {format_ids(unknown)} that the network does not have.",
+                                      column="region_id", ids=unknown)
+        # Breadth: the universe of regions, and (region, channel) groups with their weights.
+        self.all_regions = list(net.region_ids) if net is not None else self.region_ids
+        groups = pd.MultiIndex.from_arrays([self.region, self.channel])
+        self.group_keys = list(pd.unique(groups))
+        self.group_index = pd.Index(self.group_keys).get_indexer(groups)
+        self.weights: dict[str, tuple[np.ndarray, float]] = {}
+        for what, setting in (("outlets", model.min_outlets_reached), ("potential", model.min_potential_reached)):
+            if setting is None:
+                continue
+            self.weights[what] = self._group_weights(what, net)
+        reach = model.reach_spend
+        self.breadth = any(s is not None for s in (model.min_regions_reached, model.min_outlets_reached,
+                                                    model.min_potential_reached))
+        default_reach = 1e-4 * self.hi
+        self.threshold = np.where(self.min_spend > 0, self.min_spend,
+                                  np.where((self.force == 1) | self.breadth,
+                                           default_reach if reach is None else float(reach), 0.0))
+        self.needs_z = ~self.is_level & (self.hi > 0) & ((self.fixed > 0) | (self.threshold > 0))
+        # The cheapest way to switch each cell on (for the feasibility checks).
+        first_level = np.array([lv[0] if lv is not None and len(lv) else np.inf for lv in self.levels])
+        usable = (self.hi > 0) & (~self.is_level | np.isfinite(first_level)) & (self.threshold <= self.hi + 1e-9)
+        self.activation = np.where(usable, self.fixed + np.where(self.is_level, first_level, self.threshold), np.inf)
+
+    def _group_weights(self, what: str, net) -> tuple[np.ndarray, float]:
+        if net is not None and net.outlets is not None:
+            o = net.outlets
+            w = o.groupby([o["region_id"], o["channel"]]).agg(n=("outlet_id", "size"), p=("potential", "sum"))
+            col = "n" if what == "outlets" else "p"
+            series = w[col]
+            weights = np.array([float(series.get(k, 0.0)) for k in self.group_keys])
+            return weights, float(series.sum())
+        if what not in self.frame.columns:
+            raise SettingsError(f"min_{what}_reached needs a network (solve(net)) or a cells column '{what}' giving "
+                                f"each region x channel group's {what}.")
+        vals = pd.to_numeric(self.frame[what], errors="coerce").to_numpy(dtype=float)
+        frame = pd.DataFrame({"g": self.group_index, "v": vals})
+        spread = frame.groupby("g")["v"].agg(["min", "max"])
+        bad = spread.index[(spread["max"] - spread["min"]).abs() > 1e-9 * (1 + spread["max"].abs())].tolist()
+        if len(bad) or np.isnan(vals).any():
+            raise ValidationError(f"cells.{what} must be one number per region x channel group (it is the group's "
+                                  f"{what}); groups {format_ids([self.group_keys[g] for g in bad])} disagree or hold "
+                                  f"missing values.", column=what)
+        weights = spread["max"].reindex(range(len(self.group_keys))).to_numpy(dtype=float)
+        return weights, float(weights.sum())
+
+
+class BudgetAllocation(Model):
+    """Split a budget over region x channel x activity cells to maximise response.
+
+    Parameters
+    ----------
+    total : float
+        Budget. Spend plus the activation (``fixed_cost``) of active cells stays within it.
+        Optional with ``target_response``.
+    cells : DataFrame
+        One row per cell: ``region_id``, ``channel``, ``activity``, ``curve`` (a
+        :class:`~channelopt.response.ResponseCurve`, or ``(spend, response)`` point lists),
+        and optionally ``min_spend`` (applies to active cells only), ``max_spend``,
+        ``fixed_cost`` (paid from ``total`` when the cell's spend is positive),
+        ``levels`` (the allowed positive spends of the cell, a list), ``active``
+        (True forces the cell on, False keeps it at zero), ``outlets`` / ``potential``
+        (per region x channel group, for the breadth targets without a network).
+    min_regions_reached : float, optional
+        Share of regions that must get spend on at least one cell (regions of the
+        network when one is given, else of the cells).
+    min_outlets_reached, min_potential_reached : float, optional
+        Share of outlets (or of their potential) that must be reached; an outlet is
+        reached when a cell of its region x channel gets spend.
+    region_min, region_max, channel_min, channel_max : float or mapping, optional
+        Spend bounds per region or channel (a scalar applies to all of them).
+    channel_share : mapping channel -> (low, high), optional
+        Share of the total spend each channel takes (None for no bound on a side).
+    target_response : float, optional
+        Target mode: find the least cost (spend + activation) whose response reaches it.
+    min_roi : float, optional
+        Keep the plan's incremental response / cost at or above this.
+    reach_spend : float, optional
+        Spend from which a cell with no ``min_spend`` counts as active for breadth
+        targets and ``active=True`` (default: 0.01% of the cell's spend range).
+    pwl_tol : float, default 1e-3
+        Largest PWL error per cell, as a share of the cell's response range on
+        ``[0, max spend]``. The plan reports the achieved error on the true curves.
+    max_segments : int, default 200
+        Cap on PWL segments per cell.
+    marginal_roi : bool, default True
+        Compute the marginal ROI by a finite difference of the PWL model's optimum
+        over the budget (binaries fixed at the plan): one extra LP solve.
+
+    Notes
+    -----
+    Formulation: ``spend_i = sum_j d_ij`` with ``0 <= d_ij <= L_ij`` and response
+    ``f_i(0) + sum_j m_ij d_ij``. A cell whose slopes ``m_ij`` fall (concave) needs no
+    binaries. A cell whose slopes rise up to segment ``p`` gets binaries ``y_1..y_p``:
+    ``d_{j-1} >= L_{j-1} y_j`` and ``d_j <= L_j y_j`` (all later segments under ``y_p``),
+    so segments fill in order. ``z_i`` switches a cell with an activation cost,
+    minimum spend, or a role in a breadth target: ``threshold_i z_i <= spend_i <= hi_i z_i``.
+    Discrete levels are one binary per level with the exact response of the curve.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import channelopt as co
+    >>> cells = pd.DataFrame({"region_id": ["north", "north", "south"], "channel": ["ka", "trad", "ka"],
+    ...                       "activity": "promotion",
+    ...                       "curve": [co.Hill(100, 40, 1), co.Hill(60, 10, 0.8), co.Hill(80, 30, 1)]})
+    >>> plan = co.BudgetAllocation(total=90, cells=cells).solve(solver=co.Solver("highs"))
+    >>> plan.allocations[["region_id", "channel", "spend"]].round(1).to_string(index=False)
+    'region_id channel  spend\\n    north      ka   39.8\\n    north    trad   18.7\\n    south      ka   31.5'
+    >>> round(plan.metrics["response"], 1), plan.metrics["marginal_roi_method"]
+    (128.2, 'finite_difference')
+    """
+
+    kind = "budget_allocation"
+    sense = pulp.LpMaximize
+
+    def __init__(
+        self,
+        *,
+        total: float | None = None,
+        cells: pd.DataFrame | None = None,
+        min_regions_reached: float | None = None,
+        min_outlets_reached: float | None = None,
+        min_potential_reached: float | None = None,
+        region_min: float | Mapping | None = None,
+        region_max: float | Mapping | None = None,
+        channel_min: float | Mapping | None = None,
+        channel_max: float | Mapping | None = None,
+        channel_share: Mapping | None = None,
+        target_response: float | None = None,
+        min_roi: float | None = None,
+        reach_spend: float | None = None,
+        pwl_tol: float = 1e-3,
+        max_segments: int = 200,
+        marginal_roi: bool = True,
+    ) -> None:
+        self.total = total
+        self.cells = cells
+        self.min_regions_reached = min_regions_reached
+        self.min_outlets_reached = min_outlets_reached
+        self.min_potential_reached = min_potential_reached
+        self.region_min = region_min
+        self.region_max = region_max
+        self.channel_min = channel_min
+        self.channel_max = channel_max
+        self.channel_share = channel_share
+        self.target_response = target_response
+        self.min_roi = min_roi
+        self.reach_spend = reach_spend
+        self.pwl_tol = pwl_tol
+        self.max_segments = max_segments
+        self.marginal_roi = marginal_roi
+
+    @classmethod
+    def from_network(cls, net, curves, *, activities: Sequence[str] | None = None,
+                     reference_potential: float | None = None, **settings: Any) -> BudgetAllocation:
+        """A model whose cells are the network's regions x channel types x activities.
+
+        See :func:`cells_from_network` for ``curves``, ``activities`` and
+        ``reference_potential``; ``settings`` go to the constructor. Solve it with
+        ``.solve(net)`` to get coverage metrics.
+
+        Examples
+        --------
+        >>> import channelopt as co
+        >>> from channelopt.datasets import make_synthetic
+        >>> net = make_synthetic(6, 60, 3, seed=0)
+        >>> model = co.BudgetAllocation.from_network(net, {"promotion": co.Hill(10.0, 5.0)}, total=40,
+        ...                                          min_regions_reached=1.0)
+        >>> plan = model.solve(net)
+        >>> plan.metrics["region_coverage"], plan.metrics["numeric_distribution"]
+        (1.0, 1.0)
+        """
+        cells = cells_from_network(net, curves, activities=activities, reference_potential=reference_potential)
+        return cls(cells=cells, **settings)
+
+    # ------------------------------------------------------------------ checks
+    def _check(self, net) -> None:
+        if self.total is None and self.target_response is None:
+            raise SettingsError("BudgetAllocation needs total (the budget), or target_response for the "
+                                "least-cost plan that reaches a response.")
+        for name in ("total", "target_response", "reach_spend"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float, np.number)) and math.isfinite(v) and v > 0):
+                raise SettingsError(f"{name} must be a positive finite number, got {v!r}.")
+        if self.min_roi is not None and not (math.isfinite(float(self.min_roi)) and self.min_roi >= 0):
+            raise SettingsError(f"min_roi must be a non-negative number, got {self.min_roi!r}.")
+        if not (isinstance(self.pwl_tol, (int, float)) and 0 < self.pwl_tol < 1):
+            raise SettingsError(f"pwl_tol must be a share in (0, 1) of each cell's response range, got "
+                                f"{self.pwl_tol!r} (1e-3 means 0.1%).")
+        if int(self.max_segments) != self.max_segments or self.max_segments < 1:
+            raise SettingsError(f"max_segments must be a positive integer, got {self.max_segments!r}.")
+        for name in ("min_regions_reached", "min_outlets_reached", "min_potential_reached"):
+            _share(name, getattr(self, name))
+        cells = _Cells(self, net)
+        self._bounds(cells)
+        self._cheap_infeasibility(cells)
+
+    def _bounds(self, cells: _Cells) -> dict:
+        out = {
+            "region_min": _bounds_map("region_min", self.region_min, cells.region_ids, "regions"),
+            "region_max": _bounds_map("region_max", self.region_max, cells.region_ids, "regions"),
+            "channel_min": _bounds_map("channel_min", self.channel_min, cells.channel_ids, "channels"),
+            "channel_max": _bounds_map("channel_max", self.channel_max, cells.channel_ids, "channels"),
+        }
+        share = {}
+        for ch, pair in (self.channel_share or {}).items():
+            if ch not in set(cells.channel_ids):
+                raise SettingsError(f"channel_share names channel {ch!r} that no cell has; known: "
+                                    f"{format_ids(cells.channel_ids)}.")
+            try:
+                lo, hi = pair
+            except (TypeError, ValueError):
+                raise SettingsError(f"channel_share[{ch!r}] must be a (low, high) pair of shares, got "
+                                    f"{pair!r}.") from None
+            lo = 0.0 if lo is None else float(lo)
+            hi = 1.0 if hi is None else float(hi)
+            if not 0 <= lo <= hi <= 1:
+                raise SettingsError(f"channel_share[{ch!r}] must satisfy 0 <= low <= high <= 1, got {pair!r}.")
+            share[ch] = (lo, hi)
+        out["channel_share"] = share
+        return out
+
+    def _cheap_infeasibility(self, cells: _Cells) -> None:
+        total = self.total
+        b = self._bounds(cells)
+        spend_cap = np.where(cells.is_level,
+                             [lv[-1] if lv is not None and len(lv) else 0.0 for lv in cells.levels], cells.hi)
+        for kind, index, ids in (("region", cells.region_index, cells.region_ids),
+                                 ("channel", cells.channel_index, cells.channel_ids)):
+            cap = np.bincount(index, weights=spend_cap, minlength=len(ids))
+            for key, need in b[f"{kind}_min"].items():
+                have = cap[ids.index(key)]
+                if need > have + 1e-9:
+                    raise InfeasibleError(
+                        f"{kind}_min for {key!r} is {need:,.6g} but its cells can absorb at most {have:,.6g} "
+                        f"(max_spend, levels and the budget cap them); lower {kind}_min or raise max_spend.",
+                        reasons=[f"{kind} {key!r} minimum {need:,.6g} above its capacity {have:,.6g}"])
+        forced = cells.force == 1
+        bad = np.flatnonzero(forced & ~np.isfinite(cells.activation))
+        if len(bad):
+            raise InfeasibleError(f"cells {format_ids(bad)} are forced active but cannot spend (max_spend 0, no "
+                                  f"usable level, or min_spend above the budget).", reasons=["forced cells"])
+        if total is None:
+            return
+        mandatory = float(cells.activation[forced].sum())
+        region_need = sum(b["region_min"].values())
+        channel_need = sum(b["channel_min"].values())
+        need = max(mandatory, region_need, channel_need)
+        if need > total + 1e-9:
+            parts = [f"forced cells {mandatory:,.6g}", f"region minimums {region_need:,.6g}",
+                     f"channel minimums {channel_need:,.6g}"]
+            raise InfeasibleError(
+                f"the total budget {total:,.6g} is below the mandatory minimums, which require at least "
+                f"{need:,.6g} ({', '.join(parts)}); raise total to {need:,.6g} or lower the minimums.",
+                reasons=[f"budget {total:,.6g} < required {need:,.6g}"])
+        share = _share("min_regions_reached", self.min_regions_reached)
+        if share is not None:
+            n_all = len(cells.all_regions)
+            k = math.ceil(share * n_all - 1e-9)
+            per_region = pd.Series(cells.activation).groupby(cells.region_index).min()
+            reachable = np.sort(per_region[np.isfinite(per_region)].to_numpy())
+            if len(reachable) < k:
+                raise InfeasibleError(
+                    f"min_regions_reached={share} needs {k} of {n_all} regions reached, but only {len(reachable)} "
+                    f"regions have a cell that can get spend; lower the target or add cells.",
+                    reasons=[f"{len(reachable)} reachable regions < {k}"])
+            cheapest = float(reachable[:k].sum())
+            if cheapest > total + 1e-9:
+                raise InfeasibleError(
+                    f"min_regions_reached={share} needs {k} of {n_all} regions reached, which costs at least "
+                    f"{cheapest:,.6g} (the cheapest activation, min_spend or level in each region), but the total "
+                    f"budget is {total:,.6g}; raise total to {cheapest:,.6g} or lower the target.",
+                    reasons=[f"budget {total:,.6g} < breadth cost {cheapest:,.6g}"])
+
+    # ------------------------------------------------------------------ build
+    def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
+        cells = _Cells(self, net)
+        b = self._bounds(cells)
+        n = cells.n
+        cont = ~cells.is_level
+        curves = cells.curves
+        top = np.array([float(c(h)) - float(c(0.0)) if h > 0 else 0.0 for c, h in zip(curves, cells.hi)])
+        tol = self.pwl_tol * np.maximum(np.abs(top), 1e-12)
+        sub = np.flatnonzero(cont)
+        table = approximate([curves[i] for i in sub], cells.hi[sub], tol[sub], max_segments=int(self.max_segments))
+        seg_cell = sub[table.cell]
+        delta = new_vars(prob, "d", len(table.cell), low=0.0)
+        for v, length in zip(delta.tolist(), table.length.tolist()):
+            v.upBound = length
+        base = np.array([float(c(0.0)) for c in curves])
+
+        # Per-cell spend, response and activation as (variables, coefficients) lists.
+        spend_terms: list[list] = [[] for _ in range(n)]
+        resp_terms: list[list] = [[] for _ in range(n)]
+        act_terms: list[list] = [[] for _ in range(n)]
+        for v, i, m in zip(delta.tolist(), seg_cell.tolist(), table.slope.tolist()):
+            spend_terms[i].append((v, 1.0))
+            resp_terms[i].append((v, m))
+        # Rising slopes: binaries that make segments fill in order.
+        gates = []
+        rising = np.flatnonzero(~table.concave())
+        for local in rising.tolist():
+            i = int(sub[local])
+            lo, hi_ = table.start[local], table.start[local + 1]
+            m = table.slope[lo:hi_]
+            up = np.flatnonzero(m[1:] > m[:-1] + 1e-9 * (1 + np.abs(m[:-1]))) + 1
+            p = int(up.max())
+            dv = delta[lo:hi_].tolist()
+            L = table.length[lo:hi_].tolist()
+            ys = new_vars(prob, f"y{i}", p, cat=pulp.LpBinary, up=1.0)
+            gates.extend(ys.tolist())
+            for j in range(1, p + 1):
+                y = ys[j - 1]
+                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(dv[j - 1], 1.0), (y, -L[j - 1])]),
+                                                     pulp.LpConstraintGE, f"fill_{i}_{j}", 0.0))
+                if j < p:
+                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(dv[j], 1.0), (y, -L[j])]),
+                                                         pulp.LpConstraintLE, f"gate_{i}_{j}", 0.0))
+            tail = list(zip(dv[p:], [1.0] * (len(dv) - p))) + [(ys[p - 1], -float(sum(L[p:])))]
+            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(tail), pulp.LpConstraintLE,
+                                                 f"gate_{i}_{p}", 0.0))
+        # Activation binaries.
+        z = np.full(n, None, dtype=object)
+        for i in np.flatnonzero(cells.needs_z).tolist():
+            z[i] = prob.add_variable(f"z_{i}", 1 if cells.force[i] == 1 else 0, 1, pulp.LpBinary)
+            act_terms[i].append((z[i], 1.0))
+            terms = spend_terms[i]
+            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms + [(z[i], -float(cells.hi[i]))]),
+                                                 pulp.LpConstraintLE, f"on_{i}", 0.0))
+            if cells.threshold[i] > 0:
+                prob.addConstraint(pulp.LpConstraint(
+                    pulp.LpAffineExpression(terms + [(z[i], -float(cells.threshold[i]))]),
+                    pulp.LpConstraintGE, f"min_{i}", 0.0))
+        # Discrete levels: one binary per level, exact response.
+        lam_cells, lam_vars, lam_levels = [], [], []
+        for i in np.flatnonzero(cells.is_level).tolist():
+            lv = cells.levels[i]
+            if not len(lv):
+                continue
+            lam = new_vars(prob, f"l{i}", len(lv), cat=pulp.LpBinary, up=1.0)
+            gain = (curves[i](lv) - base[i]).tolist()
+            for v, s, g in zip(lam.tolist(), lv.tolist(), gain):
+                spend_terms[i].append((v, s))
+                resp_terms[i].append((v, g))
+                act_terms[i].append((v, 1.0))
+            add_row(prob, lam, None, ">=" if cells.force[i] == 1 else "<=", 1.0, f"level_{i}")
+            lam_cells.append(i)
+            lam_vars.append(lam)
+            lam_levels.append(lv)
+        fixed = cells.fixed
+        cost_terms = [t for i in range(n) for t in spend_terms[i]]
+        cost_terms += [(v, float(fixed[i]) * c) for i in range(n) if fixed[i] > 0 for v, c in act_terms[i]]
+        resp_all = [t for i in range(n) for t in resp_terms[i]]
+        cost_expr = pulp.LpAffineExpression(cost_terms)
+        resp_expr = pulp.LpAffineExpression(resp_all)
+        resp_expr.constant = float(base.sum())
+        rows: dict[str, Any] = {}
+        if self.total is not None:
+            rows["budget"] = pulp.LpConstraint(cost_expr, pulp.LpConstraintLE, "budget", float(self.total))
+            prob.addConstraint(rows["budget"])
+        if self.target_response is not None:
+            prob.sense = pulp.LpMinimize
+            prob.setObjective(cost_expr)
+            rows["target"] = pulp.LpConstraint(resp_expr, pulp.LpConstraintGE, "target", float(self.target_response))
+            prob.addConstraint(rows["target"])
+        else:
+            prob.setObjective(resp_expr)
+        if self.min_roi is not None:
+            # incremental response >= min_roi * (spend + activation)
+            expr = pulp.LpAffineExpression(resp_all)
+            for v, c in cost_terms:
+                expr.addterm(v, -float(self.min_roi) * c)
+            prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintGE, "min_roi", 0.0))
+        # Region / channel bounds and channel shares: grouped rows over the spend terms.
+        flat_vars = [v for i in range(n) for v, _ in spend_terms[i]]
+        flat_coef = [c for i in range(n) for _, c in spend_terms[i]]
+        flat_cell = np.array([i for i in range(n) for _ in spend_terms[i]], dtype=np.int64)
+        fv = np.asarray(flat_vars, dtype=object) if flat_vars else np.zeros(0, dtype=object)
+        fc = np.asarray(flat_coef, dtype=float)
+        for kind, index, ids in (("region", cells.region_index, cells.region_ids),
+                                 ("channel", cells.channel_index, cells.channel_ids)):
+            for side, sense in (("min", ">="), ("max", "<=")):
+                bmap = b[f"{kind}_{side}"]
+                if not bmap:
+                    continue
+                rhs = np.array([bmap.get(k, np.nan) for k in ids])
+                groups = index[flat_cell]
+                keep = ~np.isnan(rhs[groups])
+                pos = np.flatnonzero(~np.isnan(rhs))
+                remap = np.full(len(ids), -1)
+                remap[pos] = np.arange(len(pos))
+                add_grouped_rows(prob, fv[keep], fc[keep], remap[groups[keep]], len(pos), sense, rhs[pos],
+                                 f"{kind}_{side}")
+        for ch, (lo, hi) in b["channel_share"].items():
+            inside = (cells.channel_index[flat_cell] == cells.channel_ids.index(ch)).astype(float)
+            for share, sense, tag in ((lo, ">=", "lo"), (hi, "<=", "hi")):
+                if (tag == "lo" and share > 0) or (tag == "hi" and share < 1):
+                    add_row(prob, fv, fc * (inside - share), sense, 0.0, f"share_{tag}_{ch}")
+        # Breadth: a binary per region (or region x channel group) that needs an active cell.
+        reach_vars: dict[str, np.ndarray] = {}
+        share = _share("min_regions_reached", self.min_regions_reached)
+        if share is not None:
+            k = math.ceil(share * len(cells.all_regions) - 1e-9)
+            reach_vars["regions"] = self._reach_rows(prob, cells, act_terms, cells.region_index,
+                                                     len(cells.region_ids), "reach_r")
+            add_row(prob, reach_vars["regions"], None, ">=", float(k), "breadth_regions")
+        for what, (weights, total_w) in cells.weights.items():
+            s = _share(f"min_{what}_reached", getattr(self, f"min_{what}_reached"))
+            u = self._reach_rows(prob, cells, act_terms, cells.group_index, len(cells.group_keys), f"reach_{what}")
+            reach_vars[what] = u
+            add_row(prob, u, weights, ">=", s * total_w, f"breadth_{what}")
+        return {"cells": cells, "table": table, "sub": sub, "delta": delta, "seg_cell": seg_cell, "z": z,
+                "gates": gates, "lam_cells": lam_cells, "lam_vars": lam_vars, "lam_levels": lam_levels,
+                "base": base, "cost_expr": cost_expr, "resp_expr": resp_expr, "rows": rows,
+                "reach_vars": reach_vars, "prob": prob, "tol": tol}
+
+    @staticmethod
+    def _reach_rows(prob, cells: _Cells, act_terms, index: np.ndarray, n_groups: int, name: str) -> np.ndarray:
+        u = new_vars(prob, name, n_groups, cat=pulp.LpBinary, up=1.0)
+        members: list[list] = [[] for _ in range(n_groups)]
+        for i, g in enumerate(index.tolist()):
+            members[g].extend(act_terms[i])
+        for g, terms in enumerate(members):
+            if not terms:
+                u[g].upBound = 0
+                continue
+            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms + [(u[g], -1.0)]),
+                                                 pulp.LpConstraintGE, f"{name}_{g}", 0.0))
+        return u
+
+    # ------------------------------------------------------------------ diagnosis
+    def _diagnose(self, net, state: dict[str, Any]) -> list[str]:
+        """Solve the model without its budget (or target) row to find the amount required."""
+        prob: pulp.LpProblem = state["prob"]
+        rows = state["rows"]
+        reasons = []
+        saved_obj, saved_sense = prob.objective, prob.sense
+        if "budget" in rows and "target" not in rows:
+            del prob.constraints["budget"]
+            prob.sense = pulp.LpMinimize
+            prob.setObjective(state["cost_expr"])
+            try:
+                info = Solver("highs", time_limit=60).solve(prob)
+            finally:
+                prob.addConstraint(rows["budget"], "budget")
+                prob.sense = saved_sense
+                prob.setObjective(saved_obj)
+            if info.has_solution:
+                need = info.objective if info.status == "optimal" else info.bound
+                settings = [s for s in ("min_regions_reached", "min_outlets_reached", "min_potential_reached",
+                                        "region_min", "channel_min", "channel_share", "min_roi")
+                            if getattr(self, s) is not None]
+                reasons.append(f"the total budget {self.total:,.6g} is below the {need:,.6g} required by "
+                               f"{', '.join(settings) or 'the cell minimums'} (least cost of a plan meeting every "
+                               f"other constraint); raise total to {need:,.6g} or relax them")
+            else:
+                reasons.append("the constraints conflict even without the budget: check region/channel minimums "
+                               "against max_spend, channel_share against region/channel maximums, and breadth "
+                               "targets against cells forced off")
+        elif "target" in rows:
+            del prob.constraints["target"]
+            prob.sense = pulp.LpMaximize
+            prob.setObjective(state["resp_expr"])
+            try:
+                info = Solver("highs", time_limit=60).solve(prob)
+            finally:
+                prob.addConstraint(rows["target"], "target")
+                prob.sense = saved_sense
+                prob.setObjective(saved_obj)
+            if info.has_solution:
+                best = info.objective if info.status == "optimal" else info.bound
+                budget = f"the total budget {self.total:,.6g}" if self.total is not None else "max_spend"
+                reasons.append(f"target_response {self.target_response:,.6g} is above the {best:,.6g} reachable "
+                               f"within {budget} and the other constraints (piecewise-linear response); lower the "
+                               f"target or raise the budget")
+        return reasons
+
+    # ------------------------------------------------------------------ plan
+    def _marginal_roi(self, state: dict[str, Any], info: SolveInfo) -> tuple[float, float]:
+        """Forward difference of the PWL optimum: budget (or target) moved by a small step, binaries fixed."""
+        prob: pulp.LpProblem = state["prob"]
+        rows = state["rows"]
+        target_mode = "target" in rows
+        row = rows["target"] if target_mode else rows.get("budget")
+        if row is None:
+            return math.nan, math.nan
+        rhs = -row.constant
+        step = max(abs(rhs), 1.0) * 1e-5
+        ints = [v for v in prob.variables() if v.cat == pulp.LpInteger]
+        saved_vals = {v.name: v.varValue for v in prob.variables()}
+        saved_bounds = [(v, v.lowBound, v.upBound) for v in ints]
+        for v in ints:
+            val = round(v.varValue or 0.0)
+            v.lowBound = v.upBound = val
+        row.constant = -(rhs + step)
+        try:
+            again = Solver(info.solver).solve(prob)
+        finally:
+            row.constant = -rhs
+            for v, lo, up in saved_bounds:
+                v.lowBound, v.upBound = lo, up
+            for v in prob.variables():
+                v.varValue = saved_vals[v.name]
+        if not again.has_solution:
+            return math.nan, step
+        diff = again.objective - info.objective
+        if target_mode:
+            return (step / diff if diff > 0 else math.inf), step
+        return diff / step, step
+
+    def _extract(self, net, state: dict[str, Any], info: SolveInfo) -> Plan:
+        cells: _Cells = state["cells"]
+        table = state["table"]
+        n = cells.n
+        curves = cells.curves
+        dval = np.clip(np.nan_to_num(values(state["delta"])), 0.0, None)
+        spend = np.bincount(state["seg_cell"], weights=dval, minlength=n)
+        for i, lam, lv in zip(state["lam_cells"], state["lam_vars"], state["lam_levels"]):
+            spend[i] = float(np.round(np.nan_to_num(values(lam))) @ lv)
+        spend[spend <= 1e-9 * np.maximum(cells.hi, 1.0)] = 0.0
+        zval = np.array([np.nan if v is None else (v.varValue or 0.0) for v in state["z"]], dtype=float)
+        active = np.where(np.isnan(zval), spend > 0, zval > 0.5) & (spend > 0)
+        response = np.array([float(c(s)) for c, s in zip(curves, spend.tolist())])
+        pwl = response.copy()
+        sub = state["sub"]
+        pwl[sub] = table.evaluate(spend[sub])
+        pwl_error = np.abs(response - pwl)
+        marginal = np.array([float(c.derivative(s)) for c, s in zip(curves, spend.tolist())])
+        fixed_paid = np.where(active, cells.fixed, 0.0)
+        base = state["base"]
+        alloc = cells.frame.copy()
+        alloc["curve"] = [repr(c) for c in curves]
+        if "levels" in alloc:
+            alloc["levels"] = [None if lv is None else repr(lv.tolist()) for lv in cells.levels]
+        alloc["spend"] = spend
+        alloc["response"] = response
+        alloc["active"] = active
+        alloc["fixed_paid"] = fixed_paid
+        cost = spend + fixed_paid
+        alloc["roi"] = np.divide(response - base, cost, out=np.full(n, np.nan), where=cost > 0)
+        alloc["marginal_response"] = marginal
+        alloc["pwl_response"] = pwl
+        alloc["pwl_error"] = pwl_error
+        max_err = np.zeros(n)
+        max_err[sub] = table.max_error
+        alloc["pwl_max_error"] = max_err
+        segs = np.zeros(n, dtype=np.int64)
+        segs[sub] = np.diff(table.start)
+        alloc["segments"] = segs
+
+        frame = pd.DataFrame({"region_id": cells.region, "channel": cells.channel, "spend": spend,
+                              "fixed_paid": fixed_paid, "response": response, "gain": response - base,
+                              "active": active})
+
+        def totals(key: str) -> pd.DataFrame:
+            t = frame.groupby(key, sort=False).agg(spend=("spend", "sum"), fixed_paid=("fixed_paid", "sum"),
+                                                  response=("response", "sum"), gain=("gain", "sum"),
+                                                  active_cells=("active", "sum"))
+            c = t["spend"] + t["fixed_paid"]
+            t["roi"] = t["gain"] / c.where(c > 0)
+            return t.drop(columns="gain")
+
+        by_region, by_channel = totals("region_id"), totals("channel")
+        if self.marginal_roi:
+            mroi, step = self._marginal_roi(state, info)
+        else:
+            mroi, step = math.nan, math.nan
+        total_cost = float(cost.sum())
+        interior = active & (spend < cells.hi * (1 - 1e-6)) & (spend > cells.threshold * (1 + 1e-6)) & ~cells.is_level
+        gain = float((response - base).sum())
+        reached = set(cells.region[spend > 0].tolist())
+        overall: dict[str, Any] = {
+            "budget": float(self.total) if self.total is not None else math.nan,
+            "spend": float(spend.sum()),
+            "fixed_cost": float(fixed_paid.sum()),
+            "total_cost": total_cost,
+            "response": float(response.sum()),
+            "incremental_response": gain,
+            "roi": gain / total_cost if total_cost > 0 else math.nan,
+            "marginal_roi": mroi,
+            "marginal_roi_method": "finite_difference",
+            "marginal_roi_step": step,
+            # On the true curves: in a concave optimum every cell strictly inside its bounds
+            # has the same marginal response, the budget's shadow price.
+            "marginal_roi_curves": float(np.median(marginal[interior])) if interior.any() else math.nan,
+            "active_cells": int(active.sum()),
+            "regions_reached": len(reached),
+            "region_share_reached": len(reached) / len(cells.all_regions),
+            "pwl_response": float(pwl.sum()),
+            "pwl_error": float(pwl_error.sum()),
+            "pwl_max_cell_error": float(pwl_error.max()),
+            "pwl_error_bound": float(max_err.sum()),
+        }
+        if self.target_response is None and self.min_roi is None and math.isfinite(info.bound):
+            # Every curve lies within its cell's grid error of its PWL, so no plan can beat this.
+            overall["response_upper_bound"] = float(info.bound + max_err.sum())
+        if net is not None and net.outlets is not None:
+            outlets = net.outlets
+            keys = pd.MultiIndex.from_arrays([cells.region, cells.channel])
+            spent = pd.Series(spend, index=keys).groupby(level=[0, 1]).sum()
+            covered_keys = set(spent[spent > 0].index.tolist())
+            covered = np.array([k in covered_keys for k in zip(outlets["region_id"].tolist(),
+                                                              outlets["channel"].tolist())], dtype=bool)
+            metrics = coverage_metrics(outlets, covered, net.region_ids, budget=alloc)
+            metrics.overall.update(overall)
+        else:
+            metrics = Metrics(overall=overall, by_region=by_region, by_channel=by_channel)
+        return Plan(kind=self.kind, info=info, assignments=alloc, metrics=metrics,
+                    tables={"allocations": alloc, "by_region": by_region.reset_index(),
+                            "by_channel": by_channel.reset_index()},
+                    network=net)
+
+
+def cells_from_network(net, curves: Mapping[str, ResponseCurve] | Callable, *,
+                       activities: Sequence[str] | None = None,
+                       reference_potential: float | None = None) -> pd.DataFrame:
+    """Cells for every region x channel type present in ``net`` x activity, curves scaled by potential.
+
+    Parameters
+    ----------
+    net : ChannelNetwork
+        Reads ``outlets``: ``region_id``, ``channel``, ``potential``.
+    curves : mapping activity -> ResponseCurve, or callable
+        A mapping gives each activity's curve for a cell of ``reference_potential``;
+        each cell's curve is ``curve.scaled(potential / reference_potential)`` (both
+        spend and response scale: the same spend per unit of potential earns the same
+        response per unit). A callable ``f(region_id, channel, activity, potential,
+        outlets) -> ResponseCurve`` builds each cell's curve itself.
+    activities : sequence of str, optional
+        Activities (the mapping's keys by default; required with a callable).
+    reference_potential : float, optional
+        Potential of the cell the mapped curves describe (default: the mean potential
+        of the region x channel groups).
+
+    Returns
+    -------
+    DataFrame
+        ``region_id``, ``channel``, ``activity``, ``curve``, ``potential``, ``outlets``.
+
+    Examples
+    --------
+    >>> import channelopt as co
+    >>> from channelopt.datasets import make_synthetic
+    >>> net = make_synthetic(6, 60, 3, seed=0)
+    >>> cells = co.cells_from_network(net, {"promotion": co.Hill(10.0, 5.0), "display": co.Hill(6.0, 2.0)})
+    >>> cells.shape, cells["activity"].unique().tolist()
+    ((50, 6), ['promotion', 'display'])
+    """
+    outlets = net._need_outlets()
+    if isinstance(curves, Mapping):
+        acts = list(curves) if activities is None else list(activities)
+        missing = [a for a in acts if a not in curves]
+        if missing:
+            raise SettingsError(f"curves has no curve for activities {missing}; give one per activity.")
+    elif callable(curves):
+        if activities is None:
+            raise SettingsError("with a curve function, give activities=[...] too.")
+        acts = list(activities)
+    else:
+        raise SettingsError("curves must be a mapping activity -> ResponseCurve or a function returning one.")
+    groups = outlets.groupby(["region_id", "channel"], sort=True).agg(
+        potential=("potential", "sum"), outlets=("outlet_id", "size")).reset_index()
+    groups = groups[groups["potential"] > 0]
+    if not len(groups):
+        raise ValidationError("the network's outlets have no positive potential to scale curves by.",
+                              column="potential")
+    ref = float(groups["potential"].mean()) if reference_potential is None else float(reference_potential)
+    if not ref > 0:
+        raise SettingsError(f"reference_potential must be positive, got {reference_potential!r}.")
+    rows = []
+    for r, ch, pot, cnt in groups[["region_id", "channel", "potential", "outlets"]].itertuples(index=False):
+        for a in acts:
+            if isinstance(curves, Mapping):
+                curve = as_curve(curves[a], f"curves[{a!r}]").scaled(float(pot) / ref)
+            else:
+                curve = as_curve(curves(r, ch, a, float(pot), int(cnt)), "curves(...)")
+            rows.append((r, ch, a, curve, float(pot), int(cnt)))
+    return pd.DataFrame(rows, columns=["region_id", "channel", "activity", "curve", "potential", "outlets"])
