@@ -365,7 +365,8 @@ class DistributorSelection(Model):
         y = np.empty(m, dtype=object)
         add = prob.add_variable
         for j, (lo, hi) in enumerate(zip(forced.tolist(), (~excluded).tolist())):
-            y[j] = add(f"y_{j}", 1 if lo else 0, 1 if hi else 0, pulp.LpBinary)
+            # LpInteger, not LpBinary: PuLP resets a binary's bounds to [0, 1], losing keep/exclude
+            y[j] = add(f"y_{j}", 1 if lo else 0, 1 if hi else 0, pulp.LpInteger)
 
         x = z = w_var = None
         if self._uses_assignment():
@@ -557,13 +558,20 @@ class DistributorSelection(Model):
     def _extract(self, net, state: dict[str, Any], info: SolveInfo) -> Plan:
         oi, dj = state["oi"], state["dj"]
         yval = values(state["y"])
-        if state["x"] is not None:
+        nearest = state["x"] is None or (self.objective == "p_center" and not self.capacitated
+                                         and self.max_per_region is None)
+        if not nearest:
             xval = values(state["x"])
         else:
-            # coverage models have no link variables: each covered outlet goes to its cheapest open reach
+            # no link variables (coverage models), or a p-center optimum that may split an outlet
+            # between links: each served outlet goes whole to its nearest open allowed distributor
             is_open = np.round(np.nan_to_num(yval)) > 0.5
-            live = np.flatnonzero(is_open[dj])
-            order = live[np.lexsort((state["cost"][live], oi[live]))]
+            served = np.ones(state["n"], dtype=bool)
+            if state["x"] is not None and state["z"] is not None:
+                served = values(state["z"]) > 0.5
+            live = np.flatnonzero(is_open[dj] & served[oi])
+            key = self._distance_matrix(net)[oi, dj] if self.objective == "p_center" else state["cost"]
+            order = live[np.lexsort((key[live], oi[live]))]
             first = np.ones(len(order), dtype=bool)
             first[1:] = oi[order][1:] != oi[order][:-1]
             xval = np.zeros(len(oi))
