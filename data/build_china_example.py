@@ -322,7 +322,7 @@ def build_china(out: Path) -> dict[str, object]:
     host = np.sort(host, kind="stable")
     ddf = draw_distributors(
         population[host],
-        float(outlets["potential"].sum()),
+        outlets.groupby("channel")["potential"].sum().to_dict(),
         rng,
         shares,
         n_existing=N_EXISTING,
@@ -407,7 +407,7 @@ def build_nc(out: Path) -> dict[str, object]:
 
     host = np.sort(np.argsort(-population, kind="stable")[:N_NC_DISTRIBUTORS])
     ddf = draw_distributors(
-        population[host], float(outlets["potential"].sum()), rng, shares, n_existing=3
+        population[host], outlets.groupby("channel")["potential"].sum().to_dict(), rng, shares, n_existing=3
     )
     dx, dy = scatter_points(
         geoms,

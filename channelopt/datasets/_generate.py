@@ -245,11 +245,12 @@ def draw_outlets(
 
 def draw_distributors(
     host_population: NDArray[np.float64],
-    total_potential: float,
+    total_potential: float | Mapping[str, float],
     rng: np.random.Generator,
     channels: Mapping[str, float],
     *,
     capacity_ratio: float = 1.75,
+    channel_ratio: float = 1.3,
     n_existing: int = 10,
     min_cover: int = 3,
 ) -> pd.DataFrame:
@@ -261,15 +262,20 @@ def draw_distributors(
     from a small menu (generalists, KA specialists, pharmacy specialists,
     full-line), then fixed up so that every channel is served by at least
     ``min(min_cover, n)`` distributors.  ``n_existing`` of them are flagged as
-    current partners.
+    current partners.  When ``total_potential`` is a mapping of channel to
+    potential, the capacities of the distributors able to serve a channel are
+    raised until they hold ``channel_ratio`` times that channel's potential, so
+    that a capacitated, channel-compatible plan exists.
     """
+    by_channel = dict(total_potential) if isinstance(total_potential, Mapping) else None
+    if by_channel is not None:
+        total_potential = float(sum(by_channel.values()))
     hp = np.asarray(host_population, dtype=float)
     n = hp.size
     rel = hp / np.median(hp) if n else hp
     raw = rel**0.6 * np.exp(0.25 * rng.standard_normal(n))
     capacity = raw / raw.sum() * capacity_ratio * total_potential if n else raw
     overhead = 300_000.0 * rel**0.35 * np.exp(0.15 * rng.standard_normal(n))
-    fixed_cost = np.round(overhead + 0.04 * capacity, -3)
 
     avail = list(channels)
     menu = [
@@ -287,6 +293,15 @@ def draw_distributors(
             break
         portfolios[order[forced]] = set(avail)
         forced += 1
+    if by_channel is not None and n:
+        # Specialists (e.g. KA) must be able to carry their channel's demand, or every
+        # capacitated plan with channel compatibility is infeasible.
+        for c in sorted(by_channel, key=by_channel.get, reverse=True):
+            able = np.array([c in p for p in portfolios])
+            need, have = channel_ratio * by_channel[c], capacity[able].sum()
+            if able.any() and have < need:
+                capacity[able] *= need / have
+    fixed_cost = np.round(overhead + 0.04 * capacity, -3)
     chan_str = [";".join(c for c in avail if c in p) for p in portfolios]
     existing = np.zeros(n, dtype=bool)
     existing[rng.choice(n, size=min(n_existing, n), replace=False)] = True
@@ -433,7 +448,7 @@ def synthetic_frames(
     host = np.sort(host, kind="stable")
     ddf = draw_distributors(
         population[host],
-        float(outlets["potential"].sum()),
+        outlets.groupby("channel")["potential"].sum().to_dict(),
         rng,
         shares,
         n_existing=(
