@@ -1,0 +1,309 @@
+"""Construction and local search for territory design (warm starts and large graphs).
+
+A plan is an int array ``label`` (territory slot per region). The search is
+lexicographic: first it lowers the balance violation, then the objective, and it
+never breaks the contiguity of a territory that is contiguous.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._contiguity import pieces
+
+__all__ = ["Problem", "Result", "solve_heuristic", "violation", "objective_value"]
+
+
+@dataclass
+class Problem:
+    """Everything the heuristic needs, in region positions ``0..n-1``.
+
+    ``loads`` is (n, p) with bounds ``lower``/``upper`` (p,) per territory;
+    ``objective`` is ``"compactness"`` (``weights``, ``dist``, ``centres``),
+    ``"cut_edges"`` (``edge_weight`` per adjacency entry) or ``"disruption"`` (``current``).
+    """
+
+    adj: list[list[int]]
+    k: int
+    loads: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    objective: str = "cut_edges"
+    weights: np.ndarray | None = None
+    dist: np.ndarray | None = None
+    fixed_centres: list[int] | None = None
+    current: np.ndarray | None = None
+    locked: np.ndarray | None = None  # slot per region, -1 = free
+    max_changes: int | None = None
+    contiguity: bool = True
+    edge_weight: list[list[float]] | None = None
+
+
+@dataclass
+class Result:
+    label: np.ndarray
+    centres: list[int] | None
+    objective: float
+    violation: float
+    contiguous: bool
+    seconds: float
+    starts: int = 0
+    history: list = field(default_factory=list)
+
+
+def violation(pb: Problem, label: np.ndarray) -> float:
+    """Total balance violation, each attribute scaled by its mean territory load."""
+    sums = np.zeros((pb.k, pb.loads.shape[1]))
+    np.add.at(sums, label, pb.loads)
+    scale = np.maximum(pb.loads.sum(axis=0) / pb.k, 1e-12)
+    over = np.maximum(sums - pb.upper, 0) + np.maximum(pb.lower - sums, 0)
+    return float((over / scale).sum())
+
+
+def _best_centres(pb: Problem, label: np.ndarray) -> list[int]:
+    centres = []
+    for t in range(pb.k):
+        members = np.flatnonzero(label == t)
+        if pb.fixed_centres is not None:
+            centres.append(pb.fixed_centres[t])
+            continue
+        cost = pb.weights[members] @ pb.dist[np.ix_(members, members)]
+        centres.append(int(members[int(np.argmin(cost))]))
+    return centres
+
+
+def objective_value(pb: Problem, label: np.ndarray, centres=None) -> float:
+    if pb.objective == "compactness":
+        centres = centres if centres is not None else _best_centres(pb, label)
+        c = np.asarray(centres)[label]
+        return float((pb.weights * pb.dist[np.arange(len(label)), c]).sum())
+    if pb.objective == "disruption":
+        return float((label != pb.current).sum())
+    total = 0.0
+    for u, nbrs in enumerate(pb.adj):
+        for i, v in enumerate(nbrs):
+            if u < v and label[u] != label[v]:
+                total += pb.edge_weight[u][i] if pb.edge_weight else 1.0
+    return total
+
+
+def _seeds(pb: Problem, rng: np.random.Generator) -> list[int]:
+    n = len(pb.adj)
+    if pb.fixed_centres is not None:
+        return list(pb.fixed_centres)
+    seeds: list[int] = []
+    if pb.locked is not None:
+        for t in range(pb.k):
+            lk = np.flatnonzero(pb.locked == t)
+            seeds.append(int(lk[0]) if len(lk) else -1)
+    else:
+        seeds = [-1] * pb.k
+    dist = pb.dist
+    if dist is None:
+        dist = _hops(pb.adj)
+    for t in range(pb.k):
+        if seeds[t] >= 0:
+            continue
+        chosen = [s for s in seeds if s >= 0]
+        if not chosen:
+            seeds[t] = int(rng.integers(n))
+            continue
+        dmin = dist[:, chosen].min(axis=1)
+        dmin[chosen] = -1
+        # farthest-point seeding with a little randomness among the far ones
+        far = np.argsort(-dmin)[: max(1, n // (4 * pb.k))]
+        seeds[t] = int(rng.choice(far))
+    return seeds
+
+
+def _hops(adj: list[list[int]]) -> np.ndarray:
+    n = len(adj)
+    out = np.full((n, n), float(n))
+    for s in range(n):
+        out[s, s] = 0
+        frontier, d = [s], 0
+        while frontier:
+            d += 1
+            nxt = []
+            for u in frontier:
+                for w in adj[u]:
+                    if out[s, w] > d:
+                        out[s, w] = d
+                        nxt.append(w)
+            frontier = nxt
+    return out
+
+
+def _construct(pb: Problem, rng: np.random.Generator) -> np.ndarray:
+    n = len(pb.adj)
+    if pb.current is not None:
+        label = pb.current.copy()
+        if pb.locked is not None:
+            label[pb.locked >= 0] = pb.locked[pb.locked >= 0]
+        return label
+    seeds = _seeds(pb, rng)
+    label = np.full(n, -1)
+    if pb.locked is not None:
+        label[pb.locked >= 0] = pb.locked[pb.locked >= 0]
+    for t, s in enumerate(seeds):
+        label[s] = t
+    dist = pb.dist if pb.dist is not None else _hops(pb.adj)
+    primary = pb.loads[:, 0] if pb.loads.shape[1] else np.ones(n)
+    load = np.zeros(pb.k)
+    np.add.at(load, label[label >= 0], primary[label >= 0])
+    active = set(range(pb.k))
+    while (label < 0).any() and active:
+        t = min(active, key=lambda s: load[s])
+        members = np.flatnonzero(label == t)
+        cand = {w for u in members.tolist() for w in pb.adj[u] if label[w] < 0}
+        if not cand:
+            active.discard(t)
+            continue
+        cand = sorted(cand)
+        best = min(cand, key=lambda w: dist[w, seeds[t]] + 1e-9 * rng.random())
+        label[best] = t
+        load[t] += primary[best]
+    # regions no territory could reach (another component): nearest seed
+    for v in np.flatnonzero(label < 0).tolist():
+        label[v] = int(np.argmin([dist[v, s] for s in seeds]))
+    return label
+
+
+def _loads(pb: Problem, label: np.ndarray) -> np.ndarray:
+    sums = np.zeros((pb.k, pb.loads.shape[1]))
+    np.add.at(sums, label, pb.loads)
+    return sums
+
+
+def _stays_connected(adj, label, v, t) -> bool:
+    """Does territory ``t`` stay connected (and non-empty) once ``v`` leaves it?"""
+    nbrs = [w for w in adj[v] if label[w] == t]
+    if not nbrs:
+        return not (label == t).sum() <= 1  # v was an isolated piece: moving it away helps
+    target = set(nbrs)
+    seen = {nbrs[0], v}
+    stack = [nbrs[0]]
+    found = 1
+    while stack and found < len(target):
+        u = stack.pop()
+        for w in adj[u]:
+            if label[w] == t and w not in seen:
+                seen.add(w)
+                if w in target:
+                    found += 1
+                stack.append(w)
+    return found >= len(target)
+
+
+def _local_search(pb: Problem, label: np.ndarray, centres, deadline: float, rng) -> tuple[np.ndarray, list]:
+    n = len(pb.adj)
+    scale = np.maximum(pb.loads.sum(axis=0) / pb.k, 1e-12)
+    sums = _loads(pb, label)
+    fixed = np.zeros(n, dtype=bool)
+    if pb.locked is not None:
+        fixed |= pb.locked >= 0
+    changes = int((label != pb.current).sum()) if pb.current is not None else 0
+    sizes = np.bincount(label, minlength=pb.k)
+
+    def viol_of(s):
+        return float(((np.maximum(s - pb.upper, 0) + np.maximum(pb.lower - s, 0)) / scale).sum())
+
+    def delta_obj(v, t1, t2):
+        if pb.objective == "compactness":
+            return pb.weights[v] * (pb.dist[v, centres[t2]] - pb.dist[v, centres[t1]])
+        if pb.objective == "disruption":
+            return float(t2 != pb.current[v]) - float(t1 != pb.current[v])
+        d = 0.0
+        for i, w in enumerate(pb.adj[v]):
+            ew = pb.edge_weight[v][i] if pb.edge_weight else 1.0
+            if label[w] == t1:
+                d += ew
+            elif label[w] == t2:
+                d -= ew
+        return d
+
+    improved = True
+    while improved and time.perf_counter() < deadline:
+        improved = False
+        order = rng.permutation(n)
+        for v in order.tolist():
+            if fixed[v] or (centres is not None and v in centres):
+                continue
+            t1 = int(label[v])
+            targets = {int(label[w]) for w in pb.adj[v]} - {t1}
+            if not targets:
+                continue
+            if sizes[t1] <= 1:
+                continue
+            for t2 in sorted(targets):
+                new = sums.copy()
+                new[t1] -= pb.loads[v]
+                new[t2] += pb.loads[v]
+                dv = viol_of(new[[t1, t2]]) - viol_of(sums[[t1, t2]])
+                dobj = delta_obj(v, t1, t2)
+                if not (dv < -1e-12 or (dv <= 1e-12 and dobj < -1e-9)):
+                    continue
+                if pb.max_changes is not None and pb.current is not None:
+                    dc = int(t2 != pb.current[v]) - int(t1 != pb.current[v])
+                    if changes + dc > pb.max_changes:
+                        continue
+                else:
+                    dc = 0
+                if pb.contiguity and not _stays_connected(pb.adj, label, v, t1):
+                    continue
+                label[v] = t2
+                sizes[t1] -= 1
+                sizes[t2] += 1
+                sums = new
+                changes += dc
+                improved = True
+                break
+    return label, centres
+
+
+def solve_heuristic(pb: Problem, *, seconds: float = 5.0, seed: int = 0, max_starts: int = 50) -> Result:
+    """Multi-start construction plus local search; the best plan found in ``seconds``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from channelopt.models._contiguity import adjacency_lists
+    >>> adj = adjacency_lists(4, np.array([[0, 1], [1, 2], [2, 3]]))
+    >>> pb = Problem(adj, 2, np.ones((4, 1)), np.array([2.0]), np.array([2.0]))
+    >>> r = solve_heuristic(pb, seconds=0.5)
+    >>> sorted(np.bincount(r.label).tolist()), r.objective, r.contiguous
+    ([2, 2], 1.0, True)
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    rng = np.random.default_rng(seed)
+    best: Result | None = None
+    starts = 0
+    while starts < max_starts and (starts == 0 or time.perf_counter() < deadline):
+        starts += 1
+        label = _construct(pb, rng)
+        centres = None
+        for _ in range(20):
+            if pb.objective == "compactness":
+                centres = _best_centres(pb, label) if pb.fixed_centres is None else list(pb.fixed_centres)
+            before = (violation(pb, label), objective_value(pb, label, centres))
+            label, centres = _local_search(pb, label, centres, deadline, rng)
+            if pb.objective == "compactness" and pb.fixed_centres is None:
+                centres = _best_centres(pb, label)
+            after = (violation(pb, label), objective_value(pb, label, centres))
+            if after >= (before[0] - 1e-12, before[1] - 1e-9) or time.perf_counter() > deadline:
+                break
+        contiguous = all(len(pieces(pb.adj, np.flatnonzero(label == t))) == 1 for t in range(pb.k))
+        res = Result(label.copy(), centres, objective_value(pb, label, centres), violation(pb, label),
+                     contiguous or not pb.contiguity, 0.0, starts)
+        key = (not res.contiguous, res.violation > 1e-9, res.violation, res.objective)
+        if best is None or key < (not best.contiguous, best.violation > 1e-9, best.violation, best.objective):
+            best = res
+        if pb.current is not None and pb.objective == "disruption" and best.violation <= 1e-9:
+            break
+    best.seconds = time.perf_counter() - t0
+    best.starts = starts
+    return best
