@@ -165,10 +165,16 @@ class Solver:
                 if i is not None and val is not None:
                     start[i] = float(val)
         t0 = time.perf_counter()
-        if self.name == "highs":
-            info, values = _solve_highs(self, arrays, start)
-        else:
-            info, values = _solve_cbc(self, problem, arrays, start)
+        info, values = self._run(problem, arrays, start)
+        if start is not None and values is not None and not _consistent(arrays, values, info.objective):
+            # Measured with HiGHS 1.16: presolve can mis-map a MIP start and return a plan
+            # that does not price at the reported objective. Never hand that on: solve cold.
+            log.warning("%s returned an inconsistent plan from a warm start; solving again cold", self.name)
+            info, values = self._run(problem, arrays, None)
+            info.message = "warm start discarded: the warm-started solve returned an inconsistent plan"
+        if values is not None and not _consistent(arrays, values, info.objective):
+            raise SolverError(f"{self.name} returned a plan that violates the model or does not price at its "
+                              f"reported objective {info.objective}; rerun with msg=True to inspect.")
         info.seconds = time.perf_counter() - t0
         info.n_variables = len(arrays.variables)
         info.n_integer = int(arrays.integer.sum())
@@ -187,6 +193,20 @@ class Solver:
             info.seconds,
         )
         return info
+
+
+    def _run(self, problem, arrays, start):
+        if self.name == "highs":
+            return _solve_highs(self, arrays, start)
+        return _solve_cbc(self, problem, arrays, start)
+
+
+def _consistent(a: LpArrays, values: np.ndarray, objective: float) -> bool:
+    """The plan satisfies the model and its cost equals the objective the solver reported."""
+    priced = float(a.cost @ values + a.offset)
+    if not math.isfinite(objective) or abs(priced - objective) > 1e-6 * max(1.0, abs(objective)):
+        return False
+    return _is_feasible(a, values, tol=1e-5)
 
 
 def _gap(objective: float, bound: float) -> float:
