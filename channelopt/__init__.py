@@ -23,12 +23,15 @@ from .network import CHANNELS, ChannelNetwork
 from .plan import Plan, compare
 from .response import Hill, Logarithmic, PointsCurve, ResponseCurve, SaturatingExponential, fit_response
 from .solver import SolveInfo, Solver
+from .planner import ChannelPlanner
+from .scenarios import Scenario, compare_results, load_scenarios, pareto_front, run_scenarios
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChannelPlanner", "Scenario", "compare_results", "load_scenarios", "pareto_front", "run_scenarios",
     "BudgetAllocation", "cells_from_network", "Hill", "Logarithmic", "PointsCurve", "ResponseCurve",
     "SaturatingExponential", "fit_response",
     "CHANNELS",
