@@ -100,7 +100,7 @@ class ChannelPlanner(Model):
     >>> plan = planner.solve(net)
     >>> plan.status, sorted(plan.stages), plan.metrics["territories"]
     ('optimal', ['budget', 'selection', 'territories'], 2)
-    >>> round(plan.allocations["spend"].sum(), 6)
+    >>> round(float(plan.allocations["spend"].sum()), 6)
     50.0
     """
 
@@ -216,7 +216,6 @@ class ChannelPlanner(Model):
             served, on="outlet_id", how="left")
         outlets["covered"] = outlets["covered"].fillna(False).astype(bool)
 
-        region_terr = pd.Series(pd.NA, index=network.region_ids, dtype=object)
         if terr_model is not None:
             centres = list(dict.fromkeys(chosen["region_id"].tolist()))
             terr_model = terr_model.set_params(centres=centres, k=len(centres))
@@ -225,7 +224,8 @@ class ChannelPlanner(Model):
             region_terr = pd.Series(ta["territory"].to_numpy(), index=ta["region_id"].to_numpy(), dtype=object)
         else:
             # Without territories each region stands alone.
-            region_terr = pd.Series(network.region_ids.to_numpy(), index=network.region_ids.to_numpy(), dtype=object)
+            ids = list(network.region_ids)
+            region_terr = pd.Series(ids, index=ids, dtype=object)
         outlets["territory"] = outlets["region_id"].map(region_terr)
 
         if bud_model is not None:
