@@ -286,7 +286,7 @@ def plot_balance(plan, attribute: str | None = None, ax=None, *, tolerance=None,
     >>> import channelopt as co, pandas as pd
     >>> from channelopt.metrics import Metrics
     >>> terr = pd.DataFrame({"workload": [90.0, 110.0]}, index=pd.Index(["A", "B"], name="territory"))
-    >>> info = co.SolveInfo(status="optimal", objective=1.0, bound=1.0, gap=0.0)
+    >>> info = co.SolveInfo("highs", "optimal", "optimal", objective=1.0, bound=1.0, gap=0.0)
     >>> plan = co.Plan("territory_design", info, pd.DataFrame(), Metrics(by_territory=terr))
     >>> ax = co.viz.plot_balance(plan, "workload", tolerance=0.05)
     >>> [round(p.get_height()) for p in ax.patches[:2]]
