@@ -208,6 +208,18 @@ class Plan:
 
         return plot_plan(self, ax=ax, **kwargs)
 
+    def explore(self, m=None, **kwargs):
+        """Interactive map of the plan (folium); see :func:`channelopt.viz.explore`."""
+        from .viz import explore
+
+        return explore(self, m=m, **kwargs)
+
+    def to_html(self, path: str | Path | None = None, **kwargs):
+        """Self-contained HTML report of the plan; see :func:`channelopt.report.to_html`."""
+        from .report import to_html
+
+        return to_html(self, path, **kwargs)
+
 
 def compare(plans: Sequence[Plan] | Mapping[str, Plan], names: Sequence[str] | None = None) -> pd.DataFrame:
     """Metrics of several plans side by side: one row per plan.
