@@ -499,7 +499,7 @@ def scenarios_from_dict(spec: Mapping, *, source: str = "<spec>", lines: Mapping
     base = spec.get("base") or {}
     if not isinstance(base, Mapping):
         raise fail("base", "must be a mapping of scenario fields " + str(list(_FIELDS)) + ".")
-    key_over = "scenarios" if "scenarios" in spec else "overrides"
+    key_over = "overrides" if "overrides" in spec else "scenarios"
     overrides = spec.get(key_over)
     if overrides is None:
         overrides = [{}]
@@ -549,7 +549,7 @@ def scenarios_from_dict(spec: Mapping, *, source: str = "<spec>", lines: Mapping
                 label.append(f"{k.split('.')[-1]}={value}")
             entry["tags"] = tags
             entry["name"] = stem + (f"[{','.join(label)}]" if label else "")
-            out.append(_scenario_from_entry(entry, where, fail))
+            out.append(_scenario_from_entry(entry, where, fail, over, [p for _, p, _ in axes]))
     names = [s.name for s in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -557,36 +557,49 @@ def scenarios_from_dict(spec: Mapping, *, source: str = "<spec>", lines: Mapping
     return out
 
 
-def _scenario_from_entry(entry: dict, where: str, fail) -> Scenario:
+def _scenario_from_entry(entry: dict, where: str, fail, over: Mapping, grid_paths: Sequence[str]) -> Scenario:
+    def src(field: str, sub: str | None = None) -> str:
+        """Where a value came from: the override, the grid or the base (to point errors at it)."""
+        if sub is not None:
+            if f"{field}.{sub}" in grid_paths:
+                return f"grid.{sub}" if field == "params" else f"grid.{field}.{sub}"
+            inner = over.get(field)
+            if isinstance(inner, Mapping) and sub in inner:
+                return f"{where}.{field}.{sub}"
+            return f"base.{field}.{sub}"
+        return f"{where}.{field}" if field in over else f"base.{field}"
+
     model = entry.get("model", "DistributorSelection")
     try:
         cls = model_class(model)
     except SettingsError:
-        raise fail(f"{where}.model" if "model" in entry else "base.model",
-                   f"unknown model {model!r}; known: {sorted(MODELS)}.") from None
+        raise fail(src("model"), f"unknown model {model!r}; known: {sorted(MODELS)}.") from None
     params = entry.get("params") or {}
     if not isinstance(params, Mapping):
-        raise fail(f"{where}.params", f"must be a mapping of {cls.__name__} parameters.")
+        raise fail(src("params"), f"must be a mapping of {cls.__name__} parameters.")
     known = known_params(cls)
     for k in params:
         if k not in known:
-            raise fail(f"{where}.params.{k}" if k in (entry.get("params") or {}) else f"base.params.{k}",
-                       f"{cls.__name__} has no parameter {k!r}; known parameters: {', '.join(known)}.")
+            raise fail(src("params", k), f"{cls.__name__} has no parameter {k!r}; known parameters: "
+                                         f"{', '.join(known)}.")
     try:
         check = getattr(cls, "check_params", None)
         if callable(check):
-            check(params, where=f"{where}.params")
+            for k in params:  # attribute each nested check to where its stage came from
+                check({k: params[k], **({"curves": params.get("curves", True)} if k == "budget" else {})},
+                      where=src("params", k).rsplit(".", 1)[0])
+            check(params, where=src("params"))
         if entry.get("network") is not None:
-            _check_recipe(entry["network"], f"{where}.network")
-        _solver_from(entry.get("solver"), f"{where}.solver")
+            _check_recipe(entry["network"], src("network"))
+        _solver_from(entry.get("solver"), src("solver"))
     except ScenarioFileError:
         raise
     except SettingsError as exc:
-        key = str(exc).split(":", 1)[0]
-        raise fail(key if " " not in key else where, str(exc).split(": ", 1)[-1]) from None
+        key, _, rest = str(exc).partition(": ")
+        raise fail(key if " " not in key else where, rest or str(exc)) from None
     seed = entry.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise fail(f"{where}.seed", f"must be an integer, got {seed!r}.")
+        raise fail(src("seed"), f"must be an integer, got {seed!r}.")
     return Scenario(name=entry["name"], network=entry.get("network"), model=model, params=dict(params),
                     solver=entry.get("solver"), seed=seed, tags=entry.get("tags") or {})
 
