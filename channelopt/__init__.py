@@ -25,12 +25,15 @@ from .response import Hill, Logarithmic, PointsCurve, ResponseCurve, SaturatingE
 from .solver import SolveInfo, Solver
 from .planner import ChannelPlanner
 from .scenarios import Scenario, compare_results, load_scenarios, pareto_front, run_scenarios
+from . import report, viz
+from ._progress import set_verbosity
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "report", "viz", "set_verbosity",
     "ChannelPlanner", "Scenario", "compare_results", "load_scenarios", "pareto_front", "run_scenarios",
     "BudgetAllocation", "cells_from_network", "Hill", "Logarithmic", "PointsCurve", "ResponseCurve",
     "SaturatingExponential", "fit_response",
