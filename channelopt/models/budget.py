@@ -491,6 +491,16 @@ class BudgetAllocation(Model):
             lam_cells.append(i)
             lam_vars.append(lam)
             lam_levels.append(lv)
+        # One spend variable per cell for the shared rows: a budget row over every segment
+        # made HiGHS presolve take 23 s on 1,000 cells (0.8 s with presolve off).
+        spend_var = np.full(n, None, dtype=object)
+        for i in range(n):
+            if spend_terms[i]:
+                spend_var[i] = prob.add_variable(f"s_{i}", 0.0, None, pulp.LpContinuous)
+                prob.addConstraint(pulp.LpConstraint(
+                    pulp.LpAffineExpression(spend_terms[i] + [(spend_var[i], -1.0)]),
+                    pulp.LpConstraintEQ, f"spend_{i}", 0.0))
+                spend_terms[i] = [(spend_var[i], 1.0)]
         fixed = cells.fixed
         cost_terms = [t for i in range(n) for t in spend_terms[i]]
         cost_terms += [(v, float(fixed[i]) * c) for i in range(n) if fixed[i] > 0 for v, c in act_terms[i]]
