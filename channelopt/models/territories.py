@@ -109,6 +109,11 @@ class TerritoryDesign(Model):
         Time for the heuristic (multi-start construction plus local search).
     seed : int
         Seed of the heuristic.
+    centre_candidates : int, optional
+        With free centres, a region may only join a centre among its
+        ``centre_candidates`` nearest regions. This shrinks the p-median MILP from
+        ``n^2`` pairs to ``n x centre_candidates``; the bound is then the bound of that
+        restricted model. ``None`` (default) allows every pair.
 
     Raises
     ------
@@ -154,6 +159,7 @@ class TerritoryDesign(Model):
         method: str = "exact",
         heuristic_seconds: float = 5.0,
         seed: int = 0,
+        centre_candidates: int | None = None,
     ) -> None:
         self.k = k
         self.objective = objective
@@ -170,6 +176,7 @@ class TerritoryDesign(Model):
         self.method = method
         self.heuristic_seconds = heuristic_seconds
         self.seed = seed
+        self.centre_candidates = centre_candidates
 
     # ------------------------------------------------------------------ data
     def _prepare(self, net) -> _Data:
@@ -472,6 +479,15 @@ class TerritoryDesign(Model):
         x = new_vars(prob, "x", n * n, low=0, up=1, cat=pulp.LpBinary).reshape(n, n)
         state.update(form="hess", x=x)
         diag = x[np.arange(n), np.arange(n)]
+        if self.centre_candidates is not None:
+            if not (isinstance(self.centre_candidates, (int, np.integer)) and self.centre_candidates >= 1):
+                raise SettingsError(f"centre_candidates must be a positive integer, got {self.centre_candidates!r}.")
+            near = np.argsort(d.dist, axis=1, kind="stable")[:, : int(self.centre_candidates)]
+            allowed = np.zeros((n, n), dtype=bool)
+            allowed[np.repeat(np.arange(n), near.shape[1]), near.reshape(-1)] = True
+            allowed[np.arange(n), np.arange(n)] = True
+            for var in x[~allowed].tolist():
+                var.upBound = 0.0
         add_grouped_rows(prob, x.reshape(-1), None, np.repeat(np.arange(n), n), n, "==", 1.0, "assign")
         add_row(prob, diag, None, "==", float(k), "k_centres")
         le = pulp.LpConstraintLE
@@ -484,9 +500,13 @@ class TerritoryDesign(Model):
             for p in range(len(d.attrs)):
                 a = d.loads[:, p]
                 if d.lower[p] > 0:
-                    add_row(prob, [*x[:, c], yc], [*a.tolist(), -d.lower[p]], ">=", 0.0, f"bal_lo_{p}_{c}")
+                    coef = a.copy()
+                    coef[c] -= d.lower[p]  # x[c, c] is the centre switch itself
+                    add_row(prob, x[:, c], coef, ">=", 0.0, f"bal_lo_{p}_{c}")
                 if np.isfinite(d.upper[p]):
-                    add_row(prob, [*x[:, c], yc], [*a.tolist(), -d.upper[p]], "<=", 0.0, f"bal_hi_{p}_{c}")
+                    coef = a.copy()
+                    coef[c] -= d.upper[p]
+                    add_row(prob, x[:, c], coef, "<=", 0.0, f"bal_hi_{p}_{c}")
         if d.locked is not None:
             groups = [np.flatnonzero(d.locked == j) for j in range(k)]
             groups = [g for g in groups if len(g)]
