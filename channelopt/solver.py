@@ -69,6 +69,7 @@ class SolveInfo:
     time_limit: float | None = None
     mip_gap: float | None = None
     message: str = ""
+    duals: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def has_solution(self) -> bool:
@@ -79,7 +80,9 @@ class SolveInfo:
         return self.status == "optimal"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("duals", None)
+        return out
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,9 @@ class Solver:
         else:
             for v in arrays.variables:
                 v.varValue = None
+        if info.duals is not None:
+            for con, pi in zip(_constraint_list(problem), info.duals.tolist()):
+                con.pi = pi
         log.info(
             "%s: %s (%s) objective=%s bound=%s gap=%s in %.2fs",
             self.name, info.status, info.termination, info.objective, info.bound, info.gap,
@@ -199,6 +205,11 @@ class Solver:
         if self.name == "highs":
             return _solve_highs(self, arrays, start)
         return _solve_cbc(self, problem, arrays, start)
+
+
+def _constraint_list(problem: pulp.LpProblem) -> list:
+    constraints = getattr(problem, "_constraints", None)
+    return list((constraints if constraints is not None else problem.constraints).values())
 
 
 def _consistent(a: LpArrays, values: np.ndarray, objective: float) -> bool:
@@ -240,6 +251,29 @@ def _stdout_silenced(active: bool):
         os.close(saved)
 
 
+def _scaling(a: LpArrays) -> tuple[np.ndarray, float]:
+    """Power-of-two row and objective scales (exact in floating point).
+
+    Money and volume rows mix 1 with 1e7 (e.g. ``sum demand_i x_ij <= capacity_j y_j``);
+    HiGHS then crawls through the root LP. Scaling each such row by its largest
+    coefficient, and the objective to a largest cost near 1e3, fixes that without
+    changing the solution.
+    """
+    m = len(a.row_lower)
+    row_scale = np.ones(m)
+    if len(a.data):
+        absdata = np.abs(a.data)
+        nonempty = np.diff(a.indptr) > 0
+        starts = a.indptr[:-1][nonempty]
+        big = np.zeros(m)
+        big[nonempty] = np.maximum.reduceat(absdata, starts)
+        off = nonempty & ((big > 16.0) | (big < 1.0 / 16.0)) & (big > 0)
+        row_scale[off] = np.exp2(-np.round(np.log2(big[off])))
+    cmax = float(np.abs(a.cost).max(initial=0.0))
+    obj_scale = float(np.exp2(-np.ceil(np.log2(cmax / 1e3)))) if cmax > 1e4 else 1.0
+    return row_scale, obj_scale
+
+
 def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
     import highspy
 
@@ -256,20 +290,22 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
 
     n = len(a.cost)
     inf = highspy.kHighsInf
+    row_scale, obj_scale = _scaling(a)
+    data = a.data * np.repeat(row_scale, np.diff(a.indptr))
     lp = highspy.HighsLp()
     lp.num_col_ = n
     lp.num_row_ = len(a.row_lower)
-    lp.col_cost_ = a.cost
+    lp.col_cost_ = a.cost * obj_scale
     lp.col_lower_ = np.where(np.isinf(a.col_lower), -inf, a.col_lower)
     lp.col_upper_ = np.where(np.isinf(a.col_upper), inf, a.col_upper)
-    lp.row_lower_ = np.where(np.isinf(a.row_lower), -inf, a.row_lower)
-    lp.row_upper_ = np.where(np.isinf(a.row_upper), inf, a.row_upper)
-    lp.offset_ = a.offset
+    lp.row_lower_ = np.where(np.isinf(a.row_lower), -inf, a.row_lower * row_scale)
+    lp.row_upper_ = np.where(np.isinf(a.row_upper), inf, a.row_upper * row_scale)
+    lp.offset_ = a.offset * obj_scale
     lp.sense_ = highspy.ObjSense.kMaximize if a.maximize else highspy.ObjSense.kMinimize
     lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
     lp.a_matrix_.start_ = a.indptr.astype(np.int32)
     lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = a.data
+    lp.a_matrix_.value_ = data
     if a.is_mip:
         lp.integrality_ = [
             highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
@@ -309,9 +345,9 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
     }
     termination = names.get(model_status, str(model_status).split(".")[-1])
     values = np.asarray(h.getSolution().col_value, dtype=float) if has_primal else None
-    objective = float(info_h.objective_function_value) if has_primal else math.nan
+    objective = float(info_h.objective_function_value) / obj_scale if has_primal else math.nan
     if a.is_mip:
-        bound = float(info_h.mip_dual_bound)
+        bound = float(info_h.mip_dual_bound) / obj_scale
         if not math.isfinite(bound):
             bound = math.nan
     else:
@@ -335,10 +371,11 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
         # Integers come back as 0.9999999; round so downstream code sees clean decisions.
         values[a.integer] = np.round(values[a.integer])
     gap = _gap(objective, bound) if values is not None else math.nan
-    return (
-        SolveInfo("highs", status, termination, objective=objective, bound=bound, gap=gap),
-        values,
-    )
+    info = SolveInfo("highs", status, termination, objective=objective, bound=bound, gap=gap)
+    if values is not None and not a.is_mip and h.getSolution().dual_valid:
+        # Shadow prices in the model's own units (undo the row and objective scaling).
+        info.duals = np.asarray(h.getSolution().row_dual, dtype=float) * row_scale / obj_scale
+    return info, values
 
 
 def _is_feasible(a: LpArrays, values: np.ndarray, tol: float = 1e-6) -> bool:
