@@ -10,7 +10,8 @@ Result folder layout (``out/``)::
 
     <scenario>/result.json         written last: its presence means "done"
     <scenario>/<table>.parquet     decisions and metric tables of the plan
-    solves.log                     one JSON line per stored result (name, run, worker)
+    solves.log                     an audit line per stored result (name, run, worker); a
+                                   kill right after a result's write may drop its line
 
 Every write goes to a temporary file in the same folder and is moved into place
 with :func:`os.replace`, so a killed batch leaves no half-written result.

@@ -1,0 +1,178 @@
+"""The ``channelopt`` command: help, exit codes, one-line errors, and a batch killed mid-way."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from channelopt.cli import EXIT_NO_PLAN, EXIT_OK, EXIT_USAGE, main
+from channelopt.scenarios import slug
+
+SMALL_TOML = """
+[base]
+name = "pm"
+network = { synthetic = { n_regions = 10, n_outlets = 90, n_distributors = 5, seed = 4 } }
+params = { objective = "p_median", p = 2 }
+"""
+
+
+def _run(*args, timeout=120):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "channelopt.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.mark.parametrize("sub", ["demo", "solve", "batch", "compare"])
+def test_help_on_every_subcommand(sub, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([sub, "--help"])
+    assert exc.value.code == 0
+    assert f"channelopt {sub}" in capsys.readouterr().out
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == EXIT_USAGE
+    assert "COMMAND" in capsys.readouterr().out
+
+
+def test_solve_prints_metrics_and_writes(tmp_path, capsys):
+    spec = tmp_path / "one.toml"
+    spec.write_text(SMALL_TOML)
+    assert main(["solve", str(spec), "--out", str(tmp_path / "plan")]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "status optimal" in out and "weighted_distribution" in out
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    assert plan["info"]["status"] == "optimal"
+
+
+def test_solve_needs_name_when_several(tmp_path, capsys):
+    spec = tmp_path / "two.toml"
+    spec.write_text(SMALL_TOML + "[grid]\np = [2, 3]\n")
+    assert main(["solve", str(spec)]) == EXIT_USAGE
+    assert "holds 2 scenarios" in capsys.readouterr().err
+    assert main(["solve", str(spec), "--name", "pm[p=3]"]) == EXIT_OK
+
+
+def test_infeasible_solve_exits_1_with_reason(tmp_path, capsys):
+    spec = tmp_path / "inf.toml"
+    spec.write_text(SMALL_TOML.replace("p = 2 }", "p = 2, min_coverage = 1.0, max_distance = 1.0 }"))
+    code = main(["solve", str(spec)])
+    err = capsys.readouterr().err
+    assert code == EXIT_NO_PLAN
+    assert err.startswith("channelopt: no plan: ") and "infeasible" in err and len(err.strip().splitlines()) == 1
+
+
+def test_user_errors_are_one_line_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[base]\nparams = { p = 3\n')
+    r = _run("solve", str(bad))
+    assert r.returncode == EXIT_USAGE
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "line 2" in r.stderr
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("base:\n  params: {objectiv: p_median}\n")
+    assert main(["batch", str(typo), "--out", str(tmp_path / "o")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "base.params.objectiv (line 2)" in err and "known parameters" in err and len(err.splitlines()) == 1
+    assert main(["compare", str(tmp_path / "nowhere")]) == EXIT_USAGE
+    assert "no result folder" in capsys.readouterr().err
+
+
+def test_batch_then_compare(tmp_path, capsys):
+    spec = tmp_path / "b.yaml"
+    spec.write_text(textwrap.dedent("""
+        base:
+          network: {synthetic: {n_regions: 10, n_outlets: 90, n_distributors: 5, seed: 4}}
+          params: {objective: p_median}
+        scenarios:
+          - {name: two, params: {p: 2}}
+          - {name: three, params: {p: 3}}
+          - {name: impossible, params: {p: 40}}
+        """))
+    out = tmp_path / "res"
+    code = main(["batch", str(spec), "--out", str(out), "--executor", "serial", "--no-progress"])
+    text = capsys.readouterr().out
+    assert code == EXIT_NO_PLAN                      # one scenario has no plan; the others are stored
+    assert "2 solved, 1 without a plan" in text and "impossible: invalid: SettingsError" in text
+    assert main(["compare", str(out), "--pareto-min", "objective"]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert "three" in text and "two" not in text      # p=3 has the lower objective
+    assert main(["compare", str(out), "--csv", str(tmp_path / "t.csv"), "--all"]) == EXIT_OK
+    assert (tmp_path / "t.csv").read_text().count("\n") == 4
+
+
+def _count_done(out: Path) -> int:
+    return len(list(out.glob("*/result.json")))
+
+
+def _start_and_stop(cmd, out: Path, at_least: int, sig) -> tuple[int, int]:
+    """Start the batch, signal it once ``at_least`` results exist; return (results then, exit code)."""
+    # A new session, so that the pool's workers can be signalled with the batch, by its group id.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while _count_done(out) < at_least and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        done = _count_done(out)
+        assert proc.poll() is None, "the batch finished before it could be stopped"
+        if sig == signal.SIGKILL:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            os.kill(proc.pid, sig)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return done, proc.returncode
+
+
+def test_killed_batch_resumes_without_double_solves(tmp_path):
+    n = 8
+    spec = tmp_path / "kill.toml"
+    spec.write_text(textwrap.dedent("""
+        [base]
+        name = "k"
+        network = { synthetic = { n_regions = 20, n_outlets = 300, n_distributors = 10, seed = 3 } }
+        params = { objective = "p_median" }
+        [grid]
+        p = [2, 3, 4, 5, 6, 7, 8, 9]
+        """))
+    out = tmp_path / "res"
+    cmd = [sys.executable, "-m", "channelopt.cli", "batch", str(spec), "--out", str(out), "--workers", "1",
+           "--no-progress"]
+    # 1. SIGTERM stops the batch like Ctrl-C: exit code 130, stored results kept.
+    done, code = _start_and_stop(cmd, out, 2, signal.SIGTERM)
+    assert code == 130
+    first = {p.parent.name: json.loads(p.read_text())["run_id"] for p in out.glob("*/result.json")}
+    assert done <= len(first) < n
+    # 2. Resumed, then SIGKILLed with its workers: no chance to clean up at all.
+    done2, code = _start_and_stop(cmd, out, len(first) + 2, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    second = {p.parent.name: json.loads(p.read_text())["run_id"] for p in out.glob("*/result.json")}
+    assert len(first) < len(second) < n
+    assert all(second[k] == v for k, v in first.items())            # finished ones not solved again
+    # 3. Resumed to the end.
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert f"{len(second)} read from the store" in r.stdout
+    done = {p.parent.name: json.loads(p.read_text())["run_id"] for p in out.glob("*/result.json")}
+    assert len(done) == n                                            # none lost
+    assert all(done[k] == v for k, v in second.items())
+    log = [json.loads(line) for line in (out / "solves.log").read_text().splitlines()]
+    names = [e["name"] for e in log]
+    # The log line follows the result's atomic write, so a kill between the two may drop a
+    # line (the watcher above stops the batch right at that moment), never duplicate one.
+    assert len(names) == len(set(names)) >= n - 2                  # no result stored twice
+    assert set(names) <= {f"k[p={p}]" for p in range(2, 10)}
+    runs = {e["name"]: e["run_id"] for e in log}
+    assert all(done[slug(k)] == v for k, v in runs.items())
+    assert not list(out.rglob("*.tmp"))                              # no half-written file promoted or left
