@@ -167,6 +167,9 @@ def part2(seeds):
         plan = BudgetAllocation(total=total, cells=cells).solve(solver=Solver("highs"))
         co_s = time.perf_counter() - t0
         ours = float(plan.allocations["response"].sum())
+        if plan.status != "optimal" or not ours > 0:
+            print(f"     channelopt: status {plan.status}, objective {plan.objective}, termination "
+                  f"{plan.info.termination}")
         t0 = time.perf_counter()
         best, _ = brute(curves, lo, hi, fixed, total)
         br_s = time.perf_counter() - t0
