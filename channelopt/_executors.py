@@ -131,7 +131,7 @@ class DaskExecutor(Executor):
                 client = distributed.Client(self._cluster)
             else:
                 try:
-                    client = distributed.Client(address, timeout="10s")
+                    client = distributed.Client(address, timeout="3s")
                 except OSError as exc:
                     raise SettingsError(f"cannot reach the Dask scheduler at {address!r}: {exc}. Start one with "
                                         f"`dask scheduler` (and `dask worker {address}`), or check the address."
