@@ -140,7 +140,7 @@ class ChannelPlanner(Model):
                 if unknown:
                     raise SettingsError(f"{where}.{stage}: {cls_.__name__} has no parameter {unknown[0]!r}; known "
                                         f"parameters: {', '.join(known)}.")
-                keys = value.keys()
+                keys = [k for k, v in value.items() if v is not None]
             elif isinstance(value, cls_):
                 keys = [k for k, v in value.get_params().items() if v is not None]
             else:
