@@ -33,8 +33,11 @@ def benchdata() -> Path:
 
 def districting(states, time_limit):
     folder = benchdata()
-    rows = [r for r in csv.DictReader(open(folder / "optima_districting.csv", newline=""))
-            if r["contiguity"] == "contiguous" and r["state"] in states]
+    rows = [
+        r
+        for r in csv.DictReader(open(folder / "optima_districting.csv", newline=""))
+        if r["contiguity"] == "contiguous" and r["state"] in states
+    ]
     out = []
     for r in sorted(rows, key=lambda r: int(r["n"])):
         graph = json_graph.adjacency_graph(json.load(open(folder / r["graph_file"])))
@@ -42,13 +45,21 @@ def districting(states, time_limit):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            plan = TerritoryDesign(k=int(r["k"]), objective="cut_edges",
-                                   balance={"TOTPOP": (int(r["L"]), int(r["U"]))}).solve(
-                net, solver=co.Solver("highs", time_limit=time_limit))
+            plan = TerritoryDesign(
+                k=int(r["k"]), objective="cut_edges", balance={"TOTPOP": (int(r["L"]), int(r["U"]))}
+            ).solve(net, solver=co.Solver("highs", time_limit=time_limit))
         secs = time.perf_counter() - t0
-        out.append({"case": f"{r['state']} k={r['k']} n={r['n']}", "published": float(r["optimal_cut_edges"]),
-                    "objective": plan.objective, "bound": plan.bound, "status": plan.status,
-                    "contiguous": plan.metrics["contiguity_verified"], "seconds": secs})
+        out.append(
+            {
+                "case": f"{r['state']} k={r['k']} n={r['n']}",
+                "published": float(r["optimal_cut_edges"]),
+                "objective": plan.objective,
+                "bound": plan.bound,
+                "status": plan.status,
+                "contiguous": plan.metrics["contiguity_verified"],
+                "seconds": secs,
+            }
+        )
     return out
 
 
@@ -57,18 +68,34 @@ def china(time_limit, candidates):
     out = []
     t0 = time.perf_counter()
     plan = TerritoryDesign(k=12, balance={"workload": 0.05}, method="heuristic", heuristic_seconds=20).solve(net)
-    out.append({"case": "china heuristic k=12 5%", "published": float("nan"), "objective": plan.objective,
-                "bound": float("nan"), "status": plan.status, "contiguous": plan.metrics["contiguity_verified"],
-                "seconds": time.perf_counter() - t0})
+    out.append(
+        {
+            "case": "china heuristic k=12 5%",
+            "published": float("nan"),
+            "objective": plan.objective,
+            "bound": float("nan"),
+            "status": plan.status,
+            "contiguous": plan.metrics["contiguity_verified"],
+            "seconds": time.perf_counter() - t0,
+        }
+    )
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plan = TerritoryDesign(k=12, balance={"workload": 0.05}, heuristic_seconds=20,
-                               centre_candidates=candidates).solve(
-            net, solver=co.Solver("highs", time_limit=time_limit, mip_gap=0.02))
-    out.append({"case": f"china exact k=12 5% cand={candidates}", "published": float("nan"),
-                "objective": plan.objective, "bound": plan.bound, "status": plan.status,
-                "contiguous": plan.metrics["contiguity_verified"], "seconds": time.perf_counter() - t0})
+        plan = TerritoryDesign(
+            k=12, balance={"workload": 0.05}, heuristic_seconds=20, centre_candidates=candidates
+        ).solve(net, solver=co.Solver("highs", time_limit=time_limit, mip_gap=0.02))
+    out.append(
+        {
+            "case": f"china exact k=12 5% cand={candidates}",
+            "published": float("nan"),
+            "objective": plan.objective,
+            "bound": plan.bound,
+            "status": plan.status,
+            "contiguous": plan.metrics["contiguity_verified"],
+            "seconds": time.perf_counter() - t0,
+        }
+    )
     return out
 
 
@@ -84,11 +111,15 @@ def main() -> None:
     if args.china:
         rows += china(min(args.time_limit, 280.0), args.candidates)
     base = next(r["seconds"] for r in rows if r["case"].startswith("ME"))
-    print(f"{'case':34} {'published':>9} {'objective':>12} {'bound':>12} {'status':>9} {'contig':>6} "
-          f"{'seconds':>8} {'x ME':>8}")
+    print(
+        f"{'case':34} {'published':>9} {'objective':>12} {'bound':>12} {'status':>9} {'contig':>6} "
+        f"{'seconds':>8} {'x ME':>8}"
+    )
     for r in rows:
-        print(f"{r['case']:34} {r['published']:9.0f} {r['objective']:12.6g} {r['bound']:12.6g} {r['status']:>9} "
-              f"{str(r['contiguous']):>6} {r['seconds']:8.1f} {r['seconds'] / base:8.1f}")
+        print(
+            f"{r['case']:34} {r['published']:9.0f} {r['objective']:12.6g} {r['bound']:12.6g} {r['status']:>9} "
+            f"{str(r['contiguous']):>6} {r['seconds']:8.1f} {r['seconds'] / base:8.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from .datasets import load_example, make_synthetic
 from .metrics import Metrics
 from .models.budget import BudgetAllocation, cells_from_network
 from .models.distributors import DistributorSelection
+from .models.territories import TerritoryDesign
 from .network import CHANNELS, ChannelNetwork
 from .plan import Plan, compare
 from .response import Hill, Logarithmic, PointsCurve, ResponseCurve, SaturatingExponential, fit_response
@@ -50,6 +51,7 @@ __all__ = [
     "SolveInfo",
     "Solver",
     "SolverError",
+    "TerritoryDesign",
     "ValidationError",
     "compare",
     "load_example",

@@ -57,8 +57,15 @@ def pieces(adj: list[list[int]], members) -> list[list[int]]:
     return sorted(out, key=len, reverse=True)
 
 
-def add_flow_contiguity(prob: pulp.LpProblem, x: np.ndarray, edges: np.ndarray, *, roots=None,
-                        root_vars: np.ndarray | None = None, name: str = "flow") -> np.ndarray:
+def add_flow_contiguity(
+    prob: pulp.LpProblem,
+    x: np.ndarray,
+    edges: np.ndarray,
+    *,
+    roots=None,
+    root_vars: np.ndarray | None = None,
+    name: str = "flow",
+) -> np.ndarray:
     """Single-commodity flow contiguity per territory slot (Shirabe-style).
 
     Slot ``j``'s root ships one unit to every other member of ``j`` along arcs whose
@@ -96,12 +103,16 @@ def add_flow_contiguity(prob: pulp.LpProblem, x: np.ndarray, edges: np.ndarray, 
         for a, (u, v) in enumerate(zip(tail, head)):
             if root is not None and v == root:
                 # nothing needs to flow back into a fixed root
-                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(f[a], 1.0)]), le, f"{name}{j}_r{a}", 0.0))
+                prob.addConstraint(
+                    pulp.LpConstraint(pulp.LpAffineExpression([(f[a], 1.0)]), le, f"{name}{j}_r{a}", 0.0)
+                )
                 continue
-            prob.addConstraint(pulp.LpConstraint(
-                pulp.LpAffineExpression([(f[a], 1.0), (xs[u], -big)]), le, f"{name}{j}_t{a}", 0.0))
-            prob.addConstraint(pulp.LpConstraint(
-                pulp.LpAffineExpression([(f[a], 1.0), (xs[v], -big)]), le, f"{name}{j}_h{a}", 0.0))
+            prob.addConstraint(
+                pulp.LpConstraint(pulp.LpAffineExpression([(f[a], 1.0), (xs[u], -big)]), le, f"{name}{j}_t{a}", 0.0)
+            )
+            prob.addConstraint(
+                pulp.LpConstraint(pulp.LpAffineExpression([(f[a], 1.0), (xs[v], -big)]), le, f"{name}{j}_h{a}", 0.0)
+            )
             inflow[v].append(f[a])
             outflow[u].append(f[a])
         for v in range(n):
@@ -114,7 +125,9 @@ def add_flow_contiguity(prob: pulp.LpProblem, x: np.ndarray, edges: np.ndarray, 
     return flows
 
 
-def separator_cuts(adj: list[list[int]], label: np.ndarray, centre_of: dict[int, int]) -> list[tuple[list[int], list[int], int]]:
+def separator_cuts(
+    adj: list[list[int]], label: np.ndarray, centre_of: dict[int, int]
+) -> list[tuple[list[int], list[int], int]]:
     """Pieces of territories cut off from their centre, with the regions that separate them.
 
     For a territory centred at ``c`` whose piece ``C`` does not hold ``c``, the

@@ -297,8 +297,15 @@ def solve_heuristic(pb: Problem, *, seconds: float = 5.0, seed: int = 0, max_sta
             if after >= (before[0] - 1e-12, before[1] - 1e-9) or time.perf_counter() > deadline:
                 break
         contiguous = all(len(pieces(pb.adj, np.flatnonzero(label == t))) == 1 for t in range(pb.k))
-        res = Result(label.copy(), centres, objective_value(pb, label, centres), violation(pb, label),
-                     contiguous or not pb.contiguity, 0.0, starts)
+        res = Result(
+            label.copy(),
+            centres,
+            objective_value(pb, label, centres),
+            violation(pb, label),
+            contiguous or not pb.contiguity,
+            0.0,
+            starts,
+        )
         key = (not res.contiguous, res.violation > 1e-9, res.violation, res.objective)
         if best is None or key < (not best.contiguous, best.violation > 1e-9, best.violation, best.objective):
             best = res

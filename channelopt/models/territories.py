@@ -195,7 +195,8 @@ class TerritoryDesign(Model):
                     f"contiguity=True needs a connected region graph, but it has {len(comps)} components: "
                     f"the main one ({len(comps[0])} regions) and {listing}"
                     f"{' ...' if len(comps) > 6 else ''}. Pass bridge_islands=True to join each island to "
-                    f"its nearest neighbour, add the missing edges to the graph, or set contiguity=False.")
+                    f"its nearest neighbour, add the missing edges to the graph, or set contiguity=False."
+                )
             net = net.with_bridged_islands()
             bridged = True
         ids = net.region_ids.tolist()
@@ -205,7 +206,9 @@ class TerritoryDesign(Model):
 
         def region_index(rid, what):
             if rid not in pos:
-                raise SettingsError(f"{what} names unknown region_id {rid!r}; known ids look like {format_ids(ids, 5)}.")
+                raise SettingsError(
+                    f"{what} names unknown region_id {rid!r}; known ids look like {format_ids(ids, 5)}."
+                )
             return pos[rid]
 
         current = None
@@ -213,20 +216,26 @@ class TerritoryDesign(Model):
         if self.current is not None:
             if isinstance(self.current, str):
                 if self.current not in table.columns:
-                    raise SettingsError(f"current={self.current!r} is not a region column; columns: {list(table.columns)}.")
+                    raise SettingsError(
+                        f"current={self.current!r} is not a region column; columns: {list(table.columns)}."
+                    )
                 cur_map = dict(zip(ids, table[self.current].tolist()))
             else:
                 cur_map = dict(self.current)
             missing = [r for r in ids if r not in cur_map or pd.isna(cur_map[r])]
             if missing:
-                raise SettingsError(f"current alignment lacks a territory for region_id {format_ids(missing)}; "
-                                    "give every region its current territory.")
+                raise SettingsError(
+                    f"current alignment lacks a territory for region_id {format_ids(missing)}; "
+                    "give every region its current territory."
+                )
             for r in cur_map:
                 region_index(r, "current")
             labels = sorted(set(cur_map[r] for r in ids), key=str)
         elif self.objective == "disruption" or self.max_changes is not None:
-            raise SettingsError(f"{'objective=' + repr(self.objective) if self.objective == 'disruption' else 'max_changes'}"
-                                " needs current= (the current alignment: region_id -> territory).")
+            raise SettingsError(
+                f"{'objective=' + repr(self.objective) if self.objective == 'disruption' else 'max_changes'}"
+                " needs current= (the current alignment: region_id -> territory)."
+            )
         centre_regions = None
         if self.centres is not None:
             if isinstance(self.centres, Mapping):
@@ -235,8 +244,10 @@ class TerritoryDesign(Model):
                 c_regions = list(self.centres)
                 c_labels = c_regions if labels is None else labels
             if labels is not None and sorted(c_labels, key=str) != labels:
-                raise SettingsError(f"centres name territories {format_ids(c_labels)} but current has {format_ids(labels)}; "
-                                    "give centres as a mapping {territory: region_id}.")
+                raise SettingsError(
+                    f"centres name territories {format_ids(c_labels)} but current has {format_ids(labels)}; "
+                    "give centres as a mapping {territory: region_id}."
+                )
             if len(set(c_regions)) != len(c_regions):
                 raise SettingsError("centres repeats a region; give one distinct centre region per territory.")
             labels = list(c_labels) if labels is None else labels
@@ -245,8 +256,10 @@ class TerritoryDesign(Model):
         k = self.k
         if labels is not None:
             if k is not None and k != len(labels):
-                raise SettingsError(f"k={k} but {'current' if self.current is not None else 'centres'} defines "
-                                    f"{len(labels)} territories; drop k or make them agree.")
+                raise SettingsError(
+                    f"k={k} but {'current' if self.current is not None else 'centres'} defines "
+                    f"{len(labels)} territories; drop k or make them agree."
+                )
             k = len(labels)
         if k is None:
             raise SettingsError("give k (the number of territories), centres, or current.")
@@ -269,13 +282,19 @@ class TerritoryDesign(Model):
             locked = np.full(n, -1)
             for r, lab in self.locked.items():
                 if lab not in lab_pos:
-                    raise SettingsError(f"locked sends region {r!r} to unknown territory {lab!r}; territories: {format_ids(labels)}.")
+                    raise SettingsError(
+                        f"locked sends region {r!r} to unknown territory {lab!r}; territories: {format_ids(labels)}."
+                    )
                 locked[region_index(r, "locked")] = lab_pos[lab]
             if centre_regions is not None:
                 clash = [ids[c] for j, c in enumerate(centre_regions) if locked[c] >= 0 and locked[c] != j]
                 if clash:
-                    raise SettingsError(f"locked moves centre region(s) {format_ids(clash)} out of their own territory.")
-        if self.max_changes is not None and (not isinstance(self.max_changes, (int, np.integer)) or self.max_changes < 0):
+                    raise SettingsError(
+                        f"locked moves centre region(s) {format_ids(clash)} out of their own territory."
+                    )
+        if self.max_changes is not None and (
+            not isinstance(self.max_changes, (int, np.integer)) or self.max_changes < 0
+        ):
             raise SettingsError(f"max_changes must be a non-negative integer, got {self.max_changes!r}.")
 
         # balance and capacity attributes
@@ -292,8 +311,9 @@ class TerritoryDesign(Model):
             col = _ALIASES.get(name, name)
             if col not in table.columns or not pd.api.types.is_numeric_dtype(table[col]):
                 numeric = [c for c in table.columns if c != "region_id" and pd.api.types.is_numeric_dtype(table[c])]
-                raise SettingsError(f"balance/capacity attribute {name!r} is not a numeric region column; "
-                                    f"available: {numeric}.")
+                raise SettingsError(
+                    f"balance/capacity attribute {name!r} is not a numeric region column; available: {numeric}."
+                )
             a = table[col].to_numpy(dtype=float)
             mean = a.sum() / k
             lo, hi = 0.0, math.inf
@@ -305,7 +325,9 @@ class TerritoryDesign(Model):
                 elif isinstance(bal, (int, float)) and 0 <= bal:
                     lo, hi = (1 - bal) * mean, (1 + bal) * mean
                 else:
-                    raise SettingsError(f"balance[{name!r}] must be a tolerance >= 0 (e.g. 0.05) or bounds (L, U); got {bal!r}.")
+                    raise SettingsError(
+                        f"balance[{name!r}] must be a tolerance >= 0 (e.g. 0.05) or bounds (L, U); got {bal!r}."
+                    )
             if cap is not None:
                 if not (isinstance(cap, (int, float)) and cap > 0):
                     raise SettingsError(f"capacity[{name!r}] must be a positive number, got {cap!r}.")
@@ -334,8 +356,27 @@ class TerritoryDesign(Model):
             dist = np.array(net.region_distances(), dtype=float)
             if not np.isfinite(dist).all():
                 dist[~np.isfinite(dist)] = 10.0 * np.nanmax(np.where(np.isfinite(dist), dist, np.nan)) + 1.0
-        return _Data(net, ids, n, k, labels, edges, adj, attrs, loads, np.array(lower), np.array(upper),
-                     weights, dist, centre_regions, current, locked, np.array(edge_w), table, bridged)
+        return _Data(
+            net,
+            ids,
+            n,
+            k,
+            labels,
+            edges,
+            adj,
+            attrs,
+            loads,
+            np.array(lower),
+            np.array(upper),
+            weights,
+            dist,
+            centre_regions,
+            current,
+            locked,
+            np.array(edge_w),
+            table,
+            bridged,
+        )
 
     def _uses_hess(self, d: _Data) -> bool:
         return self.objective == "compactness" and d.centres is None
@@ -345,8 +386,10 @@ class TerritoryDesign(Model):
         d = self._prepare(net)
         self._data = d
         if self._uses_hess(d) and d.current is not None:
-            raise SettingsError("objective='compactness' with a current alignment needs fixed centres= "
-                                "(territory -> centre region); or use objective='disruption'.")
+            raise SettingsError(
+                "objective='compactness' with a current alignment needs fixed centres= "
+                "(territory -> centre region); or use objective='disruption'."
+            )
         reasons = []
         for p, name in enumerate(d.attrs):
             a = d.loads[:, p]
@@ -357,18 +400,30 @@ class TerritoryDesign(Model):
                 reasons.append(f"{name}: the total {total:.6g} is below k x lower bound = {d.k} x {lo:.6g}")
             big = np.flatnonzero(a > hi + 1e-9)
             if len(big):
-                reasons.append(f"{name}: region(s) {format_ids([d.ids[i] for i in big])} alone carry "
-                               f"{a[big].max():.6g} > the upper bound {hi:.6g}")
+                reasons.append(
+                    f"{name}: region(s) {format_ids([d.ids[i] for i in big])} alone carry "
+                    f"{a[big].max():.6g} > the upper bound {hi:.6g}"
+                )
         if reasons:
             raise InfeasibleError(self._balance_message(d, reasons), reasons=reasons)
 
     def _heuristic_problem(self, d: _Data, lower=None, upper=None) -> heur.Problem:
         return heur.Problem(
-            adj=d.adj, k=d.k, loads=d.loads, lower=d.lower if lower is None else lower,
-            upper=d.upper if upper is None else upper, objective=self.objective, weights=d.weights,
-            dist=d.dist, fixed_centres=d.centres, current=d.current, locked=d.locked,
-            max_changes=self.max_changes, contiguity=self.contiguity,
-            edge_weight=_adj_weights(d) if self.edge_weight else None)
+            adj=d.adj,
+            k=d.k,
+            loads=d.loads,
+            lower=d.lower if lower is None else lower,
+            upper=d.upper if upper is None else upper,
+            objective=self.objective,
+            weights=d.weights,
+            dist=d.dist,
+            fixed_centres=d.centres,
+            current=d.current,
+            locked=d.locked,
+            max_changes=self.max_changes,
+            contiguity=self.contiguity,
+            edge_weight=_adj_weights(d) if self.edge_weight else None,
+        )
 
     def _balance_message(self, d: _Data, reasons: list[str]) -> str:
         """Explain an infeasible balance: name the attribute and the tightest tolerance found."""
@@ -378,9 +433,11 @@ class TerritoryDesign(Model):
             # search for the most balanced plan by shrinking the bounds around the mean
             best = _tightest(pb, d, seconds=min(5.0, self.heuristic_seconds), seed=self.seed)
             for p, name in enumerate(d.attrs):
-                parts.append(f"the tightest {name} tolerance found is {best[p]:.2%} around the mean "
-                             f"{d.loads[:, p].sum() / d.k:.6g} (bounds {(1 - best[p]) * d.loads[:, p].sum() / d.k:.6g}"
-                             f"..{(1 + best[p]) * d.loads[:, p].sum() / d.k:.6g})")
+                parts.append(
+                    f"the tightest {name} tolerance found is {best[p]:.2%} around the mean "
+                    f"{d.loads[:, p].sum() / d.k:.6g} (bounds {(1 - best[p]) * d.loads[:, p].sum() / d.k:.6g}"
+                    f"..{(1 + best[p]) * d.loads[:, p].sum() / d.k:.6g})"
+                )
         return "; ".join(parts) + "."
 
     # ------------------------------------------------------------------ build
@@ -442,12 +499,20 @@ class TerritoryDesign(Model):
                             r[v, j].upBound = 0.0
                             continue
                         # no member of slot j below its root
-                        add_row(prob, [x[v, j], *r[: v + 1, j]], [1.0] + [-1.0] * (v + 1), "<=", 0.0, f"minroot_{v}_{j}")
+                        add_row(
+                            prob, [x[v, j], *r[: v + 1, j]], [1.0] + [-1.0] * (v + 1), "<=", 0.0, f"minroot_{v}_{j}"
+                        )
                         if j + 1 < k:
-                            add_row(prob, [*r[: v + 1, j + 1], *r[:v, j]], [1.0] * (v + 1) + [-1.0] * v, "<=", 0.0,
-                                    f"rootorder_{v}_{j}")
+                            add_row(
+                                prob,
+                                [*r[: v + 1, j + 1], *r[:v, j]],
+                                [1.0] * (v + 1) + [-1.0] * v,
+                                "<=",
+                                0.0,
+                                f"rootorder_{v}_{j}",
+                            )
             state["r"] = r
-        for p, name in enumerate(d.attrs):
+        for p in range(len(d.attrs)):
             a = d.loads[:, p]
             for j in range(k):
                 if d.lower[p] > 0:
@@ -495,8 +560,11 @@ class TerritoryDesign(Model):
             yc = diag[c]
             for v in range(n):
                 if v != c:
-                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(x[v, c], 1.0), (yc, -1.0)]),
-                                                         le, f"open_{v}_{c}", 0.0))
+                    prob.addConstraint(
+                        pulp.LpConstraint(
+                            pulp.LpAffineExpression([(x[v, c], 1.0), (yc, -1.0)]), le, f"open_{v}_{c}", 0.0
+                        )
+                    )
             for p in range(len(d.attrs)):
                 a = d.loads[:, p]
                 if d.lower[p] > 0:
@@ -510,7 +578,7 @@ class TerritoryDesign(Model):
         if d.locked is not None:
             groups = [np.flatnonzero(d.locked == j) for j in range(k)]
             groups = [g for g in groups if len(g)]
-            for gi, g in enumerate(groups):
+            for g in groups:
                 for v in g[1:].tolist():
                     for c in range(n):
                         add_row(prob, [x[v, c], x[g[0], c]], [1.0, -1.0], "==", 0.0, f"lock_{v}_{c}")
@@ -553,7 +621,8 @@ class TerritoryDesign(Model):
                 raise NoSolutionError(
                     f"the heuristic found no plan meeting every rule in {self.heuristic_seconds}s "
                     f"(balance violation {hres.violation:.3g}, contiguous={hres.contiguous}); "
-                    "raise heuristic_seconds, loosen balance, or use method='exact'.")
+                    "raise heuristic_seconds, loosen balance, or use method='exact'."
+                )
             info = SolveInfo("heuristic", "feasible", "heuristic", objective=hres.objective, seconds=hres.seconds)
             return self._plan(d, hres.label, hres.centres, info, state, built.build_seconds)
         start = self._start(d, state, hres) if h_ok else None
@@ -572,13 +641,15 @@ class TerritoryDesign(Model):
                 raise SolverError(f"{solver.name} failed: {info.termination} {info.message}".strip())
             if not info.has_solution:
                 if h_ok:
-                    info = dataclasses.replace(info, status="feasible", objective=hres.objective,
-                                               gap=_gap(hres.objective, info.bound))
+                    info = dataclasses.replace(
+                        info, status="feasible", objective=hres.objective, gap=_gap(hres.objective, info.bound)
+                    )
                     label, centres = hres.label, hres.centres
                     break
                 raise NoSolutionError(
                     f"{solver.name} stopped ({info.termination}) after {seconds:.1f}s without a plan and the "
-                    f"heuristic found none; raise time_limit (now {solver.time_limit}) or loosen the model.")
+                    f"heuristic found none; raise time_limit (now {solver.time_limit}) or loosen the model."
+                )
             label, centres = self._read(d, state)
             if state["form"] != "hess" or not self.contiguity:
                 break
@@ -589,8 +660,9 @@ class TerritoryDesign(Model):
                 # out of time with a disconnected plan: the heuristic's plan is the answer
                 if not h_ok:
                     raise NoSolutionError(f"time limit reached before a contiguous plan ({state['rounds']} rounds).")
-                info = dataclasses.replace(info, status="feasible", objective=hres.objective,
-                                           gap=_gap(hres.objective, info.bound))
+                info = dataclasses.replace(
+                    info, status="feasible", objective=hres.objective, gap=_gap(hres.objective, info.bound)
+                )
                 label, centres = hres.label, hres.centres
                 break
             self._add_cuts(d, built.problem, state, cuts, centres)
@@ -600,8 +672,11 @@ class TerritoryDesign(Model):
             label, centres = hres.label, hres.centres
         plan = self._plan(d, label, centres, info, state, built.build_seconds)
         if info.status != "optimal":
-            warnings.warn(f"TerritoryDesign plan is {info.status} ({info.termination}), not proven optimal: "
-                          f"gap {info.gap:.2%}.", NotOptimalWarning, stacklevel=2)
+            warnings.warn(
+                f"TerritoryDesign plan is {info.status} ({info.termination}), not proven optimal: gap {info.gap:.2%}.",
+                NotOptimalWarning,
+                stacklevel=2,
+            )
         return plan
 
     def _respects_rules(self, d: _Data, label) -> bool:
@@ -626,7 +701,7 @@ class TerritoryDesign(Model):
         if state.get("r") is not None and d.centres is None and d.current is None and d.locked is None:
             # renumber territories by their lowest region, as the symmetry rows demand
             first = {}
-            for v, t in enumerate(label.tolist()):
+            for t in label.tolist():
                 first.setdefault(t, len(first))
             slot = np.array([first[t] for t in label.tolist()])
         for v in range(d.n):
@@ -645,8 +720,9 @@ class TerritoryDesign(Model):
                 for v in piece:
                     terms = [(x[u, cc], 1.0) for u in sep] + [(x[v, cc], -1.0)]
                     state["cuts"] += 1
-                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), ge,
-                                                         f"sep{state['cuts']}", 0.0))
+                    prob.addConstraint(
+                        pulp.LpConstraint(pulp.LpAffineExpression(terms), ge, f"sep{state['cuts']}", 0.0)
+                    )
 
     def _read(self, d: _Data, state):
         x = state["x"]
@@ -679,8 +755,10 @@ class TerritoryDesign(Model):
     def _diagnose(self, d: _Data, state=None) -> list[str]:
         out = []
         for p, name in enumerate(d.attrs):
-            out.append(f"no {'contiguous ' if self.contiguity else ''}plan keeps every territory's {name} within "
-                       f"[{d.lower[p]:.6g}, {d.upper[p]:.6g}]")
+            out.append(
+                f"no {'contiguous ' if self.contiguity else ''}plan keeps every territory's {name} within "
+                f"[{d.lower[p]:.6g}, {d.upper[p]:.6g}]"
+            )
         if self.max_changes is not None:
             out.append(f"at most {self.max_changes} region(s) may change territory")
         if d.locked is not None:
@@ -693,6 +771,12 @@ class TerritoryDesign(Model):
     # ------------------------------------------------------------------ plan
     def _plan(self, d: _Data, label, centres, info: SolveInfo, state, build_seconds) -> Plan:
         info.build_seconds = build_seconds
+        integral = self.objective == "disruption" or (
+            self.objective == "cut_edges" and np.all(d.edge_w == np.round(d.edge_w))
+        )
+        if integral and math.isfinite(info.objective) and abs(info.objective - round(info.objective)) < 1e-6:
+            # counts come back as 2.9999999999999996 from the solver's floating point
+            info.objective = float(round(info.objective))
         labels = [d.labels[t] for t in np.asarray(label).tolist()]
         assignments = pd.DataFrame({"region_id": d.ids, "territory": labels})
         if centres is not None:
@@ -710,8 +794,12 @@ class TerritoryDesign(Model):
                 table[name] = d.loads[:, p]
         geom = None
         regions = d.net.regions
-        if hasattr(regions, "geometry") and "geometry" in regions.columns and regions.crs is not None \
-                and regions.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+        if (
+            hasattr(regions, "geometry")
+            and "geometry" in regions.columns
+            and regions.crs is not None
+            and regions.geom_type.isin(["Polygon", "MultiPolygon"]).all()
+        ):
             geom = regions.set_index("region_id").geometry
         terr = territory_metrics(graph, lab_map, table, d.attrs, region_geometry=geom)
         terr = terr.reindex([lab for lab in d.labels if lab in set(labels)])
@@ -727,11 +815,13 @@ class TerritoryDesign(Model):
             br = cov.by_region
             terr["outlets"] = br["outlets"].to_numpy()
             terr["potential"] = br["potential"].to_numpy()
-            terr["channels"] = outlets.groupby("region_id")["channel"].nunique().reindex(terr.index).fillna(0).astype(int)
+            terr["channels"] = (
+                outlets.groupby("region_id")["channel"].nunique().reindex(terr.index).fillna(0).astype(int)
+            )
             terr["channel_breadth"] = br["channel_breadth"].to_numpy()
         terr.index.name = "territory"
         overall: dict[str, Any] = {"territories": int(len(terr)), "regions": d.n}
-        for p, name in enumerate(d.attrs):
+        for name in d.attrs:
             b = balance_of(terr[name])
             overall[f"max_deviation_{name}"] = b["max_deviation"]
             overall[f"cv_{name}"] = b["cv"]
@@ -740,26 +830,42 @@ class TerritoryDesign(Model):
         if self.edge_weight:
             overall["cut_length"] = count_cut_edges(graph, lab_map, weight=self.edge_weight)
         # checked on the graph itself, never taken from the model
-        overall["contiguity_verified"] = bool(all(
-            nx.is_connected(graph.subgraph([r for r, t in lab_map.items() if t == lab])) for lab in terr.index))
+        overall["contiguity_verified"] = bool(
+            all(nx.is_connected(graph.subgraph([r for r, t in lab_map.items() if t == lab])) for lab in terr.index)
+        )
         overall["islands_bridged"] = d.bridged
         if d.dist is not None and centres is not None:
             cl = np.asarray(centres)[np.asarray(label)]
             overall["weighted_distance"] = float((d.weights * d.dist[np.arange(d.n), cl]).sum())
         if d.current is not None:
             overall["regions_changed"] = int((np.asarray(label) != d.current).sum())
-        overall.update({"gap": info.gap, "lazy_rounds": state.get("rounds", 0), "lazy_cuts": state.get("cuts", 0),
-                        "heuristic_seconds": state.get("heuristic_seconds", math.nan)})
-        metrics = coverage_metrics(d.net.outlets, np.ones(len(d.net.outlets), dtype=bool), d.ids) \
-            if d.net.outlets is not None and len(d.net.outlets) else None
+        overall.update(
+            {
+                "gap": info.gap,
+                "lazy_rounds": state.get("rounds", 0),
+                "lazy_cuts": state.get("cuts", 0),
+                "heuristic_seconds": state.get("heuristic_seconds", math.nan),
+            }
+        )
+        metrics = (
+            coverage_metrics(d.net.outlets, np.ones(len(d.net.outlets), dtype=bool), d.ids)
+            if d.net.outlets is not None and len(d.net.outlets)
+            else None
+        )
         from ..metrics import Metrics
 
         if metrics is None:
             metrics = Metrics()
         metrics.overall.update(overall)
         metrics.by_territory = terr
-        plan = Plan(kind=self.kind, info=info, assignments=assignments, metrics=metrics,
-                    tables={"territories": terr}, network=d.net)
+        plan = Plan(
+            kind=self.kind,
+            info=info,
+            assignments=assignments,
+            metrics=metrics,
+            tables={"territories": terr},
+            network=d.net,
+        )
         plan.settings = {"model": type(self).__name__, **self.get_params()}
         return plan
 

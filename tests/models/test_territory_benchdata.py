@@ -29,8 +29,9 @@ def instance(benchdata, state: str, contiguity: str):
 @pytest.mark.parametrize("state", ["ME", "NM", "ID"])
 def test_contiguous_optimum_reproduced(benchdata, state):
     net, k, lo, hi, optimum = instance(benchdata, state, "contiguous")
-    plan = TerritoryDesign(k=k, objective="cut_edges", contiguity=True,
-                           balance={"TOTPOP": (lo, hi)}).solve(net, solver=co.Solver("highs"))
+    plan = TerritoryDesign(k=k, objective="cut_edges", contiguity=True, balance={"TOTPOP": (lo, hi)}).solve(
+        net, solver=co.Solver("highs")
+    )
     assert plan.status == "optimal"
     assert plan.objective == pytest.approx(optimum, abs=1e-6)
     assert plan.metrics["cut_edges"] == optimum
@@ -43,8 +44,9 @@ def test_contiguous_optimum_reproduced(benchdata, state):
 @pytest.mark.parametrize("state", ["ME", "ID"])
 def test_optimum_without_contiguity_reproduced(benchdata, state):
     net, k, lo, hi, optimum = instance(benchdata, state, "none")
-    plan = TerritoryDesign(k=k, objective="cut_edges", contiguity=False,
-                           balance={"TOTPOP": (lo, hi)}).solve(net, solver=co.Solver("highs"))
+    plan = TerritoryDesign(k=k, objective="cut_edges", contiguity=False, balance={"TOTPOP": (lo, hi)}).solve(
+        net, solver=co.Solver("highs")
+    )
     assert plan.status == "optimal"
     assert plan.objective == pytest.approx(optimum, abs=1e-6)
     assert plan.metrics["cut_edges"] == optimum

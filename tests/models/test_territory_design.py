@@ -85,6 +85,7 @@ def test_contiguity_changes_the_optimum_when_it_binds():
 def weighted_distance(g, w, dist):
     def cost(label, parts):
         return sum(min(sum(w[v] * dist[v][c] for v in p) for c in p) for p in parts)
+
     return cost
 
 
@@ -99,7 +100,8 @@ def test_compactness_free_centres_matches_brute_force(solver):
     lo, hi = 0.85 * total / 3, 1.15 * total / 3
     expected = brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, dist))
     plan = TerritoryDesign(k=3, objective="compactness", weight="pop", balance={"pop": (lo, hi)}).solve(
-        net, solver=solver)
+        net, solver=solver
+    )
     assert plan.status == "optimal"
     assert plan.objective == pytest.approx(expected, rel=1e-6)
     assert plan.metrics["contiguity_verified"]
@@ -110,8 +112,9 @@ def test_compactness_free_centres_matches_brute_force(solver):
 def test_fixed_centres_stay_centres_and_name_territories():
     g = planar(12, seed=5)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
-    plan = TerritoryDesign(centres={"north": 0, "south": 7}, objective="compactness", weight="pop",
-                           balance={"pop": 0.3}).solve(net)
+    plan = TerritoryDesign(
+        centres={"north": 0, "south": 7}, objective="compactness", weight="pop", balance={"pop": 0.3}
+    ).solve(net)
     a = plan.assignments.set_index("region_id")
     assert a.loc[0, "territory"] == "north" and a.loc[7, "territory"] == "south"
     assert set(a["centre"]) == {0, 7}
@@ -156,13 +159,16 @@ def test_disconnected_graph_names_components_or_bridges():
     assert plan.metrics["islands_bridged"] and plan.metrics["contiguity_verified"]
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"objective": "shortest"}, "objective must be one of"),
-    ({"balance": {"nope": 0.1}}, "attribute 'nope'"),
-    ({"k": 0}, "k must be an integer"),
-    ({"objective": "disruption"}, "needs current="),
-    ({"locked": {99: 0}}, "unknown region_id 99"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"objective": "shortest"}, "objective must be one of"),
+        ({"balance": {"nope": 0.1}}, "attribute 'nope'"),
+        ({"k": 0}, "k must be an integer"),
+        ({"objective": "disruption"}, "needs current="),
+        ({"locked": {99: 0}}, "unknown region_id 99"),
+    ],
+)
 def test_settings_errors_name_the_setting(bad, match):
     net = co.ChannelNetwork.from_graph(planar(6, seed=1), ["pop"])
     with pytest.raises(SettingsError, match=match):
@@ -190,8 +196,9 @@ def test_properties_on_random_planar_graphs(seed, n, k, cap):
     dist = {s: nx.single_source_shortest_path_length(g, s) for s in seeds}
     current = {v: int(np.argmin([dist[s][v] + 1e-3 * j for j, s in enumerate(seeds)])) for v in g.nodes}
     locked = {seeds[0]: current[seeds[0]]}
-    model = TerritoryDesign(k=k, objective="disruption", current=current, max_changes=cap, locked=locked,
-                            balance={"pop": 0.6})
+    model = TerritoryDesign(
+        k=k, objective="disruption", current=current, max_changes=cap, locked=locked, balance={"pop": 0.6}
+    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -216,22 +223,35 @@ def test_properties_on_random_planar_graphs(seed, n, k, cap):
 def test_heuristic_plans_are_contiguous_and_balanced(seed, k):
     g = planar(30, seed)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
-    plan = TerritoryDesign(k=k, objective="cut_edges", balance={"pop": 0.3}, method="heuristic",
-                           heuristic_seconds=0.5, seed=seed).solve(net)
+    plan = TerritoryDesign(
+        k=k, objective="cut_edges", balance={"pop": 0.3}, method="heuristic", heuristic_seconds=0.5, seed=seed
+    ).solve(net)
     assert plan.metrics["contiguity_verified"] and plan.metrics["balance_ok_pop"]
     assert plan.territories["regions"].sum() == 30
 
 
 def test_synthetic_network_plan_has_outlet_metrics_and_gap():
-    net = co.datasets.make_synthetic(n_regions=30, n_outlets=300, n_distributors=5, seed=1) \
-        if hasattr(co, "datasets") else None
+    net = (
+        co.datasets.make_synthetic(n_regions=30, n_outlets=300, n_distributors=5, seed=1)
+        if hasattr(co, "datasets")
+        else None
+    )
     if net is None:  # pragma: no cover
         pytest.skip("datasets not importable")
     plan = TerritoryDesign(k=3, objective="compactness", balance={"workload": 0.1}).solve(
-        net, solver=co.Solver("highs", mip_gap=0.0))
+        net, solver=co.Solver("highs", mip_gap=0.0)
+    )
     t = plan.territories
-    for col in ("workload", "workload_ratio", "workload_deviation", "cut_edges", "connected", "outlets",
-                "channel_breadth", "centre"):
+    for col in (
+        "workload",
+        "workload_ratio",
+        "workload_deviation",
+        "cut_edges",
+        "connected",
+        "outlets",
+        "channel_breadth",
+        "centre",
+    ):
         assert col in t.columns
     assert plan.metrics.by_territory is t
     assert t["outlets"].sum() == 300
