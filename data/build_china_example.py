@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from channelopt.datasets._generate import (
+from channelopt.datasets._generate import (  # noqa: E402 (after the sys.path fix above)
     CHANNEL_PROFILES,
     CHANNELS,
     draw_distributors,
