@@ -651,6 +651,13 @@ class TerritoryDesign(Model):
                     f"heuristic found none; raise time_limit (now {solver.time_limit}) or loosen the model."
                 )
             label, centres = self._read(d, state)
+            if (len(np.unique(label)) != d.k or heur.violation(self._heuristic_problem(d), label) > 1e-6) and h_ok:
+                # a solver answer that is not a k-territory balanced plan is never reported
+                info = dataclasses.replace(
+                    info, status="feasible", objective=hres.objective, gap=_gap(hres.objective, info.bound)
+                )
+                label, centres = hres.label, hres.centres
+                break
             if state["form"] != "hess" or not self.contiguity:
                 break
             cuts = separator_cuts(d.adj, label, dict(enumerate(centres)))
