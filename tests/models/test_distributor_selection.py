@@ -238,7 +238,7 @@ def _spopt_value(model):
     return pulp.value(model.problem.objective)
 
 
-@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("seed", [0])
 def test_same_objectives_as_spopt(seed):
     from spopt.locate import LSCP, MCLP, PCenter, PMedian
 
