@@ -1,0 +1,204 @@
+"""Write the tutorial notebooks (outputs stripped) from the cell sources below.
+
+Run ``python notebooks/_build_notebooks.py`` after editing a story; the test suite
+executes every notebook (tests/test_notebooks.py), so keep each under two minutes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+SETUP = """\
+import warnings
+import matplotlib.pyplot as plt
+import pandas as pd
+import channelopt as co
+pd.set_option("display.width", 140)
+pd.set_option("display.max_columns", 14)"""
+
+NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
+    "01_quickstart": [
+        ("md", "# Quick start: load, solve, read the metrics, look at the map\n\n"
+               "A channel manager wants to know which distributors to sign so that outlets across China are "
+               "served at the lowest cost, and how broad (channels) and deep (outlets) the resulting coverage "
+               "is. `channelopt` turns that into a mixed-integer programme, solves it with HiGHS, and returns "
+               "a `Plan` with decisions, solve info and metrics."),
+        ("code", SETUP),
+        ("md", "## 1. Load the example network\n"
+               "340 approximate prefecture regions, 8,000 synthetic outlets in six channel types, "
+               "80 candidate distributors."),
+        ("code", 'net = co.load_example("china")\nnet'),
+        ("code", 'net.outlets[["outlet_id", "region_id", "channel", "potential"]].head()'),
+        ("md", "## 2. Solve\n"
+               "Sign 10 distributors that reach the most demand within 300 km (maximal covering). "
+               "`candidates=` keeps only each outlet's nearest links when you want a full cost model fast."),
+        ("code", 'model = co.DistributorSelection(objective="max_coverage", p=10, max_distance=300)\n'
+                 'plan = model.solve(net, solver=co.Solver("highs", time_limit=60))\n'
+                 'plan'),
+        ("code", 'plan.status, plan.objective, plan.bound, plan.gap, round(plan.solve_seconds, 2)'),
+        ("md", "## 3. Breadth and depth\n"
+               "Numeric distribution counts outlets, weighted distribution weighs them by sales potential."),
+        ("code", 'plan.summary()[["numeric_distribution", "weighted_distribution", "region_coverage", '
+                 '"mean_channel_breadth", "open_distributors", "total_cost"]]'),
+        ("code", 'plan.metrics.by_channel[["numeric_distribution", "weighted_distribution", "regions_reached"]]'),
+        ("md", "## 4. The map\nRegions shaded by weighted distribution, signed distributors as red stars, "
+               "candidates left out as grey crosses, service links as grey lines."),
+        ("code", 'ax = plan.plot()\nplt.show()'),
+        ("code", 'ax = co.viz.plot_breadth_depth(plan)\nplt.show()'),
+        ("md", "## 5. Share it\n`plan.to_html(path)` writes a single self-contained page (maps, charts, "
+               "solve info, tables); `plan.explore()` gives an interactive folium map in the notebook."),
+        ("code", 'import tempfile, pathlib\n'
+                 'report = plan.to_html(pathlib.Path(tempfile.mkdtemp()) / "china_plan.html")\n'
+                 'report.name, report.stat().st_size > 100_000'),
+        ("code", 'fmap = plan.explore(outlets=False)\nfmap'),
+    ],
+    "02_distributor_network": [
+        ("md", "# The distributor network: the facility-location family on the China example\n\n"
+               "Same data, different questions: what does full coverage cost (set cover)? how many partners "
+               "for a fixed count (p-median)? how much demand can a fixed network reach (max coverage)? "
+               "what if we must keep today's partners?"),
+        ("code", SETUP),
+        ("code", 'net = co.load_example("china")\n'
+                 'solver = co.Solver("highs", time_limit=60)\n'
+                 'print(net, "|", int(net.distributors["existing"].sum()), "existing partners")'),
+        ("md", "## Max coverage for a growing number of partners\nHow weighted distribution grows with "
+               "each extra signing (within 300 km)."),
+        ("code", 'plans = {}\n'
+                 'for p in (4, 8, 12, 16):\n'
+                 '    plans[f"cover p={p}"] = co.DistributorSelection(\n'
+                 '        objective="max_coverage", p=p, max_distance=300).solve(net, solver=solver)\n'
+                 'co.compare(plans)[["status", "gap", "weighted_distribution", "numeric_distribution", '
+                 '"open_distributors", "fixed_cost"]]'),
+        ("md", "## Minimum cost of serving every outlet\nFixed signing fees plus demand x distance service "
+               "cost. `candidates=5` keeps each outlet's five nearest compatible distributors."),
+        ("code", 'with warnings.catch_warnings():\n'
+                 '    warnings.simplefilter("ignore", co.NotOptimalWarning)\n'
+                 '    plans["min cost"] = co.DistributorSelection(objective="min_cost", candidates=5).solve(\n'
+                 '        net, solver=solver)\n'
+                 'plans["min cost"].summary()[["status", "gap", "open_distributors", "new_signings", '
+                 '"fixed_cost", "service_cost", "mean_distance"]]'),
+        ("code", 'ax = plans["min cost"].plot(coverage="numeric")\nplt.show()'),
+        ("md", "## Which partners carry the load?"),
+        ("code", 'd = plans["min cost"].distributors\n'
+                 'd[d["open"]].sort_values("load", ascending=False).head(8)[\n'
+                 '    ["distributor_id", "existing", "fixed_cost", "load", "outlets_served", "service_cost"]]'),
+        ("md", "## Cost against reach\nEvery plan above on one chart; the red line joins the plans that no "
+               "other plan beats on both cost and weighted distribution."),
+        ("code", 'ax = co.viz.plot_pareto(plans)\nplt.show()'),
+    ],
+    "03_territory_design": [
+        ("md", "# Territory design: contiguity, balance, locked regions, disruption\n\n"
+               "Split the 100 North Carolina counties into sales territories that are connected, carry a "
+               "balanced workload, and keep compact; then re-align with a few regions locked and a cap on "
+               "how many counties change hands."),
+        ("code", SETUP + '\nfrom channelopt.models.territories import TerritoryDesign'),
+        ("code", 'net = co.load_example("nc")\n'
+                 'solver = co.Solver("highs", time_limit=40, mip_gap=0.02)\n'
+                 'net'),
+        ("md", "## Four contiguous territories, workload within 10 % of the mean"),
+        ("code", 'with warnings.catch_warnings():\n'
+                 '    warnings.simplefilter("ignore", co.NotOptimalWarning)\n'
+                 '    plan = TerritoryDesign(k=4, objective="compactness", contiguity=True,\n'
+                 '                           balance={"workload": 0.10}, centre_candidates=25).solve(net, solver=solver)\n'
+                 'plan.status, round(plan.gap, 4), plan.metrics["contiguity_verified"], '
+                 'round(plan.metrics["max_deviation_workload"], 3)'),
+        ("code", 'plan.territories[["regions", "workload", "workload_ratio", "connected", "cut_edges"]]'),
+        ("code", 'fig, (a, b) = plt.subplots(1, 2, figsize=(14, 4.5))\n'
+                 'plan.plot(ax=a)\nco.viz.plot_balance(plan, ax=b)\nplt.show()'),
+        ("md", "## Re-alignment: lock two counties, change at most 6\n"
+               "Start from the plan above as the current alignment, tighten balance to 5 %, and minimise "
+               "disruption: the number of counties that move."),
+        ("code", 'current = dict(zip(plan.assignments["region_id"], plan.assignments["territory"]))\n'
+                 'locked = dict(list(current.items())[:2])\n'
+                 'with warnings.catch_warnings():\n'
+                 '    warnings.simplefilter("ignore", co.NotOptimalWarning)\n'
+                 '    moved = TerritoryDesign(objective="disruption", current=current, locked=locked, max_changes=6,\n'
+                 '                            contiguity=True, balance={"workload": 0.05}).solve(net, solver=solver)\n'
+                 'moved.status, moved.metrics.overall.get("regions_changed"), '
+                 'round(moved.metrics["max_deviation_workload"], 3)'),
+        ("code", 'ax = co.viz.plot_balance(moved)\nplt.show()'),
+    ],
+    "04_budget_allocation": [
+        ("md", "# Budget allocation: response curves, PWL vs true, activation costs, marginal ROI\n\n"
+               "Spread a trade-marketing budget over region x channel x activity cells, each with a "
+               "saturating response curve. Concave curves need no binaries; activation costs and minimum "
+               "spends do."),
+        ("code", SETUP),
+        ("code", 'net = co.make_synthetic(12, 400, 4, seed=7)\n'
+                 'curves = {"promotion": co.Hill(40.0, 25.0, 1.0), "display": co.Hill(25.0, 10.0, 1.5)}\n'
+                 'cells = co.cells_from_network(net, curves)\n'
+                 'cells["max_spend"] = 120.0\n'
+                 'cells.head()'),
+        ("md", "## Concave curves, a budget of 600"),
+        ("code", 'plan = co.BudgetAllocation(total=600.0, cells=cells).solve(net)\n'
+                 'plan.summary()[["status", "spend", "response", "roi", "marginal_roi", "marginal_roi_curves"]]'),
+        ("md", "The model solves on a piecewise-linear (PWL) approximation; the plan reports the response on "
+               "the true curves too, and the error bound."),
+        ("code", 'm = plan.metrics\n'
+                 'pd.Series({"true response": m["response"], "PWL response": m["pwl_response"],\n'
+                 '           "PWL error": m["pwl_error"], "error bound": m["pwl_error_bound"]})'),
+        ("code", 'left, right = co.viz.plot_response(plan)\nplt.show()'),
+        ("md", "## Activation costs\nEach active cell now costs 15 up front, so thin spreads no longer pay."),
+        ("code", 'with_fixed = cells.assign(fixed_cost=15.0)\n'
+                 'plan_fixed = co.BudgetAllocation(total=600.0, cells=with_fixed).solve(net)\n'
+                 'co.compare({"concave": plan, "activation 15": plan_fixed})[\n'
+                 '    ["status", "active_cells", "spend", "fixed_cost", "response", "roi", "marginal_roi"]]'),
+        ("code", 'left, right = co.viz.plot_response(plan_fixed)\nplt.show()'),
+    ],
+    "05_scenarios": [
+        ("md", "# Scenarios: a batch, compare, Pareto, Dask\n\n"
+               "Run a grid of what-ifs, store each result as it finishes, compare them in one table and "
+               "keep the non-dominated ones. The same batch runs on a local Dask cluster by changing one "
+               "argument."),
+        ("code", SETUP + '\nimport tempfile'),
+        ("code", 'recipe = {"synthetic": {"n_regions": 16, "n_outlets": 300, "n_distributors": 10, "seed": 5}}\n'
+                 'scenarios = [co.Scenario(name=f"cover p={p} r={r // 1000}km", network=recipe,\n'
+                 '                         params={"objective": "max_coverage", "p": p, "max_distance": r})\n'
+                 '             for p in (1, 2, 3, 4) for r in (15_000, 25_000)]\n'
+                 'len(scenarios)'),
+        ("code", 'out = tempfile.mkdtemp()\n'
+                 'results = co.run_scenarios(scenarios, out=out, executor="serial")\n'
+                 'results[["name", "status", "weighted_distribution", "total_cost", "seconds"]]'),
+        ("md", "## Compare and keep the Pareto front\nHigher weighted distribution, lower cost."),
+        ("code", 'table = co.compare_results(out).set_index("name")\n'
+                 'front = co.pareto_front(table.reset_index(), maximize=["weighted_distribution"], '
+                 'minimize=["total_cost"])\n'
+                 'front[["name", "weighted_distribution", "total_cost"]]'),
+        ("code", 'ax = co.viz.plot_pareto(table)\nplt.show()'),
+        ("md", "## The same batch on Dask\n`executor=\"dask\"` starts a private `LocalCluster` (or pass a "
+               "scheduler address / a `Client`). Results already stored are skipped (`resume=True`), so "
+               "here we write to a fresh folder."),
+        ("code", 'dask_out = tempfile.mkdtemp()\n'
+                 'on_dask = co.run_scenarios(scenarios[:4], out=dask_out, executor="dask", workers=2)\n'
+                 'on_dask[["name", "status", "weighted_distribution"]]'),
+        ("code", 'merged = on_dask.set_index("name")["weighted_distribution"].to_frame("dask").join(\n'
+                 '    table["weighted_distribution"].rename("serial"))\n'
+                 'assert (merged["dask"] - merged["serial"]).abs().max() < 1e-9\n'
+                 'merged'),
+    ],
+}
+
+
+def build(directory: Path = HERE) -> list[Path]:
+    """Write every notebook with empty outputs; return their paths."""
+    paths = []
+    for name, cells in NOTEBOOKS.items():
+        nb = new_notebook(cells=[new_markdown_cell(src) if kind == "md" else new_code_cell(src)
+                                 for kind, src in cells])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.metadata["language_info"] = {"name": "python"}
+        path = directory / f"{name}.ipynb"
+        nbformat.validate(nb)
+        nbformat.write(nb, path)
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    for p in build():
+        print(p)
