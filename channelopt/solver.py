@@ -389,7 +389,13 @@ def _is_feasible(a: LpArrays, values: np.ndarray, tol: float = 1e-6) -> bool:
 
     matrix = csr_matrix((a.data, a.indices, a.indptr), shape=(len(a.row_lower), len(values)))
     activity = matrix @ values
-    slack = tol * (1.0 + np.abs(activity))
+    # Tolerance relative to the row's own magnitude: a capacity row with demands of 1e4
+    # may show 1e-5 of activity from a 1e-9 leftover the solver rounded away.
+    rowmax = np.zeros(len(a.row_lower))
+    nonempty = np.diff(a.indptr) > 0
+    if nonempty.any():
+        rowmax[nonempty] = np.maximum.reduceat(np.abs(a.data), a.indptr[:-1][nonempty])
+    slack = tol * (1.0 + np.abs(activity) + rowmax)
     return bool(((activity >= a.row_lower - slack) & (activity <= a.row_upper + slack)).all())
 
 
