@@ -285,6 +285,11 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
     h.setOptionValue("mip_rel_gap", float(settings.mip_gap))
     if settings.threads is not None:
         h.setOptionValue("threads", int(settings.threads))
+    if not a.is_mip and "presolve" not in settings.options:
+        # Measured with HiGHS 1.16 on a 1,000-cell piecewise-linear budget LP: presolve
+        # 31.6 s, the whole solve without it 0.28 s. LPs here are solved without it
+        # unless the caller asks (Solver(options={"presolve": "on"})).
+        h.setOptionValue("presolve", "off")
     for key, value in settings.options.items():
         h.setOptionValue(key, value)
 
