@@ -131,6 +131,12 @@ class ChannelNetwork:
         Service cost per unit of demand and km (or CRS unit) when ``costs`` is omitted.
     distances : array of shape (n_outlets, n_distributors), optional
         Precomputed distances, e.g. road-network km (see :func:`channelopt.geo.road_distances`).
+    road_graph : networkx.Graph, optional
+        A road network whose nodes carry ``x``/``y`` in the network's CRS; distances are
+        then shortest paths over it (edge attribute ``road_weight``), outlets and
+        distributors snapped to their nearest node.
+    road_weight : str
+        Edge attribute holding the road length.
     name : str, optional
 
     Raises
@@ -170,9 +176,13 @@ class ChannelNetwork:
         contiguity: str = "queen",
         cost_per_km: float = 1.0,
         distances: np.ndarray | None = None,
+        road_graph: nx.Graph | None = None,
+        road_weight: str = "length",
         name: str | None = None,
     ) -> None:
         self.name = name
+        self.road_graph = road_graph
+        self.road_weight = road_weight
         self.contiguity = contiguity
         if not (np.isfinite(cost_per_km) and cost_per_km >= 0):
             raise SettingsError(f"cost_per_km must be a finite number >= 0, got {cost_per_km!r}.")
@@ -573,7 +583,10 @@ class ChannelNetwork:
         if a is None or b is None:
             raise SettingsError("distances need outlet and distributor locations (geometry) or a "
                                 "distances= / costs= matrix.")
-        self._distances = geo.pairwise_distances(a, b, self.geographic)
+        if self.road_graph is not None:
+            self._distances = geo.road_distances(self.road_graph, a, b, weight=self.road_weight)
+        else:
+            self._distances = geo.pairwise_distances(a, b, self.geographic)
         return self._distances
 
     def costs(self) -> np.ndarray:

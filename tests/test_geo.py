@@ -46,3 +46,20 @@ def test_road_graph_without_coordinates_is_a_clear_error():
     road = nx.path_graph(3)
     with pytest.raises(geo.ValidationError, match="'x' and 'y'"):
         geo.road_distances(road, np.zeros((1, 2)), np.zeros((1, 2)))
+
+
+def test_network_with_road_graph_uses_shortest_paths():
+    import channelopt as co
+
+    regions = gpd.GeoDataFrame({"region_id": ["r"]}, geometry=[Point(0, 0).buffer(100)], crs=3857)
+    outlets = gpd.GeoDataFrame({"outlet_id": ["o"], "region_id": ["r"], "channel": ["t"], "potential": [1.0]},
+                               geometry=[Point(0, 0)], crs=3857)
+    dists = gpd.GeoDataFrame({"distributor_id": ["d"], "fixed_cost": [0.0], "capacity": [1.0]},
+                             geometry=[Point(10, 10)], crs=3857)
+    road = nx.Graph()
+    for n, (x, y) in {"A": (0, 0), "B": (10, 0), "C": (10, 10)}.items():
+        road.add_node(n, x=x, y=y)
+    road.add_edge("A", "B", length=10.0)
+    road.add_edge("B", "C", length=10.0)
+    net = co.ChannelNetwork(regions, outlets, dists, road_graph=road)
+    assert net.distances().tolist() == [[20.0]]  # by road, not the 14.1 straight line
