@@ -35,9 +35,10 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", 'net = co.load_example("china")\nnet'),
         ("code", 'net.outlets[["outlet_id", "region_id", "channel", "potential"]].head()'),
         ("md", "## 2. Solve\n"
-               "Sign 10 distributors that reach the most demand within 300 km (maximal covering). "
+               "Keep today's 10 partners and sign 4 more, choosing those that reach the most demand within "
+               "300 km (maximal covering). "
                "`candidates=` keeps only each outlet's nearest links when you want a full cost model fast."),
-        ("code", 'model = co.DistributorSelection(objective="max_coverage", p=10, max_distance=300)\n'
+        ("code", 'model = co.DistributorSelection(objective="max_coverage", p=14, max_distance=300)\n'
                  'plan = model.solve(net, solver=co.Solver("highs", time_limit=60))\n'
                  'plan'),
         ("code", 'plan.status, plan.objective, plan.bound, plan.gap, round(plan.solve_seconds, 2)'),
@@ -67,11 +68,13 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  'solver = co.Solver("highs", time_limit=60)\n'
                  'print(net, "|", int(net.distributors["existing"].sum()), "existing partners")'),
         ("md", "## Max coverage for a growing number of partners\nHow weighted distribution grows with "
-               "each extra signing (within 300 km)."),
+               "each extra signing (within 300 km), starting from a clean sheet (`keep_existing=False`)."),
         ("code", 'plans = {}\n'
                  'for p in (4, 8, 12, 16):\n'
                  '    plans[f"cover p={p}"] = co.DistributorSelection(\n'
-                 '        objective="max_coverage", p=p, max_distance=300).solve(net, solver=solver)\n'
+                 '        objective="max_coverage", p=p, max_distance=300, keep_existing=False).solve(net, solver=solver)\n'
+                 'plans["keep 10 + sign 4"] = co.DistributorSelection(\n'
+                 '    objective="max_coverage", p=14, max_distance=300).solve(net, solver=solver)\n'
                  'co.compare(plans)[["status", "gap", "weighted_distribution", "numeric_distribution", '
                  '"open_distributors", "fixed_cost"]]'),
         ("md", "## Minimum cost of serving every outlet\nFixed signing fees plus demand x distance service "
@@ -129,13 +132,13 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "saturating response curve. Concave curves need no binaries; activation costs and minimum "
                "spends do."),
         ("code", SETUP),
-        ("code", 'net = co.make_synthetic(12, 400, 4, seed=7)\n'
-                 'curves = {"promotion": co.Hill(40.0, 25.0, 1.0), "display": co.Hill(25.0, 10.0, 1.5)}\n'
+        ("code", 'net = co.make_synthetic(8, 200, 3, seed=7)\n'
+                 'curves = {"promotion": co.Hill(40.0, 25.0, 1.0), "display": co.Hill(25.0, 10.0, 1.0)}\n'
                  'cells = co.cells_from_network(net, curves)\n'
                  'cells["max_spend"] = 120.0\n'
                  'cells.head()'),
         ("md", "## Concave curves, a budget of 600"),
-        ("code", 'plan = co.BudgetAllocation(total=600.0, cells=cells).solve(net)\n'
+        ("code", 'plan = co.BudgetAllocation(total=300.0, cells=cells).solve(net)\n'
                  'plan.summary()[["status", "spend", "response", "roi", "marginal_roi", "marginal_roi_curves"]]'),
         ("md", "The model solves on a piecewise-linear (PWL) approximation; the plan reports the response on "
                "the true curves too, and the error bound."),
@@ -145,7 +148,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", 'left, right = co.viz.plot_response(plan)\nplt.show()'),
         ("md", "## Activation costs\nEach active cell now costs 15 up front, so thin spreads no longer pay."),
         ("code", 'with_fixed = cells.assign(fixed_cost=15.0)\n'
-                 'plan_fixed = co.BudgetAllocation(total=600.0, cells=with_fixed).solve(net)\n'
+                 'plan_fixed = co.BudgetAllocation(total=300.0, cells=with_fixed).solve(net)\n'
                  'co.compare({"concave": plan, "activation 15": plan_fixed})[\n'
                  '    ["status", "active_cells", "spend", "fixed_cost", "response", "roi", "marginal_roi"]]'),
         ("code", 'left, right = co.viz.plot_response(plan_fixed)\nplt.show()'),
