@@ -224,7 +224,7 @@ def render_html(plan, *, title: str | None = None, scenarios: Sequence | Mapping
                        f'{_fmt(info.bound, "num")}, {_fmt(info.gap, "pct")} from this plan.</td></tr>')
     metric_rows = "".join(
         f'<tr><th>{html.escape(str(k)).replace("_", " ")}</th><td data-metric="{html.escape(str(k))}">'
-        f"{_fmt(v, 'pct' if ('distribution' in str(k) or 'coverage' in str(k) or 'breadth' in str(k)) and isinstance(v, float) and 0 <= v <= 1 else 'auto')}"  # noqa: E501
+        f"{_fmt(v, 'pct' if any(w in str(k) for w in ('distribution', 'coverage', 'breadth', 'penetration', 'share')) and isinstance(v, float) and 0 <= v <= 1 else 'auto')}"  # noqa: E501
         f"</td></tr>" for k, v in overall.items())
     settings = {k: v for k, v in plan.settings.items() if not isinstance(v, pd.DataFrame)}
     settings_rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_short(v))}</td></tr>"

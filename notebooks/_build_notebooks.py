@@ -72,7 +72,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", 'plans = {}\n'
                  'for p in (4, 8, 12, 16):\n'
                  '    plans[f"cover p={p}"] = co.DistributorSelection(\n'
-                 '        objective="max_coverage", p=p, max_distance=300, keep_existing=False).solve(net, solver=solver)\n'
+                 '        objective="max_coverage", p=p, max_distance=300, keep_existing=False\n'
+                 '    ).solve(net, solver=solver)\n'
                  'plans["keep 10 + sign 4"] = co.DistributorSelection(\n'
                  '    objective="max_coverage", p=14, max_distance=300).solve(net, solver=solver)\n'
                  'co.compare(plans)[["status", "gap", "weighted_distribution", "numeric_distribution", '
@@ -107,7 +108,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", 'with warnings.catch_warnings():\n'
                  '    warnings.simplefilter("ignore", co.NotOptimalWarning)\n'
                  '    plan = TerritoryDesign(k=4, objective="compactness", contiguity=True,\n'
-                 '                           balance={"workload": 0.10}, centre_candidates=25).solve(net, solver=solver)\n'
+                 '                           balance={"workload": 0.10}, centre_candidates=25\n'
+                 '                           ).solve(net, solver=solver)\n'
                  'plan.status, round(plan.gap, 4), plan.metrics["contiguity_verified"], '
                  'round(plan.metrics["max_deviation_workload"], 3)'),
         ("code", 'plan.territories[["regions", "workload", "workload_ratio", "connected", "cut_edges"]]'),
