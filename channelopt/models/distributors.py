@@ -578,7 +578,7 @@ class DistributorSelection(Model):
             xval[order[first]] = 1.0
         plan = selection_plan(net, oi, dj, xval, yval, info, self.kind, max_distance=self.max_distance)
         overall = plan.metrics.overall
-        overall["objective"] = self.objective
+        overall["selection_objective"] = self.objective
         if self.objective == "max_coverage":
             w = state["demand"] if self.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
             overall["covered_weight"] = float(w[plan.assignments["covered"].to_numpy(dtype=bool)].sum())
