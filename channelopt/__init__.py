@@ -6,6 +6,9 @@ solved by HiGHS (default) or CBC, with breadth/depth metrics on every plan.
 
 import logging
 
+from . import report, viz
+from ._progress import set_verbosity
+from .datasets import load_example, make_synthetic
 from .exceptions import (
     ChannelOptError,
     InfeasibleError,
@@ -15,19 +18,16 @@ from .exceptions import (
     SolverError,
     ValidationError,
 )
-from .datasets import load_example, make_synthetic
 from .metrics import Metrics
 from .models.budget import BudgetAllocation, cells_from_network
 from .models.distributors import DistributorSelection
 from .models.territories import TerritoryDesign
 from .network import CHANNELS, ChannelNetwork
 from .plan import Plan, compare
-from .response import Hill, Logarithmic, PointsCurve, ResponseCurve, SaturatingExponential, fit_response
-from .solver import SolveInfo, Solver
 from .planner import ChannelPlanner
+from .response import Hill, Logarithmic, PointsCurve, ResponseCurve, SaturatingExponential, fit_response
 from .scenarios import Scenario, compare_results, load_scenarios, pareto_front, run_scenarios
-from . import report, viz
-from ._progress import set_verbosity
+from .solver import SolveInfo, Solver
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -78,7 +78,7 @@ class Model:
         state = self._build(network, prob)
         build_seconds = time.perf_counter() - t0
         log.info("%s built: %d variables, %d constraints in %.2fs", self.kind,
-                 len(prob.variables()), len(prob.constraints), build_seconds)
+                 len(prob.variables()), len(prob._constraints), build_seconds)
         return BuiltModel(self, network, prob, state, build_seconds)
 
     def solve(self, network=None, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
