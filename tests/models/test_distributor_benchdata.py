@@ -39,9 +39,6 @@ def test_orlib_facility_location(benchdata, optima, name, problem):
     assert plan.metrics.overall["total_cost"] == pytest.approx(optima[(name, problem)], abs=0.01)
 
 
-@pytest.mark.xfail(strict=True, raises=co.SolverError,
-                   reason="solver.py's plan check rejects CBC's cap41 plan (CBC writes rounded values); "
-                          "remove this mark when the check's tolerance accepts it")
 def test_orlib_capacitated_with_cbc(benchdata, optima):
     inst = read_cap(benchdata / "orlib" / "cap41.txt")
     plan = co.DistributorSelection(capacitated=True).solve(_net(inst), solver=co.Solver("cbc"))
