@@ -13,6 +13,11 @@ _SENSE = {"<=": pulp.LpConstraintLE, ">=": pulp.LpConstraintGE, "==": pulp.LpCon
 def new_vars(prob: pulp.LpProblem, name: str, n: int, *, low: float | None = 0.0, up: float | None = None,
              cat: str = pulp.LpContinuous) -> np.ndarray:
     """``n`` variables named ``name_0 .. name_{n-1}`` as an object array."""
+    if cat == pulp.LpBinary:
+        # PuLP resets a binary's bounds to [0, 1]; keep the caller's (e.g. a forced 1).
+        cat = pulp.LpInteger
+        low = 0.0 if low is None else max(0.0, low)
+        up = 1.0 if up is None else min(1.0, up)
     out = np.empty(n, dtype=object)
     add = prob.add_variable
     for i in range(n):

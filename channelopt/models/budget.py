@@ -466,7 +466,8 @@ class BudgetAllocation(Model):
         # Activation binaries.
         z = np.full(n, None, dtype=object)
         for i in np.flatnonzero(cells.needs_z).tolist():
-            z[i] = prob.add_variable(f"z_{i}", 1 if cells.force[i] == 1 else 0, 1, pulp.LpBinary)
+            # LpBinary would reset the lower bound to 0 and silently un-force the cell.
+            z[i] = prob.add_variable(f"z_{i}", 1 if cells.force[i] == 1 else 0, 1, pulp.LpInteger)
             act_terms[i].append((z[i], 1.0))
             terms = spend_terms[i]
             prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms + [(z[i], -float(cells.hi[i]))]),
