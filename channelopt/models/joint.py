@@ -1,0 +1,505 @@
+"""JointPlanner: sign distributors, draw their exclusive territories and split the budget in one MILP.
+
+The sequential planner (:class:`~channelopt.ChannelPlanner`) solves selection,
+territories and budget one after the other, each to its own optimum. Here the three
+decisions share one objective, the plan's contribution::
+
+    margin * (potential of covered outlets + incremental budget response)
+      - fixed costs of signed distributors - service costs - spend
+
+so a region that only pays once the budget works on it can still be signed, and a
+distributor is kept or dropped for what the whole plan earns with it.
+:meth:`JointPlanner.solve_sequential` takes the same three decisions one after the
+other on the same formula, which makes the two directly comparable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from ..exceptions import SettingsError, format_ids
+from ..metrics import coverage_metrics
+from ..plan import Plan
+from ..solver import SolveInfo, Solver
+from ._base import Model
+from ._lp import add_grouped_rows, add_row, linear, new_vars, values
+from ._pwl import approximate
+
+__all__ = ["JointPlanner"]
+
+_ORDER = ("optimal", "feasible")
+
+
+def _number(name: str, value, *, low: float, high: float = math.inf, open_low: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"JointPlanner.{name} must be a number, got {value!r}.") from None
+    bad = math.isnan(v) or v > high or (v <= low if open_low else v < low)
+    if bad:
+        side = ">" if open_low else ">="
+        top = f" and <= {high:g}" if math.isfinite(high) else ""
+        raise SettingsError(f"JointPlanner.{name} must be {side} {low:g}{top}, got {value!r}.")
+    return v
+
+
+class JointPlanner(Model):
+    """Distributor selection, exclusive territories and budget as one MILP.
+
+    Decisions: ``y_j`` signs distributor ``j`` (fixed cost, capacity); ``w_rj`` gives
+    region ``r`` exclusively to ``j``, who then serves every outlet of ``r`` whose
+    channel it carries (no split regions; outlets of other channels in ``r`` stay
+    uncovered); budget cells region x channel x activity get spend only where the
+    region's distributor serves the channel, and earn a piecewise-linear response.
+
+    Parameters
+    ----------
+    margin : float
+        Contribution per unit of potential and of response (e.g. the gross margin
+        rate when potential is sales). Required.
+    curves : mapping activity -> curve, optional
+        Response of each activity for a region x channel cell of reference potential
+        (``ResponseCurve`` objects or specs such as ``{"hill": [vmax, k, n]}``); each
+        cell's curve is scaled by its potential (both axes). Must be concave. None
+        plans without budget.
+    total : float, optional
+        Budget: total spend cap (required with ``curves``). Spend whose marginal
+        contribution ``margin * response' - 1`` is not positive is never made, so the
+        plan may leave part of it unspent.
+    capacitated : bool, default True
+        Hold each distributor's ``capacity`` against the ``demand`` of the outlets it
+        serves. A region whose compatible demand alone exceeds a capacity is never given
+        to that distributor.
+    contiguity : bool, default False
+        Each signed distributor's regions form a connected set of the region graph
+        containing its home region (``distributors.region_id``; a distributor without
+        one gets a free root). Single-commodity flow per distributor: only for small
+        graphs (see Notes). Distributors sharing a home region cannot both have a
+        territory.
+    balance : float, optional
+        Workload tolerance: every signed distributor's workload (``workload`` of the
+        outlets it serves) lies within ``±balance`` of a common level chosen by the
+        model, i.e. max / min <= (1 + balance) / (1 - balance). In (0, 1).
+    keep_existing : bool, default True
+        Existing partners stay signed (their fixed cost counts).
+    reference_potential : float, optional
+        Potential of the cell ``curves`` describe (default: mean potential of the
+        region x channel groups with outlets).
+    pwl_tol : float, default 1e-3
+        PWL error per cell as a share of its response range on ``[0, total]``.
+    max_segments : int, default 200
+        Cap on PWL segments per cell.
+
+    Notes
+    -----
+    The objective counts the incremental response (above the curve's value at zero
+    spend) and uses the PWL response; ``metrics["contribution"]`` re-prices the plan on
+    the true curves (concave curves lie above their PWL, so it is at least the solver
+    objective).
+
+    Tractability, measured with HiGHS on 2 threads (``benchmarks/bench_joint.py
+    --scale``; synthetic networks, Hill curves over 2 activities): without contiguity
+    the model stays small (one binary per distributor and per region x distributor
+    pair) and 60 regions x 12 distributors x 1,200 outlets solve to proven optimality
+    in a few seconds. Contiguity adds one flow variable and two rows per arc and
+    distributor; 30 regions x 10 distributors solve in seconds, but proofs slow sharply
+    from about 40 regions x 10 distributors, where the time limit is the practical
+    guard. Use :class:`~channelopt.ChannelPlanner` (sequential) for larger networks.
+
+    Examples
+    --------
+    >>> import channelopt as co
+    >>> net = co.make_synthetic(8, 80, 4, seed=1)
+    >>> model = co.JointPlanner(margin=0.3, curves={"promotion": {"hill": [40_000, 20_000, 1]}}, total=60_000)
+    >>> joint = model.solve(net)
+    >>> seq = model.solve_sequential(net)
+    >>> joint.status, sorted(seq.stages)
+    ('optimal', ['budget', 'selection', 'territories'])
+    >>> bool(joint.objective >= seq.objective - 1e-6 * abs(seq.objective))
+    True
+    >>> bool(joint.allocations["spend"].sum() <= 60_000 + 1e-6)
+    True
+    """
+
+    kind = "joint_plan"
+    sense = pulp.LpMaximize
+
+    def __init__(self, *, margin: float | None = None, curves: Mapping | None = None, total: float | None = None,
+                 capacitated: bool = True, contiguity: bool = False, balance: float | None = None,
+                 keep_existing: bool = True, reference_potential: float | None = None, pwl_tol: float = 1e-3,
+                 max_segments: int = 200) -> None:
+        self.margin = margin
+        self.curves = curves
+        self.total = total
+        self.capacitated = capacitated
+        self.contiguity = contiguity
+        self.balance = balance
+        self.keep_existing = keep_existing
+        self.reference_potential = reference_potential
+        self.pwl_tol = pwl_tol
+        self.max_segments = max_segments
+
+    # ------------------------------------------------------------------ settings
+    def _check(self, net) -> None:
+        if net is None or getattr(net, "outlets", None) is None or getattr(net, "distributors", None) is None:
+            raise SettingsError("JointPlanner.solve needs a ChannelNetwork with outlets and candidate distributors.")
+        if self.margin is None:
+            raise SettingsError("JointPlanner.margin is required: the contribution per unit of potential and of "
+                                "response (e.g. margin=0.25 for a 25% gross margin on sales potential).")
+        _number("margin", self.margin, low=0.0, open_low=True)
+        if self.curves is not None:
+            if not isinstance(self.curves, Mapping) or not self.curves:
+                raise SettingsError("JointPlanner.curves must be a non-empty mapping activity -> curve, e.g. "
+                                    "{'promotion': {'hill': [100, 40, 1]}}; or None to plan without budget.")
+            if self.total is None:
+                raise SettingsError("JointPlanner.total is required with curves: the budget to split.")
+            self._curves()
+        if self.total is not None:
+            _number("total", self.total, low=0.0)
+            if math.isinf(float(self.total)):
+                raise SettingsError("JointPlanner.total must be finite.")
+        if self.balance is not None:
+            _number("balance", self.balance, low=0.0, high=1.0, open_low=True)
+            if float(self.balance) >= 1:
+                raise SettingsError(f"JointPlanner.balance is a tolerance in (0, 1), got {self.balance!r}.")
+        if self.reference_potential is not None:
+            _number("reference_potential", self.reference_potential, low=0.0, open_low=True)
+        _number("pwl_tol", self.pwl_tol, low=0.0, high=1.0, open_low=True)
+        if isinstance(self.max_segments, bool) or int(self.max_segments) != self.max_segments or self.max_segments < 1:
+            raise SettingsError(f"JointPlanner.max_segments must be an integer >= 1, got {self.max_segments!r}.")
+        for name in ("capacitated", "contiguity", "keep_existing"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise SettingsError(f"JointPlanner.{name} must be True or False, got {getattr(self, name)!r}.")
+
+    def _curves(self) -> dict:
+        from ..planner import curve_from_spec
+
+        return {a: curve_from_spec(c, f"JointPlanner.curves[{a!r}]") for a, c in dict(self.curves).items()}
+
+    # ------------------------------------------------------------------ data
+    def _data(self, net) -> dict[str, Any]:
+        outlets, dists = net.outlets, net.distributors
+        R, J = len(net.region_ids), len(dists)
+        ro = net.outlet_region_index
+        compat = net.compatibility
+        pot = outlets["potential"].to_numpy(dtype=float)
+        dem = outlets["demand"].to_numpy(dtype=float)
+        work = outlets["workload"].to_numpy(dtype=float)
+        cost = np.asarray(net.costs(), dtype=float)
+        onehot = np.zeros((R, len(outlets)))
+        onehot[ro, np.arange(len(outlets))] = 1.0
+        # Region x distributor aggregates over the outlets j may serve in r.
+        P = onehot @ (compat * pot[:, None])
+        D = onehot @ (compat * dem[:, None])
+        W = onehot @ (compat * work[:, None])
+        C = onehot @ (compat * cost)
+        n_ok = onehot @ compat.astype(float)
+        cap = dists["capacity"].to_numpy(dtype=float)
+        fits = (D <= cap[None, :] * (1 + 1e-12)) if self.capacitated else np.ones((R, J), dtype=bool)
+        # Without contiguity a pair that serves no outlet is useless; with it, it may connect.
+        useful = fits & ((n_ok > 0) | bool(self.contiguity))
+        pr, pj = np.nonzero(useful)
+        home = np.full(J, -1, dtype=np.int64)
+        if "region_id" in dists.columns:
+            idx = pd.Index(net.region_ids).get_indexer(dists["region_id"])
+            home = np.where(pd.isna(dists["region_id"]).to_numpy(), -1, idx).astype(np.int64)
+        forced = dists["existing"].to_numpy(dtype=bool) if self.keep_existing else np.zeros(J, dtype=bool)
+        return {"R": R, "J": J, "ro": ro, "compat": compat, "P": P, "D": D, "W": W, "C": C, "cap": cap,
+                "fixed": dists["fixed_cost"].to_numpy(dtype=float), "pr": pr, "pj": pj, "home": home,
+                "forced": forced, "cost": cost}
+
+    def _cells(self, net, data) -> pd.DataFrame:
+        """Region x channel x activity cells over every group with positive potential."""
+        o = net.outlets
+        groups = o.groupby(["region_id", "channel"], sort=True).agg(potential=("potential", "sum"),
+                                                                    outlets=("outlet_id", "size")).reset_index()
+        groups = groups[groups["potential"] > 0].reset_index(drop=True)
+        ref = (float(groups["potential"].mean()) if self.reference_potential is None
+               else float(self.reference_potential))
+        rows = []
+        for g in groups.itertuples(index=False):
+            for act, curve in self._curves().items():
+                rows.append({"region_id": g.region_id, "channel": g.channel, "activity": act,
+                             "potential": float(g.potential), "outlets": int(g.outlets),
+                             "curve": curve.scaled(float(g.potential) / ref)})
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ build
+    def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
+        d = self._data(net)
+        R, J, pr, pj = d["R"], d["J"], d["pr"], d["pj"]
+        margin = float(self.margin)
+        y = new_vars(prob, "y", J, up=1.0, cat=pulp.LpBinary)
+        for j in np.flatnonzero(d["forced"]).tolist():
+            y[j].lowBound = 1
+        w = new_vars(prob, "w", len(pr), up=1.0, cat=pulp.LpBinary)
+        pair = {(r, j): k for k, (r, j) in enumerate(zip(pr.tolist(), pj.tolist()))}
+        # Strong linking w_rj <= y_j: the tight LP bound matters more than the row count here.
+        le = pulp.LpConstraintLE
+        for k, j in enumerate(pj.tolist()):
+            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(w[k], 1.0), (y[j], -1.0)]), le,
+                                                 f"link_{k}", 0.0))
+        add_grouped_rows(prob, w, None, pr, R, "<=", 1.0, "exclusive")
+        if self.capacitated:
+            for j in np.flatnonzero(np.isfinite(d["cap"])).tolist():
+                mask = pj == j
+                add_row(prob, list(w[mask]) + [y[j]], np.append(d["D"][pr[mask], j], -d["cap"][j]), "<=", 0.0,
+                        f"capacity_{j}")
+        flows = self._add_contiguity(prob, net, d, w, y, pair) if self.contiguity else None
+        centre = None
+        if self.balance is not None:
+            centre = self._add_balance(prob, d, w, y)
+        obj_vars = list(w) + list(y)
+        obj_coefs = (margin * d["P"][pr, pj] - d["C"][pr, pj]).tolist() + (-d["fixed"]).tolist()
+        budget = self._add_budget(net, prob, d, w, pair) if self.curves is not None else None
+        if budget is not None:
+            obj_vars += list(budget["delta"])
+            obj_coefs += (margin * budget["slope"] - 1.0).tolist()
+        prob.setObjective(linear(obj_vars, obj_coefs))
+        return {**d, "y": y, "w": w, "pair": pair, "flows": flows, "centre": centre, "budget": budget}
+
+    def _add_contiguity(self, prob, net, d, w, y, pair) -> list:
+        """Flow from each distributor's root to every other region of its territory, inside it."""
+        R, J = d["R"], d["J"]
+        pos = {rid: i for i, rid in enumerate(net.region_ids.tolist())}
+        edges = np.array([(pos[u], pos[v]) for u, v in net.graph.edges() if u != v],
+                         dtype=np.int64).reshape(-1, 2)
+        tail = np.concatenate([edges[:, 0], edges[:, 1]]).tolist()
+        head = np.concatenate([edges[:, 1], edges[:, 0]]).tolist()
+        big = float(max(R - 1, 1))
+        le, ge = pulp.LpConstraintLE, pulp.LpConstraintGE
+        out = []
+        for j in range(J):
+            root = int(d["home"][j])
+            arcs = [(u, v) for u, v in zip(tail, head)
+                    if (u, j) in pair and (v, j) in pair and (root < 0 or v != root)]
+            f = new_vars(prob, f"flow{j}", len(arcs), up=big)
+            out.append(f)
+            inflow: list[list] = [[] for _ in range(R)]
+            outflow: list[list] = [[] for _ in range(R)]
+            for a, (u, v) in enumerate(arcs):
+                for end, tag in ((u, "t"), (v, "h")):
+                    prob.addConstraint(pulp.LpConstraint(
+                        pulp.LpAffineExpression([(f[a], 1.0), (w[pair[end, j]], -big)]), le, f"flow{j}_{tag}{a}", 0.0))
+                inflow[v].append(f[a])
+                outflow[u].append(f[a])
+            roots = None
+            if root < 0:
+                members = [r for r in range(R) if (r, j) in pair]
+                roots = new_vars(prob, f"root{j}", len(members), up=1.0, cat=pulp.LpBinary)
+                root_of = dict(zip(members, roots))
+                add_row(prob, list(roots) + [y[j]], [1.0] * len(members) + [-1.0], "==", 0.0, f"root{j}")
+                for r, rv in root_of.items():
+                    prob.addConstraint(pulp.LpConstraint(
+                        pulp.LpAffineExpression([(rv, 1.0), (w[pair[r, j]], -1.0)]), le, f"root{j}_in{r}", 0.0))
+            for v in range(R):
+                if (v, j) not in pair or v == root:
+                    continue
+                terms = [(a, 1.0) for a in inflow[v]] + [(a, -1.0) for a in outflow[v]] + [(w[pair[v, j]], -1.0)]
+                if roots is not None:
+                    terms.append((root_of[v], float(R)))
+                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), ge, f"flow{j}_n{v}", 0.0))
+        return out
+
+    def _add_balance(self, prob, d, w, y):
+        tau = float(self.balance)
+        pr, pj, W = d["pr"], d["pj"], d["W"]
+        total_w = float(W.max(axis=1).sum()) if W.size else 0.0
+        centre = prob.add_variable("balance_level", 0.0, None, pulp.LpContinuous)
+        big = (1 - tau) * total_w
+        for j in range(d["J"]):
+            mask = pj == j
+            load = list(zip(w[mask].tolist(), W[pr[mask], j].tolist()))
+            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(load + [(centre, -(1 + tau))]),
+                                                 pulp.LpConstraintLE, f"balance_hi_{j}", 0.0))
+            # (1 - tau) level - load_j <= big (1 - y_j): binds only for signed distributors.
+            neg = [(v, -c) for v, c in load]
+            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(neg + [(centre, 1 - tau), (y[j], big)]),
+                                                 pulp.LpConstraintLE, f"balance_lo_{j}", big))
+        return centre
+
+    def _add_budget(self, net, prob, d, w, pair) -> dict[str, Any]:
+        cells = self._cells(net, d)
+        total = float(self.total)
+        region_pos = pd.Index(net.region_ids).get_indexer(cells["region_id"])
+        dists = net.distributors
+        from ..network import _parse_channels
+
+        carries = [_parse_channels(v) for v in dists["channels"].tolist()]
+        # The distributors that may spend on each cell: they hold its region and carry its channel.
+        gate = []
+        for r, ch in zip(region_pos.tolist(), cells["channel"].tolist()):
+            gate.append([pair[r, j] for j in range(d["J"])
+                         if (r, j) in pair and (carries[j] is None or ch in carries[j])])
+        live = np.array([bool(g) for g in gate], dtype=bool)
+        cells = cells[live].reset_index(drop=True)
+        gate = [g for g, ok in zip(gate, live) if ok]
+        curves = cells["curve"].tolist()
+        hi = np.full(len(cells), total)
+        top = np.array([float(c(total)) - float(c(0.0)) for c in curves])
+        table = approximate(curves, hi, self.pwl_tol * np.maximum(top, 1e-12), max_segments=int(self.max_segments))
+        bent = np.flatnonzero(~table.concave())
+        if len(bent):
+            raise SettingsError(f"JointPlanner.curves: cells {format_ids(bent)} are not concave (S-shaped); the "
+                                f"joint model takes concave curves only (e.g. Hill with n <= 1). Use BudgetAllocation "
+                                f"for S-shaped curves.")
+        # Segments whose marginal contribution is not positive never carry spend at an optimum.
+        keep = float(self.margin) * table.slope > 1.0
+        seg_cell = table.cell[keep]
+        delta = np.empty(int(keep.sum()), dtype=object)
+        add = prob.add_variable
+        for k, length in enumerate(table.length[keep].tolist()):
+            delta[k] = add(f"d_{k}", 0.0, length, pulp.LpContinuous)
+        wk = np.asarray(w, dtype=object)
+        extra = [None] * len(cells)
+        for i, g in enumerate(gate):
+            terms = [(wk[k], -total) for k in g]
+            cell_d = delta[seg_cell == i]
+            if not len(cell_d):
+                continue
+            extra[i] = pulp.LpConstraint(pulp.LpAffineExpression(list(zip(cell_d.tolist(), [1.0] * len(cell_d)))
+                                                                 + terms), pulp.LpConstraintLE, f"gate_{i}", 0.0)
+            prob.addConstraint(extra[i])
+        budget_row = add_row(prob, delta, None, "<=", total, "budget")
+        return {"cells": cells, "table": table, "delta": delta, "seg_cell": seg_cell,
+                "slope": table.slope[keep], "base": table.base, "row": budget_row}
+
+    # ------------------------------------------------------------------ plan
+    def _extract(self, net, state: dict[str, Any], info: SolveInfo) -> Plan:
+        return _joint_plan(self, net, state, info)
+
+    # ------------------------------------------------------------------ sequential
+    def solve_sequential(self, network=None, solver: Solver | None = None) -> Plan:
+        """The same three decisions taken one after the other, priced on the same contribution.
+
+        1. *selection*: which distributors to sign, maximising ``margin * covered
+           potential - fixed - service`` over exclusive region assignments (capacity
+           held; no budget, contiguity or balance);
+        2. *territories*: with those signings fixed, the regions of each, under
+           ``contiguity`` and ``balance``, on the same objective;
+        3. *budget*: with signings and territories fixed, the spend.
+
+        The result is a feasible plan of the joint model, so ``solve`` is never worse.
+
+        Returns
+        -------
+        Plan
+            As :meth:`solve`; ``objective`` is the joint objective at the sequential
+            decisions; ``stages`` holds each stage's plan; ``seconds`` sums the stages.
+        """
+        solver = solver or Solver()
+        stages: dict[str, Plan] = {}
+        first = self.set_params(curves=None, contiguity=False, balance=None)
+        stages["selection"] = first.solve(network, solver)
+        y_open = stages["selection"].distributors["open"].to_numpy(dtype=bool)
+        second = self.set_params(curves=None)
+        built = second.build(network)
+        _fix(built.state["y"], y_open)
+        stages["territories"] = built.solve(solver)
+        owner = stages["territories"].regions.set_index("region_id")["distributor_id"]
+        built = self.build(network)
+        _fix(built.state["y"], y_open)
+        region_ids = list(network.region_ids)
+        dist_ids = list(network.distributor_ids)
+        pos = {rid: i for i, rid in enumerate(dist_ids)}
+        chosen = {(region_ids.index(r), pos[j]) for r, j in owner.dropna().items()}
+        st = built.state
+        _fix(st["w"], np.array([(r, j) in chosen for r, j in zip(st["pr"].tolist(), st["pj"].tolist())]))
+        stages["budget"] = built.solve(solver)
+        final = stages["budget"]
+        infos = [p.info for p in stages.values()]
+        worst = max(infos, key=lambda i: _ORDER.index(i.status) if i.status in _ORDER else len(_ORDER))
+        gaps = [i.gap for i in infos if i.gap == i.gap]
+        final.info = SolveInfo(
+            solver=solver.name, status=worst.status,
+            termination=",".join(f"{n}:{p.info.termination}" for n, p in stages.items()),
+            objective=final.info.objective, bound=final.info.bound, gap=max(gaps) if gaps else math.nan,
+            seconds=float(sum(i.seconds for i in infos)),
+            build_seconds=float(sum(i.build_seconds for i in infos if i.build_seconds == i.build_seconds)),
+            n_variables=sum(i.n_variables for i in infos), n_integer=sum(i.n_integer for i in infos),
+            n_constraints=sum(i.n_constraints for i in infos), time_limit=solver.time_limit, mip_gap=solver.mip_gap)
+        final.stages = stages
+        final.metrics.overall["method"] = "sequential"
+        return final
+
+
+def _fix(variables, on) -> None:
+    for v, flag in zip(variables, np.asarray(on, dtype=bool).tolist()):
+        v.lowBound = v.upBound = 1 if flag else 0
+
+
+def _joint_plan(model: JointPlanner, net, state: dict[str, Any], info: SolveInfo) -> Plan:
+    outlets, dists = net.outlets, net.distributors
+    R, J, pr, pj = state["R"], state["J"], state["pr"], state["pj"]
+    margin = float(model.margin)
+    yv = np.round(np.nan_to_num(values(state["y"]))) > 0.5
+    wv = np.round(np.nan_to_num(values(state["w"]))) > 0.5
+    owner = np.full(R, -1, dtype=np.int64)
+    owner[pr[wv]] = pj[wv]
+    ro = state["ro"]
+    j_of = owner[ro]
+    n = len(outlets)
+    served = (j_of >= 0) & state["compat"][np.arange(n), np.maximum(j_of, 0)]
+    cost = np.where(served, state["cost"][np.arange(n), np.maximum(j_of, 0)], 0.0)
+    dist_ids = net.distributor_ids
+    main = np.where(served, dist_ids[np.maximum(j_of, 0)], None)
+    pot = outlets["potential"].to_numpy(dtype=float)
+    assignments = pd.DataFrame({
+        "outlet_id": net.outlet_ids, "region_id": outlets["region_id"].to_numpy(),
+        "channel": outlets["channel"].to_numpy(), "potential": pot, "distributor_id": main,
+        "covered": served, "cost": cost})
+    links = assignments.loc[served, ["outlet_id", "distributor_id"]].assign(share=1.0)
+    jj = np.where(served, j_of, J)
+    load = np.bincount(jj, weights=outlets["demand"].to_numpy(dtype=float), minlength=J + 1)[:J]
+    work = np.bincount(jj, weights=outlets["workload"].to_numpy(dtype=float), minlength=J + 1)[:J]
+    table = pd.DataFrame({
+        "distributor_id": dist_ids, "open": yv, "existing": dists["existing"].to_numpy(dtype=bool),
+        "fixed_cost": state["fixed"], "capacity": state["cap"], "load": load, "workload": work,
+        "regions": np.bincount(np.where(owner >= 0, owner, J), minlength=J + 1)[:J],
+        "potential": np.bincount(jj, weights=pot, minlength=J + 1)[:J],
+        "service_cost": np.bincount(jj, weights=cost, minlength=J + 1)[:J]})
+    if "region_id" in dists.columns:
+        table.insert(1, "home_region", dists["region_id"].to_numpy())
+    regions = pd.DataFrame({"region_id": net.region_ids, "distributor_id": np.where(owner >= 0, dist_ids[
+        np.maximum(owner, 0)], None)})
+    regions["covered_potential"] = np.bincount(ro, weights=np.where(served, pot, 0.0), minlength=R)
+    tables = {"distributors": table, "regions": regions, "links": links}
+    spend_total = gain_total = pwl_gain = 0.0
+    alloc = None
+    budget = state.get("budget")
+    if budget is not None:
+        cells = budget["cells"]
+        dval = np.clip(np.nan_to_num(values(budget["delta"])), 0.0, None)
+        spend = np.bincount(budget["seg_cell"], weights=dval, minlength=len(cells))
+        spend[spend <= 1e-9 * max(float(model.total), 1.0)] = 0.0
+        curves = cells["curve"].tolist()
+        gain = np.array([float(c(s)) - float(c(0.0)) for c, s in zip(curves, spend.tolist())])
+        pwl = budget["table"].evaluate(spend) - budget["base"]
+        alloc = cells.drop(columns="curve").assign(curve=[repr(c) for c in curves], spend=spend, response=gain,
+                                                   pwl_response=pwl)
+        alloc["distributor_id"] = regions.set_index("region_id")["distributor_id"].reindex(
+            alloc["region_id"]).to_numpy()
+        tables["allocations"] = alloc
+        spend_total, gain_total, pwl_gain = float(spend.sum()), float(gain.sum()), float(pwl.sum())
+    metrics = coverage_metrics(outlets, served, net.region_ids, served_by=links, budget=alloc)
+    fixed_total = float(state["fixed"][yv].sum())
+    service_total = float(cost.sum())
+    covered_pot = float(pot[served].sum())
+    base = margin * covered_pot - fixed_total - service_total
+    signed_work = work[yv & (work > 0)]
+    metrics.overall.update({
+        "method": "joint", "margin": margin, "open_distributors": int(yv.sum()),
+        "covered_potential": covered_pot, "fixed_cost": fixed_total, "service_cost": service_total,
+        "spend": spend_total, "response": gain_total,
+        "contribution": base + margin * gain_total - spend_total,
+        "contribution_pwl": base + margin * pwl_gain - spend_total,
+        "workload_spread": float(signed_work.max() / signed_work.min()) if len(signed_work) else math.nan,
+        "regions_assigned": int((owner >= 0).sum())})
+    metrics.by_distributor = table.set_index("distributor_id")
+    return Plan(kind=model.kind, info=info, assignments=assignments, metrics=metrics, tables=tables, network=net)
