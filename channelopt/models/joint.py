@@ -15,15 +15,17 @@ other on the same formula, which makes the two directly comparable.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pulp
 
-from ..exceptions import SettingsError, format_ids
+from ..exceptions import InfeasibleError, SettingsError, SolverError, format_ids
 from ..metrics import coverage_metrics
 from ..plan import Plan
 from ..solver import SolveInfo, Solver
@@ -32,6 +34,8 @@ from ._lp import add_grouped_rows, add_row, linear, new_vars, values
 from ._pwl import approximate
 
 __all__ = ["JointPlanner"]
+
+log = logging.getLogger("channelopt.models")
 
 _ORDER = ("optimal", "feasible")
 
@@ -357,18 +361,30 @@ class JointPlanner(Model):
         for k, length in enumerate(table.length[keep].tolist()):
             delta[k] = add(f"d_{k}", 0.0, length, pulp.LpContinuous)
         wk = np.asarray(w, dtype=object)
-        extra = [None] * len(cells)
+        lengths = table.length[keep]
         for i, g in enumerate(gate):
-            terms = [(wk[k], -total) for k in g]
-            cell_d = delta[seg_cell == i]
-            if not len(cell_d):
+            segs = np.flatnonzero(seg_cell == i)
+            if not len(segs):
                 continue
-            extra[i] = pulp.LpConstraint(pulp.LpAffineExpression(list(zip(cell_d.tolist(), [1.0] * len(cell_d)))
-                                                                 + terms), pulp.LpConstraintLE, f"gate_{i}", 0.0)
-            prob.addConstraint(extra[i])
+            # Gate at the spend up to which the cell still pays, not at the whole budget:
+            # a tighter LP bound, and it keeps HiGHS 1.16 presolve out of trouble (measured:
+            # gating at ``total`` made it declare a feasible 12-region model infeasible).
+            hi_c = float(lengths[segs].sum())
+            terms = [(delta[k], 1.0) for k in segs.tolist()] + [(wk[k], -hi_c) for k in g]
+            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE,
+                                                 f"gate_{i}", 0.0))
         budget_row = add_row(prob, delta, None, "<=", total, "budget")
         return {"cells": cells, "table": table, "delta": delta, "seg_cell": seg_cell,
                 "slope": table.slope[keep], "base": table.base, "row": budget_row}
+
+    def solve(self, network=None, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
+        """Build and solve the joint model; return a :class:`~channelopt.Plan` (see :meth:`Model.solve`).
+
+        The model is always feasible (signing only the kept partners and covering
+        nothing is a plan), so an "infeasible" answer is a solver failure: HiGHS is
+        then asked again without presolve, and a second failure is a ``SolverError``.
+        """
+        return _guarded(self.build(network), solver or Solver(), warm_start)
 
     # ------------------------------------------------------------------ plan
     def _extract(self, net, state: dict[str, Any], info: SolveInfo) -> Plan:
@@ -401,7 +417,7 @@ class JointPlanner(Model):
         second = self.set_params(curves=None)
         built = second.build(network)
         _fix(built.state["y"], y_open)
-        stages["territories"] = built.solve(solver)
+        stages["territories"] = _guarded(built, solver)
         owner = stages["territories"].regions.set_index("region_id")["distributor_id"]
         built = self.build(network)
         _fix(built.state["y"], y_open)
@@ -411,7 +427,7 @@ class JointPlanner(Model):
         chosen = {(region_ids.index(r), pos[j]) for r, j in owner.dropna().items()}
         st = built.state
         _fix(st["w"], np.array([(r, j) in chosen for r, j in zip(st["pr"].tolist(), st["pj"].tolist())]))
-        stages["budget"] = built.solve(solver)
+        stages["budget"] = _guarded(built, solver)
         final = stages["budget"]
         infos = [p.info for p in stages.values()]
         worst = max(infos, key=lambda i: _ORDER.index(i.status) if i.status in _ORDER else len(_ORDER))
@@ -427,6 +443,18 @@ class JointPlanner(Model):
         final.stages = stages
         final.metrics.overall["method"] = "sequential"
         return final
+
+
+def _guarded(built, solver: Solver, warm_start: bool = True) -> Plan:
+    """Solve a built joint model; HiGHS calling it infeasible is retried once without presolve."""
+    try:
+        return built.solve(solver, warm_start=warm_start)
+    except InfeasibleError as exc:
+        if solver.name != "highs" or "presolve" in solver.options:
+            raise SolverError(f"{solver.name} called the always-feasible JointPlanner infeasible ({exc}); "
+                              f"try Solver('cbc').") from None
+        log.warning("HiGHS called the joint model infeasible; solving again without presolve")
+    return built.solve(replace(solver, options={**solver.options, "presolve": "off"}), warm_start=warm_start)
 
 
 def _fix(variables, on) -> None:
