@@ -539,55 +539,89 @@ class TerritoryDesign(Model):
             cost = d.weights[:, None] * d.dist[:, d.centres]
             prob.setObjective(linear(x.reshape(-1), cost.reshape(-1)))
 
-    def _build_hess(self, d: _Data, prob, state) -> None:
-        n, k = d.n, d.k
-        x = new_vars(prob, "x", n * n, low=0, up=1, cat=pulp.LpBinary).reshape(n, n)
-        state.update(form="hess", x=x)
-        diag = x[np.arange(n), np.arange(n)]
-        if self.centre_candidates is not None:
-            if not (isinstance(self.centre_candidates, (int, np.integer)) and self.centre_candidates >= 1):
+    def _pairs(self, d: _Data) -> tuple[np.ndarray, np.ndarray]:
+        """The (region, centre) pairs the compactness model may use, region-major."""
+        n = d.n
+        if self.centre_candidates is None:
+            allowed = np.ones((n, n), dtype=bool)
+        else:
+            if not (
+                isinstance(self.centre_candidates, (int, np.integer))
+                and not isinstance(self.centre_candidates, bool)
+                and self.centre_candidates >= 1
+            ):
                 raise SettingsError(f"centre_candidates must be a positive integer, got {self.centre_candidates!r}.")
             near = np.argsort(d.dist, axis=1, kind="stable")[:, : int(self.centre_candidates)]
             allowed = np.zeros((n, n), dtype=bool)
             allowed[np.repeat(np.arange(n), near.shape[1]), near.reshape(-1)] = True
             allowed[np.arange(n), np.arange(n)] = True
-            for var in x[~allowed].tolist():
-                var.upBound = 0.0
-        add_grouped_rows(prob, x.reshape(-1), None, np.repeat(np.arange(n), n), n, "==", 1.0, "assign")
+            seed = getattr(self, "_seed_plan", None)
+            if seed is not None:
+                # the incumbent's own pairs stay, so the warm start is a plan of the restricted model
+                label, centres = seed
+                allowed[np.arange(n), np.asarray(centres)[label]] = True
+        if d.locked is not None:
+            # every region of a locked group must be able to join the same centres
+            for j in range(d.k):
+                g = np.flatnonzero(d.locked == j)
+                if len(g) > 1:
+                    allowed[g] = allowed[g].any(axis=0)
+        return np.nonzero(allowed)
+
+    def _build_hess(self, d: _Data, prob, state) -> None:
+        """p-median (Hess) assignment ``x[v, c]`` over the allowed pairs only; ``x[c, c]`` opens centre ``c``."""
+        n, k = d.n, d.k
+        pv, pc = self._pairs(d)
+        x = new_vars(prob, "x", len(pv), low=0, up=1, cat=pulp.LpBinary)
+        index = {(v, c): i for i, (v, c) in enumerate(zip(pv.tolist(), pc.tolist()))}
+        diag = x[[index[c, c] for c in range(n)]]
+        state.update(form="hess", x=x, pv=pv, pc=pc, index=index, diag=diag)
+        add_grouped_rows(prob, x, None, pv, n, "==", 1.0, "assign")
         add_row(prob, diag, None, "==", float(k), "k_centres")
         le = pulp.LpConstraintLE
-        for c in range(n):
-            yc = diag[c]
-            for v in range(n):
-                if v != c:
-                    prob.addConstraint(
-                        pulp.LpConstraint(
-                            pulp.LpAffineExpression([(x[v, c], 1.0), (yc, -1.0)]), le, f"open_{v}_{c}", 0.0
-                        )
-                    )
-            for p in range(len(d.attrs)):
-                a = d.loads[:, p]
-                if d.lower[p] > 0:
-                    coef = a.copy()
-                    coef[c] -= d.lower[p]  # x[c, c] is the centre switch itself
-                    add_row(prob, x[:, c], coef, ">=", 0.0, f"bal_lo_{p}_{c}")
-                if np.isfinite(d.upper[p]):
-                    coef = a.copy()
-                    coef[c] -= d.upper[p]
-                    add_row(prob, x[:, c], coef, "<=", 0.0, f"bal_hi_{p}_{c}")
+        off = pv != pc
+        xl, yl = x.tolist(), diag.tolist()
+        for i in np.flatnonzero(off).tolist():
+            prob.addConstraint(
+                pulp.LpConstraint(pulp.LpAffineExpression([(xl[i], 1.0), (yl[pc[i]], -1.0)]), le, f"open_{i}", 0.0)
+            )
+        for p in range(len(d.attrs)):
+            a = d.loads[pv, p]
+            # x[c, c] is the centre switch itself, so the bound rides on it
+            if d.lower[p] > 0:
+                add_grouped_rows(prob, x, a - np.where(off, 0.0, d.lower[p]), pc, n, ">=", 0.0, f"bal_lo_{p}")
+            if np.isfinite(d.upper[p]):
+                add_grouped_rows(prob, x, a - np.where(off, 0.0, d.upper[p]), pc, n, "<=", 0.0, f"bal_hi_{p}")
+        if self.contiguity and k > 1:
+            # a member that is not next to its centre needs a member among its own neighbours
+            # (the separator of the piece {v}); valid for every contiguous plan, and it
+            # removes most of the scattered LP and B&B solutions before any lazy round
+            adjset = [set(a) for a in d.adj]
+            for i in np.flatnonzero(off).tolist():
+                v, c = int(pv[i]), int(pc[i])
+                if c in adjset[v]:
+                    continue
+                nb = [xl[index[u, c]] for u in d.adj[v] if (u, c) in index]
+                if not nb:
+                    xl[i].upBound = 0.0
+                    continue
+                add_row(prob, [xl[i], *nb], [1.0] + [-1.0] * len(nb), "<=", 0.0, f"nbr_{i}")
         if d.locked is not None:
             groups = [np.flatnonzero(d.locked == j) for j in range(k)]
             groups = [g for g in groups if len(g)]
             for g in groups:
                 for v in g[1:].tolist():
                     for c in range(n):
-                        add_row(prob, [x[v, c], x[g[0], c]], [1.0, -1.0], "==", 0.0, f"lock_{v}_{c}")
+                        a, b = index.get((v, c)), index.get((int(g[0]), c))
+                        if a is not None and b is not None:
+                            add_row(prob, [xl[a], xl[b]], [1.0, -1.0], "==", 0.0, f"lock_{v}_{c}")
             if len(groups) > 1:
                 reps = [int(g[0]) for g in groups]
                 for c in range(n):
-                    add_row(prob, x[reps, c], None, "<=", 1.0, f"lockapart_{c}")
-        cost = d.weights[:, None] * d.dist
-        prob.setObjective(linear(x.reshape(-1), cost.reshape(-1)))
+                    terms = [xl[index[r, c]] for r in reps if (r, c) in index]
+                    if len(terms) > 1:
+                        add_row(prob, terms, None, "<=", 1.0, f"lockapart_{c}")
+        prob.setObjective(linear(x, d.weights[pv] * d.dist[pv, pc]))
 
     # ------------------------------------------------------------------ solve
     def solve(self, network=None, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
@@ -607,15 +641,34 @@ class TerritoryDesign(Model):
         solver = solver or Solver()
         if not isinstance(solver, Solver):
             raise TypeError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
-        built = self.build(network)
-        d: _Data = built.state["data"]
-        state = built.state
+        self._seed_plan = None
+        self._check(network)
+        d: _Data = self._data
         t0 = time.perf_counter()
         hres = None
         if warm_start or self.method == "heuristic":
-            hres = heur.solve_heuristic(self._heuristic_problem(d), seconds=self.heuristic_seconds, seed=self.seed)
-        state["heuristic_seconds"] = time.perf_counter() - t0
+            pb = self._heuristic_problem(d)
+            polish = self._uses_hess(d) and d.locked is None
+            # construction + local search get a quarter when location-allocation rounds follow
+            hres = heur.solve_heuristic(
+                pb, seconds=self.heuristic_seconds / (4 if polish else 1), seed=self.seed
+            )
+            if polish and hres.violation <= 1e-9 and hres.contiguous:
+                label, centres, obj = _polish(
+                    d, pb, hres.label, hres.centres, solver, t0 + self.heuristic_seconds - time.perf_counter()
+                )
+                hres = dataclasses.replace(hres, label=label, centres=centres, objective=obj)
+        heuristic_seconds = time.perf_counter() - t0
         h_ok = hres is not None and hres.violation <= 1e-9 and hres.contiguous and self._respects_rules(d, hres.label)
+        if h_ok and self._uses_hess(d):
+            self._seed_plan = (hres.label, hres.centres)
+        try:
+            built = self.build(network)
+        finally:
+            self._seed_plan = None
+        d = built.state["data"]
+        state = built.state
+        state["heuristic_seconds"] = heuristic_seconds
         if self.method == "heuristic":
             if not h_ok:
                 raise NoSolutionError(
@@ -698,12 +751,9 @@ class TerritoryDesign(Model):
         label = hres.label
         start = {}
         if state["form"] == "hess":
-            centres = hres.centres
-            cl = np.asarray(centres)[label]
-            for v in range(d.n):
-                for c in range(d.n):
-                    start[x[v, c]] = 1.0 if cl[v] == c else 0.0
-            return start
+            cl = np.asarray(hres.centres)[label]
+            hit = (cl[state["pv"]] == state["pc"]).astype(float).tolist()
+            return dict(zip(x.tolist(), hit))
         slot = label
         if state.get("r") is not None and d.centres is None and d.current is None and d.locked is None:
             # renumber territories by their lowest region, as the symmetry rows demand
@@ -717,7 +767,7 @@ class TerritoryDesign(Model):
         return start
 
     def _add_cuts(self, d: _Data, prob, state, cuts, centres) -> None:
-        x = state["x"]
+        x, index = state["x"], state["index"]
         ge = pulp.LpConstraintGE
         for piece, sep, c in cuts:
             targets = sorted(set(centres) | {c})
@@ -725,7 +775,9 @@ class TerritoryDesign(Model):
                 if cc in piece or cc in sep:
                     continue
                 for v in piece:
-                    terms = [(x[u, cc], 1.0) for u in sep] + [(x[v, cc], -1.0)]
+                    if (v, cc) not in index:
+                        continue
+                    terms = [(x[index[u, cc]], 1.0) for u in sep if (u, cc) in index] + [(x[index[v, cc]], -1.0)]
                     state["cuts"] += 1
                     prob.addConstraint(
                         pulp.LpConstraint(pulp.LpAffineExpression(terms), ge, f"sep{state['cuts']}", 0.0)
@@ -734,8 +786,9 @@ class TerritoryDesign(Model):
     def _read(self, d: _Data, state):
         x = state["x"]
         if state["form"] == "hess":
-            xv = values(x.reshape(-1)).reshape(d.n, d.n)
-            centre_of = np.argmax(xv, axis=1)
+            hit = values(x) > 0.5
+            centre_of = np.zeros(d.n, dtype=np.int64)
+            centre_of[state["pv"][hit]] = state["pc"][hit]
             centres = sorted(set(centre_of.tolist()), key=lambda c: c)
             slot = {c: j for j, c in enumerate(centres)}
             label = np.array([slot[c] for c in centre_of.tolist()])
@@ -913,3 +966,74 @@ def _tightest(pb: heur.Problem, d: _Data, *, seconds: float, seed: int) -> list[
     sums = np.zeros((d.k, d.loads.shape[1]))
     np.add.at(sums, best, d.loads)
     return np.abs(sums / np.maximum(means, 1e-12) - 1).max(axis=0).tolist()
+
+
+def _allocate(d: _Data, centres: list[int], solver: Solver, start_label, time_limit: float, contiguity: bool = True):
+    """Best assignment of every region to fixed ``centres`` (balance kept), contiguous by construction.
+
+    A region may join centre ``c`` only next to a member that lies strictly closer to
+    ``c`` (Hess-style distance chains), so every territory is connected without a
+    lazy loop. That excludes some contiguous plans, which is fine for an incumbent.
+    Returns ``(label, objective)`` or ``None`` when the solver finds no plan.
+    """
+    n, k = d.n, len(centres)
+    prob = pulp.LpProblem("allocate", pulp.LpMinimize)
+    dc = d.dist[:, centres]  # (n, k)
+    # a region with no neighbour closer to c cannot be reached from c along a chain
+    ok = np.zeros((n, k), dtype=bool)
+    for t, c in enumerate(centres):
+        ok[c, t] = True
+        for v in range(n):
+            if v != c and (not contiguity or any(dc[u, t] < dc[v, t] for u in d.adj[v])):
+                ok[v, t] = True
+    pv, pt = np.nonzero(ok)
+    x = new_vars(prob, "a", len(pv), low=0, up=1, cat=pulp.LpBinary)
+    idx = {(v, t): i for i, (v, t) in enumerate(zip(pv.tolist(), pt.tolist()))}
+    for t, c in enumerate(centres):
+        x[idx[c, t]].lowBound = 1.0
+    add_grouped_rows(prob, x, None, pv, n, "==", 1.0, "assign")
+    for p in range(len(d.attrs)):
+        a = d.loads[pv, p]
+        if d.lower[p] > 0:
+            add_grouped_rows(prob, x, a, pt, k, ">=", d.lower[p], f"lo{p}")
+        if np.isfinite(d.upper[p]):
+            add_grouped_rows(prob, x, a, pt, k, "<=", d.upper[p], f"hi{p}")
+    for (v, t), i in idx.items():
+        c = centres[t]
+        if v == c or not contiguity:
+            continue
+        closer = [x[idx[u, t]] for u in d.adj[v] if dc[u, t] < dc[v, t] and (u, t) in idx]
+        add_row(prob, [x[i], *closer], [1.0] + [-1.0] * len(closer), "<=", 0.0, f"chain_{v}_{t}")
+    prob.setObjective(linear(x, d.weights[pv] * dc[pv, pt]))
+    start = None
+    if start_label is not None:
+        start = {x[i]: float(start_label[v] == t) for (v, t), i in idx.items()}
+    sv = dataclasses.replace(solver, time_limit=max(time_limit, 1.0), mip_gap=1e-6)
+    info = sv.solve(prob, warm_start=start)
+    if not info.has_solution:
+        return None
+    val = values(x)
+    label = np.full(n, -1)
+    hit = val > 0.5
+    label[pv[hit]] = pt[hit]
+    return label, info.objective
+
+
+def _polish(d: _Data, pb: heur.Problem, label, centres, solver: Solver, seconds: float):
+    """Location-allocation rounds: optimal assignment to fixed centres, then each territory's best centre.
+
+    Returns the best ``(label, centres, objective)`` found; never worse than the input.
+    """
+    deadline = time.perf_counter() + seconds
+    best = (np.asarray(label).copy(), list(centres), heur.objective_value(pb, label, centres))
+    while time.perf_counter() < deadline - 0.5:
+        out = _allocate(d, best[1], solver, best[0], deadline - time.perf_counter(), pb.contiguity)
+        if out is None or (out[0] < 0).any() or heur.violation(pb, out[0]) > 1e-9:
+            break
+        new_label = out[0]
+        new_centres = heur._best_centres(pb, new_label)
+        obj = heur.objective_value(pb, new_label, new_centres)
+        if obj >= best[2] - 1e-9 * max(1.0, abs(best[2])):
+            break
+        best = (new_label, new_centres, obj)
+    return best
