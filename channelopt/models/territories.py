@@ -22,7 +22,7 @@ from ..plan import Plan
 from ..solver import SolveInfo, Solver
 from . import _territory_heuristics as heur
 from ._base import Model
-from ._contiguity import add_flow_contiguity, adjacency_lists, separator_cuts
+from ._contiguity import add_flow_contiguity, adjacency_lists, pieces, separator_cuts
 from ._lp import add_grouped_rows, add_row, linear, new_vars, values
 
 __all__ = ["TerritoryDesign"]
@@ -383,6 +383,11 @@ class TerritoryDesign(Model):
 
     # ------------------------------------------------------------------ checks
     def _check(self, net) -> None:
+        cc = self.centre_candidates
+        if cc is not None and not (isinstance(cc, (int, np.integer)) and not isinstance(cc, bool) and cc >= 1):
+            raise SettingsError(
+                f"centre_candidates must be a positive integer (nearest centres per region) or None, got {cc!r}."
+            )
         d = self._prepare(net)
         self._data = d
         if self._uses_hess(d) and d.current is not None:
@@ -545,12 +550,6 @@ class TerritoryDesign(Model):
         if self.centre_candidates is None:
             allowed = np.ones((n, n), dtype=bool)
         else:
-            if not (
-                isinstance(self.centre_candidates, (int, np.integer))
-                and not isinstance(self.centre_candidates, bool)
-                and self.centre_candidates >= 1
-            ):
-                raise SettingsError(f"centre_candidates must be a positive integer, got {self.centre_candidates!r}.")
             near = np.argsort(d.dist, axis=1, kind="stable")[:, : int(self.centre_candidates)]
             allowed = np.zeros((n, n), dtype=bool)
             allowed[np.repeat(np.arange(n), near.shape[1]), near.reshape(-1)] = True
@@ -968,7 +967,15 @@ def _tightest(pb: heur.Problem, d: _Data, *, seconds: float, seed: int) -> list[
     return np.abs(sums / np.maximum(means, 1e-12) - 1).max(axis=0).tolist()
 
 
-def _allocate(d: _Data, centres: list[int], solver: Solver, start_label, time_limit: float, contiguity: bool = True):
+def _allocate(
+    d: _Data,
+    centres: list[int],
+    solver: Solver,
+    start_label,
+    time_limit: float,
+    contiguity: bool = True,
+    mip_gap: float = 1e-3,
+):
     """Best assignment of every region to fixed ``centres`` (balance kept), contiguous by construction.
 
     A region may join centre ``c`` only next to a member that lies strictly closer to
@@ -1008,7 +1015,7 @@ def _allocate(d: _Data, centres: list[int], solver: Solver, start_label, time_li
     start = None
     if start_label is not None:
         start = {x[i]: float(start_label[v] == t) for (v, t), i in idx.items()}
-    sv = dataclasses.replace(solver, time_limit=max(time_limit, 1.0), mip_gap=1e-6)
+    sv = dataclasses.replace(solver, time_limit=max(time_limit, 1.0), mip_gap=mip_gap)
     info = sv.solve(prob, warm_start=start)
     if not info.has_solution:
         return None
@@ -1030,6 +1037,8 @@ def _polish(d: _Data, pb: heur.Problem, label, centres, solver: Solver, seconds:
         out = _allocate(d, best[1], solver, best[0], deadline - time.perf_counter(), pb.contiguity)
         if out is None or (out[0] < 0).any() or heur.violation(pb, out[0]) > 1e-9:
             break
+        if pb.contiguity and any(len(pieces(d.adj, np.flatnonzero(out[0] == t))) != 1 for t in range(d.k)):
+            break  # the chains make this impossible; a plan that breaks it is never taken
         new_label = out[0]
         new_centres = heur._best_centres(pb, new_label)
         obj = heur.objective_value(pb, new_label, new_centres)

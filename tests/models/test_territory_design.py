@@ -257,3 +257,46 @@ def test_synthetic_network_plan_has_outlet_metrics_and_gap():
     assert t["outlets"].sum() == 300
     assert plan.metrics["contiguity_verified"] and plan.metrics["max_deviation_workload"] <= 0.1 + 1e-9
     assert plan.gap == pytest.approx(0.0, abs=1e-6)
+
+
+def test_polish_never_worsens_and_keeps_plans_valid():
+    from channelopt.models import _territory_heuristics as heur
+    from channelopt.models.territories import _polish
+
+    g = planar(40, seed=7)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    model = TerritoryDesign(k=4, objective="compactness", weight="pop", balance={"pop": 0.15})
+    model._check(net)
+    d = model._data
+    pb = model._heuristic_problem(d)
+    start = heur.solve_heuristic(pb, seconds=0.3, seed=1, max_starts=2)
+    assert start.violation == 0 and start.contiguous
+    label, centres, obj = _polish(d, pb, start.label, start.centres, co.Solver("highs"), 10.0)
+    assert obj <= start.objective + 1e-9
+    assert obj == pytest.approx(heur.objective_value(pb, label, centres))
+    assert heur.violation(pb, label) == 0
+    for t in range(4):
+        assert nx.is_connected(g.subgraph(np.flatnonzero(label == t).tolist()))
+        assert label[centres[t]] == t
+
+
+def test_centre_candidates_restricts_soundly():
+    g = planar(10, seed=11)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    dist = net.region_distances()
+    w = dict(enumerate(net.regions["pop"].tolist()))
+    total = sum(w.values())
+    lo, hi = 0.85 * total / 3, 1.15 * total / 3
+    expected = brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, dist))
+    model = TerritoryDesign(k=3, objective="compactness", weight="pop", balance={"pop": (lo, hi)})
+    full = model.set_params(centre_candidates=10).solve(net)
+    assert full.status == "optimal" and full.objective == pytest.approx(expected, rel=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tight = model.set_params(centre_candidates=2).solve(net)
+    # fewer pairs can only cost more, and the plan is still a valid one
+    assert tight.objective >= expected - 1e-6
+    assert tight.metrics["contiguity_verified"] and tight.metrics["balance_ok_pop"]
+    assert tight.metrics["weighted_distance"] == pytest.approx(tight.objective, rel=1e-6)
+    with pytest.raises(SettingsError, match="centre_candidates must be a positive integer"):
+        model.set_params(centre_candidates=0).solve(net)
