@@ -648,9 +648,10 @@ class TerritoryDesign(Model):
         if warm_start or self.method == "heuristic":
             pb = self._heuristic_problem(d)
             polish = self._uses_hess(d) and d.locked is None
-            # construction + local search get a quarter when location-allocation rounds follow
+            # construction + local search get a quarter (at most 10 s) when location-allocation
+            # rounds follow: those rounds, not more restarts, are what lower the objective
             hres = heur.solve_heuristic(
-                pb, seconds=self.heuristic_seconds / (4 if polish else 1), seed=self.seed
+                pb, seconds=min(self.heuristic_seconds / 4, 10.0) if polish else self.heuristic_seconds, seed=self.seed
             )
             if polish and hres.violation <= 1e-9 and hres.contiguous:
                 label, centres, obj = _polish(
@@ -975,24 +976,26 @@ def _allocate(
     time_limit: float,
     contiguity: bool = True,
     mip_gap: float = 1e-3,
+    chains: bool = True,
 ):
-    """Best assignment of every region to fixed ``centres`` (balance kept), contiguous by construction.
+    """Best assignment of every region to fixed ``centres`` (balance kept, contiguous).
 
-    A region may join centre ``c`` only next to a member that lies strictly closer to
-    ``c`` (Hess-style distance chains), so every territory is connected without a
-    lazy loop. That excludes some contiguous plans, which is fine for an incumbent.
-    Returns ``(label, objective)`` or ``None`` when the solver finds no plan.
+    With ``chains`` a region may join centre ``c`` only next to a member strictly
+    closer to ``c`` (Hess-style distance chains): every territory is connected in one
+    solve, but some contiguous plans are excluded. Without it, contiguity is exact:
+    neighbour rows up front and separator cuts added in a re-solve loop.
+    Returns ``(label, objective)`` or ``None`` when no plan is found in time.
     """
+    deadline = time.perf_counter() + time_limit
     n, k = d.n, len(centres)
     prob = pulp.LpProblem("allocate", pulp.LpMinimize)
     dc = d.dist[:, centres]  # (n, k)
-    # a region with no neighbour closer to c cannot be reached from c along a chain
-    ok = np.zeros((n, k), dtype=bool)
-    for t, c in enumerate(centres):
-        ok[c, t] = True
-        for v in range(n):
-            if v != c and (not contiguity or any(dc[u, t] < dc[v, t] for u in d.adj[v])):
-                ok[v, t] = True
+    ok = np.ones((n, k), dtype=bool)
+    if contiguity and chains:
+        # a region with no neighbour closer to c cannot be reached from c along a chain
+        for t, c in enumerate(centres):
+            for v in range(n):
+                ok[v, t] = v == c or any(dc[u, t] < dc[v, t] for u in d.adj[v])
     pv, pt = np.nonzero(ok)
     x = new_vars(prob, "a", len(pv), low=0, up=1, cat=pulp.LpBinary)
     idx = {(v, t): i for i, (v, t) in enumerate(zip(pv.tolist(), pt.tolist()))}
@@ -1005,44 +1008,70 @@ def _allocate(
             add_grouped_rows(prob, x, a, pt, k, ">=", d.lower[p], f"lo{p}")
         if np.isfinite(d.upper[p]):
             add_grouped_rows(prob, x, a, pt, k, "<=", d.upper[p], f"hi{p}")
-    for (v, t), i in idx.items():
-        c = centres[t]
-        if v == c or not contiguity:
-            continue
-        closer = [x[idx[u, t]] for u in d.adj[v] if dc[u, t] < dc[v, t] and (u, t) in idx]
-        add_row(prob, [x[i], *closer], [1.0] + [-1.0] * len(closer), "<=", 0.0, f"chain_{v}_{t}")
+    if contiguity:
+        for (v, t), i in idx.items():
+            c = centres[t]
+            if v == c or (not chains and c in d.adj[v]):
+                continue
+            if chains:
+                nb = [x[idx[u, t]] for u in d.adj[v] if dc[u, t] < dc[v, t] and (u, t) in idx]
+            else:
+                nb = [x[idx[u, t]] for u in d.adj[v]]
+            add_row(prob, [x[i], *nb], [1.0] + [-1.0] * len(nb), "<=", 0.0, f"chain_{v}_{t}")
     prob.setObjective(linear(x, d.weights[pv] * dc[pv, pt]))
     start = None
     if start_label is not None:
         start = {x[i]: float(start_label[v] == t) for (v, t), i in idx.items()}
-    sv = dataclasses.replace(solver, time_limit=max(time_limit, 1.0), mip_gap=mip_gap)
-    info = sv.solve(prob, warm_start=start)
-    if not info.has_solution:
-        return None
-    val = values(x)
-    label = np.full(n, -1)
-    hit = val > 0.5
-    label[pv[hit]] = pt[hit]
-    return label, info.objective
+    rounds = 0
+    while True:
+        left = deadline - time.perf_counter()
+        if left < 0.5:
+            return None
+        info = dataclasses.replace(solver, time_limit=left, mip_gap=mip_gap).solve(prob, warm_start=start)
+        if not info.has_solution:
+            return None
+        hit = values(x) > 0.5
+        label = np.full(n, -1)
+        label[pv[hit]] = pt[hit]
+        cuts = separator_cuts(d.adj, label, dict(enumerate(centres))) if contiguity and not chains else []
+        if not cuts:
+            return label, info.objective
+        for piece, sep, _c in cuts:
+            t = int(label[piece[0]])
+            for v in piece:
+                rounds += 1
+                add_row(prob, [x[idx[v, t]], *(x[idx[u, t]] for u in sep)], [1.0] + [-1.0] * len(sep), "<=", 0.0,
+                        f"sep_{rounds}")
 
 
 def _polish(d: _Data, pb: heur.Problem, label, centres, solver: Solver, seconds: float):
     """Location-allocation rounds: optimal assignment to fixed centres, then each territory's best centre.
 
-    Returns the best ``(label, centres, objective)`` found; never worse than the input.
+    Rounds use the distance-chain assignment until it stops improving, then one
+    exact-contiguity assignment; returns the best ``(label, centres, objective)``
+    found, never worse than the input.
     """
     deadline = time.perf_counter() + seconds
     best = (np.asarray(label).copy(), list(centres), heur.objective_value(pb, label, centres))
+    chains = True
     while time.perf_counter() < deadline - 0.5:
-        out = _allocate(d, best[1], solver, best[0], deadline - time.perf_counter(), pb.contiguity)
-        if out is None or (out[0] < 0).any() or heur.violation(pb, out[0]) > 1e-9:
+        out = _allocate(
+            d, best[1], solver, best[0], deadline - time.perf_counter(), pb.contiguity, chains=chains
+        )
+        ok = out is not None and not (out[0] < 0).any() and heur.violation(pb, out[0]) <= 1e-9
+        if ok and pb.contiguity:
+            # never taken unless every territory really is one piece
+            ok = all(len(pieces(d.adj, np.flatnonzero(out[0] == t))) == 1 for t in range(d.k))
+        improved = False
+        if ok:
+            new_centres = heur._best_centres(pb, out[0])
+            obj = heur.objective_value(pb, out[0], new_centres)
+            if obj < best[2] - 1e-9 * max(1.0, abs(best[2])):
+                best, improved = (out[0], new_centres, obj), True
+        if improved:
+            chains = True
+        elif chains and pb.contiguity:
+            chains = False
+        else:
             break
-        if pb.contiguity and any(len(pieces(d.adj, np.flatnonzero(out[0] == t))) != 1 for t in range(d.k)):
-            break  # the chains make this impossible; a plan that breaks it is never taken
-        new_label = out[0]
-        new_centres = heur._best_centres(pb, new_label)
-        obj = heur.objective_value(pb, new_label, new_centres)
-        if obj >= best[2] - 1e-9 * max(1.0, abs(best[2])):
-            break
-        best = (new_label, new_centres, obj)
     return best
