@@ -106,14 +106,21 @@ class TerritoryDesign(Model):
         ``"exact"`` solves the MILP (warm-started by the heuristic); ``"heuristic"``
         returns the construction + local search plan with no bound (large graphs).
     heuristic_seconds : float
-        Time for the heuristic (multi-start construction plus local search).
+        Time for the heuristic: multi-start construction plus local search and, for
+        ``"compactness"`` with free centres, location-allocation rounds (a small MIP
+        assigns every region to fixed centres, contiguous by distance chains and then
+        exactly; each centre then moves to its territory's median). On the 340-region
+        china example those rounds take the plan from 6.88e6 to 5.76e6 in about 60 s.
     seed : int
         Seed of the heuristic.
     centre_candidates : int, optional
         With free centres, a region may only join a centre among its
         ``centre_candidates`` nearest regions. This shrinks the p-median MILP from
-        ``n^2`` pairs to ``n x centre_candidates``; the bound is then the bound of that
-        restricted model. ``None`` (default) allows every pair.
+        ``n^2`` pairs to ``n x centre_candidates``. The pairs of the heuristic's plan
+        are always kept, so the restricted model starts from that plan. The reported
+        bound is then the bound of the restricted model, not a proof for the full one
+        (the china example's heuristic plan uses 55 pairs outside the 40 nearest).
+        ``None`` (default) allows every pair and the bound is valid for the problem.
 
     Raises
     ------
