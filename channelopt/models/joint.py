@@ -302,9 +302,22 @@ class JointPlanner(Model):
                 for r, rv in root_of.items():
                     prob.addConstraint(pulp.LpConstraint(
                         pulp.LpAffineExpression([(rv, 1.0), (w[pair[r, j]], -1.0)]), le, f"root{j}_in{r}", 0.0))
+            adj: list[list[int]] = [[] for _ in range(R)]
+            for u, v in zip(tail, head):
+                adj[u].append(v)
             for v in range(R):
                 if (v, j) not in pair or v == root:
                     continue
+                # Valid for every connected territory, and much tighter than the flow's big-M:
+                # a member implies its root, and a non-root member has a member neighbour.
+                if root >= 0:
+                    hv = [(w[pair[root, j]], -1.0)] if (root, j) in pair else []
+                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(w[pair[v, j]], 1.0)] + hv), le,
+                                                         f"flow{j}_root{v}", 0.0))
+                nb = [(w[pair[u, j]], -1.0) for u in adj[v] if (u, j) in pair]
+                if roots is None:
+                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(w[pair[v, j]], 1.0)] + nb), le,
+                                                         f"flow{j}_nb{v}", 0.0))
                 terms = [(a, 1.0) for a in inflow[v]] + [(a, -1.0) for a in outflow[v]] + [(w[pair[v, j]], -1.0)]
                 if roots is not None:
                     terms.append((root_of[v], float(R)))
