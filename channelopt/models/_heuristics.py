@@ -1,16 +1,20 @@
-"""Fast primal heuristics for distributor selection, used as MIP warm starts.
+"""Fast primal heuristics for distributor selection (MIP warm starts), and a Lagrangian bound.
 
-They work on a dense cost matrix with ``inf`` where a link is not allowed and return
-the set of distributors to open; the MIP solver completes (and improves) the rest.
+The heuristics work on a dense cost matrix with ``inf`` where a link is not allowed and
+return the set of distributors to open; the MIP solver completes (and improves) the rest.
+:func:`lagrangian_bound` works on the sparse links and proves a lower bound, with the
+penalties that let a caller drop links and distributors no better plan can use.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["greedy_median", "greedy_capacitated", "greedy_cover", "nearest_open"]
+__all__ = ["greedy_median", "greedy_capacitated", "greedy_cover", "nearest_open", "assign_greedy",
+           "LagrangianBound", "lagrangian_bound"]
 
 
 def _penalised(cost: np.ndarray) -> np.ndarray:
@@ -193,3 +197,142 @@ def assign_greedy(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, is
                 return None
             share[i, j] = 1.0
     return share
+
+
+@dataclass
+class LagrangianBound:
+    """A lower bound on a capacitated facility-location optimum, with what it proves.
+
+    Attributes
+    ----------
+    bound : float
+        Valid lower bound on the optimum of the model the arrays describe.
+    multipliers : ndarray
+        The outlet multipliers (prices of serving each outlet) at the bound.
+    y_mean : ndarray
+        Average opening of each distributor over the iterations: an estimate of the
+        LP-relaxation's ``y``, used to round to a plan.
+    open_penalty : ndarray
+        Per distributor, a proven lower bound on how much the bound rises if it is
+        forced open (0 where the relaxation already opens it).
+    iterations : int
+    """
+
+    bound: float
+    multipliers: np.ndarray
+    y_mean: np.ndarray
+    open_penalty: np.ndarray
+    iterations: int
+
+
+def _facility_values(lam, oi, dj, cost, demand, cap, fixed, m):
+    """Each distributor's best use at prices ``lam``: a continuous knapsack over its links.
+
+    Returns its value ``v_j`` (fixed cost plus the most negative reduced service cost
+    that fits its capacity) and each link's taken share.
+    """
+    r = cost - lam[oi]
+    ratio = r / demand[oi]
+    idx = np.flatnonzero(r < 0)
+    order = idx[np.lexsort((ratio[idx], dj[idx]))]
+    g = dj[order]
+    dd = demand[oi[order]]
+    cum = np.cumsum(dd)
+    first = np.searchsorted(g, np.arange(m))
+    before = cum - dd - np.concatenate([[0.0], cum])[first][g]
+    take_sorted = np.clip((cap[g] - before) / dd, 0.0, 1.0)
+    take = np.zeros(len(oi))
+    take[order] = take_sorted
+    v = fixed + np.bincount(g, weights=take_sorted * r[order], minlength=m)
+    return v, take
+
+
+def _open_knapsack(v, cap, need, free):
+    """LP of ``min v.y  s.t.  cap.y >= need, 0 <= y <= 1`` over the ``free`` distributors.
+
+    Returns ``(y, value, mu)`` with ``mu`` the price of capacity (the dual of the row).
+    """
+    y = np.zeros(len(v))
+    neg = free & (v < 0)
+    y[neg] = 1.0
+    have = cap[neg].sum()
+    mu = 0.0
+    if have < need - 1e-12:
+        rest = np.flatnonzero(free & ~neg)
+        rest = rest[np.argsort(v[rest] / cap[rest], kind="stable")]
+        cum = have + np.cumsum(cap[rest])
+        k = int(np.searchsorted(cum, need))
+        if k >= len(rest):  # the capacity row cannot be met: no finite bound from this row
+            return y, np.inf, 0.0
+        y[rest[:k]] = 1.0
+        prev = cum[k - 1] if k > 0 else have
+        y[rest[k]] = (need - prev) / cap[rest[k]]
+        mu = v[rest[k]] / cap[rest[k]]
+    return y, float(v @ y), mu
+
+
+def lagrangian_bound(oi: np.ndarray, dj: np.ndarray, cost: np.ndarray, demand: np.ndarray,
+                     capacity: np.ndarray, fixed: np.ndarray, *, upper: float | None = None,
+                     forced: np.ndarray | None = None, closed: np.ndarray | None = None,
+                     start: np.ndarray | None = None, iterations: int = 400,
+                     seconds: float = 60.0) -> LagrangianBound:
+    """Lower bound of sparse facility location by Lagrangian relaxation of "serve every outlet".
+
+    The model: links ``(oi[k], dj[k])`` with cost ``cost[k]`` (serving the whole
+    outlet), ``sum_k x_k = 1`` per outlet, ``x_k <= y_j``, ``sum demand x <= capacity_j y_j``,
+    ``y`` binary. Relaxing the assignment rows with prices ``lam`` leaves one continuous
+    knapsack per distributor plus the valid row ``sum_j capacity_j y_j >= total demand``
+    (its LP), so every ``lam`` gives a valid bound; this bound equals the strong LP
+    relaxation's (plus the aggregate capacity row) at the best ``lam``. It is reached by
+    subgradient steps ``theta (upper - L) / |g|^2``, ``theta`` halved after 20 steps
+    without progress. ``upper`` is the cost of a known plan; ``None`` aims 5% above
+    the best bound so far (any target keeps the bound valid, a good one converges
+    faster). ``start`` gives initial multipliers (e.g. from an earlier call).
+
+    Split demand only: single sourcing would make the bound weaker, still valid.
+    """
+    n, m = len(demand), len(capacity)
+    total = float(demand.sum())
+    # a distributor never carries more than the whole demand: capping keeps inf capacities usable
+    cap = np.minimum(np.where(np.isfinite(capacity), capacity, total), total)
+    forced = np.zeros(m, dtype=bool) if forced is None else np.asarray(forced, dtype=bool)
+    closed = np.zeros(m, dtype=bool) if closed is None else np.asarray(closed, dtype=bool) & ~forced
+    free = ~forced & ~closed
+    need = max(total - cap[forced].sum(), 0.0)
+    # start from each outlet's cheapest cost per unit including its share of the fixed cost
+    if start is not None:
+        lam = np.array(start, dtype=float)
+    else:
+        lam = np.full(n, np.inf)
+        np.minimum.at(lam, oi, cost + (fixed / np.maximum(cap, 1e-12))[dj] * demand[oi])
+        lam[~np.isfinite(lam)] = 0.0
+    best, best_lam, theta, stall = -np.inf, lam.copy(), 2.0, 0
+    y_sum = np.zeros(m)
+    best_state = None
+    deadline = time.perf_counter() + seconds
+    count = 0
+    for _ in range(iterations):
+        count += 1
+        v, take = _facility_values(lam, oi, dj, cost, demand, cap, fixed, m)
+        y, value, mu = _open_knapsack(v, cap, need, free)
+        y[forced] = 1.0
+        bound = float(lam.sum() + value + v[forced].sum())
+        y_sum += y
+        if bound > best + 1e-12 * abs(bound):
+            best, best_lam, stall = bound, lam.copy(), 0
+            best_state = (v, y, mu)
+        else:
+            stall += 1
+            if stall >= 20:
+                theta, stall = theta / 2.0, 0
+        g = 1.0 - np.bincount(oi, weights=take * y[dj], minlength=n)
+        norm = float(g @ g)
+        target = best + 0.05 * abs(best) if upper is None else upper
+        if norm < 1e-12 or theta < 1e-4 or time.perf_counter() > deadline or best >= target:
+            break
+        lam = lam + theta * max(target - bound, 1e-9 * abs(target)) / norm * g
+    v, y, mu = best_state
+    # forcing j open raises the knapsack LP by at least its reduced cost v_j - mu cap_j
+    open_penalty = np.where(free, np.maximum(v - mu * cap, 0.0), 0.0)
+    open_penalty[y > 1e-9] = 0.0
+    return LagrangianBound(best, best_lam, y_sum / count, open_penalty, count)

@@ -8,8 +8,11 @@ partners and a cap on new signings.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pulp
 
-from ..exceptions import InfeasibleError, SettingsError, format_ids
+from ..exceptions import InfeasibleError, NoSolutionError, NotOptimalWarning, SettingsError, format_ids
 from ..metrics import coverage_metrics
 from ..plan import Plan
-from ..solver import SolveInfo
+from ..solver import SolveInfo, Solver
 from . import _heuristics as heur
 from ._base import Model
 from ._candidates import parse_candidates, sparsify
@@ -93,6 +96,16 @@ class DistributorSelection(Model):
         distributor.
     heuristic_seconds : float
         Time for the greedy + swap warm-start heuristic.
+    strategy : {"mip", "lagrangian"}
+        ``"mip"`` hands the whole model to the solver. ``"lagrangian"`` is for large
+        ``min_cost`` models with split demand where every outlet is served (no ``p``,
+        coverage floor, budget, signing caps or ``max_per_region``): it proves a lower
+        bound by Lagrangian relaxation of the assignment rows (the strong LP bound,
+        reached in seconds where the root LP takes many minutes), rounds it to a plan
+        priced by a transportation LP, closes every distributor that provably cannot
+        be open in a plan at least as good, and solves the MIP on what is left from
+        that plan. The reported bound and gap are those of the full model (with its
+        sparse candidates); ``plan.stages`` holds each step's numbers.
 
     Examples
     --------
@@ -131,6 +144,7 @@ class DistributorSelection(Model):
         candidates: int | Mapping | None = None,
         linking: str = "strong",
         heuristic_seconds: float = 2.0,
+        strategy: str = "mip",
     ) -> None:
         self.objective = objective
         self.p = p
@@ -150,6 +164,7 @@ class DistributorSelection(Model):
         self.candidates = candidates
         self.linking = linking
         self.heuristic_seconds = heuristic_seconds
+        self.strategy = strategy
 
     @property
     def sense(self):
@@ -163,6 +178,8 @@ class DistributorSelection(Model):
         (measured on OR-Library cap131: it reported 608,685.75 and stopped, the true
         optimum being 793,439.56).
         """
+        if self.strategy == "lagrangian":
+            return self._solve_lagrangian(network, solver or Solver())
         built = self.build(network)
         plan = built.solve(solver, warm_start=warm_start)
         if warm_start and not _prices_at(built.problem, plan.info.objective):
@@ -210,6 +227,18 @@ class DistributorSelection(Model):
     def _check_settings(self) -> None:
         if self.objective not in OBJECTIVES:
             raise SettingsError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}.")
+        if self.strategy not in ("mip", "lagrangian"):
+            raise SettingsError(f"strategy must be 'mip' or 'lagrangian', got {self.strategy!r}.")
+        if self.strategy == "lagrangian":
+            bad = [name for name, on in [
+                ("objective", self.objective != "min_cost"), ("single_source", self.single_source),
+                ("p", self.p is not None), ("min_coverage", self.min_coverage is not None),
+                ("budget", self.budget is not None), ("max_new", self.max_new is not None),
+                ("max_new_cost", self.max_new_cost is not None), ("max_per_region", self.max_per_region is not None),
+            ] if on]
+            if bad:
+                raise SettingsError(f"strategy='lagrangian' solves objective='min_cost' with split demand and every "
+                                    f"outlet served; it does not support {bad}. Use strategy='mip'.")
         if self.linking not in ("strong", "weak"):
             raise SettingsError(f"linking must be 'strong' or 'weak', got {self.linking!r}.")
         if self.coverage_weight not in ("demand", "potential"):
@@ -347,8 +376,10 @@ class DistributorSelection(Model):
         return allowed
 
     # ------------------------------------------------------------------ build
-    def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
-        allowed = self._allowed(net)
+    def _build(self, net, prob: pulp.LpProblem, allowed: np.ndarray | None = None) -> dict[str, Any]:
+        # ``allowed`` narrows the links (and closes distributors without any): the lagrangian strategy
+        narrowed = allowed is not None
+        allowed = self._allowed(net) if allowed is None else allowed
         n, m = allowed.shape
         outlets, dists = net.outlets, net.distributors
         demand = outlets["demand"].to_numpy(dtype=float)
@@ -361,6 +392,9 @@ class DistributorSelection(Model):
         oi, dj = np.nonzero(allowed)
         cost = net.costs()[oi, dj]
         serve_all = self._serve_all()
+        if narrowed:
+            # a distributor the narrowing left without links can only add fixed cost: keep it closed
+            excluded = excluded | (~allowed.any(axis=0) & ~forced)
 
         y = np.empty(m, dtype=object)
         add = prob.add_variable
@@ -462,6 +496,170 @@ class DistributorSelection(Model):
         rhs = value * np.bincount(groups, weights=weight, minlength=n_groups)
         add_grouped_rows(prob, z, weight, groups, n_groups, ">=", rhs - 1e-9 * np.maximum(rhs, 1.0),
                          f"coverage_{by}")
+
+    # ------------------------------------------------------------------ lagrangian strategy
+    def _solve_lagrangian(self, net, solver: Solver) -> Plan:
+        """Bound by Lagrangian relaxation, plan by rounding, then the MIP on the distributors left."""
+        if not isinstance(solver, Solver):
+            raise TypeError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
+        t_start = time.perf_counter()
+        self._check(net)
+        allowed = self._allowed(net)
+        oi, dj = np.nonzero(allowed)
+        n, m = allowed.shape
+        cost = net.costs()[oi, dj]
+        demand = net.outlets["demand"].to_numpy(dtype=float)
+        capacity = net.distributors["capacity"].to_numpy(dtype=float)
+        if not self.capacitated:
+            capacity = np.full(m, np.inf)
+        fixed = net.distributors["fixed_cost"].to_numpy(dtype=float)
+        forced, closed = self._forced_open(net), self._excluded(net)
+        limit = solver.time_limit
+        # the bound gets a quarter of the time limit (a minute without one); the MIP the rest
+        lag_seconds = 60.0 if limit is None else max(0.25 * limit, 1.0)
+        arrays = (oi, dj, cost, demand, capacity, fixed)
+
+        t0 = time.perf_counter()
+        lag = heur.lagrangian_bound(*arrays, forced=forced, closed=closed, iterations=150, seconds=lag_seconds / 2)
+        best = self._round_plan(net, arrays, forced, closed, lag.y_mean, solver)
+        if best is None:
+            raise NoSolutionError("strategy='lagrangian' found no plan by rounding its bound (the transportation LP "
+                                  "stayed infeasible with every distributor open); check capacities against "
+                                  "demand near each outlet, widen candidates, or use strategy='mip'.")
+        lag = heur.lagrangian_bound(*arrays, upper=best["objective"], forced=forced, closed=closed,
+                                    start=lag.multipliers, iterations=400, seconds=lag_seconds / 2)
+        second = self._round_plan(net, arrays, forced, closed, lag.y_mean, solver)
+        if second is not None and second["objective"] < best["objective"]:
+            best = second
+        upper, lower = best["objective"], lag.bound
+        stages = {"lagrangian": {"bound": lower, "iterations": lag.iterations,
+                                 "seconds": time.perf_counter() - t0},
+                  "rounding": {"objective": upper, "open": int(best["open"].sum()),
+                               "gap": _rel_gap(upper, lower)}}
+        log.info("lagrangian: bound %.6g, rounded plan %.6g (gap %.3g%%)", lower, upper,
+                 100 * _rel_gap(upper, lower))
+
+        if _rel_gap(upper, lower) <= solver.mip_gap + 1e-12:
+            info = SolveInfo(solver.name, "optimal", "optimal", objective=upper, bound=lower,
+                             gap=_rel_gap(upper, lower), n_variables=len(oi) + m, n_constraints=n + m)
+            return self._finish_lagrangian(net, best, None, None, info, stages, t_start, solver)
+
+        # A distributor whose opening alone lifts the bound above the plan in hand is closed in
+        # every plan at least as good, so the MIP without it has the same optimum and its bound
+        # holds for the full model.
+        slack = upper - lower
+        shut = (lag.open_penalty > slack + 1e-9 * max(1.0, abs(upper))) & ~best["open"]
+        narrowed = allowed & ~shut[None, :]
+        t0 = time.perf_counter()
+        prob = pulp.LpProblem(self.kind, self.sense)
+        state = self._build(net, prob, allowed=narrowed)
+        build_seconds = time.perf_counter() - t0
+        start = dict(zip(state["y"].tolist(), best["open"].astype(float).tolist()))
+        share = np.zeros((n, m)) if n * m <= 5e7 else None
+        if share is not None:
+            share[best["oi"], best["dj"]] = best["share"]
+            start.update(zip(state["x"].tolist(), share[state["oi"], state["dj"]].tolist()))
+        else:
+            key = pd.Series(best["share"], index=best["oi"].astype(np.int64) * m + best["dj"])
+            xs = key.reindex(state["oi"].astype(np.int64) * m + state["dj"]).fillna(0.0).to_numpy()
+            start.update(zip(state["x"].tolist(), xs.tolist()))
+        remaining = None if limit is None else max(limit - (time.perf_counter() - t_start), 1.0)
+        mip_solver = dataclasses.replace(solver, time_limit=remaining)
+        info = mip_solver.solve(prob, warm_start=start)
+        info.build_seconds = build_seconds
+        stages["mip"] = {"distributors": int((~state["excluded"]).sum()), "closed_by_bound": int(shut.sum()),
+                         "links": len(state["oi"]), "status": info.status, "objective": info.objective,
+                         "bound": info.bound, "seconds": info.seconds}
+        mip_bound = info.bound if math.isfinite(info.bound) else -math.inf
+        if not info.has_solution or info.objective >= upper - 1e-9 * max(1.0, abs(upper)):
+            info.objective = upper
+            use_mip = False
+        else:
+            use_mip = True
+        info.bound = max(lower, min(mip_bound, info.objective))
+        info.gap = _rel_gap(info.objective, info.bound)
+        info.status = "optimal" if info.gap <= solver.mip_gap + 1e-9 else "feasible"
+        return self._finish_lagrangian(net, best, state if use_mip else None, prob, info, stages, t_start, solver)
+
+    def _finish_lagrangian(self, net, best, state, prob, info, stages, t_start, solver) -> Plan:
+        if state is not None:
+            plan = self._extract(net, state, info)
+        else:
+            plan = selection_plan(net, best["oi"], best["dj"], best["share"], best["open"].astype(float), info,
+                                  self.kind, max_distance=self.max_distance)
+            plan.metrics.overall["selection_objective"] = self.objective
+        info.seconds = time.perf_counter() - t_start
+        if not math.isfinite(info.build_seconds):
+            info.build_seconds = 0.0
+        info.message = (f"strategy='lagrangian': bound {info.bound:,.6g} holds for the full model "
+                        f"(Lagrangian {stages['lagrangian']['bound']:,.6g}"
+                        + (f", MIP on {stages['mip']['distributors']} distributors" if "mip" in stages else "")
+                        + ")")
+        plan.stages = {**getattr(plan, "stages", {}), **stages}
+        plan.settings = {"model": type(self).__name__, **self.get_params(), "solver": solver.to_dict()}
+        if info.status != "optimal":
+            warnings.warn(f"{type(self).__name__} plan is {info.status}, not proven optimal: gap {info.gap:.2%}.",
+                          NotOptimalWarning, stacklevel=3)
+        return plan
+
+    def _round_plan(self, net, arrays, forced, closed, score, solver) -> dict | None:
+        """Open the distributors the bound favours until the transportation LP serves everyone."""
+        oi, dj, cost, demand, capacity, fixed = arrays
+        n, m = len(demand), len(capacity)
+        total = float(demand.sum())
+        cap = np.where(np.isfinite(capacity), capacity, total)
+        free = ~forced & ~closed
+        # ones the relaxation opens at least half the time first, then by score, cheaper per unit on ties
+        order = np.flatnonzero(free)
+        order = order[np.lexsort((fixed[order] / np.maximum(cap[order], 1e-12), -score[order]))]
+        rank = np.full(m, m, dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        rank[forced] = -1
+        first_reach = np.full(n, m, dtype=np.int64)
+        np.minimum.at(first_reach, oi, rank[dj])
+        cum = cap[forced].sum() + np.cumsum(cap[order])
+        k = max(int(np.searchsorted(cum, total * (1 + 1e-9))) + 1, int(first_reach.max()) + 1,
+                int((score[order] >= 0.5).sum()))
+        step = max(1, len(order) // 20)
+        while True:
+            is_open = forced.copy()
+            is_open[order[:k]] = True
+            plan = self._transport(arrays, is_open, solver)
+            if plan is not None:
+                # a distributor the LP left idle only costs its fixed fee
+                idle = is_open & ~forced & (np.bincount(plan["dj"], weights=plan["share"], minlength=m) <= 1e-9)
+                plan["open"] = is_open & ~idle
+                plan["objective"] = plan["service"] + float(fixed[plan["open"]].sum())
+                return plan
+            if k >= len(order):
+                return None
+            k = min(k + step, len(order))
+
+    def _transport(self, arrays, is_open, solver) -> dict | None:
+        """Cheapest split assignment to the open distributors (an LP), or None when infeasible."""
+        oi, dj, cost, demand, capacity, _ = arrays
+        n = len(demand)
+        keep = is_open[dj]
+        o, d, c = oi[keep], dj[keep], cost[keep]
+        if np.bincount(o, minlength=n).min(initial=1) == 0:
+            return None
+        prob = pulp.LpProblem("transport", pulp.LpMinimize)
+        x = new_vars(prob, "x", len(o), low=0.0, up=1.0)
+        add_grouped_rows(prob, x, None, o, n, "==", 1.0, "assign")
+        finite = np.flatnonzero(np.isfinite(capacity) & is_open)
+        if len(finite):
+            group_of = np.full(len(capacity), -1)
+            group_of[finite] = np.arange(len(finite))
+            sel = group_of[d] >= 0
+            add_grouped_rows(prob, x[sel], demand[o[sel]], group_of[d[sel]], len(finite), "<=", capacity[finite],
+                             "cap")
+        prob.setObjective(linear(x, c))
+        info = Solver(solver.name, threads=solver.threads).solve(prob)
+        if info.status != "optimal":
+            return None
+        share = values(x)
+        used = share > 1e-9
+        return {"oi": o[used], "dj": d[used], "share": share[used], "service": float(info.objective)}
 
     # ------------------------------------------------------------------ warm start
     def _warm_start(self, net, state: dict[str, Any]) -> dict | None:
@@ -583,6 +781,13 @@ class DistributorSelection(Model):
             w = state["demand"] if self.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
             overall["covered_weight"] = float(w[plan.assignments["covered"].to_numpy(dtype=bool)].sum())
         return plan
+
+
+def _rel_gap(objective: float, bound: float) -> float:
+    """Relative gap as the solver reports it: ``(objective - bound) / |objective|``."""
+    if not (math.isfinite(objective) and math.isfinite(bound)):
+        return math.nan
+    return max(objective - bound, 0.0) / max(abs(objective), 1e-10)
 
 
 def _prices_at(problem: pulp.LpProblem, objective: float) -> bool:
