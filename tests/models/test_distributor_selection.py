@@ -308,3 +308,91 @@ def test_plan_shape_and_gap():
     assert {"distributors", "links"} <= set(plan.tables)
     assert plan.info.gap == pytest.approx(0.0, abs=1e-9)
     assert plan.settings["objective"] == "p_median"
+
+
+# ------------------------------------------------------------------ strategy="lagrangian"
+def binding(seed: int, n: int = 60, m: int = 12, ratio: float = 2.0):
+    """Capacities that bind: total capacity ``ratio`` x demand, fixed costs that push towards few."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(0, 100, (n, 2)), rng.uniform(0, 100, (m, 2))
+    dist = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1))
+    demand = rng.integers(5, 36, n).astype(float)
+    cap = rng.uniform(0.8, 1.2, m) * demand.sum() * ratio / m
+    fixed = rng.uniform(0.5, 1.5, m) * cap * 5.0
+    return co.ChannelNetwork.from_cost_matrix(dist * demand[:, None], demand=demand, fixed_cost=fixed,
+                                              capacity=cap, distances=dist)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), ratio=st.floats(1.3, 4.0), k=st.sampled_from([None, 3, 5]))
+def test_lagrangian_bound_is_below_the_optimum_and_penalties_are_sound(seed, ratio, k):
+    from channelopt.models._heuristics import lagrangian_bound
+
+    net = binding(seed, n=25, m=7, ratio=ratio)
+    model = co.DistributorSelection(capacitated=True, candidates=k)
+    exact = model.solve(net, solver=HIGHS)
+    allowed = model._allowed(net)
+    oi, dj = np.nonzero(allowed)
+    dists = net.distributors
+    lag = lagrangian_bound(oi, dj, net.costs()[oi, dj], net.outlets["demand"].to_numpy(float),
+                           dists["capacity"].to_numpy(float), dists["fixed_cost"].to_numpy(float),
+                           upper=exact.objective * 1.02, iterations=300)
+    assert lag.bound <= exact.objective + 1e-6 * exact.objective
+    # the strong LP relaxation is the best any multipliers can prove: the bound is close to it
+    lp = model.build(net)
+    for v in lp.problem.variables():
+        v.cat = pulp.LpContinuous
+    lp_value = HIGHS.solve(lp.problem).objective
+    assert lag.bound <= lp_value * (1 + 1e-6) + 1e-6
+    assert lag.bound >= lp_value * (1 - 0.02)
+    # forcing a distributor open costs at least its penalty: check each against the forced optimum
+    for j in np.flatnonzero(lag.open_penalty > 0)[:2]:
+        forced = co.DistributorSelection(capacitated=True, candidates=k, keep=[net.distributor_ids[j]])
+        assert forced.solve(net, solver=HIGHS).objective >= lag.bound + lag.open_penalty[j] - 1e-6 * exact.objective
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lagrangian_strategy_reaches_the_mip_optimum(seed):
+    net = binding(seed)
+    exact = co.DistributorSelection(capacitated=True).solve(net, solver=HIGHS)
+    plan = co.DistributorSelection(capacitated=True, strategy="lagrangian").solve(net, solver=HIGHS)
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(exact.objective, rel=1e-7)
+    assert plan.info.bound <= exact.objective + 1e-6 * exact.objective
+    assert plan.metrics.overall["total_cost"] == pytest.approx(plan.objective, rel=1e-7)
+    assert {"lagrangian", "rounding"} <= set(plan.stages)
+    assert plan.stages["lagrangian"]["bound"] <= exact.objective + 1e-6 * exact.objective
+    assert plan.stages["rounding"]["objective"] >= exact.objective - 1e-6 * exact.objective
+    d = plan.distributors
+    assert (d["load"] <= d["capacity"] * (1 + 1e-7)).all()
+    assert plan.links.groupby("outlet_id")["share"].sum().to_numpy() == pytest.approx(1.0)
+
+
+def test_lagrangian_strategy_with_a_gap_keeps_keep_and_exclude():
+    net = binding(7, n=80, m=15)
+    ids = net.distributor_ids
+    model = co.DistributorSelection(capacitated=True, candidates=6, keep=[ids[0]], exclude=[ids[1], ids[2]],
+                                    strategy="lagrangian")
+    plan = model.solve(net, solver=co.Solver("highs", mip_gap=0.02))
+    exact = model.set_params(strategy="mip").solve(net, solver=HIGHS)
+    assert plan.info.gap <= 0.02 + 1e-9
+    assert plan.info.bound <= exact.objective * (1 + 1e-7)
+    assert exact.objective <= plan.objective <= exact.objective * 1.02 + 1e-6
+    is_open = plan.distributors.set_index("distributor_id")["open"]
+    assert is_open[ids[0]] and not is_open[ids[1]] and not is_open[ids[2]]
+    # every link is one of the sparse candidates
+    allowed = model._allowed(net)
+    links = plan.links
+    oi = pd.Index(net.outlet_ids).get_indexer(links["outlet_id"])
+    dj = pd.Index(ids).get_indexer(links["distributor_id"])
+    assert allowed[oi, dj].all()
+
+
+def test_lagrangian_strategy_refuses_models_it_does_not_bound():
+    net = binding(0, n=10, m=4)
+    for settings_ in ({"single_source": True}, {"p": 2}, {"objective": "p_median", "p": 2}, {"budget": 10.0},
+                      {"max_per_region": 1}, {"min_coverage": 0.5}):
+        with pytest.raises(SettingsError, match="strategy='lagrangian'"):
+            co.DistributorSelection(capacitated=True, strategy="lagrangian", **settings_).solve(net)
+    with pytest.raises(SettingsError, match="strategy must be"):
+        co.DistributorSelection(strategy="lagrange").solve(net)
