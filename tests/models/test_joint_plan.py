@@ -82,19 +82,31 @@ def _brute_force(net, margin, *, contiguity=False, keep_existing=True):
     return best, best_assign
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 3, 4])
 @pytest.mark.parametrize("contiguity", [False, True])
 def test_brute_force_matches_joint_optimum(seed, contiguity):
-    net = co.make_synthetic(6, 40, 4, seed=seed)
-    # Tighter capacities so that capacity binds in some assignments.
+    net = co.make_synthetic(6, 60, 4, seed=seed)
+    # Capacities from 30% to 75% of all demand: the largest regions fit some partners only.
     dists = net.distributors.copy()
-    dists["capacity"] = dists["capacity"].to_numpy(float) * 0.5
-    net = co.ChannelNetwork(net.regions, net.outlets, dists, net.graph)
-    best, _ = _brute_force(net, 0.2, contiguity=contiguity)
+    dists["capacity"] = float(net.outlets["demand"].sum()) * np.array([0.3, 0.45, 0.6, 0.75])
+    net = co.ChannelNetwork(net.regions, net.outlets, dists, net.graph, costs=net.costs())
+    best, assign = _brute_force(net, 0.2, contiguity=contiguity)
+    assert (assign >= 0).any()  # a real plan, not the empty one
     plan = JointPlanner(margin=0.2, contiguity=contiguity).solve(net)
     assert plan.status == "optimal"
     assert plan.objective == pytest.approx(best, rel=1e-7, abs=1e-6)
     assert plan.metrics["contribution"] == pytest.approx(best, rel=1e-7, abs=1e-6)
+
+
+def test_brute_force_contiguity_binds():
+    # On this instance the best scattered plan is not connected: contiguity costs contribution.
+    net = co.make_synthetic(6, 60, 4, seed=4)
+    dists = net.distributors.copy()
+    dists["capacity"] = float(net.outlets["demand"].sum()) * np.array([0.3, 0.45, 0.6, 0.75])
+    net = co.ChannelNetwork(net.regions, net.outlets, dists, net.graph, costs=net.costs())
+    loose = JointPlanner(margin=0.2).solve(net).objective
+    tight = JointPlanner(margin=0.2, contiguity=True).solve(net).objective
+    assert tight < loose - 1e3
 
 
 # ---------------------------------------------------------------- joint >= sequential
