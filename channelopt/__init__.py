@@ -21,6 +21,7 @@ from .exceptions import (
 from .metrics import Metrics
 from .models.budget import BudgetAllocation, cells_from_network
 from .models.distributors import DistributorSelection
+from .models.joint import JointPlanner
 from .models.territories import TerritoryDesign
 from .network import CHANNELS, ChannelNetwork
 from .plan import Plan, compare
@@ -35,7 +36,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "report", "viz", "set_verbosity",
-    "ChannelPlanner", "Scenario", "compare_results", "load_scenarios", "pareto_front", "run_scenarios",
+    "ChannelPlanner", "JointPlanner", "Scenario", "compare_results", "load_scenarios", "pareto_front", "run_scenarios",
     "BudgetAllocation", "cells_from_network", "Hill", "Logarithmic", "PointsCurve", "ResponseCurve",
     "SaturatingExponential", "fit_response",
     "CHANNELS",

@@ -81,6 +81,15 @@ class ChannelPlanner(Model):
     cells : {"territory", "region"}
         Budget cells per territory x channel x activity (default), or per region x
         channel x activity (tagged with their territory; finer, more variables).
+    method : {"sequential", "joint"}
+        ``"sequential"`` (default) solves the stages in turn. ``"joint"`` solves one
+        MILP, :class:`~channelopt.models.joint.JointPlanner`, maximising the plan's
+        contribution; it reads ``margin``, ``curves``, ``budget.total``,
+        ``selection.capacitated`` / ``keep_existing`` and ``territories.contiguity`` /
+        ``balance={"workload": tol}``, with exclusive regions and region x channel
+        cells. Small networks only (see JointPlanner's Notes).
+    margin : float, optional
+        Contribution per unit of potential and response; required by ``"joint"``.
 
     Notes
     -----
@@ -107,12 +116,15 @@ class ChannelPlanner(Model):
     kind = "channel_plan"
 
     def __init__(self, *, selection: Any = None, territories: Any = None, budget: Any = None,
-                 curves: Mapping | None = None, cells: str = "territory") -> None:
+                 curves: Mapping | None = None, cells: str = "territory", method: str = "sequential",
+                 margin: float | None = None) -> None:
         self.selection = selection
         self.territories = territories
         self.budget = budget
         self.curves = curves
         self.cells = cells
+        self.method = method
+        self.margin = margin
 
     # -- settings
     @classmethod
@@ -175,6 +187,61 @@ class ChannelPlanner(Model):
                 make(self.territories, TerritoryDesign, None),
                 make(self.budget, BudgetAllocation, None))
 
+    def joint_model(self):
+        """The :class:`~channelopt.models.joint.JointPlanner` these settings describe (``method="joint"``).
+
+        Raises
+        ------
+        SettingsError
+            A stage setting the joint model does not take (named, with the ones it does).
+
+        Examples
+        --------
+        >>> import channelopt as co
+        >>> co.ChannelPlanner(method="joint", margin=0.3, territories={"balance": {"workload": 0.2}}).joint_model()
+        JointPlanner(margin=0.3, contiguity=True, balance=0.2)
+        """
+        from .models.joint import JointPlanner
+
+        self.check_params(self.get_params(), where="ChannelPlanner")
+        taken = {"selection": {"objective": "min_cost", "capacitated": None, "keep_existing": None,
+                               "single_source": None},
+                 "territories": {"contiguity": None, "balance": None}, "budget": {"total": None}}
+        given: dict[str, dict] = {}
+        for stage in _STAGES:
+            value = getattr(self, stage)
+            if value is None or value is False:
+                continue
+            if isinstance(value, Mapping):
+                items = {k: v for k, v in value.items() if v is not None}
+            else:
+                defaults = type(value)().get_params()
+                items = {k: v for k, v in value.get_params().items() if v is not None and v != defaults.get(k)}
+            for k, v in items.items():
+                if k not in taken[stage] or (taken[stage][k] is not None and v != taken[stage][k]):
+                    raise SettingsError(f"ChannelPlanner.{stage}.{k}={v!r} is not part of method='joint' (it takes "
+                                        f"{stage} settings {sorted(taken[stage])}); drop it or use "
+                                        f"method='sequential'.")
+            given[stage] = items
+        kw: dict[str, Any] = {"margin": self.margin, "curves": self.curves}
+        sel = given.get("selection", {})
+        kw["capacitated"] = bool(sel.get("capacitated", True))
+        kw["keep_existing"] = bool(sel.get("keep_existing", True))
+        if "territories" in given:
+            terr = given["territories"]
+            kw["contiguity"] = bool(terr.get("contiguity", True))
+            bal = terr.get("balance")
+            if bal is not None:
+                if not isinstance(bal, Mapping) or set(bal) != {"workload"} or isinstance(bal["workload"], tuple):
+                    raise SettingsError(f"ChannelPlanner.territories.balance with method='joint' is "
+                                        f"{{'workload': tolerance}}, got {bal!r}.")
+                kw["balance"] = bal["workload"]
+        if "budget" in given:
+            kw["total"] = given["budget"].get("total")
+        else:
+            kw["curves"] = None
+        return JointPlanner(**kw)
+
     def build(self, network=None):
         raise SettingsError("ChannelPlanner solves three problems in turn; call solve(network). Build a single "
                             "stage's problem from its own model (e.g. DistributorSelection(...).build(net)).")
@@ -206,6 +273,10 @@ class ChannelPlanner(Model):
         if network is None or getattr(network, "outlets", None) is None:
             raise SettingsError("ChannelPlanner.solve needs a ChannelNetwork with outlets and distributors.")
         solver = solver or Solver()
+        if self.method not in ("sequential", "joint"):
+            raise SettingsError(f"ChannelPlanner.method must be 'sequential' or 'joint', got {self.method!r}.")
+        if self.method == "joint":
+            return self.joint_model().solve(network, solver, warm_start=warm_start)
         sel_model, terr_model, bud_model = self._stage_models()
         stages: dict[str, Plan] = {}
         stages["selection"] = _stage("selection", sel_model.solve, network, solver, warm_start)

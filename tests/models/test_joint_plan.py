@@ -231,3 +231,30 @@ def test_inputs_untouched_and_budget_off(small):
 def test_settings_errors(small, kw, match):
     with pytest.raises(SettingsError, match=match):
         JointPlanner(**kw).solve(small)
+
+
+# ---------------------------------------------------------------- ChannelPlanner(method="joint")
+def test_planner_dispatches_to_the_joint_model(small):
+    curves = {"promotion": {"hill": [400_000, 20_000, 1]}}
+    planner = co.ChannelPlanner(method="joint", margin=0.25, budget={"total": 80_000.0}, curves=curves,
+                                selection={"capacitated": True},
+                                territories={"contiguity": True, "balance": {"workload": 0.4}})
+    model = planner.joint_model()
+    assert model.get_params() == JointPlanner(margin=0.25, curves=curves, total=80_000.0, contiguity=True,
+                                              balance=0.4).get_params()
+    plan = planner.solve(small)
+    direct = model.solve(small)
+    assert plan.kind == "joint_plan" and plan.objective == pytest.approx(direct.objective, rel=1e-9)
+    # The sequential planner is untouched by the new settings.
+    assert co.ChannelPlanner().get_params()["method"] == "sequential"
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"selection": {"objective": "p_median", "p": 2}}, "selection.objective='p_median' is not part of"),
+    ({"territories": {"balance": {"population": 0.1}}}, "balance with method='joint'"),
+    ({"method": "both"}, "method must be 'sequential' or 'joint'"),
+])
+def test_planner_joint_settings_errors(small, kw, match):
+    settings_ = {"method": "joint", "margin": 0.2, **kw}
+    with pytest.raises(SettingsError, match=match):
+        co.ChannelPlanner(**settings_).solve(small)
