@@ -87,9 +87,10 @@ class JointPlanner(Model):
         graphs (see Notes). Distributors sharing a home region cannot both have a
         territory.
     balance : float, optional
-        Workload tolerance: every signed distributor's workload (``workload`` of the
-        outlets it serves) lies within ``±balance`` of a common level chosen by the
-        model, i.e. max / min <= (1 + balance) / (1 - balance). In (0, 1).
+        Workload tolerance: the workload (``workload`` of the outlets served) of every
+        signed distributor holding at least one region lies within ``±balance`` of a
+        common level chosen by the model, i.e. max / min <= (1 + balance) / (1 - balance).
+        In (0, 1).
     keep_existing : bool, default True
         Existing partners stay signed (their fixed cost counts).
     reference_potential : float, optional
@@ -329,16 +330,25 @@ class JointPlanner(Model):
         pr, pj, W = d["pr"], d["pj"], d["W"]
         total_w = float(W.max(axis=1).sum()) if W.size else 0.0
         centre = prob.add_variable("balance_level", 0.0, None, pulp.LpContinuous)
+        # h_j: j holds at least one region. Balance binds distributors with a territory, so a
+        # kept partner left without regions (e.g. sharing its home) does not force the level to 0.
+        h = new_vars(prob, "holds", d["J"], up=1.0, cat=pulp.LpBinary)
+        le = pulp.LpConstraintLE
+        for k, j in enumerate(pj.tolist()):
+            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(w[k], 1.0), (h[j], -1.0)]), le,
+                                                 f"holds_{k}", 0.0))
         big = (1 - tau) * total_w
         for j in range(d["J"]):
+            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(h[j], 1.0), (y[j], -1.0)]), le,
+                                                 f"holds_signed_{j}", 0.0))
             mask = pj == j
             load = list(zip(w[mask].tolist(), W[pr[mask], j].tolist()))
             prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(load + [(centre, -(1 + tau))]),
-                                                 pulp.LpConstraintLE, f"balance_hi_{j}", 0.0))
-            # (1 - tau) level - load_j <= big (1 - y_j): binds only for signed distributors.
+                                                 le, f"balance_hi_{j}", 0.0))
+            # (1 - tau) level - load_j <= big (1 - h_j): binds only for distributors with regions.
             neg = [(v, -c) for v, c in load]
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(neg + [(centre, 1 - tau), (y[j], big)]),
-                                                 pulp.LpConstraintLE, f"balance_lo_{j}", big))
+            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(neg + [(centre, 1 - tau), (h[j], big)]),
+                                                 le, f"balance_lo_{j}", big))
         return centre
 
     def _add_budget(self, net, prob, d, w, pair) -> dict[str, Any]:
