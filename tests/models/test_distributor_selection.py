@@ -323,7 +323,7 @@ def binding(seed: int, n: int = 60, m: int = 12, ratio: float = 2.0):
                                               capacity=cap, distances=dist)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 10_000), ratio=st.floats(1.3, 4.0), k=st.sampled_from([None, 3, 5]))
 def test_lagrangian_bound_is_below_the_optimum_and_penalties_are_sound(seed, ratio, k):
     from channelopt.models._heuristics import lagrangian_bound
