@@ -396,3 +396,19 @@ def test_lagrangian_strategy_refuses_models_it_does_not_bound():
             co.DistributorSelection(capacitated=True, strategy="lagrangian", **settings_).solve(net)
     with pytest.raises(SettingsError, match="strategy must be"):
         co.DistributorSelection(strategy="lagrange").solve(net)
+
+
+def test_capacity_rows_count_the_distributors_needed():
+    # demand 12 against capacities 5, 5, 5, 4: three must open; the rows say so and the optimum agrees
+    net = co.ChannelNetwork.from_cost_matrix(np.ones((4, 4)), demand=[3, 3, 3, 3], fixed_cost=[1, 1, 1, 1],
+                                             capacity=[5, 5, 5, 4])
+    built = co.DistributorSelection(capacitated=True).build(net)
+    rows = built.problem.constraints
+    assert -rows["min_open"].constant == 3
+    assert -rows["capacity_total"].constant == pytest.approx(12, rel=1e-6)
+    plan = built.solve(HIGHS)
+    assert plan.objective == pytest.approx(3 + 4)
+    assert int(plan.distributors["open"].sum()) == 3
+    # a coverage floor lets outlets go unserved: the rows would be wrong there, so they are absent
+    floor = co.DistributorSelection(capacitated=True, min_coverage=0.5).build(net)
+    assert "min_open" not in floor.problem.constraints
