@@ -62,3 +62,14 @@ def test_pmedcap01_single_source(benchdata, optima):
     assert plan.objective == pytest.approx(optima[("pmedcap01", "capacitated_pmedian")], abs=0.01)
     assert (plan.assignments["n_distributors"] == 1).all()
     assert (plan.distributors["load"] <= 120 + 1e-9).all()
+
+
+@pytest.mark.parametrize(("name", "problem"), [("cap41", "capacitated"), ("cap71", "uncapacitated")])
+def test_orlib_lagrangian_strategy(benchdata, optima, name, problem):
+    inst = read_cap(benchdata / "orlib" / f"{name}.txt")
+    model = co.DistributorSelection(capacitated=problem == "capacitated", strategy="lagrangian")
+    plan = model.solve(_net(inst), solver=co.Solver("highs"))
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(optima[(name, problem)], abs=0.01)
+    assert plan.info.bound <= optima[(name, problem)] + 0.01
+    assert plan.stages["lagrangian"]["bound"] <= optima[(name, problem)] + 0.01
