@@ -289,7 +289,38 @@ def lagrangian_bound(oi: np.ndarray, dj: np.ndarray, cost: np.ndarray, demand: n
     the best bound so far (any target keeps the bound valid, a good one converges
     faster). ``start`` gives initial multipliers (e.g. from an earlier call).
 
-    Split demand only: single sourcing would make the bound weaker, still valid.
+    Any extra rows a model adds (single sourcing, caps on signings) only raise its
+    optimum, so the bound stays valid for them, only weaker.
+
+    Parameters
+    ----------
+    oi, dj : ndarray of int
+        Outlet and distributor index of each allowed link.
+    cost : ndarray
+        Cost of each link carrying its outlet's whole demand.
+    demand, capacity, fixed : ndarray
+        Per outlet demand; per distributor capacity (``inf`` allowed) and fixed cost.
+    upper : float, optional
+        Cost of a known plan (the subgradient target).
+    forced, closed : ndarray of bool, optional
+        Distributors that must be open / may not open.
+    start : ndarray, optional
+        Initial multipliers, one per outlet.
+    iterations, seconds : int, float
+        Stop after this many subgradient steps or this much time.
+
+    Returns
+    -------
+    LagrangianBound
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> oi, dj = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    >>> lb = lagrangian_bound(oi, dj, np.array([1.0, 4.0, 3.0, 1.0]), np.array([1.0, 1.0]),
+    ...                       np.array([2.0, 2.0]), np.array([2.0, 3.0]), upper=6.0)
+    >>> bool(lb.bound <= 6.0), round(lb.bound, 3)
+    (True, 6.0)
     """
     n, m = len(demand), len(capacity)
     total = float(demand.sum())
