@@ -108,14 +108,15 @@ class JointPlanner(Model):
     the true curves (concave curves lie above their PWL, so it is at least the solver
     objective).
 
-    Tractability, measured with HiGHS on 2 threads (``benchmarks/bench_joint.py
-    --scale``; synthetic networks, Hill curves over 2 activities): without contiguity
-    the model stays small (one binary per distributor and per region x distributor
-    pair) and 60 regions x 12 distributors x 1,200 outlets solve to proven optimality
-    in a few seconds. Contiguity adds one flow variable and two rows per arc and
-    distributor; 30 regions x 10 distributors solve in seconds, but proofs slow sharply
-    from about 40 regions x 10 distributors, where the time limit is the practical
-    guard. Use :class:`~channelopt.ChannelPlanner` (sequential) for larger networks.
+    Tractability, measured with HiGHS on 2 threads (``benchmarks/bench_joint.py`` and
+    ``--scale``; synthetic networks, 2 Hill activities, budget 5% of potential):
+    without contiguity, proven optimal up to 30 regions x 10 distributors x 600
+    outlets (under 7 s); from 40 regions x 10 distributors the proof no longer ends in
+    30 s, though the incumbent is within 0.12% (40 x 10) to 0.43% (100 x 15) of the
+    bound. With contiguity (flow rows per arc and distributor), proven optimal up to
+    24 regions x 8 distributors (under 5 s); 30 regions x 10 distributors leaves a
+    7-26% gap after 30-60 s. Beyond that, give ``Solver(time_limit=...)`` and read the
+    gap, or use :class:`~channelopt.ChannelPlanner` (sequential).
 
     Examples
     --------
