@@ -271,6 +271,42 @@ def _open_knapsack(v, cap, need, free):
     return y, float(v @ y), mu
 
 
+def _open_count(v, cap, need, free, count):
+    """As :func:`_open_knapsack` plus ``sum y >= count``, that row priced by ``nu >= 0``.
+
+    Every ``nu`` gives a valid bound ``nu count + min (v - nu).y``; the best one is found
+    by golden-section search (the function is concave in ``nu``). Returns
+    ``(y, value, mu, nu)``.
+    """
+    y, value, mu = _open_knapsack(v, cap, need, free)
+    if count <= 0 or y[free].sum() >= count - 1e-9:
+        return y, value, mu, 0.0
+
+    def at(nu):
+        yy, val, mm = _open_knapsack(v - nu, cap, need, free)
+        return val + nu * count, yy, mm
+
+    lo, hi = 0.0, float(np.ptp(v[free])) + float(np.abs(v[free]).max()) + 1.0
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = at(a)[0], at(b)[0]
+    for _ in range(60):
+        if fa < fb:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = at(b)[0]
+        else:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = at(a)[0]
+    nu = a if fa >= fb else b
+    best_value, y, mu = at(nu)
+    if best_value <= value:
+        y, best_value, mu = _open_knapsack(v, cap, need, free)
+        return y, best_value, mu, 0.0
+    return y, best_value, mu, nu
+
+
 def lagrangian_bound(oi: np.ndarray, dj: np.ndarray, cost: np.ndarray, demand: np.ndarray,
                      capacity: np.ndarray, fixed: np.ndarray, *, upper: float | None = None,
                      forced: np.ndarray | None = None, closed: np.ndarray | None = None,
@@ -282,8 +318,9 @@ def lagrangian_bound(oi: np.ndarray, dj: np.ndarray, cost: np.ndarray, demand: n
     outlet), ``sum_k x_k = 1`` per outlet, ``x_k <= y_j``, ``sum demand x <= capacity_j y_j``,
     ``y`` binary. Relaxing the assignment rows with prices ``lam`` leaves one continuous
     knapsack per distributor plus the valid row ``sum_j capacity_j y_j >= total demand``
-    (its LP), so every ``lam`` gives a valid bound; this bound equals the strong LP
-    relaxation's (plus the aggregate capacity row) at the best ``lam``. It is reached by
+    and ``sum_j y_j >= k`` (the fewest distributors whose capacities cover demand), as
+    an LP, so every ``lam`` gives a valid bound; this bound equals the strong LP
+    relaxation's (plus those two rows) at the best ``lam``. It is reached by
     subgradient steps ``theta (upper - L) / |g|^2``, ``theta`` halved after 20 steps
     without progress. ``upper`` is the cost of a known plan; ``None`` aims 5% above
     the best bound so far (any target keeps the bound valid, a good one converges
@@ -330,6 +367,10 @@ def lagrangian_bound(oi: np.ndarray, dj: np.ndarray, cost: np.ndarray, demand: n
     closed = np.zeros(m, dtype=bool) if closed is None else np.asarray(closed, dtype=bool) & ~forced
     free = ~forced & ~closed
     need = max(total - cap[forced].sum(), 0.0)
+    # every plan opens at least as many as the largest capacities need to cover demand
+    usable = np.sort(cap[~closed])[::-1]
+    k_min = int(np.searchsorted(np.cumsum(usable), total * (1 - 1e-9))) + 1
+    at_least = min(k_min, len(usable)) - int(forced.sum())
     # start from each outlet's cheapest cost per unit including its share of the fixed cost
     if start is not None:
         lam = np.array(start, dtype=float)
@@ -341,17 +382,17 @@ def lagrangian_bound(oi: np.ndarray, dj: np.ndarray, cost: np.ndarray, demand: n
     y_sum = np.zeros(m)
     best_state = None
     deadline = time.perf_counter() + seconds
-    count = 0
+    steps = 0
     for _ in range(iterations):
-        count += 1
+        steps += 1
         v, take = _facility_values(lam, oi, dj, cost, demand, cap, fixed, m)
-        y, value, mu = _open_knapsack(v, cap, need, free)
+        y, value, mu, nu = _open_count(v, cap, need, free, at_least)
         y[forced] = 1.0
         bound = float(lam.sum() + value + v[forced].sum())
         y_sum += y
         if bound > best + 1e-12 * abs(bound):
             best, best_lam, stall = bound, lam.copy(), 0
-            best_state = (v, y, mu)
+            best_state = (v, y, mu, nu)
         else:
             stall += 1
             if stall >= 20:
@@ -362,8 +403,8 @@ def lagrangian_bound(oi: np.ndarray, dj: np.ndarray, cost: np.ndarray, demand: n
         if norm < 1e-12 or theta < 1e-4 or time.perf_counter() > deadline or best >= target:
             break
         lam = lam + theta * max(target - bound, 1e-9 * abs(target)) / norm * g
-    v, y, mu = best_state
-    # forcing j open raises the knapsack LP by at least its reduced cost v_j - mu cap_j
-    open_penalty = np.where(free, np.maximum(v - mu * cap, 0.0), 0.0)
+    v, y, mu, nu = best_state
+    # forcing j open raises the knapsack LP by at least its reduced cost v_j - nu - mu cap_j
+    open_penalty = np.where(free, np.maximum(v - nu - mu * cap, 0.0), 0.0)
     open_penalty[y > 1e-9] = 0.0
-    return LagrangianBound(best, best_lam, y_sum / count, open_penalty, count)
+    return LagrangianBound(best, best_lam, y_sum / steps, open_penalty, steps)

@@ -412,3 +412,21 @@ def test_capacity_rows_count_the_distributors_needed():
     # a coverage floor lets outlets go unserved: the rows would be wrong there, so they are absent
     floor = co.DistributorSelection(capacitated=True, min_coverage=0.5).build(net)
     assert "min_open" not in floor.problem.constraints
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_opening_lp_of_the_lagrangian_matches_linprog(seed):
+    # min v.y  s.t.  cap.y >= need, sum y >= count, 0 <= y <= 1 over the free distributors
+    from channelopt.models._heuristics import _open_count
+
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(2, 9))
+    v, cap, free = rng.normal(0, 5, m), rng.uniform(1, 3, m), rng.random(m) < 0.85
+    free[0] = True
+    need, count = rng.uniform(0, cap[free].sum()), int(rng.integers(0, free.sum() + 1))
+    y, value, mu, nu = _open_count(v, cap, need, free, count)
+    res = linprog(v[free], A_ub=-np.vstack([cap[free], np.ones(free.sum())]), b_ub=[-need, -count], bounds=(0, 1))
+    assert value <= res.fun + 1e-7  # a valid lower bound always
+    assert value >= res.fun - 1e-4 * max(1.0, abs(res.fun))  # and the LP's value at the best price
+    assert mu >= 0 and nu >= 0  # prices of ">=" rows in a minimisation
