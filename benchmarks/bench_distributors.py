@@ -184,6 +184,8 @@ def solve_large(net, strategy: str, time_limit: float) -> dict:
     return {"strategy": strategy, "status": plan.status, "objective": plan.objective, "bound": plan.info.bound,
             "gap": plan.info.gap, "total_s": total, "open": len(opened),
             "full": int((opened["utilisation"] >= 0.999).sum()), "mean_util": float(opened["utilisation"].mean()),
+            "lagrangian_s": plan.stages.get("lagrangian", {}).get("seconds", float("nan")),
+            "mip_s": plan.stages.get("mip", {}).get("seconds", float("nan")),
             "rss_max_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
