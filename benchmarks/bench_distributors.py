@@ -180,12 +180,13 @@ def solve_large(net, strategy: str, time_limit: float) -> dict:
             net, solver=co.Solver("highs", mip_gap=0.01, time_limit=time_limit))
     total = time.perf_counter() - t0
     table_ = plan.distributors
+    steps = plan.solve_steps.set_index("step").to_dict("index") if "solve_steps" in plan.tables else {}
     opened = table_[table_["open"]]
     return {"strategy": strategy, "status": plan.status, "objective": plan.objective, "bound": plan.info.bound,
             "gap": plan.info.gap, "total_s": total, "open": len(opened),
             "full": int((opened["utilisation"] >= 0.999).sum()), "mean_util": float(opened["utilisation"].mean()),
-            "lagrangian_s": plan.stages.get("lagrangian", {}).get("seconds", float("nan")),
-            "mip_s": plan.stages.get("mip", {}).get("seconds", float("nan")),
+            "lagrangian_s": steps.get("lagrangian", {}).get("seconds", float("nan")),
+            "mip_s": steps.get("mip", {}).get("seconds", float("nan")),
             "rss_max_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

@@ -72,4 +72,5 @@ def test_orlib_lagrangian_strategy(benchdata, optima, name, problem):
     assert plan.status == "optimal"
     assert plan.objective == pytest.approx(optima[(name, problem)], abs=0.01)
     assert plan.info.bound <= optima[(name, problem)] + 0.01
-    assert plan.stages["lagrangian"]["bound"] <= optima[(name, problem)] + 0.01
+    steps = plan.solve_steps.set_index("step")
+    assert steps.loc["lagrangian", "bound"] <= optima[(name, problem)] + 0.01

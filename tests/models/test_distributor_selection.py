@@ -360,9 +360,12 @@ def test_lagrangian_strategy_reaches_the_mip_optimum(seed):
     assert plan.objective == pytest.approx(exact.objective, rel=1e-7)
     assert plan.info.bound <= exact.objective + 1e-6 * exact.objective
     assert plan.metrics.overall["total_cost"] == pytest.approx(plan.objective, rel=1e-7)
-    assert {"lagrangian", "rounding"} <= set(plan.stages)
-    assert plan.stages["lagrangian"]["bound"] <= exact.objective + 1e-6 * exact.objective
-    assert plan.stages["rounding"]["objective"] >= exact.objective - 1e-6 * exact.objective
+    steps = plan.solve_steps.set_index("step")
+    assert {"lagrangian", "rounding"} <= set(steps.index)
+    assert steps.loc["lagrangian", "bound"] <= exact.objective + 1e-6 * exact.objective
+    assert steps.loc["rounding", "objective"] >= exact.objective - 1e-6 * exact.objective
+    saved = plan.to_json()  # the steps table travels with the plan
+    assert "solve_steps" in saved
     d = plan.distributors
     assert (d["load"] <= d["capacity"] * (1 + 1e-7)).all()
     assert plan.links.groupby("outlet_id")["share"].sum().to_numpy() == pytest.approx(1.0)
