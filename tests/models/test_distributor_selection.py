@@ -364,6 +364,9 @@ def test_lagrangian_strategy_reaches_the_mip_optimum(seed):
     assert {"lagrangian", "rounding"} <= set(steps.index)
     assert steps.loc["lagrangian", "bound"] <= exact.objective + 1e-6 * exact.objective
     assert steps.loc["rounding", "objective"] >= exact.objective - 1e-6 * exact.objective
+    # the MIP ran on fewer distributors (closed by the bound) and still found the full optimum
+    assert steps.loc["mip", "closed_by_bound"] >= 1
+    assert steps.loc["mip", "distributors"] + steps.loc["mip", "closed_by_bound"] <= 12
     saved = plan.to_json()  # the steps table travels with the plan
     assert "solve_steps" in saved
     d = plan.distributors
