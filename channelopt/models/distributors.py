@@ -570,9 +570,12 @@ class DistributorSelection(Model):
         lag_time += time.perf_counter() - t0
         t0 = time.perf_counter()
         second = self._round_plan(net, arrays, forced, closed, lag.y_mean, solver)
-        round_time += time.perf_counter() - t0
         if second is not None and second["objective"] < best["objective"]:
             best = second
+        if _rel_gap(best["objective"], lag.bound) > solver.mip_gap:
+            best = self._improve(arrays, best, forced, closed, lag.y_mean, solver, seconds=lag_seconds / 2,
+                                 good_enough=lag.bound / (1 - solver.mip_gap) if solver.mip_gap else -np.inf)
+        round_time += time.perf_counter() - t0
         upper, lower = best["objective"], lag.bound
         stages = {"lagrangian": {"bound": lower, "iterations": lag.iterations, "seconds": lag_time},
                   "rounding": {"objective": upper, "open": int(best["open"].sum()),
@@ -679,6 +682,52 @@ class DistributorSelection(Model):
             if k >= len(order):
                 return None
             k = min(k + step, len(order))
+
+    def _improve(self, arrays, plan, forced, closed, score, solver, seconds: float,
+                 good_enough: float = -np.inf) -> dict:
+        """Local search on the open set: drop one, or add one, each move priced by the transportation LP.
+
+        Drops go by fixed cost per unit carried (dearest first), adds by how often the
+        relaxation opened them; a move that lowers the cost is kept.
+        """
+        oi, dj, cost, demand, capacity, fixed = arrays
+        m = len(capacity)
+        total = float(demand.sum())
+        cap = np.where(np.isfinite(capacity), capacity, total)
+        deadline = time.perf_counter() + seconds
+        tried: set[tuple[str, int]] = set()
+        best = plan
+        while time.perf_counter() < deadline and best["objective"] > good_enough:
+            is_open = best["open"]
+            load = np.bincount(best["dj"], weights=best["share"] * demand[best["oi"]], minlength=m)
+            drops = np.flatnonzero(is_open & ~forced)
+            drops = drops[np.argsort(-fixed[drops] / np.maximum(load[drops], 1e-9), kind="stable")]
+            adds = np.flatnonzero(~is_open & ~closed)
+            adds = adds[np.argsort(-score[adds], kind="stable")]
+            moves = [("drop", int(j)) for j in drops if ("drop", int(j)) not in tried][:1]
+            moves += [("add", int(j)) for j in adds if ("add", int(j)) not in tried][:1]
+            if not moves:
+                break
+            improved = False
+            for kind, j in moves:
+                tried.add((kind, j))
+                trial = is_open.copy()
+                trial[j] = kind == "add"
+                if cap[trial].sum() < total * (1 - 1e-9):
+                    continue
+                cand = self._transport(arrays, trial, solver)
+                if cand is None:
+                    continue
+                cand["open"] = trial & ~(~forced & (np.bincount(cand["dj"], weights=cand["share"],
+                                                                 minlength=m) <= 1e-9))
+                cand["objective"] = cand["service"] + float(fixed[cand["open"]].sum())
+                if cand["objective"] < best["objective"] - 1e-9 * abs(best["objective"]):
+                    best, improved = cand, True
+                    break
+            if improved:
+                # the neighbourhood changed: earlier rejections may now pay
+                tried.clear()
+        return best
 
     def _transport(self, arrays, is_open, solver) -> dict | None:
         """Cheapest split assignment to the open distributors (an LP), or None when infeasible."""
