@@ -109,8 +109,8 @@ class DistributorSelection(Model):
         quarter of the solver's ``time_limit`` (at most a minute without one), the MIP
         the rest; the MIP is skipped when the rounded plan is already within ``mip_gap``.
         Measured on a 20,000 x 500 sparse capacitated instance (k=20, 400,000 links,
-        171 of 172 open distributors full): gap 0.81% in 66 s, where the plain MIP
-        still had no bound (gap 100%) after 600 s.
+        171 of 172 open distributors full), 2 shared cores: gap 0.81% in 45 s and
+        590 MB, where the plain MIP still had no bound (gap 100%) after 600 s and 3 GB.
 
     Examples
     --------
