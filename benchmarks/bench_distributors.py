@@ -122,9 +122,13 @@ def bench_spopt(quick: bool) -> None:
                 sp = PMedian.from_cost_matrix(d, w, p_facilities=p)
             else:
                 sp = MCLP.from_cost_matrix(d, w, service_radius=radius, p_facilities=p)
-            sp.solve(pulp.HiGHS(msg=False, timeLimit=limit))
+            try:
+                sp.solve(pulp.HiGHS(msg=False, timeLimit=limit))
+                sp_obj = pulp.value(sp.problem.objective)
+            except RuntimeError as exc:  # spopt refuses a plan PuLP calls "Not Solved" (e.g. time limit)
+                print(f"spopt {kind} {n}x{m}: {exc}")
+                sp_obj = float("nan")
             t_sp = time.perf_counter() - t0
-            sp_obj = pulp.value(sp.problem.objective)
             t0 = time.perf_counter()
             net = co.ChannelNetwork.from_cost_matrix(d * w[:, None], demand=w, distances=d)
             model = co.DistributorSelection(objective=kind, p=p,
