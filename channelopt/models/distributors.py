@@ -335,6 +335,15 @@ class DistributorSelection(Model):
                     f"raise max_distance, add candidates or set min_coverage to allow unserved outlets.",
                     reasons=[f"{len(out_ids)} unreachable outlets: {format_ids(out_ids)}"],
                 )
+            if self.p is not None:
+                need = _min_distributors_for_channels(net, excluded, forced)
+                if need is not None and need > self.p:
+                    raise InfeasibleError(
+                        f"serving every outlet needs at least {need} distributors to carry all channel types "
+                        f"{net.channels} (channel compatibility; {int(forced.sum())} must stay open: keep + "
+                        f"existing), but p={self.p}; raise p, set keep_existing=False, add full-line candidates, "
+                        f"or set min_coverage to allow unserved outlets.",
+                        reasons=[f"channels need at least {need} distributors"])
             if self.capacitated:
                 demand = net.outlets["demand"].to_numpy(dtype=float)
                 capacity = dists["capacity"].to_numpy(dtype=float)
@@ -982,3 +991,37 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
         metrics.overall["max_distance_limit"] = float(max_distance)
     return Plan(kind=kind, info=info, assignments=assignments, metrics=metrics,
                 tables={"distributors": table, "links": links}, network=net)
+
+
+def _min_distributors_for_channels(net, excluded: np.ndarray, forced: np.ndarray,
+                                   max_channels: int = 12) -> int | None:
+    """Fewest open distributors (the ``forced`` ones included) whose portfolios cover every channel present.
+
+    Breadth-first search over channel masks; ``None`` when there are too many channel
+    types for that to be cheap (the solver then finds any conflict itself).
+    """
+    channels = net.outlets["channel"].to_numpy()
+    kinds = pd.unique(channels)
+    if len(kinds) > max_channels:
+        return None
+    first = [int(np.flatnonzero(channels == c)[0]) for c in kinds]
+    compat = net.compatibility[first]  # one representative outlet per channel
+
+    def mask(j: int) -> int:
+        return int(sum(1 << b for b in np.flatnonzero(compat[:, j])))
+
+    start = 0
+    for j in np.flatnonzero(forced):
+        start |= mask(j)
+    masks = {mask(j) for j in np.flatnonzero(~excluded & ~forced)}
+    masks.discard(0)
+    full = (1 << len(kinds)) - 1
+    base = int(forced.sum())
+    frontier, seen, steps = {start}, {start}, 0
+    while frontier:
+        if full in frontier:
+            return base + steps
+        steps += 1
+        frontier = {f | m for f in frontier for m in masks} - seen
+        seen |= frontier
+    return None

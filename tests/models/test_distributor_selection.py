@@ -436,3 +436,30 @@ def test_opening_lp_of_the_lagrangian_matches_linprog(seed):
     assert value <= res.fun + 1e-7  # a valid lower bound always
     assert value >= res.fun - 1e-4 * max(1.0, abs(res.fun))  # and the LP's value at the best price
     assert mu >= 0 and nu >= 0  # prices of ">=" rows in a minimisation
+
+
+def test_channel_portfolios_too_narrow_for_p_are_named_before_solving():
+    from itertools import combinations
+
+    net = co.make_synthetic(10, 90, 5, seed=4)  # D-004 (existing) carries only traditional/catering/community
+    with pytest.raises(co.InfeasibleError, match=r"at least 2 distributors .* p=1"):
+        co.DistributorSelection(objective="p_median", p=1).solve(net)
+    assert co.DistributorSelection(objective="p_median", p=1, keep_existing=False).solve(net).status == "optimal"
+    # Brute force: the check fires exactly when no p-subset with the existing ones covers every channel.
+    for seed in range(6):
+        net = co.make_synthetic(8, 60, 5, seed=seed)
+        compat = net.compatibility
+        existing = net.distributors["existing"].to_numpy()
+        for p in (1, 2):
+            feasible = any(
+                compat[:, list(sub)].any(axis=1).all()
+                for sub in combinations(range(5), p) if existing[list(sub)].sum() == existing.sum()
+            )
+            model = co.DistributorSelection(objective="p_median", p=p)
+            if existing.sum() > p:
+                continue
+            if feasible:
+                assert model.solve(net).status == "optimal"
+            else:
+                with pytest.raises(co.InfeasibleError, match="channel"):
+                    model.solve(net)
