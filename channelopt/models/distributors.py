@@ -186,21 +186,13 @@ class DistributorSelection(Model):
     def solve(self, network=None, solver=None, *, warm_start: bool = True) -> Plan:
         """Build and solve; return a :class:`~channelopt.Plan` (see :meth:`Model.solve`).
 
-        A warm-started solve whose returned plan does not price at the solver's own
-        objective is solved again cold: HiGHS 1.16 presolve can mis-map a MIP start
-        (measured on OR-Library cap131: it reported 608,685.75 and stopped, the true
-        optimum being 793,439.56).
+        ``strategy="lagrangian"`` takes its own path; otherwise the shared solve path,
+        which also re-solves cold when a warm-started plan fails its check (HiGHS 1.16
+        mis-mapped a MIP start on OR-Library cap131: 608,685.75 "optimal", true 793,439.56).
         """
         if self.strategy == "lagrangian":
             return self._solve_lagrangian(network, solver or Solver())
-        built = self.build(network)
-        plan = built.solve(solver, warm_start=warm_start)
-        if warm_start and not _prices_at(built.problem, plan.info.objective):
-            log.warning("warm-started solve returned an inconsistent objective (%s vs %s); solving cold",
-                        plan.info.objective, built.problem.objective.value())
-            plan = built.solve(solver, warm_start=False)
-            plan.info.message = (plan.info.message + " warm start discarded (inconsistent solver objective)").strip()
-        return plan
+        return self.build(network).solve(solver, warm_start=warm_start)
 
     # ------------------------------------------------------------------ settings
     def _coverage_spec(self) -> tuple[float, str, str] | None:
@@ -891,16 +883,6 @@ def _rel_gap(objective: float, bound: float) -> float:
     if not (math.isfinite(objective) and math.isfinite(bound)):
         return math.nan
     return max(objective - bound, 0.0) / max(abs(objective), 1e-10)
-
-
-def _prices_at(problem: pulp.LpProblem, objective: float) -> bool:
-    """Does the solution held in ``problem``'s variables evaluate to ``objective``?"""
-    if objective is None or not math.isfinite(objective):
-        return True
-    value = problem.objective.value() if problem.objective is not None else 0.0
-    if value is None:
-        return False
-    return abs(value - objective) <= 1e-6 * max(1.0, abs(objective))
 
 
 def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_distance=None) -> Plan:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -405,8 +404,8 @@ class JointPlanner(Model):
         """Build and solve the joint model; return a :class:`~channelopt.Plan` (see :meth:`Model.solve`).
 
         The model is always feasible (signing only the kept partners and covering
-        nothing is a plan), so an "infeasible" answer is a solver failure: HiGHS is
-        then asked again without presolve, and a second failure is a ``SolverError``.
+        nothing is a plan), so an "infeasible" answer (after the shared path's check
+        without presolve) is reported as a ``SolverError``.
         """
         return _guarded(self.build(network), solver or Solver(), warm_start)
 
@@ -470,15 +469,15 @@ class JointPlanner(Model):
 
 
 def _guarded(built, solver: Solver, warm_start: bool = True) -> Plan:
-    """Solve a built joint model; HiGHS calling it infeasible is retried once without presolve."""
+    """Solve a built joint model; an "infeasible" verdict on this always-feasible model is a solver failure.
+
+    The shared solve path already confirms a HiGHS "infeasible" MIP verdict without presolve.
+    """
     try:
         return built.solve(solver, warm_start=warm_start)
     except InfeasibleError as exc:
-        if solver.name != "highs" or "presolve" in solver.options:
-            raise SolverError(f"{solver.name} called the always-feasible JointPlanner infeasible ({exc}); "
-                              f"try Solver('cbc').") from None
-        log.warning("HiGHS called the joint model infeasible; solving again without presolve")
-    return built.solve(replace(solver, options={**solver.options, "presolve": "off"}), warm_start=warm_start)
+        raise SolverError(f"{solver.name} called the always-feasible JointPlanner infeasible ({exc}); "
+                          f"try Solver('cbc').") from None
 
 
 def _fix(variables, on) -> None:
