@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 import pulp
 
-__all__ = ["LpArrays", "to_arrays"]
+__all__ = ["LpArrays", "to_arrays", "write_mps"]
 
 
 @dataclass
 class LpArrays:
-    variables: list
+    variables: list | None
     cost: np.ndarray
     col_lower: np.ndarray
     col_upper: np.ndarray
@@ -29,7 +29,7 @@ class LpArrays:
     data: np.ndarray
     offset: float
     maximize: bool
-    row_names: list
+    row_names: list | None
 
     @property
     def is_mip(self) -> bool:
@@ -89,3 +89,72 @@ def to_arrays(problem: pulp.LpProblem) -> LpArrays:
         maximize=problem.sense == pulp.LpMaximize,
         row_names=list(constraints.keys()),
     )
+
+
+def _num(values) -> list[str]:
+    return [repr(v) for v in np.asarray(values, dtype=float).tolist()]
+
+
+def write_mps(a: LpArrays, path: str) -> None:
+    """Write ``a`` as a free-format MPS file with columns ``C{j}`` and rows ``R{i}``.
+
+    Generic names keep any user-given name (spaces, Chinese, length) out of CBC's
+    reader; the solution file is read back by those numbers. The objective offset is
+    left out (CBC would read it with a sign convention of its own); callers add it.
+    Rows with no finite bound are vacuous and left out.
+    """
+    import scipy.sparse as sp
+
+    m, n = len(a.row_lower), len(a.cost)
+    lo, hi = a.row_lower, a.row_upper
+    keep = np.isfinite(lo) | np.isfinite(hi)
+    kind = np.where(lo == hi, "E", np.where(np.isfinite(lo), "G", "L"))
+    ranged = np.isfinite(lo) & np.isfinite(hi) & (lo != hi)
+    rows_out = np.flatnonzero(keep)
+    lines = ["NAME MODEL", "ROWS", " N OBJ"]
+    lines += [f" {kind[i]} R{i}" for i in rows_out.tolist()]
+    lines.append("COLUMNS")
+    csc = sp.csr_matrix((a.data, a.indices, a.indptr), shape=(m, n)).tocsc()
+    csc.sort_indices()
+    keep_nz = keep[csc.indices]
+    in_int = False
+    ptr, idx, dat = csc.indptr.tolist(), csc.indices.tolist(), _num(csc.data)
+    cost = _num(a.cost)
+    integer = a.integer.tolist()
+    marker = 0
+    for j in range(n):
+        if integer[j] != in_int:
+            lines.append(f" M{marker} 'MARKER' " + ("'INTORG'" if integer[j] else "'INTEND'"))
+            marker += 1
+            in_int = integer[j]
+        lines.append(f" C{j} OBJ {cost[j]}")
+        lines.extend(f" C{j} R{idx[k]} {dat[k]}" for k in range(ptr[j], ptr[j + 1]) if keep_nz[k])
+    if in_int:
+        lines.append(f" M{marker} 'MARKER' 'INTEND'")
+    lines.append("RHS")
+    rhs = np.where(kind == "L", hi, lo)
+    nzr = rows_out[rhs[rows_out] != 0]
+    lines += [f" RHS R{i} {v}" for i, v in zip(nzr.tolist(), _num(rhs[nzr]))]
+    rng = np.flatnonzero(ranged)
+    if len(rng):
+        lines.append("RANGES")
+        lines += [f" RNG R{i} {v}" for i, v in zip(rng.tolist(), _num(hi[rng] - lo[rng]))]
+    lines.append("BOUNDS")
+    clo, chi = a.col_lower, a.col_upper
+    for j, (low, high) in enumerate(zip(clo.tolist(), chi.tolist())):
+        # Every bound is written explicitly: MPS readers differ on integer defaults.
+        if low == high:
+            lines.append(f" FX BND C{j} {low!r}")
+            continue
+        if low == -np.inf:
+            lines.append(f" MI BND C{j}")
+        elif low != 0.0:
+            lines.append(f" LO BND C{j} {low!r}")
+        if high == np.inf:
+            lines.append(f" PL BND C{j}")
+        else:
+            lines.append(f" UP BND C{j} {high!r}")
+    lines.append("ENDATA")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines))
+        fh.write("\n")

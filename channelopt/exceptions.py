@@ -7,7 +7,8 @@ The errors form a tree so callers can catch at the depth they need::
     ├── SettingsError (also ValueError)     bad model or solver settings
     ├── InfeasibleError                     the constraints cannot all hold
     ├── NoSolutionError                     the solver stopped without any plan
-    └── SolverError                         the solver itself failed
+    ├── SolverError                         the solver itself failed
+    └── BuildError (also ValueError)        a model assembled an inconsistent problem (a bug)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "InfeasibleError",
     "NoSolutionError",
     "SolverError",
+    "BuildError",
     "NotOptimalWarning",
     "format_ids",
 ]
@@ -71,6 +73,10 @@ class NoSolutionError(ChannelOptError):
 
 class SolverError(ChannelOptError):
     """The solver failed or returned a status channelopt cannot interpret."""
+
+
+class BuildError(ChannelOptError, ValueError):
+    """A model assembled an inconsistent array problem (a bug in the model, not in the data)."""
 
 
 class NotOptimalWarning(UserWarning):

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pulp
 
-from ._lpmatrix import LpArrays, to_arrays
+from ._lpmatrix import LpArrays, to_arrays, write_mps
 from .exceptions import SettingsError, SolverError
 
 __all__ = ["Solver", "SolveInfo"]
@@ -70,6 +70,7 @@ class SolveInfo:
     mip_gap: float | None = None
     message: str = ""
     duals: np.ndarray | None = field(default=None, repr=False)
+    values: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def has_solution(self) -> bool:
@@ -82,6 +83,7 @@ class SolveInfo:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("duals", None)
+        out.pop("values", None)
         return out
 
 
@@ -144,55 +146,57 @@ class Solver:
         d["options"] = dict(self.options)
         return d
 
-    def solve(self, problem: pulp.LpProblem, warm_start: Mapping | None = None) -> SolveInfo:
-        """Solve ``problem`` in place (variables get ``varValue``) and describe the outcome.
+    def solve(self, problem, warm_start=None) -> SolveInfo:
+        """Solve ``problem`` and describe the outcome.
 
         Parameters
         ----------
-        problem : pulp.LpProblem
-        warm_start : mapping of LpVariable to float, optional
-            A (partial) starting plan. HiGHS completes a partial start itself.
+        problem : pulp.LpProblem or channelopt._arrays.ArrayProblem
+            A PuLP problem gets ``varValue`` (and ``pi`` on LP rows) set in place; an
+            array problem gets ``solution`` (one value per column) and ``duals``.
+        warm_start : optional
+            A (partial) starting plan: for a PuLP problem a mapping of ``LpVariable`` to
+            value; for an array problem a vector (NaN where unset) or
+            ``{VarBlock: values}``. HiGHS completes a partial start itself.
 
         Returns
         -------
         SolveInfo
-            Never raises for infeasible or time-limited models: the caller decides.
+            ``values`` holds the solution by column. Never raises for infeasible or
+            time-limited models: the caller decides.
         """
-        arrays = to_arrays(problem)
-        start = None
-        if warm_start:
-            pos = {id(v): i for i, v in enumerate(arrays.variables)}
-            start = np.full(len(arrays.variables), np.nan)
-            for v, val in warm_start.items():
-                i = pos.get(id(v))
-                if i is not None and val is not None:
-                    start[i] = float(val)
+        from ._arrays import ArrayProblem
+
         t0 = time.perf_counter()
-        info, values = self._run(problem, arrays, start)
-        if start is not None and values is not None and not _consistent(arrays, values, info.objective):
-            # Measured with HiGHS 1.16: presolve can mis-map a MIP start and return a plan
-            # that does not price at the reported objective. Never hand that on: solve cold.
-            log.warning("%s returned an inconsistent plan from a warm start; solving again cold", self.name)
-            info, values = self._run(problem, arrays, None)
-            info.message = "warm start discarded: the warm-started solve returned an inconsistent plan"
-        if values is not None and not _consistent(arrays, values, info.objective):
-            raise SolverError(f"{self.name} returned a plan that violates the model or does not price at its "
-                              f"reported objective {info.objective}; rerun with msg=True to inspect.")
-        info.seconds = time.perf_counter() - t0
-        info.n_variables = len(arrays.variables)
-        info.n_integer = int(arrays.integer.sum())
-        info.n_constraints = len(arrays.row_lower)
-        info.time_limit = self.time_limit
-        info.mip_gap = self.mip_gap
-        if values is not None:
-            for v, val in zip(arrays.variables, values.tolist()):
-                v.varValue = val
+        if isinstance(problem, ArrayProblem):
+            arrays = problem.arrays()
+            start = problem.start_vector(warm_start)
         else:
-            for v in arrays.variables:
-                v.varValue = None
-        if info.duals is not None:
-            for con, pi in zip(_constraint_list(problem), info.duals.tolist()):
-                con.pi = pi
+            arrays = to_arrays(problem)
+            start = None
+            if warm_start:
+                pos = {id(v): i for i, v in enumerate(arrays.variables)}
+                start = np.full(len(arrays.variables), np.nan)
+                for v, val in warm_start.items():
+                    i = pos.get(id(v))
+                    if i is not None and val is not None:
+                        start[i] = float(val)
+        info, values = self._solve_arrays(arrays, start)
+        info.seconds = time.perf_counter() - t0
+        info.values = values
+        if isinstance(problem, ArrayProblem):
+            problem.solution = values
+            problem.duals = info.duals
+        else:
+            if values is not None:
+                for v, val in zip(arrays.variables, values.tolist()):
+                    v.varValue = val
+            else:
+                for v in arrays.variables:
+                    v.varValue = None
+            if info.duals is not None:
+                for con, pi in zip(_constraint_list(problem), info.duals.tolist()):
+                    con.pi = pi
         log.info(
             "%s: %s (%s) objective=%s bound=%s gap=%s in %.2fs",
             self.name, info.status, info.termination, info.objective, info.bound, info.gap,
@@ -200,10 +204,28 @@ class Solver:
         )
         return info
 
+    def _solve_arrays(self, arrays: LpArrays, start: np.ndarray | None) -> tuple[SolveInfo, np.ndarray | None]:
+        """The shared core: run, distrust, re-solve; returns the info and the values by column."""
+        info, values = self._run(arrays, start)
+        if start is not None and values is not None and not _consistent(arrays, values, info.objective):
+            # Measured with HiGHS 1.16: presolve can mis-map a MIP start and return a plan
+            # that does not price at the reported objective. Never hand that on: solve cold.
+            log.warning("%s returned an inconsistent plan from a warm start; solving again cold", self.name)
+            info, values = self._run(arrays, None)
+            info.message = "warm start discarded: the warm-started solve returned an inconsistent plan"
+        if values is not None and not _consistent(arrays, values, info.objective):
+            raise SolverError(f"{self.name} returned a plan that violates the model or does not price at its "
+                              f"reported objective {info.objective}; rerun with msg=True to inspect.")
+        info.n_variables = len(arrays.cost)
+        info.n_integer = int(arrays.integer.sum())
+        info.n_constraints = len(arrays.row_lower)
+        info.time_limit = self.time_limit
+        info.mip_gap = self.mip_gap
+        return info, values
 
-    def _run(self, problem, arrays, start):
+    def _run(self, arrays, start):
         if self.name != "highs":
-            return _solve_cbc(self, problem, arrays, start)
+            return _solve_cbc(self, arrays, start)
         info, values = _solve_highs(self, arrays, start)
         if info.status == "infeasible" and arrays.is_mip and "presolve" not in self.options:
             # Measured with HiGHS 1.16: presolve declared a feasible 12-region joint plan
@@ -385,7 +407,7 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
         objective = math.nan
     if a.is_mip and values is not None:
         # Integers come back as 0.9999999; round so downstream code sees clean decisions.
-        values[a.integer] = np.round(values[a.integer])
+        values[a.integer] = np.round(values[a.integer]) + 0.0  # + 0.0: no -0.0
     gap = _gap(objective, bound) if values is not None else math.nan
     info = SolveInfo("highs", status, termination, objective=objective, bound=bound, gap=gap)
     if values is not None and not a.is_mip and h.getSolution().dual_valid:
@@ -418,26 +440,24 @@ def _is_feasible(a: LpArrays, values: np.ndarray, tol: float = 1e-6) -> bool:
 _CBC_BOUND = re.compile(r"Lower bound:\s+(\S+)")
 
 
-def _solve_cbc(settings: Solver, problem: pulp.LpProblem, a: LpArrays, start: np.ndarray | None):
-    cmd = pulp.PULP_CBC_CMD(msg=False)
-    if not cmd.available():
+def _solve_cbc(settings: Solver, a: LpArrays, start: np.ndarray | None):
+    cbc = pulp.PULP_CBC_CMD(msg=False)
+    if not cbc.available():
         raise SolverError("CBC is not available: PuLP's bundled cbc binary was not found.")
+    n = len(a.cost)
     with tempfile.TemporaryDirectory(prefix="channelopt-cbc-") as tmp:
         mps = os.path.join(tmp, "model.mps")
         sol = os.path.join(tmp, "model.sol")
         mst = os.path.join(tmp, "model.mst")
-        vs, var_names, con_names, _ = problem.writeMPS(mps, rename=1)
-        args = [cmd.path, mps]
+        write_mps(a, mps)
+        args = [cbc.path, mps]
         if a.maximize:
             args.append("-max")
         if start is not None and a.is_mip:
-            values = {v.name: s for v, s in zip(a.variables, start) if not math.isnan(s)}
-            saved = {v.name: v.varValue for v in vs}
-            for v in vs:
-                v.varValue = values.get(v.name)
-            cmd.writesol(mst, problem, vs, var_names, con_names)
-            for v in vs:
-                v.varValue = saved[v.name]
+            idx = np.flatnonzero(~np.isnan(start))
+            with open(mst, "w") as fh:
+                fh.write("Stopped on time - objective value 0\n")
+                fh.writelines(f"{k} C{j} {start[j]!r} 0\n" for k, j in enumerate(idx.tolist()))
             args += ["-mips", mst]
         if settings.time_limit is not None:
             args += ["-sec", str(settings.time_limit)]
@@ -468,10 +488,15 @@ def _solve_cbc(settings: Solver, problem: pulp.LpProblem, a: LpArrays, start: np
         header = ""
         values = None
         if os.path.exists(sol):
+            values = np.zeros(n)
             with open(sol) as fh:
                 header = fh.readline().strip()
-            _, vals, *_ = cmd.readsol_MPS(sol, problem, vs, var_names, con_names)
-            values = np.array([vals.get(v.name, 0.0) or 0.0 for v in a.variables], dtype=float)
+                for line in fh:
+                    parts = line.split()
+                    if parts and parts[0] == "**":
+                        parts = parts[1:]
+                    if len(parts) >= 3 and parts[1].startswith("C"):
+                        values[int(parts[1][1:])] = float(parts[2])
     # The first line of CBC's solution file is its verdict, e.g. "Optimal - objective value 3"
     # or "Stopped on time - objective value 55.6"; an objective of 1e50 means no plan was found.
     text = header.lower()
@@ -495,7 +520,7 @@ def _solve_cbc(settings: Solver, problem: pulp.LpProblem, a: LpArrays, start: np
     if status in ("infeasible", "unbounded", "no_solution", "error"):
         values = None
     if values is not None and a.is_mip:
-        values[a.integer] = np.round(values[a.integer])
+        values[a.integer] = np.round(values[a.integer]) + 0.0  # + 0.0: no -0.0
     objective = math.nan
     if values is not None:
         objective = float(a.cost @ values + a.offset)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import time
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pulp
 
+from .._arrays import ArrayProblem
 from ..exceptions import InfeasibleError, NoSolutionError, NotOptimalWarning, SolverError
 from ..plan import Plan
 from ..solver import SolveInfo, Solver
@@ -64,9 +66,11 @@ class Model:
 
     # -- the verbs
     def build(self, network=None) -> BuiltModel:
-        """Validate settings against ``network`` and build the PuLP problem.
+        """Validate settings against ``network`` and build the problem.
 
-        Use it to add your own constraints before solving::
+        Models written on :class:`~channelopt._arrays.ArrayProblem` build arrays only;
+        ``built.problem`` turns them into a PuLP problem on first use, so you can add
+        your own constraints before solving::
 
             built = model.build(net)
             built.problem += some_expression <= limit
@@ -74,6 +78,18 @@ class Model:
         """
         self._check(network)
         t0 = time.perf_counter()
+        arrays_model = type(self)._build_arrays is not Model._build_arrays
+        pulp_model = type(self)._build is not Model._build
+        if arrays_model and not (pulp_model and _build_path() == "pulp"):
+            ap = ArrayProblem(self.kind, self.sense)
+            state = self._build_arrays(network, ap)
+            built = BuiltModel(self, network, None, state, time.perf_counter() - t0, arrays=ap)
+            if _build_path() == "pulp":
+                built.problem  # noqa: B018 - the before/after benchmark's "PuLP objects" cost
+                built.build_seconds = time.perf_counter() - t0
+            log.info("%s built: %d variables, %d constraints in %.2fs", self.kind, ap.n_cols, ap.n_rows,
+                     built.build_seconds)
+            return built
         prob = pulp.LpProblem(self.kind, self.sense)
         state = self._build(network, prob)
         build_seconds = time.perf_counter() - t0
@@ -98,6 +114,11 @@ class Model:
         pass
 
     def _build(self, network, prob: pulp.LpProblem) -> dict[str, Any]:  # pragma: no cover
+        """The formulation as PuLP objects (the old path; prefer ``_build_arrays``)."""
+        raise NotImplementedError
+
+    def _build_arrays(self, network, ap: ArrayProblem) -> dict[str, Any]:  # pragma: no cover
+        """The formulation as array blocks on ``ap``; return a state dict holding the blocks."""
         raise NotImplementedError
 
     def _warm_start(self, network, state: dict[str, Any]) -> dict | None:
@@ -110,15 +131,102 @@ class Model:
         return []
 
 
-@dataclass
-class BuiltModel:
-    """A model built on a network: ``problem`` is the PuLP problem, open to changes."""
+def _build_path() -> str:
+    """Private switch for before/after benchmarks: ``CHANNELOPT_BUILD_PATH=pulp`` builds PuLP objects.
 
-    model: Model
-    network: Any
-    problem: pulp.LpProblem
-    state: dict[str, Any] = field(default_factory=dict)
-    build_seconds: float = 0.0
+    With ``pulp``, a model that still has its PuLP ``_build`` uses it, and an array-only
+    model materialises its PuLP problem at build time and solves through it.
+    """
+    return os.environ.get("CHANNELOPT_BUILD_PATH", "arrays").strip().lower()
+
+
+class BuiltModel:
+    """A model built on a network, open to changes before it is solved.
+
+    Attributes
+    ----------
+    model, network
+        What was built.
+    arrays : ArrayProblem or None
+        The array problem (array-native models); ``None`` for PuLP-built models.
+    problem : pulp.LpProblem
+        The PuLP problem. For an array-native model it is created on first access, with
+        the same variables, rows and names; constraints and variables you add to it are
+        honoured by :meth:`solve`. Untouched, no PuLP object is ever created.
+    state : dict
+        The model's handles on its variables (``VarBlock`` s or PuLP variables).
+    build_seconds : float
+    """
+
+    def __init__(self, model: Model, network: Any, problem: pulp.LpProblem | None = None,
+                 state: dict[str, Any] | None = None, build_seconds: float = 0.0, *,
+                 arrays: ArrayProblem | None = None):
+        if problem is None and arrays is None:
+            raise TypeError("BuiltModel needs a PuLP problem or an ArrayProblem.")
+        self.model = model
+        self.network = network
+        self.state = {} if state is None else state
+        self.build_seconds = build_seconds
+        self.arrays = arrays
+        self._problem = problem
+        self._lpvars: list | None = None
+        self._synced = (0, 0)
+
+    @property
+    def problem(self) -> pulp.LpProblem:
+        if self._problem is None:
+            t0 = time.perf_counter()
+            self._problem, self._lpvars = self.arrays.to_pulp()
+            self._synced = (self.arrays.n_rows, self.arrays.n_bound_edits)
+            log.info("%s: PuLP problem materialised in %.2fs", self.model.kind, time.perf_counter() - t0)
+        return self._problem
+
+    @problem.setter
+    def problem(self, value: pulp.LpProblem) -> None:
+        # ``built.problem += row`` rebinds the attribute to the same object.
+        if value is not self._problem:
+            if self.arrays is not None:
+                raise TypeError("built.problem cannot be replaced for an array-built model; "
+                                "add constraints to it in place (built.problem += ...).")
+            self._problem = value
+
+    @property
+    def has_problem(self) -> bool:
+        """Whether a PuLP problem exists (always for PuLP-built models; on demand otherwise)."""
+        return self._problem is not None
+
+    def solve_once(self, solver: Solver, warm_start=None) -> SolveInfo:
+        """One solver call on whatever form the model is in; ``info.values`` is indexed by column.
+
+        Strategies (lazy cuts, re-solves) call this rather than ``solver.solve`` so that
+        constraints a user added through :attr:`problem` stay in force.
+        """
+        if self.arrays is None:
+            return solver.solve(self._problem, warm_start=warm_start)
+        if self._problem is None:
+            return solver.solve(self.arrays, warm_start=warm_start)
+        ap, lpvars = self.arrays, self._lpvars
+        if (ap.n_rows, ap.n_bound_edits) != self._synced:
+            ap.pulp_sync(self._problem, lpvars, *self._synced)
+            self._synced = (ap.n_rows, ap.n_bound_edits)
+        ws = None
+        vec = ap.start_vector(warm_start)
+        if vec is not None:
+            ws = {v: val for v, val in zip(lpvars, vec.tolist()) if val == val}
+        info = solver.solve(self._problem, warm_start=ws)
+        if info.values is None:
+            ap.solution = None
+        else:
+            # The original columns, by position; the user's own columns keep their varValue.
+            a = ap.arrays()
+            raw = np.array([np.nan if v.varValue is None else v.varValue for v in lpvars], dtype=float)
+            ap.solution = np.where(np.isnan(raw), np.clip(0.0, a.col_lower, a.col_upper), raw)
+        info.values = ap.solution
+        ap.duals = None
+        if info.duals is not None:
+            cons = list(self._problem._constraints.values())[: ap.n_rows]
+            ap.duals = np.array([np.nan if c.pi is None else c.pi for c in cons], dtype=float)
+        return info
 
     def solve(self, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
         solver = solver or Solver()
@@ -133,7 +241,7 @@ class BuiltModel:
                 log.debug("warm start failed: %s", exc)
                 start = None
             self.state["heuristic_seconds"] = time.perf_counter() - t0
-        info = solver.solve(self.problem, warm_start=start)
+        info = self.solve_once(solver, warm_start=start)
         info.build_seconds = self.build_seconds
         if info.status == "infeasible" or info.status == "unbounded":
             reasons = self.model._diagnose(self.network, self.state)

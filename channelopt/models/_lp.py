@@ -90,5 +90,9 @@ def add_grouped_rows(
 
 
 def values(variables) -> np.ndarray:
-    """Solution values of an object array of variables (NaN where unset)."""
+    """Solution values of an object array of variables, or of a ``VarBlock`` (NaN where unset)."""
+    from .._arrays import VarBlock
+
+    if isinstance(variables, VarBlock):
+        return variables.value
     return np.array([np.nan if v.varValue is None else v.varValue for v in variables], dtype=float)
