@@ -26,6 +26,7 @@ from .models.territories import TerritoryDesign
 from .network import CHANNELS, ChannelNetwork
 from .plan import Plan, compare
 from .planner import ChannelPlanner
+from .pricing import PricePlan, diversion_costs, diversion_risk, synthetic_price_cells
 from .response import Hill, Logarithmic, PointsCurve, ResponseCurve, SaturatingExponential, fit_response
 from .scenarios import Scenario, compare_results, load_scenarios, pareto_front, run_scenarios
 from .solver import SolveInfo, Solver
@@ -36,6 +37,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "report", "viz", "set_verbosity",
+    "PricePlan", "diversion_costs", "diversion_risk", "synthetic_price_cells",
     "ChannelPlanner", "JointPlanner", "Scenario", "compare_results", "load_scenarios", "pareto_front", "run_scenarios",
     "BudgetAllocation", "cells_from_network", "Hill", "Logarithmic", "PointsCurve", "ResponseCurve",
     "SaturatingExponential", "fit_response",

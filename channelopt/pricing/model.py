@@ -1,0 +1,952 @@
+"""PricePlan: wholesale prices per region x channel with corridors against diversion (窜货).
+
+Each cell's objective (margin, revenue or volume) as a function of its list price is
+replaced by a piecewise-linear (PWL) approximation whose error is bounded by
+``pwl_tol`` (breakpoints from :mod:`channelopt.models._pwl`, as in BudgetAllocation).
+Concave pieces need no binaries; rebate tiers, price-point ladders and non-concave
+pieces make the model a MILP.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from ..exceptions import InfeasibleError, SettingsError, SolverError, ValidationError, format_ids
+from ..metrics import Metrics
+from ..models._base import Model
+from ..models._lp import new_vars, values
+from ..models._pwl import _GRID, approximate
+from ..plan import Plan
+from ..solver import SolveInfo, Solver
+from .demand import ConstantElasticityDemand, LinearDemand, PointsDemand
+from .diversion import directed_costs, resolve_costs
+
+__all__ = ["PricePlan"]
+
+_REQUIRED = ("region_id", "channel", "unit_cost", "base_price", "base_volume", "elasticity", "price_min",
+             "price_max")
+_OBJECTIVES = ("margin", "revenue", "volume")
+_DEMANDS = ("linear", "constant_elasticity")
+_REBATE_CHOICE = ("schedule", "menu")
+_TOL = 1e-6
+
+
+def _near(name: str, options) -> str:
+    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _pair(name: str, value) -> tuple[float, float]:
+    try:
+        lo, hi = value
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a (low, high) pair, got {value!r}.") from None
+    lo = -math.inf if lo is None else float(lo)
+    hi = math.inf if hi is None else float(hi)
+    if math.isnan(lo) or math.isnan(hi) or lo > hi:
+        raise SettingsError(f"{name} must satisfy low <= high, got {value!r}.")
+    return lo, hi
+
+
+class _Shifted:
+    """``f(a + x)`` for the PWL fitter, which works on ``[0, width]``."""
+
+    def __init__(self, fn, a: float) -> None:
+        self.fn, self.a = fn, a
+
+    def __call__(self, x):
+        return self.fn(self.a + np.asarray(x, dtype=float))
+
+
+class _Cells:
+    """Validated cells: demand curves, price ranges (and what sets them), rebate pieces."""
+
+    def __init__(self, model: PricePlan, net) -> None:
+        cells = model.cells
+        if cells is None:
+            raise SettingsError(f"PricePlan needs cells: a DataFrame with {list(_REQUIRED)} (one row per region x "
+                                f"channel; see channelopt.pricing.synthetic_price_cells for an example).")
+        if not isinstance(cells, pd.DataFrame):
+            raise SettingsError(f"cells must be a pandas DataFrame, got {type(cells).__name__}.")
+        if not len(cells):
+            raise ValidationError("cells is empty: give at least one region x channel price cell.")
+        points = model.demand if isinstance(model.demand, pd.DataFrame) else None
+        if points is None and model.demand not in _DEMANDS:
+            raise SettingsError(f"demand must be 'linear', 'constant_elasticity' or a DataFrame of points "
+                                f"(region_id, channel, price, volume), got {model.demand!r}"
+                                f"{_near(model.demand, _DEMANDS)}.")
+        needed = [c for c in _REQUIRED if points is None or c not in ("base_volume", "elasticity")]
+        missing = [c for c in needed if c not in cells.columns]
+        if missing:
+            hint = "".join(_near(c, cells.columns) for c in missing)
+            raise ValidationError(f"cells lack column(s) {missing}{hint}; a price cell needs {list(needed)} "
+                                  f"(prices in one currency per unit, volumes in units).", column=missing[0])
+        self.frame = cells
+        n = self.n = len(cells)
+        self.region = cells["region_id"].to_numpy(dtype=object)
+        self.channel = cells["channel"].to_numpy(dtype=object)
+        keys = pd.MultiIndex.from_arrays([self.region, self.channel])
+        if keys.duplicated().any():
+            dup = keys[keys.duplicated()].tolist()
+            raise ValidationError(f"cells repeat (region_id, channel) {format_ids(dup)}; one row per cell.",
+                                  column="region_id", ids=dup)
+        self.key_index = {k: i for i, k in enumerate(keys.tolist())}
+        num = {}
+        for col in [c for c in _REQUIRED[2:] if c in cells.columns] + (
+                ["current_price"] if "current_price" in cells.columns else []):
+            arr = pd.to_numeric(cells[col], errors="coerce").to_numpy(dtype=float)
+            bad = ~np.isfinite(arr) | ((arr < 0) & (col != "elasticity"))
+            if col == "base_price":
+                bad |= arr <= 0
+            if col == "current_price":
+                bad = (arr <= 0) | np.isinf(arr)
+                bad &= ~np.isnan(arr)
+            rows = np.flatnonzero(bad)
+            if len(rows):
+                raise ValidationError(f"cells.{col} must be a finite {'positive' if 'price' in col else 'non-negative'}"
+                                      f" number; rows {format_ids(rows)} are not.", column=col, ids=rows)
+            num[col] = arr
+        self.unit_cost = num["unit_cost"]
+        self.base_price = num["base_price"]
+        clash = np.flatnonzero(num["price_min"] > num["price_max"])
+        if len(clash):
+            raise ValidationError(f"cells rows {format_ids(clash)} have price_min above price_max.",
+                                  column="price_min", ids=clash)
+        # Demand curves.
+        if points is None:
+            e = np.abs(num["elasticity"])  # -1.8 and 1.8 both mean: volume falls 1.8% per 1% of price
+            q0 = num["base_volume"]
+            maker = LinearDemand if model.demand == "linear" else ConstantElasticityDemand
+            self.curves = [maker(float(p), float(q), float(k)) for p, q, k in
+                           zip(self.base_price.tolist(), q0.tolist(), e.tolist())]
+        else:
+            self.curves = self._points(points)
+        # Price range and what sets each side.
+        lo = num["price_min"].copy()
+        hi = num["price_max"].copy()
+        lo_src = np.full(n, "price_min", dtype=object)
+        hi_src = np.full(n, "price_max", dtype=object)
+
+        def tighten(new_lo, new_hi, name):
+            up = new_lo > lo
+            lo[up], lo_src[up] = new_lo[up], name
+            down = new_hi < hi
+            hi[down], hi_src[down] = new_hi[down], name
+
+        channels = list(pd.unique(self.channel))
+        for ch, band in (model.national_bands or {}).items():
+            if ch not in channels:
+                raise SettingsError(f"national_bands names channel {ch!r} that no cell has; known: "
+                                    f"{format_ids(channels)}{_near(ch, channels)}.")
+            b_lo, b_hi = _pair(f"national_bands[{ch!r}]", band)
+            inside = self.channel == ch
+            tighten(np.where(inside, b_lo, -np.inf), np.where(inside, b_hi, np.inf), "national_band")
+        if model.max_change is not None:
+            if "current_price" not in cells.columns:
+                raise SettingsError("max_change limits changes against the current price list: give cells a "
+                                    "current_price column.")
+            share = float(model.max_change)
+            cur = num["current_price"]
+            known = ~np.isnan(cur)
+            tighten(np.where(known, cur * (1 - share), -np.inf), np.where(known, cur * (1 + share), np.inf),
+                    "max_change")
+        choke = np.array([c.choke for c in self.curves])
+        tighten(np.full(n, -np.inf), choke, "choke_price")
+        bad = np.flatnonzero(lo > hi + 1e-9 * (1 + np.abs(hi)))
+        if len(bad):
+            i = bad[0]
+            raise InfeasibleError(
+                f"cells {format_ids([(self.region[j], self.channel[j]) for j in bad])} have no allowed price: "
+                f"(row {i}) {lo_src[i]} asks at least {lo[i]:,.6g} but {hi_src[i]} allows at most {hi[i]:,.6g}; "
+                f"widen price_min/price_max, national_bands or max_change.",
+                reasons=[f"empty price range in {len(bad)} cells"])
+        hi = np.maximum(hi, lo)
+        self.lo, self.hi, self.lo_src, self.hi_src = lo, hi, lo_src, hi_src
+        self.region_ids = list(pd.unique(self.region))
+        self.channel_ids = channels
+        if net is not None:
+            unknown = sorted(set(self.region_ids) - set(net.region_ids.tolist()), key=str)
+            if unknown:
+                raise ValidationError(f"cells name regions {format_ids(unknown)} that the network does not have.",
+                                      column="region_id", ids=unknown)
+        self._rebate_pieces(model)
+        self._ladder(model)
+
+    def _points(self, points: pd.DataFrame) -> list:
+        miss = [c for c in ("region_id", "channel", "price", "volume") if c not in points.columns]
+        if miss:
+            raise ValidationError(f"demand points lack column(s) {miss}; give region_id, channel, price, volume "
+                                  f"(at least two prices per cell).", column=miss[0])
+        curves: list = [None] * self.n
+        for (r, ch), g in points.groupby(["region_id", "channel"], sort=False):
+            i = self.key_index.get((r, ch))
+            if i is None:
+                raise ValidationError(f"demand points name cell ({r!r}, {ch!r}) that cells do not have.",
+                                      column="region_id", ids=[(r, ch)])
+            g = g.sort_values("price")
+            p = g["price"].to_numpy(dtype=float)
+            q = g["volume"].to_numpy(dtype=float)
+            if len(p) < 2 or (np.diff(p) <= 0).any() or (np.diff(q) > 0).any() or (q < 0).any() \
+                    or not np.isfinite(np.concatenate([p, q])).all():
+                raise ValidationError(f"demand points of cell ({r!r}, {ch!r}) need at least two distinct prices "
+                                      f"and non-negative volumes that do not rise with price.", column="volume",
+                                      ids=[(r, ch)])
+            curves[i] = PointsDemand(tuple(p.tolist()), tuple(q.tolist()))
+        lost = [(self.region[i], self.channel[i]) for i in range(self.n) if curves[i] is None]
+        if lost:
+            raise ValidationError(f"demand points give no curve for cells {format_ids(lost)}.", column="region_id",
+                                  ids=lost)
+        return curves
+
+    def _rebate_pieces(self, model: PricePlan) -> None:
+        """Per cell, the tiers it may reach: net-price factor, rebate and list-price domain."""
+        n = self.n
+        tiers = [("none", 0.0)]
+        thr = np.zeros((n, 1))
+        reb = np.zeros((n, 1))
+        if model.rebates is not None:
+            tiers, thr, reb = self._parse_rebates(model.rebates)
+        self.tier_names = [t for t, _ in tiers]
+        k = len(tiers)
+        menu = model.rebate_choice == "menu"
+        pc, pt, pa, pb = [], [], [], []
+        for i in range(n):
+            curve = self.curves[i]
+            # Highest net price at which the volume reaches each tier's threshold.
+            cap = np.array([curve.max_price(float(t)) if t > 0 else np.inf for t in thr[i]])
+            order = np.argsort(thr[i], kind="stable")
+            for pos, t in enumerate(order.tolist()):
+                if t > 0 and thr[i, t] <= 0 and not menu:
+                    continue  # a tier this cell's channel does not list
+                f = 1.0 - reb[i, t]
+                top = cap[t]
+                if menu:
+                    bottom = -np.inf
+                else:
+                    # Schedule: a distributor reaching the next threshold gets the next tier.
+                    higher = [u for u in order[pos + 1:].tolist() if thr[i, u] > thr[i, t]]
+                    nxt = cap[higher[0]] if higher else -np.inf
+                    bottom = nxt + _TOL * (1 + abs(nxt)) if np.isfinite(nxt) else -np.inf
+                a = max(self.lo[i], bottom / f)
+                b = min(self.hi[i], top / f)
+                if a <= b + 1e-12:
+                    pc.append(i)
+                    pt.append(t)
+                    pa.append(a)
+                    pb.append(max(a, b))
+        self.piece_cell = np.asarray(pc, dtype=np.int64)
+        self.piece_tier = np.asarray(pt, dtype=np.int64)
+        self.piece_a = np.asarray(pa, dtype=float)
+        self.piece_b = np.asarray(pb, dtype=float)
+        self.piece_rebate = reb[self.piece_cell, self.piece_tier]
+        self.piece_factor = 1.0 - self.piece_rebate
+        self.threshold = thr
+        self.rebate = reb
+        self.n_tiers = k
+        orphan = np.setdiff1d(np.arange(n), self.piece_cell)
+        if len(orphan):
+            raise InfeasibleError(f"cells {format_ids([(self.region[i], self.channel[i]) for i in orphan])} have "
+                                  f"no price in their range that any rebate tier allows.",
+                                  reasons=["rebate tiers leave no price"])
+
+    def _parse_rebates(self, rebates: pd.DataFrame):
+        if not isinstance(rebates, pd.DataFrame):
+            raise SettingsError(f"rebates must be a DataFrame with tier, threshold (or threshold_share) and rebate, "
+                                f"got {type(rebates).__name__}.")
+        if "rebate" not in rebates.columns or not ({"threshold", "threshold_share"} & set(rebates.columns)):
+            raise ValidationError(f"rebates needs columns rebate (share of the price, 0.03 = 3%) and threshold "
+                                  f"(volume units) or threshold_share (share of base_volume); has "
+                                  f"{list(rebates.columns)}.", column="rebate")
+        r = pd.to_numeric(rebates["rebate"], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~(r >= 0) | ~(r < 1))
+        if len(bad):
+            raise ValidationError(f"rebates.rebate must be a share in [0, 1) (0.03 = 3%); rows {format_ids(bad)} "
+                                  f"are not.", column="rebate", ids=bad)
+        col = "threshold" if "threshold" in rebates.columns else "threshold_share"
+        t = pd.to_numeric(rebates[col], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(t) | (t <= 0))
+        if len(bad):
+            raise ValidationError(f"rebates.{col} must be positive; rows {format_ids(bad)} are not.", column=col,
+                                  ids=bad)
+        names = (rebates["tier"].astype(str).tolist() if "tier" in rebates.columns
+                 else [f"tier{j + 1}" for j in range(len(rebates))])
+        if "channel" in rebates.columns:
+            chans = rebates["channel"].tolist()
+            unknown = sorted({c for c in chans if c not in set(self.channel_ids)}, key=str)
+            if unknown:
+                raise ValidationError(f"rebates names channels {unknown} that no cell has; known "
+                                      f"{self.channel_ids}.", column="channel", ids=unknown)
+        else:
+            chans = [None] * len(rebates)
+        seen = set()
+        for nm, c in zip(names, chans):
+            if (nm, c) in seen:
+                raise ValidationError(f"rebates lists tier {nm!r} twice{'' if c is None else f' for {c!r}'}.",
+                                      column="tier", ids=[nm])
+            seen.add((nm, c))
+        tier_names = list(dict.fromkeys(names))
+        if "none" in tier_names:
+            raise ValidationError("rebates: 'none' is the name of the no-rebate tier; rename that tier.",
+                                  column="tier")
+        k = 1 + len(tier_names)
+        thr = np.zeros((self.n, k))
+        reb = np.zeros((self.n, k))
+        base = (pd.to_numeric(self.frame["base_volume"], errors="coerce").to_numpy(dtype=float)
+                if "base_volume" in self.frame.columns else None)
+        if col == "threshold_share" and base is None:
+            raise ValidationError("rebates.threshold_share needs cells.base_volume.", column="threshold_share")
+        for nm, c, tv, rv in zip(names, chans, t.tolist(), r.tolist()):
+            j = 1 + tier_names.index(nm)
+            rows = slice(None) if c is None else (self.channel == c)
+            thr[rows, j] = tv * (base[rows] if col == "threshold_share" else 1.0)
+            reb[rows, j] = rv
+        # Tiers a channel does not list: unreachable (threshold inf) unless menu keeps them as "no rebate".
+        listed = np.zeros((self.n, k), dtype=bool)
+        listed[:, 0] = True
+        for nm, c in zip(names, chans):
+            j = 1 + tier_names.index(nm)
+            listed[slice(None) if c is None else (self.channel == c), j] = True
+        thr[~listed] = 0.0
+        reb[~listed] = 0.0
+        return [("none", 0.0)] + [(nm, 0.0) for nm in tier_names], thr, reb
+
+    def _ladder(self, model: PricePlan) -> None:
+        """Allowed price points per cell (None without a ladder)."""
+        self.points = None
+        spec = model.price_points
+        col = "price_points" in self.frame.columns
+        if spec is None and not col:
+            return
+        out = []
+        for i in range(self.n):
+            if col and self.frame["price_points"].iloc[i] is not None and np.ndim(self.frame["price_points"].iloc[i]):
+                raw = self.frame["price_points"].iloc[i]
+            elif isinstance(spec, Mapping):
+                raw = spec.get(self.channel[i])
+                if raw is None:
+                    raise SettingsError(f"price_points gives no ladder for channel {self.channel[i]!r}; give one for "
+                                        f"every channel or a single list.")
+            else:
+                raw = spec
+            pts = np.unique(np.asarray(raw, dtype=float))
+            if not np.isfinite(pts).all():
+                raise SettingsError(f"price_points must be finite prices, got {raw!r}.")
+            keep = pts[(pts >= self.lo[i] - 1e-9) & (pts <= self.hi[i] + 1e-9)]
+            out.append(keep)
+        empty = [i for i in range(self.n) if not len(out[i])]
+        if empty:
+            i = empty[0]
+            raise InfeasibleError(f"cells {format_ids([(self.region[j], self.channel[j]) for j in empty])} have no "
+                                  f"price point inside their range (row {i}: [{self.lo[i]:,.6g}, {self.hi[i]:,.6g}]);"
+                                  f" add points or widen the range.", reasons=["empty price ladder"])
+        self.points = out
+
+
+class PricePlan(Model):
+    """Wholesale prices per region x channel cell that leave no profitable diversion.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        One row per cell: ``region_id``, ``channel``, ``unit_cost``, ``base_price``,
+        ``base_volume`` (volume at the base price), ``elasticity`` (price elasticity
+        at the base point; its sign is ignored), ``price_min``, ``price_max``; optional
+        ``current_price`` (for ``max_change``) and ``price_points`` (a list per cell).
+    demand : {"linear", "constant_elasticity"} or DataFrame, default "linear"
+        Volume as a function of the net price (see :mod:`channelopt.pricing.demand`),
+        or points ``region_id, channel, price, volume`` per cell (straight lines between).
+    objective : {"margin", "revenue", "volume"}, default "margin"
+        Maximise ``sum (net price - unit_cost) * volume``, ``sum net price * volume``,
+        or the total volume subject to ``margin_floor``.
+    margin_floor : float, optional
+        Least total margin (required with ``objective="volume"``, allowed with the others).
+    diversion_cost : DataFrame or mapping, optional
+        ``from_region, to_region, cost`` per unit moved, or ``{"per_km": x, "handling": h}``
+        (cost from the network's adjacency and distances; ``solve(net)``). For every pair
+        and channel both ``p_to - p_from <= cost(from -> to)`` and the reverse hold (a
+        pair listed one way costs the same both ways).
+    channel_gaps : mapping, optional
+        ``{("modern_ka", "traditional"): (lo, hi)}``: in every region with both cells,
+        ``lo <= p_modern_ka - p_traditional <= hi`` (None leaves a side open). A third
+        element ``"relative"`` reads the bounds as shares of the second price:
+        ``lo <= (p_a - p_b) / p_b <= hi``.
+    national_bands : mapping channel -> (lo, hi), optional
+        List prices of that channel stay within ``[lo, hi]`` everywhere.
+    max_change : float, optional
+        List prices stay within ``current_price * (1 ± max_change)`` (0.05 = ±5%).
+    price_points : sequence or mapping channel -> sequence, optional
+        The allowed list prices (e.g. ending in .9): one binary per point in range (MILP;
+        exact, no PWL error).
+    rebates : DataFrame, optional
+        Volume rebate (返利) tiers: ``tier``, ``threshold`` (volume) or
+        ``threshold_share`` (share of ``base_volume``), ``rebate`` (share of the list
+        price), optional ``channel``. The net price is ``price * (1 - rebate)`` of the
+        tier the cell's volume reaches; demand responds to the net price and corridors
+        hold on net prices at the expected volumes.
+    rebate_choice : {"schedule", "menu"}, default "schedule"
+        ``"schedule"``: every cell gets the highest tier its volume reaches.
+        ``"menu"``: the model chooses one tier per region (territory) for all its
+        cells, each of which must reach that tier's threshold (binaries).
+    pwl_tol : float, default 1e-3
+        Largest PWL error of each piece's objective, as a share of its range over the
+        piece's prices. The plan reports the bound this gives on the true optimum.
+    max_segments : int, default 60
+        Cap on PWL segments per piece.
+    shadow_prices : bool, default True
+        Report shadow prices of the corridor rows: LP duals; for a MILP, duals of the LP
+        with the integer choices fixed at the plan's (one extra LP solve).
+
+    Notes
+    -----
+    Variables: per cell and reachable tier ``t`` a piece with list-price segments
+    ``d_tj in [0, L_tj]`` from the piece's lowest price ``a_t``, gated by a binary
+    ``u_t`` when the cell has several pieces: list price ``p = sum_t (a_t u_t + sum_j d_tj)``,
+    net price ``n = sum_t (1 - r_t)(a_t u_t + sum_j d_tj)``, objective
+    ``sum_t F_t(a_t) u_t + m_tj d_tj``. Segments of a concave piece fill in order by
+    themselves; a non-concave one gets the incremental binaries ``d_{j-1} >= L_{j-1} y_j``,
+    ``d_j <= L_j y_j``. Corridors are rows on the net prices.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import channelopt as co
+    >>> cells = pd.DataFrame({"region_id": ["a", "b"], "channel": "ka", "unit_cost": 6.0, "base_price": 10.0,
+    ...                       "base_volume": [100.0, 300.0], "elasticity": [3.0, 1.5], "price_min": 7.0,
+    ...                       "price_max": 14.0})
+    >>> cost = pd.DataFrame({"from_region": ["a"], "to_region": ["b"], "cost": [0.5]})
+    >>> plan = co.PricePlan(cells=cells, diversion_cost=cost, pwl_tol=1e-4).solve(solver=co.Solver("highs"))
+    >>> plan.prices[["region_id", "price", "binding"]].round(2).to_string(index=False)
+    'region_id  price           binding\\n        a  10.33 diversion a->b ka\\n        b  10.83 diversion a->b ka'
+    >>> round(plan.corridors.loc[plan.corridors["binding"], "shadow_price"].iloc[0], 1)
+    41.0
+    """
+
+    kind = "price_plan"
+    sense = pulp.LpMaximize
+
+    def __init__(
+        self,
+        *,
+        cells: pd.DataFrame | None = None,
+        demand: str | pd.DataFrame = "linear",
+        objective: str = "margin",
+        margin_floor: float | None = None,
+        diversion_cost: pd.DataFrame | Mapping | None = None,
+        channel_gaps: Mapping | None = None,
+        national_bands: Mapping | None = None,
+        max_change: float | None = None,
+        price_points: Sequence | Mapping | None = None,
+        rebates: pd.DataFrame | None = None,
+        rebate_choice: str = "schedule",
+        pwl_tol: float = 1e-3,
+        max_segments: int = 60,
+        shadow_prices: bool = True,
+    ) -> None:
+        self.cells = cells
+        self.demand = demand
+        self.objective = objective
+        self.margin_floor = margin_floor
+        self.diversion_cost = diversion_cost
+        self.channel_gaps = channel_gaps
+        self.national_bands = national_bands
+        self.max_change = max_change
+        self.price_points = price_points
+        self.rebates = rebates
+        self.rebate_choice = rebate_choice
+        self.pwl_tol = pwl_tol
+        self.max_segments = max_segments
+        self.shadow_prices = shadow_prices
+
+    # ------------------------------------------------------------------ checks
+    def _check_settings(self) -> None:
+        if self.objective not in _OBJECTIVES:
+            raise SettingsError(f"objective must be one of {_OBJECTIVES}, got {self.objective!r}"
+                                f"{_near(self.objective, _OBJECTIVES)}.")
+        if self.objective == "volume" and self.margin_floor is None:
+            raise SettingsError("objective='volume' needs margin_floor (the least total margin to keep).")
+        if self.margin_floor is not None and not math.isfinite(float(self.margin_floor)):
+            raise SettingsError(f"margin_floor must be a finite number, got {self.margin_floor!r}.")
+        if self.rebate_choice not in _REBATE_CHOICE:
+            raise SettingsError(f"rebate_choice must be one of {_REBATE_CHOICE}, got {self.rebate_choice!r}"
+                                f"{_near(self.rebate_choice, _REBATE_CHOICE)}.")
+        if not (isinstance(self.pwl_tol, (int, float)) and 0 < self.pwl_tol < 1):
+            raise SettingsError(f"pwl_tol must be a share in (0, 1), got {self.pwl_tol!r} (1e-3 = 0.1% of each "
+                                f"piece's objective range).")
+        if int(self.max_segments) < 1:
+            raise SettingsError(f"max_segments must be at least 1, got {self.max_segments!r}.")
+        if self.max_change is not None and not (isinstance(self.max_change, (int, float)) and
+                                                0 <= self.max_change < 1):
+            raise SettingsError(f"max_change must be a share in [0, 1) (0.05 = ±5%), got {self.max_change!r}.")
+        if self.national_bands is not None and not isinstance(self.national_bands, Mapping):
+            raise SettingsError("national_bands must be a mapping channel -> (lo, hi).")
+        if self.channel_gaps is not None and not isinstance(self.channel_gaps, Mapping):
+            raise SettingsError("channel_gaps must be a mapping (channel_a, channel_b) -> (lo, hi).")
+
+    def _gaps(self, cells: _Cells) -> list[tuple[str, str, float, float, bool]]:
+        out = []
+        for key, spec in (self.channel_gaps or {}).items():
+            try:
+                a, b = key
+            except (TypeError, ValueError):
+                raise SettingsError(f"channel_gaps keys are (channel_a, channel_b) pairs, got {key!r}.") from None
+            for ch in (a, b):
+                if ch not in cells.channel_ids:
+                    raise SettingsError(f"channel_gaps names channel {ch!r} that no cell has; known: "
+                                        f"{format_ids(cells.channel_ids)}{_near(ch, cells.channel_ids)}.")
+            relative = False
+            if isinstance(spec, Sequence) and len(spec) == 3:
+                kind = spec[2]
+                if kind not in ("relative", "absolute"):
+                    raise SettingsError(f"channel_gaps[{key!r}]: the third element must be 'relative' or "
+                                        f"'absolute', got {kind!r}.")
+                relative = kind == "relative"
+                spec = spec[:2]
+            lo, hi = _pair(f"channel_gaps[{key!r}]", spec)
+            out.append((a, b, lo, hi, relative))
+        return out
+
+    def _check(self, net) -> None:
+        self._check_settings()
+        cells = _Cells(self, net)
+        self._gaps(cells)
+        table = resolve_costs(self.diversion_cost, net, cells.region_ids)
+        if table is not None:
+            directed_costs(table, cells.region_ids)
+
+    # ------------------------------------------------------------------ build
+    def _functions(self, cells: _Cells, k: int):
+        """Objective and margin of piece ``k`` as functions of the list price."""
+        i = int(cells.piece_cell[k])
+        f = float(cells.piece_factor[k])
+        c = float(cells.unit_cost[i])
+        q = cells.curves[i]
+
+        def margin(p):
+            n = f * np.asarray(p, dtype=float)
+            return (n - c) * q(n)
+
+        if self.objective == "margin":
+            obj = margin
+        elif self.objective == "revenue":
+            def obj(p):
+                n = f * np.asarray(p, dtype=float)
+                return n * q(n)
+        else:
+            def obj(p):
+                return q(f * np.asarray(p, dtype=float))
+        return obj, margin
+
+    def _breakpoints(self, cells: _Cells):
+        """Shared breakpoints of each piece and the achieved error of every function on them."""
+        m = len(cells.piece_cell)
+        width = cells.piece_b - cells.piece_a
+        fns = [self._functions(cells, k) for k in range(m)]
+        need_margin = self.margin_floor is not None and self.objective != "margin"
+        xs: list = [np.array([0.0])] * m
+        wide = np.flatnonzero(width > 1e-12)
+        rel = float(self.pwl_tol)
+        grid = _GRID[::4]
+        for which in (0, 1) if need_margin else (0,):
+            curves, tol = [], []
+            for k in wide.tolist():
+                fn = _Shifted(fns[k][which], cells.piece_a[k])
+                y = fn(width[k] * grid)
+                rng = float(np.ptp(y))
+                tol.append(rel * max(rng, 1e-9 * (1.0 + float(np.abs(y).max()))))
+                curves.append(fn)
+            if not curves:
+                break
+            table = approximate(curves, width[wide], np.asarray(tol), max_segments=int(self.max_segments))
+            for r, k in enumerate(wide.tolist()):
+                xs[k] = np.union1d(xs[k], table.xs[r]) if which else table.xs[r]
+        # Evaluate each function at the breakpoints and measure its error on a fine grid.
+        ys_obj, ys_marg, err_obj, err_marg = [], [], np.zeros(m), np.zeros(m)
+        for k in range(m):
+            x = xs[k]
+            if width[k] > 1e-12 and x[-1] < width[k]:
+                x = xs[k] = np.append(x, width[k])
+            obj, marg = fns[k]
+            p = cells.piece_a[k] + x
+            ys_obj.append(obj(p))
+            ys_marg.append(marg(p))
+            if len(x) > 1:
+                fine = cells.piece_a[k] + width[k] * _GRID
+                err_obj[k] = float(np.abs(obj(fine) - np.interp(fine, p, ys_obj[k])).max())
+                err_marg[k] = float(np.abs(marg(fine) - np.interp(fine, p, ys_marg[k])).max())
+        return xs, ys_obj, ys_marg, err_obj, err_marg
+
+    def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
+        cells = _Cells(self, net)
+        n = cells.n
+        menu = self.rebate_choice == "menu" and cells.n_tiers > 1
+        obj_terms: list = []
+        marg_terms: list = []
+        obj_const = marg_const = 0.0
+        p_terms: list[list] = [[] for _ in range(n)]
+        n_terms: list[list] = [[] for _ in range(n)]
+        p_const = np.zeros(n)
+        n_const = np.zeros(n)
+        pieces_per_cell = np.bincount(cells.piece_cell, minlength=n)
+        # Region x tier choice (menu): one binary per region and tier, shared by its cells.
+        w = {}
+        if menu:
+            for r_pos, r in enumerate(cells.region_ids):
+                ws = new_vars(prob, f"w{r_pos}", cells.n_tiers, cat=pulp.LpBinary)
+                for t in range(cells.n_tiers):
+                    w[(r, t)] = ws[t]
+                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(dict.fromkeys(ws.tolist(), 1.0)),
+                                                     pulp.LpConstraintEQ, f"menu_{r_pos}", 1.0))
+        state: dict[str, Any] = {"cells": cells, "prob": prob, "menu": menu}
+        gate_of_piece = np.full(len(cells.piece_cell), None, dtype=object)
+        cell_gates: list[list] = [[] for _ in range(n)]
+        if cells.points is None:
+            xs, ys_obj, ys_marg, err_obj, err_marg = self._breakpoints(cells)
+            state.update(err_obj=err_obj, err_marg=err_marg)
+            seg_vars = []
+            n_order = 0
+            for k in range(len(cells.piece_cell)):
+                i = int(cells.piece_cell[k])
+                t = int(cells.piece_tier[k])
+                f = float(cells.piece_factor[k])
+                a = float(cells.piece_a[k])
+                if menu:
+                    u = w[(cells.region[i], t)]
+                elif pieces_per_cell[i] > 1:
+                    u = prob.add_variable(f"u_{k}", 0, 1, pulp.LpInteger)
+                else:
+                    u = None
+                gate_of_piece[k] = u
+                if u is not None:
+                    cell_gates[i].append(u)
+                x = xs[k]
+                L = np.diff(x)
+                mo = np.diff(ys_obj[k]) / np.where(L > 0, L, 1.0)
+                mm = np.diff(ys_marg[k]) / np.where(L > 0, L, 1.0)
+                d = new_vars(prob, f"d{k}", len(L), low=0.0)
+                for v, length in zip(d.tolist(), L.tolist()):
+                    v.upBound = length
+                seg_vars.append(d)
+                dl = d.tolist()
+                # Start of the piece: a constant, or a term on the gate.
+                if u is None:
+                    obj_const += float(ys_obj[k][0])
+                    marg_const += float(ys_marg[k][0])
+                    p_const[i] += a
+                    n_const[i] += f * a
+                else:
+                    obj_terms.append((u, float(ys_obj[k][0])))
+                    marg_terms.append((u, float(ys_marg[k][0])))
+                    p_terms[i].append((u, a))
+                    n_terms[i].append((u, f * a))
+                obj_terms.extend(zip(dl, mo.tolist()))
+                marg_terms.extend(zip(dl, mm.tolist()))
+                p_terms[i].extend((v, 1.0) for v in dl)
+                n_terms[i].extend((v, f) for v in dl)
+                if u is not None and dl:
+                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(dl[0], 1.0), (u, -L[0])]),
+                                                         pulp.LpConstraintLE, f"gate_{k}", 0.0))
+                # Segments fill in order by themselves only where every PWL the solver pushes up is concave.
+                slopes = [mo] + ([mm] if self.margin_floor is not None and self.objective != "margin" else [])
+                ordered = all(not (np.diff(s) > 1e-9 * (1 + np.abs(s[:-1]))).any() for s in slopes)
+                if not ordered and len(dl) > 1:
+                    ys = new_vars(prob, f"y{k}", len(dl) - 1, cat=pulp.LpBinary)
+                    n_order += len(dl) - 1
+                    for j in range(1, len(dl)):
+                        y = ys[j - 1]
+                        prob.addConstraint(pulp.LpConstraint(
+                            pulp.LpAffineExpression([(dl[j - 1], 1.0), (y, -float(L[j - 1]))]),
+                            pulp.LpConstraintGE, f"fill_{k}_{j}", 0.0))
+                        prob.addConstraint(pulp.LpConstraint(
+                            pulp.LpAffineExpression([(dl[j], 1.0), (y, -float(L[j]))]),
+                            pulp.LpConstraintLE, f"order_{k}_{j}", 0.0))
+                elif u is not None:
+                    for j in range(1, len(dl)):
+                        prob.addConstraint(pulp.LpConstraint(
+                            pulp.LpAffineExpression([(dl[j], 1.0), (u, -float(L[j]))]),
+                            pulp.LpConstraintLE, f"gate_{k}_{j}", 0.0))
+            state.update(seg_vars=seg_vars, xs=xs, n_order=n_order)
+        else:
+            # Price ladder: one binary per (point, reachable tier); values exact.
+            opt_cell, opt_piece, opt_price, opt_vars = [], [], [], []
+            for k in range(len(cells.piece_cell)):
+                i = int(cells.piece_cell[k])
+                pts = cells.points[i]
+                inside = pts[(pts >= cells.piece_a[k] - 1e-9) & (pts <= cells.piece_b[k] + 1e-9)]
+                if not len(inside):
+                    continue
+                obj, marg = self._functions(cells, k)
+                zs = new_vars(prob, f"z{k}", len(inside), cat=pulp.LpBinary)
+                f = float(cells.piece_factor[k])
+                obj_terms.extend(zip(zs.tolist(), obj(inside).tolist()))
+                marg_terms.extend(zip(zs.tolist(), marg(inside).tolist()))
+                p_terms[i].extend(zip(zs.tolist(), inside.tolist()))
+                n_terms[i].extend(zip(zs.tolist(), (f * inside).tolist()))
+                cell_gates[i].extend(zs.tolist())
+                if menu:
+                    t = int(cells.piece_tier[k])
+                    gate_of_piece[k] = (zs.tolist(), w[(cells.region[i], t)])
+                opt_cell.extend([i] * len(inside))
+                opt_piece.extend([k] * len(inside))
+                opt_price.extend(inside.tolist())
+                opt_vars.extend(zs.tolist())
+            empty = [i for i in range(n) if not cell_gates[i]]
+            if empty:
+                raise InfeasibleError(f"cells {format_ids([(cells.region[i], cells.channel[i]) for i in empty])} "
+                                      f"have no price point that a rebate tier allows.", reasons=["empty ladder"])
+            state.update(opt_cell=np.asarray(opt_cell), opt_piece=np.asarray(opt_piece),
+                         opt_price=np.asarray(opt_price), opt_vars=np.asarray(opt_vars, dtype=object),
+                         err_obj=np.zeros(len(cells.piece_cell)), err_marg=np.zeros(len(cells.piece_cell)))
+        # One piece (or point) per cell; in a menu, the region's tier decides.
+        for i in range(n):
+            if not menu and cell_gates[i] and (pieces_per_cell[i] > 1 or cells.points is not None):
+                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(dict.fromkeys(cell_gates[i], 1.0)),
+                                                     pulp.LpConstraintEQ, f"one_{i}", 1.0))
+        if menu:
+            has = {(int(cells.piece_cell[k]), int(cells.piece_tier[k])) for k in range(len(cells.piece_cell))}
+            if cells.points is not None:
+                per = {}
+                for k, g in enumerate(gate_of_piece):
+                    if g is not None:
+                        per[(int(cells.piece_cell[k]), int(cells.piece_tier[k]))] = g
+                has = set(per)
+                for (i, t), (zs, wv) in per.items():
+                    prob.addConstraint(pulp.LpConstraint(
+                        pulp.LpAffineExpression([(z, 1.0) for z in zs] + [(wv, -1.0)]),
+                        pulp.LpConstraintEQ, f"pick_{i}_{t}", 0.0))
+            for i in range(n):
+                for t in range(cells.n_tiers):
+                    if (i, t) not in has:
+                        w[(cells.region[i], t)].upBound = 0  # a cell of the region cannot reach this tier
+        # Price and net-price variables (one when there are no rebates).
+        rebated = bool(np.any(cells.piece_rebate > 0))
+        p_var = new_vars(prob, "p", n, low=None)
+        n_var = new_vars(prob, "n", n, low=None) if rebated else p_var
+        for i in range(n):
+            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(p_terms[i] + [(p_var[i], -1.0)]),
+                                                 pulp.LpConstraintEQ, f"price_{i}", -float(p_const[i])))
+            if rebated:
+                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(n_terms[i] + [(n_var[i], -1.0)]),
+                                                     pulp.LpConstraintEQ, f"net_{i}", -float(n_const[i])))
+        obj_expr = pulp.LpAffineExpression(obj_terms)
+        obj_expr.constant = obj_const
+        prob.setObjective(obj_expr)
+        marg_expr = pulp.LpAffineExpression(marg_terms)
+        marg_expr.constant = marg_const
+        rows: list[tuple] = []  # (kind, from_region, to_region, channel, constraint, limit)
+        if self.margin_floor is not None:
+            con = pulp.LpConstraint(marg_expr, pulp.LpConstraintGE, "margin_floor", float(self.margin_floor))
+            prob.addConstraint(con)
+            state["floor_row"] = con
+        # Diversion: n_to - n_from <= cost(from -> to), per channel, both directions.
+        table = resolve_costs(self.diversion_cost, net, cells.region_ids)
+        div = None
+        if table is not None:
+            src, dst, cost = directed_costs(table, cells.region_ids)
+            div = pd.DataFrame({"from_region": src, "to_region": dst, "cost": cost})
+            for ch in cells.channel_ids:
+                fi = np.array([cells.key_index.get((r, ch), -1) for r in src])
+                ti = np.array([cells.key_index.get((r, ch), -1) for r in dst])
+                ok = np.flatnonzero((fi >= 0) & (ti >= 0))
+                for j in ok.tolist():
+                    a, b = int(fi[j]), int(ti[j])
+                    con = pulp.LpConstraint(pulp.LpAffineExpression([(n_var[b], 1.0), (n_var[a], -1.0)]),
+                                            pulp.LpConstraintLE, f"div_{len(rows)}", float(cost[j]))
+                    prob.addConstraint(con)
+                    rows.append(("diversion", src[j], dst[j], ch, con, float(cost[j]), a, b, None))
+        # Channel ladders: lo <= n_a - n_b <= hi (or relative to n_b).
+        for ca, cb, lo, hi, relative in self._gaps(cells):
+            for r in cells.region_ids:
+                a, b = cells.key_index.get((r, ca)), cells.key_index.get((r, cb))
+                if a is None or b is None:
+                    continue
+                label = f"{ca}-{cb}"
+                for bound, sense, side in ((lo, pulp.LpConstraintGE, "lo"), (hi, pulp.LpConstraintLE, "hi")):
+                    if not math.isfinite(bound):
+                        continue
+                    if relative:
+                        expr = pulp.LpAffineExpression([(n_var[a], 1.0), (n_var[b], -(1.0 + bound))])
+                        rhs = 0.0
+                    else:
+                        expr = pulp.LpAffineExpression([(n_var[a], 1.0), (n_var[b], -1.0)])
+                        rhs = bound
+                    con = pulp.LpConstraint(expr, sense, f"gap_{len(rows)}", rhs)
+                    prob.addConstraint(con)
+                    rows.append((f"channel_gap_{side}", r, r, label, con, bound, a, b, relative))
+        state.update(p_var=p_var, n_var=n_var, rows=rows, diversion=div, rebated=rebated,
+                     obj_expr=obj_expr, marg_expr=marg_expr, gate_of_piece=gate_of_piece)
+        return state
+
+    # ------------------------------------------------------------------ diagnosis
+    def _diagnose(self, net, state: dict[str, Any]) -> list[str]:
+        """Drop one family of corridor rows at a time to name the ones that conflict."""
+        prob: pulp.LpProblem = state["prob"]
+        reasons = []
+        families: dict[str, list] = {}
+        for kind, *_rest in state["rows"]:
+            con = _rest[3]
+            name = "diversion corridors" if kind == "diversion" else "channel_gaps"
+            families.setdefault(name, []).append(con)
+        if "floor_row" in state:
+            families["margin_floor"] = [state["floor_row"]]
+        for name, cons in families.items():
+            saved = [(c.name, c) for c in cons]
+            for c_name, _ in saved:
+                del prob.constraints[c_name]
+            try:
+                info = Solver("highs", time_limit=60).solve(prob)
+            finally:
+                for c_name, c in saved:
+                    prob.addConstraint(c, c_name)
+            if info.has_solution:
+                reasons.append(f"the {name} cannot hold together with the price ranges (price_min/price_max, "
+                               f"national_bands, max_change) and the other rules; without them a plan exists — "
+                               f"widen the ranges or loosen the {name}")
+        return reasons
+
+    # ------------------------------------------------------------------ plan
+    def _duals(self, state: dict[str, Any], info: SolveInfo) -> tuple[np.ndarray, str]:
+        rows = state["rows"]
+        prob: pulp.LpProblem = state["prob"]
+        if not rows or not self.shadow_prices:
+            return np.full(len(rows), np.nan), "none"
+        if info.n_integer == 0:
+            return np.array([r[4].pi if r[4].pi is not None else np.nan for r in rows], dtype=float), "lp_dual"
+        ints = [v for v in prob.variables() if v.cat == pulp.LpInteger]
+        saved_vals = {v.name: v.varValue for v in prob.variables()}
+        saved_bounds = [(v, v.lowBound, v.upBound) for v in ints]
+        for v in ints:
+            val = round(v.varValue or 0.0)
+            v.lowBound = v.upBound = val
+            v.cat = pulp.LpContinuous
+        try:
+            again = Solver(info.solver).solve(prob)
+            duals = np.array([r[4].pi if (again.has_solution and r[4].pi is not None) else np.nan for r in rows],
+                             dtype=float)
+        finally:
+            for v, lo, up in saved_bounds:
+                v.lowBound, v.upBound = lo, up
+                v.cat = pulp.LpInteger
+            for v in prob.variables():
+                v.varValue = saved_vals[v.name]
+        return duals, "lp_with_integers_fixed"
+
+    def _extract(self, net, state: dict[str, Any], info: SolveInfo) -> Plan:
+        cells: _Cells = state["cells"]
+        n = cells.n
+        price = np.nan_to_num(values(state["p_var"]))
+        net_price = np.nan_to_num(values(state["n_var"]))
+        # The piece (tier) each cell ended on.
+        tier = np.zeros(n, dtype=np.int64)
+        if cells.points is not None:
+            z = np.round(np.nan_to_num(values(state["opt_vars"])))
+            chosen = np.flatnonzero(z > 0.5)
+            tier[state["opt_cell"][chosen]] = cells.piece_tier[state["opt_piece"][chosen]]
+            price[state["opt_cell"][chosen]] = state["opt_price"][chosen]
+        else:
+            for k, g in enumerate(state["gate_of_piece"]):
+                i = int(cells.piece_cell[k])
+                if g is None:
+                    tier[i] = cells.piece_tier[k]
+                elif (g.varValue or 0.0) > 0.5:
+                    tier[i] = cells.piece_tier[k]
+        rebate = cells.rebate[np.arange(n), tier]
+        net_price = price * (1.0 - rebate)
+        volume = np.array([float(c(p)) for c, p in zip(cells.curves, net_price.tolist())])
+        unit_margin = net_price - cells.unit_cost
+        out = cells.frame.copy()
+        out["price"] = price
+        out["tier"] = [cells.tier_names[t] for t in tier.tolist()]
+        out["rebate"] = rebate
+        out["net_price"] = net_price
+        out["volume"] = volume
+        out["revenue"] = net_price * volume
+        out["unit_margin"] = unit_margin
+        out["margin"] = unit_margin * volume
+        out["price_low"] = cells.lo
+        out["price_high"] = cells.hi
+        # Binding rules per cell: corridor rows at zero slack and the range sides met.
+        rows = state["rows"]
+        duals, method = self._duals(state, info)
+        binding = [[] for _ in range(n)]
+        records = []
+        for (kind, fr, to, ch, con, limit, a, b, relative), pi in zip(rows, duals.tolist()):
+            if kind == "diversion":
+                value = net_price[b] - net_price[a]
+                slack = limit - value
+                label = f"diversion {fr}->{to} {ch}"
+            else:
+                value = (net_price[a] - net_price[b]) / net_price[b] if relative else net_price[a] - net_price[b]
+                slack = (limit - value) if kind.endswith("hi") else (value - limit)
+                label = f"gap {ch} {'max' if kind.endswith('hi') else 'min'} in {fr}"
+            tight = bool(slack <= _TOL * (1.0 + abs(limit)) * (1.0 + (net_price[b] if relative else 0.0)))
+            if slack < -1e-5 * (1.0 + abs(limit)):
+                raise SolverError(f"the solver's plan breaks the corridor {label}: value {value:,.6g} against "
+                                  f"limit {limit:,.6g}; rerun with Solver(msg=True) to inspect.")
+            if tight:
+                binding[a].append(label)
+                binding[b].append(label)
+            records.append({"kind": kind.replace("_lo", "").replace("_hi", ""), "from_region": fr, "to_region": to,
+                            "channel": ch, "side": "max" if kind != "channel_gap_lo" else "min",
+                            "value": value, "limit": limit, "slack": slack, "binding": tight,
+                            "shadow_price": abs(pi) if tight and math.isfinite(pi) else 0.0})
+        scale = _TOL * (1.0 + np.abs(price))
+        at_lo = price <= cells.lo + scale
+        at_hi = price >= cells.hi - scale
+        if (price < cells.lo - 1e-5 * (1 + np.abs(cells.lo))).any() or \
+                (price > cells.hi + 1e-5 * (1 + np.abs(cells.hi))).any():
+            raise SolverError("the solver's plan puts prices outside their allowed ranges.")
+        for i in np.flatnonzero(at_lo).tolist():
+            binding[i].append(str(cells.lo_src[i]))
+        for i in np.flatnonzero(at_hi & ~at_lo).tolist():
+            binding[i].append(str(cells.hi_src[i]))
+        out["binding"] = ["; ".join(dict.fromkeys(b)) for b in binding]
+        corridors = pd.DataFrame(records, columns=["kind", "from_region", "to_region", "channel", "side", "value",
+                                                   "limit", "slack", "binding", "shadow_price"])
+        err_obj = np.bincount(cells.piece_cell, weights=state["err_obj"], minlength=n)
+        # A cell's error bound is the largest of its pieces' (only one piece is used).
+        err_cell = pd.Series(state["err_obj"]).groupby(cells.piece_cell).max().reindex(range(n)).fillna(0.0)
+        err_obj = err_cell.to_numpy()
+        out["pwl_max_error"] = err_obj
+        objective_col = {"margin": "margin", "revenue": "revenue", "volume": "volume"}[self.objective]
+        true_obj = float(out[objective_col].sum())
+        bound_err = float(err_obj.sum())
+        margin_total = float(out["margin"].sum())
+        if self.margin_floor is not None:
+            floor_err = float(pd.Series(state["err_marg"]).groupby(cells.piece_cell).max().sum())
+            if margin_total < float(self.margin_floor) - floor_err - 1e-6 * (1 + abs(float(self.margin_floor))):
+                raise SolverError(f"the plan's true margin {margin_total:,.6g} is below margin_floor beyond the "
+                                  f"stated PWL error {floor_err:,.6g}.")
+        overall: dict[str, Any] = {
+            "objective_kind": self.objective,
+            "objective_true": true_obj,
+            "pwl_objective": float(info.objective),
+            "pwl_error_bound": bound_err,
+            "objective_upper_bound": float(info.bound) + bound_err if math.isfinite(info.bound) else math.nan,
+            "margin": margin_total,
+            "revenue": float(out["revenue"].sum()),
+            "volume": float(volume.sum()),
+            "rebate_paid": float((price * rebate * volume).sum()),
+            "mean_price": float(np.average(price, weights=np.maximum(volume, 1e-12))),
+            "corridor_rows": len(corridors),
+            "binding_corridors": int(corridors["binding"].sum()) if len(corridors) else 0,
+            "shadow_price_method": method,
+            "cells": n,
+            "binaries": info.n_integer,
+        }
+        by_channel = out.groupby("channel", sort=False).agg(
+            mean_price=("price", "mean"), mean_net_price=("net_price", "mean"), volume=("volume", "sum"),
+            revenue=("revenue", "sum"), margin=("margin", "sum"))
+        by_region = out.groupby("region_id", sort=False).agg(
+            volume=("volume", "sum"), revenue=("revenue", "sum"), margin=("margin", "sum"))
+        metrics = Metrics(overall=overall, by_region=by_region, by_channel=by_channel)
+        tables = {"prices": out, "corridors": corridors}
+        if state.get("diversion") is not None:
+            tables["diversion_cost"] = state["diversion"]
+        return Plan(kind=self.kind, info=info, assignments=out, metrics=metrics, tables=tables, network=net)

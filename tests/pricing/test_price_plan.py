@@ -1,0 +1,394 @@
+"""PricePlan against independent references: scipy.optimize, brute force over ladders and tiers."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import LinearConstraint, minimize
+
+import channelopt as co
+from channelopt.exceptions import InfeasibleError, SettingsError, ValidationError
+
+HIGHS = co.Solver("highs")
+
+
+def make_cells(regions, channels, seed=0, *, lo=0.75, hi=1.3):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for ch_pos, ch in enumerate(channels):
+        for r in regions:
+            p0 = float(rng.uniform(9.0, 12.0)) + ch_pos
+            rows.append({"region_id": r, "channel": ch, "unit_cost": 6.0 + 0.5 * ch_pos, "base_price": p0,
+                         "base_volume": float(rng.uniform(50, 400)), "elasticity": float(rng.uniform(1.2, 3.0)),
+                         "price_min": round(lo * p0, 2), "price_max": round(hi * p0, 2)})
+    return pd.DataFrame(rows)
+
+
+def linear_volume(cells, price):
+    p0, q0, e = (cells[c].to_numpy(float) for c in ("base_price", "base_volume", "elasticity"))
+    return np.maximum(q0 * (1 - np.abs(e) * (price - p0) / p0), 0.0)
+
+
+def true_margin(cells, price):
+    return float(((price - cells["unit_cost"].to_numpy(float)) * linear_volume(cells, price)).sum())
+
+
+def corridor_rows(cells, cost):
+    """Rows A p <= b of the diversion rules, written here from the definition (both directions)."""
+    key = {(r, c): i for i, (r, c) in enumerate(zip(cells["region_id"], cells["channel"]))}
+    A, b = [], []
+    for f, t, c in cost[["from_region", "to_region", "cost"]].itertuples(index=False):
+        for ch in cells["channel"].unique():
+            if (f, ch) in key and (t, ch) in key:
+                for x, y in ((key[(f, ch)], key[(t, ch)]), (key[(t, ch)], key[(f, ch)])):
+                    row = np.zeros(len(cells))
+                    row[y], row[x] = 1.0, -1.0
+                    A.append(row)
+                    b.append(c)
+    return np.array(A), np.array(b)
+
+
+def scipy_optimum(cells, cost, extra_A=None, extra_lo=None, extra_hi=None):
+    """Exact optimum of the concave quadratic margin (linear demand) by SLSQP."""
+    A, b = corridor_rows(cells, cost)
+    lo = cells["price_min"].to_numpy(float)
+    p0, e = cells["base_price"].to_numpy(float), cells["elasticity"].to_numpy(float)
+    hi = np.minimum(cells["price_max"].to_numpy(float), p0 * (1 + 1 / e))
+    cons = [LinearConstraint(A, -np.inf, b)] if len(A) else []
+    if extra_A is not None:
+        cons.append(LinearConstraint(extra_A, extra_lo, extra_hi))
+    best = None
+    for start in (0.5 * (lo + hi), lo, hi):
+        res = minimize(lambda p: -true_margin(cells, p), start, method="trust-constr", bounds=list(zip(lo, hi)),
+                       constraints=cons, options={"xtol": 1e-12, "gtol": 1e-10, "maxiter": 5000})
+        if best is None or res.fun < best.fun:
+            best = res
+    return -best.fun, best.x
+
+
+def check_corridors(prices, cost, tol=1e-6):
+    """Every corridor on the plan's own prices, both directions, per channel."""
+    p = {(r, c): v for r, c, v in prices[["region_id", "channel", "net_price"]].itertuples(index=False)}
+    worst = 0.0
+    for f, t, c in cost[["from_region", "to_region", "cost"]].itertuples(index=False):
+        for ch in prices["channel"].unique():
+            if (f, ch) in p and (t, ch) in p:
+                worst = max(worst, abs(p[(f, ch)] - p[(t, ch)]) - c)
+    assert worst <= tol, f"a corridor is broken by {worst}"
+
+
+REGIONS = ["r0", "r1", "r2", "r3"]
+COST = pd.DataFrame({"from_region": ["r0", "r1", "r2", "r0"], "to_region": ["r1", "r2", "r3", "r3"],
+                     "cost": [0.3, 0.4, 0.2, 0.5]})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_margin_matches_scipy_within_the_stated_pwl_error(seed):
+    cells = make_cells(REGIONS, ["ka", "trad"], seed)
+    plan = co.PricePlan(cells=cells, diversion_cost=COST, pwl_tol=1e-3).solve(solver=HIGHS)
+    opt, _ = scipy_optimum(cells, COST)
+    bound = plan.metrics["pwl_error_bound"]
+    assert bound > 0
+    got = true_margin(cells, plan.prices["price"].to_numpy())
+    assert got == pytest.approx(plan.metrics["margin"], rel=1e-12)
+    # The PWL optimum is within its error of the true optimum; the plan's true margin within twice.
+    assert abs(plan.objective - opt) <= bound + 1e-6 * opt
+    assert opt - 2 * bound - 1e-6 * opt <= got <= opt + 1e-6 * opt
+    assert plan.metrics["objective_upper_bound"] >= opt - 1e-6 * opt
+    check_corridors(plan.prices, COST)
+    # The corridors bind somewhere here: the instance tests them, not just the bounds.
+    assert plan.corridors["binding"].any()
+
+
+def test_margin_with_channel_gaps_matches_scipy():
+    cells = make_cells(REGIONS, ["modern_ka", "traditional"], 5)
+    gaps = {("modern_ka", "traditional"): (-0.3, 0.2)}
+    plan = co.PricePlan(cells=cells, diversion_cost=COST, channel_gaps=gaps, pwl_tol=5e-4).solve(solver=HIGHS)
+    key = {(r, c): i for i, (r, c) in enumerate(zip(cells["region_id"], cells["channel"]))}
+    A = np.zeros((len(REGIONS), len(cells)))
+    for j, r in enumerate(REGIONS):
+        A[j, key[(r, "modern_ka")]], A[j, key[(r, "traditional")]] = 1.0, -1.0
+    opt, _ = scipy_optimum(cells, COST, A, -0.3, 0.2)
+    bound = plan.metrics["pwl_error_bound"]
+    assert abs(plan.objective - opt) <= bound + 1e-6 * opt
+    pr = plan.prices.set_index(["region_id", "channel"])["price"]
+    gap = np.array([pr[(r, "modern_ka")] - pr[(r, "traditional")] for r in REGIONS])
+    assert (gap >= -0.3 - 1e-6).all() and (gap <= 0.2 + 1e-6).all()
+    assert plan.corridors.query("kind == 'channel_gap'")["binding"].any()
+
+
+def test_relative_channel_gap_holds():
+    cells = make_cells(REGIONS, ["modern_ka", "traditional"], 3)
+    plan = co.PricePlan(cells=cells, channel_gaps={("modern_ka", "traditional"): (-0.05, -0.02, "relative")},
+                        pwl_tol=1e-3).solve(solver=HIGHS)
+    pr = plan.prices.set_index(["region_id", "channel"])["price"]
+    rel = np.array([pr[(r, "modern_ka")] / pr[(r, "traditional")] - 1 for r in REGIONS])
+    assert (rel >= -0.05 - 1e-7).all() and (rel <= -0.02 + 1e-7).all()
+
+
+def test_diversion_rule_holds_both_ways_for_a_pair_listed_once():
+    # Unconstrained, b would price far above a in ka and far below it in trad.
+    cells = pd.DataFrame({"region_id": ["a", "b", "a", "b"], "channel": ["ka", "ka", "trad", "trad"],
+                          "unit_cost": [2.0, 9.0, 9.0, 2.0], "base_price": 10.0, "base_volume": 100.0,
+                          "elasticity": 2.0, "price_min": 3.0, "price_max": 14.0})
+    free = co.PricePlan(cells=cells).solve(solver=HIGHS).prices.set_index(["region_id", "channel"])["price"]
+    assert free[("b", "ka")] - free[("a", "ka")] > 1 and free[("a", "trad")] - free[("b", "trad")] > 1
+    cost = pd.DataFrame({"from_region": ["a"], "to_region": ["b"], "cost": [0.25]})
+    plan = co.PricePlan(cells=cells, diversion_cost=cost).solve(solver=HIGHS)
+    pr = plan.prices.set_index(["region_id", "channel"])["price"]
+    assert pr[("b", "ka")] - pr[("a", "ka")] == pytest.approx(0.25, abs=1e-6)
+    assert pr[("a", "trad")] - pr[("b", "trad")] == pytest.approx(0.25, abs=1e-6)
+    assert co.diversion_risk(plan.prices, cost).empty
+    assert len(co.diversion_risk(free.rename("price").reset_index(), cost)) == 2
+
+
+def test_bands_and_change_limits_bound_the_prices():
+    cells = make_cells(REGIONS, ["ka"], 4)
+    cells["current_price"] = cells["base_price"]
+    plan = co.PricePlan(cells=cells, max_change=0.03, national_bands={"ka": (None, 11.5)}).solve(solver=HIGHS)
+    p, cur = plan.prices["price"].to_numpy(), cells["current_price"].to_numpy()
+    assert (p <= 11.5 + 1e-9).all()
+    assert (np.abs(p / cur - 1) <= 0.03 + 1e-9).all()
+    assert plan.prices["binding"].str.contains("max_change|national_band").all()
+
+
+def brute_ladder(cells, cost, points, rebates=None, menu=False, regions=None):
+    """Best margin over every combination of ladder points (and tiers per region when menu)."""
+    p0, q0, e, c = (cells[k].to_numpy(float) for k in ("base_price", "base_volume", "elasticity", "unit_cost"))
+    n = len(cells)
+    tiers = [(0.0, 0.0)] if rebates is None else [(0.0, 0.0)] + list(zip(rebates["threshold"], rebates["rebate"]))
+    A, b = corridor_rows(cells, cost) if cost is not None else (np.zeros((0, n)), np.zeros(0))
+    best = -np.inf
+    region_of = cells["region_id"].to_numpy()
+    choices = [None] if not menu else list(itertools.product(range(len(tiers)), repeat=len(regions)))
+    for choice in choices:
+        for combo in itertools.product(points, repeat=n):
+            price = np.array(combo, dtype=float)
+            if (price < cells["price_min"].to_numpy() - 1e-9).any() or (price > cells["price_max"].to_numpy()
+                                                                           + 1e-9).any():
+                continue
+            net = np.empty(n)
+            ok = True
+            for i in range(n):
+                if menu:
+                    thr, r = tiers[choice[regions.index(region_of[i])]]
+                    nv = price[i] * (1 - r)
+                    ok &= q0[i] * (1 - e[i] * (nv - p0[i]) / p0[i]) >= thr - 1e-9
+                else:
+                    # Schedule: the highest tier whose threshold the volume at the net price reaches.
+                    r_best = 0.0
+                    for thr, r in tiers:
+                        nv = price[i] * (1 - r)
+                        if max(q0[i] * (1 - e[i] * (nv - p0[i]) / p0[i]), 0) >= thr - 1e-9:
+                            r_best = r if thr > 0 else r_best
+                    nv = price[i] * (1 - r_best)
+                net[i] = nv
+            if not ok or (len(A) and (A @ net > b + 1e-9).any()):
+                continue
+            q = np.maximum(q0 * (1 - e * (net - p0) / p0), 0)
+            best = max(best, float(((net - c) * q).sum()))
+    return best
+
+
+LADDER = [8.9, 9.9, 10.9, 11.9, 12.9]
+
+
+def small_cells():
+    cells = pd.DataFrame({"region_id": ["a", "b", "c"], "channel": "ka", "unit_cost": 6.0, "base_price": 10.0,
+                          "base_volume": [100.0, 300.0, 180.0], "elasticity": [3.0, 1.4, 2.0], "price_min": 8.0,
+                          "price_max": 13.5})
+    cost = pd.DataFrame({"from_region": ["a", "b"], "to_region": ["b", "c"], "cost": [1.5, 1.05]})
+    return cells, cost
+
+
+def test_price_ladder_matches_brute_force():
+    cells, cost = small_cells()
+    plan = co.PricePlan(cells=cells, diversion_cost=cost, price_points=LADDER).solve(solver=HIGHS)
+    best = brute_ladder(cells, cost, LADDER)
+    assert plan.metrics["margin"] == pytest.approx(best, rel=1e-9)
+    assert plan.objective == pytest.approx(best, rel=1e-7)
+    assert set(plan.prices["price"].round(6)) <= set(LADDER)
+    assert plan.metrics["shadow_price_method"] == "lp_with_integers_fixed"
+
+
+REBATES = pd.DataFrame({"tier": ["silver", "gold"], "threshold": [150.0, 300.0], "rebate": [0.04, 0.08]})
+
+
+def test_rebate_schedule_on_a_ladder_matches_brute_force():
+    cells, cost = small_cells()
+    plan = co.PricePlan(cells=cells, diversion_cost=cost, price_points=LADDER, rebates=REBATES).solve(solver=HIGHS)
+    best = brute_ladder(cells, cost, LADDER, REBATES)
+    assert plan.metrics["margin"] == pytest.approx(best, rel=1e-9)
+    pr = plan.prices
+    # Each cell's tier is the highest its volume reaches, and corridors hold on net prices.
+    for row in pr.itertuples():
+        reached = [t for t, thr in zip(REBATES["tier"], REBATES["threshold"]) if row.volume >= thr - 1e-9]
+        assert row.tier == (reached[-1] if reached else "none")
+    check_corridors(pr, cost)
+    assert (pr["tier"] != "none").any()
+
+
+def test_rebate_menu_on_a_ladder_matches_brute_force():
+    cells, cost = small_cells()
+    plan = co.PricePlan(cells=cells, diversion_cost=cost, price_points=LADDER, rebates=REBATES,
+                        rebate_choice="menu").solve(solver=HIGHS)
+    best = brute_ladder(cells, cost, LADDER, REBATES, menu=True, regions=["a", "b", "c"])
+    assert plan.metrics["margin"] == pytest.approx(best, rel=1e-9)
+    pr = plan.prices
+    thr = dict(zip(REBATES["tier"], REBATES["threshold"]))
+    assert all(row.volume >= thr.get(row.tier, 0.0) - 1e-9 for row in pr.itertuples())
+    check_corridors(pr, cost)
+
+
+def test_continuous_rebate_schedule_against_a_fine_grid():
+    cells = pd.DataFrame({"region_id": ["a", "b"], "channel": "ka", "unit_cost": 6.0, "base_price": 10.0,
+                          "base_volume": [100.0, 300.0], "elasticity": [3.0, 1.4], "price_min": 8.0,
+                          "price_max": 13.5})
+    cost = pd.DataFrame({"from_region": ["a"], "to_region": ["b"], "cost": [0.4]})
+    plan = co.PricePlan(cells=cells, diversion_cost=cost, rebates=REBATES, pwl_tol=1e-4).solve(solver=HIGHS)
+    grid = np.round(np.arange(8.0, 13.5 + 1e-9, 0.005), 3).tolist()
+    # Brute force on a 0.005 grid: each cell's net price and margin for every list price.
+    p0, q0, e = 10.0, np.array([100.0, 300.0]), np.array([3.0, 1.4])
+    best = -np.inf
+    net = np.empty((2, len(grid)))
+    for i in range(2):
+        for k, p in enumerate(grid):
+            r = 0.0
+            for thr, rr in zip(REBATES["threshold"], REBATES["rebate"]):
+                if max(q0[i] * (1 - e[i] * (p * (1 - rr) - p0) / p0), 0) >= thr:
+                    r = rr
+            net[i, k] = p * (1 - r)
+    marg = (net - 6.0) * np.maximum(q0[:, None] * (1 - e[:, None] * (net - p0) / p0), 0)
+    ok = np.abs(net[0][:, None] - net[1][None, :]) <= 0.4 + 1e-12
+    best = float((marg[0][:, None] + marg[1][None, :])[ok].max())
+    bound = plan.metrics["pwl_error_bound"]
+    # The grid misses at most a step's worth of margin: |dmargin/dp| * 0.005 per cell.
+    slack = 2 * 400 * 0.005
+    assert plan.metrics["margin"] >= best - 2 * bound - slack
+    assert plan.metrics["objective_upper_bound"] >= best - 1e-9
+    check_corridors(plan.prices, cost)
+
+
+def test_constant_elasticity_margin_against_a_fine_grid():
+    cells = pd.DataFrame({"region_id": ["a", "b"], "channel": "ka", "unit_cost": 6.0, "base_price": 10.0,
+                          "base_volume": [100.0, 300.0], "elasticity": [2.5, 1.6], "price_min": 7.0,
+                          "price_max": 20.0})
+    cost = pd.DataFrame({"from_region": ["a"], "to_region": ["b"], "cost": [0.5]})
+    plan = co.PricePlan(cells=cells, demand="constant_elasticity", diversion_cost=cost,
+                        pwl_tol=1e-4).solve(solver=HIGHS)
+    grid = np.linspace(7.0, 20.0, 13001)
+    m = [(grid - 6.0) * q * (grid / 10.0) ** -e for q, e in ((100.0, 2.5), (300.0, 1.6))]
+    ok = np.abs(grid[:, None] - grid[None, :]) <= 0.5 + 1e-12
+    best = float((m[0][:, None] + m[1][None, :])[ok].max())
+    bound = plan.metrics["pwl_error_bound"]
+    assert plan.metrics["margin"] >= best - 2 * bound - 1e-6 * best
+    assert plan.metrics["objective_upper_bound"] >= best - 1e-6 * best
+
+
+def test_volume_objective_keeps_the_margin_floor():
+    cells = make_cells(REGIONS, ["ka"], 7)
+    best = co.PricePlan(cells=cells, diversion_cost=COST).solve(solver=HIGHS)
+    floor = 0.9 * best.metrics["margin"]
+    plan = co.PricePlan(cells=cells, diversion_cost=COST, objective="volume", margin_floor=floor,
+                        pwl_tol=1e-4).solve(solver=HIGHS)
+    assert plan.metrics["volume"] > best.metrics["volume"]
+    assert plan.metrics["margin"] >= floor - plan.metrics["pwl_error_bound"] * 10
+    check_corridors(plan.prices, COST)
+
+
+def test_shadow_prices_bracket_the_finite_difference():
+    cells = make_cells(REGIONS, ["ka"], 2)
+    base = co.PricePlan(cells=cells, diversion_cost=COST, pwl_tol=1e-3).solve(solver=HIGHS)
+    binding = base.corridors[base.corridors["binding"]]
+    assert len(binding) and base.metrics["shadow_price_method"] == "lp_dual"
+    row = binding.iloc[0]
+    step = 1e-4
+    values = {}
+    for sign in (+1, -1):
+        cost = COST.copy()
+        hit = ((cost["from_region"] == row.from_region) & (cost["to_region"] == row.to_region)) | (
+            (cost["from_region"] == row.to_region) & (cost["to_region"] == row.from_region))
+        # Give the other direction its own row so only this direction moves.
+        rev = cost[hit].rename(columns={"from_region": "to_region", "to_region": "from_region"})
+        cost = pd.concat([cost[~hit], rev], ignore_index=True)
+        fwd = pd.DataFrame({"from_region": [row.from_region], "to_region": [row.to_region],
+                            "cost": [row.limit + sign * step]})
+        rev = rev[(rev["from_region"] != row.from_region)]
+        cost = pd.concat([cost[~((cost["from_region"] == row.from_region) & (cost["to_region"] == row.to_region))],
+                          fwd], ignore_index=True)
+        values[sign] = co.PricePlan(cells=cells, diversion_cost=cost, pwl_tol=1e-3).solve(solver=HIGHS).objective
+    right = (values[+1] - base.objective) / step
+    left = (base.objective - values[-1]) / step
+    assert right - 1e-3 * (1 + abs(right)) <= row.shadow_price <= left + 1e-3 * (1 + abs(left))
+    assert row.shadow_price > 0
+
+
+# ---------------------------------------------------------------- properties
+@st.composite
+def instances(draw):
+    n_regions = draw(st.integers(2, 4))
+    regions = [f"r{i}" for i in range(n_regions)]
+    seed = draw(st.integers(0, 10_000))
+    cells = make_cells(regions, ["ka", "trad"], seed)
+    pairs = [(a, b) for i, a in enumerate(regions) for b in regions[i + 1:]]
+    chosen = draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=len(pairs), unique=True))
+    costs = draw(st.lists(st.floats(0.0, 2.0), min_size=len(chosen), max_size=len(chosen)))
+    cost = pd.DataFrame({"from_region": [a for a, _ in chosen], "to_region": [b for _, b in chosen],
+                         "cost": costs})
+    return cells, cost
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.integers(0, 10), st.floats(0.05, 1.0))
+def test_property_corridors_hold_and_relaxing_never_lowers_the_margin(inst, which, extra):
+    cells, cost = inst
+    plan = co.PricePlan(cells=cells, diversion_cost=cost, pwl_tol=1e-3).solve(solver=HIGHS)
+    check_corridors(plan.prices, cost)
+    assert co.diversion_risk(plan.prices, cost).empty
+    looser = cost.copy()
+    looser.loc[which % len(cost), "cost"] += extra
+    relaxed = co.PricePlan(cells=cells, diversion_cost=looser, pwl_tol=1e-3).solve(solver=HIGHS)
+    # Same breakpoints, larger feasible set: the model's optimum cannot fall.
+    assert relaxed.objective >= plan.objective - 1e-7 * abs(plan.objective)
+    assert relaxed.metrics["margin"] >= plan.metrics["margin"] - 2 * plan.metrics["pwl_error_bound"]
+
+
+# ---------------------------------------------------------------- errors
+def test_missing_column_is_named_with_a_suggestion():
+    cells = make_cells(REGIONS, ["ka"]).rename(columns={"unit_cost": "unitcost"})
+    with pytest.raises(ValidationError) as err:
+        co.PricePlan(cells=cells).solve(solver=HIGHS)
+    assert "unit_cost" in str(err.value) and "'unitcost'" in str(err.value) and err.value.column == "unit_cost"
+
+
+def test_unknown_objective_suggests_the_nearest():
+    with pytest.raises(SettingsError, match="did you mean 'margin'"):
+        co.PricePlan(cells=make_cells(REGIONS, ["ka"]), objective="margni").solve(solver=HIGHS)
+
+
+def test_unknown_region_in_cost_table_is_named():
+    cost = pd.DataFrame({"from_region": ["r0"], "to_region": ["zz"], "cost": [1.0]})
+    with pytest.raises(ValidationError, match=r"\['zz'\]"):
+        co.PricePlan(cells=make_cells(REGIONS, ["ka"]), diversion_cost=cost).solve(solver=HIGHS)
+
+
+def test_conflicting_corridors_and_bounds_name_the_corridors():
+    cells = make_cells(["a", "b"], ["ka"])
+    cells["price_min"] = [12.0, 5.0]
+    cells["price_max"] = [13.0, 6.0]
+    cost = pd.DataFrame({"from_region": ["a"], "to_region": ["b"], "cost": [1.0]})
+    with pytest.raises(InfeasibleError) as err:
+        co.PricePlan(cells=cells, diversion_cost=cost).solve(solver=HIGHS)
+    assert "diversion corridors" in str(err.value) and err.value.reasons
+
+
+def test_input_is_not_mutated():
+    cells = make_cells(REGIONS, ["ka"])
+    before = cells.copy()
+    co.PricePlan(cells=cells, diversion_cost=COST, rebates=REBATES).solve(solver=HIGHS)
+    pd.testing.assert_frame_equal(cells, before)
