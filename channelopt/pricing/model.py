@@ -424,7 +424,7 @@ class PricePlan(Model):
     >>> plan = co.PricePlan(cells=cells, diversion_cost=cost, pwl_tol=1e-4).solve(solver=co.Solver("highs"))
     >>> plan.prices[["region_id", "price", "binding"]].round(2).to_string(index=False)
     'region_id  price           binding\\n        a  10.33 diversion a->b ka\\n        b  10.83 diversion a->b ka'
-    >>> round(plan.corridors.loc[plan.corridors["binding"], "shadow_price"].iloc[0], 1)
+    >>> round(float(plan.corridors.loc[plan.corridors["binding"], "shadow_price"].iloc[0]), 1)
     41.0
     """
 
@@ -876,7 +876,7 @@ class PricePlan(Model):
         duals, method = self._duals(state, info)
         binding = [[] for _ in range(n)]
         records = []
-        for (kind, fr, to, ch, con, limit, a, b, relative), pi in zip(rows, duals.tolist()):
+        for (kind, fr, to, ch, _con, limit, a, b, relative), pi in zip(rows, duals.tolist()):
             if kind == "diversion":
                 value = net_price[b] - net_price[a]
                 slack = limit - value
