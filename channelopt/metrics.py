@@ -36,6 +36,7 @@ __all__ = [
     "balance",
     "cut_edges",
     "split_regions",
+    "outlets_outside_territory",
     "coverage_metrics",
     "territory_metrics",
 ]
@@ -166,6 +167,39 @@ def split_regions(regions, distributors, share=None) -> pd.Series:
         frame = frame[np.asarray(share, dtype=float) > 1e-9]
     frame = frame[frame["d"].notna()]
     return frame.groupby("r")["d"].nunique().rename("distributors")
+
+
+def outlets_outside_territory(assignments: pd.DataFrame, owners: pd.DataFrame | None = None) -> int:
+    """Served outlets whose distributor is not their territory's owner (cross-territory selling).
+
+    Parameters
+    ----------
+    assignments : DataFrame
+        One row per outlet with ``territory``, ``distributor_id`` (missing when not
+        served) and, when owners are per channel type, ``channel``.
+    owners : DataFrame, optional
+        One row per exclusive group: its keys (``territory``, optionally ``channel``)
+        and its owner ``distributor_id``. Default: the owner of each territory x channel
+        type is the distributor serving most of its outlets.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"territory": ["t1", "t1", "t1", "t2"], "channel": ["x", "x", "y", "x"],
+    ...                   "distributor_id": ["d1", "d2", "d2", None]})
+    >>> outlets_outside_territory(a, pd.DataFrame({"territory": ["t1"], "distributor_id": ["d1"]}))
+    2
+    >>> outlets_outside_territory(a)  # d1 and d2 tie in t1 / x: one of them is outside
+    1
+    """
+    served = assignments[assignments["distributor_id"].notna()]
+    if owners is None:
+        keys = ["territory", "channel"]
+        counts = served.groupby(keys + ["distributor_id"], sort=True).size().rename("n").reset_index()
+        owners = counts.sort_values("n", ascending=False, kind="stable").drop_duplicates(keys)
+    keys = [c for c in owners.columns if c in ("territory", "channel")]
+    owner = served[keys].merge(owners[keys + ["distributor_id"]].rename(columns={"distributor_id": "_owner"}),
+                               on=keys, how="left")["_owner"].to_numpy()
+    return int((owner != served["distributor_id"].to_numpy()).sum())
 
 
 @dataclass

@@ -62,6 +62,11 @@ class Plan:
         The model's settings (``get_params()``) and the solver's.
     network : ChannelNetwork or None
         The network the plan was solved on (for plotting and export).
+    stages : dict of Plan
+        The plans of the stages an integrated plan is made of (empty otherwise).
+    warnings : list of str
+        What the user should know about the plan that its status does not say (e.g.
+        capacities turned off and distributors loaded above them).
     """
 
     kind: str
@@ -72,6 +77,7 @@ class Plan:
     settings: dict[str, Any] = field(default_factory=dict)
     network: Any = None
     stages: dict[str, Plan] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     # -- solve info shortcuts
     @property
@@ -135,6 +141,7 @@ class Plan:
             "assignments": _frame_records(self.assignments),
             "tables": {name: _frame_records(t) for name, t in self.tables.items()},
             "stages": {name: p.to_dict() for name, p in self.stages.items()},
+            "warnings": list(self.warnings),
         }
 
     def to_json(self, path: str | Path | None = None, indent: int = 2) -> str:

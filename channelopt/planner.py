@@ -8,60 +8,44 @@ signed distributor serves (trade spend needs a partner to execute it).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .exceptions import SettingsError
-from .metrics import Metrics
-from .models._base import Model
+from .metrics import Metrics, outlets_outside_territory
 from .plan import Plan
+from .response import as_curve
 from .solver import SolveInfo, Solver
 
 __all__ = ["ChannelPlanner", "curve_from_spec"]
 
 _STAGES = ("selection", "territories", "budget")
 _CELLS = ("territory", "region")
+_EXCLUSIVITY = ("channel", "territory", None)
 # Settings the planner derives from earlier stages; a user value would contradict them.
 _DERIVED = {"territories": ("k", "centres"), "budget": ("cells",)}
 _ORDER = ("optimal", "feasible")
+# How a time limit is spent: each stage gets this share of what is left when it starts
+# (renormalised over the stages still to run), so time a stage leaves unused passes on.
+_TIME_SHARES = {"selection": 0.4, "territories": 0.35, "assignment": 0.1, "budget": 0.15}
 
 
 def curve_from_spec(spec: Any, where: str = "curve"):
-    """A response curve from a curve object or a plain spec (as written in a scenario file).
-
-    Specs: ``{"hill": [vmax, k, n]}`` (or a mapping of those names),
-    ``{"exponential": [vmax, k]}``, ``{"log": [a, k]}``, ``{"points": [[s0, r0], ...]}``.
-
-    Examples
-    --------
-    >>> float(curve_from_spec({"hill": [100, 40, 1]})(40.0))
-    50.0
-    """
-    from . import response
-
-    if isinstance(spec, response.ResponseCurve):
-        return spec
-    makers = {"hill": response.Hill, "exponential": response.SaturatingExponential,
-              "saturating_exponential": response.SaturatingExponential, "log": response.Logarithmic,
-              "logarithmic": response.Logarithmic, "points": response.PointsCurve}
-    if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in makers:
-        raise SettingsError(f"{where}: a curve is a ResponseCurve or a one-key mapping out of {sorted(makers)} "
-                            f"(e.g. {{'hill': [100, 40, 1]}}); got {spec!r}.")
-    kind, args = next(iter(spec.items()))
-    try:
-        if kind == "points":
-            return response.PointsCurve(args)
-        return makers[kind](**args) if isinstance(args, Mapping) else makers[kind](*args)
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"{where}.{kind}: {exc}") from None
+    """Deprecated alias of :func:`channelopt.response.as_curve` (removed in the next release)."""
+    warnings.warn("channelopt.planner.curve_from_spec moved to channelopt.response.as_curve; the old name goes in "
+                  "the next release.", DeprecationWarning, stacklevel=2)
+    return as_curve(spec, where)
 
 
-class ChannelPlanner(Model):
+class ChannelPlanner:
     """Integrated plan: sign distributors, draw territories around them, split the budget.
 
     Parameters
@@ -76,7 +60,7 @@ class ChannelPlanner(Model):
         from the earlier stages. None skips the stage.
     curves : mapping activity -> curve
         The response curve of each activity for a cell of average potential
-        (``ResponseCurve`` objects or specs, see :func:`curve_from_spec`); each
+        (``ResponseCurve`` objects or specs, see :func:`channelopt.response.as_curve`); each
         cell's curve is scaled by its potential. Needed with ``budget``.
     cells : {"territory", "region"}
         Budget cells per territory x channel x activity (default), or per region x
@@ -90,13 +74,31 @@ class ChannelPlanner(Model):
         cells. Small networks only (see JointPlanner's Notes).
     margin : float, optional
         Contribution per unit of potential and response; required by ``"joint"``.
+    exclusivity : {"channel", "territory", None}
+        After the territory stage every served outlet goes to its territory's owner:
+        ``"channel"`` (default) gives each channel type of a territory one distributor;
+        ``"territory"`` gives each territory one distributor for all its channels. The
+        owners are chosen by an assignment stage (least service cost, within capacity),
+        which may sign a further candidate at its fixed cost when the selection's
+        objective is ``min_cost`` without ``p`` or signing caps. ``None`` keeps the
+        selection's assignments (outlets may then be served across territory lines; the
+        plan counts them in ``outlets_outside_territory``).
+    capacity : bool, optional
+        Hold each distributor's ``capacity`` against its load. Default (None): on
+        whenever the distributors table carries a finite capacity. ``False`` (or
+        ``selection={"capacitated": False}``) turns it off; the plan then carries a
+        warning and flags each distributor loaded above 100% (``over_capacity``).
 
     Notes
     -----
     The stages are solved in order, each to its own optimum: the plan is the
-    sequential optimum, not a joint one. Status is the weakest stage status;
-    ``objective``/``bound`` are the last stage's, ``gap`` the largest stage gap, and
-    ``seconds`` the sum. Every stage's own plan is in ``plan.stages``.
+    sequential optimum, not a joint one. Status is the weakest stage status.
+    ``objective``, ``bound`` and ``gap`` are one quantity: the last stage's, given the
+    earlier stages' decisions (named in ``metrics.overall["objective_stage"]``); when
+    an earlier stage stopped before proving its optimum no bound holds for the plan, and
+    ``bound`` and ``gap`` are NaN with the reason in ``plan.info.message``. ``seconds``
+    is the sum. A ``time_limit`` is split across the stages (``_TIME_SHARES``). Every
+    stage's own plan is in ``plan.stages``.
 
     Examples
     --------
@@ -108,7 +110,9 @@ class ChannelPlanner(Model):
     ...                             budget={"total": 50.0}, curves={"promotion": {"hill": [20, 5, 1]}})
     >>> plan = planner.solve(net)
     >>> plan.status, sorted(plan.stages), plan.metrics["territories"]
-    ('optimal', ['budget', 'selection', 'territories'], 2)
+    ('optimal', ['assignment', 'budget', 'selection', 'territories'], 2)
+    >>> plan.metrics["outlets_outside_territory"]
+    0
     >>> round(float(plan.allocations["spend"].sum()), 6)
     50.0
     """
@@ -117,7 +121,8 @@ class ChannelPlanner(Model):
 
     def __init__(self, *, selection: Any = None, territories: Any = None, budget: Any = None,
                  curves: Mapping | None = None, cells: str = "territory", method: str = "sequential",
-                 margin: float | None = None) -> None:
+                 margin: float | None = None, exclusivity: str | None = "channel",
+                 capacity: bool | None = None) -> None:
         self.selection = selection
         self.territories = territories
         self.budget = budget
@@ -125,6 +130,35 @@ class ChannelPlanner(Model):
         self.cells = cells
         self.method = method
         self.margin = margin
+        self.exclusivity = exclusivity
+        self.capacity = capacity
+
+    # ChannelPlanner orchestrates models; it is not one (it builds no single problem).
+    def get_params(self) -> dict[str, Any]:
+        """The settings given to the constructor, by name (as in scikit-learn)."""
+        return {name: getattr(self, name) for name in inspect.signature(type(self).__init__).parameters
+                if name != "self"}
+
+    def set_params(self, **params: Any) -> ChannelPlanner:
+        """Change settings in place and return ``self`` (as in scikit-learn).
+
+        Raises
+        ------
+        SettingsError
+            An unknown setting, with the known ones.
+        """
+        known = self.get_params()
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise SettingsError(f"ChannelPlanner has no setting(s) {unknown}; known: {sorted(known)}.")
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items()}
+        parts = [f"{k}={v!r}" for k, v in self.get_params().items() if v is not defaults[k] and v != defaults[k]]
+        return f"ChannelPlanner({', '.join(parts)})"
 
     # -- settings
     @classmethod
@@ -162,6 +196,11 @@ class ChannelPlanner(Model):
             if derived:
                 raise SettingsError(f"{where}.{stage}.{derived[0]}: set by the planner from the earlier stages; "
                                     f"leave it out.")
+        if params.get("exclusivity", "channel") not in _EXCLUSIVITY:
+            raise SettingsError(f"{where}.exclusivity must be one of {_EXCLUSIVITY}, got "
+                                f"{params.get('exclusivity')!r}.")
+        if params.get("capacity") not in (None, True, False):
+            raise SettingsError(f"{where}.capacity must be True, False or None, got {params.get('capacity')!r}.")
         cells = params.get("cells", "territory")
         if cells not in _CELLS:
             raise SettingsError(f"{where}.cells must be one of {_CELLS}, got {cells!r}.")
@@ -186,6 +225,26 @@ class ChannelPlanner(Model):
         return (make(self.selection, DistributorSelection, DistributorSelection()),
                 make(self.territories, TerritoryDesign, None),
                 make(self.budget, BudgetAllocation, None))
+
+    def _capacity_rule(self, network, sel_model) -> tuple[bool, str | None]:
+        """Whether the selection holds capacities, and the warning when the user turned them off."""
+        caps = network.distributors["capacity"].to_numpy(dtype=float)
+        has_caps = bool(np.isfinite(caps).any())
+        said_off = isinstance(self.selection, Mapping) and self.selection.get("capacitated") is False
+        said_on = isinstance(self.selection, Mapping) and self.selection.get("capacitated") is True
+        if self.capacity is True and said_off or self.capacity is False and said_on:
+            raise SettingsError(f"ChannelPlanner.capacity={self.capacity} contradicts selection.capacitated="
+                                f"{not self.capacity}; set one of them.")
+        if self.capacity is False or said_off:
+            note = None
+            if has_caps:
+                note = ("capacities turned off (capacity=False): distributors may carry more than their capacity; "
+                        "see the over_capacity column of plan.distributors.")
+            return False, note
+        if self.capacity is True and not has_caps:
+            raise SettingsError("ChannelPlanner.capacity=True, but the distributors table has no finite capacity; "
+                                "add a capacity column (same units as outlet demand) or leave capacity unset.")
+        return has_caps or bool(getattr(sel_model, "capacitated", False)), None
 
     def joint_model(self):
         """The :class:`~channelopt.models.joint.JointPlanner` these settings describe (``method="joint"``).
@@ -242,10 +301,6 @@ class ChannelPlanner(Model):
             kw["curves"] = None
         return JointPlanner(**kw)
 
-    def build(self, network=None):
-        raise SettingsError("ChannelPlanner solves three problems in turn; call solve(network). Build a single "
-                            "stage's problem from its own model (e.g. DistributorSelection(...).build(net)).")
-
     # -- the verb
     def solve(self, network=None, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
         """Solve the stages in order on ``network`` and return the combined plan.
@@ -255,21 +310,24 @@ class ChannelPlanner(Model):
         network : ChannelNetwork
             Needs outlets and candidate distributors.
         solver : Solver, optional
-            Used by every stage.
+            Used by every stage; its ``time_limit`` bounds all of them together.
 
         Returns
         -------
         Plan
             ``kind="channel_plan"``; ``assignments``: one row per outlet with its
             distributor and territory; tables ``distributors``, ``regions``,
-            ``territories``, ``allocations`` and ``by_territory``; ``stages``: each
-            stage's own plan.
+            ``territories``, ``owners`` (one distributor per territory x channel),
+            ``allocations`` and ``by_territory``; ``stages``: each stage's own plan.
 
         Raises
         ------
         SettingsError, InfeasibleError, NoSolutionError
             From the stage that failed; the message starts with the stage name.
         """
+        from .models._exclusive import assign_exclusive
+        from .models.distributors import selection_plan
+
         if network is None or getattr(network, "outlets", None) is None:
             raise SettingsError("ChannelPlanner.solve needs a ChannelNetwork with outlets and distributors.")
         solver = solver or Solver()
@@ -278,19 +336,23 @@ class ChannelPlanner(Model):
         if self.method == "joint":
             return self.joint_model().solve(network, solver, warm_start=warm_start)
         sel_model, terr_model, bud_model = self._stage_models()
+        capacitated, cap_note = self._capacity_rule(network, sel_model)
+        sel_model = _with(sel_model, capacitated=capacitated)
+        todo = ["selection"] + (["territories"] if terr_model is not None else [])
+        todo += ["assignment"] if terr_model is not None and self.exclusivity is not None else []
+        todo += ["budget"] if bud_model is not None else []
+        clock = _Clock(solver, todo)
         stages: dict[str, Plan] = {}
-        stages["selection"] = _stage("selection", sel_model.solve, network, solver, warm_start)
+        stages["selection"] = _stage("selection", sel_model.solve, network, clock.next("selection"), warm_start)
         sel = stages["selection"]
         chosen = sel.distributors.loc[sel.distributors["open"].astype(bool)]
-        served = sel.assignments[["outlet_id", "distributor_id", "covered"]].copy()
-        outlets = pd.DataFrame(network.outlets.drop(columns="geometry", errors="ignore")).merge(
-            served, on="outlet_id", how="left")
-        outlets["covered"] = outlets["covered"].fillna(False).astype(bool)
+        outlets = _outlet_frame(network, sel)
 
         if terr_model is not None:
             centres = list(dict.fromkeys(chosen["region_id"].tolist()))
-            terr_model = terr_model.set_params(centres=centres, k=len(centres))
-            stages["territories"] = _stage("territories", terr_model.solve, network, solver, warm_start)
+            terr_model = _with(terr_model, centres=centres, k=len(centres))
+            stages["territories"] = _stage("territories", terr_model.solve, network, clock.next("territories"),
+                                           warm_start)
             ta = stages["territories"].assignments
             region_terr = pd.Series(ta["territory"].to_numpy(), index=ta["region_id"].to_numpy(), dtype=object)
         else:
@@ -299,15 +361,39 @@ class ChannelPlanner(Model):
             region_terr = pd.Series(ids, index=ids, dtype=object)
         outlets["territory"] = outlets["region_id"].map(region_terr)
 
+        owners = None
+        if terr_model is not None and self.exclusivity is not None:
+            may_open = (sel_model.objective == "min_cost" and sel_model.p is None and sel_model.max_new is None
+                        and sel_model.budget is None and sel_model.max_new_cost is None)
+            usable = ~network.distributors["distributor_id"].isin(list(sel_model.exclude or [])).to_numpy()
+            if not may_open:
+                usable &= sel.distributors["open"].to_numpy(dtype=bool)
+            stage_solver = clock.next("assignment")
+            t0 = time.perf_counter()
+            try:
+                owner, opened, info, owners = assign_exclusive(
+                    network, outlets["territory"].to_numpy(), outlets["covered"].to_numpy(dtype=bool),
+                    sel.distributors["open"].to_numpy(dtype=bool), usable=usable, exclusivity=self.exclusivity,
+                    capacitated=capacitated, max_distance=sel_model.max_distance, solver=stage_solver)
+            except Exception as exc:
+                raise _named("assignment", exc) from None
+            oi = np.flatnonzero(owner >= 0)
+            info.message = (info.message + f" stage wall {time.perf_counter() - t0:.2f}s").strip()
+            stages["assignment"] = selection_plan(network, oi, owner[oi], np.ones(len(oi)), opened.astype(float),
+                                                  info, "distributor_selection",
+                                                  max_distance=sel_model.max_distance)
+            stages["assignment"].tables["owners"] = owners
+            outlets = _outlet_frame(network, stages["assignment"]).assign(territory=outlets["territory"].to_numpy())
+
         if bud_model is not None:
             cells = self._cells(outlets)
-            bud_model = bud_model.set_params(cells=cells)
+            bud_model = _with(bud_model, cells=cells)
             target = network if self.cells == "region" else None
-            stages["budget"] = _stage("budget", bud_model.solve, target, solver, warm_start)
-        return self._combine(network, stages, outlets, region_terr, solver)
+            stages["budget"] = _stage("budget", bud_model.solve, target, clock.next("budget"), warm_start)
+        return self._combine(network, stages, outlets, region_terr, solver, owners, cap_note)
 
     def _cells(self, outlets: pd.DataFrame) -> pd.DataFrame:
-        curves = {a: curve_from_spec(c, f"curves[{a!r}]") for a, c in dict(self.curves).items()}
+        curves = {a: as_curve(c, f"curves[{a!r}]") for a, c in dict(self.curves).items()}
         key = "territory" if self.cells == "territory" else "region_id"
         live = outlets[outlets["covered"]]
         if not len(live):
@@ -328,23 +414,42 @@ class ChannelPlanner(Model):
                              "outlets": int(g.outlets), "territory": g.territory})
         return pd.DataFrame(rows)
 
-    def _combine(self, net, stages: dict[str, Plan], outlets, region_terr, solver) -> Plan:
+    def _combine(self, net, stages: dict[str, Plan], outlets, region_terr, solver, owners, cap_note) -> Plan:
+        names = list(stages)
         infos = [p.info for p in stages.values()]
         worst = max(infos, key=lambda i: _ORDER.index(i.status) if i.status in _ORDER else len(_ORDER))
-        last = infos[-1]
-        gaps = [i.gap for i in infos if i.gap == i.gap]
+        last_name, last = names[-1], infos[-1]
+        unproven = [n for n in names[:-1] if stages[n].status != "optimal"]
+        # One quantity: the last stage's objective with its own bound and gap. A bound on
+        # it holds only if every earlier stage is proven; otherwise there is none to give.
+        bound, gap = last.bound, last.gap
+        message = (f"objective, bound and gap are the {last_name} stage's (given the earlier stages' decisions); "
+                   f"a sequential plan has no joint bound.")
+        if unproven:
+            bound = gap = math.nan
+            message = (f"objective is the {last_name} stage's; bound and gap are NaN because the "
+                       f"{', '.join(unproven)} stage(s) stopped before proving optimality (see plan.stages).")
+        plan_warnings = [cap_note] if cap_note else []
         info = SolveInfo(solver=solver.name, status=worst.status,
                          termination=",".join(f"{n}:{p.info.termination}" for n, p in stages.items()),
-                         objective=last.objective, bound=last.bound, gap=max(gaps) if gaps else math.nan,
+                         objective=last.objective, bound=bound, gap=gap,
                          seconds=float(sum(i.seconds for i in infos)),
                          build_seconds=float(sum(i.build_seconds for i in infos if i.build_seconds == i.build_seconds)),
                          n_variables=sum(i.n_variables for i in infos), n_integer=sum(i.n_integer for i in infos),
                          n_constraints=sum(i.n_constraints for i in infos), time_limit=solver.time_limit,
-                         mip_gap=solver.mip_gap)
+                         mip_gap=solver.mip_gap, message=message)
+        served = stages.get("assignment", stages["selection"])
         sel = stages["selection"]
-        overall: dict[str, Any] = dict(sel.metrics.overall)
+        overall: dict[str, Any] = dict(served.metrics.overall)
         overall["selection_objective"] = sel.objective
-        tables = {"distributors": sel.distributors,
+        overall["objective_stage"] = last_name
+        dists = served.distributors.copy()
+        dists["over_capacity"] = dists["open"].astype(bool) & (dists["utilisation"] > 1 + 1e-9)
+        over = dists.loc[dists["over_capacity"]]
+        if len(over):
+            plan_warnings.append("distributors above capacity: " + ", ".join(
+                f"{d} at {u:.0%}" for d, u in zip(over["distributor_id"], over["utilisation"])) + ".")
+        tables = {"distributors": dists,
                   "regions": pd.DataFrame({"region_id": region_terr.index, "territory": region_terr.to_numpy()})}
         by_terr = outlets.groupby("territory", sort=True).agg(
             regions=("region_id", "nunique"), outlets=("outlet_id", "size"), covered_outlets=("covered", "sum"),
@@ -357,6 +462,10 @@ class ChannelPlanner(Model):
                 if k not in overall and k not in ("gap",):
                     overall[k] = v
             overall["territory_objective"] = tp.objective
+            overall["exclusivity"] = self.exclusivity or "none"
+            overall["outlets_outside_territory"] = outlets_outside_territory(outlets, owners)
+            if owners is not None:
+                tables["owners"] = owners
         if "budget" in stages:
             bp = stages["budget"]
             alloc = bp.allocations
@@ -373,15 +482,54 @@ class ChannelPlanner(Model):
         for name, p in stages.items():
             overall[f"{name}_status"] = p.status
             overall[f"{name}_seconds"] = p.solve_seconds
-        metrics = Metrics(overall=overall, by_region=sel.metrics.by_region, by_channel=sel.metrics.by_channel,
-                          by_territory=by_terr, by_distributor=sel.metrics.by_distributor)
+        metrics = Metrics(overall=overall, by_region=served.metrics.by_region, by_channel=served.metrics.by_channel,
+                          by_territory=by_terr, by_distributor=dists.set_index("distributor_id"))
         cols = [c for c in ("outlet_id", "region_id", "channel", "potential", "distributor_id", "covered",
                             "territory") if c in outlets.columns]
         plan = Plan(kind=self.kind, info=info, assignments=outlets[cols].reset_index(drop=True), metrics=metrics,
-                    tables=tables, network=net, stages=stages)
+                    tables=tables, network=net, stages=stages, warnings=plan_warnings)
         plan.settings = {"model": type(self).__name__, **{k: _describe(v) for k, v in self.get_params().items()},
                          "solver": solver.to_dict()}
+        for text in plan_warnings:
+            warnings.warn(f"ChannelPlanner: {text}", UserWarning, stacklevel=3)
         return plan
+
+
+def _with(model, **changes):
+    """A copy of ``model`` with some settings changed; the user's object is never touched."""
+    return type(model)(**{**model.get_params(), **changes})
+
+
+def _outlet_frame(network, served: Plan) -> pd.DataFrame:
+    """The network's outlets with the distributor and coverage of a selection-shaped plan."""
+    cols = served.assignments[["outlet_id", "distributor_id", "covered"]]
+    outlets = pd.DataFrame(network.outlets.drop(columns="geometry", errors="ignore")).merge(
+        cols, on="outlet_id", how="left")
+    outlets["covered"] = outlets["covered"].fillna(False).astype(bool)
+    return outlets
+
+
+class _Clock:
+    """The one place where the planner's time limit is split across its stages.
+
+    Each stage gets its share (``_TIME_SHARES``) of the time left when it starts,
+    renormalised over the stages still to run, so a stage that finishes early passes
+    its time on. Without a ``time_limit`` every stage runs unbounded.
+    """
+
+    def __init__(self, solver: Solver, todo: list[str]) -> None:
+        self.solver = solver
+        self.todo = list(todo)
+        self.deadline = None if solver.time_limit is None else time.monotonic() + float(solver.time_limit)
+
+    def next(self, stage: str) -> Solver:
+        shares = {s: _TIME_SHARES[s] for s in self.todo}
+        self.todo.remove(stage)
+        if self.deadline is None:
+            return self.solver
+        left = max(self.deadline - time.monotonic(), 0.0)
+        # A floor of 50 ms keeps the Solver valid when a stage overran; the plan then says feasible.
+        return dataclasses.replace(self.solver, time_limit=max(left * shares[stage] / sum(shares.values()), 0.05))
 
 
 def _describe(value):
@@ -390,14 +538,18 @@ def _describe(value):
     return value
 
 
+def _named(name: str, exc: BaseException) -> BaseException:
+    # Say which stage failed; keep the error's type so callers catch it as usual.
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (f"{name} stage: {exc.args[0]}",) + exc.args[1:]
+    return exc
+
+
 def _stage(name: str, solve, network, solver, warm_start) -> Plan:
     t0 = time.perf_counter()
     try:
         plan = solve(network, solver=solver, warm_start=warm_start)
     except Exception as exc:
-        # Say which stage failed; keep the error's type so callers catch it as usual.
-        if exc.args and isinstance(exc.args[0], str):
-            exc.args = (f"{name} stage: {exc.args[0]}",) + exc.args[1:]
-        raise
+        raise _named(name, exc) from None
     plan.info.message = (plan.info.message + f" stage wall {time.perf_counter() - t0:.2f}s").strip()
     return plan

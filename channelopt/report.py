@@ -44,6 +44,8 @@ _CARDS = [
     ("open_distributors", "Distributors signed", "int"),
     ("total_cost", "Total cost", "num"),
     ("territories", "Territories", "int"),
+    ("outlets_outside_territory", "Outlets outside their territory", "int"),
+    ("max_utilisation", "Max utilisation", "pct"),
     ("cut_edges", "Cut edges", "num"),
     ("spend", "Spend", "num"),
     ("response", "Response", "num"),
@@ -67,7 +69,7 @@ td:first-child,th:first-child{text-align:left}
 .scroll{max-height:420px;overflow:auto;border:1px solid #ddd;margin-bottom:6px}
 figure{margin:0 0 14px;background:#fff;padding:8px;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
 figure img{max-width:100%;height:auto;display:block} figcaption{font-size:12px;color:#555;margin-top:4px}
-.note{font-size:12px;color:#666}
+.note{font-size:12px;color:#666} .warnings li{color:#b2182b}
 """
 
 
@@ -194,7 +196,8 @@ def render_html(plan, *, title: str | None = None, scenarios: Sequence | Mapping
     """
     info = plan.info
     model = plan.settings.get("model", plan.kind)
-    title = title or f"{model}: {plan.kind.replace('_', ' ')} plan"
+    label = plan.kind.replace("_", " ")
+    title = title or f"{model}: {label}" + ("" if label.endswith("plan") else " plan")
     status_class = {"optimal": "status-optimal", "feasible": "status-feasible"}.get(info.status, "status-other")
     overall = plan.metrics.overall
     cards = []
@@ -214,6 +217,8 @@ def render_html(plan, *, title: str | None = None, scenarios: Sequence | Mapping
         ("variables", f"{info.n_variables:,} ({info.n_integer:,} integer)"),
         ("constraints", f"{info.n_constraints:,}"),
     ]
+    if info.message:
+        solve_rows.append(("note", html.escape(info.message)))
     # data-key on the value cell lets a reader (or a test) find each number in the DOM.
     solve_html = ""
     for key, value in solve_rows:
@@ -237,6 +242,7 @@ def render_html(plan, *, title: str | None = None, scenarios: Sequence | Mapping
              f"{_fmt(info.objective, 'num')}, gap {_fmt(info.gap, 'pct')}, solved in "
              f"{info.seconds:.2f} s by {html.escape(str(info.solver))}. Generated "
              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC by channelopt.</p>",
+             *_warnings_html(plan),
              '<h2 id="summary">Summary</h2>', f'<div class="cards">{"".join(cards)}</div>',
              '<h2 id="solve">Solve info</h2>', f'<table class="solve">{solve_html}</table>']
     if charts:
@@ -266,6 +272,21 @@ def render_html(plan, *, title: str | None = None, scenarios: Sequence | Mapping
         parts += ['<h2 id="settings">Settings</h2>', f'<table class="settings">{settings_rows}</table>']
     parts.append("</main></body></html>")
     return "\n".join(parts)
+
+
+def _warnings_html(plan) -> list[str]:
+    """The plan's warnings, and every open distributor loaded above its capacity, each named."""
+    items = [html.escape(w) for w in getattr(plan, "warnings", [])]
+    dists = plan.tables.get("distributors")
+    if dists is not None and {"open", "utilisation"} <= set(dists.columns):
+        over = dists[dists["open"].astype(bool) & (pd.to_numeric(dists["utilisation"], errors="coerce") > 1 + 1e-9)]
+        for d, u in zip(over["distributor_id"], over["utilisation"]):
+            items.append(f'<span data-over-capacity="{html.escape(str(d))}">{html.escape(str(d))} is loaded to '
+                         f"{float(u):.0%} of its capacity</span>")
+    if not items:
+        return []
+    return ['<h2 id="warnings">Warnings</h2>', '<ul class="warnings">' + "".join(f"<li>{i}</li>" for i in items)
+            + "</ul>"]
 
 
 def _short(value: Any, limit: int = 300) -> str:

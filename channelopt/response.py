@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -303,20 +303,54 @@ class PointsCurve(ResponseCurve):
 
 
 def as_curve(value, where: str = "curve") -> ResponseCurve:
-    """A :class:`ResponseCurve` from a curve, or from ``(spend, response)`` point lists.
+    """A :class:`ResponseCurve` from a curve, a ``(spend, response)`` pair of lists, or a plain spec.
+
+    Specs are what a scenario file holds: ``{"hill": [vmax, k, n]}`` (or a mapping of
+    those names), ``{"exponential": [vmax, k]}``, ``{"log": [a, k]}`` and
+    ``{"points": [[s0, r0], [s1, r1], ...]}`` (or ``{"points": {"spend": [...],
+    "response": [...]}}``).
+
+    Raises
+    ------
+    ValidationError
+        A value that is neither a curve, a pair nor a mapping.
+    SettingsError
+        A mapping that is not one of the specs (named by ``where``), or whose numbers
+        the curve refuses.
 
     Examples
     --------
     >>> as_curve(([0, 1], [0, 2]))(0.5).item()
     1.0
+    >>> float(as_curve({"hill": [100, 40, 1]})(40.0))
+    50.0
+    >>> as_curve({"points": [[0, 0], [10, 5], [30, 8]]})(20.0).item()
+    6.5
     """
     if isinstance(value, ResponseCurve):
         return value
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return PointsCurve(value[0], value[1])
-    raise ValidationError(f"{where} must be a channelopt response curve (Hill, SaturatingExponential, "
-                          f"Logarithmic, PointsCurve) or a (spend, response) pair, got {type(value).__name__}.",
-                          column="curve")
+    makers = {"hill": Hill, "exponential": SaturatingExponential, "saturating_exponential": SaturatingExponential,
+              "log": Logarithmic, "logarithmic": Logarithmic, "points": PointsCurve}
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"{where} must be a channelopt response curve (Hill, SaturatingExponential, "
+                              f"Logarithmic, PointsCurve), a (spend, response) pair, or a spec such as "
+                              f"{{'hill': [100, 40, 1]}}; got {type(value).__name__}.", column="curve")
+    if len(value) != 1 or next(iter(value)) not in makers:
+        raise SettingsError(f"{where}: a curve is a ResponseCurve, a (spend, response) pair of lists, or a one-key "
+                            f"mapping out of {sorted(makers)} (e.g. {{'hill': [100, 40, 1]}} or "
+                            f"{{'points': [[0, 0], [10, 5]]}}); got {value!r}.")
+    kind, args = next(iter(value.items()))
+    try:
+        if kind == "points" and not isinstance(args, Mapping):
+            pairs = np.asarray(args, dtype=float)
+            if pairs.ndim != 2 or pairs.shape[1] != 2:
+                raise ValueError(f"points are [spend, response] pairs, e.g. [[0, 0], [10, 5]]; got {args!r}")
+            return PointsCurve(pairs[:, 0], pairs[:, 1])
+        return makers[kind](**args) if isinstance(args, Mapping) else makers[kind](*args)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{where}.{kind}: {exc}") from None
 
 
 # ------------------------------------------------------------------ fitting

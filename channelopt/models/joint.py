@@ -27,6 +27,7 @@ import pulp
 from ..exceptions import InfeasibleError, SettingsError, SolverError, format_ids
 from ..metrics import coverage_metrics
 from ..plan import Plan
+from ..response import as_curve
 from ..solver import SolveInfo, Solver
 from ._base import Model
 from ._lp import add_grouped_rows, add_row, linear, new_vars, values
@@ -183,9 +184,7 @@ class JointPlanner(Model):
                 raise SettingsError(f"JointPlanner.{name} must be True or False, got {getattr(self, name)!r}.")
 
     def _curves(self) -> dict:
-        from ..planner import curve_from_spec
-
-        return {a: curve_from_spec(c, f"JointPlanner.curves[{a!r}]") for a, c in dict(self.curves).items()}
+        return {a: as_curve(c, f"JointPlanner.curves[{a!r}]") for a, c in dict(self.curves).items()}
 
     # ------------------------------------------------------------------ data
     def _data(self, net) -> dict[str, Any]:
