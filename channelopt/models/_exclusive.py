@@ -69,7 +69,7 @@ def assign_exclusive(net, territory: np.ndarray, served: np.ndarray, is_open: np
         served and the settings to change.
     """
     outlets, dists = net.outlets, net.distributors
-    n, m = len(outlets), len(dists)
+    n = len(outlets)
     frame = pd.DataFrame({"territory": territory, "channel": outlets["channel"].to_numpy()})
     keys = group_keys(exclusivity)
     live = np.flatnonzero(served)
