@@ -105,7 +105,7 @@ class ChannelPlanner:
     >>> import channelopt as co
     >>> from channelopt.datasets import make_synthetic
     >>> net = make_synthetic(10, 120, 5, seed=0)
-    >>> planner = co.ChannelPlanner(selection={"objective": "p_median", "p": 2},
+    >>> planner = co.ChannelPlanner(selection={"objective": "p_median", "p": 3},
     ...                             territories={"balance": {"workload": 0.5}},
     ...                             budget={"total": 50.0}, curves={"promotion": {"hill": [20, 5, 1]}})
     >>> plan = planner.solve(net)
