@@ -6,9 +6,9 @@ solved by HiGHS (default) or CBC, with breadth/depth metrics on every plan.
 
 import logging
 
-from . import report, viz
+from . import partners, report, viz
 from ._progress import set_verbosity
-from .datasets import load_example, make_synthetic
+from .datasets import load_example, load_partner_history, make_synthetic
 from .exceptions import (
     ChannelOptError,
     InfeasibleError,
@@ -24,6 +24,7 @@ from .models.distributors import DistributorSelection
 from .models.joint import JointPlanner
 from .models.territories import TerritoryDesign
 from .network import CHANNELS, ChannelNetwork
+from .partners import PartnerEvaluation, assign_tiers, evaluate_partners, scorecard
 from .plan import Plan, compare
 from .planner import ChannelPlanner
 from .pricing import PricePlan, diversion_costs, diversion_risk, synthetic_price_cells
@@ -38,6 +39,7 @@ __version__ = "0.1.0"
 __all__ = [
     "report", "viz", "set_verbosity",
     "PricePlan", "diversion_costs", "diversion_risk", "synthetic_price_cells",
+    "partners", "PartnerEvaluation", "assign_tiers", "evaluate_partners", "scorecard", "load_partner_history",
     "ChannelPlanner", "JointPlanner", "Scenario", "compare_results", "load_scenarios", "pareto_front", "run_scenarios",
     "BudgetAllocation", "cells_from_network", "Hill", "Logarithmic", "PointsCurve", "ResponseCurve",
     "SaturatingExponential", "fit_response",

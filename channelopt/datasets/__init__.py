@@ -28,12 +28,15 @@ from channelopt.datasets._loaders import (
     load_example,
     make_synthetic,
 )
+from channelopt.datasets._partner_history import load_partner_history, partner_history
 
 __all__ = [
     "CHANNELS",
     "available_examples",
     "example_frames",
     "load_example",
+    "load_partner_history",
+    "partner_history",
     "make_synthetic",
     "synthetic_frames",
 ]
