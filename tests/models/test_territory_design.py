@@ -260,18 +260,19 @@ def test_synthetic_network_plan_has_outlet_metrics_and_gap():
 
 
 def test_polish_never_worsens_and_keeps_plans_valid():
-    from channelopt.models import _territory_heuristics as heur
-    from channelopt.models.territories import _polish
+    from channelopt.models.territories import heuristics as heur
+    from channelopt.models.territories.allocation import polish
+    from channelopt.models.territories.data import prepare
+    from channelopt.models.territories.diagnosis import heuristic_problem
 
     g = planar(40, seed=7)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     model = TerritoryDesign(k=4, objective="compactness", weight="pop", balance={"pop": 0.15})
-    model._check(net)
-    d = model._data
-    pb = model._heuristic_problem(d)
+    d = prepare(model, net)
+    pb = heuristic_problem(model, d)
     start = heur.solve_heuristic(pb, seconds=0.3, seed=1, max_starts=2)
     assert start.violation == 0 and start.contiguous
-    label, centres, obj = _polish(d, pb, start.label, start.centres, co.Solver("highs"), 10.0)
+    label, centres, obj = polish(d, pb, start.label, start.centres, co.Solver("highs"), 10.0)
     assert obj <= start.objective + 1e-9
     assert obj == pytest.approx(heur.objective_value(pb, label, centres))
     assert heur.violation(pb, label) == 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pulp
 
-from ._lp import new_vars
+from .._lp import new_vars
 
 __all__ = ["adjacency_lists", "pieces", "add_flow_contiguity", "separator_cuts"]
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._contiguity import pieces
+from .contiguity import pieces
 
-__all__ = ["Problem", "Result", "solve_heuristic", "violation", "objective_value"]
+__all__ = ["Problem", "Result", "solve_heuristic", "violation", "objective_value", "best_centres"]
 
 
 @dataclass
@@ -63,7 +63,7 @@ def violation(pb: Problem, label: np.ndarray) -> float:
     return float((over / scale).sum())
 
 
-def _best_centres(pb: Problem, label: np.ndarray) -> list[int]:
+def best_centres(pb: Problem, label: np.ndarray) -> list[int]:
     centres = []
     for t in range(pb.k):
         members = np.flatnonzero(label == t)
@@ -77,7 +77,7 @@ def _best_centres(pb: Problem, label: np.ndarray) -> list[int]:
 
 def objective_value(pb: Problem, label: np.ndarray, centres=None) -> float:
     if pb.objective == "compactness":
-        centres = centres if centres is not None else _best_centres(pb, label)
+        centres = centres if centres is not None else best_centres(pb, label)
         c = np.asarray(centres)[label]
         return float((pb.weights * pb.dist[np.arange(len(label)), c]).sum())
     if pb.objective == "disruption":
@@ -270,7 +270,7 @@ def solve_heuristic(pb: Problem, *, seconds: float = 5.0, seed: int = 0, max_sta
     Examples
     --------
     >>> import numpy as np
-    >>> from channelopt.models._contiguity import adjacency_lists
+    >>> from channelopt.models.territories.contiguity import adjacency_lists
     >>> adj = adjacency_lists(4, np.array([[0, 1], [1, 2], [2, 3]]))
     >>> pb = Problem(adj, 2, np.ones((4, 1)), np.array([2.0]), np.array([2.0]))
     >>> r = solve_heuristic(pb, seconds=0.5)
@@ -288,11 +288,11 @@ def solve_heuristic(pb: Problem, *, seconds: float = 5.0, seed: int = 0, max_sta
         centres = None
         for _ in range(20):
             if pb.objective == "compactness":
-                centres = _best_centres(pb, label) if pb.fixed_centres is None else list(pb.fixed_centres)
+                centres = best_centres(pb, label) if pb.fixed_centres is None else list(pb.fixed_centres)
             before = (violation(pb, label), objective_value(pb, label, centres))
             label, centres = _local_search(pb, label, centres, deadline, rng)
             if pb.objective == "compactness" and pb.fixed_centres is None:
-                centres = _best_centres(pb, label)
+                centres = best_centres(pb, label)
             after = (violation(pb, label), objective_value(pb, label, centres))
             if after >= (before[0] - 1e-12, before[1] - 1e-9) or time.perf_counter() > deadline:
                 break

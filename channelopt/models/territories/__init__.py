@@ -1,0 +1,15 @@
+"""Exclusive territories: one folder, one job per module.
+
+- :mod:`.design` -- :class:`TerritoryDesign`, its settings and the build/solve contract;
+- :mod:`.data` -- settings checked against the network, turned into arrays;
+- :mod:`.labelling`, :mod:`.pmedian` -- the two formulations;
+- :mod:`.contiguity` -- flow rows, separator cuts, connected pieces;
+- :mod:`.heuristics`, :mod:`.allocation` -- construction, local search, location-allocation;
+- :mod:`.search` -- how a built model is solved inside one time limit;
+- :mod:`.bounds` -- bounds valid for the problem asked; :mod:`.diagnosis` -- infeasibility messages;
+- :mod:`.assembly` -- the Plan; :mod:`.callbacks` -- what HiGHS 1.16's MIP callbacks allow.
+"""
+
+from .design import TerritoryDesign
+
+__all__ = ["TerritoryDesign"]

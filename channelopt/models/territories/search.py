@@ -1,0 +1,215 @@
+"""How a built territory model is solved: heuristic first, then the exact search, inside one time limit.
+
+1. The construction + local search heuristic (and location-allocation polishing for
+   ``compactness`` with free centres) gives a plan within a share of the limit.
+2. The MILP starts from that plan. With free centres and contiguity, a solved plan
+   whose territory is cut off from its centre gets a-b separator rows and is solved
+   again (HiGHS 1.16 cannot add rows inside its own search from Python; see
+   :mod:`.callbacks`).
+3. Status, bound and gap describe the problem the user asked: a bound of a
+   restricted model (``centre_candidates``) is replaced by one valid for the full
+   problem, and the plan is "optimal" only when that bound proves it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import warnings
+
+import numpy as np
+import pulp
+
+from ...exceptions import InfeasibleError, NoSolutionError, NotOptimalWarning, SolverError
+from ...plan import Plan
+from ...solver import SolveInfo, Solver
+from .._base import BuiltModel
+from . import heuristics as heur
+from .allocation import polish
+from .assembly import assemble_plan
+from .bounds import combinatorial_bound, pmedian_lp_bound
+from .contiguity import separator_cuts
+from .diagnosis import balance_message, heuristic_problem, reasons
+from .pmedian import add_separator_cuts, build_pmedian, pairs, read_plan, start_values
+
+__all__ = ["TerritoryBuilt", "run_heuristic", "HEURISTIC_SHARE"]
+
+#: at most this share of ``time_limit`` goes to the heuristic warm start
+HEURISTIC_SHARE = 0.25
+
+
+def _gap(objective: float, bound: float) -> float:
+    if not (math.isfinite(objective) and math.isfinite(bound)):
+        return math.nan
+    diff = abs(objective - bound)
+    return 0.0 if diff <= 1e-9 * max(1.0, abs(objective)) else diff / max(abs(objective), 1e-10)
+
+
+def run_heuristic(model, d, solver: Solver, seconds: float) -> heur.Result:
+    """Construction + local search, then location-allocation rounds where centres are free."""
+    t0 = time.perf_counter()
+    pb = heuristic_problem(model, d)
+    do_polish = model.objective == "compactness" and d.centres is None and d.locked is None
+    # construction + local search get a quarter (at most 10 s) when location-allocation
+    # rounds follow: those rounds, not more restarts, are what lower the objective
+    first = min(seconds / 4, 10.0) if do_polish else seconds
+    res = heur.solve_heuristic(pb, seconds=first, seed=model.seed)
+    if do_polish and res.violation <= 1e-9 and res.contiguous:
+        left = t0 + seconds - time.perf_counter()
+        label, centres, obj = polish(d, pb, res.label, res.centres, solver, left)
+        res = dataclasses.replace(res, label=label, centres=centres, objective=obj)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def respects_rules(model, d, res: heur.Result | None) -> bool:
+    """A heuristic plan that keeps every rule: balance, contiguity, locks, change cap, k territories."""
+    if res is None or res.violation > 1e-9 or not res.contiguous:
+        return False
+    label = res.label
+    if d.locked is not None and (label[d.locked >= 0] != d.locked[d.locked >= 0]).any():
+        return False
+    if model.max_changes is not None and (label != d.current).sum() > model.max_changes:
+        return False
+    return len(np.unique(label)) == d.k
+
+
+@dataclasses.dataclass
+class TerritoryBuilt(BuiltModel):
+    """A built :class:`TerritoryDesign`: ``problem`` is the PuLP model, open to changes.
+
+    ``solve(solver)`` runs the heuristic warm start, the exact search and the plan
+    checks inside ``solver.time_limit`` and returns the Plan. It keeps nothing on the
+    model; the same built model can be solved again.
+    """
+
+    def solve(self, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
+        solver = solver or Solver()
+        if not isinstance(solver, Solver):
+            raise TypeError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
+        model, state = self.model, dict(self.state)
+        d = state["data"]
+        state.update(cuts=0, rounds=0)
+        t0 = time.perf_counter()
+        deadline = None if solver.time_limit is None else t0 + solver.time_limit
+        hres = state.get("heuristic")
+        if hres is None and (warm_start or model.method == "heuristic"):
+            seconds = model.heuristic_seconds
+            if deadline is not None and model.method != "heuristic":
+                seconds = min(seconds, HEURISTIC_SHARE * solver.time_limit)
+            hres = run_heuristic(model, d, solver, seconds)
+        h_ok = respects_rules(model, d, hres)
+        state["heuristic_seconds"] = state.get("heuristic_seconds", 0.0) + (time.perf_counter() - t0)
+        if model.method == "heuristic":
+            if not h_ok:
+                raise NoSolutionError(
+                    f"the heuristic found no plan meeting every rule in {model.heuristic_seconds}s "
+                    f"(balance violation {hres.violation:.3g}, contiguous={hres.contiguous}); "
+                    "raise heuristic_seconds, loosen balance, or use method='exact'."
+                )
+            bound = combinatorial_bound(model, d)
+            info = SolveInfo("heuristic", "feasible", "heuristic", objective=hres.objective, bound=bound,
+                             gap=_gap(hres.objective, bound), seconds=hres.seconds)
+            info.message = "heuristic plan; the bound counts edges or nearest distances only"
+            return self._finish(d, hres.label, hres.centres, info, state)
+        problem = self.problem
+        outcome = self._exact(problem, state, solver, deadline, hres if h_ok else None)
+        if outcome is None and state.get("restricted"):
+            # the nearest-candidate restriction, not a rule the user set, left no plan: drop it
+            problem = pulp.LpProblem(model.kind, model.sense)
+            full = build_pmedian(model, d, problem, *pairs(d, None))
+            state.update({k: v for k, v in full.items()})
+            state["restricted"] = False
+            state["restriction_dropped"] = True
+            outcome = self._exact(problem, state, solver, deadline, None)
+        if outcome is None:
+            why = reasons(model, d)
+            raise InfeasibleError(balance_message(model, d, why), reasons=why)
+        label, centres, info = outcome
+        if state.get("restricted"):
+            info = self._honest_bound(info, d, solver, deadline)
+        info.seconds = time.perf_counter() - t0
+        return self._finish(d, label, centres, info, state)
+
+    # ------------------------------------------------------------------ the exact search
+    def _exact(self, problem, state, solver: Solver, deadline, hres):
+        """Solve (with the separator-cut loop where needed); ``None`` when proven infeasible."""
+        model, d = self.model, state["data"]
+        start = start_values(d, state, hres.label, hres.centres) if hres is not None else None
+        while True:
+            sv = solver
+            if deadline is not None:
+                sv = dataclasses.replace(solver, time_limit=max(deadline - time.perf_counter(), 0.5))
+            info = sv.solve(problem, warm_start=start)
+            state["rounds"] += 1
+            if info.status in ("infeasible", "unbounded"):
+                return None
+            if info.status == "error":
+                raise SolverError(f"{solver.name} failed: {info.termination} {info.message}".strip())
+            if not info.has_solution:
+                if hres is not None:
+                    return self._heuristic_answer(info, hres)
+                raise NoSolutionError(
+                    f"{solver.name} stopped ({info.termination}) after {info.seconds:.1f}s without a plan and the "
+                    f"heuristic found none; raise time_limit (now {solver.time_limit}) or loosen the model."
+                )
+            label, centres = read_plan(d, state)
+            pb = heuristic_problem(model, d)
+            if len(np.unique(label)) != d.k or heur.violation(pb, label) > 1e-6:
+                # a solver answer that is not a k-territory balanced plan is never reported
+                if hres is not None:
+                    return self._heuristic_answer(info, hres)
+                raise SolverError(f"{solver.name} returned a plan with {len(np.unique(label))} territories "
+                                  f"or broken balance; rerun with msg=True to inspect.")
+            if state["form"] != "hess" or not model.contiguity:
+                break
+            cuts = separator_cuts(d.adj, label, dict(enumerate(centres)))
+            if not cuts:
+                break
+            if deadline is not None and time.perf_counter() >= deadline:
+                # out of time with a disconnected plan: the heuristic's plan is the answer
+                if hres is None:
+                    raise NoSolutionError(f"time limit reached before a contiguous plan ({state['rounds']} rounds).")
+                return self._heuristic_answer(info, hres)
+            # the disconnected plan's bound still holds for the model with the new rows
+            add_separator_cuts(problem, state, cuts, centres)
+        if hres is not None and hres.objective < info.objective - 1e-9 and info.status != "optimal":
+            return self._heuristic_answer(info, hres)
+        return label, centres, info
+
+    @staticmethod
+    def _heuristic_answer(info: SolveInfo, hres):
+        bound = info.bound if math.isfinite(info.bound) and info.bound <= hres.objective + 1e-9 else math.nan
+        info = dataclasses.replace(info, status="feasible", objective=hres.objective, bound=bound,
+                                   gap=_gap(hres.objective, bound))
+        return hres.label, hres.centres, info
+
+    def _honest_bound(self, info: SolveInfo, d, solver: Solver, deadline) -> SolveInfo:
+        """Replace a restricted model's bound by one valid for every pair, and the status with it."""
+        model = self.model
+        left = math.inf if deadline is None else deadline - time.perf_counter()
+        bound = combinatorial_bound(model, d)
+        lp = pmedian_lp_bound(model, d, solver, min(left, 60.0))
+        if math.isfinite(lp):
+            bound = max(bound, lp)
+        gap = _gap(info.objective, bound)
+        proven = math.isfinite(gap) and gap <= max(solver.mip_gap, 1e-9)
+        note = (f"centre_candidates={model.centre_candidates} restricts the model; the bound "
+                f"{'is the unrestricted LP' if math.isfinite(lp) else 'counts nearest distances only'}")
+        return dataclasses.replace(
+            info, status="optimal" if proven else "feasible",
+            termination=info.termination if proven else "restricted", bound=bound, gap=gap,
+            message="; ".join(m for m in (info.message, note) if m),
+        )
+
+    def _finish(self, d, label, centres, info: SolveInfo, state) -> Plan:
+        info.build_seconds = self.build_seconds
+        plan = assemble_plan(self.model, d, label, centres, info, state)
+        if info.status != "optimal":
+            warnings.warn(
+                f"TerritoryDesign plan is {info.status} ({info.termination}), not proven optimal: gap {info.gap:.2%}.",
+                NotOptimalWarning,
+                stacklevel=3,
+            )
+        return plan
