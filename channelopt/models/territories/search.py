@@ -123,6 +123,10 @@ class TerritoryBuilt(BuiltModel):
             state["restricted"] = False
             state["restriction_dropped"] = True
             outcome = self._exact(problem, state, solver, deadline, None)
+            if outcome is not None:
+                note = (f"the centre_candidates={model.centre_candidates} restriction left no plan; "
+                        "solved with every pair")
+                outcome = (*outcome[:2], dataclasses.replace(outcome[2], message=note))
         if outcome is None:
             why = reasons(model, d)
             raise InfeasibleError(balance_message(model, d, why), reasons=why)
