@@ -75,7 +75,6 @@ def respects_rules(model, d, res: heur.Result | None) -> bool:
     return len(np.unique(label)) == d.k
 
 
-@dataclasses.dataclass
 class TerritoryBuilt(BuiltModel):
     """A built :class:`TerritoryDesign`: ``problem`` is the PuLP model, open to changes.
 
