@@ -18,6 +18,7 @@ from .exceptions import (
     SolverError,
     ValidationError,
 )
+from .io import read_network, write_template
 from .metrics import Metrics
 from .models.budget import BudgetAllocation, cells_from_network
 from .models.distributors import DistributorSelection
@@ -61,4 +62,6 @@ __all__ = [
     "compare",
     "load_example",
     "make_synthetic",
+    "read_network",
+    "write_template",
 ]

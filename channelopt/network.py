@@ -14,14 +14,23 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import shapely
 
 from . import geo
 from .exceptions import SettingsError, ValidationError, format_ids
 
-__all__ = ["ChannelNetwork", "CHANNELS"]
+__all__ = ["ChannelNetwork", "CHANNELS", "DEFAULT_COST_PER_KM"]
 
 #: The channel types used by the examples; any string is accepted as a channel.
 CHANNELS = ("traditional", "modern_ka", "catering", "pharmacy", "convenience", "community")
+
+#: Default service cost per unit of outlet demand per km: serving an outlet 100 km away
+#: costs 2 % of its demand (sales value) a year. An assumption shared with the shipped
+#: examples, not a published figure: set your own ``cost_per_km`` for real data.
+DEFAULT_COST_PER_KM = 2e-4
+
+# Plain frames carrying these columns are turned into points (lon/lat degrees, EPSG:4326).
+_LONLAT = ("lon", "lat")
 
 _REGION_ID = "region_id"
 _OUTLET_ID = "outlet_id"
@@ -60,7 +69,63 @@ def _require_frame(frame, name: str, id_col: str, required: Sequence[str]) -> pd
             column=id_col,
             ids=pd.unique(dup),
         )
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    return _points_from_lonlat(frame, name, id_col)
+
+
+def _points_from_lonlat(frame: pd.DataFrame, name: str, id_col: str) -> pd.DataFrame:
+    """A plain frame with ``lon``/``lat`` columns becomes a GeoDataFrame of points (EPSG:4326).
+
+    Without this, the coordinates were silently ignored and the network had no geometry.
+    """
+    if _has_crs_geometry(frame) or not all(c in frame.columns for c in _LONLAT):
+        return frame
+    coords = {}
+    for col in _LONLAT:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = values.isna() & frame[col].notna()
+        if bad.any():
+            ids = frame.loc[bad, id_col].tolist()
+            _fail(f"{name}.{col} must be a number of degrees; non-numeric values for {id_col} {format_ids(ids)}.",
+                  column=col, ids=ids)
+        coords[col] = values.to_numpy(dtype=float)
+    _check_lonlat(frame[id_col].to_numpy(), coords["lon"], coords["lat"], name, id_col)
+    plain = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+    plain["lon"], plain["lat"] = coords["lon"], coords["lat"]
+    return gpd.GeoDataFrame(plain, geometry=gpd.points_from_xy(plain["lon"], plain["lat"]), crs="EPSG:4326")
+
+
+def _has_crs_geometry(frame) -> bool:
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return False
+    try:
+        return frame.crs is not None and frame.geometry.name in frame.columns
+    except AttributeError:  # a GeoDataFrame without an active geometry column
+        return False
+
+
+def _check_lonlat(ids: np.ndarray, lon: np.ndarray, lat: np.ndarray, name: str, id_col: str,
+                  lon_col: str = "lon", lat_col: str = "lat") -> None:
+    """Finite coordinates in range; a latitude beyond 90 degrees is named as a swapped pair."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    for col, arr in ((lon_col, lon), (lat_col, lat)):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            _fail(f"{name}.{col} is missing (NaN) for {id_col} {format_ids(ids[bad])}; every row needs "
+                  f"a longitude and a latitude in degrees (or drop those rows).", column=col, ids=ids[bad])
+    bad_lat = np.abs(lat) > 90
+    if bad_lat.any():
+        swapped = bad_lat & (np.abs(lon) <= 90)
+        hint = (" Longitude and latitude look swapped (e.g. lat = 121 is a longitude in China): "
+                "exchange the two columns." if swapped.any() else "")
+        _fail(f"{name}.{lat_col} is outside -90..90 degrees for {id_col} {format_ids(ids[bad_lat])} "
+              f"(values {format_ids(lat[bad_lat])}).{hint}", column=lat_col, ids=ids[bad_lat])
+    bad_lon = np.abs(lon) > 180
+    if bad_lon.any():
+        _fail(f"{name}.{lon_col} is outside -180..180 degrees for {id_col} {format_ids(ids[bad_lon])}; "
+              f"lon/lat must be degrees (EPSG:4326). Projected x/y in metres need a GeoDataFrame with its CRS.",
+              column=lon_col, ids=ids[bad_lon])
 
 
 def _check_numeric(frame: pd.DataFrame, name: str, id_col: str, column: str, *,
@@ -93,7 +158,11 @@ def _parse_channels(value) -> frozenset | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, str):
-        parts = [p.strip() for p in value.replace(",", ";").replace("|", ";").split(";")]
+        # ';' is the documented separator; ',', '|' and the full-width '；', '，' of a Chinese
+        # keyboard mean the same.
+        for sep in (",", "|", "\uff1b", "\uff0c"):
+            value = value.replace(sep, ";")
+        parts = [p.strip() for p in value.split(";")]
         parts = [p for p in parts if p]
         return frozenset(parts) if parts and parts != ["*"] else None
     if isinstance(value, Iterable):
@@ -127,8 +196,11 @@ class ChannelNetwork:
         ``cost_per_km * demand * distance``.
     contiguity : {"queen", "rook", "delaunay"}
         How to build the graph from geometry.
-    cost_per_km : float
-        Service cost per unit of demand and km (or CRS unit) when ``costs`` is omitted.
+    cost_per_km : float, default 2e-4
+        Service cost per unit of outlet demand per km, used when ``costs`` is omitted
+        (cost = ``cost_per_km * demand * distance_km``). The default (:data:`DEFAULT_COST_PER_KM`)
+        charges 2 % of an outlet's demand for every 100 km, the examples' assumption; set
+        your own for real data: with demand in yuan a year, it is yuan per yuan-km.
     distances : array of shape (n_outlets, n_distributors), optional
         Precomputed distances, e.g. road-network km (see :func:`channelopt.geo.road_distances`).
     road_graph : networkx.Graph, optional
@@ -136,7 +208,16 @@ class ChannelNetwork:
         then shortest paths over it (edge attribute ``road_weight``), outlets and
         distributors snapped to their nearest node.
     road_weight : str
-        Edge attribute holding the road length.
+        Edge attribute holding the road length in **metres** (as osmnx writes it);
+        distances are reported in km.
+
+    Notes
+    -----
+    **Units.** Every distance is in kilometres: haversine km for lon/lat (EPSG:4326)
+    geometry, projected coordinates converted from their CRS unit (metres for
+    EPSG:3857), road lengths from metres. ``max_distance`` and every other distance
+    setting is in km. Plain frames with ``lon``/``lat`` columns (degrees) become point
+    geometry in EPSG:4326.
     name : str, optional
 
     Raises
@@ -161,8 +242,8 @@ class ChannelNetwork:
     >>> net = ChannelNetwork(regions, outlets, dists)
     >>> net
     ChannelNetwork(2 regions, 3 outlets, 1 distributors, 2 channels, 1 edges)
-    >>> net.distance_unit
-    'm'
+    >>> net.distance_unit, net.distances().round(3).tolist()    # EPSG:3857 metres, reported in km
+    ('km', [[0.5], [0.854], [0.361]])
     """
 
     def __init__(
@@ -174,7 +255,7 @@ class ChannelNetwork:
         *,
         costs: np.ndarray | pd.DataFrame | None = None,
         contiguity: str = "queen",
-        cost_per_km: float = 1.0,
+        cost_per_km: float = DEFAULT_COST_PER_KM,
         distances: np.ndarray | None = None,
         road_graph: nx.Graph | None = None,
         road_weight: str = "length",
@@ -253,6 +334,7 @@ class ChannelNetwork:
         frame["existing"] = frame["existing"].astype(bool)
         if "channels" not in frame.columns:
             frame["channels"] = None
+        self._check_distributor_channels(frame)
         if _REGION_ID in frame.columns:
             known = set(self.regions[_REGION_ID].tolist())
             unknown = frame[_REGION_ID].notna() & ~frame[_REGION_ID].isin(known)
@@ -261,6 +343,30 @@ class ChannelNetwork:
                 _fail(f"distributors.region_id refers to unknown regions for distributor_id "
                       f"{format_ids(ids)}; fix region_id or leave it empty.", column=_REGION_ID, ids=ids)
         return frame
+
+    def _check_distributor_channels(self, frame: pd.DataFrame) -> None:
+        """A listed channel must be one the outlets have or a standard one (``traditional;KA`` is a typo)."""
+        if self.outlets is None:
+            return
+        known = set(self.outlets["channel"].tolist()) | set(CHANNELS)
+        bad_ids, bad_names = [], []
+        for dist_id, value in zip(frame[_DIST_ID].tolist(), frame["channels"].tolist()):
+            allowed = _parse_channels(value)
+            unknown = sorted(allowed - known) if allowed is not None else []
+            if unknown:
+                bad_ids.append(dist_id)
+                bad_names.extend(c for c in unknown if c not in bad_names)
+        if bad_ids:
+            import difflib
+
+            hints = []
+            for c in bad_names[:5]:
+                near = difflib.get_close_matches(c, sorted(known), n=1, cutoff=0.5)
+                hints.append(f"{c!r} (did you mean {near[0]!r}?)" if near else repr(c))
+            _fail(f"distributors.channels names channel(s) {', '.join(hints)} that no outlet has, for "
+                  f"distributor_id {format_ids(bad_ids)}. Outlet channels are {sorted(set(self.outlets['channel']))}; "
+                  f"separate channels with ';' (e.g. 'traditional;catering') and spell them as in outlets.channel.",
+                  column="channels", ids=bad_ids)
 
     @staticmethod
     def _check_crs(frame: pd.DataFrame, name: str) -> None:
@@ -278,6 +384,18 @@ class ChannelNetwork:
                     f"e.g. {name}.set_crs('EPSG:4326') for lon/lat degrees.",
                     column="geometry",
                 )
+            points = (geom.geom_type == "Point").to_numpy()
+            if points.any():
+                id_col = {"regions": _REGION_ID, "outlets": _OUTLET_ID}.get(name, _DIST_ID)
+                ids = frame[id_col].to_numpy()[points]
+                x, y = shapely.get_x(geom.values[points]), shapely.get_y(geom.values[points])
+                if frame.crs.is_geographic:
+                    _check_lonlat(ids, x, y, name, id_col, "geometry (lon)", "geometry (lat)")
+                else:
+                    bad = ~(np.isfinite(x) & np.isfinite(y))
+                    if bad.any():
+                        _fail(f"{name}.geometry has NaN coordinates for {id_col} {format_ids(ids[bad])}.",
+                              column="geometry", ids=ids[bad])
 
     def _align_crs(self) -> None:
         crs = getattr(self.regions, "crs", None) if self._has_geometry(self.regions) else None
@@ -513,14 +631,24 @@ class ChannelNetwork:
 
     @property
     def distance_unit(self) -> str:
+        """``"km"`` for every network with geometry (lon/lat or projected), else ``"as given"``.
+
+        Geographic coordinates give haversine km; projected coordinates are converted
+        from their CRS unit (e.g. metres) to km. A ``distances=`` / ``costs=`` matrix is
+        taken in whatever unit it was given.
+        """
         if self._distances is not None or self.crs is None:
-            return "cost"
-        if self.geographic:
-            return "km"
+            return "as given"
+        return "km"
+
+    @property
+    def _km_per_crs_unit(self) -> float:
+        if self.crs is None or self.geographic:
+            return 1.0
         try:
-            return self.crs.axis_info[0].unit_name.replace("metre", "m")
-        except (AttributeError, IndexError):
-            return "m"
+            return float(self.crs.axis_info[0].unit_conversion_factor) / 1000.0
+        except (AttributeError, IndexError, TypeError):
+            return 1e-3  # projected CRSs without axis info are metres in practice
 
     def _need_outlets(self) -> pd.DataFrame:
         if self.outlets is None:
@@ -570,7 +698,7 @@ class ChannelNetwork:
         return self._points(self.distributors, "distributors")
 
     def distances(self) -> np.ndarray:
-        """Outlet x distributor distances (km for lon/lat, CRS units otherwise).
+        """Outlet x distributor distances in km (haversine for lon/lat; projected CRS units converted).
 
         Raises
         ------
@@ -584,9 +712,10 @@ class ChannelNetwork:
             raise SettingsError("distances need outlet and distributor locations (geometry) or a "
                                 "distances= / costs= matrix.")
         if self.road_graph is not None:
-            self._distances = geo.road_distances(self.road_graph, a, b, weight=self.road_weight)
+            # Road lengths are metres (the osmnx convention), reported in km like every distance.
+            self._distances = geo.road_distances(self.road_graph, a, b, weight=self.road_weight) / 1000.0
         else:
-            self._distances = geo.pairwise_distances(a, b, self.geographic)
+            self._distances = geo.pairwise_distances(a, b, self.geographic) * self._km_per_crs_unit
         return self._distances
 
     def costs(self) -> np.ndarray:
@@ -597,10 +726,10 @@ class ChannelNetwork:
         return self._costs
 
     def region_distances(self) -> np.ndarray:
-        """Region x region distances: between representative points, or graph hops without geometry."""
+        """Region x region distances in km between representative points, or graph hops without geometry."""
         xy = self.region_xy()
         if xy is not None:
-            return geo.pairwise_distances(xy, xy, self.geographic)
+            return geo.pairwise_distances(xy, xy, self.geographic) * self._km_per_crs_unit
         ids = list(self.region_ids)
         pos = {r: i for i, r in enumerate(ids)}
         out = np.full((len(ids), len(ids)), np.inf)

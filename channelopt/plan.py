@@ -183,6 +183,12 @@ class Plan:
         self.to_json(out / "plan.json")
         return out
 
+    def to_excel(self, path: str | Path) -> Path:
+        """One workbook to forward: ``summary`` plus a sheet per table; see :func:`channelopt.io.plan_to_excel`."""
+        from .io import plan_to_excel
+
+        return plan_to_excel(self, path)
+
     def to_geodataframes(self) -> dict[str, Any]:
         """Regions, outlets and distributors as GeoDataFrames carrying the plan's decisions."""
         from ._plan_geo import plan_layers

@@ -62,4 +62,5 @@ def test_network_with_road_graph_uses_shortest_paths():
     road.add_edge("A", "B", length=10.0)
     road.add_edge("B", "C", length=10.0)
     net = co.ChannelNetwork(regions, outlets, dists, road_graph=road)
-    assert net.distances().tolist() == [[20.0]]  # by road, not the 14.1 straight line
+    # by road (20 m), not the 14.1 m straight line; reported in km
+    assert net.distances().tolist() == [[0.02]]

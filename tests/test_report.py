@@ -101,7 +101,7 @@ def test_report_of_each_plan_kind_has_its_charts(tmp_path):
 
 def test_report_with_scenarios_has_pareto_and_table(tmp_path):
     net = co.make_synthetic(8, 120, 5, seed=4)
-    plans = {f"p{p}": co.DistributorSelection(objective="max_coverage", p=p, max_distance=12_000).solve(net)
+    plans = {f"p{p}": co.DistributorSelection(objective="max_coverage", p=p, max_distance=12).solve(net)
              for p in (1, 2)}
     page = render_html(plans["p2"], scenarios=plans)
     assert 'id="pareto"' in page and 'id="scenarios-table"' in page

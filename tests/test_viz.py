@@ -52,7 +52,7 @@ def _points_network(region_points: bool) -> co.ChannelNetwork:
 @pytest.fixture(scope="module", params=["no_region_geometry", "region_points"])
 def points_plan(request):
     net = _points_network(request.param == "region_points")
-    return co.DistributorSelection(objective="max_coverage", p=2, max_distance=15_000).solve(net)
+    return co.DistributorSelection(objective="max_coverage", p=2, max_distance=15).solve(net)
 
 
 def _region_collection(ax, n):
@@ -252,7 +252,7 @@ def test_pareto_front_matches_brute_force(points):
 
 def test_pareto_chart_over_real_scenarios():
     net = co.make_synthetic(8, 120, 5, seed=4)
-    plans = {f"p{p}": co.DistributorSelection(objective="max_coverage", p=p, max_distance=12_000).solve(net)
+    plans = {f"p{p}": co.DistributorSelection(objective="max_coverage", p=p, max_distance=12).solve(net)
              for p in (1, 2, 3)}
     frame = co.compare(plans)
     ax = viz.plot_pareto(plans)

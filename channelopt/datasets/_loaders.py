@@ -101,26 +101,18 @@ def example_frames(name: str = "china") -> dict[str, pd.DataFrame]:
     return out
 
 
-#: Service cost per unit of sales potential per km: 2% of an outlet's sales for every
-#: 100 km between it and its distributor (a logistics-and-field-cost assumption of the
-#: examples, not a published figure).
-SERVICE_COST_PER_KM = 2e-4
-
-
 def _network(frames: Mapping[str, Any], name: str | None = None) -> ChannelNetwork:
-    from channelopt.network import ChannelNetwork
+    from channelopt.network import DEFAULT_COST_PER_KM, ChannelNetwork
 
     graph = edges_to_graph(list(frames["regions"]["region_id"]), frames["edges"])
-    crs = getattr(frames["regions"], "crs", None)
-    per_unit = SERVICE_COST_PER_KM
-    if crs is not None and not crs.is_geographic:
-        per_unit = SERVICE_COST_PER_KM / 1000.0  # projected examples measure metres
+    # Distances are km whatever the CRS (projected metres are converted by the network),
+    # so one cost per km serves every example and make_synthetic.
     return ChannelNetwork(
         regions=frames["regions"],
         outlets=frames["outlets"],
         distributors=frames["distributors"],
         graph=graph,
-        cost_per_km=per_unit,
+        cost_per_km=DEFAULT_COST_PER_KM,
         name=name,
     )
 
@@ -169,7 +161,7 @@ def make_synthetic(
     """Generate a random channel network of any size.
 
     Region seeds are drawn in a square of side ``extent`` metres (projected
-    coordinates) and the regions are their Voronoi cells clipped to the square,
+    coordinates, EPSG:3857 by default) and the regions are their Voronoi cells clipped to the square,
     so regions tile the square and the contiguity graph is connected.  Outlets
     (count per region proportional to a lognormal population, channel mix,
     lognormal potentials, workload, visit frequency) and distributors (sized
@@ -197,12 +189,16 @@ def make_synthetic(
     Returns
     -------
     ChannelNetwork
-        Use :func:`synthetic_frames` (same parameters) for the raw frames.
+        Use :func:`synthetic_frames` (same parameters) for the raw frames. Its
+        distances are in **km**, like the shipped examples' (``max_distance=30`` means
+        30 km), and service costs use the same ``cost_per_km`` as the examples.
 
     Examples
     --------
     >>> from channelopt.datasets import make_synthetic
-    >>> net = make_synthetic(500, 20_000, 500, seed=1)  # doctest: +SKIP
+    >>> net = make_synthetic(20, 300, 6, seed=1)
+    >>> net.distance_unit, round(float(net.distances().max()), 1)     # km across a ~89 km square
+    ('km', 98.1)
     """
     frames = synthetic_frames(
         n_regions,
