@@ -111,9 +111,20 @@ def adjacency_graph(
         if len(pts) < 3:
             graph.add_edges_from(zip(ids[:-1].tolist(), ids[1:].tolist()), length=0.0)
             return graph
-        from scipy.spatial import Delaunay
+        from scipy.spatial import Delaunay, QhullError
 
-        tri = Delaunay(pts)
+        centred = pts - pts.mean(axis=0)
+        if np.linalg.matrix_rank(centred, tol=1e-12 * max(1.0, float(np.abs(centred).max()))) < 2:
+            # All on one line (or one point): Delaunay is undefined; neighbours along the line.
+            axis = np.linalg.svd(centred, full_matrices=False)[2][0]
+            order = np.argsort(centred @ axis, kind="stable")
+            graph.add_edges_from(zip(ids[order[:-1]].tolist(), ids[order[1:]].tolist()), length=0.0)
+            return graph
+        try:
+            tri = Delaunay(pts)
+        except QhullError as exc:  # pragma: no cover - duplicate points in degenerate layouts
+            raise ValidationError(f"regions: Delaunay adjacency failed ({str(exc).splitlines()[0]}); give the "
+                                  f"graph as edges (region_a, region_b).", column="geometry") from None
         edges = set()
         for simplex in tri.simplices:
             for u, v in ((0, 1), (1, 2), (0, 2)):

@@ -64,3 +64,11 @@ def test_network_with_road_graph_uses_shortest_paths():
     net = co.ChannelNetwork(regions, outlets, dists, road_graph=road)
     # by road (20 m), not the 14.1 m straight line; reported in km
     assert net.distances().tolist() == [[0.02]]
+
+
+def test_delaunay_of_collinear_points_chains_neighbours():
+    # Qhull refuses points on one line; neighbours are then consecutive along the line.
+    pts = gpd.GeoDataFrame({"region_id": ["c", "a", "b", "d"]},
+                           geometry=[Point(2, 2), Point(0, 0), Point(1, 1), Point(3, 3)], crs=3857)
+    g = geo.adjacency_graph(pts, contiguity="delaunay")
+    assert sorted(map(sorted, g.edges())) == [["a", "b"], ["b", "c"], ["c", "d"]]

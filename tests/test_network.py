@@ -155,3 +155,76 @@ def test_example_networks_load():
     assert len(net.regions) >= 300 and len(net.outlets) >= 5000 and len(net.distributors) >= 50
     assert set(net.graph.nodes) == set(net.region_ids)
     assert net.graph.number_of_nodes() == len(net.regions)
+
+
+# ----------------------------------------------------------------------------- issue 10 item 17, item 19
+def test_nan_longitude_is_named_not_a_later_infeasibility():
+    regions, outlets, dists = frames()
+    outlets = outlets.copy()
+    outlets.loc[1, "geometry"] = Point(float("nan"), 0.2)
+    with pytest.raises(ValidationError) as err:
+        ChannelNetwork(regions, outlets, dists)
+    assert err.value.ids == ["o2"] and "NaN" in str(err.value) and "lon" in err.value.column
+
+
+def test_swapped_lon_lat_is_named():
+    regions, outlets, dists = frames()
+    outlets = outlets.copy()
+    outlets.loc[2, "geometry"] = Point(31.2, 121.5)  # lat = 121: lon and lat exchanged
+    with pytest.raises(ValidationError) as err:
+        ChannelNetwork(regions, outlets, dists)
+    assert err.value.ids == ["o3"] and "swapped" in str(err.value) and "-90..90" in str(err.value)
+
+
+def test_unknown_channel_in_distributor_list_is_named():
+    regions, outlets, dists = frames()
+    dists = dists.copy()
+    dists.loc[0, "channels"] = "traditional;KA"
+    with pytest.raises(ValidationError) as err:
+        ChannelNetwork(regions, outlets, dists)
+    assert err.value.column == "channels" and err.value.ids == ["d1"] and "'KA'" in str(err.value)
+    # A standard channel that no outlet of this network has is fine (e.g. a subset of regions).
+    dists.loc[0, "channels"] = "traditional;catering"
+    assert ChannelNetwork(regions, outlets, dists).compatibility[:, 0].tolist() == [True, False, True, False]
+
+
+def test_plain_frames_with_lon_lat_become_points():
+    regions, outlets, dists = frames()
+    plain_out = pd.DataFrame(outlets.drop(columns="geometry")).assign(
+        lon=outlets.geometry.x.to_numpy(), lat=outlets.geometry.y.to_numpy())
+    plain_dist = pd.DataFrame(dists.drop(columns="geometry")).assign(
+        lon=dists.geometry.x.to_numpy(), lat=dists.geometry.y.to_numpy())
+    plain_reg = pd.DataFrame({"region_id": ["A", "B", "C"], "lon": [0.5, 1.5, 2.5], "lat": [0.5, 0.5, 0.5]})
+    before = plain_out.copy()
+    net = ChannelNetwork(plain_reg, plain_out, plain_dist)
+    pd.testing.assert_frame_equal(plain_out, before)  # not mutated
+    ref = ChannelNetwork(regions, outlets, dists)
+    assert net.graph.number_of_edges() == 2  # Delaunay of the three region points (A-B, B-C), not 0
+    np.testing.assert_allclose(net.distances(), ref.distances(), rtol=1e-12)
+    with pytest.raises(ValidationError) as err:
+        ChannelNetwork(plain_reg, plain_out.assign(lat=[0.5, 95.0, 0.5, 0.5]), plain_dist)
+    assert err.value.ids == ["o2"] and err.value.column == "lat"
+
+
+def test_projected_networks_measure_km():
+    from channelopt.datasets import make_synthetic, synthetic_frames
+
+    net = make_synthetic(8, 60, 4, seed=3)
+    fr = synthetic_frames(8, 60, 4, seed=3)
+    o, d = fr["outlets"].geometry, fr["distributors"].geometry
+    dx = o.x.to_numpy()[:, None] - d.x.to_numpy()[None, :]
+    metres = np.hypot(dx, o.y.to_numpy()[:, None] - d.y.to_numpy()[None, :])
+    assert net.distance_unit == "km"
+    np.testing.assert_allclose(net.distances(), metres / 1000.0, rtol=1e-12)
+    # the same service cost per km as the lon/lat examples
+    demand = net.outlets["demand"].to_numpy()
+    np.testing.assert_allclose(net.costs(), 2e-4 * demand[:, None] * metres / 1000.0, rtol=1e-12)
+
+
+def test_default_cost_per_km_does_not_swamp_fixed_costs():
+    # 30 outlets of ~40,000 potential, 50 km from their distributor: service must stay well below a
+    # distributor's fixed cost (the old default of 1.0 gave 83.5M on such data).
+    regions, outlets, dists = frames()
+    net = ChannelNetwork(regions, outlets.assign(potential=40_000.0), dists)
+    km = net.distances()
+    assert net.costs() == pytest.approx(2e-4 * 40_000.0 * km)

@@ -454,7 +454,8 @@ def read_network(
     ...                         "纬度": [31.23, 31.20, 30.27], "渠道": ["traditional", "catering", "traditional"],
     ...                         "潜力": [40000, 52000, 31000], "区域": ["上海", "上海", "杭州"]})
     >>> dists = pd.DataFrame({"经销商编号": ["D1", "D2"], "经度": [121.4, 120.2], "纬度": [31.25, 30.3],
-    ...                       "固定费用": [50000, 40000], "容量": [100000, "inf"], "经营渠道": ["traditional;catering", ""]})
+    ...                       "固定费用": [50000, 40000], "容量": [100000, "inf"],
+    ...                       "经营渠道": ["traditional;catering", ""]})
     >>> net = co.read_network({"outlets": outlets, "distributors": dists})
     >>> net
     ChannelNetwork(2 regions, 3 outlets, 2 distributors, 2 channels, 1 edges)
