@@ -6,6 +6,8 @@ Subcommands::
     channelopt solve SPEC               solve the one scenario of a TOML/YAML file
     channelopt batch FILE --out DIR     run every scenario of a file, store each result
     channelopt compare DIR              one table of every stored result
+    channelopt report DIR               HTML report of a solve output, a batch scenario or a whole batch
+    channelopt template FILE.xlsx       an input workbook to fill in (read it with read_network)
 
 Exit codes: 0 success, 1 a plan could not be made (infeasible, no solution, solver
 failure; for ``batch``: at least one scenario has no plan, the others are stored),
@@ -159,6 +161,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     if args.out:
         folder = plan.save(args.out)
         print(f"Wrote {folder}")
+    if args.excel:
+        print(f"Wrote {plan.to_excel(args.excel)}")
     return EXIT_OK
 
 
@@ -185,6 +189,11 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     print(f"{len(res) - len(failed)} solved, {len(failed)} without a plan, {resumed} read from the store")
     for row in failed.itertuples(index=False):
         print(f"  {row.name}: {row.status}: {row.error_type}: {str(row.error).splitlines()[0][:300]}")
+    if args.excel:
+        from .io import results_to_excel
+        from .scenarios import compare_results
+
+        print(f"Wrote {results_to_excel(compare_results(args.out), args.excel)}")
     return EXIT_NO_PLAN if len(failed) else EXIT_OK
 
 
@@ -204,6 +213,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.csv:
         table.to_csv(args.csv, index=False)
         print(f"Wrote {args.csv}")
+    if args.excel:
+        from .io import results_to_excel
+
+        print(f"Wrote {results_to_excel(table, args.excel)}")
     cols = list(table.columns)
     if args.columns:
         unknown = [c for c in args.columns if c not in table]
@@ -242,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--out", help="write the plan's tables and plan.json into this folder")
     solve.add_argument("--time-limit", type=float, help="override the solver time limit (seconds)")
     solve.add_argument("--solver", choices=["highs", "cbc"], help="override the solver")
+    solve.add_argument("--excel", metavar="FILE.xlsx", help="also write the plan as one Excel workbook "
+                       "(summary sheet plus one sheet per table)")
     solve.set_defaults(func=_cmd_solve)
 
     batch = sub.add_parser("batch", help="run every scenario of a file; store each result as it finishes",
@@ -260,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="skip scenarios already stored in DIR (default: on)")
     batch.add_argument("--retry-failed", action="store_true", help="with --resume, solve failed scenarios again")
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    batch.add_argument("--excel", metavar="FILE.xlsx", help="also write the comparison of every scenario as a workbook")
     batch.set_defaults(func=_cmd_batch)
 
     comp = sub.add_parser("compare", help="one table of every stored result in a folder",
@@ -272,23 +288,46 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--pareto-max", nargs="+", metavar="COLUMN", help="keep the Pareto front: maximise these")
     comp.add_argument("--pareto-min", nargs="+", metavar="COLUMN", help="... and minimise these")
     comp.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    comp.add_argument("--excel", metavar="FILE.xlsx", help="also write the table as an Excel workbook")
     comp.set_defaults(func=_cmd_compare)
 
-    rep = sub.add_parser("report", help="write a self-contained HTML report of a saved plan folder",
+    rep = sub.add_parser("report", help="write a self-contained HTML report of a result folder",
                          description="Write one self-contained HTML page (summary metrics, charts, solve info, "
-                                     "decision tables) for a folder written by Plan.save or `channelopt demo`.")
-    rep.add_argument("dir", metavar="DIR", help="folder holding plan.json and the Parquet tables")
-    rep.add_argument("--out", default=None, help="HTML path (default: DIR/report.html)")
+                                     "decision tables) for a folder written by `channelopt solve --out`, Plan.save or "
+                                     "`channelopt demo`, or for one scenario folder of a batch. For a whole batch "
+                                     "folder, write a report per scenario and index.html with the comparison.")
+    rep.add_argument("dir", metavar="DIR", help="a solve output, a batch scenario folder, or a batch folder")
+    rep.add_argument("--out", default=None, help="HTML path (default: DIR/report.html, or DIR/index.html for a batch)")
     rep.set_defaults(func=_cmd_report)
+
+    tpl = sub.add_parser("template", help="write an input workbook to fill in with your own data",
+                         description="Write an .xlsx with a README sheet and the sheets outlets, distributors, "
+                                     "regions and edges: English headers (the Chinese alias in each header's note) "
+                                     "and example rows. Fill it in and point a scenario's network at it: "
+                                     "network = {path = \"FILE.xlsx\"}.")
+    tpl.add_argument("path", metavar="FILE.xlsx", help="the workbook to write")
+    tpl.add_argument("--force", action="store_true", help="replace an existing file")
+    tpl.set_defaults(func=_cmd_template)
     return parser
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import report_dir
+    from .report_index import report_folder
 
-    if not Path(args.dir, "plan.json").exists():
-        raise FileNotFoundError(f"{args.dir} holds no plan.json; give a folder written by Plan.save().")
-    print(f"Wrote {report_dir(args.dir, args.out)}")
+    print(f"Wrote {report_folder(args.dir, args.out)}")
+    return EXIT_OK
+
+
+def _cmd_template(args: argparse.Namespace) -> int:
+    from .io import write_template
+
+    path = Path(args.path)
+    if path.suffix.lower() != ".xlsx":
+        raise ValueError(f"{path}: the template is an Excel workbook; give a name ending in .xlsx.")
+    if path.exists() and not args.force:
+        raise ValueError(f"{path} exists; pass --force to replace it.")
+    print(f"Wrote {write_template(path)}: fill in the sheets outlets and distributors (and optionally regions, "
+          f"edges), then `channelopt solve` a scenario with network = {{path = \"{path.name}\"}}.")
     return EXIT_OK
 
 

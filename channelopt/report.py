@@ -124,6 +124,10 @@ def _charts(plan, scenarios, dpi: int) -> list[str]:
     """Every chart that fits the plan; a chart that cannot be drawn is left out, not faked."""
     import matplotlib
 
+    from .fonts import use_cjk_font
+
+    use_cjk_font()
+
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 

@@ -79,7 +79,9 @@ _ALIASES = {"distributor_selection": "DistributorSelection", "territory_design":
             "budget_allocation": "BudgetAllocation", "channel_plan": "ChannelPlanner",
             "channel_planner": "ChannelPlanner"}
 _FIELDS = ("name", "network", "model", "params", "solver", "seed", "tags")
-_RECIPES = ("example", "synthetic")
+_RECIPES = ("example", "synthetic", "path")
+# Keys a {path = ...} recipe may carry besides the path: read_network options.
+_PATH_OPTIONS = ("tables", "keep_columns", "crs", "cost_per_km", "grid_degrees", "contiguity", "name")
 #: columns every result row has, in this order, before the metrics
 RESULT_COLUMNS = ["name", "status", "objective", "bound", "gap", "seconds", "build_seconds", "wall_seconds",
                   "error_type", "error"]
@@ -153,11 +155,15 @@ def _check_recipe(recipe: Any, where: str = "network") -> None:
                             f"{{'synthetic': {{'n_regions': 20, 'n_outlets': 300, 'n_distributors': 8, "
                             f"'seed': 0}}}}; got {recipe!r}.")
     kinds = [k for k in recipe if k in _RECIPES]
-    other = [k for k in recipe if k not in _RECIPES]
+    other = [k for k in recipe if k not in _RECIPES and not ("path" in recipe and k in _PATH_OPTIONS)]
     if len(kinds) != 1 or other:
         bad = other[0] if other else ", ".join(kinds) or "nothing"
         raise SettingsError(f"{where}: a network recipe has exactly one key out of {list(_RECIPES)}; got {bad!r}.")
-    if kinds[0] == "example":
+    if kinds[0] == "path":
+        if not Path(str(recipe["path"])).exists():
+            raise SettingsError(f"{where}.path: no file or folder {str(recipe['path'])!r} (a relative path is read "
+                                f"from the scenario file's folder).")
+    elif kinds[0] == "example":
         from .datasets import available_examples
 
         names = list(available_examples())
@@ -199,7 +205,12 @@ def network_from_recipe(recipe: Mapping) -> Any:
         return _NETWORKS[key]
     from .datasets import load_example, make_synthetic
 
-    net = load_example(recipe["example"]) if "example" in recipe else make_synthetic(**recipe["synthetic"])
+    if "path" in recipe:
+        from .io import read_network
+
+        net = read_network(recipe["path"], **{k: v for k, v in recipe.items() if k != "path"})
+    else:
+        net = load_example(recipe["example"]) if "example" in recipe else make_synthetic(**recipe["synthetic"])
     _NETWORKS[key] = net
     while len(_NETWORKS) > _NETWORK_CACHE_SIZE:
         _NETWORKS.popitem(last=False)
@@ -452,7 +463,20 @@ def load_scenarios(path: str | os.PathLike) -> list[Scenario]:
         lines = _lines_yaml(text)
     else:
         raise ScenarioFileError(f"{path}: scenario files must end in .toml, .yaml or .yml, not {suffix!r}.")
-    return scenarios_from_dict(spec, source=str(path), lines=lines)
+    return scenarios_from_dict(_network_paths_from(spec, path.parent), source=str(path), lines=lines)
+
+
+def _network_paths_from(spec: Any, folder: Path) -> Any:
+    """``network = {path = "mydata.xlsx"}`` is read from the scenario file's folder, wherever we run."""
+    if not isinstance(spec, Mapping):
+        return spec
+    spec = copy.deepcopy(dict(spec))
+    entries = [spec.get("base")] + list(spec.get("scenarios") or spec.get("overrides") or [])
+    for entry in entries:
+        net = entry.get("network") if isinstance(entry, Mapping) else None
+        if isinstance(net, dict) and isinstance(net.get("path"), str) and not Path(net["path"]).is_absolute():
+            net["path"] = str((folder / net["path"]).resolve())
+    return spec
 
 
 def _int_or_none(m) -> int | None:

@@ -47,6 +47,9 @@ _OPEN, _CLOSED, _LINK = "#d62728", "#8c8c8c", "#3b3b3b"
 
 
 def _axes(ax, figsize):
+    from .fonts import use_cjk_font
+
+    use_cjk_font()  # Chinese region, outlet and distributor names draw as text, not boxes
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
@@ -382,6 +385,9 @@ def plot_response(plan, cells: pd.DataFrame | None = None, *, top: int = 8, axes
     if axes is None:
         import matplotlib.pyplot as plt
 
+        from .fonts import use_cjk_font
+
+        use_cjk_font()
         _, axes = plt.subplots(1, 2, figsize=figsize)
     left, right = axes
     spend = alloc["spend"].to_numpy(dtype=float)

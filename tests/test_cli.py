@@ -176,3 +176,76 @@ def test_killed_batch_resumes_without_double_solves(tmp_path):
     runs = {e["name"]: e["run_id"] for e in log}
     assert all(done[slug(k)] == v for k, v in runs.items())
     assert not list(out.rglob("*.tmp"))                              # no half-written file promoted or left
+
+
+# ----------------------------------------------------------------------------- your own files (issue 14)
+OWN_TOML = """
+[base]
+name = "mine"
+network = {path = "network.xlsx"}
+model = "DistributorSelection"
+params = {objective = "min_cost"}
+"""
+
+
+def test_template_then_solve_from_any_folder_with_excel_out(tmp_path):
+    import openpyxl
+
+    project = tmp_path / "project"
+    project.mkdir()
+    r = _run("template", str(project / "network.xlsx"))
+    assert r.returncode == 0, r.stderr
+    book = openpyxl.load_workbook(project / "network.xlsx")
+    assert {"outlets", "distributors", "README"} <= set(book.sheetnames)
+    (project / "scenario.toml").write_text(OWN_TOML)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # From another working directory: network.xlsx is read next to the scenario file.
+    r = subprocess.run([sys.executable, "-m", "channelopt.cli", "solve", str(project / "scenario.toml"), "--out",
+                        "out", "--excel", "plan.xlsx"], cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "status optimal" in r.stdout
+    book = openpyxl.load_workbook(elsewhere / "plan.xlsx")
+    assert book.sheetnames[:2] == ["summary", "assignments"]
+    header = [c.value for c in book["assignments"][1]]
+    assert "outlet_id" in header and "distributor_id" in header
+    ids = [row[header.index("outlet_id")] for row in book["assignments"].iter_rows(min_row=2, values_only=True)]
+    assert ids == ["O001", "O002", "O003", "O004", "O005", "O006"]
+    assert (elsewhere / "out" / "plan.json").is_file()
+    # the template refuses to overwrite
+    r = _run("template", str(project / "network.xlsx"))
+    assert r.returncode == EXIT_USAGE and "--force" in r.stderr
+
+
+def test_missing_network_file_names_the_resolved_path(tmp_path, capsys):
+    (tmp_path / "s.toml").write_text(OWN_TOML)
+    assert main(["solve", str(tmp_path / "s.toml")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert str(tmp_path / "network.xlsx") in err and "no file or folder" in err
+
+
+def test_report_on_solve_output_batch_scenario_and_whole_batch(tmp_path, capsys):
+    import openpyxl
+
+    spec = tmp_path / "b.toml"
+    spec.write_text(SMALL_TOML + "[grid]\np = [2, 3]\n")
+    out = tmp_path / "runs"
+    assert main(["batch", str(spec), "--out", str(out), "--executor", "serial", "--no-progress",
+                 "--excel", str(tmp_path / "cmp.xlsx")]) == EXIT_OK
+    rows = list(openpyxl.load_workbook(tmp_path / "cmp.xlsx")["comparison"].iter_rows(values_only=True))
+    assert rows[0][0] == "name" and sorted(r[0] for r in rows[1:]) == ["pm[p=2]", "pm[p=3]"]
+    assert main(["report", str(out)]) == EXIT_OK
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for name in ("pm[p=2]", "pm[p=3]"):
+        link = f'href="{slug(name)}/report.html"'
+        assert link in index
+        assert (out / slug(name) / "report.html").is_file()
+    one = out / slug("pm[p=3]")
+    (one / "report.html").unlink()
+    assert main(["report", str(one)]) == EXIT_OK
+    page = (one / "report.html").read_text(encoding="utf-8")
+    assert "pm[p=3]" in page and "optimal" in page
+    assert main(["report", str(tmp_path / "nothing-here")]) == EXIT_USAGE
+    assert "no folder" in capsys.readouterr().err
+    assert main(["compare", str(out), "--excel", str(tmp_path / "c2.xlsx")]) == EXIT_OK
+    assert openpyxl.load_workbook(tmp_path / "c2.xlsx").sheetnames == ["comparison"]

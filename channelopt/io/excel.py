@@ -216,21 +216,16 @@ def plan_to_excel(plan, path: str | os.PathLike) -> Path:
     return frames_to_excel(frames, path)
 
 
-def results_to_excel(results: str | os.PathLike | pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a batch's comparison table (:func:`channelopt.compare_results`) as a workbook.
+def results_to_excel(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a batch's comparison table (from :func:`channelopt.compare_results`) as a workbook.
 
     Parameters
     ----------
-    results : folder written by ``channelopt batch`` / :func:`run_scenarios`, or the table itself
+    table : DataFrame
+        One row per scenario, e.g. ``compare_results("runs/")``.
     path : path-like
-        The ``.xlsx`` to write: sheet ``comparison``, one row per scenario.
+        The ``.xlsx`` to write: one sheet, ``comparison``.
     """
-    if isinstance(results, pd.DataFrame):
-        table = results
-    else:
-        from ..scenarios import compare_results
-
-        table = compare_results(results)
     return frames_to_excel({"comparison": table}, path)
 
 
