@@ -6,7 +6,7 @@ solved by HiGHS (default) or CBC, with breadth/depth metrics on every plan.
 
 import logging
 
-from . import partners, report, viz
+from . import partners, pricing, report, viz
 from ._progress import set_verbosity
 from .datasets import load_example, load_partner_history, make_synthetic
 from .exceptions import (
@@ -38,7 +38,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __version__ = "0.1.0"
 
 __all__ = [
-    "report", "viz", "set_verbosity",
+    "pricing", "report", "viz", "set_verbosity",
     "PricePlan", "diversion_costs", "diversion_risk", "synthetic_price_cells",
     "partners", "PartnerEvaluation", "assign_tiers", "evaluate_partners", "scorecard", "load_partner_history",
     "ChannelPlanner", "JointPlanner", "Scenario", "compare_results", "load_scenarios", "pareto_front", "run_scenarios",

@@ -6,8 +6,10 @@
 - :func:`synthetic_price_cells` makes a labelled synthetic price list for an example network.
 """
 
+from .charts import plot_diversion_risk, plot_price_ladder
 from .diversion import diversion_costs, diversion_risk
 from .model import PricePlan
 from .synthetic import synthetic_price_cells
 
-__all__ = ["PricePlan", "diversion_costs", "diversion_risk", "synthetic_price_cells"]
+__all__ = ["PricePlan", "diversion_costs", "diversion_risk", "synthetic_price_cells", "plot_diversion_risk",
+           "plot_price_ladder"]

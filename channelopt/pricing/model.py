@@ -780,8 +780,15 @@ class PricePlan(Model):
                     prob.addConstraint(con)
                     rows.append((f"channel_gap_{side}", r, r, label, con, bound, a, b, relative))
         state.update(p_var=p_var, n_var=n_var, rows=rows, diversion=div, rebated=rebated,
-                     obj_expr=obj_expr, marg_expr=marg_expr, gate_of_piece=gate_of_piece)
+                     obj_expr=obj_expr, marg_expr=marg_expr, gate_of_piece=gate_of_piece, w=w)
         return state
+
+    def _warm_start(self, net, state: dict[str, Any]) -> dict | None:
+        """Menu: every region on the no-rebate tier (feasible whenever the corridors are); HiGHS completes it."""
+        w = state.get("w") or {}
+        if not w:
+            return None
+        return {v: (1.0 if t == 0 else 0.0) for (_, t), v in w.items()}
 
     # ------------------------------------------------------------------ diagnosis
     def _diagnose(self, net, state: dict[str, Any]) -> list[str]:
