@@ -415,9 +415,10 @@ def test_build_then_solve_keeps_no_state_on_the_model():
     assert first.status == again.status == "optimal"
     assert first.objective == again.objective == pytest.approx(expected)
     # the user's own row on the built problem binds: region 0 and 1 apart
-    x = built.state["x"]
+    x = built.state["x"]  # the block of x[v, j]; in PuLP its columns are named x_{local index}
+    lp = built.problem.variablesDict()
     for j in range(3):
-        built.problem += x[0, j] + x[1, j] <= 1
+        built.problem += lp[f"x_{x[0, j] - x.start}"] + lp[f"x_{x[1, j] - x.start}"] <= 1
     apart = built.solve()
     lab = apart.assignments.set_index("region_id")["territory"]
     assert lab[0] != lab[1]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pulp
 
+from ..._arrays import ArrayProblem
 from ...solver import Solver
 from .data import TerritoryData
 from .pmedian import build_pmedian, pairs
@@ -45,10 +45,7 @@ def pmedian_lp_bound(model, d: TerritoryData, solver: Solver, seconds: float) ->
     """
     if d.n * d.n > LP_BOUND_MAX_PAIRS or seconds < 0.5:
         return math.nan
-    prob = pulp.LpProblem("territory_lp_bound", pulp.LpMinimize)
-    pv, pc = pairs(d, None)
-    state = build_pmedian(model, d, prob, pv, pc)
-    for v in state["x"]:
-        v.cat = pulp.LpContinuous
-    info = Solver(solver.name, time_limit=seconds, threads=solver.threads).solve(prob)
+    ap = ArrayProblem("territory_lp_bound", "min")
+    build_pmedian(model, d, ap, *pairs(d, None), integer=False)
+    info = Solver(solver.name, time_limit=seconds, threads=solver.threads).solve(ap)
     return info.objective if info.status == "optimal" else math.nan

@@ -7,9 +7,8 @@ as adjacency lists of those numbers.
 from __future__ import annotations
 
 import numpy as np
-import pulp
 
-from .._lp import new_vars
+from ..._arrays import ArrayProblem
 
 __all__ = ["adjacency_lists", "pieces", "add_flow_contiguity", "separator_cuts"]
 
@@ -58,15 +57,15 @@ def pieces(adj: list[list[int]], members) -> list[list[int]]:
 
 
 def add_flow_contiguity(
-    prob: pulp.LpProblem,
-    x: np.ndarray,
+    ap: ArrayProblem,
+    x,
     edges: np.ndarray,
     *,
     roots=None,
-    root_vars: np.ndarray | None = None,
+    root_vars=None,
     name: str = "flow",
-) -> np.ndarray:
-    """Single-commodity flow contiguity per territory slot (Shirabe-style).
+):
+    """Single-commodity flow contiguity per territory slot (Shirabe-style), as row blocks.
 
     Slot ``j``'s root ships one unit to every other member of ``j`` along arcs whose
     two ends are both in ``j``; a member cut off from the root cannot receive its unit,
@@ -74,55 +73,60 @@ def add_flow_contiguity(
 
     Parameters
     ----------
-    x : object array (n, k)
+    ap : ArrayProblem
+    x : VarBlock (n, k)
         ``x[v, j] = 1`` when region ``v`` is in slot ``j``.
     edges : int array (m, 2)
     roots : sequence of int or None, optional
         A fixed root region per slot (``None`` entries use ``root_vars``).
-    root_vars : object array (n, k), optional
+    root_vars : VarBlock (n, k), optional
         Binary root indicators for slots without a fixed root.
 
     Returns
     -------
-    object array (2m, k) of flow variables.
+    VarBlock (2m, k) of arc flows.
     """
     n, k = x.shape
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    tail = np.concatenate([edges[:, 0], edges[:, 1]]).tolist()
-    head = np.concatenate([edges[:, 1], edges[:, 0]]).tolist()
+    tail = np.concatenate([edges[:, 0], edges[:, 1]])
+    head = np.concatenate([edges[:, 1], edges[:, 0]])
+    arcs = len(tail)
     big = float(max(n - k + 1, 1))
-    flows = np.empty((len(tail), k), dtype=object)
-    le, ge = pulp.LpConstraintLE, pulp.LpConstraintGE
-    for j in range(k):
-        root = None if roots is None else roots[j]
-        f = new_vars(prob, f"{name}{j}", len(tail), low=0.0, up=big)
-        flows[:, j] = f
-        xs = x[:, j]
-        inflow: list[list] = [[] for _ in range(n)]
-        outflow: list[list] = [[] for _ in range(n)]
-        for a, (u, v) in enumerate(zip(tail, head)):
-            if root is not None and v == root:
-                # nothing needs to flow back into a fixed root
-                prob.addConstraint(
-                    pulp.LpConstraint(pulp.LpAffineExpression([(f[a], 1.0)]), le, f"{name}{j}_r{a}", 0.0)
-                )
-                continue
-            prob.addConstraint(
-                pulp.LpConstraint(pulp.LpAffineExpression([(f[a], 1.0), (xs[u], -big)]), le, f"{name}{j}_t{a}", 0.0)
-            )
-            prob.addConstraint(
-                pulp.LpConstraint(pulp.LpAffineExpression([(f[a], 1.0), (xs[v], -big)]), le, f"{name}{j}_h{a}", 0.0)
-            )
-            inflow[v].append(f[a])
-            outflow[u].append(f[a])
-        for v in range(n):
-            if root is not None and v == root:
-                continue
-            terms = [(a, 1.0) for a in inflow[v]] + [(a, -1.0) for a in outflow[v]] + [(xs[v], -1.0)]
-            if root is None:
-                terms.append((root_vars[v, j], big))
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), ge, f"{name}{j}_n{v}", 0.0))
-    return flows
+    root = np.array([-1 if roots is None or roots[j] is None else int(roots[j]) for j in range(k)])
+    a_idx, j_idx = np.divmod(np.arange(arcs * k), k)
+    # nothing needs to flow back into a fixed root
+    into_root = head[a_idx] == root[j_idx]
+    f = ap.add_vars(name, (arcs, k), upper=np.where(into_root, 0.0, big))
+    live = ~into_root
+    ai, ji = a_idx[live], j_idx[live]
+    m = len(ai)
+    rows = np.arange(m)
+    for end, tag in ((tail, "t"), (head, "h")):
+        # flow only between two members of the slot
+        ap.add_rows(f"{name}_{tag}", np.r_[rows, rows], np.r_[f[ai, ji], x[end[ai], ji]],
+                    np.r_[np.ones(m), np.full(m, -big)], sense="<=", rhs=0.0, n_rows=m)
+    # node rows: inflow - outflow - x[v,j] (+ big r[v,j] for a free root) >= 0, for v not a fixed root
+    node_row = np.full((n, k), -1, dtype=np.int64)
+    keep = np.ones((n, k), dtype=bool)
+    fixed = root >= 0
+    keep[root[fixed], np.flatnonzero(fixed)] = False
+    node_row[keep] = np.arange(int(keep.sum()))
+    n_rows = int(keep.sum())
+    r_in, c_in = node_row[head[ai], ji], f[ai, ji]
+    r_out, c_out = node_row[tail[ai], ji], f[ai, ji]
+    ok_in, ok_out = r_in >= 0, r_out >= 0
+    vv, jj = np.nonzero(keep)
+    rows_l = [r_in[ok_in], r_out[ok_out], node_row[vv, jj]]
+    cols_l = [c_in[ok_in], c_out[ok_out], x[vv, jj]]
+    vals_l = [np.ones(int(ok_in.sum())), -np.ones(int(ok_out.sum())), -np.ones(len(vv))]
+    free = ~fixed[jj]
+    if free.any():
+        rows_l.append(node_row[vv[free], jj[free]])
+        cols_l.append(root_vars[vv[free], jj[free]])
+        vals_l.append(np.full(int(free.sum()), big))
+    ap.add_rows(f"{name}_n", np.concatenate(rows_l), np.concatenate(cols_l), np.concatenate(vals_l), sense=">=",
+                rhs=0.0, n_rows=n_rows)
+    return f
 
 
 def separator_cuts(

@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pulp
 
-from .._lp import add_grouped_rows, add_row, linear, new_vars
+from ..._arrays import ArrayProblem
 from .contiguity import add_flow_contiguity
 from .data import TerritoryData
 
@@ -30,29 +29,32 @@ def symmetric(d: TerritoryData) -> bool:
     return d.centres is None and d.current is None and d.locked is None
 
 
-def build_labelling(settings, d: TerritoryData, prob: pulp.LpProblem, *, symmetry: str | None = None) -> dict[str, Any]:
-    """Add the labelling model of ``d`` to ``prob``; return the state the solve reads.
+def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: str | None = None) -> dict[str, Any]:
+    """Add the labelling model of ``d`` to ``ap`` (blocks of rows); return the state the solve reads.
 
     ``settings`` is the :class:`TerritoryDesign` (``objective``, ``contiguity``,
     ``max_changes``). ``symmetry`` overrides :data:`SYMMETRY`.
     """
     symmetry = symmetry or SYMMETRY
     n, k = d.n, d.k
-    x = new_vars(prob, "x", n * k, low=0, up=1, cat=pulp.LpBinary).reshape(n, k)
-    state: dict[str, Any] = {"form": "labelling", "x": x, "symmetry": symmetry}
-    add_grouped_rows(prob, x.reshape(-1), None, np.repeat(np.arange(n), k), n, "==", 1.0, "assign")
-    # every territory gets at least one region (balance with a zero lower bound does not say so)
-    add_grouped_rows(prob, x.reshape(-1), None, np.tile(np.arange(k), n), k, ">=", 1.0, "nonempty")
-    fix = {}
+    lo, up = np.zeros((n, k)), np.ones((n, k))
     if d.locked is not None:
         for v in np.flatnonzero(d.locked >= 0).tolist():
-            for j in range(k):
-                fix[x[v, j]] = 1.0 if j == d.locked[v] else 0.0
+            up[v] = 0.0
+            lo[v, d.locked[v]] = up[v, d.locked[v]] = 1.0
     if d.centres is not None:
         for j, c in enumerate(d.centres):
-            for jj in range(k):
-                fix[x[c, jj]] = 1.0 if jj == j else 0.0
+            up[c] = 0.0
+            lo[c, j] = up[c, j] = 1.0
     sym = symmetric(d)
+    if sym:
+        # slot j's root is its lowest region and roots increase, so region v < j is never in slot j
+        up[np.triu_indices(n, 1, k)] = 0.0
+    x = ap.add_vars("x", (n, k), lower=lo, upper=up, integer=True)
+    state: dict[str, Any] = {"form": "labelling", "x": x, "symmetry": symmetry}
+    ap.add_rows("assign", np.repeat(np.arange(n), k), x.index, sense="==", rhs=1.0, n_rows=n)
+    # every territory gets at least one region (balance with a zero lower bound does not say so)
+    ap.add_rows("nonempty", np.tile(np.arange(k), n), x.index, sense=">=", rhs=1.0, n_rows=k)
     roots = [None] * k
     if d.centres is not None:
         roots = list(d.centres)
@@ -61,90 +63,104 @@ def build_labelling(settings, d: TerritoryData, prob: pulp.LpProblem, *, symmetr
             lk = np.flatnonzero(d.locked == j)
             if len(lk):
                 roots[j] = int(lk[0])
-    if sym:
-        # slot j's root is its lowest region and roots increase, so region v < j is never in slot j
-        for v in range(min(n, k)):
-            for j in range(v + 1, k):
-                fix[x[v, j]] = 0.0
-    for var, val in fix.items():
-        var.lowBound = var.upBound = val
     r = None
-    need_r = [j for j in range(k) if roots[j] is None]
-    if need_r and (settings.contiguity or sym):
-        r = np.empty((n, k), dtype=object)
-        for j in need_r:
-            r[:, j] = new_vars(prob, f"r{j}", n, low=0, up=1, cat=pulp.LpBinary)
-            add_row(prob, r[:, j], None, "==", 1.0, f"oneroot_{j}")
-            for v in range(n):
-                add_row(prob, [r[v, j], x[v, j]], [1.0, -1.0], "<=", 0.0, f"rootin_{v}_{j}")
+    need_r = np.array([j for j in range(k) if roots[j] is None], dtype=np.int64)
+    if len(need_r) and (settings.contiguity or sym):
+        r_up = np.zeros((n, k))
+        r_up[:, need_r] = 1.0
         if sym:
-            for j in range(k):
-                for v in range(min(j, n)):
-                    r[v, j].upBound = 0.0
+            r_up[np.triu_indices(n, 1, k)] = 0.0
+        r = ap.add_vars("r", (n, k), upper=r_up, integer=True)
+        ap.add_rows("oneroot", np.repeat(np.arange(len(need_r)), n), r[:, need_r].T.reshape(-1),
+                    sense="==", rhs=1.0, n_rows=len(need_r))
+        vv, jj = np.meshgrid(np.arange(n), need_r, indexing="ij")
+        m = vv.size
+        ap.add_rows("rootin", np.r_[np.arange(m), np.arange(m)], np.r_[r[vv, jj].reshape(-1), x[vv, jj].reshape(-1)],
+                    np.r_[np.ones(m), -np.ones(m)], sense="<=", rhs=0.0, n_rows=m)
+        if sym:
             if symmetry == "explicit":
-                _explicit_root_order(prob, x, r)
+                _explicit_root_order(ap, x, r)
             else:
-                _cumulative_root_order(prob, x, r)
+                _cumulative_root_order(ap, x, r)
         state["r"] = r
     for p in range(len(d.attrs)):
-        a = d.loads[:, p]
-        for j in range(k):
-            if d.lower[p] > 0:
-                add_row(prob, x[:, j], a, ">=", d.lower[p], f"bal_lo_{p}_{j}")
-            if np.isfinite(d.upper[p]):
-                add_row(prob, x[:, j], a, "<=", d.upper[p], f"bal_hi_{p}_{j}")
+        a = np.repeat(d.loads[:, p], k)
+        slot = np.tile(np.arange(k), n)
+        if d.lower[p] > 0:
+            ap.add_rows(f"bal_lo_{p}", slot, x.index, a, sense=">=", rhs=d.lower[p], n_rows=k)
+        if np.isfinite(d.upper[p]):
+            ap.add_rows(f"bal_hi_{p}", slot, x.index, a, sense="<=", rhs=d.upper[p], n_rows=k)
     if settings.contiguity and k > 1:
-        add_flow_contiguity(prob, x, d.edges, roots=roots, root_vars=r)
+        add_flow_contiguity(ap, x, d.edges, roots=roots, root_vars=r)
     if d.current is not None and settings.max_changes is not None:
-        stay = x[np.arange(n), d.current]
-        add_row(prob, stay, None, ">=", n - settings.max_changes, "max_changes")
+        ap.add_row("max_changes", x[np.arange(n), d.current], 1.0, ">=", n - settings.max_changes)
     if settings.objective == "cut_edges":
         m = len(d.edges)
-        y = new_vars(prob, "cut", m, low=0, up=1)
+        y = ap.add_vars("cut", m, upper=1.0, cost=d.edge_w)
         state["y"] = y
-        for e, (u, v) in enumerate(d.edges.tolist()):
-            for j in range(k):
-                add_row(prob, [y[e], x[u, j], x[v, j]], [1.0, -1.0, 1.0], ">=", 0.0, f"cut_{e}_{j}")
-        prob.setObjective(linear(y, d.edge_w))
+        e, j = np.divmod(np.arange(m * k), k)
+        u, v = d.edges[e, 0], d.edges[e, 1]
+        rows = np.arange(m * k)
+        ap.add_rows("cutlink", np.r_[rows, rows, rows], np.r_[y[e], x[u, j], x[v, j]],
+                    np.r_[np.ones(m * k), -np.ones(m * k), np.ones(m * k)], sense=">=", rhs=0.0, n_rows=m * k)
     elif settings.objective == "disruption":
-        stay = x[np.arange(n), d.current]
-        prob.setObjective(linear(stay, -np.ones(n), constant=float(n)))
+        ap.add_cost(x[np.arange(n), d.current], -1.0)
+        ap.offset += float(n)
     else:
-        cost = d.weights[:, None] * d.dist[:, d.centres]
-        prob.setObjective(linear(x.reshape(-1), cost.reshape(-1)))
+        ap.add_cost(x.index, (d.weights[:, None] * d.dist[:, d.centres]).reshape(-1))
     return state
 
 
-def _explicit_root_order(prob, x, r) -> None:
+def _explicit_root_order(ap: ArrayProblem, x, r) -> None:
     """0.1's rows: ``x[v,j] <= sum_{u<=v} r[u,j]`` and ``sum_{u<=v} r[u,j+1] <= sum_{u<v} r[u,j]``.
 
     Each row spells out its prefix sum: O(k n^2) nonzeros (84% of all at n=200, k=8).
     """
     n, k = x.shape
+    rows, cols, vals, count = [], [], [], 0
     for j in range(k):
         for v in range(j, n):
-            add_row(prob, [x[v, j], *r[: v + 1, j]], [1.0] + [-1.0] * (v + 1), "<=", 0.0, f"minroot_{v}_{j}")
-            if j + 1 < k:
-                add_row(prob, [*r[: v + 1, j + 1], *r[:v, j]], [1.0] * (v + 1) + [-1.0] * v, "<=", 0.0,
-                        f"rootorder_{v}_{j}")
+            rows.append(np.full(v + 2, count))
+            cols.append(np.r_[x[v, j], r[: v + 1, j]])
+            vals.append(np.r_[1.0, -np.ones(v + 1)])
+            count += 1
+    ap.add_rows("minroot", np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), sense="<=",
+                rhs=0.0, n_rows=count)
+    rows, cols, vals, count = [], [], [], 0
+    for j in range(k - 1):
+        for v in range(j, n):
+            rows.append(np.full(2 * v + 1, count))
+            cols.append(np.r_[r[: v + 1, j + 1], r[:v, j]])
+            vals.append(np.r_[np.ones(v + 1), -np.ones(v)])
+            count += 1
+    if count:
+        ap.add_rows("rootorder", np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), sense="<=",
+                    rhs=0.0, n_rows=count)
 
 
-def _cumulative_root_order(prob, x, r) -> None:
+def _cumulative_root_order(ap: ArrayProblem, x, r) -> None:
     """The same rows through running sums ``R[v,j] = sum_{u<=v} r[u,j]``: O(n k) rows of <= 3 nonzeros.
 
     ``R[v,j] = R[v-1,j] + r[v,j]``; no member below the root: ``x[v,j] <= R[v,j]``;
     roots in slot order: ``R[v,j+1] <= R[v-1,j]``.
     """
     n, k = x.shape
-    big_r = np.empty((n, k), dtype=object)
-    for j in range(k):
-        big_r[:, j] = new_vars(prob, f"R{j}", n, low=0.0, up=1.0)
-        add_row(prob, [big_r[0, j], r[0, j]], [1.0, -1.0], "==", 0.0, f"cum_0_{j}")
-        for v in range(1, n):
-            add_row(prob, [big_r[v, j], big_r[v - 1, j], r[v, j]], [1.0, -1.0, -1.0], "==", 0.0, f"cum_{v}_{j}")
-        for v in range(j, n):
-            add_row(prob, [x[v, j], big_r[v, j]], [1.0, -1.0], "<=", 0.0, f"minroot_{v}_{j}")
-    for j in range(k - 1):
-        add_row(prob, [big_r[0, j + 1]], [1.0], "<=", 0.0, f"rootorder_0_{j}")
-        for v in range(1, n):
-            add_row(prob, [big_r[v, j + 1], big_r[v - 1, j]], [1.0, -1.0], "<=", 0.0, f"rootorder_{v}_{j}")
+    big_r = ap.add_vars("R", (n, k), upper=1.0)
+    v, j = np.divmod(np.arange(n * k), k)
+    rows = np.arange(n * k)
+    prev = v > 0
+    ap.add_rows("cum", np.r_[rows, rows, rows[prev]], np.r_[big_r[v, j], r[v, j], big_r[v[prev] - 1, j[prev]]],
+                np.r_[np.ones(n * k), -np.ones(n * k), -np.ones(int(prev.sum()))], sense="==", rhs=0.0,
+                n_rows=n * k)
+    keep = v >= j
+    vk, jk = v[keep], j[keep]
+    mk = len(vk)
+    ap.add_rows("minroot", np.r_[np.arange(mk), np.arange(mk)], np.r_[x[vk, jk], big_r[vk, jk]],
+                np.r_[np.ones(mk), -np.ones(mk)], sense="<=", rhs=0.0, n_rows=mk)
+    if k > 1:
+        ap.set_bounds(big_r[0, 1:], upper=0.0)
+        vo, jo = np.divmod(np.arange((n - 1) * (k - 1)), k - 1)
+        vo = vo + 1
+        mo = len(vo)
+        ap.add_rows("rootorder", np.r_[np.arange(mo), np.arange(mo)], np.r_[big_r[vo, jo + 1], big_r[vo - 1, jo]],
+                    np.r_[np.ones(mo), -np.ones(mo)], sense="<=", rhs=0.0, n_rows=mo)

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pulp
 
-from .._lp import add_grouped_rows, add_row, linear, new_vars, values
+from ..._arrays import ArrayProblem
 from .data import TerritoryData
 from .labelling import symmetric
 
@@ -46,29 +45,19 @@ def pairs(d: TerritoryData, candidates: int | None, seed=None) -> tuple[np.ndarr
     return np.nonzero(allowed)
 
 
-def build_pmedian(settings, d: TerritoryData, prob: pulp.LpProblem, pv: np.ndarray, pc: np.ndarray) -> dict[str, Any]:
-    """p-median (Hess) assignment ``x[v, c]`` over the allowed pairs only; ``x[c, c]`` opens centre ``c``."""
+def build_pmedian(settings, d: TerritoryData, ap: ArrayProblem, pv: np.ndarray, pc: np.ndarray, *,
+                  integer: bool = True) -> dict[str, Any]:
+    """p-median (Hess) assignment ``x[v, c]`` over the allowed pairs only; ``x[c, c]`` opens centre ``c``.
+
+    ``integer=False`` builds the LP relaxation (for a bound).
+    """
     n, k = d.n, d.k
-    x = new_vars(prob, "x", len(pv), low=0, up=1, cat=pulp.LpBinary)
+    npairs = len(pv)
     index = {(v, c): i for i, (v, c) in enumerate(zip(pv.tolist(), pc.tolist()))}
-    diag = x[[index[c, c] for c in range(n)]]
-    state: dict[str, Any] = {"form": "hess", "x": x, "pv": pv, "pc": pc, "index": index, "diag": diag}
-    add_grouped_rows(prob, x, None, pv, n, "==", 1.0, "assign")
-    add_row(prob, diag, None, "==", float(k), "k_centres")
-    le = pulp.LpConstraintLE
+    diag_pos = np.array([index[c, c] for c in range(n)], dtype=np.int64)
     off = pv != pc
-    xl, yl = x.tolist(), diag.tolist()
-    for i in np.flatnonzero(off).tolist():
-        prob.addConstraint(
-            pulp.LpConstraint(pulp.LpAffineExpression([(xl[i], 1.0), (yl[pc[i]], -1.0)]), le, f"open_{i}", 0.0)
-        )
-    for p in range(len(d.attrs)):
-        a = d.loads[pv, p]
-        # x[c, c] is the centre switch itself, so the bound rides on it
-        if d.lower[p] > 0:
-            add_grouped_rows(prob, x, a - np.where(off, 0.0, d.lower[p]), pc, n, ">=", 0.0, f"bal_lo_{p}")
-        if np.isfinite(d.upper[p]):
-            add_grouped_rows(prob, x, a - np.where(off, 0.0, d.upper[p]), pc, n, "<=", 0.0, f"bal_hi_{p}")
+    up = np.ones(npairs)
+    nbr_rows: list[tuple[int, list[int]]] = []
     if settings.contiguity and k > 1:
         # a member that is not next to its centre needs a member among its own neighbours
         # (the separator of the piece {v}); valid for every contiguous plan, and it
@@ -78,82 +67,115 @@ def build_pmedian(settings, d: TerritoryData, prob: pulp.LpProblem, pv: np.ndarr
             v, c = int(pv[i]), int(pc[i])
             if c in adjset[v]:
                 continue
-            nb = [xl[index[u, c]] for u in d.adj[v] if (u, c) in index]
-            if not nb:
-                xl[i].upBound = 0.0
-                continue
-            add_row(prob, [xl[i], *nb], [1.0] + [-1.0] * len(nb), "<=", 0.0, f"nbr_{i}")
+            nb = [index[u, c] for u in d.adj[v] if (u, c) in index]
+            if nb:
+                nbr_rows.append((i, nb))
+            else:
+                up[i] = 0.0
+    x = ap.add_vars("x", npairs, upper=up, integer=integer, cost=d.weights[pv] * d.dist[pv, pc])
+    cols = x.index
+    state: dict[str, Any] = {"form": "hess", "x": x, "pv": pv, "pc": pc, "index": index, "diag": diag_pos}
+    ap.add_rows("assign", pv, cols, sense="==", rhs=1.0, n_rows=n)
+    ap.add_row("k_centres", cols[diag_pos], 1.0, "==", float(k))
+    io = np.flatnonzero(off)
+    m = len(io)
+    ap.add_rows("open", np.r_[np.arange(m), np.arange(m)], np.r_[cols[io], cols[diag_pos[pc[io]]]],
+                np.r_[np.ones(m), -np.ones(m)], sense="<=", rhs=0.0, n_rows=m)
+    for p in range(len(d.attrs)):
+        a = d.loads[pv, p]
+        # x[c, c] is the centre switch itself, so the bound rides on it
+        if d.lower[p] > 0:
+            ap.add_rows(f"bal_lo_{p}", pc, cols, a - np.where(off, 0.0, d.lower[p]), sense=">=", rhs=0.0, n_rows=n)
+        if np.isfinite(d.upper[p]):
+            ap.add_rows(f"bal_hi_{p}", pc, cols, a - np.where(off, 0.0, d.upper[p]), sense="<=", rhs=0.0, n_rows=n)
+    if nbr_rows:
+        rows = np.concatenate([np.full(len(nb) + 1, r) for r, (_, nb) in enumerate(nbr_rows)])
+        members = np.concatenate([[i, *nb] for i, nb in nbr_rows]).astype(np.int64)
+        vals = np.concatenate([[1.0] + [-1.0] * len(nb) for _, nb in nbr_rows])
+        ap.add_rows("nbr", rows, cols[members], vals, sense="<=", rhs=0.0, n_rows=len(nbr_rows))
     if d.locked is not None:
         groups = [np.flatnonzero(d.locked == j) for j in range(k)]
         groups = [g for g in groups if len(g)]
+        same = []
         for g in groups:
             for v in g[1:].tolist():
                 for c in range(n):
                     a, b = index.get((v, c)), index.get((int(g[0]), c))
                     if a is not None and b is not None:
-                        add_row(prob, [xl[a], xl[b]], [1.0, -1.0], "==", 0.0, f"lock_{v}_{c}")
+                        same.append((a, b))
+        if same:
+            pa = np.array(same, dtype=np.int64)
+            r = np.arange(len(pa))
+            ap.add_rows("lock", np.r_[r, r], np.r_[cols[pa[:, 0]], cols[pa[:, 1]]],
+                        np.r_[np.ones(len(pa)), -np.ones(len(pa))], sense="==", rhs=0.0, n_rows=len(pa))
         if len(groups) > 1:
             reps = [int(g[0]) for g in groups]
+            rows, members, count = [], [], 0
             for c in range(n):
-                terms = [xl[index[r, c]] for r in reps if (r, c) in index]
+                terms = [index[r, c] for r in reps if (r, c) in index]
                 if len(terms) > 1:
-                    add_row(prob, terms, None, "<=", 1.0, f"lockapart_{c}")
-    prob.setObjective(linear(x, d.weights[pv] * d.dist[pv, pc]))
+                    rows += [count] * len(terms)
+                    members += terms
+                    count += 1
+            if members:
+                ap.add_rows("lockapart", rows, cols[np.array(members, dtype=np.int64)], sense="<=", rhs=1.0)
     return state
 
 
 def start_values(d: TerritoryData, state, label, centres) -> dict:
-    """A full MIP start (variable -> value) from a plan ``label`` with ``centres``."""
+    """A MIP start ``{VarBlock: values}`` from a plan ``label`` with ``centres`` (the x block only)."""
     x = state["x"]
-    start = {}
     if state["form"] == "hess":
         cl = np.asarray(centres)[label]
-        hit = (cl[state["pv"]] == state["pc"]).astype(float).tolist()
-        return dict(zip(x.tolist(), hit))
-    slot = label
+        return {x: (cl[state["pv"]] == state["pc"]).astype(float)}
+    slot = np.asarray(label)
     if state.get("r") is not None and symmetric(d):
         # renumber territories by their lowest region, as the symmetry rows demand
-        first = {}
-        for t in label.tolist():
+        first: dict[int, int] = {}
+        for t in slot.tolist():
             first.setdefault(t, len(first))
-        slot = np.array([first[t] for t in label.tolist()])
-    for v in range(d.n):
-        for j in range(d.k):
-            start[x[v, j]] = 1.0 if slot[v] == j else 0.0
-    return start
+        slot = np.array([first[t] for t in slot.tolist()])
+    return {x: (slot[:, None] == np.arange(d.k)[None, :]).astype(float)}
 
 
-def add_separator_cuts(prob, state, cuts, centres) -> int:
-    """Add the a-b separator rows of ``cuts`` (from :func:`.contiguity.separator_cuts`); return how many."""
+def add_separator_cuts(ap: ArrayProblem, state, cuts, centres) -> int:
+    """Add the a-b separator rows of ``cuts`` (from :func:`.contiguity.separator_cuts`) as one block.
+
+    For a piece ``C`` cut off from centre ``c`` with neighbourhood ``N(C)``:
+    ``x[v, c] <= sum_{u in N(C)} x[u, c]`` for ``v`` in ``C``. Returns how many rows.
+    """
     x, index = state["x"], state["index"]
-    ge = pulp.LpConstraintGE
-    added = 0
-    base = len(prob.constraints)  # names stay unique when a built model is solved again
+    cols = x.index
+    rows, members, vals, count = [], [], [], 0
     for piece, sep, c in cuts:
-        targets = sorted(set(centres) | {c})
-        for cc in targets:
+        for cc in sorted(set(centres) | {c}):
             if cc in piece or cc in sep:
                 continue
+            s_terms = [index[u, cc] for u in sep if (u, cc) in index]
             for v in piece:
                 if (v, cc) not in index:
                     continue
-                terms = [(x[index[u, cc]], 1.0) for u in sep if (u, cc) in index] + [(x[index[v, cc]], -1.0)]
-                prob.addConstraint(
-                    pulp.LpConstraint(pulp.LpAffineExpression(terms), ge, f"sep{base + added}", 0.0)
-                )
-                added += 1
-                state["cuts"] += 1
-    return added
+                rows += [count] * (len(s_terms) + 1)
+                members += [*s_terms, index[v, cc]]
+                vals += [1.0] * len(s_terms) + [-1.0]
+                count += 1
+    if count:
+        state["sep_blocks"] = state.get("sep_blocks", 0) + 1
+        name = f"sep{state['sep_blocks']}_{ap.n_rows}"  # unique when a built model is solved again
+        ap.add_rows(name, rows, cols[np.array(members, dtype=np.int64)], vals, sense=">=", rhs=0.0, n_rows=count)
+    state["cuts"] += count
+    return count
 
 
 def read_plan(d: TerritoryData, state) -> tuple[np.ndarray, list | None]:
     """The solved plan: territory slot per region and each slot's centre (or None)."""
     x = state["x"]
+    xv = x.value
     if state["form"] == "hess":
-        hit = values(x) > 0.5
+        hit = xv > 0.5
         centre_of = np.zeros(d.n, dtype=np.int64)
         centre_of[state["pv"][hit]] = state["pc"][hit]
-        centres = sorted(set(centre_of.tolist()), key=lambda c: c)
+        centres = sorted(set(centre_of.tolist()))
         slot = {c: j for j, c in enumerate(centres)}
         label = np.array([slot[c] for c in centre_of.tolist()])
         if d.locked is not None:
@@ -173,5 +195,4 @@ def read_plan(d: TerritoryData, state) -> tuple[np.ndarray, list | None]:
                 new_centres[perm[s]] = c
             centres = new_centres
         return label, list(centres)
-    xv = values(x.reshape(-1)).reshape(d.n, d.k)
     return np.argmax(xv, axis=1), (list(d.centres) if d.centres is not None else None)

@@ -19,8 +19,8 @@ import time
 import warnings
 
 import numpy as np
-import pulp
 
+from ..._arrays import ArrayProblem
 from ...exceptions import InfeasibleError, NoSolutionError, NotOptimalWarning, SolverError
 from ...plan import Plan
 from ...solver import SolveInfo, Solver
@@ -112,16 +112,14 @@ class TerritoryBuilt(BuiltModel):
                              gap=_gap(hres.objective, bound), seconds=hres.seconds)
             info.message = "heuristic plan; the bound counts edges or nearest distances only"
             return self._finish(d, hres.label, hres.centres, info, state)
-        problem = self.problem
-        outcome = self._exact(problem, state, solver, deadline, hres if h_ok else None)
+        outcome = self._exact(self, state, solver, deadline, hres if h_ok else None)
         if outcome is None and state.get("restricted"):
             # the nearest-candidate restriction, not a rule the user set, left no plan: drop it
-            problem = pulp.LpProblem(model.kind, model.sense)
-            full = build_pmedian(model, d, problem, *pairs(d, None))
-            state.update({k: v for k, v in full.items()})
+            ap = ArrayProblem(model.kind, model.sense)
+            state.update(build_pmedian(model, d, ap, *pairs(d, None)))
             state["restricted"] = False
-            state["restriction_dropped"] = True
-            outcome = self._exact(problem, state, solver, deadline, None)
+            full = TerritoryBuilt(model, self.network, None, state, 0.0, arrays=ap)
+            outcome = self._exact(full, state, solver, deadline, None)
             if outcome is not None:
                 note = (f"the centre_candidates={model.centre_candidates} restriction left no plan; "
                         "solved with every pair")
@@ -136,15 +134,20 @@ class TerritoryBuilt(BuiltModel):
         return self._finish(d, label, centres, info, state)
 
     # ------------------------------------------------------------------ the exact search
-    def _exact(self, problem, state, solver: Solver, deadline, hres):
-        """Solve (with the separator-cut loop where needed); ``None`` when proven infeasible."""
-        model, d = self.model, state["data"]
+    @staticmethod
+    def _exact(built: BuiltModel, state, solver: Solver, deadline, hres):
+        """Solve ``built`` (with the separator-cut loop where needed); ``None`` when proven infeasible.
+
+        Every call goes through ``built.solve_once``, so rows a user added to
+        ``built.problem`` stay in force, separator rows included.
+        """
+        model, d = built.model, state["data"]
         start = start_values(d, state, hres.label, hres.centres) if hres is not None else None
         while True:
             sv = solver
             if deadline is not None:
                 sv = dataclasses.replace(solver, time_limit=max(deadline - time.perf_counter(), 0.5))
-            info = sv.solve(problem, warm_start=start)
+            info = built.solve_once(sv, warm_start=start)
             state["rounds"] += 1
             if info.status in ("infeasible", "unbounded"):
                 return None
@@ -152,7 +155,7 @@ class TerritoryBuilt(BuiltModel):
                 raise SolverError(f"{solver.name} failed: {info.termination} {info.message}".strip())
             if not info.has_solution:
                 if hres is not None:
-                    return self._heuristic_answer(info, hres)
+                    return TerritoryBuilt._heuristic_answer(info, hres)
                 raise NoSolutionError(
                     f"{solver.name} stopped ({info.termination}) after {info.seconds:.1f}s without a plan and the "
                     f"heuristic found none; raise time_limit (now {solver.time_limit}) or loosen the model."
@@ -162,7 +165,7 @@ class TerritoryBuilt(BuiltModel):
             if len(np.unique(label)) != d.k or heur.violation(pb, label) > 1e-6:
                 # a solver answer that is not a k-territory balanced plan is never reported
                 if hres is not None:
-                    return self._heuristic_answer(info, hres)
+                    return TerritoryBuilt._heuristic_answer(info, hres)
                 raise SolverError(f"{solver.name} returned a plan with {len(np.unique(label))} territories "
                                   f"or broken balance; rerun with msg=True to inspect.")
             if state["form"] != "hess" or not model.contiguity:
@@ -174,11 +177,11 @@ class TerritoryBuilt(BuiltModel):
                 # out of time with a disconnected plan: the heuristic's plan is the answer
                 if hres is None:
                     raise NoSolutionError(f"time limit reached before a contiguous plan ({state['rounds']} rounds).")
-                return self._heuristic_answer(info, hres)
+                return TerritoryBuilt._heuristic_answer(info, hres)
             # the disconnected plan's bound still holds for the model with the new rows
-            add_separator_cuts(problem, state, cuts, centres)
+            add_separator_cuts(built.arrays, state, cuts, centres)
         if hres is not None and hres.objective < info.objective - 1e-9 and info.status != "optimal":
-            return self._heuristic_answer(info, hres)
+            return TerritoryBuilt._heuristic_answer(info, hres)
         return label, centres, info
 
     @staticmethod
