@@ -1,0 +1,172 @@
+"""A built DistributorSelection: the one contract's ``solve``, with the strategy chosen at build time.
+
+``DistributorSelection.build(net)`` checks the settings, chooses the strategy
+(``"auto"`` resolves here) and returns a :class:`SelectionBuilt`. Its ``solve``:
+
+1. ``"lagrangian"``: runs :func:`~.lagrangian.solve_lagrangian` (the PuLP problem is
+   not made unless somebody asks for ``built.problem``; once it has been handed out,
+   the user may have added rows the Lagrangian path cannot see, so the MIP solves it);
+2. ``"mip"``: the shared solve path with a heuristic start, then keeps the heuristic's
+   plan when the time-limited solver returned a worse one (or none);
+3. with restricted ``candidates``: the bound, status and widening of
+   :mod:`.restricted`, so that "optimal" means optimal for the unrestricted problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+import warnings
+
+import pulp
+
+from ...exceptions import InfeasibleError, NoSolutionError
+from ...plan import Plan
+from ...solver import SolveInfo, Solver, _gap
+from .._base import BuiltModel
+from .formulation import build_formulation
+from .lagrangian import solve_lagrangian
+
+__all__ = ["SelectionBuilt"]
+
+log = logging.getLogger("channelopt.models")
+
+
+class SelectionBuilt(BuiltModel):
+    """A :class:`~channelopt.DistributorSelection` built on a network.
+
+    ``strategy`` is the resolved strategy (``"mip"`` or ``"lagrangian"``);
+    ``problem`` is the PuLP problem (made on first access under the Lagrangian
+    strategy; a problem handed out is solved as a MIP so that added rows hold).
+    """
+
+    def __init__(self, model, network, problem, state, build_seconds=0.0, *, strategy: str = "mip",
+                 allowed=None):
+        self.strategy = strategy
+        self._touched = False
+        self._allowed_links = allowed
+        super().__init__(model, network, problem, state, build_seconds)
+
+    @property
+    def problem(self) -> pulp.LpProblem:
+        if self._problem is None:
+            t0 = time.perf_counter()
+            prob = pulp.LpProblem(self.model.kind, self.model.sense)
+            self.state = build_formulation(self.model, self.network, prob, allowed=self._allowed_links,
+                                          close_idle=False)
+            self._problem = prob
+            self.build_seconds += time.perf_counter() - t0
+        self._touched = True
+        return self._problem
+
+    @problem.setter
+    def problem(self, value) -> None:
+        self._problem = value
+
+    def __repr__(self) -> str:
+        return f"SelectionBuilt({self.model!r}, strategy={self.strategy!r})"
+
+    def solve(self, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
+        solver = solver or Solver()
+        if not isinstance(solver, Solver):
+            raise TypeError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
+        t_start = time.perf_counter()
+        touched = self._touched  # the user has had the problem (and may have added rows)
+        try:
+            if self.strategy == "lagrangian" and not touched:
+                plan = solve_lagrangian(self.model, self.network, solver)
+            else:
+                plan = self._solve_mip(solver, warm_start)
+        except InfeasibleError:
+            if not self.state.get("restricted") or touched:
+                raise
+            return self._solve_unrestricted(solver, warm_start, t_start)
+        if self.state.get("restricted"):
+            from .restricted import certify
+
+            plan = certify(self, plan, solver, t_start)
+        return plan
+
+    def _solve_unrestricted(self, solver: Solver, warm_start: bool, t_start: float) -> Plan:
+        """The restriction made the model infeasible: solve on every allowed link, so any
+        infeasibility left is the rules' doing and is diagnosed as such."""
+        model = self.model
+        full = type(model)(**{**model.get_params(), "candidates": None})
+        if solver.time_limit is not None:
+            left = max(solver.time_limit - (time.perf_counter() - t_start), 0.1 * solver.time_limit)
+            solver = dataclasses.replace(solver, time_limit=left)
+        plan = full.build(self.network).solve(solver, warm_start=warm_start)
+        plan.info.message = (f"candidates={model.candidates!r} left no feasible plan (the restriction's doing, not "
+                             f"another rule's); solved on every allowed link instead. {plan.info.message}").strip()
+        plan.settings = {"model": type(model).__name__, **model.get_params(), "solver": solver.to_dict()}
+        return plan
+
+    # ------------------------------------------------------------------ mip with a heuristic floor
+    def _solve_mip(self, solver: Solver, warm_start: bool) -> Plan:
+        from .warm_start import start_objective
+
+        heuristic = None
+        if warm_start:
+            limit = solver.time_limit
+            # the heuristic gets a small share of the limit; the solver the rest
+            seconds = None if limit is None else 0.1 * limit
+            t0 = time.perf_counter()
+            try:
+                start = self.model._warm_start(self.network, self.state, seconds=seconds)
+            except Exception as exc:  # a failed heuristic must never block the exact solve
+                log.debug("heuristic start failed: %s", exc)
+                start = None
+            if start is not None:
+                heuristic = (start, start_objective(self._problem, start))
+            spent = time.perf_counter() - t0
+            self.state["heuristic_seconds"] = spent
+            if limit is not None:
+                solver = dataclasses.replace(solver, time_limit=max(limit - spent, 0.1 * limit))
+        self.state["_start"] = None if heuristic is None else heuristic[0]
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                plan = super().solve(solver, warm_start=heuristic is not None)
+        except NoSolutionError:
+            if heuristic is None:
+                raise
+            return self._heuristic_plan(heuristic, solver, None)
+        finally:
+            self.state.pop("_start", None)
+        if heuristic is not None and plan.info.status != "optimal" and self._worse(plan.info.objective,
+                                                                                   heuristic[1]):
+            return self._heuristic_plan(heuristic, solver, plan.info)
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return plan
+
+    def _worse(self, objective: float, than: float) -> bool:
+        tol = 1e-9 * max(1.0, abs(than))
+        if not math.isfinite(objective):
+            return True
+        return objective < than - tol if self.model.sense == pulp.LpMaximize else objective > than + tol
+
+    def _heuristic_plan(self, heuristic, solver: Solver, info: SolveInfo | None) -> Plan:
+        """The heuristic's plan, with the solver's bound (when it had one)."""
+        from ...exceptions import NotOptimalWarning
+
+        start, objective = heuristic
+        for v in self._problem.variables():
+            v.varValue = float(start.get(v, 0.0))
+        bound = info.bound if info is not None else math.nan
+        new = SolveInfo(solver.name, "feasible", info.termination if info is not None else "time_limit",
+                        objective=objective, bound=bound, gap=_gap(objective, bound),
+                        seconds=info.seconds if info is not None else math.nan,
+                        build_seconds=self.build_seconds,
+                        n_variables=info.n_variables if info is not None else len(self._problem.variables()),
+                        n_constraints=info.n_constraints if info is not None else len(self._problem.constraints),
+                        time_limit=solver.time_limit, mip_gap=solver.mip_gap,
+                        message=("the solver's plan ({}) was worse than the heuristic's first plan, which is kept"
+                                 .format("none" if info is None else f"{info.objective:,.6g}")))
+        plan = self.model._extract(self.network, self.state, new)
+        plan.settings = {"model": type(self.model).__name__, **self.model.get_params(), "solver": solver.to_dict()}
+        warnings.warn(f"{type(self.model).__name__} plan is feasible ({new.termination}), not proven optimal: "
+                      f"the heuristic's plan was kept; gap {new.gap:.2%}.", NotOptimalWarning, stacklevel=4)
+        return plan

@@ -1,0 +1,264 @@
+"""The Lagrangian strategy of DistributorSelection: a bound in seconds, a rounded plan, a narrowed MIP.
+
+For large ``min_cost`` models with split demand. It runs at solve time of the one
+contract (``build(net) -> BuiltModel -> solve(solver) -> Plan``): ``build`` checks and
+chooses the strategy, and the built model's ``solve`` calls :func:`solve_lagrangian`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from ...exceptions import NoSolutionError, NotOptimalWarning
+from ...plan import Plan
+from ...solver import SolveInfo, Solver, _gap
+from .. import _heuristics as heur
+from .._lp import add_grouped_rows, linear, new_vars, values
+from .formulation import build_formulation
+from .plan import selection_plan
+
+__all__ = ["solve_lagrangian", "eligible"]
+
+log = logging.getLogger("channelopt.models")
+
+
+def eligible(model) -> list[str]:
+    """Settings the Lagrangian strategy cannot honour (empty when it applies)."""
+    return [name for name, on in [
+        ("objective", model.objective != "min_cost"), ("single_source", model.single_source),
+        ("p", model.p is not None), ("min_coverage", model.min_coverage is not None),
+        ("budget", model.budget is not None), ("max_new", model.max_new is not None),
+        ("max_new_cost", model.max_new_cost is not None), ("max_per_region", model.max_per_region is not None),
+        ("min_load", getattr(model, "min_load", False)),
+    ] if on]
+
+
+def solve_lagrangian(model, net, solver: Solver) -> Plan:
+    """Bound by Lagrangian relaxation, plan by rounding, then the MIP on the distributors left.
+
+    ``model`` is a checked :class:`DistributorSelection` (its ``build`` ran ``_check``).
+    """
+    t_start = time.perf_counter()
+    allowed = model._allowed(net)
+    oi, dj = np.nonzero(allowed)
+    n, m = allowed.shape
+    cost = net.costs()[oi, dj]
+    demand = net.outlets["demand"].to_numpy(dtype=float)
+    capacity = net.distributors["capacity"].to_numpy(dtype=float)
+    if not model.capacitated:
+        capacity = np.full(m, np.inf)
+    fixed = net.distributors["fixed_cost"].to_numpy(dtype=float)
+    forced, closed = model._forced_open(net), model._excluded(net)
+    limit = solver.time_limit
+    # the bound gets a quarter of the time limit (a minute without one); the MIP the rest
+    lag_seconds = 60.0 if limit is None else max(0.25 * limit, 1.0)
+    arrays = (oi, dj, cost, demand, capacity, fixed)
+
+    t0 = time.perf_counter()
+    lag = heur.lagrangian_bound(*arrays, forced=forced, closed=closed, iterations=150, seconds=lag_seconds / 2)
+    lag_time = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    best = round_plan(arrays, forced, closed, lag.y_mean, solver)
+    round_time = time.perf_counter() - t0
+    if best is None:
+        raise NoSolutionError("strategy='lagrangian' found no plan by rounding its bound (the transportation LP "
+                              "stayed infeasible with every distributor open); check capacities against "
+                              "demand near each outlet, widen candidates, or use strategy='mip'.")
+    t0 = time.perf_counter()
+    lag = heur.lagrangian_bound(*arrays, upper=best["objective"], forced=forced, closed=closed,
+                                start=lag.multipliers, iterations=400, seconds=lag_seconds / 2)
+    lag_time += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    second = round_plan(arrays, forced, closed, lag.y_mean, solver)
+    if second is not None and second["objective"] < best["objective"]:
+        best = second
+    if _gap(best["objective"], lag.bound) > solver.mip_gap:
+        best = improve(arrays, best, forced, closed, lag.y_mean, solver, seconds=lag_seconds / 2,
+                             good_enough=lag.bound / (1 - solver.mip_gap) if solver.mip_gap else -np.inf)
+    round_time += time.perf_counter() - t0
+    upper, lower = best["objective"], lag.bound
+    stages = {"lagrangian": {"bound": lower, "iterations": lag.iterations, "seconds": lag_time},
+              "rounding": {"objective": upper, "open": int(best["open"].sum()),
+                           "gap": _gap(upper, lower), "seconds": round_time}}
+    log.info("lagrangian: bound %.6g, rounded plan %.6g (gap %.3g%%)", lower, upper,
+             100 * _gap(upper, lower))
+
+    if _gap(upper, lower) <= solver.mip_gap + 1e-12:
+        info = SolveInfo(solver.name, "optimal", "optimal", objective=upper, bound=lower,
+                         gap=_gap(upper, lower), n_variables=len(oi) + m, n_constraints=n + m)
+        return _finish(model, net, best, None, None, info, stages, t_start, solver)
+
+    # A distributor whose opening alone lifts the bound above the plan in hand is closed in
+    # every plan at least as good, so the MIP without it has the same optimum and its bound
+    # holds for the full model.
+    slack = upper - lower
+    shut = (lag.open_penalty > slack + 1e-9 * max(1.0, abs(upper))) & ~best["open"]
+    narrowed = allowed & ~shut[None, :]
+    t0 = time.perf_counter()
+    prob = pulp.LpProblem(model.kind, model.sense)
+    state = build_formulation(model, net, prob, allowed=narrowed)
+    build_seconds = time.perf_counter() - t0
+    start = dict(zip(state["y"].tolist(), best["open"].astype(float).tolist()))
+    share = np.zeros((n, m)) if n * m <= 5e7 else None
+    if share is not None:
+        share[best["oi"], best["dj"]] = best["share"]
+        start.update(zip(state["x"].tolist(), share[state["oi"], state["dj"]].tolist()))
+    else:
+        key = pd.Series(best["share"], index=best["oi"].astype(np.int64) * m + best["dj"])
+        xs = key.reindex(state["oi"].astype(np.int64) * m + state["dj"]).fillna(0.0).to_numpy()
+        start.update(zip(state["x"].tolist(), xs.tolist()))
+    remaining = None if limit is None else max(limit - (time.perf_counter() - t_start), 1.0)
+    mip_solver = dataclasses.replace(solver, time_limit=remaining)
+    info = mip_solver.solve(prob, warm_start=start)
+    info.build_seconds = build_seconds
+    stages["mip"] = {"distributors": int((~state["excluded"]).sum()), "closed_by_bound": int(shut.sum()),
+                     "links": len(state["oi"]), "status": info.status, "objective": info.objective,
+                     "bound": info.bound, "seconds": info.seconds}
+    mip_bound = info.bound if math.isfinite(info.bound) else -math.inf
+    if not info.has_solution or info.objective >= upper - 1e-9 * max(1.0, abs(upper)):
+        info.objective = upper
+        use_mip = False
+    else:
+        use_mip = True
+    info.bound = max(lower, min(mip_bound, info.objective))
+    info.gap = _gap(info.objective, info.bound)
+    info.status = "optimal" if info.gap <= solver.mip_gap + 1e-9 else "feasible"
+    return _finish(model, net, best, state if use_mip else None, prob, info, stages, t_start, solver)
+
+def _finish(model, net, best, state, prob, info, stages, t_start, solver) -> Plan:
+    if state is not None:
+        plan = model._extract(net, state, info)
+    else:
+        plan = selection_plan(net, best["oi"], best["dj"], best["share"], best["open"].astype(float), info,
+                              model.kind, max_distance=model.max_distance)
+        plan.metrics.overall["selection_objective"] = model.objective
+    info.seconds = time.perf_counter() - t_start
+    if not math.isfinite(info.build_seconds):
+        info.build_seconds = 0.0
+    info.message = (f"strategy='lagrangian': bound {info.bound:,.6g} holds for the full model "
+                    f"(Lagrangian {stages['lagrangian']['bound']:,.6g}"
+                    + (f", MIP on {stages['mip']['distributors']} distributors" if "mip" in stages else "")
+                    + ")")
+    # one row per step (lagrangian, rounding, mip); plan.stages is for sub-plans, not numbers
+    plan.tables["solve_steps"] = pd.DataFrame(
+        [{"step": name, **values} for name, values in stages.items()],
+        columns=["step", "objective", "bound", "gap", "seconds", "iterations", "open", "distributors",
+                 "closed_by_bound", "links", "status"])
+    plan.settings = {"model": type(model).__name__, **model.get_params(), "solver": solver.to_dict()}
+    if info.status != "optimal":
+        warnings.warn(f"{type(model).__name__} plan is {info.status}, not proven optimal: gap {info.gap:.2%}.",
+                      NotOptimalWarning, stacklevel=3)
+    return plan
+
+def round_plan(arrays, forced, closed, score, solver) -> dict | None:
+    """Open the distributors the bound favours until the transportation LP serves everyone."""
+    oi, dj, cost, demand, capacity, fixed = arrays
+    n, m = len(demand), len(capacity)
+    total = float(demand.sum())
+    cap = np.where(np.isfinite(capacity), capacity, total)
+    free = ~forced & ~closed
+    # ones the relaxation opens at least half the time first, then by score, cheaper per unit on ties
+    order = np.flatnonzero(free)
+    order = order[np.lexsort((fixed[order] / np.maximum(cap[order], 1e-12), -score[order]))]
+    rank = np.full(m, m, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    rank[forced] = -1
+    first_reach = np.full(n, m, dtype=np.int64)
+    np.minimum.at(first_reach, oi, rank[dj])
+    cum = cap[forced].sum() + np.cumsum(cap[order])
+    k = max(int(np.searchsorted(cum, total * (1 + 1e-9))) + 1, int(first_reach.max()) + 1,
+            int((score[order] >= 0.5).sum()))
+    step = max(1, len(order) // 20)
+    while True:
+        is_open = forced.copy()
+        is_open[order[:k]] = True
+        plan = transport(arrays, is_open, solver)
+        if plan is not None:
+            # a distributor the LP left idle only costs its fixed fee
+            idle = is_open & ~forced & (np.bincount(plan["dj"], weights=plan["share"], minlength=m) <= 1e-9)
+            plan["open"] = is_open & ~idle
+            plan["objective"] = plan["service"] + float(fixed[plan["open"]].sum())
+            return plan
+        if k >= len(order):
+            return None
+        k = min(k + step, len(order))
+
+def improve(arrays, plan, forced, closed, score, solver, seconds: float,
+             good_enough: float = -np.inf) -> dict:
+    """Local search on the open set: drop one, or add one, each move priced by the transportation LP.
+
+    Drops go by fixed cost per unit carried (dearest first), adds by how often the
+    relaxation opened them; a move that lowers the cost is kept.
+    """
+    oi, dj, cost, demand, capacity, fixed = arrays
+    m = len(capacity)
+    total = float(demand.sum())
+    cap = np.where(np.isfinite(capacity), capacity, total)
+    deadline = time.perf_counter() + seconds
+    tried: set[tuple[str, int]] = set()
+    best = plan
+    while time.perf_counter() < deadline and best["objective"] > good_enough:
+        is_open = best["open"]
+        load = np.bincount(best["dj"], weights=best["share"] * demand[best["oi"]], minlength=m)
+        drops = np.flatnonzero(is_open & ~forced)
+        drops = drops[np.argsort(-fixed[drops] / np.maximum(load[drops], 1e-9), kind="stable")]
+        adds = np.flatnonzero(~is_open & ~closed)
+        adds = adds[np.argsort(-score[adds], kind="stable")]
+        moves = [("drop", int(j)) for j in drops if ("drop", int(j)) not in tried][:1]
+        moves += [("add", int(j)) for j in adds if ("add", int(j)) not in tried][:1]
+        if not moves:
+            break
+        improved = False
+        for kind, j in moves:
+            tried.add((kind, j))
+            trial = is_open.copy()
+            trial[j] = kind == "add"
+            if cap[trial].sum() < total * (1 - 1e-9):
+                continue
+            cand = transport(arrays, trial, solver)
+            if cand is None:
+                continue
+            cand["open"] = trial & ~(~forced & (np.bincount(cand["dj"], weights=cand["share"],
+                                                             minlength=m) <= 1e-9))
+            cand["objective"] = cand["service"] + float(fixed[cand["open"]].sum())
+            if cand["objective"] < best["objective"] - 1e-9 * abs(best["objective"]):
+                best, improved = cand, True
+                break
+        if improved:
+            # the neighbourhood changed: earlier rejections may now pay
+            tried.clear()
+    return best
+
+def transport(arrays, is_open, solver) -> dict | None:
+    """Cheapest split assignment to the open distributors (an LP), or None when infeasible."""
+    oi, dj, cost, demand, capacity, _ = arrays
+    n = len(demand)
+    keep = is_open[dj]
+    o, d, c = oi[keep], dj[keep], cost[keep]
+    if np.bincount(o, minlength=n).min(initial=1) == 0:
+        return None
+    prob = pulp.LpProblem("transport", pulp.LpMinimize)
+    x = new_vars(prob, "x", len(o), low=0.0, up=1.0)
+    add_grouped_rows(prob, x, None, o, n, "==", 1.0, "assign")
+    finite = np.flatnonzero(np.isfinite(capacity) & is_open)
+    if len(finite):
+        group_of = np.full(len(capacity), -1)
+        group_of[finite] = np.arange(len(finite))
+        sel = group_of[d] >= 0
+        add_grouped_rows(prob, x[sel], demand[o[sel]], group_of[d[sel]], len(finite), "<=", capacity[finite],
+                         "cap")
+    prob.setObjective(linear(x, c))
+    info = Solver(solver.name, threads=solver.threads).solve(prob)
+    if info.status != "optimal":
+        return None
+    share = values(x)
+    used = share > 1e-9
+    return {"oi": o[used], "dj": d[used], "share": share[used], "service": float(info.objective)}
