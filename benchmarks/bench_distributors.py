@@ -21,7 +21,7 @@ import numpy as np
 import pulp
 
 import channelopt as co
-from channelopt._orlib import read_cap, read_optima, read_pmed, read_pmedcap
+from orlib import read_cap, read_optima, read_pmed, read_pmedcap  # benchmarks/orlib.py (run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT.parent / "shared" / "benchdata"

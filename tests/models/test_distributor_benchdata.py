@@ -5,10 +5,28 @@ The larger ones (pmed6, capa, capa@8000) run in ``benchmarks/bench_distributors.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 
 import channelopt as co
-from channelopt._orlib import read_cap, read_optima, read_pmed, read_pmedcap
+
+
+def _load_orlib():
+    # the OR-Library readers live beside the benchmarks (test and benchmark tooling, not the package)
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "orlib.py"
+    spec = importlib.util.spec_from_file_location("_bench_orlib", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+_orlib = _load_orlib()
+read_cap, read_optima, read_pmed, read_pmedcap = _orlib.read_cap, _orlib.read_optima, _orlib.read_pmed, \
+    _orlib.read_pmedcap
 
 pytestmark = pytest.mark.slow
 
