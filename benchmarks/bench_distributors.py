@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pulp
+from orlib import read_cap, read_optima, read_pmed, read_pmedcap  # benchmarks/orlib.py (run as a script)
 
 import channelopt as co
-from orlib import read_cap, read_optima, read_pmed, read_pmedcap  # benchmarks/orlib.py (run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT.parent / "shared" / "benchdata"

@@ -3,9 +3,9 @@
 ``DistributorSelection.build(net)`` checks the settings, chooses the strategy
 (``"auto"`` resolves here) and returns a :class:`SelectionBuilt`. Its ``solve``:
 
-1. ``"lagrangian"``: runs :func:`~.lagrangian.solve_lagrangian` (the PuLP problem is
-   not made unless somebody asks for ``built.problem``; once it has been handed out,
-   the user may have added rows the Lagrangian path cannot see, so the MIP solves it);
+1. ``"lagrangian"``: runs :func:`~.lagrangian.solve_lagrangian` (once ``built.problem``
+   has been handed out, the user may have added rows the Lagrangian path cannot see,
+   so the MIP solves it);
 2. ``"mip"``: the shared solve path with a heuristic start, then keeps the heuristic's
    plan when the time-limited solver returned a worse one (or none);
 3. with restricted ``candidates``: the bound, status and widening of
@@ -20,13 +20,13 @@ import math
 import time
 import warnings
 
+import numpy as np
 import pulp
 
 from ...exceptions import InfeasibleError, NoSolutionError
 from ...plan import Plan
 from ...solver import SolveInfo, Solver, _gap
 from .._base import BuiltModel
-from .formulation import build_formulation
 from .lagrangian import solve_lagrangian
 
 __all__ = ["SelectionBuilt"]
@@ -35,35 +35,17 @@ log = logging.getLogger("channelopt.models")
 
 
 class SelectionBuilt(BuiltModel):
-    """A :class:`~channelopt.DistributorSelection` built on a network.
+    """A :class:`~channelopt.DistributorSelection` built on a network (array blocks).
 
-    ``strategy`` is the resolved strategy (``"mip"`` or ``"lagrangian"``);
-    ``problem`` is the PuLP problem (made on first access under the Lagrangian
-    strategy; a problem handed out is solved as a MIP so that added rows hold).
+    ``strategy`` is the resolved strategy (``"mip"`` or ``"lagrangian"``).
+    ``problem`` is the PuLP problem, made on first access; once it has been handed
+    out, rows added to it must hold, so the model then solves as a MIP.
     """
 
-    def __init__(self, model, network, problem, state, build_seconds=0.0, *, strategy: str = "mip",
-                 allowed=None):
+    def __init__(self, model, network, problem=None, state=None, build_seconds=0.0, *, arrays=None,
+                 strategy: str = "mip"):
+        super().__init__(model, network, problem, state, build_seconds, arrays=arrays)
         self.strategy = strategy
-        self._touched = False
-        self._allowed_links = allowed
-        super().__init__(model, network, problem, state, build_seconds)
-
-    @property
-    def problem(self) -> pulp.LpProblem:
-        if self._problem is None:
-            t0 = time.perf_counter()
-            prob = pulp.LpProblem(self.model.kind, self.model.sense)
-            self.state = build_formulation(self.model, self.network, prob, allowed=self._allowed_links,
-                                          close_idle=False)
-            self._problem = prob
-            self.build_seconds += time.perf_counter() - t0
-        self._touched = True
-        return self._problem
-
-    @problem.setter
-    def problem(self, value) -> None:
-        self._problem = value
 
     def __repr__(self) -> str:
         return f"SelectionBuilt({self.model!r}, strategy={self.strategy!r})"
@@ -73,7 +55,7 @@ class SelectionBuilt(BuiltModel):
         if not isinstance(solver, Solver):
             raise TypeError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
         t_start = time.perf_counter()
-        touched = self._touched  # the user has had the problem (and may have added rows)
+        touched = self.has_problem  # the user has had the problem (and may have added rows)
         try:
             if self.strategy == "lagrangian" and not touched:
                 plan = solve_lagrangian(self.model, self.network, solver)
@@ -83,7 +65,7 @@ class SelectionBuilt(BuiltModel):
             if not self.state.get("restricted") or touched:
                 raise
             return self._solve_unrestricted(solver, warm_start, t_start)
-        if self.state.get("restricted"):
+        if self.state.get("restricted") and not touched:
             from .restricted import certify
 
             plan = certify(self, plan, solver, t_start)
@@ -119,7 +101,7 @@ class SelectionBuilt(BuiltModel):
                 log.debug("heuristic start failed: %s", exc)
                 start = None
             if start is not None:
-                heuristic = (start, start_objective(self._problem, start))
+                heuristic = (start, start_objective(self.arrays, start))
             spent = time.perf_counter() - t0
             self.state["heuristic_seconds"] = spent
             if limit is not None:
@@ -130,13 +112,13 @@ class SelectionBuilt(BuiltModel):
                 warnings.simplefilter("always")
                 plan = super().solve(solver, warm_start=heuristic is not None)
         except NoSolutionError:
-            if heuristic is None:
+            if heuristic is None or self.has_problem:
                 raise
             return self._heuristic_plan(heuristic, solver, None)
         finally:
             self.state.pop("_start", None)
-        if heuristic is not None and plan.info.status != "optimal" and self._worse(plan.info.objective,
-                                                                                   heuristic[1]):
+        floor = heuristic is not None and not self.has_problem and plan.info.status != "optimal"
+        if floor and self._worse(plan.info.objective, heuristic[1]):
             return self._heuristic_plan(heuristic, solver, plan.info)
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -153,15 +135,13 @@ class SelectionBuilt(BuiltModel):
         from ...exceptions import NotOptimalWarning
 
         start, objective = heuristic
-        for v in self._problem.variables():
-            v.varValue = float(start.get(v, 0.0))
+        self.arrays.solution = np.nan_to_num(self.arrays.start_vector(start))
         bound = info.bound if info is not None else math.nan
         new = SolveInfo(solver.name, "feasible", info.termination if info is not None else "time_limit",
                         objective=objective, bound=bound, gap=_gap(objective, bound),
                         seconds=info.seconds if info is not None else math.nan,
                         build_seconds=self.build_seconds,
-                        n_variables=info.n_variables if info is not None else len(self._problem.variables()),
-                        n_constraints=info.n_constraints if info is not None else len(self._problem.constraints),
+                        n_variables=self.arrays.n_cols, n_constraints=self.arrays.n_rows,
                         time_limit=solver.time_limit, mip_gap=solver.mip_gap,
                         message=("the solver's plan ({}) was worse than the heuristic's first plan, which is kept"
                                  .format("none" if info is None else f"{info.objective:,.6g}")))

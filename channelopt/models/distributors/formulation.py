@@ -1,4 +1,9 @@
-"""The MILP of DistributorSelection: variables, rows and objective for every objective it offers."""
+"""The MILP of DistributorSelection as array blocks: variables, rows and objective of every objective.
+
+Rows are assembled from numpy index arrays over the allowed links ``(oi, dj)`` and
+handed to :class:`~channelopt._arrays.ArrayProblem` a block at a time; no PuLP object
+is made unless a user asks for ``built.problem``.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,27 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pulp
 
-from .._lp import add_grouped_rows, add_row, linear, new_vars
+from ..._arrays import ArrayProblem
 
-__all__ = ["build_formulation"]
+__all__ = ["build_formulation", "min_loads"]
 
 
-def build_formulation(model, net, prob: pulp.LpProblem, allowed: np.ndarray | None = None,
-                      close_idle: bool | None = None) -> dict[str, Any]:
-    """Add the variables, rows and objective of ``model`` on ``net`` to ``prob``; return the state.
+def min_loads(net) -> np.ndarray:
+    """The ``min_load`` column of the distributors table (0 where absent): a contracted minimum volume."""
+    dists = net.distributors
+    if "min_load" not in dists.columns:
+        return np.zeros(len(dists))
+    return np.nan_to_num(pd.to_numeric(dists["min_load"], errors="coerce").to_numpy(dtype=float), nan=0.0)
+
+
+def build_formulation(model, net, ap: ArrayProblem, allowed: np.ndarray | None = None,
+                      close_idle: bool | None = None, relax: bool = False) -> dict[str, Any]:
+    """Add the variables, rows and objective of ``model`` on ``net`` to ``ap``; return the state.
 
     ``allowed`` narrows the links; with ``close_idle`` (the default when ``allowed`` is
     given: the Lagrangian strategy) a distributor left without links is kept closed.
+    ``relax`` makes every variable continuous (the LP relaxation).
     """
     narrowed = allowed is not None if close_idle is None else close_idle
     allowed = model._allowed(net) if allowed is None else allowed
@@ -37,85 +50,104 @@ def build_formulation(model, net, prob: pulp.LpProblem, allowed: np.ndarray | No
     if narrowed:
         # a distributor the narrowing left without links can only add fixed cost: keep it closed
         excluded = excluded | (~allowed.any(axis=0) & ~forced)
+    integer = not relax
+    n_links = len(oi)
+    ones = np.ones(n_links)
+    links = np.arange(n_links)
+    obj = model.objective
 
-    y = np.empty(m, dtype=object)
-    add = prob.add_variable
-    for j, (lo, hi) in enumerate(zip(forced.tolist(), (~excluded).tolist())):
-        # LpInteger, not LpBinary: PuLP resets a binary's bounds to [0, 1], losing keep/exclude
-        y[j] = add(f"y_{j}", 1 if lo else 0, 1 if hi else 0, pulp.LpInteger)
-
-    x = z = w_var = None
+    y = ap.add_vars("y", m, lower=forced.astype(float), upper=(~excluded).astype(float), integer=integer)
+    x = z = w = None
+    rows: dict[str, Any] = {}
+    loads = min_loads(net) if model._uses_assignment() else np.zeros(m)
     if model._uses_assignment():
-        cat = pulp.LpBinary if model.single_source else pulp.LpContinuous
-        x = new_vars(prob, "x", len(oi), low=0.0, up=1.0, cat=cat)
+        x = ap.add_vars("x", n_links, upper=1.0, integer=integer and model.single_source)
         if serve_all:
-            add_grouped_rows(prob, x, None, oi, n, "==", 1.0, "assign")
+            rows["assign"] = ap.add_rows("assign", rows=oi, cols=x.index, sense="==", rhs=1.0, n_rows=n,
+                                         skip_empty=True)
         else:
             # an outlet is served whole or not at all: z_i = sum_j x_ij, z binary
-            z = new_vars(prob, "z", n, low=0.0, up=1.0, cat=pulp.LpBinary)
-            add_grouped_rows(prob, x, None, oi, n, "==", 0.0, "assign", extra_vars=z, extra_coefs=-1.0)
+            z = ap.add_vars("z", n, upper=1.0, integer=integer)
+            rows["assign"] = ap.add_rows("assign", rows=np.r_[oi, np.arange(n)], cols=np.r_[x.index, z.index],
+                                         coefs=np.r_[ones, -np.ones(n)], sense="==", rhs=0.0, n_rows=n)
         if model.linking == "strong":
-            y_of = y[dj].tolist()
-            le, con, expr, add_con = (pulp.LpConstraintLE, pulp.LpConstraint, pulp.LpAffineExpression,
-                                      prob.addConstraint)
-            for k, (xk, yk) in enumerate(zip(x.tolist(), y_of)):
-                add_con(con(expr([(xk, 1.0), (yk, -1.0)]), le, f"link_{k}", 0.0))
+            ap.add_rows("link", rows=np.r_[links, links], cols=np.r_[x.index, y[dj]],
+                        coefs=np.r_[ones, -ones], sense="<=", rhs=0.0, n_rows=n_links)
         else:
             counts = np.bincount(dj, minlength=m).astype(float)
-            add_grouped_rows(prob, x, None, dj, m, "<=", 0.0, "wlink", extra_vars=y, extra_coefs=-counts)
+            ap.add_rows("wlink", rows=np.r_[dj, np.arange(m)], cols=np.r_[x.index, y.index],
+                        coefs=np.r_[ones, -counts], sense="<=", rhs=0.0, n_rows=m)
         if model.capacitated:
             finite = np.flatnonzero(np.isfinite(capacity))
             group_of = np.full(m, -1)
             group_of[finite] = np.arange(len(finite))
             sel = group_of[dj] >= 0
-            add_grouped_rows(prob, x[sel], demand[oi[sel]], group_of[dj[sel]], len(finite), "<=", 0.0, "cap",
-                             extra_vars=y[finite], extra_coefs=-capacity[finite])
+            rows["cap"] = ap.add_rows("cap", rows=np.r_[group_of[dj[sel]], np.arange(len(finite))],
+                                      cols=np.r_[x[sel], y[finite]],
+                                      coefs=np.r_[demand[oi[sel]], -capacity[finite]],
+                                      sense="<=", rhs=0.0, n_rows=len(finite))
+            rows["cap_of"] = finite
             if serve_all:
-                _add_capacity_cuts(prob, y, capacity, demand, excluded)
-        if model.objective == "p_center":
+                _add_capacity_cuts(ap, y, capacity, demand, excluded)
+        bound = np.flatnonzero(loads > 0)
+        if len(bound):
+            # an open distributor carries at least its contracted minimum volume
+            group_of = np.full(m, -1)
+            group_of[bound] = np.arange(len(bound))
+            sel = group_of[dj] >= 0
+            ap.add_rows("min_load", rows=np.r_[group_of[dj[sel]], np.arange(len(bound))],
+                        cols=np.r_[x[sel], y[bound]], coefs=np.r_[demand[oi[sel]], -loads[bound]],
+                        sense=">=", rhs=0.0, n_rows=len(bound))
+        if obj == "p_center":
             dist = model._distance_matrix(net)[oi, dj]
-            w_var = add("max_distance", 0.0, None, pulp.LpContinuous)
-            add_grouped_rows(prob, x, dist, oi, n, "<=", 0.0, "radius", extra_vars=[w_var] * n,
-                             extra_coefs=-1.0)
+            w = ap.add_vars("max_distance", 1, cost=1.0)
+            ap.add_rows("radius", rows=np.r_[oi, np.arange(n)], cols=np.r_[x.index, np.full(n, w.start)],
+                        coefs=np.r_[dist, -np.ones(n)], sense="<=", rhs=0.0, n_rows=n)
         if model.max_per_region is not None:
-            _add_region_cap(model, net, prob, x, oi, dj, m)
+            _add_region_cap(model, net, ap, x, oi, dj, m, integer)
+    elif obj == "backup_coverage":
+        # LSCP-B: every outlet covered once; u_i = 1 only with a second open distributor in range
+        z = ap.add_vars("backup", n, upper=1.0, integer=integer, cost=1.0)
+        reach = np.bincount(oi, minlength=n)
+        ap.set_bounds(z.index[reach < 2], upper=0.0)
+        rows["assign"] = ap.add_rows("cover", rows=np.r_[oi, np.arange(n)], cols=np.r_[y[dj], z.index],
+                                     coefs=np.r_[ones, -np.ones(n)], sense=">=", rhs=1.0, n_rows=n)
+    elif serve_all:  # set_cover: every outlet within reach of an open distributor
+        rows["assign"] = ap.add_rows("cover", rows=oi, cols=y[dj], sense=">=", rhs=1.0, n_rows=n, skip_empty=True)
     else:
-        if serve_all:  # set_cover: every outlet within reach of an open distributor
-            add_grouped_rows(prob, y[dj], None, oi, n, ">=", 1.0, "cover")
-        else:
-            z = new_vars(prob, "z", n, low=0.0, up=1.0)
-            add_grouped_rows(prob, y[dj], -1.0, oi, n, "<=", 0.0, "cover", extra_vars=z, extra_coefs=1.0)
+        z = ap.add_vars("z", n, upper=1.0)
+        rows["assign"] = ap.add_rows("cover", rows=np.r_[oi, np.arange(n)], cols=np.r_[y[dj], z.index],
+                                     coefs=np.r_[-ones, np.ones(n)], sense="<=", rhs=0.0, n_rows=n)
 
     spec = model._coverage_spec()
-    if spec is not None and z is not None:
-        _add_coverage_floor(net, prob, z, spec)
-    if model.p is not None:
-        add_row(prob, y, None, "==", float(model.p), "p")
+    if spec is not None and z is not None and obj != "backup_coverage":
+        _add_coverage_floor(net, ap, z, spec)
+    count = model.p if obj != "backup_coverage" else model._backup_count
+    if count is not None:
+        ap.add_row("p", y.index, 1.0, "==", float(count))
     if model.budget is not None:
-        add_row(prob, y, fixed, "<=", float(model.budget), "budget")
+        ap.add_row("budget", y.index, fixed, "<=", float(model.budget))
     new = ~existing
     if model.max_new is not None:
-        add_row(prob, y[new], None, "<=", float(model.max_new), "max_new")
+        ap.add_row("max_new", y[new], 1.0, "<=", float(model.max_new))
     if model.max_new_cost is not None:
-        add_row(prob, y[new], fixed[new], "<=", float(model.max_new_cost), "max_new_cost")
+        ap.add_row("max_new_cost", y[new], fixed[new], "<=", float(model.max_new_cost))
 
-    obj = model.objective
-    if obj == "min_cost":
-        prob.setObjective(linear(np.concatenate([x, y]), np.concatenate([cost, fixed])))
-    elif obj == "p_median":
-        prob.setObjective(linear(x, cost))
-    elif obj == "p_center":
-        prob.setObjective(linear([w_var], [1.0]))
+    if obj in ("min_cost", "p_median"):
+        ap.add_cost(x.index, cost)
+        if obj == "min_cost":
+            ap.add_cost(y.index, fixed)
     elif obj == "set_cover":
-        prob.setObjective(linear(y, fixed if model.set_cover_cost == "fixed_cost" else None))
-    else:
+        ap.add_cost(y.index, fixed if model.set_cover_cost == "fixed_cost" else 1.0)
+    elif obj == "max_coverage":
         weight = demand if model.coverage_weight == "demand" else potential
-        prob.setObjective(linear(z, weight))
+        ap.add_cost(z.index, weight)
     return {"oi": oi, "dj": dj, "x": x, "y": y, "z": z, "cost": cost, "demand": demand,
             "capacity": capacity, "fixed": fixed, "forced": forced, "excluded": excluded,
-            "existing": existing, "n": n, "m": m, "w": w_var}
+            "existing": existing, "n": n, "m": m, "w": w, "rows": rows, "min_load": loads if loads.any() else None}
 
-def _add_capacity_cuts(prob, y, capacity, demand, excluded) -> None:
+
+def _add_capacity_cuts(ap, y, capacity, demand, excluded) -> None:
     """Valid rows when all demand is served: open capacity covers it, so at least k open.
 
     The LP relaxation opens fractions (load / capacity); these rows let the solver see
@@ -128,25 +160,28 @@ def _add_capacity_cuts(prob, y, capacity, demand, excluded) -> None:
     if not len(cap) or not np.isfinite(cap).all():
         return
     total = float(demand.sum())
-    add_row(prob, y[usable], cap, ">=", total * (1 - 1e-9), "capacity_total")
+    ap.add_row("capacity_total", y[usable], cap, ">=", total * (1 - 1e-9))
     ordered = np.cumsum(np.sort(cap)[::-1])
     k_min = int(np.searchsorted(ordered, total * (1 - 1e-9))) + 1
     if 1 < k_min <= len(cap):
-        add_row(prob, y[usable], None, ">=", float(k_min), "min_open")
+        ap.add_row("min_open", y[usable], 1.0, ">=", float(k_min))
 
-def _add_region_cap(model, net, prob, x, oi, dj, m) -> None:
+
+def _add_region_cap(model, net, ap, x, oi, dj, m, integer) -> None:
     # u_rj = 1 when distributor j serves any outlet of region r; sum_j u_rj <= max_per_region
     region = net.outlet_region_index[oi]
     key = region.astype(np.int64) * m + dj
     pairs, group = np.unique(key, return_inverse=True)
-    u = new_vars(prob, "u", len(pairs), low=0.0, up=1.0, cat=pulp.LpBinary)
+    u = ap.add_vars("u", len(pairs), upper=1.0, integer=integer)
     size = np.bincount(group, minlength=len(pairs)).astype(float)
-    add_grouped_rows(prob, x, None, group, len(pairs), "<=", 0.0, "use", extra_vars=u, extra_coefs=-size)
+    ap.add_rows("use", rows=np.r_[group, np.arange(len(pairs))], cols=np.r_[x.index, u.index],
+                coefs=np.r_[np.ones(len(group)), -size], sense="<=", rhs=0.0, n_rows=len(pairs))
     pair_region = pairs // m
-    n_regions = len(net.region_ids)
-    add_grouped_rows(prob, u, None, pair_region, n_regions, "<=", float(model.max_per_region), "per_region")
+    ap.add_rows("per_region", rows=pair_region, cols=u.index, sense="<=", rhs=float(model.max_per_region),
+                n_rows=len(net.region_ids), skip_empty=True)
 
-def _add_coverage_floor(net, prob, z, spec) -> None:
+
+def _add_coverage_floor(net, ap, z, spec) -> None:
     value, measure, by = spec
     outlets = net.outlets
     weight = np.ones(len(outlets)) if measure == "numeric" else outlets["potential"].to_numpy(dtype=float)
@@ -157,5 +192,5 @@ def _add_coverage_floor(net, prob, z, spec) -> None:
         groups = pd.factorize(col)[0]
     n_groups = int(groups.max()) + 1 if len(groups) else 0
     rhs = value * np.bincount(groups, weights=weight, minlength=n_groups)
-    add_grouped_rows(prob, z, weight, groups, n_groups, ">=", rhs - 1e-9 * np.maximum(rhs, 1.0),
-                     f"coverage_{by}")
+    ap.add_rows(f"coverage_{by}", rows=groups, cols=z.index, coefs=weight, sense=">=",
+                rhs=rhs - 1e-9 * np.maximum(rhs, 1.0), n_rows=n_groups, skip_empty=True)

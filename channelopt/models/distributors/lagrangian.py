@@ -15,13 +15,12 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pulp
 
+from ..._arrays import ArrayProblem
 from ...exceptions import NoSolutionError, NotOptimalWarning
 from ...plan import Plan
 from ...solver import SolveInfo, Solver, _gap
 from .. import _heuristics as heur
-from .._lp import add_grouped_rows, linear, new_vars, values
 from .formulation import build_formulation
 from .plan import selection_plan
 
@@ -103,18 +102,13 @@ def solve_lagrangian(model, net, solver: Solver) -> Plan:
     shut = (lag.open_penalty > slack + 1e-9 * max(1.0, abs(upper))) & ~best["open"]
     narrowed = allowed & ~shut[None, :]
     t0 = time.perf_counter()
-    prob = pulp.LpProblem(model.kind, model.sense)
+    prob = ArrayProblem(model.kind, model.sense)
     state = build_formulation(model, net, prob, allowed=narrowed)
     build_seconds = time.perf_counter() - t0
-    start = dict(zip(state["y"].tolist(), best["open"].astype(float).tolist()))
-    share = np.zeros((n, m)) if n * m <= 5e7 else None
-    if share is not None:
-        share[best["oi"], best["dj"]] = best["share"]
-        start.update(zip(state["x"].tolist(), share[state["oi"], state["dj"]].tolist()))
-    else:
-        key = pd.Series(best["share"], index=best["oi"].astype(np.int64) * m + best["dj"])
-        xs = key.reindex(state["oi"].astype(np.int64) * m + state["dj"]).fillna(0.0).to_numpy()
-        start.update(zip(state["x"].tolist(), xs.tolist()))
+    # the rounded plan's shares on the narrowed links, by link key (no dense n x m array)
+    key = pd.Series(best["share"], index=best["oi"].astype(np.int64) * m + best["dj"])
+    xs = key.reindex(state["oi"].astype(np.int64) * m + state["dj"]).fillna(0.0).to_numpy()
+    start = {state["y"]: best["open"].astype(float), state["x"]: xs}
     remaining = None if limit is None else max(limit - (time.perf_counter() - t_start), 1.0)
     mip_solver = dataclasses.replace(solver, time_limit=remaining)
     info = mip_solver.solve(prob, warm_start=start)
@@ -245,20 +239,19 @@ def transport(arrays, is_open, solver) -> dict | None:
     o, d, c = oi[keep], dj[keep], cost[keep]
     if np.bincount(o, minlength=n).min(initial=1) == 0:
         return None
-    prob = pulp.LpProblem("transport", pulp.LpMinimize)
-    x = new_vars(prob, "x", len(o), low=0.0, up=1.0)
-    add_grouped_rows(prob, x, None, o, n, "==", 1.0, "assign")
+    ap = ArrayProblem("transport", "min")
+    x = ap.add_vars("x", len(o), upper=1.0, cost=c)
+    ap.add_rows("assign", rows=o, cols=x.index, sense="==", rhs=1.0, n_rows=n, skip_empty=True)
     finite = np.flatnonzero(np.isfinite(capacity) & is_open)
     if len(finite):
         group_of = np.full(len(capacity), -1)
         group_of[finite] = np.arange(len(finite))
         sel = group_of[d] >= 0
-        add_grouped_rows(prob, x[sel], demand[o[sel]], group_of[d[sel]], len(finite), "<=", capacity[finite],
-                         "cap")
-    prob.setObjective(linear(x, c))
-    info = Solver(solver.name, threads=solver.threads).solve(prob)
+        ap.add_rows("cap", rows=group_of[d[sel]], cols=x[sel], coefs=demand[o[sel]], sense="<=",
+                    rhs=capacity[finite], n_rows=len(finite))
+    info = Solver(solver.name, threads=solver.threads).solve(ap)
     if info.status != "optimal":
         return None
-    share = values(x)
+    share = x.value
     used = share > 1e-9
     return {"oi": o[used], "dj": d[used], "share": share[used], "service": float(info.objective)}

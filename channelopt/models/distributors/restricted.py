@@ -29,8 +29,8 @@ import math
 import time
 
 import numpy as np
-import pulp
 
+from ..._arrays import ArrayProblem
 from ...solver import Solver, _gap
 from .formulation import build_formulation
 
@@ -62,7 +62,6 @@ def full_lp_bound(model, net, allowed: np.ndarray, solver: Solver, t_start: floa
     foi, fdj = np.nonzero(full)
     cost = net.costs()[foi, fdj]
     demand = net.outlets["demand"].to_numpy(dtype=float)
-    capacity = net.distributors["capacity"].to_numpy(dtype=float)
     n, m = full.shape
     current = allowed & full
     scale = max(1.0, float(np.abs(cost).max(initial=0.0)))
@@ -70,27 +69,19 @@ def full_lp_bound(model, net, allowed: np.ndarray, solver: Solver, t_start: floa
         left = _remaining(solver, t_start)
         if left is not None and left <= 0.05 * solver.time_limit:
             return None
-        prob = pulp.LpProblem("full_lp_bound", pulp.LpMinimize)
-        build_formulation(model, net, prob, allowed=current, close_idle=False)
-        for v in prob.variables():
-            v.cat = pulp.LpContinuous
-        info = Solver(solver.name if solver.name == "highs" else "highs", time_limit=left,
-                      threads=solver.threads).solve(prob)
-        if info.status != "optimal":
+        ap = ArrayProblem("full_lp_bound", "min")
+        state = build_formulation(model, net, ap, allowed=current, close_idle=False, relax=True)
+        info = Solver("highs", time_limit=left, threads=solver.threads).solve(ap)
+        if info.status != "optimal" or ap.duals is None:
             return None
-        cons = prob.constraints
+        rows = state["rows"]
         v = np.zeros(n)
-        for i in range(n):
-            con = cons.get(f"assign_{i}")
-            if con is not None and con.pi is not None:
-                v[i] = con.pi
+        assign = rows["assign"]
+        ids = np.arange(assign.n) if assign.ids is None else assign.ids
+        v[ids] = ap.duals[assign.slice]
         u = np.zeros(m)
-        if model.capacitated:
-            finite = np.flatnonzero(np.isfinite(capacity))
-            for g, j in enumerate(finite.tolist()):
-                con = cons.get(f"cap_{g}")
-                if con is not None and con.pi is not None:
-                    u[j] = con.pi
+        if "cap" in rows:
+            u[rows["cap_of"]] = ap.duals[rows["cap"].slice]
         rc = cost - v[foi] - demand[foi] * u[fdj]
         missing = ~current[foi, fdj]
         enter = missing & (rc < -1e-9 * scale)
@@ -144,10 +135,10 @@ def certify(built, plan, solver: Solver, t_start: float):
     from .built import SelectionBuilt
 
     t0 = time.perf_counter()
-    prob = pulp.LpProblem(model.kind, model.sense)
-    state = build_formulation(model, net, prob, allowed=widened, close_idle=False)
+    ap = ArrayProblem(model.kind, model.sense)
+    state = build_formulation(model, net, ap, allowed=widened, close_idle=False)
     state["allowed"] = widened
-    again = SelectionBuilt(model, net, prob, state, time.perf_counter() - t0, strategy="mip")
+    again = SelectionBuilt(model, net, None, state, time.perf_counter() - t0, arrays=ap, strategy="mip")
     wide_plan = again._solve_mip(dataclasses.replace(solver, time_limit=left), warm_start=True)
     wi = wide_plan.info
     n_added = int((widened & ~restricted_allowed).sum())

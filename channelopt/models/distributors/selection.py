@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import pulp
 
+from ..._arrays import ArrayProblem
 from ...exceptions import InfeasibleError, SettingsError, format_ids
 from ...plan import Plan
 from ...solver import SolveInfo
-from .._base import Model
+from .._base import Model, _build_path
 from .._candidates import parse_candidates, sparsify
-from .._lp import values
 from .built import SelectionBuilt
 from .channels import min_distributors_for_channels
 from .formulation import build_formulation
@@ -192,7 +192,7 @@ class DistributorSelection(Model):
 
     @property
     def sense(self):
-        return pulp.LpMaximize if self.objective == "max_coverage" else pulp.LpMinimize
+        return pulp.LpMaximize if self.objective in ("max_coverage", "backup_coverage") else pulp.LpMinimize
 
     def build(self, network=None) -> SelectionBuilt:
         """Check the settings against ``network``, choose the strategy, build; see :meth:`Model.build`.
@@ -208,21 +208,17 @@ class DistributorSelection(Model):
         if self.candidates is not None:
             restricted = bool((self._allowed(network, sparse=False) & ~allowed).any())
         strategy = choose_strategy(self, int(allowed.sum()))
-        if strategy == "lagrangian":
-            state = {"allowed": allowed, "restricted": restricted}
-            built = SelectionBuilt(self, network, None, state, time.perf_counter() - t0, strategy=strategy,
-                                   allowed=allowed)
-            return built
-        prob = pulp.LpProblem(self.kind, self.sense)
-        state = build_formulation(self, network, prob, allowed=allowed, close_idle=False)
+        ap = ArrayProblem(self.kind, self.sense)
+        state = build_formulation(self, network, ap, allowed=allowed, close_idle=False)
         state.update(allowed=allowed, restricted=restricted)
         build_seconds = time.perf_counter() - t0
-        log.info("%s built: %d variables, %d constraints in %.2fs", self.kind,
-                 len(prob.variables()), len(prob.constraints), build_seconds)
-        return SelectionBuilt(self, network, prob, state, build_seconds, strategy=strategy)
-
-    def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
-        return build_formulation(self, net, prob)
+        log.info("%s built: %d variables, %d constraints in %.2fs (strategy %s)", self.kind, ap.n_cols, ap.n_rows,
+                 build_seconds, strategy)
+        built = SelectionBuilt(self, network, None, state, build_seconds, arrays=ap, strategy=strategy)
+        if _build_path() == "pulp":
+            built.problem  # noqa: B018 - the before/after benchmark's "PuLP objects" cost
+            built.build_seconds = time.perf_counter() - t0
+        return built
 
     def _warm_start(self, net, state: dict[str, Any], seconds: float | None = None) -> dict | None:
         if "_start" in state:  # computed once by SelectionBuilt, handed to the shared solve path
@@ -454,18 +450,18 @@ class DistributorSelection(Model):
     # ------------------------------------------------------------------ plan
     def _extract(self, net, state: dict[str, Any], info: SolveInfo) -> Plan:
         oi, dj = state["oi"], state["dj"]
-        yval = values(state["y"])
+        yval = state["y"].value
         nearest = state["x"] is None or (self.objective == "p_center" and not self.capacitated
                                          and self.max_per_region is None)
         if not nearest:
-            xval = values(state["x"])
+            xval = state["x"].value
         else:
             # no link variables (coverage models), or a p-center optimum that may split an outlet
             # between links: each served outlet goes whole to its nearest open allowed distributor
             is_open = np.round(np.nan_to_num(yval)) > 0.5
             served = np.ones(state["n"], dtype=bool)
             if state["x"] is not None and state["z"] is not None:
-                served = values(state["z"]) > 0.5
+                served = state["z"].value > 0.5
             live = np.flatnonzero(is_open[dj] & served[oi])
             key = self._distance_matrix(net)[oi, dj] if self.objective == "p_center" else state["cost"]
             order = live[np.lexsort((key[live], oi[live]))]

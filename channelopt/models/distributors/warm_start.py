@@ -55,7 +55,7 @@ def warm_start(model, net, state: dict[str, Any], seconds: float | None = None) 
                                     forced=forced, closed=closed, full=obj == "set_cover")
     if model.p is not None and is_open.sum() != model.p:
         return None
-    start = dict(zip(state["y"].tolist(), is_open.astype(float).tolist()))
+    start = {state["y"]: is_open.astype(float)}
     reach = np.zeros(n, dtype=bool)
     np.logical_or.at(reach, oi, is_open[dj])
     if state["x"] is not None:
@@ -73,14 +73,14 @@ def warm_start(model, net, state: dict[str, Any], seconds: float | None = None) 
         served = np.bincount(oi, weights=xs, minlength=n) > 0.5
         if model._serve_all() and not served.all():
             return None
-        start.update(zip(state["x"].tolist(), xs.tolist()))
+        start[state["x"]] = xs
         if state["z"] is not None:
-            start.update(zip(state["z"].tolist(), served.astype(float).tolist()))
+            start[state["z"]] = served.astype(float)
         if state.get("w") is not None:
             dist = model._distance_matrix(net)[oi, dj]
             start[state["w"]] = float(np.bincount(oi, weights=xs * dist, minlength=n).max())
     elif state["z"] is not None:
-        start.update(zip(state["z"].tolist(), reach.astype(float).tolist()))
+        start[state["z"]] = reach.astype(float)
     return start
 
 
@@ -89,11 +89,11 @@ def _coverage_start(model, state, is_open, pick) -> dict | None:
     if model.p is not None and is_open.sum() != model.p:
         return None
     n = state["n"]
-    start = dict(zip(state["y"].tolist(), is_open.astype(float).tolist()))
+    start = {state["y"]: is_open.astype(float)}
     xs = pick.astype(float)
-    start.update(zip(state["x"].tolist(), xs.tolist()))
+    start[state["x"]] = xs
     served = np.bincount(state["oi"], weights=xs, minlength=n) > 0.5
-    start.update(zip(state["z"].tolist(), served.astype(float).tolist()))
+    start[state["z"]] = served.astype(float)
     return start
 
 
@@ -156,7 +156,7 @@ def greedy_capacitated_cover(oi, dj, weight, demand, capacity, *, p=None, budget
     return is_open, pick
 
 
-def start_objective(problem, start: dict) -> float:
-    """The model's own objective at a start (variables missing from it count as 0)."""
-    obj = problem.objective
-    return float(sum(c * start.get(v, 0.0) for v, c in obj.items()) + (obj.constant or 0.0))
+def start_objective(ap, start: dict) -> float:
+    """The model's own objective at a start (columns missing from it count as 0)."""
+    a = ap.arrays()
+    return float(a.cost @ np.nan_to_num(ap.start_vector(start)) + a.offset)
