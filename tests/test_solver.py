@@ -110,7 +110,7 @@ def test_bad_settings():
 def test_user_can_add_a_constraint_before_solving():
     net = co.ChannelNetwork.from_cost_matrix([[1, 4], [3, 1], [5, 2]], fixed_cost=[2, 3])
     built = co.DistributorSelection(objective="min_cost").build(net)
-    y0 = built.state["y"][0]
+    y0 = built.problem.variablesDict()["y_0"]  # array-built: PuLP variables on demand, named as the columns
     built.problem += y0 == 0  # the user's own rule: never sign d0
     plan = built.solve()
     assert plan.distributors.set_index("distributor_id").loc["d0", "open"] == False  # noqa: E712

@@ -56,6 +56,8 @@ class SelectionBuilt(BuiltModel):
             raise TypeError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
         t_start = time.perf_counter()
         touched = self.has_problem  # the user has had the problem (and may have added rows)
+        if self.model.objective == "backup_coverage" and "backup_count" not in self.state:
+            solver = self._backup_count(solver, warm_start, t_start)
         try:
             if self.strategy == "lagrangian" and not touched:
                 plan = solve_lagrangian(self.model, self.network, solver)
@@ -65,11 +67,33 @@ class SelectionBuilt(BuiltModel):
             if not self.state.get("restricted") or touched:
                 raise
             return self._solve_unrestricted(solver, warm_start, t_start)
+        if self.model.objective == "backup_coverage" and not self.state.get("backup_count_proven", True) \
+                and plan.info.status == "optimal":
+            plan.info.status = "feasible"
+            plan.info.message = ("the fewest covering distributors (set_cover, stage 1) was not proven; "
+                                 + plan.info.message).strip()
         if self.state.get("restricted") and not touched:
             from .restricted import certify
 
             plan = certify(self, plan, solver, t_start)
         return plan
+
+    def _backup_count(self, solver: Solver, warm_start: bool, t_start: float) -> Solver:
+        """Stage 1 of LSCP-B: the fewest distributors covering every outlet (set_cover), as a row."""
+        model = self.model
+        cover = type(model)(**{**model.get_params(), "objective": "set_cover", "set_cover_cost": "count"})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            first = cover.build(self.network).solve(solver, warm_start=warm_start)
+        count = int(first.distributors["open"].sum())
+        self.state["backup_count"] = count
+        self.state["backup_count_proven"] = first.status == "optimal"
+        y = self.state["y"]
+        self.arrays.add_row("p", y.index, 1.0, "==", float(count))
+        if solver.time_limit is not None:
+            left = max(solver.time_limit - (time.perf_counter() - t_start), 0.1 * solver.time_limit)
+            solver = dataclasses.replace(solver, time_limit=left)
+        return solver
 
     def _solve_unrestricted(self, solver: Solver, warm_start: bool, t_start: float) -> Plan:
         """The restriction made the model infeasible: solve on every allowed link, so any
@@ -87,7 +111,7 @@ class SelectionBuilt(BuiltModel):
 
     # ------------------------------------------------------------------ mip with a heuristic floor
     def _solve_mip(self, solver: Solver, warm_start: bool) -> Plan:
-        from .warm_start import start_objective
+        from .warm_start import start_is_feasible, start_objective
 
         heuristic = None
         if warm_start:
@@ -100,8 +124,11 @@ class SelectionBuilt(BuiltModel):
             except Exception as exc:  # a failed heuristic must never block the exact solve
                 log.debug("heuristic start failed: %s", exc)
                 start = None
-            if start is not None:
+            if start is not None and start_is_feasible(self.arrays, start):
                 heuristic = (start, start_objective(self.arrays, start))
+            elif start is not None:
+                log.debug("heuristic start breaks a row of the model; not used")
+                start = None
             spent = time.perf_counter() - t0
             self.state["heuristic_seconds"] = spent
             if limit is not None:

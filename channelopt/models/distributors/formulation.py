@@ -59,8 +59,8 @@ def build_formulation(model, net, ap: ArrayProblem, allowed: np.ndarray | None =
     y = ap.add_vars("y", m, lower=forced.astype(float), upper=(~excluded).astype(float), integer=integer)
     x = z = w = None
     rows: dict[str, Any] = {}
-    loads = min_loads(net) if model._uses_assignment() else np.zeros(m)
-    if model._uses_assignment():
+    loads = min_loads(net) if obj not in ("backup_coverage", "p_dispersion") else np.zeros(m)
+    if model._uses_assignment() or loads.any():
         x = ap.add_vars("x", n_links, upper=1.0, integer=integer and model.single_source)
         if serve_all:
             rows["assign"] = ap.add_rows("assign", rows=oi, cols=x.index, sense="==", rhs=1.0, n_rows=n,
@@ -105,6 +105,21 @@ def build_formulation(model, net, ap: ArrayProblem, allowed: np.ndarray | None =
                         coefs=np.r_[dist, -np.ones(n)], sense="<=", rhs=0.0, n_rows=n)
         if model.max_per_region is not None:
             _add_region_cap(model, net, ap, x, oi, dj, m, integer)
+    elif obj == "p_dispersion":
+        # max D with D <= d_jk + M (2 - y_j - y_k) for every pair of candidates
+        from ...geo import pairwise_distances
+
+        xy = net.distributor_xy()
+        dd = pairwise_distances(xy, xy, net.geographic)
+        usable = np.flatnonzero(~excluded)
+        a, b = np.triu_indices(len(usable), 1)
+        ja, jb = usable[a], usable[b]
+        big = float(dd[ja, jb].max(initial=0.0))
+        w = ap.add_vars("min_distance", 1, upper=big, cost=1.0)
+        k = np.arange(len(ja))
+        ap.add_rows("spread", rows=np.r_[k, k, k], cols=np.r_[np.full(len(k), w.start), y[ja], y[jb]],
+                    coefs=np.r_[np.ones(len(k)), np.full(2 * len(k), big)], sense="<=",
+                    rhs=dd[ja, jb] + 2 * big, n_rows=len(k))
     elif obj == "backup_coverage":
         # LSCP-B: every outlet covered once; u_i = 1 only with a second open distributor in range
         z = ap.add_vars("backup", n, upper=1.0, integer=integer, cost=1.0)
@@ -122,9 +137,8 @@ def build_formulation(model, net, ap: ArrayProblem, allowed: np.ndarray | None =
     spec = model._coverage_spec()
     if spec is not None and z is not None and obj != "backup_coverage":
         _add_coverage_floor(net, ap, z, spec)
-    count = model.p if obj != "backup_coverage" else model._backup_count
-    if count is not None:
-        ap.add_row("p", y.index, 1.0, "==", float(count))
+    if model.p is not None:  # backup_coverage gets its count from set_cover at solve time
+        ap.add_row("p", y.index, 1.0, "==", float(model.p))
     if model.budget is not None:
         ap.add_row("budget", y.index, fixed, "<=", float(model.budget))
     new = ~existing

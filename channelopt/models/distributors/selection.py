@@ -25,7 +25,7 @@ from .._base import Model, _build_path
 from .._candidates import parse_candidates, sparsify
 from .built import SelectionBuilt
 from .channels import min_distributors_for_channels
-from .formulation import build_formulation
+from .formulation import build_formulation, min_loads
 from .lagrangian import eligible as lagrangian_blockers
 from .plan import selection_plan
 from .warm_start import warm_start as _heuristic_start
@@ -34,7 +34,7 @@ __all__ = ["DistributorSelection", "choose_strategy"]
 
 log = logging.getLogger("channelopt.models")
 
-OBJECTIVES = ("min_cost", "p_median", "max_coverage", "set_cover", "p_center")
+OBJECTIVES = ("min_cost", "p_median", "max_coverage", "set_cover", "p_center", "backup_coverage", "p_dispersion")
 STRATEGIES = ("auto", "mip", "lagrangian")
 #: links from which ``strategy="auto"`` takes the Lagrangian path for capacitated min_cost
 #: (measured, see :func:`choose_strategy`)
@@ -192,7 +192,8 @@ class DistributorSelection(Model):
 
     @property
     def sense(self):
-        return pulp.LpMaximize if self.objective in ("max_coverage", "backup_coverage") else pulp.LpMinimize
+        maximise = ("max_coverage", "backup_coverage", "p_dispersion")
+        return pulp.LpMaximize if self.objective in maximise else pulp.LpMinimize
 
     def build(self, network=None) -> SelectionBuilt:
         """Check the settings against ``network``, choose the strategy, build; see :meth:`Model.build`.
@@ -208,6 +209,8 @@ class DistributorSelection(Model):
         if self.candidates is not None:
             restricted = bool((self._allowed(network, sparse=False) & ~allowed).any())
         strategy = choose_strategy(self, int(allowed.sum()))
+        if strategy == "lagrangian" and min_loads(network).any():
+            strategy = "mip"  # "auto": the Lagrangian path does not carry minimum loads
         ap = ArrayProblem(self.kind, self.sense)
         state = build_formulation(self, network, ap, allowed=allowed, close_idle=False)
         state.update(allowed=allowed, restricted=restricted)
@@ -252,7 +255,8 @@ class DistributorSelection(Model):
 
     def _serve_all(self) -> bool:
         """Must every outlet be served? (coverage objectives and floors make service optional)."""
-        return self.objective in ("min_cost", "p_median", "p_center", "set_cover") and self.min_coverage is None
+        return (self.objective in ("min_cost", "p_median", "p_center", "set_cover", "backup_coverage")
+                and self.min_coverage is None)
 
     def _uses_assignment(self) -> bool:
         """Coverage objectives need no link variables unless capacity or region caps bind links."""
@@ -280,7 +284,19 @@ class DistributorSelection(Model):
             raise SettingsError(f"objective={self.objective!r} needs p, the number of distributors to open.")
         if self.objective == "max_coverage" and self.p is None and self.budget is None:
             raise SettingsError("objective='max_coverage' needs p (distributors to open) or a budget on fixed costs.")
-        if self.objective in ("max_coverage", "set_cover") and self.max_distance is None:
+        if self.objective in ("backup_coverage", "p_dispersion"):
+            bad = [name for name, on in [
+                ("p", self.p is not None and self.objective == "backup_coverage"), ("capacitated", self.capacitated),
+                ("max_per_region", self.max_per_region is not None), ("min_coverage", self.min_coverage is not None),
+            ] if on]
+            if bad:
+                raise SettingsError(f"objective={self.objective!r} does not take {bad}"
+                                    + ("; it opens the fewest distributors that cover every outlet (set_cover's "
+                                       "count) and maximises the outlets with a second one in range."
+                                       if self.objective == "backup_coverage" else "."))
+        if self.objective == "p_dispersion" and self.p is None:
+            raise SettingsError("objective='p_dispersion' needs p, the number of distributors to spread out.")
+        if self.objective in ("max_coverage", "set_cover", "backup_coverage") and self.max_distance is None:
             raise SettingsError(f"objective={self.objective!r} needs max_distance, the coverage radius.")
         if self.objective == "set_cover" and self.p is not None:
             raise SettingsError("objective='set_cover' minimises the number of distributors; do not give p "
@@ -322,6 +338,23 @@ class DistributorSelection(Model):
         excluded = self._excluded(net)
         forced = self._forced_open(net)
         available = m - int(excluded.sum())
+        if self.objective == "p_dispersion" and net.distributor_xy() is None:
+            raise SettingsError("objective='p_dispersion' needs distributor locations (a geometry column on the "
+                                "distributors table, or region_id with region geometry) to measure the distance "
+                                "between partners.")
+        loads = min_loads(net)
+        if loads.any():
+            if self.objective in ("backup_coverage", "p_dispersion"):
+                raise SettingsError(f"the distributors table's min_load column needs outlets assigned to "
+                                    f"distributors; objective={self.objective!r} assigns none. Drop min_load or "
+                                    f"use min_cost, p_median, p_center, max_coverage or set_cover.")
+            if self.strategy == "lagrangian":
+                raise SettingsError("strategy='lagrangian' does not support the min_load column; use "
+                                    "strategy='mip' or 'auto'.")
+            if (loads < 0).any():
+                bad = net.distributor_ids[loads < 0].tolist()
+                raise SettingsError(f"min_load must be >= 0 (units of outlet demand); distributors "
+                                    f"{format_ids(bad)} have a negative one.")
         if self.p is not None:
             if self.p > available:
                 raise SettingsError(f"p={self.p} is larger than the {available} candidate distributors available "
@@ -452,7 +485,7 @@ class DistributorSelection(Model):
         oi, dj = state["oi"], state["dj"]
         yval = state["y"].value
         nearest = state["x"] is None or (self.objective == "p_center" and not self.capacitated
-                                         and self.max_per_region is None)
+                                         and self.max_per_region is None and state["min_load"] is None)
         if not nearest:
             xval = state["x"].value
         else:
@@ -472,6 +505,19 @@ class DistributorSelection(Model):
         plan = selection_plan(net, oi, dj, xval, yval, info, self.kind, max_distance=self.max_distance)
         overall = plan.metrics.overall
         overall["selection_objective"] = self.objective
+        is_open = plan.distributors["open"].to_numpy(dtype=bool)
+        if self.objective == "backup_coverage":
+            # counted from the plan itself: outlets with at least two open distributors in range
+            in_range = np.bincount(oi, weights=is_open[dj].astype(float), minlength=state["n"])
+            overall["backup_covered_outlets"] = int((in_range >= 2).sum())
+            overall["backup_coverage_share"] = float((in_range >= 2).mean()) if state["n"] else float("nan")
+        if self.objective == "p_dispersion":
+            xy = net.distributor_xy()[is_open]
+            from ...geo import pairwise_distances
+
+            dd = pairwise_distances(xy, xy, net.geographic)
+            overall["min_pairwise_distance"] = float(dd[np.triu_indices(len(xy), 1)].min()) if len(xy) > 1 \
+                else float("nan")
         if self.objective == "max_coverage":
             w = state["demand"] if self.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
             overall["covered_weight"] = float(w[plan.assignments["covered"].to_numpy(dtype=bool)].sum())

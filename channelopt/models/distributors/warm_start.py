@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import _heuristics as heur
 
-__all__ = ["warm_start", "start_objective", "greedy_capacitated_cover"]
+__all__ = ["warm_start", "start_objective", "start_is_feasible", "greedy_capacitated_cover"]
 
 
 def warm_start(model, net, state: dict[str, Any], seconds: float | None = None) -> dict | None:
@@ -24,6 +24,8 @@ def warm_start(model, net, state: dict[str, Any], seconds: float | None = None) 
     # (measured on cap131), so a start we cannot complete is no start.
     oi, dj, n, m = state["oi"], state["dj"], state["n"], state["m"]
     if float(model.heuristic_seconds) <= 0 or model.max_per_region is not None or state.get("min_load") is not None:
+        return None
+    if model.objective in ("backup_coverage", "p_dispersion"):
         return None
     dense = np.full((n, m), np.inf)
     dense[oi, dj] = net.costs()[oi, dj]
@@ -154,6 +156,25 @@ def greedy_capacitated_cover(oi, dj, weight, demand, capacity, *, p=None, budget
     pick = np.zeros(len(oi), dtype=bool)
     pick[order] = pick_s
     return is_open, pick
+
+
+def start_is_feasible(ap, start: dict, tol: float = 1e-6) -> bool:
+    """Whether a complete start keeps every row, bound and integrality of ``ap`` (checked on the arrays)."""
+    import scipy.sparse as sp
+
+    vec = ap.start_vector(start)
+    if vec is None or np.isnan(vec).any():
+        return False
+    a = ap.arrays()
+    if (vec < a.col_lower - tol).any() or (vec > a.col_upper + tol).any():
+        return False
+    if (np.abs(vec[a.integer] - np.round(vec[a.integer])) > tol).any():
+        return False
+    csr = sp.csr_matrix((a.data, a.indices, a.indptr), shape=(len(a.row_lower), len(vec)))
+    act = csr @ vec
+    scale = tol * np.maximum(1.0, np.maximum(np.abs(np.nan_to_num(a.row_lower, posinf=0, neginf=0)),
+                                             np.abs(np.nan_to_num(a.row_upper, posinf=0, neginf=0))))
+    return bool(((act >= a.row_lower - scale) & (act <= a.row_upper + scale)).all())
 
 
 def start_objective(ap, start: dict) -> float:
