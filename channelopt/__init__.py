@@ -8,7 +8,8 @@ import logging
 
 from . import partners, pricing, report, viz
 from ._progress import set_verbosity
-from .datasets import load_example, load_partner_history, make_synthetic
+from .assortment import AssortmentPlan, sku_distribution
+from .datasets import load_example, load_partner_history, load_product_catalogue, make_synthetic
 from .exceptions import (
     ChannelOptError,
     InfeasibleError,
@@ -64,4 +65,5 @@ __all__ = [
     "make_synthetic",
     "read_network",
     "write_template",
+    "AssortmentPlan", "sku_distribution", "load_product_catalogue",
 ]

@@ -29,6 +29,7 @@ from channelopt.datasets._loaders import (
     make_synthetic,
 )
 from channelopt.datasets._partner_history import load_partner_history, partner_history
+from channelopt.datasets._products import load_product_catalogue, synthetic_catalogue
 
 __all__ = [
     "CHANNELS",
@@ -38,5 +39,7 @@ __all__ = [
     "load_partner_history",
     "partner_history",
     "make_synthetic",
+    "load_product_catalogue",
+    "synthetic_catalogue",
     "synthetic_frames",
 ]
