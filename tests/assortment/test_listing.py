@@ -52,7 +52,7 @@ def instance(seed: int, *, curve: bool = True, reach: bool = False) -> tuple[pd.
     }
     if curve:
         # a convex loss share (no binaries) and a concave one (one-hot counts)
-        s["category_curve"] = {"a": ([0, 1, 2], [0.0, 0.0, 0.12]), "b": ([0, 1, 2], [0.0, 0.1, 0.15])}
+        s["category_curve"] = {"a": ([0, 1, 2], [0.0, 0.0, 0.45]), "b": ([0, 1, 2], [0.0, 0.3, 0.35])}
     if reach:
         s["objective"] = "reach"
         s["min_margin"] = float(rng.integers(0, 200))
@@ -174,12 +174,15 @@ def feasible_instances(draw):
             for r in range(n_reg) for ch in chans for p in prods]
     cells = pd.DataFrame(rows)
     must = ["p0"] if draw(st.booleans()) else []
-    must_rows = cells["product_id"].isin(must)
-    need_shelf = cells[must_rows].groupby("channel")["shelf_units"].max() if must else pd.Series(dtype=float)
+    # p1 (category y) may be required by the range: its shelf and fees are added to the slack so that
+    # listing must-carry plus p1 everywhere stays feasible, and the minimum can bite when p1 loses money.
+    need_y = int(draw(st.booleans()))
+    base = cells["product_id"].isin(must + (["p1"] if need_y else []))
+    need_shelf = cells[base].groupby(["region_id", "channel"])["shelf_units"].sum().groupby("channel").max()
     cap = {ch: float(need_shelf.get(ch, 0.0)) + float(rng.integers(0, 8)) for ch in chans}
-    budget = float(cells.loc[must_rows, "listing_fee"].sum()) + float(rng.integers(0, 300))
+    budget = float(cells.loc[base, "listing_fee"].sum()) + float(rng.integers(0, 300))
     rng_x = (len(must), len(must) + int(rng.integers(0, 3)))  # p0 is in category x
-    rng_y = (0, int(rng.integers(0, 3)))
+    rng_y = (need_y, need_y + int(rng.integers(0, 3)))
     pairs = pd.DataFrame({"product_a": prods[:-1], "product_b": prods[1:],
                           "loss": rng.integers(-20, 60, n_prod - 1).astype(float)})
     return cells, {"shelf_capacity": cap, "must_carry": must, "category_range": {"x": rng_x, "y": rng_y},
