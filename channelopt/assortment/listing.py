@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pulp
 
+from .._arrays import ArrayProblem
 from ..exceptions import InfeasibleError, SettingsError, SolverError, ValidationError, format_ids
 from ..metrics import Metrics
 from ..models._base import Model
-from ..models._lp import add_grouped_rows, add_row, linear, new_vars, values
 from ..models._pwl import approximate
 from ..plan import Plan
 from ..response import PointsCurve, as_curve
@@ -426,7 +426,7 @@ class AssortmentPlan(Model):
     Notes
     -----
     With ``x_i`` binary and ``y_k`` in [0, 1] for a pair ``(a, b)`` in one segment, the
-    product ``x_a x_b`` is linearised exactly; see :meth:`_build` for the rows kept.
+    product ``x_a x_b`` is linearised exactly; see :meth:`_build_arrays` for the rows kept.
     ``plan.assortment`` holds the cells with ``listed``, ``shelf_used``, ``fee_paid``,
     ``gross_margin``, ``cannibalisation`` and ``value``; ``plan.by_segment``,
     ``plan.by_category`` and ``plan.segment_category`` the per-segment and per-category
@@ -487,27 +487,25 @@ class AssortmentPlan(Model):
         self._setup = setup  # the build reuses the validated arrays (cleared there)
 
     # ------------------------------------------------------------------ build
-    def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
+    def _build_arrays(self, net, ap: ArrayProblem) -> dict[str, Any]:
         setup = self.__dict__.pop("_setup", None) or _Setup(self, net)
         c = setup.cells
         ncat = len(c.categories)
-        # Integer (not LpBinary) so that the forced / forbidden bounds survive PuLP.
-        x = np.empty(c.n, dtype=object)
-        add = prob.add_variable
-        for i, (lo, hi) in enumerate(zip(setup.lo.tolist(), setup.hi.tolist())):
-            x[i] = add(f"x_{i}", lo, hi, pulp.LpInteger)
-
-        # Margin expression: value of each cell, minus pair losses, minus category curve losses.
-        terms_v: list = list(x)
-        terms_c: list = c.value.tolist()
+        margin_mode = self.objective == "margin"
+        # Integers with explicit bounds (binaries whose forced / forbidden bounds survive PuLP).
+        x = ap.add_vars("x", c.n, lower=setup.lo, upper=setup.hi, integer=True,
+                        cost=c.value if margin_mode else 0.0)
+        # The margin as (columns, coefficients) + constant, for the margin floor.
+        m_cols: list[np.ndarray] = [x.index]
+        m_coefs: list[np.ndarray] = [c.value]
         constant = 0.0
 
         pairs = setup.pairs
-        y = new_vars(prob, "y", len(pairs), low=0.0, up=1.0)
+        a = pairs["cell_a"].to_numpy()
+        b = pairs["cell_b"].to_numpy()
+        loss = pairs["loss"].to_numpy()
+        y = ap.add_vars("y", len(pairs), upper=1.0, cost=-loss if margin_mode else 0.0)
         if len(pairs):
-            a = pairs["cell_a"].to_numpy()
-            b = pairs["cell_b"].to_numpy()
-            loss = pairs["loss"].to_numpy()
             # y stands for x_a * x_b. Its objective coefficient is -loss, and in the margin floor
             # (a >= row) it carries the same -loss. With loss > 0 both push y down, so only
             # y >= x_a + x_b - 1 (with y >= 0) is needed: y then settles at max(0, x_a + x_b - 1),
@@ -515,69 +513,62 @@ class AssortmentPlan(Model):
             # from listing both) the pushes reverse and only y <= x_a, y <= x_b are needed.
             pos = np.flatnonzero(loss > 0)
             neg = np.flatnonzero(loss < 0)
-            if len(pos):
-                k = len(pos)
-                add_grouped_rows(prob, np.concatenate([x[a[pos]], x[b[pos]], y[pos]]),
-                                 np.concatenate([np.ones(2 * k), -np.ones(k)]),
-                                 np.tile(np.arange(k), 3), k, "<=", 1.0, "pair")
-            if len(neg):
-                k = len(neg)
-                for name, other in (("pair_a", a), ("pair_b", b)):
-                    add_grouped_rows(prob, np.concatenate([y[neg], x[other[neg]]]),
-                                     np.concatenate([np.ones(k), -np.ones(k)]),
-                                     np.tile(np.arange(k), 2), k, "<=", 0.0, name)
-            terms_v += list(y)
-            terms_c += (-loss).tolist()
+            k = np.arange(len(pos))
+            ap.add_rows("pair", rows=np.r_[k, k, k], cols=np.r_[x[a[pos]], x[b[pos]], y[pos]],
+                        coefs=np.r_[np.ones(2 * len(pos)), -np.ones(len(pos))], sense="<=", rhs=1.0,
+                        n_rows=len(pos))
+            k = np.arange(len(neg))
+            for name, other in (("pair_a", a), ("pair_b", b)):
+                ap.add_rows(name, rows=np.r_[k, k], cols=np.r_[y[neg], x[other[neg]]],
+                            coefs=np.r_[np.ones(len(neg)), -np.ones(len(neg))], sense="<=", rhs=0.0,
+                            n_rows=len(neg))
+            m_cols.append(y.index)
+            m_coefs.append(-loss)
 
-        curve_vars = None
+        curve = None
         if setup.curves is not None:
-            curve_vars = self._curve_rows(prob, setup, x)
-            terms_v += curve_vars["vars"]
-            terms_c += curve_vars["coefs"]
-            constant += curve_vars["constant"]
-        margin_expr = pulp.LpAffineExpression(zip(terms_v, terms_c))
-        margin_expr.constant = constant
+            curve = self._curve_blocks(ap, setup, x, margin_mode)
+            m_cols += curve["cols"]
+            m_coefs += curve["coefs"]
+            constant += curve["constant"]
+        if margin_mode:
+            ap.offset = constant
 
-        rows = {}
         cap = setup.capacity
-        limited = np.isfinite(cap)
-        if limited.any():
-            keep = limited[c.seg] & (c.shelf > 0)
-            sel = np.flatnonzero(keep)
-            rows["shelf"] = add_grouped_rows(prob, x[sel], c.shelf[sel], c.seg[sel], c.n_seg, "<=", cap, "shelf")
+        sel = np.flatnonzero(np.isfinite(cap)[c.seg] & (c.shelf > 0))
+        if len(sel):
+            ap.add_rows("shelf", rows=c.seg[sel], cols=x[sel], coefs=c.shelf[sel], sense="<=",
+                        rhs=np.where(np.isfinite(cap), cap, 0.0), n_rows=c.n_seg, skip_empty=True)
         code = c.seg * ncat + c.cat
         n_group = c.n_seg * ncat
         count = np.bincount(code, minlength=n_group)
-        if (setup.range_hi < count).any():
-            hi = np.where(np.isfinite(setup.range_hi), setup.range_hi, count)
-            sel = np.flatnonzero((setup.range_hi < count)[code])
-            rows["range_max"] = add_grouped_rows(prob, x[sel], None, code[sel], n_group, "<=", hi, "range_max")
-        if (setup.range_lo > 0).any():
-            sel = np.flatnonzero((setup.range_lo > 0)[code])
-            rows["range_min"] = add_grouped_rows(prob, x[sel], None, code[sel], n_group, ">=", setup.range_lo,
-                                                 "range_min")
+        capped = setup.range_hi < count
+        if capped.any():
+            sel = np.flatnonzero(capped[code])
+            ap.add_rows("range_max", rows=code[sel], cols=x[sel], sense="<=",
+                        rhs=np.where(capped, setup.range_hi, 0.0), n_rows=n_group, skip_empty=True)
+        floor = setup.range_lo > 0
+        if floor.any():
+            sel = np.flatnonzero(floor[code])
+            ap.add_rows("range_min", rows=code[sel], cols=x[sel], sense=">=", rhs=setup.range_lo,
+                        n_rows=n_group, skip_empty=True)
         if self.listing_budget is not None:
             paid = np.flatnonzero(c.fee > 0)
-            rows["budget"] = add_row(prob, x[paid], c.fee[paid], "<=", float(self.listing_budget), "listing_budget")
+            ap.add_row("listing_budget", x[paid], c.fee[paid], "<=", float(self.listing_budget))
         if len(setup.rules):
-            k = len(setup.rules)
-            add_grouped_rows(prob, np.concatenate([x[setup.rules[:, 0]], x[setup.rules[:, 1]]]),
-                             np.concatenate([np.ones(k), -np.ones(k)]), np.tile(np.arange(k), 2), k, "<=", 0.0,
-                             "rule")
+            k = np.arange(len(setup.rules))
+            ap.add_rows("rule", rows=np.r_[k, k], cols=np.r_[x[setup.rules[:, 0]], x[setup.rules[:, 1]]],
+                        coefs=np.r_[np.ones(len(k)), -np.ones(len(k))], sense="<=", rhs=0.0)
         if self.min_margin is not None:
-            floor = pulp.LpConstraint(margin_expr, pulp.LpConstraintGE, "min_margin", float(self.min_margin))
-            prob.addConstraint(floor)
-            rows["min_margin"] = floor
-        if self.objective == "reach":
+            ap.add_row("min_margin", np.concatenate(m_cols), np.concatenate(m_coefs), ">=",
+                       float(self.min_margin) - constant)
+        if not margin_mode:
             total_w = float(setup.weight.sum())
-            w = setup.weight / total_w if total_w > 0 else setup.weight
-            prob.setObjective(linear(x, w))
-        else:
-            prob.setObjective(margin_expr)
-        return {"setup": setup, "x": x, "y": y, "curve": curve_vars, "rows": rows}
+            ap.add_cost(x.index, setup.weight / total_w if total_w > 0 else setup.weight)
+        return {"setup": setup, "x": x, "y": y, "curve": curve}
 
     @staticmethod
-    def _curve_rows(prob, setup: _Setup, x) -> dict[str, Any]:
+    def _curve_blocks(ap: ArrayProblem, setup: _Setup, x, margin_mode: bool) -> dict[str, Any]:
         """Segments of each (segment, category) loss curve over whole counts, tied to the count of listed cells."""
         c = setup.cells
         cur = setup.curves
@@ -585,46 +576,37 @@ class AssortmentPlan(Model):
         concave = table.concave()
         ncat = len(c.categories)
         code = c.seg * ncat + c.cat
-        local = pd.Series(np.arange(len(cur["group"])), index=cur["group"])
-        member = local.reindex(code).to_numpy()
-        has = ~np.isnan(member)
-        member_rows = member[has].astype(np.int64)
-        xs = x[has]
-        out_vars: list = []
-        out_coefs: list = []
-        constant = 0.0
         gcount = len(cur["group"])
-        # One "count" row per group: sum(curve vars weighted by count) - sum(x of the group) = 0.
-        terms: list[list] = [[] for _ in range(gcount)]
-        for v, g in zip(xs.tolist(), member_rows.tolist()):
-            terms[g].append((v, -1.0))
+        local = np.full(len(setup.range_lo), -1, dtype=np.int64)
+        local[cur["group"]] = np.arange(gcount)
+        member = local[code]
+        cells_in = np.flatnonzero(member >= 0)
+        stake = cur["stake"]
+        # Concave kept value: one continuous piece per whole count, filled in order by the objective.
         fill = np.flatnonzero(concave)
-        d = new_vars(prob, "cd", int(sum(table.start[g + 1] - table.start[g] for g in fill)), low=0.0, up=1.0)
-        pos = 0
-        for g in fill.tolist():
-            lo, hi = table.start[g], table.start[g + 1]
-            stake = float(cur["stake"][g])
-            constant -= stake * float(cur["values"][g][0])
-            for j in range(lo, hi):
-                terms[g].append((d[pos], 1.0))
-                out_vars.append(d[pos])
-                out_coefs.append(stake * float(table.slope[j]))  # slope of the value kept: -(g(n+1) - g(n))
-                pos += 1
-        # A curve whose kept value is not concave would fill its segments out of order: one binary
+        seg_ids = np.concatenate([np.arange(table.start[g], table.start[g + 1]) for g in fill]) if len(fill) \
+            else np.zeros(0, dtype=np.int64)
+        seg_group = table.cell[seg_ids]
+        d_coef = stake[seg_group] * table.slope[seg_ids]  # slope of the value kept: -(g(n+1) - g(n))
+        d = ap.add_vars("cd", len(seg_ids), upper=1.0, cost=d_coef if margin_mode else 0.0)
+        constant = -float((stake[fill] * np.array([cur["values"][g][0] for g in fill])).sum()) if len(fill) else 0.0
+        # A curve whose kept value is not concave would fill its pieces out of order: one binary
         # per whole count instead (exact for any curve).
-        onehot = []
-        for g in np.flatnonzero(~concave).tolist():
-            n = int(cur["nmax"][g])
-            w = new_vars(prob, f"cw{g}", n + 1, cat=pulp.LpBinary, up=1.0)
-            add_row(prob, w, np.ones(n + 1), "==", 1.0, f"cone_{g}")
-            terms[g].extend(zip(w.tolist(), np.arange(n + 1, dtype=float).tolist()))
-            stake = float(cur["stake"][g])
-            out_vars.extend(w.tolist())
-            out_coefs.extend((-stake * cur["values"][g]).tolist())
-            onehot.append(g)
-        for g, t in enumerate(terms):
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(t), pulp.LpConstraintEQ, f"ccount_{g}", 0.0))
-        return {"vars": out_vars, "coefs": out_coefs, "constant": constant, "onehot": onehot}
+        hot = np.flatnonzero(~concave)
+        sizes = cur["nmax"][hot] + 1
+        w_group = np.repeat(hot, sizes)
+        w_count = np.concatenate([np.arange(s) for s in sizes]).astype(float) if len(hot) else np.zeros(0)
+        w_coef = -stake[w_group] * (np.concatenate([cur["values"][g] for g in hot]) if len(hot) else np.zeros(0))
+        w = ap.add_vars("cw", len(w_group), upper=1.0, integer=True, cost=w_coef if margin_mode else 0.0)
+        if len(hot):
+            ap.add_rows("cone", rows=np.searchsorted(hot, w_group), cols=w.index, sense="==", rhs=1.0,
+                        n_rows=len(hot))
+        # One count row per group: pieces (or count-weighted one-hot) minus the group's listed cells = 0.
+        ap.add_rows("ccount", rows=np.r_[seg_group, w_group, member[cells_in]],
+                    cols=np.r_[d.index, w.index, x[cells_in]],
+                    coefs=np.r_[np.ones(len(seg_ids)), w_count, -np.ones(len(cells_in))], sense="==", rhs=0.0,
+                    n_rows=gcount)
+        return {"cols": [d.index, w.index], "coefs": [d_coef, w_coef], "constant": constant, "onehot": hot}
 
     # ------------------------------------------------------------------ diagnosis
     _RELAXABLE = ("min_margin", "listing_budget", "shelf_capacity", "category_range", "channel_rules", "carried",
@@ -643,7 +625,7 @@ class AssortmentPlan(Model):
                 built = relaxed.build(net)
             except InfeasibleError:
                 continue
-            info = Solver("highs", time_limit=30).solve(built.problem)
+            info = built.solve_once(Solver("highs", time_limit=30))
             if info.has_solution:
                 reasons.append(f"{name} conflicts with the other settings: without it a plan exists "
                                f"(relax {name} first)")
@@ -653,7 +635,7 @@ class AssortmentPlan(Model):
     def _extract(self, net, state: dict[str, Any], info: SolveInfo) -> Plan:
         setup: _Setup = state["setup"]
         c = setup.cells
-        listed = np.round(np.nan_to_num(values(state["x"]))) > 0.5
+        listed = np.round(np.nan_to_num(state["x"].value)) > 0.5
         margin_parts = evaluate(setup, listed)
         _verify(self, setup, listed)
         if self.objective == "margin":
