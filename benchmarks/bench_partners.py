@@ -29,7 +29,7 @@ from channelopt import PartnerEvaluation
 def instance(n: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     X = rng.uniform(1, 10, (n, 3))
-    Y = (X.prod(axis=1) ** (1 / 3) ** 0.9)[:, None] * rng.uniform(0.3, 1.0, (n, 3))
+    Y = (X.prod(axis=1) ** (0.9 / 3))[:, None] * rng.uniform(0.3, 1.0, (n, 3))
     df = pd.DataFrame(np.column_stack([X, Y]), columns=["x0", "x1", "x2", "y0", "y1", "y2"])
     df.index = [f"p{i}" for i in range(n)]
     return df
