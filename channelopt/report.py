@@ -159,6 +159,10 @@ def _charts(plan, scenarios, dpi: int) -> list[str]:
                                "response of each active cell against the budget's marginal ROI.", "response"))
         except SettingsError:
             plt.close("all")  # curves absent (plan read back from disk): the tables still show the spend
+    if "partner_evaluation" in plan.tables:
+        from .partners.charts import report_figures
+
+        out += [_figure(_png(fig, dpi), caption, ident) for fig, caption, ident in report_figures(plan)]
     if scenarios is not None:
         fig, ax = plt.subplots(figsize=(7, 5))
         viz.plot_pareto(scenarios, ax=ax)

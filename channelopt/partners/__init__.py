@@ -7,6 +7,7 @@ the plan through ``selection_settings`` (DistributorSelection ``keep`` / ``exclu
 and ``incentive_cells`` (a BudgetAllocation of an incentive budget by tier).
 """
 
+from .charts import attach_evaluation, plot_frontier, plot_tier_map, targets_table, tier_table
 from .dea import PartnerEvaluation
 from .kpis import evaluate_partners, partner_kpis
 from .replan import incentive_cells, selection_settings
@@ -16,10 +17,15 @@ from .tiers import MATRIX_NAMES, assign_tiers
 __all__ = [
     "MATRIX_NAMES",
     "PartnerEvaluation",
+    "attach_evaluation",
     "assign_tiers",
     "evaluate_partners",
     "incentive_cells",
     "partner_kpis",
+    "plot_frontier",
+    "plot_tier_map",
     "scorecard",
     "selection_settings",
+    "targets_table",
+    "tier_table",
 ]

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from .._arrays import ArrayProblem
 from ..exceptions import SolverError
 from ..solver import Solver
