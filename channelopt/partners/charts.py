@@ -42,21 +42,21 @@ def _tier_colours(tiers: pd.Series) -> dict:
 
 def _upper_hull(points: np.ndarray) -> np.ndarray:
     """The north-east boundary of the points' convex hull, with its drops to both axes."""
-    pts = points[np.lexsort((-points[:, 1], points[:, 0]))]
-    hull: list = []
-    for p in pts[::-1]:                      # from the largest x leftwards (Andrew's monotone chain)
-        while len(hull) >= 2:
-            (x1, y1), (x2, y2) = hull[-2], hull[-1]
-            if (x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1) >= 0:
-                hull.pop()
+    pts = points[np.lexsort((points[:, 1], points[:, 0]))]      # x rising, ties by y rising
+    chain: list = []
+    for p in pts:                                                 # upper hull, Andrew's monotone chain
+        while len(chain) >= 2:
+            (ox, oy), (ax_, ay) = chain[-2], chain[-1]
+            if (ax_ - ox) * (p[1] - oy) - (ay - oy) * (p[0] - ox) >= 0:
+                chain.pop()
             else:
                 break
-        hull.append(tuple(p))
-    hull = np.array(hull)
-    # Keep the part that rises from the right end to the highest point.
-    top = int(np.argmax(hull[:, 1]))
-    hull = hull[:top + 1]
-    return np.vstack([[hull[0, 0], 0.0], hull, [0.0, hull[-1, 1]]])
+        chain.append((float(p[0]), float(p[1])))
+    hull = np.array(chain)
+    # From the highest point rightwards the chain falls: that part is the frontier.
+    top = int(np.flatnonzero(hull[:, 1] == hull[:, 1].max())[-1])
+    hull = hull[top:]
+    return np.vstack([[0.0, hull[0, 1]], hull, [hull[-1, 0], 0.0]])
 
 
 def plot_frontier(evaluation: pd.DataFrame, *, input: str, outputs: tuple[str, str], ax=None, label: int = 5,
