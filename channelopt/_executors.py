@@ -7,15 +7,17 @@ is imported only when asked for, with an error naming the ``channelopt[dask]`` e
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures as cf
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .exceptions import SettingsError
 
-__all__ = ["Executor", "resolve_executor", "import_distributed"]
+__all__ = ["Executor", "resolve_executor", "import_distributed", "unguarded_main_call"]
 
 #: executor names accepted by :func:`resolve_executor` (anything else is a scheduler address)
 NAMES = ("processes", "serial", "dask")
@@ -91,6 +93,14 @@ class ProcessExecutor(Executor):
 
     def __init__(self, workers: int | None = None, preload: Iterable[str] = ("channelopt.scenarios",)) -> None:
         self.workers = int(workers or max(1, (os.cpu_count() or 2) - 1))
+        unguarded = unguarded_main_call()
+        if unguarded is not None:
+            path, line = unguarded
+            raise SettingsError(
+                f"executor='processes' was started from the top level of {path} (line {line}) outside an "
+                f"`if __name__ == \"__main__\":` block. Each worker process re-runs that script when it starts, "
+                f"so every scenario would fail (BrokenProcessPool). Put the call under "
+                f"`if __name__ == \"__main__\":`, or pass executor='serial'.")
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if ctx.get_start_method() == "forkserver":
@@ -109,6 +119,49 @@ class ProcessExecutor(Executor):
     def abort(self) -> None:
         """Stop now: cancel what has not started and do not wait for running tasks."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _guarded_lines(path: str) -> list[tuple[int, int]]:
+    """Line ranges of the ``if __name__ == "__main__":`` blocks of a script."""
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and len(node.test.ops) == 1 \
+                and isinstance(node.test.ops[0], ast.Eq):
+            sides = [node.test.left, *node.test.comparators]
+            names = {s.id for s in sides if isinstance(s, ast.Name)}
+            consts = {s.value for s in sides if isinstance(s, ast.Constant)}
+            if names == {"__name__"} and consts == {"__main__"}:
+                out.append((node.body[0].lineno, node.end_lineno or node.body[-1].lineno))
+    return out
+
+
+def unguarded_main_call() -> tuple[str, int] | None:
+    """``(script, line)`` when the running call comes from a script's unguarded top level.
+
+    A ``spawn`` or ``forkserver`` worker re-runs the main script (as ``__mp_main__``)
+    before it takes any task; a script that starts the pool at its top level then
+    starts it again in every worker, and each dies. Interactive sessions and
+    notebooks have no main file, and are safe.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path or not os.path.isfile(path) or "get_ipython" in vars(main):
+        return None  # no script, or an IPython/Jupyter session (its cells are not re-run by workers)
+    frame = sys._getframe(1)
+    line = None
+    while frame is not None:
+        if frame.f_globals is main.__dict__ and frame.f_code.co_name == "<module>":
+            line = frame.f_lineno
+        frame = frame.f_back
+    if line is None:
+        return None
+    if any(lo <= line <= hi for lo, hi in _guarded_lines(path)):
+        return None
+    return path, line
 
 
 class DaskExecutor(Executor):

@@ -298,3 +298,42 @@ def test_pareto_front_property(points):
     for i in df.index:
         dominated = any(dominates(j, i) for j in df.index)
         assert (i in inside) == (not dominated)
+
+
+# ---------------------------------------------------------------- issue 10 item 18
+_SCRIPT = '''
+import channelopt as co
+recipe = {{"synthetic": {{"n_regions": 6, "n_outlets": 40, "n_distributors": 4, "seed": 1}}}}
+sc = [co.Scenario(name=f"p{{p}}", network=recipe, model="DistributorSelection",
+                  params={{"objective": "p_median", "p": p}}) for p in (1, 2)]
+{guard}
+{indent}res = co.run_scenarios(sc, executor="processes", workers=2, progress=False)
+{indent}print("STATUS", ",".join(res["status"]))
+'''
+
+
+def _run_script(tmp_path, guard: str):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "batch.py"
+    body = _SCRIPT.format(guard='if __name__ == "__main__":' if guard else "", indent="    " if guard else "")
+    script.write_text(body, encoding="utf-8")
+    root = str(Path(__file__).resolve().parents[1])
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**__import__("os").environ, "PYTHONPATH": root})
+
+
+def test_process_pool_from_a_plain_script_stops_before_starting_and_names_the_fix(tmp_path):
+    done = _run_script(tmp_path, guard="")
+    assert done.returncode == 1
+    assert "SettingsError: executor='processes' was started from the top level of" in done.stderr
+    assert 'if __name__ == "__main__":' in done.stderr and "executor='serial'" in done.stderr
+    # One error, raised in this process before any worker started (no worker tracebacks, no results).
+    assert done.stderr.count("Traceback") == 1 and "concurrent.futures" not in done.stderr
+    assert "STATUS" not in done.stdout
+    # The same script with the guard runs both scenarios in worker processes.
+    done = _run_script(tmp_path, guard="yes")
+    assert done.returncode == 0, done.stderr
+    assert "STATUS optimal,optimal" in done.stdout
