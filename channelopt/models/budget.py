@@ -584,6 +584,27 @@ class BudgetAllocation(Model):
         return u
 
     # ------------------------------------------------------------------ diagnosis
+    def _warm_start(self, net, state: dict[str, Any]) -> dict | None:
+        """Spend nothing: a plan every solve can fall back on when no rule asks for spend.
+
+        An S-curve model on thousands of cells can reach its time limit before the solver
+        finds any plan of its own (measured: 5,157 cells, none in 60 s), although spending
+        nothing is feasible unless a floor, a forced cell, a target or a breadth rule
+        says otherwise. Handed over as a complete start, it makes the answer a plan
+        (status ``feasible``), never "no solution". Returned only when it satisfies
+        every row.
+        """
+        from .._lpmatrix import to_arrays
+
+        a = to_arrays(state["prob"])
+        x = np.clip(0.0, a.col_lower, a.col_upper)
+        matrix = _csr(a, len(x))
+        act = matrix @ x
+        tol = 1e-9 * (1.0 + np.abs(a.row_lower[np.isfinite(a.row_lower)]).max(initial=0.0))
+        if (act < a.row_lower - tol).any() or (act > a.row_upper + tol).any():
+            return None
+        return dict(zip(a.variables, x.tolist()))
+
     def _diagnose(self, net, state: dict[str, Any]) -> list[str]:
         """Solve the model without its budget (or target) row to find the amount required."""
         prob: pulp.LpProblem = state["prob"]
@@ -764,6 +785,12 @@ class BudgetAllocation(Model):
                     tables={"allocations": alloc, "by_region": by_region.reset_index(),
                             "by_channel": by_channel.reset_index()},
                     network=net)
+
+
+def _csr(a, n_cols: int):
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix((a.data, a.indices, a.indptr), shape=(len(a.row_lower), n_cols))
 
 
 def cells_from_network(net, curves: Mapping[str, ResponseCurve] | Callable, *,

@@ -309,3 +309,20 @@ def test_bad_cells_raise_validation_errors():
         BudgetAllocation(total=10, cells=cells.assign(curve="hill")).solve()
     with pytest.raises(SettingsError, match="no max_spend"):
         BudgetAllocation(cells=cells.drop(columns="max_spend"), target_response=5.0).solve()
+
+
+def test_s_curves_stopped_before_any_solver_plan_still_return_the_zero_spend_plan():
+    # Issue 10 item 8: S-curves on 5,157 cells hit the 60 s limit with "no solution", though spending
+    # nothing is feasible. Here the solver is stopped at the root with heuristics off, so it finds
+    # no plan of its own (measured: NoSolutionError before the fix); the plan must still come back.
+    net = co.make_synthetic(8, 96, 5, seed=1)
+    model = co.BudgetAllocation.from_network(net, {"promotion": co.Hill(60, 30, 2.5), "display": co.Hill(30, 15, 2.0)},
+                                             total=400.0)
+    solver = co.Solver(options={"mip_max_nodes": 0, "mip_heuristic_effort": 0.0})
+    with pytest.warns(co.NotOptimalWarning):
+        plan = model.solve(net, solver)
+    assert plan.status == "feasible"
+    alloc = plan.allocations
+    assert len(alloc) == len(model.build(net).state["cells"].curves)
+    assert (alloc["spend"] >= 0).all() and alloc["spend"].sum() <= 400.0 + 1e-6
+    assert plan.objective == pytest.approx(float(alloc["response"].sum()), abs=1e-9)
