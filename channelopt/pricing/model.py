@@ -55,6 +55,18 @@ def _pair(name: str, value) -> tuple[float, float]:
     return lo, hi
 
 
+def _summed(terms) -> pulp.LpAffineExpression:
+    """An expression from (variable, coefficient) pairs, adding repeats.
+
+    ``LpAffineExpression(pairs)`` keeps only the last coefficient of a repeated
+    variable; a region's menu binary appears once per channel cell.
+    """
+    coef: dict = {}
+    for v, c in terms:
+        coef[v] = coef.get(v, 0.0) + c
+    return pulp.LpAffineExpression(coef)
+
+
 class _Shifted:
     """``f(a + x)`` for the PWL fitter, which works on ``[0, width]``."""
 
@@ -729,15 +741,15 @@ class PricePlan(Model):
         p_var = new_vars(prob, "p", n, low=None)
         n_var = new_vars(prob, "n", n, low=None) if rebated else p_var
         for i in range(n):
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(p_terms[i] + [(p_var[i], -1.0)]),
+            prob.addConstraint(pulp.LpConstraint(_summed(p_terms[i] + [(p_var[i], -1.0)]),
                                                  pulp.LpConstraintEQ, f"price_{i}", -float(p_const[i])))
             if rebated:
-                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(n_terms[i] + [(n_var[i], -1.0)]),
+                prob.addConstraint(pulp.LpConstraint(_summed(n_terms[i] + [(n_var[i], -1.0)]),
                                                      pulp.LpConstraintEQ, f"net_{i}", -float(n_const[i])))
-        obj_expr = pulp.LpAffineExpression(obj_terms)
+        obj_expr = _summed(obj_terms)
         obj_expr.constant = obj_const
         prob.setObjective(obj_expr)
-        marg_expr = pulp.LpAffineExpression(marg_terms)
+        marg_expr = _summed(marg_terms)
         marg_expr.constant = marg_const
         rows: list[tuple] = []  # (kind, from_region, to_region, channel, constraint, limit)
         if self.margin_floor is not None:

@@ -246,6 +246,47 @@ def test_rebate_menu_on_a_ladder_matches_brute_force():
     check_corridors(pr, cost)
 
 
+def test_continuous_rebate_menu_matches_brute_force_over_tiers_with_scipy():
+    # Two regions x two channels: the region's tier binds both its cells (one binary shared by two cells).
+    cells = pd.DataFrame({"region_id": ["a", "b", "a", "b"], "channel": ["ka", "ka", "trad", "trad"],
+                          "unit_cost": 6.0, "base_price": 10.0, "base_volume": [100.0, 300.0, 150.0, 200.0],
+                          "elasticity": [3.0, 1.4, 2.0, 1.7], "price_min": 10.0, "price_max": 13.5})
+    # The list price may not fall below 10: only a rebate lowers a's elastic KA net price towards its optimum.
+    cost = pd.DataFrame({"from_region": ["a"], "to_region": ["b"], "cost": [1.2]})
+    rebates = pd.DataFrame({"tier": ["silver", "gold"], "threshold_share": [0.9, 1.0], "rebate": [0.03, 0.06]})
+    plan = co.PricePlan(cells=cells, diversion_cost=cost, rebates=rebates, rebate_choice="menu",
+                        pwl_tol=1e-4).solve(solver=HIGHS)
+    # Independent: for every tier per region, the concave problem in net prices by scipy.
+    tiers = [(0.0, 0.0), (0.9, 0.03), (1.0, 0.06)]
+    p0, q0, e = 10.0, cells["base_volume"].to_numpy(), cells["elasticity"].to_numpy()
+    A, b = corridor_rows(cells, cost)
+    best = -np.inf
+    for ta, tb in itertools.product(range(3), repeat=2):
+        share = np.array([tiers[ta][0], tiers[tb][0]] * 2)
+        f = 1 - np.array([tiers[ta][1], tiers[tb][1]] * 2)
+        lo = 10.0 * f
+        # Net price at which the volume is exactly the threshold: n <= p0 (1 + (1 - share) / e).
+        hi = np.minimum(13.5 * f, np.where(share > 0, p0 * (1 + (1 - share) / e), np.inf))
+        hi = np.minimum(hi, p0 * (1 + 1 / e))
+        if (lo > hi).any():
+            continue
+        res = minimize(lambda n: -float(((n - 6.0) * q0 * (1 - e * (n - p0) / p0)).sum()), 0.5 * (lo + hi),
+                       method="trust-constr", bounds=list(zip(lo, hi)), constraints=[LinearConstraint(A, -np.inf, b)],
+                       options={"xtol": 1e-12, "gtol": 1e-10, "maxiter": 5000})
+        if res.status > 0 and (A @ res.x <= b + 1e-7).all():
+            best = max(best, -res.fun)
+    bound = plan.metrics["pwl_error_bound"]
+    assert abs(plan.objective - best) <= bound + 1e-6 * best
+    assert plan.metrics["margin"] >= best - 2 * bound - 1e-6 * best
+    assert plan.objective == pytest.approx(plan.metrics["margin"], abs=bound + 1e-6)
+    pr = plan.prices
+    assert pr.groupby("region_id")["tier"].nunique().max() == 1  # one tier per region
+    assert (pr["tier"] != "none").any()
+    thr = {"silver": 0.9, "gold": 1.0, "none": 0.0}
+    assert all(r.volume >= thr[r.tier] * r.base_volume - 1e-6 for r in pr.itertuples())
+    check_corridors(pr, cost)
+
+
 def test_continuous_rebate_schedule_against_a_fine_grid():
     cells = pd.DataFrame({"region_id": ["a", "b"], "channel": "ka", "unit_cost": 6.0, "base_price": 10.0,
                           "base_volume": [100.0, 300.0], "elasticity": [3.0, 1.4], "price_min": 8.0,
