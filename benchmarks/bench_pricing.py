@@ -34,7 +34,7 @@ def main() -> None:
     net = co.load_example("china")
     cells = co.synthetic_price_cells(net, seed=0)
     cost = co.diversion_costs(net, per_km=0.01, handling=1.0)
-    rebates = pd.DataFrame({"tier": ["bronze", "silver", "gold"], "threshold_share": [1.05, 1.2, 1.4],
+    rebates = pd.DataFrame({"tier": ["bronze", "silver", "gold"], "threshold_share": [0.8, 0.9, 1.0],
                             "rebate": [0.02, 0.04, 0.06]})
     gaps = {("modern_ka", "traditional"): (-4.0, 0.0)}
     solver = co.Solver("highs", time_limit=args.time_limit, mip_gap=1e-4)

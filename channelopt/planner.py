@@ -35,7 +35,7 @@ _DERIVED = {"territories": ("k", "centres"), "budget": ("cells",)}
 _ORDER = ("optimal", "feasible")
 # How a time limit is spent: each stage gets this share of what is left when it starts
 # (renormalised over the stages still to run), so time a stage leaves unused passes on.
-_TIME_SHARES = {"selection": 0.4, "territories": 0.35, "assignment": 0.1, "budget": 0.15}
+_TIME_SHARES = {"selection": 0.4, "territories": 0.35, "assignment": 0.1, "budget": 0.15, "prices": 0.15}
 
 
 def curve_from_spec(spec: Any, where: str = "curve"):
@@ -88,6 +88,11 @@ class ChannelPlanner:
         whenever the distributors table carries a finite capacity. ``False`` (or
         ``selection={"capacitated": False}``) turns it off; the plan then carries a
         warning and flags each distributor loaded above 100% (``over_capacity``).
+    price : PricePlan or mapping of its settings, optional
+        A last stage choosing prices per region x channel (``cells``) with diversion
+        corridors only on the borders between the territories just drawn
+        (``diversion_cost`` as a table or ``{"per_km": x, "handling": h}``); its plan
+        is ``plan.stages["prices"]`` (see :func:`channelopt.pricing.stage.territory_price_model`).
 
     Notes
     -----
@@ -122,7 +127,7 @@ class ChannelPlanner:
     def __init__(self, *, selection: Any = None, territories: Any = None, budget: Any = None,
                  curves: Mapping | None = None, cells: str = "territory", method: str = "sequential",
                  margin: float | None = None, exclusivity: str | None = "channel",
-                 capacity: bool | None = None) -> None:
+                 capacity: bool | None = None, price: Any = None) -> None:
         self.selection = selection
         self.territories = territories
         self.budget = budget
@@ -132,6 +137,7 @@ class ChannelPlanner:
         self.margin = margin
         self.exclusivity = exclusivity
         self.capacity = capacity
+        self.price = price
 
     # ChannelPlanner orchestrates models; it is not one (it builds no single problem).
     def get_params(self) -> dict[str, Any]:
@@ -341,6 +347,7 @@ class ChannelPlanner:
         todo = ["selection"] + (["territories"] if terr_model is not None else [])
         todo += ["assignment"] if terr_model is not None and self.exclusivity is not None else []
         todo += ["budget"] if bud_model is not None else []
+        todo += ["prices"] if self.price is not None else []
         clock = _Clock(solver, todo)
         stages: dict[str, Plan] = {}
         stages["selection"] = _stage("selection", sel_model.solve, network, clock.next("selection"), warm_start)
@@ -390,6 +397,12 @@ class ChannelPlanner:
             bud_model = _with(bud_model, cells=cells)
             target = network if self.cells == "region" else None
             stages["budget"] = _stage("budget", bud_model.solve, target, clock.next("budget"), warm_start)
+        if self.price is not None:
+            # Prices last: the territories just drawn are the borders the corridors guard.
+            from .pricing.stage import territory_price_model
+
+            price_model = territory_price_model(self.price, region_terr)
+            stages["prices"] = _stage("prices", price_model.solve, network, clock.next("prices"), warm_start)
         return self._combine(network, stages, outlets, region_terr, solver, owners, cap_note)
 
     def _cells(self, outlets: pd.DataFrame) -> pd.DataFrame:

@@ -34,7 +34,7 @@ def _missing_columns(frame: pd.DataFrame, needed, what: str) -> None:
         raise ValidationError(f"{what} lacks column(s) {missing}{hint}; it needs {list(needed)}.", column=missing[0])
 
 
-def diversion_costs(network, *, per_km: float, handling: float = 0.0) -> pd.DataFrame:
+def diversion_costs(network, *, per_km: float, handling: float = 0.0, territories=None) -> pd.DataFrame:
     """Cost of moving one unit between adjacent regions: ``per_km * distance + handling``.
 
     Parameters
@@ -46,6 +46,10 @@ def diversion_costs(network, *, per_km: float, handling: float = 0.0) -> pd.Data
         Transport cost per unit of product and km (price units).
     handling : float, default 0
         Fixed cost per unit moved (repacking, relabelling, the risk of being caught).
+    territories : mapping or Series region_id -> territory, optional
+        Keep only the borders between regions of different territories (inside a
+        territory one distributor sells on both sides, so nothing is diverted). Regions
+        missing from it count as their own territory.
 
     Returns
     -------
@@ -67,6 +71,11 @@ def diversion_costs(network, *, per_km: float, handling: float = 0.0) -> pd.Data
     ids = list(network.region_ids)
     pos = {r: i for i, r in enumerate(ids)}
     edges = list(network.graph.edges())
+    if territories is not None:
+        terr = dict(territories.items()) if hasattr(territories, "items") else None
+        if terr is None:
+            raise SettingsError("territories must map region_id -> territory (a dict or a pandas Series).")
+        edges = [(u, v) for u, v in edges if terr.get(u, ("own", u)) != terr.get(v, ("own", v))]
     if not edges:
         return pd.DataFrame({"from_region": [], "to_region": [], "distance": [], "cost": []})
     a = np.array([pos[u] for u, _ in edges])
@@ -126,7 +135,7 @@ def resolve_costs(diversion_cost, network, regions, *, where: str = "diversion_c
     if diversion_cost is None:
         return None
     if isinstance(diversion_cost, Mapping):
-        allowed = {"per_km", "handling"}
+        allowed = {"per_km", "handling", "territories"}
         unknown = [k for k in diversion_cost if k not in allowed]
         if unknown:
             near = {k: difflib.get_close_matches(str(k), sorted(allowed), n=1) for k in unknown}
@@ -137,7 +146,8 @@ def resolve_costs(diversion_cost, network, regions, *, where: str = "diversion_c
         if network is None:
             raise SettingsError(f"{where}={dict(diversion_cost)!r} needs a network for the distances: call "
                                 f"solve(net) / build(net), or give a from_region, to_region, cost table.")
-        table = diversion_costs(network, per_km=diversion_cost["per_km"], handling=diversion_cost.get("handling", 0))
+        table = diversion_costs(network, per_km=diversion_cost["per_km"], handling=diversion_cost.get("handling", 0),
+                                territories=diversion_cost.get("territories"))
         keep = set(regions)
         return table[table["from_region"].isin(keep) & table["to_region"].isin(keep)].reset_index(drop=True)
     return diversion_cost

@@ -94,3 +94,13 @@ def test_bad_inputs_name_the_problem():
         co.diversion_risk(prices, {"per_km": 0.1})
     with pytest.raises(SettingsError, match="nearest"):
         co.diversion_risk(prices, {"per_kms": 0.1})
+
+
+def test_territories_keep_only_the_borders_between_territories():
+    g = nx.path_graph(["a", "b", "c", "d"])
+    net = co.ChannelNetwork.from_graph(g)
+    table = co.diversion_costs(net, per_km=1.0, handling=0.5, territories={"a": "T1", "b": "T1", "c": "T2", "d": "T2"})
+    assert table[["from_region", "to_region"]].values.tolist() == [["b", "c"]]
+    assert table["cost"].tolist() == [1.5]  # one hop without geometry
+    every = co.diversion_costs(net, per_km=1.0, handling=0.5)
+    assert len(every) == 3
