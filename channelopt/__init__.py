@@ -9,6 +9,7 @@ import logging
 from . import partners, pricing, report, viz
 from ._progress import set_verbosity
 from .assortment import AssortmentPlan, sku_distribution
+from .comparison import compare, pareto_front
 from .datasets import load_example, load_partner_history, load_product_catalogue, make_synthetic
 from .exceptions import (
     ChannelOptError,
@@ -27,11 +28,11 @@ from .models.joint import JointPlanner
 from .models.territories import TerritoryDesign
 from .network import CHANNELS, ChannelNetwork
 from .partners import PartnerEvaluation, assign_tiers, evaluate_partners, scorecard
-from .plan import Plan, compare
+from .plan import Plan
 from .planner import ChannelPlanner
 from .pricing import PricePlan, diversion_costs, diversion_risk, synthetic_price_cells
 from .response import Hill, Logarithmic, PointsCurve, ResponseCurve, SaturatingExponential, fit_response
-from .scenarios import Scenario, compare_results, load_scenarios, pareto_front, run_scenarios
+from .scenarios import Scenario, compare_results, load_scenarios, run_scenarios
 from .solver import SolveInfo, Solver
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

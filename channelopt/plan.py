@@ -1,37 +1,26 @@
-"""Plan: the one result shape every model returns, and compare()."""
+"""Plan: the one result shape every model returns; written with save() and read back with load()."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from ._json import jsonable
 from .metrics import Metrics
 from .solver import SolveInfo
 
-__all__ = ["Plan", "compare"]
+__all__ = ["Plan"]
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return _jsonable(value.to_dict())
-    return repr(value)
+_jsonable = jsonable  # the one JSON helper lives in channelopt._json
+# Metric tables and the id each is indexed by (as saved and read back).
+_METRIC_KEYS = {"by_region": "region_id", "by_channel": "channel", "by_territory": "territory",
+                "by_distributor": "distributor_id"}
 
 
 def _frame_records(frame: pd.DataFrame) -> list[dict]:
@@ -189,6 +178,56 @@ class Plan:
 
         return plan_to_excel(self, path)
 
+    @classmethod
+    def load(cls, directory: str | Path) -> Plan:
+        """Read a plan written by :meth:`save` (decision and metric tables, solve info, warnings).
+
+        The network is not saved with the plan, so the plan read back has no map; its
+        tables, metrics and solve info are complete.
+
+        Raises
+        ------
+        ValidationError
+            When ``directory`` holds no ``plan.json``.
+
+        Examples
+        --------
+        >>> import channelopt as co, tempfile
+        >>> net = co.ChannelNetwork.from_cost_matrix([[1, 4], [3, 1], [5, 2]], fixed_cost=[2, 3])
+        >>> d = co.DistributorSelection(objective="min_cost").solve(net).save(tempfile.mkdtemp())
+        >>> back = co.Plan.load(d)
+        >>> back.objective, back.status, len(back.assignments)
+        (9.0, 'optimal', 3)
+        """
+        from .exceptions import ValidationError
+
+        directory = Path(directory)
+        meta_path = directory / "plan.json"
+        if not meta_path.is_file():
+            raise ValidationError(f"{directory} holds no plan.json: give a directory written by Plan.save(dir) "
+                                  f"(or `channelopt solve ... --out DIR`).")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        info_d = {k: (math.nan if v is None and k in ("objective", "bound", "gap", "seconds", "build_seconds")
+                      else v) for k, v in meta.get("info", {}).items()}
+        fields = set(SolveInfo.__dataclass_fields__)
+        info = SolveInfo(**{k: v for k, v in info_d.items() if k in fields})
+
+        def frame(name: str, records) -> pd.DataFrame:
+            pq = directory / f"{name}.parquet"
+            return pd.read_parquet(pq) if pq.is_file() else pd.DataFrame(records or [])
+
+        metrics_d = meta.get("metrics", {})
+        tables = {}
+        for name, key in _METRIC_KEYS.items():
+            if name in metrics_d:
+                t = frame(name, metrics_d[name])
+                tables[name] = t.set_index(key) if key in t.columns else t
+        metrics = Metrics(overall=dict(metrics_d.get("overall", {})), **tables)
+        assignments = frame("assignments", meta.get("assignments"))
+        extra = {name: frame(name, recs) for name, recs in meta.get("tables", {}).items()}
+        return cls(kind=meta.get("kind", "plan"), info=info, assignments=assignments, metrics=metrics, tables=extra,
+                   settings=meta.get("settings", {}), warnings=list(meta.get("warnings", [])))
+
     def to_geodataframes(self) -> dict[str, Any]:
         """Regions, outlets and distributors as GeoDataFrames carrying the plan's decisions."""
         from ._plan_geo import plan_layers
@@ -234,27 +273,14 @@ class Plan:
         return to_html(self, path, **kwargs)
 
 
-def compare(plans: Sequence[Plan] | Mapping[str, Plan], names: Sequence[str] | None = None) -> pd.DataFrame:
-    """Metrics of several plans side by side: one row per plan.
+def __getattr__(name: str):
+    # Deprecated home of compare (moved to channelopt.comparison); kept for one release.
+    if name == "compare":
+        import warnings
 
-    Examples
-    --------
-    >>> import channelopt as co
-    >>> net = co.ChannelNetwork.from_cost_matrix([[1, 4], [3, 1], [5, 2]], fixed_cost=[2, 3])
-    >>> a = co.DistributorSelection(objective="p_median", p=1).solve(net)
-    >>> b = co.DistributorSelection(objective="p_median", p=2).solve(net)
-    >>> co.compare({"p1": a, "p2": b})["objective"].to_dict()
-    {'p1': 7.0, 'p2': 4.0}
-    """
-    if isinstance(plans, Mapping):
-        names = list(plans.keys())
-        plans = list(plans.values())
-    plans = list(plans)
-    if names is None:
-        names = [f"plan{i}" for i in range(len(plans))]
-    out = pd.DataFrame([p.summary().to_dict() for p in plans])
-    out.index = pd.Index(list(names), name="plan")
-    for col in out.columns:
-        if col not in ("status", "kind"):
-            out[col] = pd.to_numeric(out[col], errors="coerce")
-    return out
+        from .comparison import compare
+
+        warnings.warn("channelopt.plan.compare moved to channelopt.comparison.compare (also channelopt.compare); "
+                      "the old path goes in the next release.", DeprecationWarning, stacklevel=2)
+        return compare
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

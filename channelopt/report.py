@@ -11,10 +11,9 @@ render_html
     The page as a string.
 to_html
     Write the page (``Plan.to_html`` calls it).
-load_plan
-    Read a plan written by :meth:`Plan.save` back (tables and solve info; no network).
-report_dir
-    The report of a saved plan directory (``channelopt report DIR``).
+
+Reading a saved plan back is :meth:`Plan.load`; the report of a saved folder is
+:func:`channelopt.report_index.report_dir`.
 """
 
 from __future__ import annotations
@@ -31,9 +30,9 @@ from typing import Any
 
 import pandas as pd
 
-from .exceptions import SettingsError, ValidationError
+from .exceptions import SettingsError
 
-__all__ = ["render_html", "to_html", "load_plan", "report_dir"]
+__all__ = ["render_html", "to_html"]
 
 # Headline numbers shown as cards, in this order, when the plan has them.
 _CARDS = [
@@ -258,7 +257,7 @@ def render_html(plan, *, title: str | None = None, scenarios: Sequence | Mapping
         if figures:
             parts += ['<h2 id="maps">Maps and charts</h2>', *figures]
     if scenarios is not None:
-        from .plan import compare
+        from .comparison import compare
 
         frame = scenarios if isinstance(scenarios, pd.DataFrame) else compare(scenarios)
         parts += ['<h2 id="scenarios">Scenarios</h2>', _table(frame, "scenarios-table", max_rows)]
@@ -334,84 +333,20 @@ def to_html(plan, path: str | Path | None = None, **kwargs: Any) -> Path | str:
     return path
 
 
-def load_plan(directory: str | Path):
-    """Read a plan written by :meth:`Plan.save` (decision and metric tables, solve info).
+def __getattr__(name: str):
+    # Deprecated homes, kept for one release: load_plan is Plan.load, report_dir is
+    # channelopt.report_index.report_dir. They resolve at call time (importlib) so that this
+    # module never imports plan, which imports it.
+    import importlib
+    import warnings
 
-    The network is not saved with the plan, so the plan read back has no map; its
-    tables, metrics and solve info are complete.
-
-    Raises
-    ------
-    ValidationError
-        When ``directory`` holds no ``plan.json``.
-
-    Examples
-    --------
-    >>> import channelopt as co, tempfile
-    >>> net = co.ChannelNetwork.from_cost_matrix([[1, 4], [3, 1], [5, 2]], fixed_cost=[2, 3])
-    >>> d = co.DistributorSelection(objective="min_cost").solve(net).save(tempfile.mkdtemp())
-    >>> back = load_plan(d)
-    >>> back.objective, back.status, len(back.assignments)
-    (9.0, 'optimal', 3)
-    """
-    from .metrics import Metrics
-    from .plan import Plan
-    from .solver import SolveInfo
-
-    directory = Path(directory)
-    meta_path = directory / "plan.json"
-    if not meta_path.is_file():
-        raise ValidationError(f"{directory} holds no plan.json: give a directory written by Plan.save(dir) "
-                              f"(or `channelopt solve ... --out DIR`).")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    info_d = {k: (math.nan if v is None and k in ("objective", "bound", "gap", "seconds", "build_seconds") else v)
-              for k, v in meta.get("info", {}).items()}
-    fields = set(SolveInfo.__dataclass_fields__)
-    info = SolveInfo(**{k: v for k, v in info_d.items() if k in fields})
-
-    def frame(name: str, records) -> pd.DataFrame:
-        pq = directory / f"{name}.parquet"
-        return pd.read_parquet(pq) if pq.is_file() else pd.DataFrame(records or [])
-
-    metrics_d = meta.get("metrics", {})
-    tables = {}
-    for name in ("by_region", "by_channel", "by_territory", "by_distributor"):
-        if name in metrics_d:
-            t = frame(name, metrics_d[name])
-            key = {"by_region": "region_id", "by_channel": "channel", "by_territory": "territory",
-                   "by_distributor": "distributor_id"}[name]
-            tables[name] = t.set_index(key) if key in t.columns else t
-    metrics = Metrics(overall=dict(metrics_d.get("overall", {})), **tables)
-    assignments = frame("assignments", meta.get("assignments"))
-    extra = {name: frame(name, recs) for name, recs in meta.get("tables", {}).items()}
-    return Plan(kind=meta.get("kind", "plan"), info=info, assignments=assignments, metrics=metrics, tables=extra,
-                settings=meta.get("settings", {}))
-
-
-def report_dir(directory: str | Path, path: str | Path | None = None, **kwargs: Any) -> Path:
-    """Write ``report.html`` for a plan saved in ``directory`` (``channelopt report DIR``).
-
-    Parameters
-    ----------
-    directory : str or Path
-        A directory written by :meth:`Plan.save`.
-    path : str or Path, optional
-        Where to write; default ``directory / "report.html"``.
-    **kwargs
-        See :func:`render_html`.
-
-    Returns
-    -------
-    Path
-
-    Examples
-    --------
-    >>> import channelopt as co, tempfile
-    >>> net = co.ChannelNetwork.from_cost_matrix([[1, 4], [3, 1], [5, 2]], fixed_cost=[2, 3])
-    >>> d = co.DistributorSelection(objective="min_cost").solve(net).save(tempfile.mkdtemp())
-    >>> report_dir(d).name
-    'report.html'
-    """
-    plan = load_plan(directory)
-    out = Path(path) if path is not None else Path(directory) / "report.html"
-    return to_html(plan, out, **kwargs)
+    moved = {"load_plan": ("channelopt.plan", "Plan.load"), "report_dir": ("channelopt.report_index", "report_dir")}
+    if name in moved:
+        module, attr = moved[name]
+        warnings.warn(f"channelopt.report.{name} moved to {module}.{attr}; the old path goes in the next release.",
+                      DeprecationWarning, stacklevel=2)
+        obj = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        return obj
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .exceptions import ValidationError
 
-__all__ = ["report_folder", "load_scenario_result"]
+__all__ = ["report_folder", "report_dir", "load_scenario_result"]
 
 _METRIC_TABLES = {"by_region": "region_id", "by_channel": "channel", "by_territory": "territory",
                   "by_distributor": "distributor_id"}
@@ -92,6 +92,27 @@ plan found within the limits.</p>
 """
 
 
+def report_dir(directory: str | os.PathLike, path: str | os.PathLike | None = None, **kwargs) -> Path:
+    """Write ``report.html`` for a plan saved in ``directory`` by :meth:`Plan.save`.
+
+    ``path`` defaults to ``directory / "report.html"``; ``kwargs`` go to
+    :func:`channelopt.report.render_html`.
+
+    Examples
+    --------
+    >>> import channelopt as co, tempfile
+    >>> net = co.ChannelNetwork.from_cost_matrix([[1, 4], [3, 1], [5, 2]], fixed_cost=[2, 3])
+    >>> d = co.DistributorSelection(objective="min_cost").solve(net).save(tempfile.mkdtemp())
+    >>> report_dir(d).name
+    'report.html'
+    """
+    from .plan import Plan
+    from .report import to_html
+
+    out = Path(path) if path is not None else Path(directory) / "report.html"
+    return to_html(Plan.load(directory), out, **kwargs)
+
+
 def report_folder(directory: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
     """Write the HTML report of a result folder and return its path.
 
@@ -121,7 +142,7 @@ def report_folder(directory: str | os.PathLike, out: str | os.PathLike | None = 
     >>> report_folder(d).name
     'report.html'
     """
-    from .report import report_dir, to_html
+    from .report import to_html
 
     folder = Path(directory)
     if not folder.exists():

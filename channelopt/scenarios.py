@@ -45,6 +45,8 @@ import numpy as np
 import pandas as pd
 
 from ._executors import resolve_executor
+from ._json import jsonable
+from .comparison import pareto_front
 from .exceptions import (
     ChannelOptError,
     InfeasibleError,
@@ -218,17 +220,8 @@ def network_from_recipe(recipe: Mapping) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    from .plan import _jsonable as plan_jsonable
-
-    if isinstance(value, pd.DataFrame):
-        return f"<DataFrame {value.shape[0]}x{value.shape[1]}>"
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "get_params") and callable(value.get_params):
-        return {"model": type(value).__name__, "params": _jsonable(value.get_params())}
-    return plan_jsonable(value)
+    # Scenario records keep frames short: a settings frame (e.g. budget cells) is named, not dumped.
+    return jsonable(value, frames="name")
 
 
 # ----------------------------------------------------------------------------- Scenario
@@ -996,58 +989,3 @@ def compare_results(out: str | os.PathLike) -> pd.DataFrame:
             log.warning("skipping unreadable %s: %s", path, exc)
     frame = _records_frame(records).drop(columns="resumed", errors="ignore")
     return frame.sort_values("name", kind="stable").reset_index(drop=True) if len(frame) else frame
-
-
-def pareto_front(frame: pd.DataFrame, maximize: Sequence[str] = (), minimize: Sequence[str] = (),
-                 *, solved_only: bool = True) -> pd.DataFrame:
-    """The non-dominated rows of ``frame`` on the given columns.
-
-    A row is dominated when another row is at least as good on every column and
-    strictly better on one. Rows with a missing value in those columns (and, with
-    ``solved_only``, rows whose status is not optimal/feasible) are left out.
-
-    Parameters
-    ----------
-    frame : DataFrame
-        E.g. the output of :func:`run_scenarios` or :func:`compare_results`.
-    maximize, minimize : sequence of str
-        Columns to maximise / minimise.
-
-    Returns
-    -------
-    DataFrame
-        The Pareto-optimal rows, sorted by the first column given.
-
-    Raises
-    ------
-    SettingsError
-        No column given, or a column ``frame`` does not have.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> df = pd.DataFrame({"name": list("abcd"), "status": "optimal",
-    ...                    "weighted_distribution": [0.9, 0.8, 0.95, 0.7], "total_cost": [10, 12, 20, 5]})
-    >>> pareto_front(df, maximize=["weighted_distribution"], minimize=["total_cost"])["name"].tolist()
-    ['c', 'a', 'd']
-    """
-    maximize, minimize = list(maximize), list(minimize)
-    cols = maximize + minimize
-    if not cols:
-        raise SettingsError("pareto_front needs at least one column in maximize= or minimize=.")
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise SettingsError(f"pareto_front: no column {missing[0]!r}; available: {list(frame.columns)}.")
-    keep = frame[cols].apply(pd.to_numeric, errors="coerce").notna().all(axis=1)
-    if solved_only and "status" in frame:
-        keep &= frame["status"].isin(["optimal", "feasible"])
-    sub = frame[keep]
-    vals = np.column_stack([pd.to_numeric(sub[c]).to_numpy(dtype=float) * (-1.0 if c in maximize else 1.0)
-                            for c in cols]) if len(sub) else np.zeros((0, len(cols)))
-    # Minimisation on every column: j dominates i when j <= i everywhere and < somewhere.
-    le = (vals[None, :, :] <= vals[:, None, :]).all(axis=2)
-    lt = (vals[None, :, :] < vals[:, None, :]).any(axis=2)
-    dominated = (le & lt).any(axis=1)
-    front = sub[~dominated]
-    first = cols[0]
-    return front.sort_values(first, ascending=first not in maximize, kind="stable")

@@ -15,7 +15,7 @@ plot_balance
     Workload (or any balanced attribute) per territory with the tolerance band.
 plot_response
     Budget response curves with the chosen spend marked, and marginal ROI per cell.
-plot_pareto, pareto_front
+plot_pareto
     Weighted distribution against cost over scenarios, with the non-dominated front.
 explore
     The same map as :func:`plot_plan`, interactive (folium), with tooltips.
@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .comparison import compare, pareto_mask
 from .exceptions import SettingsError
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "plot_balance",
     "plot_response",
     "plot_pareto",
-    "pareto_front",
     "explore",
 ]
 
@@ -429,32 +429,6 @@ def plot_response(plan, cells: pd.DataFrame | None = None, *, top: int = 8, axes
     return left, right
 
 
-def pareto_front(frame: pd.DataFrame, x: str = "total_cost", y: str = "weighted_distribution") -> pd.Series:
-    """Which rows are non-dominated when ``x`` is minimised and ``y`` maximised.
-
-    A row is dominated when another has ``x`` no larger and ``y`` no smaller, one of
-    them strictly. Rows with a missing ``x`` or ``y`` are never on the front.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> f = pd.DataFrame({"total_cost": [1, 2, 3, 2], "weighted_distribution": [0.5, 0.7, 0.9, 0.6]})
-    >>> pareto_front(f).tolist()
-    [True, True, True, False]
-    """
-    for c in (x, y):
-        if c not in frame.columns:
-            raise SettingsError(f"pareto_front: column {c!r} is missing; columns are {list(frame.columns)}.")
-    xs = pd.to_numeric(frame[x], errors="coerce").to_numpy(dtype=float)
-    ys = pd.to_numeric(frame[y], errors="coerce").to_numpy(dtype=float)
-    ok = np.isfinite(xs) & np.isfinite(ys)
-    le = xs[None, :] <= xs[:, None]
-    ge = ys[None, :] >= ys[:, None]
-    strict = (xs[None, :] < xs[:, None]) | (ys[None, :] > ys[:, None])
-    dominated = (le & ge & strict & ok[None, :]).any(axis=1)
-    return pd.Series(ok & ~dominated, index=frame.index, name="pareto")
-
-
 def plot_pareto(plans, ax=None, *, x: str = "total_cost", y: str = "weighted_distribution",
                 names: Sequence[str] | None = None, figsize=(7, 5)):
     """Scenario comparison: weighted distribution against cost, with the Pareto front.
@@ -484,10 +458,8 @@ def plot_pareto(plans, ax=None, *, x: str = "total_cost", y: str = "weighted_dis
     if isinstance(plans, pd.DataFrame):
         frame = plans
     else:
-        from .plan import compare
-
         frame = compare(plans, names=names) if not isinstance(plans, Mapping) else compare(plans)
-    front = pareto_front(frame, x, y)
+    front = pareto_mask(frame, maximize=[y], minimize=[x])
     ax = _axes(ax, figsize)
     xs = pd.to_numeric(frame[x], errors="coerce")
     ys = pd.to_numeric(frame[y], errors="coerce")
@@ -651,3 +623,19 @@ def explore(plan, m=None, *, coverage: str = "weighted", column: str | None = No
         group.add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     return m
+
+
+def __getattr__(name: str):
+    # Deprecated: viz.pareto_front(frame, x, y) was a second Pareto front; the one definition is
+    # channelopt.comparison (pareto_mask for the boolean column, pareto_front for the rows).
+    if name == "pareto_front":
+        import warnings
+
+        def pareto_front(frame: pd.DataFrame, x: str = "total_cost", y: str = "weighted_distribution") -> pd.Series:
+            warnings.warn("channelopt.viz.pareto_front(frame, x, y) is channelopt.comparison.pareto_mask(frame, "
+                          "maximize=[y], minimize=[x]); the old name goes in the next release.", DeprecationWarning,
+                          stacklevel=2)
+            return pareto_mask(frame, maximize=[y], minimize=[x])
+
+        return pareto_front
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

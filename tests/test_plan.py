@@ -90,3 +90,20 @@ def test_compare_table(plan):
     assert list(table.index) == ["p3", "p4"]
     assert table.loc["p4", "objective"] <= table.loc["p3", "objective"] + 1e-9
     assert table.loc["p4", "open_distributors"] == 4
+
+
+def test_moved_names_keep_their_old_paths_for_one_release(tmp_path):
+    import channelopt.plan as plan_mod
+    import channelopt.report as report_mod
+    from channelopt.comparison import compare
+
+    net = co.ChannelNetwork.from_cost_matrix([[1, 4], [3, 1], [5, 2]], fixed_cost=[2, 3])
+    plan = co.DistributorSelection(objective="min_cost").solve(net)
+    d = plan.save(tmp_path / "p")
+    with pytest.warns(DeprecationWarning, match="channelopt.comparison.compare"):
+        assert plan_mod.compare is compare
+    with pytest.warns(DeprecationWarning, match="channelopt.plan.Plan.load"):
+        back = report_mod.load_plan(d)
+    assert (back.objective, back.status, back.warnings) == (plan.objective, plan.status, plan.warnings)
+    with pytest.warns(DeprecationWarning, match="channelopt.report_index.report_dir"):
+        assert report_mod.report_dir(d).name == "report.html"

@@ -16,7 +16,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import channelopt as co  # noqa: E402
-from channelopt.report import _fmt, load_plan, render_html, report_dir  # noqa: E402
+from channelopt.plan import Plan  # noqa: E402
+from channelopt.report import _fmt, render_html  # noqa: E402
+from channelopt.report_index import report_dir  # noqa: E402
 
 CHROMIUM = next((p for p in (os.environ.get("CHANNELOPT_CHROMIUM"), shutil.which("chromium"),
                              "/usr/bin/chromium", shutil.which("chromium-browser")) if p and Path(p).exists()), None)
@@ -111,7 +113,7 @@ def test_saved_plan_round_trips_into_a_report(tmp_path):
     net = co.make_synthetic(8, 120, 5, seed=4)
     plan = co.DistributorSelection(objective="min_cost").solve(net)
     directory = plan.save(tmp_path / "plan")
-    back = load_plan(directory)
+    back = Plan.load(directory)
     assert back.objective == pytest.approx(plan.objective)
     assert back.status == plan.status
     assert len(back.assignments) == len(plan.assignments)
@@ -121,7 +123,7 @@ def test_saved_plan_round_trips_into_a_report(tmp_path):
     assert f'data-key="objective">{_fmt(plan.objective, "num")}<' in text
     assert 'id="breadth-depth"' in text  # table-only charts still drawn; no map without the network
     with pytest.raises(co.ValidationError, match="plan.json"):
-        load_plan(tmp_path)
+        Plan.load(tmp_path)
 
 
 def test_large_tables_are_truncated_and_say_so(china_plan):
