@@ -162,6 +162,10 @@ def _charts(plan, scenarios, dpi: int) -> list[str]:
         from .partners.charts import report_figures
 
         out += [_figure(_png(fig, dpi), caption, ident) for fig, caption, ident in report_figures(plan)]
+    if plan.kind == "price_plan":
+        from .pricing.charts import report_figures as price_figures
+
+        out += [_figure(_png(fig, dpi), caption, ident) for fig, caption, ident in price_figures(plan)]
     if scenarios is not None:
         fig, ax = plt.subplots(figsize=(7, 5))
         viz.plot_pareto(scenarios, ax=ax)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..exceptions import SettingsError
 
-__all__ = ["plot_diversion_risk", "plot_price_ladder"]
+__all__ = ["plot_diversion_risk", "plot_price_ladder", "report_figures"]
 
 
 def plot_diversion_risk(network, risk: pd.DataFrame, ax=None, *, channel: str | None = None, figsize=(8, 7),
@@ -140,3 +140,30 @@ def plot_price_ladder(prices: pd.DataFrame, ax=None, *, price_column: str | None
     if compare is not None:
         ax.legend(loc="best", fontsize=8)
     return ax
+
+
+def report_figures(plan) -> list:
+    """``(figure, caption, id)`` for the HTML report of a PricePlan plan."""
+    import matplotlib.pyplot as plt
+
+    from .diversion import diversion_risk
+
+    prices = plan.tables.get("prices")
+    if prices is None:
+        return []
+    out = []
+    cost = plan.tables.get("diversion_cost")
+    if cost is not None and plan.network is not None and plan.network.region_xy() is not None:
+        risk = diversion_risk(prices, cost)
+        fig, ax = plt.subplots(figsize=(8, 7))
+        plot_diversion_risk(plan.network, risk, ax=ax)
+        out.append((fig, "Borders where moving goods pays at the plan's net prices, in red (none when every "
+                         "corridor holds); grey lines are the other borders.", "diversion-risk"))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    current = None
+    if "current_price" in prices.columns:
+        current = prices.assign(price=prices["current_price"]).drop(columns="net_price")
+    plot_price_ladder(prices, ax=ax, compare=current)
+    out.append((fig, "Price ladder per channel: each region's net price (dots) and the channel median (bar)"
+                     + ("; hollow: the current price list." if current is not None else "."), "price-ladder"))
+    return out
