@@ -28,6 +28,7 @@ from ...plan import Plan
 from ...solver import SolveInfo, Solver, _gap
 from .._base import BuiltModel
 from .lagrangian import solve_lagrangian
+from .radius import solve_radius
 
 __all__ = ["SelectionBuilt"]
 
@@ -61,6 +62,8 @@ class SelectionBuilt(BuiltModel):
         try:
             if self.strategy == "lagrangian" and not touched:
                 plan = solve_lagrangian(self.model, self.network, solver)
+            elif self.strategy == "radius" and not touched:
+                plan = solve_radius(self, solver)
             else:
                 plan = self._solve_mip(solver, warm_start)
         except InfeasibleError:

@@ -28,6 +28,7 @@ from .channels import min_distributors_for_channels
 from .formulation import build_formulation, min_loads
 from .lagrangian import eligible as lagrangian_blockers
 from .plan import selection_plan
+from .radius import eligible as radius_eligible
 from .warm_start import warm_start as _heuristic_start
 
 __all__ = ["DistributorSelection", "choose_strategy"]
@@ -35,7 +36,7 @@ __all__ = ["DistributorSelection", "choose_strategy"]
 log = logging.getLogger("channelopt.models")
 
 OBJECTIVES = ("min_cost", "p_median", "max_coverage", "set_cover", "p_center", "backup_coverage", "p_dispersion")
-STRATEGIES = ("auto", "mip", "lagrangian")
+STRATEGIES = ("auto", "mip", "lagrangian", "radius")
 #: links from which ``strategy="auto"`` takes the Lagrangian path for capacitated min_cost
 #: (measured, see :func:`choose_strategy`)
 AUTO_LAGRANGIAN_LINKS = 100_000
@@ -209,8 +210,15 @@ class DistributorSelection(Model):
         if self.candidates is not None:
             restricted = bool((self._allowed(network, sparse=False) & ~allowed).any())
         strategy = choose_strategy(self, int(allowed.sum()))
-        if strategy == "lagrangian" and min_loads(network).any():
+        has_min_load = bool(min_loads(network).any())
+        if strategy == "lagrangian" and has_min_load:
             strategy = "mip"  # "auto": the Lagrangian path does not carry minimum loads
+        if strategy == "radius" and not radius_eligible(self, has_min_load):
+            if self.strategy == "radius":
+                raise SettingsError("strategy='radius' solves uncapacitated p_median and min_cost models that serve "
+                                    "every outlet (no max_per_region, min_coverage or min_load column); use "
+                                    "strategy='mip' or 'auto'.")
+            strategy = "mip"
         ap = ArrayProblem(self.kind, self.sense)
         state = build_formulation(self, network, ap, allowed=allowed, close_idle=False)
         state.update(allowed=allowed, restricted=restricted)
@@ -532,9 +540,14 @@ def choose_strategy(model, n_links: int) -> str:
     with at least :data:`AUTO_LAGRANGIAN_LINKS` links, and the MIP otherwise. Measured
     on the china example (8,000 x 80, capacitated ``min_cost``, 20 s): the MIP stopped
     at 221.0M with a 94% gap, the Lagrangian path at 80.4M with a 2.4% gap.
+    Uncapacitated ``p_median`` serving every outlet takes the radius strategy (sorted
+    cost levels grown on demand, :mod:`.radius`): OR-Library pmed16/26/36 with the MIP
+    ran out of time at 70-118 s and 1.3-4.3 GB (issue 13).
     """
     if model.strategy != "auto":
         return model.strategy
     if model.capacitated and not lagrangian_blockers(model) and n_links >= AUTO_LAGRANGIAN_LINKS:
         return "lagrangian"
+    if radius_eligible(model) and model.objective == "p_median":
+        return "radius"
     return "mip"

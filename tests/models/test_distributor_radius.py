@@ -1,0 +1,98 @@
+"""The radius strategy (uncapacitated p-median / UFLP): sorted cost levels, Lagrangian fixing, level growth.
+
+Checked against brute force and against the classic MIP (strategy="mip") on instances
+with many tied costs, which is where levels merge.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import channelopt as co
+from channelopt.models.distributors import radius
+from channelopt.models.distributors.radius import Levels, median_lagrangian
+
+HIGHS = co.Solver("highs")
+
+
+def _tied(seed, n=30, m=10):
+    rng = np.random.default_rng(seed)
+    cost = rng.integers(1, 12, (n, m)).astype(float)  # few distinct values: many ties
+    return co.ChannelNetwork.from_cost_matrix(cost, distances=cost, fixed_cost=rng.integers(5, 40, m).astype(float))
+
+
+def _brute_p_median(cost, p):
+    return min(cost[:, list(s)].min(axis=1).sum() for s in itertools.combinations(range(cost.shape[1]), p))
+
+
+@pytest.mark.parametrize(("seed", "p"), [(0, 1), (1, 2), (2, 3), (3, 5)])
+def test_radius_p_median_matches_brute_force(seed, p):
+    net = _tied(seed)
+    best = _brute_p_median(net.costs(), p)
+    plan = co.DistributorSelection(objective="p_median", p=p, strategy="radius").solve(net, solver=HIGHS)
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(best)
+    assert plan.info.bound == pytest.approx(best)
+    assert int(plan.distributors["open"].sum()) == p
+    # every outlet goes to its cheapest open distributor
+    open_ = plan.distributors["open"].to_numpy()
+    assert plan.assignments["cost"].to_numpy() == pytest.approx(net.costs()[:, open_].min(axis=1))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_radius_uflp_matches_brute_force(seed):
+    net = _tied(seed, n=20, m=8)
+    cost, fixed = net.costs(), net.distributors["fixed_cost"].to_numpy()
+    best = min(fixed[list(s)].sum() + cost[:, list(s)].min(axis=1).sum()
+               for r in range(1, 9) for s in itertools.combinations(range(8), r))
+    plan = co.DistributorSelection(objective="min_cost", strategy="radius").solve(net, solver=HIGHS)
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(best)
+
+
+@pytest.mark.parametrize(("seed", "p"), [(4, 4), (5, 6), (6, 8)])
+def test_radius_with_truncated_levels_matches_the_classic_mip(seed, p, monkeypatch):
+    # grow levels on demand even on a small instance (the path large instances take)
+    monkeypatch.setattr(radius, "FULL_LEVELS_LINKS", 0)
+    rng = np.random.default_rng(seed)
+    xy_o, xy_d = rng.uniform(0, 100, (80, 2)), rng.uniform(0, 100, (25, 2))
+    dist = np.floor(np.sqrt(((xy_o[:, None] - xy_d[None]) ** 2).sum(-1)))
+    net = co.ChannelNetwork.from_cost_matrix(dist, distances=dist, fixed_cost=np.zeros(25))
+    classic = co.DistributorSelection(objective="p_median", p=p, strategy="mip").solve(net, solver=HIGHS)
+    plan = co.DistributorSelection(objective="p_median", p=p, strategy="radius",
+                                   heuristic_seconds=0.0).solve(net, solver=HIGHS)
+    assert classic.status == plan.status == "optimal"
+    assert plan.objective == pytest.approx(classic.objective)
+
+
+def test_auto_chooses_radius_for_uncapacitated_p_median_only():
+    net = _tied(0)
+    assert co.DistributorSelection(objective="p_median", p=2).build(net).strategy == "radius"
+    assert co.DistributorSelection(objective="p_median", p=2, max_per_region=1).build(net).strategy == "mip"
+    assert co.DistributorSelection(objective="min_cost").build(net).strategy == "mip"
+
+
+def test_levels_merge_ties_per_outlet():
+    oi = np.array([0, 0, 0, 1, 1])
+    dj = np.array([0, 1, 2, 0, 2])
+    cost = np.array([3.0, 1.0, 3.0, 2.0, 2.0])
+    lv = Levels(oi, dj, cost, 2)
+    assert lv.n_levels.tolist() == [2, 1]
+    assert lv.value.tolist() == [1.0, 3.0, 2.0]
+    assert lv.level_of(np.array([0, 0, 1]), np.array([1.0, 3.0, 2.0])).tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize(("seed", "p"), [(7, 2), (8, 3)])
+def test_median_lagrangian_is_a_lower_bound(seed, p):
+    net = _tied(seed, n=25, m=9)
+    cost = net.costs()
+    oi, dj = np.nonzero(np.ones_like(cost, dtype=bool))
+    lag = median_lagrangian(Levels(oi, dj, cost[oi, dj], 25), 9, p=p, fixed=np.zeros(9),
+                            forced=np.zeros(9, dtype=bool), closed=np.zeros(9, dtype=bool),
+                            upper=np.inf, seconds=5.0)
+    best = _brute_p_median(cost, p)
+    assert lag["bound"] <= best + 1e-9
+    assert lag["bound"] >= 0.5 * best  # a bound worth having, not a trivial 0
