@@ -57,6 +57,7 @@ def test_radius_uflp_matches_brute_force(seed):
 def test_radius_with_truncated_levels_matches_the_classic_mip(seed, p, monkeypatch):
     # grow levels on demand even on a small instance (the path large instances take)
     monkeypatch.setattr(radius, "FULL_LEVELS_LINKS", 0)
+    monkeypatch.setattr(radius, "LAGRANGIAN_SECONDS", 0.0)  # a weak bound: the MIP must do the proving
     rng = np.random.default_rng(seed)
     xy_o, xy_d = rng.uniform(0, 100, (80, 2)), rng.uniform(0, 100, (25, 2))
     dist = np.floor(np.sqrt(((xy_o[:, None] - xy_d[None]) ** 2).sum(-1)))
@@ -96,3 +97,24 @@ def test_median_lagrangian_is_a_lower_bound(seed, p):
     best = _brute_p_median(cost, p)
     assert lag["bound"] <= best + 1e-9
     assert lag["bound"] >= 0.5 * best  # a bound worth having, not a trivial 0
+
+
+@pytest.mark.parametrize(("seed", "p"), [(9, 2), (10, 3), (11, 4)])
+def test_penalty_fixing_closes_only_distributors_no_better_plan_opens(seed, p):
+    net = _tied(seed, n=25, m=9)
+    cost = net.costs()
+    oi, dj = np.nonzero(np.ones_like(cost, dtype=bool))
+    none = np.zeros(9, dtype=bool)
+    lag = median_lagrangian(Levels(oi, dj, cost[oi, dj], 25), 9, p=p, fixed=np.zeros(9), forced=none,
+                            closed=none, upper=np.inf, seconds=5.0)
+    best = _brute_p_median(cost, p)
+    upper = best + 1.0  # a plan of this cost is in hand: fixing keeps every plan better than it
+    shut, keep = radius._penalty_fixing(lag, p, none, none, upper, integral=True)
+    assert shut.any()  # it does close some (not a vacuous check)
+    for j in np.flatnonzero(shut):
+        with_j = min(cost[:, list(s)].min(axis=1).sum() for s in itertools.combinations(range(9), p) if j in s)
+        assert with_j >= upper - 1e-9
+    for j in np.flatnonzero(keep):
+        without_j = min(cost[:, list(s)].min(axis=1).sum() for s in itertools.combinations(range(9), p)
+                        if j not in s)
+        assert without_j >= upper - 1e-9

@@ -40,6 +40,9 @@ __all__ = ["eligible", "solve_radius", "Levels", "median_lagrangian"]
 
 #: links (after fixing by penalties) up to which the MIP gets every level at once
 FULL_LEVELS_LINKS = 200_000
+#: seconds of the Lagrangian stage: this share of the time limit, or LAGRANGIAN_SECONDS without one
+LAGRANGIAN_SHARE = 0.25
+LAGRANGIAN_SECONDS = 30.0
 
 log = logging.getLogger("channelopt.models")
 
@@ -274,7 +277,7 @@ def solve_radius(built, solver: Solver) -> Plan:
 
     # 2. Lagrangian bound (the LP bound, in seconds) and fixing by penalties
     t0 = time.perf_counter()
-    lag_secs = 30.0 if limit is None else 0.25 * limit
+    lag_secs = LAGRANGIAN_SECONDS if limit is None else LAGRANGIAN_SHARE * limit
     lag = median_lagrangian(lv, m, p=model.p, fixed=fixed, forced=forced, closed=excluded,
                             upper=best_obj if math.isfinite(best_obj) else np.inf, seconds=lag_secs, evaluate=price)
     if lag["open"] is not None and lag["upper"] < best_obj:
