@@ -104,8 +104,9 @@ class _Setup:
                 f"(segment, product_id); must_carry applies in every segment of its channels: add those cells, or "
                 f"give must_carry per channel ({{channel: [product_id, ...]}}).",
                 reasons=[f"must-carry product {p!r} has no cell in segment {s!r}" for s, p in lacking[:20]])
-        must_cells = np.array([p in set(must.get(ch, ())) for ch, p in zip(c.channel.tolist(), c.product.tolist())],
-                              dtype=bool)
+        must_cells = np.zeros(c.n, dtype=bool)
+        for ch, prods in must.items():
+            must_cells |= (c.channel == ch) & np.isin(c.product, np.asarray(prods, dtype=object))
         self.lo[must_cells] = 1.0
 
     def _carried(self, model) -> None:
@@ -255,7 +256,8 @@ class _Setup:
         keys = [k for k in c.keys if k in table.columns]
         t = table[[*keys, "product_a", "product_b"]].copy()
         t["loss"] = loss
-        lo_p = np.where(t["product_a"].map(c.products.index) < t["product_b"].map(c.products.index),
+        pidx = pd.Index(c.products)
+        lo_p = np.where(pidx.get_indexer(t["product_a"]) < pidx.get_indexer(t["product_b"]),
                         t["product_a"], t["product_b"])
         hi_p = np.where(lo_p == t["product_a"].to_numpy(), t["product_b"], t["product_a"])
         t["product_a"], t["product_b"] = lo_p, hi_p
