@@ -313,6 +313,93 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", 'ax = co.pricing.plot_price_ladder(plan.prices, compare=current)\nplt.show()'),
         ("code", 'ax = co.pricing.plot_diversion_risk(net, risk_after, title="After: no border at risk")\nplt.show()'),
     ],
+    "09_assortment": [
+        ("md", "# KA listing under a fee budget, and the SKU distribution (铺货率) it buys\n\n"
+               "Modern trade (KA) chains charge a listing fee (进场费) per SKU and store. A channel manager with a "
+               "fixed fee budget decides which SKUs to list in which city's KA stores: hero SKUs are must-carry, "
+               "each category gets a range, shelf space is limited, and two SKUs of the same kind take sales "
+               "from each other. A product listed in a city's KA must also be in its traditional trade "
+               "(the distributor stocks it there too). The product catalogue is **synthetic**."),
+        ("code", SETUP),
+        ("md", "## 1. Network and catalogue\n"
+               "30 beverage SKUs in five categories; fees and shelf space per channel type; pairs that "
+               "cannibalise (rate x the smaller product's margin in a segment)."),
+        ("code", 'net = co.load_example("china")\n'
+                 'cat = co.load_product_catalogue("china")\n'
+                 'print(cat["products"].attrs["note"])\n'
+                 'cat["products"][["product_id", "name", "category", "line", "margin", "shelf_units"]].head(8)'),
+        ("code", 'cat["channels"]'),
+        ("code", 'from channelopt.assortment import cells_from_catalogue\n'
+                 'cells, pairs = cells_from_catalogue(net, cat, by="region", channels=["modern_ka", "traditional"])\n'
+                 'fees = cells.groupby("channel")["listing_fee"].sum()\n'
+                 'print(len(cells), "cells (region x channel x SKU);", len(pairs), "cannibalising pairs;",\n'
+                 '      f"listing every SKU in every KA city would cost {fees[\'modern_ka\']:,.0f} yuan")'),
+        ("md", "## 2. The listing under a 1 million yuan fee budget"),
+        ("code", 'shelf = dict(zip(cat["channels"]["channel"], cat["channels"]["shelf_capacity"]))\n'
+                 'categories = sorted(cat["products"]["category"].unique())\n'
+                 'solver = co.Solver("highs", time_limit=60, mip_gap=0.001)\n'
+                 'def listing(budget):\n'
+                 '    return co.AssortmentPlan(\n'
+                 '        cells=cells, shelf_capacity=shelf,\n'
+                 '        must_carry={"modern_ka": ["TEA-01", "WAT-01"]},\n'
+                 '        category_range={c: (0, 3) for c in categories},\n'
+                 '        listing_budget=budget, cannibalisation=pairs,\n'
+                 '        channel_rules=[("modern_ka", "traditional")],\n'
+                 '    ).solve(net, solver=solver)\n'
+                 'plan = listing(1.0e6)\n'
+                 'plan'),
+        ("code", 'plan.summary()[["status", "gap", "net_margin", "listing_fees", "cannibalisation_loss", '
+                 '"listed_cells", "sku_numeric_distribution", "sku_weighted_distribution", "range_breadth"]]'),
+        ("md", "Range per channel (mean SKUs listed per city) and per category:"),
+        ("code", 'plan.metrics.by_channel.round(1)'),
+        ("code", 'plan.by_category.round(1)'),
+        ("md", "Every rule holds in the plan itself (checked here, not taken from the solver):"),
+        ("code", 'a = plan.assortment\n'
+                 'used = a[a["listed"]].groupby(["region_id", "channel"])["shelf_units"].sum()\n'
+                 'assert (used <= used.index.get_level_values("channel").map(shelf)).all()\n'
+                 'assert a.loc[a["listed"], "listing_fee"].sum() <= 1.0e6\n'
+                 'assert a.loc[(a["channel"] == "modern_ka") & a["product_id"].isin(["TEA-01", "WAT-01"]), "listed"].all()\n'
+                 'ka = a[a["channel"] == "modern_ka"].set_index(["region_id", "product_id"])["listed"]\n'
+                 'trad = a[a["channel"] == "traditional"].set_index(["region_id", "product_id"])["listed"]\n'
+                 'assert (~ka | trad.reindex(ka.index, fill_value=False)).all()\n'
+                 'print("shelf, budget, must-carry and KA -> traditional rules hold")'),
+        ("md", "## 3. The SKU distribution it buys\n"
+               "An outlet carries a SKU when the SKU is listed in its city x channel and a distributor reaches "
+               "the outlet. With every outlet reached:"),
+        ("code", 'names = cat["products"].set_index("product_id")["name"]\n'
+                 'sku = plan.sku_distribution.assign(name=lambda d: d["product_id"].map(names))\n'
+                 'sku.sort_values("weighted_distribution", ascending=False)[\n'
+                 '    ["product_id", "name", "outlets_carrying", "numeric_distribution", "weighted_distribution"]].head(10).round(3)'),
+        ("md", "Only outlets a signed distributor serves can carry anything. With the 14-partner network of the "
+               "quick start (max coverage within 300 km):"),
+        ("code", 'partners = co.DistributorSelection(objective="max_coverage", p=14, max_distance=300).solve(\n'
+                 '    net, solver=co.Solver("highs", time_limit=60))\n'
+                 'reached = co.sku_distribution(plan.assortment, partners)\n'
+                 'pd.DataFrame({"every outlet reached": plan.metrics.overall, "14 partners": reached.overall}).loc[\n'
+                 '    ["reached_outlets", "sku_numeric_distribution", "sku_weighted_distribution", "range_breadth"]]'),
+        ("md", "## 4. More fee budget: more range, more distribution, less margin per yuan"),
+        ("code", 'rows = []\n'
+                 'for budget in (0.25e6, 0.5e6, 1.0e6, 2.0e6):\n'
+                 '    p = plan if budget == 1.0e6 else listing(budget)\n'
+                 '    m = p.metrics\n'
+                 '    rows.append({"budget": budget, "status": p.status, "fees": m["listing_fees"],\n'
+                 '                 "net_margin": m["net_margin"], "ka_range": m.by_channel.loc["modern_ka", "mean_range"],\n'
+                 '                 "sku_wd": m["sku_weighted_distribution"], "sku_nd": m["sku_numeric_distribution"]})\n'
+                 'sweep = pd.DataFrame(rows).set_index("budget")\n'
+                 'sweep.round(3)'),
+        ("code", 'from channelopt.fonts import use_cjk_font\n'
+                 'use_cjk_font()  # Chinese SKU names and titles render\n'
+                 'fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))\n'
+                 '(sweep["net_margin"] / 1e6).plot(ax=ax1, marker="o")\n'
+                 'ax1.set(xlabel="KA fee budget (yuan)", ylabel="net margin (million yuan)", title="Margin")\n'
+                 'sweep[["sku_wd", "sku_nd"]].plot(ax=ax2, marker="o")\n'
+                 'ax2.set(xlabel="KA fee budget (yuan)", ylabel="mean SKU distribution", title="铺货率 bought")\n'
+                 'plt.tight_layout()\nplt.show()'),
+        ("code", 'ka = plan.sku_by_channel.query("channel == \'modern_ka\'").assign(name=lambda d: d["product_id"].map(names))\n'
+                 'ax = ka.set_index("name")["weighted_distribution"].sort_values().plot.barh(figsize=(7, 8))\n'
+                 'ax.set(xlabel="weighted distribution in KA", title="KA 铺货率 per SKU, 1 million yuan of fees")\n'
+                 'plt.tight_layout()\nplt.show()'),
+    ],
 }
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import SettingsError, ValidationError, format_ids
+from ..network import CHANNELS
 
 __all__ = ["REQUIRED", "Cells", "suggest"]
 
@@ -115,6 +116,8 @@ class Cells:
                 by_channel[key] = _number(f"{name}[{key!r}]", v, unit)
             elif self.by_region and isinstance(key, tuple) and key in seg_pos:
                 by_segment[seg_pos[key]] = _number(f"{name}[{key!r}]", v, unit)
+            elif not isinstance(key, tuple) and key in CHANNELS:
+                _number(f"{name}[{key!r}]", v, unit)  # a known channel type these cells do not hold: no rows
             else:
                 what = "a channel or a (region_id, channel) segment" if self.by_region else "a channel"
                 raise SettingsError(f"{name} names {key!r}, which is not {what} of the cells"
