@@ -35,7 +35,8 @@ _DERIVED = {"territories": ("k", "centres"), "budget": ("cells",)}
 _ORDER = ("optimal", "feasible")
 # How a time limit is spent: each stage gets this share of what is left when it starts
 # (renormalised over the stages still to run), so time a stage leaves unused passes on.
-_TIME_SHARES = {"selection": 0.4, "territories": 0.35, "assignment": 0.1, "budget": 0.15, "prices": 0.15}
+_TIME_SHARES = {"selection": 0.4, "territories": 0.35, "assignment": 0.1, "budget": 0.15, "prices": 0.15,
+                "assortment": 0.15}
 
 
 def curve_from_spec(spec: Any, where: str = "curve"):
@@ -93,6 +94,13 @@ class ChannelPlanner:
         corridors only on the borders between the territories just drawn
         (``diversion_cost`` as a table or ``{"per_km": x, "handling": h}``); its plan
         is ``plan.stages["prices"]`` (see :func:`channelopt.pricing.stage.territory_price_model`).
+    assortment : AssortmentPlan or mapping of its settings, optional
+        A stage before the budget choosing which products to list where. With a budget
+        stage, its listing fees come out of ``budget.total``: ``listing_budget`` (required
+        then) is the part that may pay fees, and the budget stage splits the total minus
+        the fees paid, so more range means less trade spend. The SKU distribution
+        (``sku_distribution`` tables, ``sku_*`` metrics) counts only outlets a signed
+        distributor serves.
 
     Notes
     -----
@@ -127,7 +135,7 @@ class ChannelPlanner:
     def __init__(self, *, selection: Any = None, territories: Any = None, budget: Any = None,
                  curves: Mapping | None = None, cells: str = "territory", method: str = "sequential",
                  margin: float | None = None, exclusivity: str | None = "channel",
-                 capacity: bool | None = None, price: Any = None) -> None:
+                 capacity: bool | None = None, price: Any = None, assortment: Any = None) -> None:
         self.selection = selection
         self.territories = territories
         self.budget = budget
@@ -138,6 +146,7 @@ class ChannelPlanner:
         self.exclusivity = exclusivity
         self.capacity = capacity
         self.price = price
+        self.assortment = assortment
 
     # ChannelPlanner orchestrates models; it is not one (it builds no single problem).
     def get_params(self) -> dict[str, Any]:
@@ -346,6 +355,7 @@ class ChannelPlanner:
         sel_model = _with(sel_model, capacitated=capacitated)
         todo = ["selection"] + (["territories"] if terr_model is not None else [])
         todo += ["assignment"] if terr_model is not None and self.exclusivity is not None else []
+        todo += ["assortment"] if self.assortment is not None else []
         todo += ["budget"] if bud_model is not None else []
         todo += ["prices"] if self.price is not None else []
         clock = _Clock(solver, todo)
@@ -392,9 +402,18 @@ class ChannelPlanner:
             stages["assignment"].tables["owners"] = owners
             outlets = _outlet_frame(network, stages["assignment"]).assign(territory=outlets["territory"].to_numpy())
 
+        fees = 0.0
+        if self.assortment is not None:
+            stages["assortment"] = self._assortment_stage(network, bud_model, clock.next("assortment"), warm_start)
+            fees = float(stages["assortment"].metrics["listing_fees"])
         if bud_model is not None:
             cells = self._cells(outlets)
             bud_model = _with(bud_model, cells=cells)
+            if fees > 0 and bud_model.total is not None:
+                if bud_model.total - fees <= 0:
+                    raise SettingsError(f"budget stage: listing fees {fees:,.6g} use the whole budget "
+                                        f"{bud_model.total:,.6g}; give the assortment a listing_budget below it.")
+                bud_model = _with(bud_model, total=bud_model.total - fees)
             target = network if self.cells == "region" else None
             stages["budget"] = _stage("budget", bud_model.solve, target, clock.next("budget"), warm_start)
         if self.price is not None:
@@ -404,6 +423,20 @@ class ChannelPlanner:
             price_model = territory_price_model(self.price, region_terr)
             stages["prices"] = _stage("prices", price_model.solve, network, clock.next("prices"), warm_start)
         return self._combine(network, stages, outlets, region_terr, solver, owners, cap_note)
+
+    def _assortment_stage(self, network, bud_model, solver, warm_start) -> Plan:
+        from .assortment import AssortmentPlan
+
+        model = self.assortment
+        model = AssortmentPlan(**model) if isinstance(model, Mapping) else model
+        if not isinstance(model, AssortmentPlan):
+            raise SettingsError(f"ChannelPlanner.assortment must be an AssortmentPlan or a mapping of its settings, "
+                                f"got {type(model).__name__}.")
+        if model.listing_budget is None and bud_model is not None and bud_model.total is not None:
+            # Fees and trade spend share one budget: the split is the user's explicit choice.
+            raise SettingsError(f"assortment stage: give the assortment a listing_budget, the part of budget.total "
+                                f"({bud_model.total:,.6g}) that may pay listing fees; the budget stage spends the rest.")
+        return _stage("assortment", model.solve, network, solver, warm_start)
 
     def _cells(self, outlets: pd.DataFrame) -> pd.DataFrame:
         curves = {a: as_curve(c, f"curves[{a!r}]") for a, c in dict(self.curves).items()}
@@ -491,6 +524,17 @@ class ChannelPlanner:
                     overall[k if k not in overall else f"budget_{k}"] = bp.metrics.overall[k]
             overall["budget_fixed_cost"] = bp.metrics.overall.get("fixed_cost", math.nan)
             overall["plan_cost"] = float(overall.get("total_cost", 0.0)) + float(bp.metrics.overall["total_cost"])
+        if "assortment" in stages:
+            from .assortment import sku_distribution
+
+            ap = stages["assortment"]
+            sku = sku_distribution(ap.assortment, served)  # only outlets a signed distributor serves
+            tables.update({"assortment": ap.assortment, **sku.tables()})
+            for k in ("listing_fees", "net_margin", "listed_cells", "products_listed"):
+                overall[f"assortment_{k}" if k in overall else k] = ap.metrics.overall[k]
+            overall.update(sku.overall)
+            if "plan_cost" in overall:
+                overall["plan_cost"] += float(ap.metrics.overall["listing_fees"])
         tables["by_territory"] = by_terr.reset_index()
         for name, p in stages.items():
             overall[f"{name}_status"] = p.status

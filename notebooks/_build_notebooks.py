@@ -379,7 +379,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  '    ["reached_outlets", "sku_numeric_distribution", "sku_weighted_distribution", "range_breadth"]]'),
         ("md", "## 4. More fee budget: more range, more distribution, less margin per yuan"),
         ("code", 'rows = []\n'
-                 'for budget in (0.25e6, 0.5e6, 1.0e6, 2.0e6):\n'
+                 'for budget in (0.5e6, 1.0e6, 2.0e6, 3.0e6):\n'
                  '    p = plan if budget == 1.0e6 else listing(budget)\n'
                  '    m = p.metrics\n'
                  '    rows.append({"budget": budget, "status": p.status, "fees": m["listing_fees"],\n'
