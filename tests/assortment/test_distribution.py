@@ -122,3 +122,13 @@ def test_carried_lines_follow_the_signed_distributors():
     expected = set(zip(served["region_id"], served["channel"]))
     assert set(zip(out["region_id"], out["channel"])) == expected and set(out["line"]) == {"chilled"}
     assert np.isin(out["line"], ["ambient"]).sum() == 0  # a distributor never signed carries nothing
+
+
+def test_sku_distribution_appears_in_the_report():
+    net = co.make_synthetic(6, 60, 4, seed=0)
+    cells = pd.DataFrame({"channel": sorted(net.outlets["channel"].unique()), "product_id": "X", "category": "c",
+                          "volume": 10.0, "margin": 1.0, "listing_fee": 0.0, "shelf_units": 1.0})
+    plan = co.AssortmentPlan(cells=cells).solve(net)
+    page = plan.to_html(charts=False)
+    assert 'data-metric="sku_weighted_distribution">100.0%' in page
+    assert "<h3>Sku distribution</h3>" in page and 'data-metric="range_breadth">1' in page
