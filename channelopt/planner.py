@@ -435,7 +435,8 @@ class ChannelPlanner:
         if model.listing_budget is None and bud_model is not None and bud_model.total is not None:
             # Fees and trade spend share one budget: the split is the user's explicit choice.
             raise SettingsError(f"assortment stage: give the assortment a listing_budget, the part of budget.total "
-                                f"({bud_model.total:,.6g}) that may pay listing fees; the budget stage spends the rest.")
+                                f"({bud_model.total:,.6g}) that may pay listing fees; the budget stage spends the "
+                                f"rest.")
         return _stage("assortment", model.solve, network, solver, warm_start)
 
     def _cells(self, outlets: pd.DataFrame) -> pd.DataFrame:
