@@ -1,7 +1,11 @@
 """DistributorSelection benchmarks: published optima, spopt, HiGHS vs CBC, scaling, memory.
 
 Run: ``python benchmarks/bench_distributors.py [--quick] [--only SECTION ...]``
-Sections: optima, spopt, solvers, scaling, large. Timing claims are ratios against a
+Sections: optima, spopt, solvers, scaling, large, pmed, sweep, china. ``pmed`` is the
+OR-Library pmed1-40 table (default path, one process per instance for honest peak
+memory) and a default/old/spopt comparison on four of them; ``sweep`` sizes p-median
+up to 3,000 x 300; ``china`` the build time and memory of the capacitated model (old
+PuLP path vs arrays), ``strategy='auto'`` vs the MIP at 20 s, and the coverage floor. Timing claims are ratios against a
 baseline measured in the same run. ``large`` is the 20,000 x 500 sparse capacitated
 instance: ``strategy="lagrangian"`` against the plain MIP (``--mip-limit`` seconds).
 """
@@ -9,6 +13,7 @@ instance: ``strategy="lagrangian"`` against the plain MIP (``--mip-limit`` secon
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import sys
@@ -24,7 +29,7 @@ from orlib import read_cap, read_optima, read_pmed, read_pmedcap  # benchmarks/o
 import channelopt as co
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT.parent / "shared" / "benchdata"
+BENCH = Path(os.environ.get("CHANNELOPT_BENCHDATA", ROOT.parent / "shared" / "benchdata"))
 
 
 def table(rows: list[dict], title: str) -> None:
@@ -240,19 +245,161 @@ def bench_large(quick: bool) -> None:
           f"(gaps {mip['gap']:.4f} vs {lag['gap']:.4f}); load average after: {os.getloadavg()[0]:.2f}")
 
 
+# ------------------------------------------------------------------ one case per process (honest peak memory)
+def _worker(spec: dict) -> dict:
+    """Run one case in this process and report it; peak memory is this process's max RSS."""
+    warnings.simplefilter("ignore")
+    kind, path, limit = spec["kind"], spec["path"], spec.get("limit")
+    t0 = time.perf_counter()
+    out: dict = {}
+    if kind in ("pmed", "sweep"):
+        if kind == "pmed":
+            inst = read_pmed(BENCH / "orlib" / f"{spec['name']}.txt")
+            dist, w, p = inst.distances, np.ones(len(inst.distances)), inst.p
+        else:
+            dist, w = random_instance(spec["n"], spec["m"], seed=spec["n"])
+            p = spec["p"]
+        t_load = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if path == "spopt":
+            from spopt.locate import PMedian
+
+            sp = PMedian.from_cost_matrix(dist, w, p_facilities=p)
+            try:
+                sp.solve(pulp.HiGHS(msg=False, timeLimit=limit))
+                obj = pulp.value(sp.problem.objective)
+                status = "reported " + pulp.LpStatus[sp.problem.status]
+            except RuntimeError as exc:
+                obj, status = float("nan"), f"refused: {str(exc)[:30]}"
+            out.update(objective=obj, status=status)
+        else:
+            net = co.ChannelNetwork.from_cost_matrix(dist * w[:, None], demand=w, distances=dist)
+            model = co.DistributorSelection(objective="p_median", p=p, strategy="mip" if path == "old" else "auto")
+            plan = model.solve(net, solver=co.Solver("highs", time_limit=limit))
+            out.update(objective=plan.objective, status=plan.status, bound=plan.info.bound, gap=plan.info.gap,
+                       strategy=plan.settings.get("strategy"))
+        out["load_s"] = t_load
+    elif kind == "china":
+        net = co.load_example("china")
+        what = spec["what"]
+        if what == "build":
+            t0 = time.perf_counter()
+            built = co.DistributorSelection(capacitated=True, strategy="mip").build(net)
+            out.update(build_s=time.perf_counter() - t0, columns=built.arrays.n_cols if built.arrays else None)
+        elif what in ("auto", "mip"):
+            t0 = time.perf_counter()
+            plan = co.DistributorSelection(capacitated=True, strategy=what).solve(net, solver=co.Solver(
+                "highs", time_limit=limit))
+            out.update(objective=plan.objective, gap=plan.info.gap, status=plan.status)
+        elif what == "cover":
+            t0 = time.perf_counter()
+            plan = co.DistributorSelection(objective="max_coverage", p=20, capacitated=True, max_distance=300).solve(
+                net, solver=co.Solver("highs", time_limit=limit))
+            out.update(weighted_distribution=plan.metrics["weighted_distribution"], status=plan.status)
+    out["seconds"] = time.perf_counter() - t0
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def run_case(spec: dict, env: dict | None = None) -> dict:
+    import json
+    import subprocess
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    if res.returncode != 0 or not lines:
+        return {"status": f"failed: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}"}
+    return json.loads(lines[-1])
+
+
+PMED_LIMIT = 60.0
+PMED_NAMES: list[str] | None = None
+PMED_COMPARE = ("pmed1", "pmed6", "pmed11", "pmed16")
+
+
+def bench_pmed(quick: bool) -> None:
+    """OR-Library pmed1-40 with the default path (radius strategy), each in its own process."""
+    opt = read_optima(BENCH / "orlib" / "optima.csv")
+    names = PMED_NAMES or [f"pmed{k}" for k in (range(1, 6) if quick else range(1, 41))]
+    rows = []
+    for name in names:
+        r = run_case({"kind": "pmed", "name": name, "path": "new", "limit": PMED_LIMIT})
+        best = opt.get((name, "pmedian"), float("nan"))
+        rows.append({"instance": name, "optimum": best, "objective": r.get("objective"), "status": r.get("status"),
+                     "matches": abs((r.get("objective") or math.nan) - best) < 1e-6, "gap": r.get("gap"),
+                     "seconds": r.get("seconds"), "peak_mb": r.get("peak_mb")})
+        table(rows[-1:], "progress")
+    table(rows, f"OR-Library p-median, default path (time limit {PMED_LIMIT:g} s, 1 process each)")
+    total = sum(r["seconds"] or 0 for r in rows)
+    print(f"proven optimal: {sum(r['status'] == 'optimal' for r in rows)} of {len(rows)}; optimum matched: "
+          f"{sum(bool(r['matches']) for r in rows)}; total {total:.0f} s; max peak "
+          f"{max(r['peak_mb'] or 0 for r in rows):.0f} MB")
+    comp = []
+    for name in [n for n in PMED_COMPARE if n in names]:
+        for path, env in (("new", None), ("old", {"CHANNELOPT_BUILD_PATH": "pulp"}), ("spopt", None)):
+            r = run_case({"kind": "pmed", "name": name, "path": path, "limit": PMED_LIMIT}, env)
+            comp.append({"instance": name, "path": path, "objective": r.get("objective"), "status": r.get("status"),
+                         "seconds": r.get("seconds"), "peak_mb": r.get("peak_mb")})
+            table(comp[-1:], "progress")
+    table(comp, "same instances: default path vs the old path (PuLP objects, classic MIP) vs spopt (HiGHS)")
+
+
+def bench_sweep(quick: bool) -> None:
+    """Random Euclidean p-median sizes: default path vs old path vs spopt, one process each."""
+    sizes = [(500, 50, 5), (1000, 100, 10)] + ([] if quick else [(3000, 300, 30)])
+    rows = []
+    for n, m, p in sizes:
+        paths = [("new", None), ("old", {"CHANNELOPT_BUILD_PATH": "pulp"}), ("spopt", None)]
+        if n >= 3000:
+            paths = [("new", None), ("spopt", None)]  # the old path had no bound after 600 s (issue 13)
+        for path, env in paths:
+            r = run_case({"kind": "sweep", "n": n, "m": m, "p": p, "path": path, "limit": 120.0}, env)
+            rows.append({"size": f"{n}x{m}", "p": p, "path": path, "objective": r.get("objective"),
+                         "status": r.get("status"), "gap": r.get("gap"), "seconds": r.get("seconds"),
+                         "peak_mb": r.get("peak_mb")})
+            table(rows[-1:], "progress")
+    table(rows, "p-median size sweep (time limit 120 s)")
+
+
+def bench_china(quick: bool) -> None:
+    """China example: build time and memory old vs arrays; auto vs MIP at 20 s; coverage floor at 5 s."""
+    rows = []
+    for label, spec, env in [
+        ("build, old path (PuLP objects)", {"what": "build"}, {"CHANNELOPT_BUILD_PATH": "pulp"}),
+        ("build, arrays", {"what": "build"}, None),
+        ("capacitated min_cost 20 s, strategy='mip'", {"what": "mip", "limit": 20.0}, None),
+        ("capacitated min_cost 20 s, strategy='auto'", {"what": "auto", "limit": 20.0}, None),
+        ("capacitated max_coverage p=20 300 km 5 s", {"what": "cover", "limit": 5.0}, None),
+    ]:
+        r = run_case({"kind": "china", "path": "new", **spec}, env)
+        rows.append({"case": label, **{k: v for k, v in r.items() if k != "load_s"}})
+        table(rows[-1:], "progress")
+    table(rows, "china example (8,000 outlets x 80 distributors)")
+
+
 SECTIONS = {"optima": bench_optima, "spopt": bench_spopt, "solvers": bench_solvers, "scaling": bench_scaling,
-            "large": bench_large}
+            "large": bench_large, "pmed": bench_pmed, "sweep": bench_sweep, "china": bench_china}
 
 
 def main(argv=None) -> None:
-    global MIP_LIMIT, SPOPT_SIZES, SPOPT_LIMIT
+    global MIP_LIMIT, SPOPT_SIZES, SPOPT_LIMIT, PMED_NAMES, PMED_LIMIT
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes only")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--pmed", nargs="*", default=None, help="pmed instances for 'pmed', e.g. pmed1 pmed16")
+    ap.add_argument("--pmed-limit", type=float, default=PMED_LIMIT, help="seconds per pmed instance")
     ap.add_argument("--only", nargs="*", choices=list(SECTIONS), default=list(SECTIONS))
     ap.add_argument("--mip-limit", type=float, default=MIP_LIMIT, help="seconds for the plain MIP in 'large'")
     ap.add_argument("--spopt-sizes", nargs="*", default=None, help="sizes for 'spopt', e.g. 3000x300")
     ap.add_argument("--spopt-limit", type=float, default=None, help="seconds for each solve in 'spopt'")
     args = ap.parse_args(argv)
+    if args.worker:
+        import json
+
+        print(json.dumps(_worker(json.loads(args.worker)), default=float), flush=True)
+        return
+    PMED_NAMES, PMED_LIMIT = args.pmed, args.pmed_limit
     if args.spopt_sizes:
         SPOPT_SIZES = [tuple(int(v) for v in size.split("x")) for size in args.spopt_sizes]
     SPOPT_LIMIT = args.spopt_limit

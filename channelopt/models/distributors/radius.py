@@ -85,7 +85,7 @@ class Levels:
 
 def median_lagrangian(lv: Levels, m: int, *, p: int | None, fixed: np.ndarray, forced: np.ndarray,
                       closed: np.ndarray, upper: float, seconds: float, iterations: int = 3000,
-                      evaluate=None) -> dict:
+                      evaluate=None, integral: bool = False) -> dict:
     """Lagrangian bound of the uncapacitated p-median / UFLP over sparse links (assignment rows relaxed).
 
     ``L(v) = sum_i v_i + min over open sets of sum_{j open} (f_j + rho_j)``, with
@@ -130,6 +130,9 @@ def median_lagrangian(lv: Levels, m: int, *, p: int | None, fixed: np.ndarray, f
             cost = evaluate(is_open)
             if cost < best["upper"]:
                 best.update(upper=cost, open=is_open.copy())
+        if best["bound"] >= best["upper"] - 1e-9 * max(1.0, abs(best["upper"])) or (
+                integral and math.ceil(best["bound"] - 1e-6) >= best["upper"] - 1e-9):
+            break  # the bound proves the plan in hand
         # subgradient: 1 - (number of open links cheaper than v_i) per outlet
         served = np.bincount(oi, weights=((c < v[oi]) & is_open[dj]).astype(float), minlength=n)
         g = 1.0 - served
@@ -279,7 +282,8 @@ def solve_radius(built, solver: Solver) -> Plan:
     t0 = time.perf_counter()
     lag_secs = LAGRANGIAN_SECONDS if limit is None else LAGRANGIAN_SHARE * limit
     lag = median_lagrangian(lv, m, p=model.p, fixed=fixed, forced=forced, closed=excluded,
-                            upper=best_obj if math.isfinite(best_obj) else np.inf, seconds=lag_secs, evaluate=price)
+                            upper=best_obj if math.isfinite(best_obj) else np.inf, seconds=lag_secs, evaluate=price,
+                            integral=integral)
     if lag["open"] is not None and lag["upper"] < best_obj:
         best_open, best_obj = lag["open"], lag["upper"]
     bound = lag["bound"]
