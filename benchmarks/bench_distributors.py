@@ -37,8 +37,8 @@ def table(rows: list[dict], title: str) -> None:
     if not rows:
         print("(nothing)")
         return
-    cols = list(rows[0])
-    text = [[f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols] for r in rows]
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    text = [[f"{r.get(c):.4g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols] for r in rows]
     width = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(cols)]
     print(" | ".join(c.ljust(w) for c, w in zip(cols, width)))
     print("-+-".join("-" * w for w in width))

@@ -154,3 +154,18 @@ def test_unrestricting_candidates_keep_the_solver_status():
     plan = co.DistributorSelection(capacitated=True, candidates=2).solve(net, solver=HIGHS)
     assert plan.status == "optimal" and plan.objective == pytest.approx(3.0)
     assert pulp.LpMinimize == co.DistributorSelection().sense
+
+
+@pytest.mark.slow
+def test_time_limited_capacitated_min_cost_returns_the_heuristic_plan_not_no_solution():
+    # issue 10 item 4/7: china capacitated min_cost at time_limit=1 raised NoSolutionError after 33.6 s
+    net = co.load_example("china")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = co.DistributorSelection(capacitated=True, strategy="mip").solve(
+            net, solver=co.Solver("highs", time_limit=2))
+    assert plan.status == "feasible"
+    a, d = plan.assignments, plan.distributors
+    assert a["covered"].all()
+    assert (d["load"] <= d["capacity"] * (1 + 1e-9)).all()
+    assert plan.objective == pytest.approx(plan.metrics["total_cost"], rel=1e-9)

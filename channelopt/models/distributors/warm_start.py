@@ -67,6 +67,22 @@ def warm_start(model, net, state: dict[str, Any], seconds: float | None = None) 
         if not model._serve_all():
             demand[~reach] = 0.0
         share = heur.assign_greedy(dense, demand, cap, is_open, single_source=model.single_source)
+        if share is None and model.capacitated and model.p is None:
+            # the greedy's open capacity sits in the wrong places for some outlets' allowed links:
+            # open more, cheapest per unit of capacity first, until the assignment fits
+            closed_now = np.flatnonzero(~is_open & ~closed)
+            per_unit = state["fixed"][closed_now] / np.maximum(np.where(np.isfinite(cap[closed_now]),
+                                                                         cap[closed_now], 1e12), 1e-12)
+            order = closed_now[np.argsort(per_unit, kind="stable")]
+            step = max(1, len(order) // 10)
+            for k in range(step, len(order) + step, step):
+                is_open = is_open.copy()
+                is_open[order[:k]] = True
+                share = heur.assign_greedy(dense, demand, cap, is_open, single_source=model.single_source)
+                if share is not None:
+                    start[state["y"]] = is_open.astype(float)
+                    np.logical_or.at(reach, oi, is_open[dj])
+                    break
         if share is None:
             return None
         xs = share[oi, dj]
@@ -83,6 +99,13 @@ def warm_start(model, net, state: dict[str, Any], seconds: float | None = None) 
             start[state["w"]] = float(np.bincount(oi, weights=xs * dist, minlength=n).max())
     elif state["z"] is not None:
         start[state["z"]] = reach.astype(float)
+    if state["x"] is not None and model.p is None and model.objective == "min_cost":
+        # a distributor the assignment left idle only adds its fixed cost
+        used = np.bincount(dj, weights=start[state["x"]], minlength=m) > 1e-12
+        lean = dict(start)
+        lean[state["y"]] = (is_open & (used | forced)).astype(float)
+        if start_is_feasible(state["y"].problem, lean):
+            start = lean
     return start
 
 
