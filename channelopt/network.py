@@ -334,6 +334,10 @@ class ChannelNetwork:
         frame["existing"] = frame["existing"].astype(bool)
         if "channels" not in frame.columns:
             frame["channels"] = None
+        # Empty cells (NaN, "") mean every channel: hold them as None, never as a float NaN.
+        frame["channels"] = pd.Series(
+            [None if v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip())
+             else v for v in frame["channels"].tolist()], index=frame.index, dtype=object)
         self._check_distributor_channels(frame)
         if _REGION_ID in frame.columns:
             known = set(self.regions[_REGION_ID].tolist())

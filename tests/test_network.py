@@ -228,3 +228,16 @@ def test_default_cost_per_km_does_not_swamp_fixed_costs():
     net = ChannelNetwork(regions, outlets.assign(potential=40_000.0), dists)
     km = net.distances()
     assert net.costs() == pytest.approx(2e-4 * 40_000.0 * km)
+
+
+def test_empty_channel_cells_mean_every_channel_and_plans_export():
+    import channelopt as co
+
+    regions, outlets, dists = frames()
+    dists = dists.copy()
+    dists["channels"] = [float("nan"), ""]  # as read from blank spreadsheet cells
+    net = ChannelNetwork(regions, outlets, dists)
+    assert net.distributors["channels"].tolist() == [None, None]
+    assert net.compatibility.all()
+    plan = co.DistributorSelection(objective="min_cost").solve(net)
+    assert plan.to_geodataframes()["distributors"]["channels"].isna().all()
