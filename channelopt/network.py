@@ -275,6 +275,7 @@ class ChannelNetwork:
         self.graph = self._validate_graph(graph)
         self._costs = self._validate_matrix(costs, "costs") if costs is not None else None
         self._distances = self._validate_matrix(distances, "distances") if distances is not None else None
+        self._distances_given = distances is not None  # _distances also caches computed km
 
     # ------------------------------------------------------------------ validation
     def _validate_regions(self, regions) -> pd.DataFrame:
@@ -641,7 +642,7 @@ class ChannelNetwork:
         from their CRS unit (e.g. metres) to km. A ``distances=`` / ``costs=`` matrix is
         taken in whatever unit it was given.
         """
-        if self._distances is not None or self.crs is None:
+        if self.__dict__.get("_distances_given", False) or self.crs is None:
             return "as given"
         return "km"
 

@@ -241,3 +241,13 @@ def test_empty_channel_cells_mean_every_channel_and_plans_export():
     assert net.compatibility.all()
     plan = co.DistributorSelection(objective="min_cost").solve(net)
     assert plan.to_geodataframes()["distributors"]["channels"].isna().all()
+
+
+def test_distance_errors_state_the_unit():
+    import channelopt as co
+    from channelopt.datasets import make_synthetic
+
+    net = make_synthetic(6, 40, 3, seed=2)
+    with pytest.raises(co.InfeasibleError) as err:
+        co.DistributorSelection(objective="min_cost", max_distance=0.5).solve(net)
+    assert "max_distance=0.5 km" in str(err.value)

@@ -82,7 +82,8 @@ class DistributorSelection(Model):
         sell into the same outlet). Otherwise demand may be split. Under split demand a
         p_center outlet's distance is the share-weighted mean of its links.
     max_distance : float, optional
-        No service link longer than this (``net.distance_unit``); the coverage radius
+        No service link longer than this, in km (``net.distance_unit``: km for any network with
+        geometry; the matrix unit for ``from_cost_matrix``); the coverage radius
         of max_coverage and set_cover (required there).
     max_per_region : int, optional
         At most this many distributors serve outlets of any one region.
@@ -408,7 +409,7 @@ class DistributorSelection(Model):
                 out_ids = net.outlet_ids[unreachable].tolist()
                 raise InfeasibleError(
                     f"outlets {format_ids(out_ids)} cannot be served by any allowed distributor "
-                    f"(channel compatibility, max_distance={self.max_distance}, exclusions); "
+                    f"(channel compatibility, max_distance={self.max_distance} {net.distance_unit}, exclusions); "
                     f"raise max_distance, add candidates or set min_coverage to allow unserved outlets.",
                     reasons=[f"{len(out_ids)} unreachable outlets: {format_ids(out_ids)}"],
                 )
@@ -486,7 +487,8 @@ class DistributorSelection(Model):
                 reasons.append(f"sparse candidates={self.candidates!r} leave some outlets only distributors "
                                f"without spare capacity; widen candidates")
             if self.max_distance is not None:
-                reasons.append(f"max_distance={self.max_distance} ties outlets to distributors whose capacity "
+                reasons.append(f"max_distance={self.max_distance} {net.distance_unit} ties outlets to distributors "
+                               f"whose capacity "
                                f"they exceed together; raise max_distance or capacity")
         if self.budget is not None or self.max_new is not None or self.max_new_cost is not None:
             reasons.append(f"the caps on signings (budget={self.budget}, max_new={self.max_new}, "
