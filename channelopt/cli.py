@@ -190,10 +190,10 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     for row in failed.itertuples(index=False):
         print(f"  {row.name}: {row.status}: {row.error_type}: {str(row.error).splitlines()[0][:300]}")
     if args.excel:
-        from .io import results_to_excel
         from .scenarios import compare_results
 
-        print(f"Wrote {results_to_excel(compare_results(args.out), args.excel)}")
+        compare_results(args.out, excel=args.excel)
+        print(f"Wrote {args.excel}")
     return EXIT_NO_PLAN if len(failed) else EXIT_OK
 
 

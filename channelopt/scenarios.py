@@ -953,8 +953,11 @@ def _safe_dict(s: Scenario) -> dict:
 
 
 # ----------------------------------------------------------------------------- comparison
-def compare_results(out: str | os.PathLike) -> pd.DataFrame:
+def compare_results(out: str | os.PathLike, *, excel: str | os.PathLike | None = None) -> pd.DataFrame:
     """One table of every stored scenario in ``out``: status, gap, and every metric.
+
+    With ``excel="comparison.xlsx"`` the table is also written as a formatted workbook
+    (see :func:`channelopt.io.results_to_excel`).
 
     Columns as in :func:`run_scenarios` (breadth, depth, cost, ROI, balance and
     conflict metrics first where the plans have them), one row per scenario sorted
@@ -988,4 +991,9 @@ def compare_results(out: str | os.PathLike) -> pd.DataFrame:
         except (OSError, ValueError) as exc:
             log.warning("skipping unreadable %s: %s", path, exc)
     frame = _records_frame(records).drop(columns="resumed", errors="ignore")
-    return frame.sort_values("name", kind="stable").reset_index(drop=True) if len(frame) else frame
+    frame = frame.sort_values("name", kind="stable").reset_index(drop=True) if len(frame) else frame
+    if excel is not None:
+        from .io import results_to_excel
+
+        results_to_excel(frame, excel)
+    return frame

@@ -321,3 +321,27 @@ def test_budget_cells_sheet_gives_points_curves(tmp_path):
     # 上海's curve rises 0.8 per yuan up to 10000, then 0.4; 杭州's 0.5: the optimum puts 10000 into
     # 上海 first, then the next 5000 into 杭州 (0.5 > 0.4).
     assert plan.objective == pytest.approx(8000 + 2500)
+
+
+def test_template_filled_in_excel_with_chinese_names_plans_and_forwards(tmp_path):
+    # As a user does: open the template, overwrite the example rows in place (headers and notes kept), save.
+    path = write_template(tmp_path / "渠道数据.xlsx")
+    book = openpyxl.load_workbook(path)
+    for sheet in ("outlets", "distributors", "regions", "edges"):
+        ws = book[sheet]
+        ws.delete_rows(2, ws.max_row)
+    for row in OUTLETS.itertuples(index=False):
+        book["outlets"].append([row.outlet_id, row.name, row.lon, row.lat, row.channel, row.potential, row.region_id])
+    for row in DISTS.itertuples(index=False):
+        book["distributors"].append([row.distributor_id, row.name, row.lon, row.lat, row.fixed_cost, row.capacity,
+                                     row.channels or None, "否"])
+    del book["regions"], book["edges"]
+    book.save(path)
+    net = co.read_network(path)
+    _check_network(net)
+    plan = _solve_and_roundtrip(net, tmp_path)
+    out = openpyxl.load_workbook(tmp_path / "plan.xlsx")
+    regions = sorted(r[0] for r in out["by_region"].iter_rows(min_row=2, values_only=True))
+    assert regions == sorted(["上海", "杭州", "苏州"])
+    assert net.outlets.set_index("outlet_id").loc["O4", "name"] == "仁和药房"
+    assert plan.metrics["numeric_distribution"] == 1.0

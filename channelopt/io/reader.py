@@ -302,6 +302,18 @@ def _clean(frame: pd.DataFrame, table: str, where: str, keep: tuple[str, ...]) -
             _numbers(frame, col, id_col, where)
         elif col == "capacity":
             _numbers(frame, col, id_col, where, inf_ok=True)
+    # Blank cells of an optional column take its default (the template has these columns).
+    for col, default in (("workload", 1.0), ("min_load", 0.0), ("min_spend", 0.0), ("max_spend", np.inf),
+                         ("fixed_cost", 0.0 if table == "budget_cells" else None)):
+        if col in frame.columns and default is not None:
+            frame[col] = frame[col].fillna(default)
+    if "demand" in frame.columns and "potential" in frame.columns:
+        frame["demand"] = frame["demand"].fillna(frame["potential"])
+    for col in ("visits_per_month", "population", "name", "region_id", "channels", "demand", "existing", "lon",
+                "lat"):
+        if col in frame.columns and frame[col].isna().all() and not TABLES[table][0].name == col and not any(
+                c.name == col and c.required for c in TABLES[table]):
+            frame = frame.drop(columns=col)  # an optional column left empty is as if absent
     if "existing" in frame.columns:
         _booleans(frame, "existing", id_col, where)
     if "channel" in frame.columns:
