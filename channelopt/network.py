@@ -723,6 +723,14 @@ class ChannelNetwork:
             self._distances = geo.pairwise_distances(a, b, self.geographic) * self._km_per_crs_unit
         return self._distances
 
+    def point_distances(self, a_xy: np.ndarray, b_xy: np.ndarray) -> np.ndarray:
+        """Distances in km between points given in the network's CRS (haversine for lon/lat).
+
+        For models and charts that measure between their own points (e.g. distributor
+        pairs) in the same unit as :meth:`distances`.
+        """
+        return geo.pairwise_distances(a_xy, b_xy, self.geographic) * self._km_per_crs_unit
+
     def costs(self) -> np.ndarray:
         """Outlet x distributor cost of serving the outlet's whole demand."""
         if self._costs is None:

@@ -41,7 +41,7 @@ def diversion_costs(network, *, per_km: float, handling: float = 0.0, territorie
     ----------
     network : ChannelNetwork
         Reads the adjacency ``graph`` and the regions' representative points
-        (``region_distances``: km for lon/lat, CRS units otherwise, graph hops without geometry).
+        (km between region points, lon/lat or projected; graph hops without geometry).
     per_km : float
         Transport cost per unit of product and km (price units).
     handling : float, default 0
@@ -82,9 +82,7 @@ def diversion_costs(network, *, per_km: float, handling: float = 0.0, territorie
     b = np.array([pos[v] for _, v in edges])
     xy = network.region_xy()
     if xy is not None:
-        from ..geo import pairwise_distances
-
-        dist = np.array([float(pairwise_distances(xy[i], xy[j], network.geographic)[0, 0]) for i, j in zip(a, b)])
+        dist = np.array([float(network.point_distances(xy[i], xy[j])[0, 0]) for i, j in zip(a, b)])  # km
     else:
         dist = np.ones(len(edges))  # one hop
     return pd.DataFrame({"from_region": [ids[i] for i in a], "to_region": [ids[j] for j in b],

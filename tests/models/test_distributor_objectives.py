@@ -95,7 +95,8 @@ def test_backup_coverage_refuses_p():
 # ------------------------------------------------------------------ p_dispersion
 def _site_distances(net):
     xy = net.distributor_xy()
-    return np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))  # the synthetic CRS is metric (EPSG:3857)
+    # the synthetic CRS is metric (EPSG:3857); every channelopt distance is km
+    return np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)) / 1000.0
 
 
 def _dispersion_milp(dd, p):

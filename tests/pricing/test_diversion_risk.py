@@ -75,11 +75,12 @@ def test_costs_from_a_network_are_per_km_times_distance_plus_handling():
     g.add_node("c", x=3000.0, y=0.0)
     g.add_edges_from([("a", "b"), ("a", "c")])
     net = co.ChannelNetwork.from_graph(g)
-    table = co.diversion_costs(net, per_km=0.001, handling=2.0)
+    # x/y are EPSG:3857 metres: a-b is 5000 m = 5 km, a-c 3 km (every distance is km)
+    table = co.diversion_costs(net, per_km=1.0, handling=2.0)
     got = {(f, t): c for f, t, c in table[["from_region", "to_region", "cost"]].itertuples(index=False)}
-    assert got == pytest.approx({("a", "b"): 0.001 * 5000 + 2.0, ("a", "c"): 0.001 * 3000 + 2.0})
+    assert got == pytest.approx({("a", "b"): 1.0 * 5 + 2.0, ("a", "c"): 1.0 * 3 + 2.0})
     prices = pd.DataFrame({"region_id": ["a", "b", "c"], "channel": "ka", "price": [10.0, 16.0, 16.0]})
-    risk = co.diversion_risk(prices, {"per_km": 0.001, "handling": 2.0}, network=net)
+    risk = co.diversion_risk(prices, {"per_km": 1.0, "handling": 2.0}, network=net)
     assert risk[["from_region", "to_region"]].values.tolist() == [["a", "c"]]
 
 

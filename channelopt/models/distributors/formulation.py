@@ -107,10 +107,8 @@ def build_formulation(model, net, ap: ArrayProblem, allowed: np.ndarray | None =
             _add_region_cap(model, net, ap, x, oi, dj, m, integer)
     elif obj == "p_dispersion":
         # max D with D <= d_jk + M (2 - y_j - y_k) for every pair of candidates
-        from ...geo import pairwise_distances
-
         xy = net.distributor_xy()
-        dd = pairwise_distances(xy, xy, net.geographic)
+        dd = net.point_distances(xy, xy)  # km, like every distance setting
         usable = np.flatnonzero(~excluded)
         a, b = np.triu_indices(len(usable), 1)
         ja, jb = usable[a], usable[b]

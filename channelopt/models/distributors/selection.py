@@ -541,9 +541,7 @@ class DistributorSelection(Model):
             overall["backup_coverage_share"] = float((in_range >= 2).mean()) if state["n"] else float("nan")
         if self.objective == "p_dispersion":
             xy = net.distributor_xy()[is_open]
-            from ...geo import pairwise_distances
-
-            dd = pairwise_distances(xy, xy, net.geographic)
+            dd = net.point_distances(xy, xy)  # km
             overall["min_pairwise_distance"] = float(dd[np.triu_indices(len(xy), 1)].min()) if len(xy) > 1 \
                 else float("nan")
         if self.objective == "max_coverage":
