@@ -250,7 +250,7 @@ def test_swapped_lon_lat_is_named(tmp_path):
     bad.loc[bad["outlet_id"] == "O2", ["lon", "lat"]] = [31.23, 121.48]
     e = _error(_xlsx(tmp_path, outlets=bad))
     assert "sheet 'outlets'" in str(e) and e.column == "lat" and e.ids == ["O2"]
-    assert "swapped" in str(e)
+    assert "look swapped" in str(e) and "exchange the two columns" in str(e)
 
 
 def test_unknown_channel_in_distributor_list(tmp_path):
@@ -261,20 +261,21 @@ def test_unknown_channel_in_distributor_list(tmp_path):
 
 
 def test_duplicate_id_and_empty_sheet_and_empty_file(tmp_path):
+    # Phrases are checked whole: the tmp_path (named after this test) is part of each message.
     dup = pd.concat([DISTS, DISTS.iloc[[2]]])
     e = _error(_xlsx(tmp_path, dists=dup))
-    assert "sheet 'distributors'" in str(e) and "duplicate" in str(e) and e.ids == ["D3"]
+    assert "sheet 'distributors'" in str(e) and "has duplicate ids ['D3']" in str(e) and e.ids == ["D3"]
     e = _error(_xlsx(tmp_path, outlets=OUTLETS.iloc[0:0], name="empty_sheet.xlsx"))
-    assert "sheet 'outlets'" in str(e) and "no rows" in str(e)
+    assert "sheet 'outlets': no rows; give at least one outlets row" in str(e)
     folder = tmp_path / "f"
     folder.mkdir()
     (folder / "outlets.csv").write_text("")
     DISTS.to_csv(folder / "distributors.csv", index=False)
     e = _error(folder)
-    assert "outlets.csv" in str(e) and "empty" in str(e)
+    assert f"{folder / 'outlets.csv'}: the file is empty" in str(e)
     (tmp_path / "zero.xlsx").write_bytes(b"")
-    assert "empty" in str(_error(tmp_path / "zero.xlsx"))
-    assert "no such file or folder" in str(_error(tmp_path / "nothing.xlsx"))
+    assert "zero.xlsx: the file is empty (0 bytes)" in str(_error(tmp_path / "zero.xlsx"))
+    assert "nothing.xlsx: no such file or folder" in str(_error(tmp_path / "nothing.xlsx"))
 
 
 def test_bad_number_and_nan_coordinates_name_ids(tmp_path):

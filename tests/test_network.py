@@ -173,7 +173,7 @@ def test_swapped_lon_lat_is_named():
     outlets.loc[2, "geometry"] = Point(31.2, 121.5)  # lat = 121: lon and lat exchanged
     with pytest.raises(ValidationError) as err:
         ChannelNetwork(regions, outlets, dists)
-    assert err.value.ids == ["o3"] and "swapped" in str(err.value) and "-90..90" in str(err.value)
+    assert err.value.ids == ["o3"] and "look swapped" in str(err.value) and "-90..90" in str(err.value)
 
 
 def test_unknown_channel_in_distributor_list_is_named():
