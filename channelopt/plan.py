@@ -97,12 +97,61 @@ class Plan:
     def proven_optimal(self) -> bool:
         return self.info.proven_optimal
 
-    def __getattr__(self, name: str):
-        # Model-specific decision tables read as attributes: plan.allocations, plan.distributors ...
+    # -- decision tables, by name (plan.tables holds them all)
+    def _table(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
         if name in tables:
             return tables[name]
-        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+        raise AttributeError(f"a {self.kind} plan has no {name!r} table; its tables are {sorted(tables)}.")
+
+    @property
+    def distributors(self) -> pd.DataFrame:
+        """One row per candidate distributor: ``open``, ``load``, ``capacity``, ``utilisation``, costs."""
+        return self._table("distributors")
+
+    @property
+    def links(self) -> pd.DataFrame:
+        """One row per used (outlet, distributor) link with its ``share`` and ``cost``."""
+        return self._table("links")
+
+    @property
+    def territories(self) -> pd.DataFrame:
+        """One row per territory: centre, regions, workload and the balance measures."""
+        return self._table("territories")
+
+    @property
+    def regions(self) -> pd.DataFrame:
+        """One row per region with its ``territory`` (integrated plans)."""
+        return self._table("regions")
+
+    @property
+    def owners(self) -> pd.DataFrame:
+        """The one distributor of each territory (x channel type) of an exclusive plan."""
+        return self._table("owners")
+
+    @property
+    def allocations(self) -> pd.DataFrame:
+        """One row per budget cell: ``spend``, ``response``, ``active``."""
+        return self._table("allocations")
+
+    @property
+    def by_territory(self) -> pd.DataFrame:
+        """One row per territory of an integrated plan: outlets, potential, spend, response."""
+        return self._table("by_territory")
+
+    @property
+    def solve_steps(self) -> pd.DataFrame:
+        """The steps of a multi-step strategy (e.g. Lagrangian), one row each."""
+        return self._table("solve_steps")
+
+    def __getattr__(self, name: str):
+        # Tables of kinds without a property above (pricing, assortment, partner tiers ...).
+        tables = self.__dict__.get("tables", {})
+        if not name.startswith("_") and name in tables:
+            return tables[name]
+        # Also reached when a table property above finds no such table.
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r} (a {self.__dict__.get('kind')} plan; "
+                             f"its tables are {sorted(tables)}).")
 
     def summary(self) -> pd.Series:
         """One row of numbers: solve info and overall metrics."""

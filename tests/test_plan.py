@@ -107,3 +107,14 @@ def test_moved_names_keep_their_old_paths_for_one_release(tmp_path):
     assert (back.objective, back.status, back.warnings) == (plan.objective, plan.status, plan.warnings)
     with pytest.warns(DeprecationWarning, match="channelopt.report_index.report_dir"):
         assert report_mod.report_dir(d).name == "report.html"
+
+
+def test_tables_are_typed_properties_and_a_missing_one_names_the_tables():
+    net = co.ChannelNetwork.from_cost_matrix([[1, 4], [3, 1], [5, 2]], fixed_cost=[2, 3])
+    plan = co.DistributorSelection(objective="min_cost").solve(net)
+    assert isinstance(co.Plan.__dict__["distributors"], property)
+    assert plan.distributors is plan.tables["distributors"]
+    assert plan.links is plan.tables["links"]
+    with pytest.raises(AttributeError, match=r"distributor_selection plan; its tables are \['distributors', 'links'\]"):
+        _ = plan.allocations
+    assert not hasattr(plan, "owners")
