@@ -440,26 +440,13 @@ class ChannelPlanner:
         return _stage("assortment", model.solve, network, solver, warm_start)
 
     def _cells(self, outlets: pd.DataFrame) -> pd.DataFrame:
-        curves = {a: as_curve(c, f"curves[{a!r}]") for a, c in dict(self.curves).items()}
-        key = "territory" if self.cells == "territory" else "region_id"
+        from .models.budget import _cells_from_outlets
+
         live = outlets[outlets["covered"]]
         if not len(live):
             raise SettingsError("budget stage: the selection covers no outlet, so there is nothing to spend on.")
-        agg = {"potential": ("potential", "sum"), "outlets": ("outlet_id", "size")}
-        if key != "territory":
-            agg["territory"] = ("territory", "first")
-        groups = live.groupby([key, "channel"], sort=True).agg(**agg).reset_index()
-        if key == "territory":
-            groups["region_id"] = groups["territory"]
-        groups = groups[groups["potential"] > 0]
-        ref = float(groups["potential"].mean())
-        rows = []
-        for g in groups.itertuples(index=False):
-            for act, curve in curves.items():
-                rows.append({"region_id": g.region_id, "channel": g.channel, "activity": act,
-                             "curve": curve.scaled(float(g.potential) / ref), "potential": float(g.potential),
-                             "outlets": int(g.outlets), "territory": g.territory})
-        return pd.DataFrame(rows)
+        key = "territory" if self.cells == "territory" else "region_id"
+        return _cells_from_outlets(live, dict(self.curves), key=key, carry=("territory",))
 
     def _combine(self, net, stages: dict[str, Plan], outlets, region_terr, solver, owners, cap_note) -> Plan:
         names = list(stages)

@@ -828,33 +828,49 @@ def cells_from_network(net, curves: Mapping[str, ResponseCurve] | Callable, *,
     >>> cells.shape, cells["activity"].unique().tolist()
     ((50, 6), ['promotion', 'display'])
     """
-    outlets = net._need_outlets()
+    return _cells_from_outlets(net._need_outlets(), curves, activities=activities,
+                               reference_potential=reference_potential)
+
+
+def _cells_from_outlets(outlets: pd.DataFrame, curves, *, key: str = "region_id", activities=None,
+                        reference_potential: float | None = None, carry: Sequence[str] = ()) -> pd.DataFrame:
+    """The one cell builder: ``key`` x channel groups of ``outlets`` x activities, curves scaled by potential.
+
+    ``key`` is ``region_id`` or another grouping column (e.g. ``territory``, which then
+    also fills ``region_id``); ``carry`` columns keep each group's first value. Used by
+    :func:`cells_from_network`, the planner's budget stage and :class:`JointPlanner`.
+    """
     if isinstance(curves, Mapping):
         acts = list(curves) if activities is None else list(activities)
         missing = [a for a in acts if a not in curves]
         if missing:
             raise SettingsError(f"curves has no curve for activities {missing}; give one per activity.")
+        made = {a: as_curve(curves[a], f"curves[{a!r}]") for a in acts}
     elif callable(curves):
         if activities is None:
             raise SettingsError("with a curve function, give activities=[...] too.")
         acts = list(activities)
     else:
         raise SettingsError("curves must be a mapping activity -> ResponseCurve or a function returning one.")
-    groups = outlets.groupby(["region_id", "channel"], sort=True).agg(
-        potential=("potential", "sum"), outlets=("outlet_id", "size")).reset_index()
+    agg = {"potential": ("potential", "sum"), "outlets": ("outlet_id", "size")}
+    agg.update({c: (c, "first") for c in carry if c != key})
+    groups = outlets.groupby([key, "channel"], sort=True).agg(**agg).reset_index()
+    if key != "region_id":
+        groups["region_id"] = groups[key]
     groups = groups[groups["potential"] > 0]
     if not len(groups):
-        raise ValidationError("the network's outlets have no positive potential to scale curves by.",
-                              column="potential")
+        raise ValidationError("the outlets have no positive potential to scale curves by.", column="potential")
     ref = float(groups["potential"].mean()) if reference_potential is None else float(reference_potential)
     if not ref > 0:
         raise SettingsError(f"reference_potential must be positive, got {reference_potential!r}.")
+    extra = [c for c in carry if c in groups.columns]
     rows = []
-    for r, ch, pot, cnt in groups[["region_id", "channel", "potential", "outlets"]].itertuples(index=False):
+    for g in groups[["region_id", "channel", "potential", "outlets", *extra]].itertuples(index=False):
+        r, ch, pot, cnt = g[:4]
         for a in acts:
             if isinstance(curves, Mapping):
-                curve = as_curve(curves[a], f"curves[{a!r}]").scaled(float(pot) / ref)
+                curve = made[a].scaled(float(pot) / ref)
             else:
                 curve = as_curve(curves(r, ch, a, float(pot), int(cnt)), "curves(...)")
-            rows.append((r, ch, a, curve, float(pot), int(cnt)))
-    return pd.DataFrame(rows, columns=["region_id", "channel", "activity", "curve", "potential", "outlets"])
+            rows.append((r, ch, a, curve, float(pot), int(cnt), *g[4:]))
+    return pd.DataFrame(rows, columns=["region_id", "channel", "activity", "curve", "potential", "outlets", *extra])

@@ -32,6 +32,7 @@ from ..solver import SolveInfo, Solver
 from ._base import Model
 from ._lp import add_grouped_rows, add_row, linear, new_vars, values
 from ._pwl import approximate
+from .budget import _cells_from_outlets
 
 __all__ = ["JointPlanner"]
 
@@ -220,19 +221,7 @@ class JointPlanner(Model):
 
     def _cells(self, net, data) -> pd.DataFrame:
         """Region x channel x activity cells over every group with positive potential."""
-        o = net.outlets
-        groups = o.groupby(["region_id", "channel"], sort=True).agg(potential=("potential", "sum"),
-                                                                    outlets=("outlet_id", "size")).reset_index()
-        groups = groups[groups["potential"] > 0].reset_index(drop=True)
-        ref = (float(groups["potential"].mean()) if self.reference_potential is None
-               else float(self.reference_potential))
-        rows = []
-        for g in groups.itertuples(index=False):
-            for act, curve in self._curves().items():
-                rows.append({"region_id": g.region_id, "channel": g.channel, "activity": act,
-                             "potential": float(g.potential), "outlets": int(g.outlets),
-                             "curve": curve.scaled(float(g.potential) / ref)})
-        return pd.DataFrame(rows)
+        return _cells_from_outlets(net.outlets, self._curves(), reference_potential=self.reference_potential)
 
     # ------------------------------------------------------------------ build
     def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
