@@ -67,6 +67,24 @@ def _summed(terms) -> pulp.LpAffineExpression:
     return pulp.LpAffineExpression(coef)
 
 
+def _spaced(x: np.ndarray, width: float, gap: float) -> np.ndarray:
+    """Breakpoints at least ``gap`` apart, from 0 to ``width``.
+
+    The fitter's grid is geometric near 0 (made for response curves); a price segment
+    of 1e-8 sits inside the solver's feasibility tolerance, and a gate row on it lets
+    an unchosen piece fill. The error is measured again on the kept points.
+    """
+    keep = [0.0]
+    for v in np.asarray(x, dtype=float).tolist()[1:]:
+        if v - keep[-1] >= gap:
+            keep.append(v)
+    if width - keep[-1] < gap and len(keep) > 1:
+        keep[-1] = width
+    elif keep[-1] < width:
+        keep.append(width)
+    return np.asarray(keep)
+
+
 class _Shifted:
     """``f(a + x)`` for the PWL fitter, which works on ``[0, width]``."""
 
@@ -417,13 +435,17 @@ class PricePlan(Model):
 
     Notes
     -----
-    Variables: per cell and reachable tier ``t`` a piece with list-price segments
-    ``d_tj in [0, L_tj]`` from the piece's lowest price ``a_t``, gated by a binary
-    ``u_t`` when the cell has several pieces: list price ``p = sum_t (a_t u_t + sum_j d_tj)``,
-    net price ``n = sum_t (1 - r_t)(a_t u_t + sum_j d_tj)``, objective
-    ``sum_t F_t(a_t) u_t + m_tj d_tj``. Segments of a concave piece fill in order by
-    themselves; a non-concave one gets the incremental binaries ``d_{j-1} >= L_{j-1} y_j``,
-    ``d_j <= L_j y_j``. Corridors are rows on the net prices.
+    Per cell and reachable tier ``t`` (its rebate ``r_t``) a piece: the list prices
+    ``[a_t, b_t]`` at which the cell's volume is in that tier, with breakpoints ``x_tk``.
+    A concave piece is a convex combination ``lambda_tk >= 0``, ``sum_k lambda_tk = u_t``
+    (``u_t`` binary when the cell has several pieces, one per region and tier with
+    ``rebate_choice="menu"``, else 1): list price ``p = sum lambda_tk x_tk``, net price
+    ``n = sum (1 - r_t) lambda_tk x_tk``, objective ``sum lambda_tk F_t(x_tk)``; this is
+    exact for concave pieces and as tight as disaggregated segments. A non-concave piece
+    (e.g. margin under constant elasticity) uses segments ``d_tj in [0, L_tj]`` with the
+    incremental binaries ``d_{j-1} >= L_{j-1} y_j``, ``d_j <= L_j y_j``. Corridors are rows
+    on the net prices. ``objective_upper_bound`` adds the pieces' measured PWL errors to
+    the solver's bound: no price list can earn more.
 
     Examples
     --------
@@ -578,6 +600,8 @@ class PricePlan(Model):
             table = approximate(curves, width[wide], np.asarray(tol), max_segments=int(self.max_segments))
             for r, k in enumerate(wide.tolist()):
                 xs[k] = np.union1d(xs[k], table.xs[r]) if which else table.xs[r]
+        for k in wide.tolist():
+            xs[k] = _spaced(xs[k], float(width[k]), max(1e-4 * float(width[k]), 1e-5 * (1.0 + abs(cells.piece_a[k]))))
         # Evaluate each function at the breakpoints and measure its error on a fine grid.
         ys_obj, ys_marg, err_obj, err_marg = [], [], np.zeros(m), np.zeros(m)
         for k in range(m):
@@ -641,6 +665,24 @@ class PricePlan(Model):
                 L = np.diff(x)
                 mo = np.diff(ys_obj[k]) / np.where(L > 0, L, 1.0)
                 mm = np.diff(ys_marg[k]) / np.where(L > 0, L, 1.0)
+                # Where every PWL the solver pushes up is concave, a convex combination of the
+                # breakpoints (weights summing to the gate) is exact and as tight as the
+                # disaggregated segments, with one row per piece instead of one per segment.
+                slopes = [mo] + ([mm] if self.margin_floor is not None and self.objective != "margin" else [])
+                concave = all(not (np.diff(s_) > 1e-9 * (1 + np.abs(s_[:-1]))).any() for s_ in slopes)
+                if concave or len(L) <= 1:
+                    lam = new_vars(prob, f"l{k}", len(x), low=0.0).tolist()
+                    seg_vars.append(lam)
+                    px = (a + x).tolist()
+                    obj_terms.extend(zip(lam, ys_obj[k].tolist()))
+                    marg_terms.extend(zip(lam, ys_marg[k].tolist()))
+                    p_terms[i].extend(zip(lam, px))
+                    n_terms[i].extend(zip(lam, (f * (a + x)).tolist()))
+                    terms = [(v, 1.0) for v in lam] + ([(u, -1.0)] if u is not None else [])
+                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintEQ,
+                                                         f"mix_{k}", 0.0 if u is not None else 1.0))
+                    continue
+                # Otherwise segments from the piece's start, filled in order by binaries.
                 d = new_vars(prob, f"d{k}", len(L), low=0.0)
                 for v, length in zip(d.tolist(), L.tolist()):
                     v.upBound = length
@@ -657,32 +699,26 @@ class PricePlan(Model):
                     marg_terms.append((u, float(ys_marg[k][0])))
                     p_terms[i].append((u, a))
                     n_terms[i].append((u, f * a))
+                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(dl[0], 1.0), (u, -L[0])]),
+                                                         pulp.LpConstraintLE, f"gate_{k}", 0.0))
                 obj_terms.extend(zip(dl, mo.tolist()))
                 marg_terms.extend(zip(dl, mm.tolist()))
                 p_terms[i].extend((v, 1.0) for v in dl)
                 n_terms[i].extend((v, f) for v in dl)
-                if u is not None and dl:
-                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(dl[0], 1.0), (u, -L[0])]),
-                                                         pulp.LpConstraintLE, f"gate_{k}", 0.0))
-                # Segments fill in order by themselves only where every PWL the solver pushes up is concave.
-                slopes = [mo] + ([mm] if self.margin_floor is not None and self.objective != "margin" else [])
-                ordered = all(not (np.diff(s) > 1e-9 * (1 + np.abs(s[:-1]))).any() for s in slopes)
-                if not ordered and len(dl) > 1:
-                    ys = new_vars(prob, f"y{k}", len(dl) - 1, cat=pulp.LpBinary)
-                    n_order += len(dl) - 1
-                    for j in range(1, len(dl)):
-                        y = ys[j - 1]
-                        prob.addConstraint(pulp.LpConstraint(
-                            pulp.LpAffineExpression([(dl[j - 1], 1.0), (y, -float(L[j - 1]))]),
-                            pulp.LpConstraintGE, f"fill_{k}_{j}", 0.0))
-                        prob.addConstraint(pulp.LpConstraint(
-                            pulp.LpAffineExpression([(dl[j], 1.0), (y, -float(L[j]))]),
-                            pulp.LpConstraintLE, f"order_{k}_{j}", 0.0))
-                elif u is not None:
-                    for j in range(1, len(dl)):
-                        prob.addConstraint(pulp.LpConstraint(
-                            pulp.LpAffineExpression([(dl[j], 1.0), (u, -float(L[j]))]),
-                            pulp.LpConstraintLE, f"gate_{k}_{j}", 0.0))
+                ys = new_vars(prob, f"y{k}", len(dl) - 1, cat=pulp.LpBinary)
+                n_order += len(dl) - 1
+                if u is not None:
+                    # A piece not chosen opens none of its segments (stated, not left to tolerances).
+                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(ys[0], 1.0), (u, -1.0)]),
+                                                         pulp.LpConstraintLE, f"open_{k}", 0.0))
+                for j in range(1, len(dl)):
+                    y = ys[j - 1]
+                    prob.addConstraint(pulp.LpConstraint(
+                        pulp.LpAffineExpression([(dl[j - 1], 1.0), (y, -float(L[j - 1]))]),
+                        pulp.LpConstraintGE, f"fill_{k}_{j}", 0.0))
+                    prob.addConstraint(pulp.LpConstraint(
+                        pulp.LpAffineExpression([(dl[j], 1.0), (y, -float(L[j]))]),
+                        pulp.LpConstraintLE, f"order_{k}_{j}", 0.0))
             state.update(seg_vars=seg_vars, xs=xs, n_order=n_order)
         else:
             # Price ladder: one binary per (point, reachable tier); values exact.

@@ -287,6 +287,28 @@ def test_continuous_rebate_menu_matches_brute_force_over_tiers_with_scipy():
     check_corridors(pr, cost)
 
 
+def test_rebate_menu_under_constant_elasticity_prices_its_own_plan_and_beats_a_fine_ladder():
+    # Non-concave margins (segments with order binaries) gated by a region's tier shared by two cells.
+    cells = pd.DataFrame({"region_id": ["a", "b", "a", "b"], "channel": ["ka", "ka", "trad", "trad"],
+                          "unit_cost": 6.0, "base_price": 10.0, "base_volume": [100.0, 300.0, 150.0, 200.0],
+                          "elasticity": [3.0, 1.6, 3.5, 2.6], "price_min": 8.0, "price_max": 16.0})
+    cost = pd.DataFrame({"from_region": ["a"], "to_region": ["b"], "cost": [1.2]})
+    rebates = pd.DataFrame({"tier": ["silver", "gold"], "threshold_share": [0.9, 1.0], "rebate": [0.03, 0.06]})
+    common = dict(cells=cells, demand="constant_elasticity", diversion_cost=cost, rebates=rebates,
+                  rebate_choice="menu")
+    plan = co.PricePlan(pwl_tol=1e-4, **common).solve(solver=HIGHS)
+    bound = plan.metrics["pwl_error_bound"]
+    # The model prices its own plan right: its objective is the plan's true margin within the PWL error.
+    assert plan.objective == pytest.approx(plan.metrics["margin"], abs=bound + 1e-6)
+    ladder = co.PricePlan(price_points=np.round(np.arange(8.0, 16.0001, 0.01), 2).tolist(),
+                          **common).solve(solver=HIGHS)
+    assert ladder.metrics["shadow_price_method"] == "lp_with_integers_fixed"
+    # Prices on a 0.01 ladder are a subset of the continuous ones; the PWL optimum is within 2E of the true one.
+    assert plan.metrics["margin"] >= ladder.metrics["margin"] - 2 * bound
+    assert plan.metrics["objective_upper_bound"] >= ladder.metrics["margin"] - 1e-6
+    assert plan.prices.groupby("region_id")["tier"].nunique().max() == 1
+
+
 def test_continuous_rebate_schedule_against_a_fine_grid():
     cells = pd.DataFrame({"region_id": ["a", "b"], "channel": "ka", "unit_cost": 6.0, "base_price": 10.0,
                           "base_volume": [100.0, 300.0], "elasticity": [3.0, 1.4], "price_min": 8.0,
