@@ -456,3 +456,52 @@ def test_input_is_not_mutated():
     before = cells.copy()
     co.PricePlan(cells=cells, diversion_cost=COST, rebates=REBATES).solve(solver=HIGHS)
     pd.testing.assert_frame_equal(cells, before)
+
+
+def test_revenue_objective_matches_scipy():
+    cells = make_cells(REGIONS, ["ka"], 8)
+    plan = co.PricePlan(cells=cells, objective="revenue", diversion_cost=COST, pwl_tol=1e-4).solve(solver=HIGHS)
+    A, b = corridor_rows(cells, COST)
+    lo = cells["price_min"].to_numpy(float)
+    p0, e = cells["base_price"].to_numpy(float), cells["elasticity"].to_numpy(float)
+    hi = np.minimum(cells["price_max"].to_numpy(float), p0 * (1 + 1 / e))
+    res = minimize(lambda p: -float((p * linear_volume(cells, p)).sum()), 0.5 * (lo + hi), method="trust-constr",
+                   bounds=list(zip(lo, hi)), constraints=[LinearConstraint(A, -np.inf, b)],
+                   options={"xtol": 1e-12, "gtol": 1e-10, "maxiter": 5000})
+    bound = plan.metrics["pwl_error_bound"]
+    assert abs(plan.objective + res.fun) <= bound + 1e-6 * abs(res.fun)
+    assert plan.metrics["revenue"] >= -res.fun - 2 * bound - 1e-6 * abs(res.fun)
+    check_corridors(plan.prices, COST)
+
+
+def test_demand_points_on_a_straight_line_give_the_linear_plan():
+    cells = make_cells(REGIONS, ["ka"], 9)
+    rows = []
+    for r in cells.itertuples():
+        grid = np.linspace(r.price_min - 1, r.price_max + 1, 7)
+        q = r.base_volume * (1 - r.elasticity * (grid - r.base_price) / r.base_price)
+        keep = q > 0
+        rows += [(r.region_id, r.channel, g, v) for g, v in zip(grid[keep], q[keep])]
+    points = pd.DataFrame(rows, columns=["region_id", "channel", "price", "volume"])
+    by_points = co.PricePlan(cells=cells.drop(columns=["base_volume", "elasticity"]), demand=points,
+                             diversion_cost=COST, pwl_tol=1e-4).solve(solver=HIGHS)
+    linear = co.PricePlan(cells=cells, diversion_cost=COST, pwl_tol=1e-4).solve(solver=HIGHS)
+    tol = by_points.metrics["pwl_error_bound"] + linear.metrics["pwl_error_bound"]
+    assert by_points.objective == pytest.approx(linear.objective, abs=tol)
+    assert by_points.metrics["margin"] == pytest.approx(true_margin(cells, by_points.prices["price"].to_numpy()),
+                                                        rel=1e-9)
+    rising = points.copy()
+    rising.loc[rising.index[1], "volume"] = rising["volume"].iloc[0] + 50
+    with pytest.raises(ValidationError, match="do not rise with price") as err:
+        co.PricePlan(cells=cells, demand=rising).solve(solver=HIGHS)
+    assert err.value.column == "volume"
+
+
+def test_price_plan_saves_and_reads_back(tmp_path):
+    cells = make_cells(REGIONS, ["ka", "trad"], 1)
+    plan = co.PricePlan(cells=cells, diversion_cost=COST, rebates=REBATES).solve(solver=HIGHS)
+    out = plan.save(tmp_path / "plan")
+    back = pd.read_parquet(out / "prices.parquet")
+    assert back["price"].tolist() == pytest.approx(plan.prices["price"].tolist())
+    assert set(pd.read_parquet(out / "corridors.parquet")["kind"]) == {"diversion"}
+    assert '"kind": "price_plan"' in (out / "plan.json").read_text(encoding="utf-8")
