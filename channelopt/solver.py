@@ -1,12 +1,46 @@
-"""The one solve path: a PuLP problem goes to HiGHS or CBC and comes back as a SolveInfo.
+"""The one solve path: a problem goes to HiGHS or CBC and comes back as a SolveInfo.
 
-Status, bound and gap are read from the solver itself, never from ``problem.status``:
-PuLP maps a HiGHS time-limit stop to "Optimal", which would misreport a plan.
+A problem is an array problem (:class:`channelopt._arrays.ArrayProblem`, loaded into
+HiGHS with one ``passModel`` or written as MPS for CBC) or a PuLP problem (read into
+the same arrays first). Status, bound and gap are read from the solver itself, never
+from ``problem.status``: PuLP maps a HiGHS time-limit stop to "Optimal".
+
+The clock
+---------
+``Solver(time_limit=T)`` bounds the whole ``model.solve()``: the clock starts when
+``Model.solve`` / ``BuiltModel.solve`` starts (:meth:`Solver.start_clock`), and
+building, warm-start heuristics, every solver call and every re-solve draw on one
+:class:`Deadline`. The documented split:
+
+- building: what it takes (it cannot be stopped part-way, but it is charged);
+- warm-start heuristics: at most ``HEURISTIC_SHARE`` (20%) of what is left
+  (``solver.share(HEURISTIC_SHARE)``); a model may take less;
+- the solver: everything left; a cold re-solve after an inconsistent warm-started
+  plan and the presolve-off confirmation of an infeasible verdict get what is left
+  after the first call;
+- multi-stage planners give stage ``i`` of ``k`` the share ``w_i / sum(w_i..w_k)`` of
+  what is left when it starts (``solver.share(...)``), so later stages get the time
+  earlier stages did not use.
+
+CBC runs as a subprocess and overruns ``-sec`` on some models; channelopt stops it
+``CBC_GRACE`` seconds after the deadline. What remains over the limit is that grace,
+HiGHS's own reaction time, and reading the plan back.
+
+Ctrl-C
+------
+HiGHS runs in a worker thread while the calling thread waits, so SIGINT reaches
+Python: the solve is cancelled (``cancelSolve``), the best plan so far comes back
+with termination ``"interrupted"`` (status ``"feasible"``), and no re-solve or later
+stage starts (:attr:`Deadline.interrupted`). A CBC subprocess gets SIGINT and writes
+its incumbent. :meth:`BuiltModel.solve` raises ``KeyboardInterrupt`` when no plan
+exists yet.
 """
 
 from __future__ import annotations
 
 import contextlib
+import difflib
+import functools
 import logging
 import math
 import os
@@ -15,6 +49,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -26,12 +61,89 @@ import pulp
 from ._lpmatrix import LpArrays, to_arrays, write_mps
 from .exceptions import SettingsError, SolverError
 
-__all__ = ["Solver", "SolveInfo"]
+__all__ = ["Solver", "SolveInfo", "Deadline"]
 
 log = logging.getLogger(__name__)
 
 #: statuses a SolveInfo may carry
 STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "no_solution", "error")
+#: share of the remaining time a warm-start heuristic may use
+HEURISTIC_SHARE = 0.2
+#: seconds CBC may run past the deadline before channelopt stops it
+CBC_GRACE = 1.0
+#: a solver call never gets less than this (HiGHS treats 0 as "stop at once")
+_MIN_CALL = 0.01
+
+
+class Deadline:
+    """The wall clock of one whole solve: building, heuristics, every solver call.
+
+    Parameters
+    ----------
+    seconds : float or None
+        Seconds from ``start``; ``None`` means no limit (it still records interrupts).
+    start : float, optional
+        ``time.perf_counter()`` value the clock started at (default: now).
+
+    Examples
+    --------
+    >>> d = Deadline(10.0)
+    >>> 9.0 < d.remaining() <= 10.0
+    True
+    >>> half = d.share(0.5)          # a stage that may use half of what is left
+    >>> 4.0 < half.remaining() <= 5.0
+    True
+    >>> Deadline(None).remaining() is None
+    True
+    """
+
+    def __init__(self, seconds: float | None, start: float | None = None, *, parent: Deadline | None = None):
+        self.seconds = None if seconds is None else float(seconds)
+        self.start = time.perf_counter() if start is None else float(start)
+        self.end = None if seconds is None else self.start + float(seconds)
+        self.parent = parent
+        self._interrupted = False
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def remaining(self) -> float | None:
+        """Seconds left (0 when passed or interrupted); ``None`` when unlimited."""
+        if self.interrupted:
+            return 0.0
+        ends = [d.end for d in self._chain() if d.end is not None]
+        if not ends:
+            return None
+        return max(0.0, min(ends) - time.perf_counter())
+
+    @property
+    def expired(self) -> bool:
+        left = self.remaining()
+        return left is not None and left <= 0.0
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C arrived during this solve (or a parent's): start nothing new."""
+        return any(d._interrupted for d in self._chain())
+
+    def interrupt(self) -> None:
+        for d in self._chain():
+            d._interrupted = True
+
+    def share(self, fraction: float) -> Deadline:
+        """A child clock ending after ``fraction`` of what is left (never after this one)."""
+        left = self.remaining()
+        return Deadline(None if left is None else max(0.0, float(fraction)) * left, parent=self)
+
+    def _chain(self):
+        d = self
+        while d is not None:
+            yield d
+            d = d.parent
+
+    def __repr__(self) -> str:
+        left = self.remaining()
+        return f"Deadline(remaining={'unlimited' if left is None else f'{left:.2f}s'})"
 
 
 @dataclass
@@ -52,7 +164,15 @@ class SolveInfo:
     seconds : float
         Wall-clock seconds spent in the solver (loading included).
     build_seconds : float
-        Seconds spent building the PuLP model; set by the model.
+        Seconds spent building the model; set by the model.
+    solver_time_limit : float or None
+        The time limit handed to the solver in its last call: what was left of the
+        whole solve's ``time_limit`` when the call started.
+    message : str
+        What the solve path did beyond one solver call (cold re-solve, presolve-off
+        confirmation, warm start kept), or why it stopped.
+    values : numpy.ndarray or None
+        The plan, one value per column (array problems) or per ``problem.variables()``.
     """
 
     solver: str
@@ -69,6 +189,7 @@ class SolveInfo:
     time_limit: float | None = None
     mip_gap: float | None = None
     message: str = ""
+    solver_time_limit: float | None = None
     duals: np.ndarray | None = field(default=None, repr=False)
     values: np.ndarray | None = field(default=None, repr=False)
 
@@ -96,9 +217,10 @@ class Solver:
     name : {"highs", "cbc"}
         HiGHS (through highspy, the default) or CBC (the binary shipped with PuLP).
     time_limit : float, optional
-        Wall-clock limit in seconds. A solve stopped by it returns its best plan with
-        status ``"feasible"``. CBC is known to overrun its own limit, so channelopt
-        interrupts it itself shortly after.
+        Wall-clock limit in seconds for the whole ``model.solve()``: building,
+        heuristics, every solver call and re-solve (see "The clock" in this module's
+        docstring). A solve stopped by it returns its best plan with status
+        ``"feasible"``.
     mip_gap : float, default 0.0
         Relative optimality gap at which the solver may stop and call the plan optimal.
         The default proves optimality (up to an absolute gap of 1e-6).
@@ -107,8 +229,9 @@ class Solver:
     msg : bool, default False
         Show the solver log.
     options : mapping, optional
-        Extra solver options passed through verbatim (HiGHS option names, or CBC
-        command-line options without the leading dash).
+        Extra solver options: HiGHS option names, or CBC command-line options without
+        the leading dash. An unknown name raises :class:`~channelopt.SettingsError`
+        naming the nearest valid one.
 
     Examples
     --------
@@ -128,6 +251,7 @@ class Solver:
     threads: int | None = None
     msg: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    _deadline: Deadline | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         name = str(self.name).lower()
@@ -140,11 +264,49 @@ class Solver:
             raise SettingsError(f"mip_gap must be in [0, 1), got {self.mip_gap!r}.")
         if self.threads is not None and int(self.threads) < 1:
             raise SettingsError(f"threads must be at least 1, got {self.threads!r}.")
+        object.__setattr__(self, "options", dict(self.options or {}))
+        for key in self.options:
+            _check_option(name, str(key))
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["options"] = dict(self.options)
-        return d
+        return {"name": self.name, "time_limit": self.time_limit, "mip_gap": self.mip_gap,
+                "threads": self.threads, "msg": self.msg, "options": dict(self.options)}
+
+    # -- the clock
+    def start_clock(self) -> Solver:
+        """This solver with its ``time_limit`` clock started now (unchanged if already started).
+
+        ``Model.solve`` and ``BuiltModel.solve`` call it first, so everything after
+        draws on one :class:`Deadline`.
+        """
+        if self._deadline is not None:
+            return self
+        return _with_deadline(self, Deadline(self.time_limit))
+
+    @property
+    def deadline(self) -> Deadline:
+        """The running clock (a fresh one starting now if the clock is not started)."""
+        return self._deadline if self._deadline is not None else Deadline(self.time_limit)
+
+    def remaining(self) -> float | None:
+        """Seconds left of the whole solve (``None``: no limit)."""
+        left = self.deadline.remaining()
+        if self.time_limit is not None and (left is None or left > self.time_limit):
+            left = float(self.time_limit)
+        return left
+
+    def share(self, fraction: float) -> Solver:
+        """This solver bound to a child clock: ``fraction`` of what is left (for a stage or heuristic)."""
+        return _with_deadline(self.start_clock(), self.start_clock()._deadline.share(fraction))
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C arrived during this solve: callers should return what they have."""
+        return self._deadline is not None and self._deadline.interrupted
+
+    def _call_limit(self) -> float | None:
+        left = self.remaining()
+        return None if left is None else max(left, _MIN_CALL)
 
     def solve(self, problem, warm_start=None) -> SolveInfo:
         """Solve ``problem`` and describe the outcome.
@@ -167,6 +329,7 @@ class Solver:
         """
         from ._arrays import ArrayProblem
 
+        self = self.start_clock()  # noqa: PLW0642 - every call below draws on one clock
         t0 = time.perf_counter()
         if isinstance(problem, ArrayProblem):
             arrays = problem.arrays()
@@ -204,40 +367,139 @@ class Solver:
         )
         return info
 
-    def _solve_arrays(self, arrays: LpArrays, start: np.ndarray | None) -> tuple[SolveInfo, np.ndarray | None]:
-        """The shared core: run, distrust, re-solve; returns the info and the values by column."""
-        info, values = self._run(arrays, start)
-        if start is not None and values is not None and not _consistent(arrays, values, info.objective):
+    def _solve_arrays(self, a: LpArrays, start: np.ndarray | None) -> tuple[SolveInfo, np.ndarray | None]:
+        """The shared core: run, check the plan before rounding, re-solve when distrusted."""
+        notes = []
+        info, raw, tol = self._run(a, start)
+        values = _accepted(a, raw, info.objective, tol)
+        if raw is not None and values is None and start is not None and not self.interrupted:
             # Measured with HiGHS 1.16: presolve can mis-map a MIP start and return a plan
             # that does not price at the reported objective. Never hand that on: solve cold.
             log.warning("%s returned an inconsistent plan from a warm start; solving again cold", self.name)
-            info, values = self._run(arrays, None)
-            info.message = "warm start discarded: the warm-started solve returned an inconsistent plan"
-        if values is not None and not _consistent(arrays, values, info.objective):
-            raise SolverError(f"{self.name} returned a plan that violates the model or does not price at its "
-                              f"reported objective {info.objective}; rerun with msg=True to inspect.")
-        info.n_variables = len(arrays.cost)
-        info.n_integer = int(arrays.integer.sum())
-        info.n_constraints = len(arrays.row_lower)
+            notes.append("warm start discarded: the warm-started solve returned an inconsistent plan")
+            info, raw, tol = self._run(a, None)
+            values = _accepted(a, raw, info.objective, tol)
+        if raw is not None and values is None:
+            raise SolverError(f"{self.name} returned a plan that {_violation(a, raw, info.objective, tol)}; "
+                              "channelopt will not hand it on. Rerun with msg=True to inspect.")
+        if (info.status == "infeasible" and a.is_mip and self.name == "highs" and "presolve" not in self.options
+                and not self.interrupted):
+            # Measured with HiGHS 1.16: presolve declared a feasible 12-region joint plan
+            # infeasible (CBC and HiGHS without presolve found 1,482,975). Confirm first.
+            retry = _with_deadline(Solver(self.name, self.time_limit, self.mip_gap, self.threads, self.msg,
+                                          {**self.options, "presolve": "off"}), self._deadline)
+            info2, raw2, tol2 = retry._run(a, start)
+            values2 = _accepted(a, raw2, info2.objective, tol2)
+            if raw2 is not None and values2 is None:
+                raise SolverError(f"{self.name} returned a plan that {_violation(a, raw2, info2.objective, tol2)}.")
+            if info2.status != "infeasible":
+                log.warning("HiGHS presolve said infeasible; without presolve: %s", info2.status)
+                notes.append(f"HiGHS presolve reported infeasible; without presolve: {info2.status}")
+                info, values = info2, values2
+            else:
+                notes.append("infeasible: confirmed without presolve")
+        if start is not None and not np.isnan(start).any():
+            # A complete start the solver could not improve on in time (or lost) is still a plan.
+            ok = _accepted(a, start, float(a.cost @ start + a.offset), _Tol.exact(a))
+            if ok is not None and info.status not in ("optimal", "infeasible", "unbounded"):
+                priced = float(a.cost @ ok + a.offset)
+                better = (values is None or (priced > info.objective if a.maximize else priced < info.objective))
+                if better:
+                    notes.append("the solver found no better plan than the warm start in time; returning it")
+                    info.status, info.objective, values = "feasible", priced, ok
+                    info.gap = _gap(priced, info.bound)
+        info.message = "; ".join(filter(None, [info.message, *notes]))
+        info.n_variables = len(a.cost)
+        info.n_integer = int(a.integer.sum())
+        info.n_constraints = len(a.row_lower)
         info.time_limit = self.time_limit
         info.mip_gap = self.mip_gap
         return info, values
 
-    def _run(self, arrays, start):
+    def _run(self, a: LpArrays, start):
+        if self.deadline.interrupted:
+            return SolveInfo(self.name, "no_solution", "interrupted", message="interrupted before the solver call",
+                             solver_time_limit=0.0), None, None
         if self.name != "highs":
-            return _solve_cbc(self, arrays, start)
-        info, values = _solve_highs(self, arrays, start)
-        if info.status == "infeasible" and arrays.is_mip and "presolve" not in self.options:
-            # Measured with HiGHS 1.16: presolve declared a feasible 12-region joint plan
-            # infeasible (CBC and HiGHS without presolve found 1,482,975). Confirm first.
-            retry = Solver(self.name, self.time_limit, self.mip_gap, self.threads, self.msg,
-                           {**self.options, "presolve": "off"})
-            info2, values2 = _solve_highs(retry, arrays, start)
-            if info2.status != "infeasible":
-                log.warning("HiGHS presolve said infeasible; without presolve: %s", info2.status)
-                info2.message = "HiGHS presolve reported infeasible; re-solved without presolve"
-                return info2, values2
-        return info, values
+            return _solve_cbc(self, a, start)
+        return _solve_highs(self, a, start)
+
+
+def _with_deadline(solver: Solver, deadline: Deadline | None) -> Solver:
+    out = Solver(solver.name, solver.time_limit, solver.mip_gap, solver.threads, solver.msg, solver.options)
+    object.__setattr__(out, "_deadline", deadline)
+    return out
+
+
+# -- option names
+#: CBC 2.10 command-line options ("?" in the cbc shell): required prefix, full name.
+_CBC_OPTIONS = (
+    "dualB(ound) dualT(olerance) primalT(olerance) primalW(eight) psi zeroT(olerance) allow(ableGap) cuto(ff) "
+    "inc(rement) integerT(olerance) preT(olerance) pumpC(utoff) ratio(Gap) sec(onds) force(Solution) "
+    "idiot(Crash) maxF(actor) maxIt(erations) output(Format) randomS(eed) slog(Level) sprint(Crash) cutD(epth) "
+    "cutL(ength) depth(MiniBab) hot(StartMaxIts) log(Level) maxN(odes) maxSaved(Solutions) maxSo(lutions) "
+    "passC(uts) passF(easibilityPump) passT(reeCuts) pumpT(une) randomC(bcSeed) slow(cutpasses) strat(egy) "
+    "strong(Branching) trust(PseudoCosts) allC(ommands) chol(esky) crash cross(over) direction error(sAllowed) "
+    "fact(orization) keepN(ames) mess(ages) perturb(ation) presolve printi(ngOptions) scal(ing) timeM(ode) "
+    "clique(Cuts) combine(Solutions) combine2(Solutions) constraint(fromCutoff) cost(Strategy) cplex(Use) "
+    "cuts(OnOff) Dins DivingS(ome) DivingC(oefficient) DivingF(ractional) DivingG(uided) DivingL(ineSearch) "
+    "DivingP(seudoCost) DivingV(ectorLength) dw(Heuristic) feas(ibilityPump) flow(CoverCuts) GMI(Cuts) "
+    "gomory(Cuts) greedy(Heuristic) heur(isticsOnOff) knapsack(Cuts) lagomory(Cuts) latwomir(Cuts) "
+    "lift(AndProjectCuts) local(TreeSearch) mixed(IntegerRoundingCuts) node(Strategy) PrepN(ames) "
+    "pivotAndC(omplement) pivotAndF(ix) preprocess probing(Cuts) proximity(Search) randomi(zedRounding) "
+    "reduce(AndSplitCuts) reduce2(AndSplitCuts) residual(CapacityCuts) Rens Rins round(ingHeuristic) "
+    "sosO(ptions) sosP(rioritize) two(MirCuts) Vnd(VariableNeighborhoodSearch) zero(HalfCuts) allS(lack) "
+    "barr(ier) dualS(implex) either(Simplex) primalS(implex) doH(euristic) mips(tart) prio(rityIn) "
+    "nextB(estSolution)"
+).split()
+
+
+@functools.lru_cache(maxsize=1)
+def _highs_option_names() -> tuple[str, ...]:
+    import highspy
+
+    with _stdout_silenced(True):
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    with tempfile.TemporaryDirectory(prefix="channelopt-opts-") as tmp:
+        path = os.path.join(tmp, "options.txt")
+        with _stdout_silenced(True):
+            h.writeOptions(path)
+        with open(path) as fh:
+            names = re.findall(r"^([a-z_0-9]+) = ", fh.read(), re.M)
+    extra = [n for n in dir(highspy.HighsOptions()) if not n.startswith("_")]
+    return tuple(sorted(set(names) | set(extra)))
+
+
+@functools.lru_cache(maxsize=256)
+def _highs_knows(key: str) -> bool:
+    import highspy
+
+    with _stdout_silenced(True):
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        status, _ = h.getOptionType(key)
+    return status == highspy.HighsStatus.kOk
+
+
+def _check_option(solver: str, key: str) -> None:
+    if solver == "highs":
+        if key in _highs_option_names() or _highs_knows(key):
+            return
+        names = _highs_option_names()
+        where = "HiGHS option"
+    else:
+        low = key.lower()
+        for spec in _CBC_OPTIONS:
+            short, full = spec.split("(")[0].lower(), spec.replace("(", "").replace(")", "").lower()
+            if full.startswith(low) and low.startswith(short):
+                return
+        names = tuple(s.replace("(", "").replace(")", "") for s in _CBC_OPTIONS)
+        where = "CBC option"
+    near = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+    hint = f"; did you mean {near[0]!r}?" if near else "."
+    raise SettingsError(f"Solver(options=...): {key!r} is not a {where}{hint} "
+                        f"(options are passed to {solver} by name; see its documentation for the full list).")
 
 
 def _constraint_list(problem: pulp.LpProblem) -> list:
@@ -245,12 +507,72 @@ def _constraint_list(problem: pulp.LpProblem) -> list:
     return list((constraints if constraints is not None else problem.constraints).values())
 
 
-def _consistent(a: LpArrays, values: np.ndarray, objective: float) -> bool:
-    """The plan satisfies the model and its cost equals the objective the solver reported."""
+@dataclass
+class _Tol:
+    """Feasibility tolerances of one solver call, in the units the solver worked in."""
+
+    feas: float
+    integer: float
+    row_scale: np.ndarray | None = None
+    printed: float = 0.0  # relative precision of values read back from text (CBC)
+
+    @classmethod
+    def exact(cls, a: LpArrays) -> _Tol:
+        """For plans computed in Python (warm starts): clean values, the solver's default tolerance."""
+        return cls(1e-7, 1e-9, _scaling(a)[0], 0.0)
+
+
+def _violation(a: LpArrays, values: np.ndarray, objective: float, tol: _Tol) -> str | None:
+    """What is wrong with a plan, before any rounding; ``None`` when it keeps every rule.
+
+    Each row is checked against the solver's own feasibility tolerance (x10) in the
+    scaled units the solver saw, i.e. ``10 * tol / row_scale`` in the model's units:
+    a capacity row of 1e7 with demands of 1e4 allows about 0.08, not 100.
+    """
+    n = len(values)
+    if a.is_mip:
+        frac = np.abs(values[a.integer] - np.round(values[a.integer]))
+        if frac.max(initial=0.0) > 10 * tol.integer:
+            j = np.flatnonzero(a.integer)[int(np.argmax(frac))]
+            return f"is not integral (column {j} = {values[j]!r})"
+    slack = 10 * tol.feas * np.maximum(1.0, np.maximum(np.abs(np.nan_to_num(a.col_lower, posinf=0, neginf=0)),
+                                                       np.abs(np.nan_to_num(a.col_upper, posinf=0, neginf=0))))
+    slack = slack + tol.printed * np.abs(values)
+    bad = (values < a.col_lower - slack) | (values > a.col_upper + slack)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        return f"breaks the bounds of column {j} ({values[j]!r} outside [{a.col_lower[j]}, {a.col_upper[j]}])"
+    from scipy.sparse import csr_matrix
+
+    m = len(a.row_lower)
+    matrix = csr_matrix((a.data, a.indices, a.indptr), shape=(m, n))
+    activity = matrix @ values
+    row_scale = np.ones(m) if tol.row_scale is None else tol.row_scale
+    row_tol = 10 * tol.feas / row_scale
+    if tol.printed:
+        row_tol = row_tol + tol.printed * (abs(matrix) @ np.abs(values))
+    over = np.maximum(a.row_lower - activity, activity - a.row_upper) - row_tol
+    if (over > 0).any():
+        r = int(np.argmax(over))
+        name = a.row_names[r] if a.row_names is not None else f"row {r}"
+        return (f"breaks {name} by {over[r] + row_tol[r]:.6g} (activity {activity[r]:.10g}, bounds "
+                f"[{a.row_lower[r]}, {a.row_upper[r]}], tolerance {row_tol[r]:.3g})")
     priced = float(a.cost @ values + a.offset)
-    if not math.isfinite(objective) or abs(priced - objective) > 1e-6 * max(1.0, abs(objective)):
-        return False
-    return _is_feasible(a, values, tol=1e-5)
+    obj_tol = 1e-6 * max(1.0, abs(priced)) + tol.printed * float(np.abs(a.cost) @ np.abs(values))
+    if not math.isfinite(objective) or abs(priced - objective) > obj_tol:
+        return f"does not price at its reported objective {objective!r} (the plan costs {priced!r})"
+    return None
+
+
+def _accepted(a: LpArrays, raw: np.ndarray | None, objective: float, tol: _Tol | None) -> np.ndarray | None:
+    """The plan with integers rounded, if it passed the check before rounding; else ``None``."""
+    if raw is None or _violation(a, raw, objective, tol) is not None:
+        return None
+    values = raw.copy()
+    if a.is_mip:
+        # Integers come back as 0.9999999; round so downstream code sees clean decisions.
+        values[a.integer] = np.round(values[a.integer]) + 0.0  # + 0.0: no -0.0
+    return values
 
 
 def _gap(objective: float, bound: float) -> float:
@@ -307,28 +629,108 @@ def _scaling(a: LpArrays) -> tuple[np.ndarray, float]:
     return row_scale, obj_scale
 
 
-def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
+_SCHEDULER_LOCK = threading.Lock()
+_scheduler_threads: list[int | None] = [None]
+
+
+def _highs_options(h, settings: Solver, a: LpArrays, limit: float | None) -> None:
     import highspy
 
-    with _stdout_silenced(not settings.msg):
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", bool(settings.msg))
-    if settings.time_limit is not None:
-        h.setOptionValue("time_limit", float(settings.time_limit))
-    h.setOptionValue("mip_rel_gap", float(settings.mip_gap))
+    def put(key, value):
+        if h.setOptionValue(key, value) == highspy.HighsStatus.kError:
+            raise SettingsError(f"HiGHS rejected option {key}={value!r} (wrong type or out of range).")
+
+    put("output_flag", bool(settings.msg))
+    if limit is not None:
+        put("time_limit", float(limit))
+    put("mip_rel_gap", float(settings.mip_gap))
     if settings.threads is not None:
-        h.setOptionValue("threads", int(settings.threads))
+        put("threads", int(settings.threads))
     if not a.is_mip and "presolve" not in settings.options:
         # Measured with HiGHS 1.16 on a 1,000-cell piecewise-linear budget LP: presolve
         # 31.6 s, the whole solve without it 0.28 s. LPs here are solved without it
         # unless the caller asks (Solver(options={"presolve": "on"})).
-        h.setOptionValue("presolve", "off")
+        put("presolve", "off")
     for key, value in settings.options.items():
-        h.setOptionValue(key, value)
+        put(key, value)
 
+
+def _option(h, key: str):
+    out = h.getOptionValue(key)
+    return out[1] if isinstance(out, tuple) else out
+
+
+def _reset_scheduler_if_threads_changed(threads: int | None) -> None:
+    """HiGHS keeps one global thread scheduler per process, sized by the first solve.
+
+    Measured with highspy 1.16: ``Solver(threads=1)`` then ``Solver(threads=2)`` in one
+    process fails with "kNotset" unless the scheduler is reset in between.
+    """
+    import highspy
+
+    with _SCHEDULER_LOCK:
+        if _scheduler_threads[0] != threads:
+            if _scheduler_threads[0] is not None or threads is not None:
+                highspy.Highs.resetGlobalScheduler(True)
+            _scheduler_threads[0] = threads
+
+
+def _run_interruptible(h, deadline: Deadline):
+    """``h.run()`` in a worker thread so that Ctrl-C reaches Python and cancels the solve.
+
+    highspy's blocking ``run()`` holds the main thread in C++, where SIGINT waits until
+    the solve ends. Here the calling thread waits in 0.1 s steps; a KeyboardInterrupt
+    calls ``cancelSolve`` (honoured at HiGHS's next interrupt callback), and the best
+    plan so far is read as usual. A third Ctrl-C gives up waiting and re-raises.
+    """
+    h.HandleUserInterrupt = True
+    presses = 0
+    worker = h.startSolve()
+    while True:
+        try:
+            done, status = h.wait(0.1)
+            if done:
+                if presses:
+                    log.info("HiGHS stopped %.2fs after Ctrl-C", time.perf_counter() - pressed_at)
+                return status, presses > 0
+        except KeyboardInterrupt:
+            presses += 1
+            pressed_at = time.perf_counter()
+            deadline.interrupt()
+            h.cancelSolve()
+            # HiGHS polls the interrupt callback only at some points of a MIP solve
+            # (measured: up to 3-5 s late on a loaded machine); it checks its time limit
+            # far more often, so lower that too. The option is a plain double it reads.
+            h.setOptionValue("time_limit", 0.0)
+            if presses >= 3:
+                raise
+            log.warning("Ctrl-C: stopping the solver; the best plan so far is kept")
+        if not worker.is_alive() and presses:
+            done, status = h.wait(0.5)
+            return status, True
+
+
+def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
+    import highspy
+
+    limit = settings._call_limit()
     n = len(a.cost)
+    if n == 0:
+        info = SolveInfo("highs", "optimal", "empty", objective=a.offset, bound=a.offset, gap=0.0)
+        return info, np.zeros(0), _Tol(1e-7, 1e-6)
+    _reset_scheduler_if_threads_changed(settings.threads)
+    with _stdout_silenced(not settings.msg):
+        h = highspy.Highs()
+    _highs_options(h, settings, a, limit)
+    tol = _Tol(float(_option(h, "primal_feasibility_tolerance")), 1e-6)
+    mip_feas = _option(h, "mip_feasibility_tolerance")
+    if a.is_mip:
+        tol.feas = max(tol.feas, float(mip_feas))
+        tol.integer = float(mip_feas)
+
     inf = highspy.kHighsInf
     row_scale, obj_scale = _scaling(a)
+    tol.row_scale = row_scale
     data = a.data * np.repeat(row_scale, np.diff(a.indptr))
     lp = highspy.HighsLp()
     lp.num_col_ = n
@@ -345,15 +747,10 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
     lp.a_matrix_.index_ = a.indices
     lp.a_matrix_.value_ = data
     if a.is_mip:
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
-            for flag in a.integer
-        ]
-    if n == 0:
-        return SolveInfo("highs", "optimal", "empty", objective=a.offset, bound=a.offset, gap=0.0), np.zeros(0)
+        lp.integrality_ = np.where(a.integer, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous).tolist()
     status = h.passModel(lp)
     if status == highspy.HighsStatus.kError:
-        return SolveInfo("highs", "error", "load_error", message="HiGHS rejected the model"), None
+        return SolveInfo("highs", "error", "load_error", message="HiGHS rejected the model"), None, tol
     if start is not None and a.is_mip:
         sol = highspy.HighsSolution()
         # HiGHS completes the unset entries of a partial start by a sub-MIP.
@@ -364,7 +761,7 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
             sol.col_value = start.tolist()
             sol.value_valid = True
             h.setSolution(sol)
-    h.run()
+    run_status, interrupted = _run_interruptible(h, settings.deadline)
     model_status = h.getModelStatus()
     info_h = h.getInfo()
     has_primal = info_h.primal_solution_status == 2
@@ -376,12 +773,19 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
         ms.kUnboundedOrInfeasible: "unbounded_or_infeasible",
         ms.kTimeLimit: "time_limit",
         ms.kIterationLimit: "iteration_limit",
-        ms.kInterrupt: "interrupt",
+        ms.kInterrupt: "interrupted",
         ms.kSolutionLimit: "solution_limit",
         ms.kObjectiveBound: "objective_bound",
         ms.kObjectiveTarget: "objective_target",
     }
     termination = names.get(model_status, str(model_status).split(".")[-1])
+    if interrupted:
+        termination = "interrupted"
+    if run_status is None or run_status == highspy.HighsStatus.kError:
+        info = SolveInfo("highs", "error", termination,
+                         message=f"HiGHS run() returned {run_status} (model status {model_status})",
+                         solver_time_limit=limit)
+        return info, None, tol
     values = np.asarray(h.getSolution().col_value, dtype=float) if has_primal else None
     objective = float(info_h.objective_function_value) / obj_scale if has_primal else math.nan
     if a.is_mip:
@@ -390,54 +794,31 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
             bound = math.nan
     else:
         bound = objective if model_status == ms.kOptimal else math.nan
-    if model_status == ms.kOptimal:
+    if model_status == ms.kOptimal and not interrupted:
         status = "optimal"
-    elif model_status == ms.kInfeasible:
+    elif model_status == ms.kInfeasible and not interrupted:
         status = "infeasible"
-    elif model_status in (ms.kUnbounded, ms.kUnboundedOrInfeasible):
+    elif model_status in (ms.kUnbounded, ms.kUnboundedOrInfeasible) and not interrupted:
         status = "unbounded" if model_status == ms.kUnbounded else "infeasible"
     elif has_primal:
         status = "feasible"
-    elif termination in ("time_limit", "iteration_limit", "interrupt", "solution_limit"):
+    elif interrupted or termination in ("time_limit", "iteration_limit", "solution_limit"):
         status = "no_solution"
     else:
         status = "error"
     if status in ("infeasible", "unbounded", "no_solution", "error"):
         values = None
         objective = math.nan
-    if a.is_mip and values is not None:
-        # Integers come back as 0.9999999; round so downstream code sees clean decisions.
-        values[a.integer] = np.round(values[a.integer]) + 0.0  # + 0.0: no -0.0
     gap = _gap(objective, bound) if values is not None else math.nan
-    info = SolveInfo("highs", status, termination, objective=objective, bound=bound, gap=gap)
+    info = SolveInfo("highs", status, termination, objective=objective, bound=bound, gap=gap,
+                     solver_time_limit=limit)
     if values is not None and not a.is_mip and h.getSolution().dual_valid:
         # Shadow prices in the model's own units (undo the row and objective scaling).
         info.duals = np.asarray(h.getSolution().row_dual, dtype=float) * row_scale / obj_scale
-    return info, values
+    return info, values, tol
 
 
-def _is_feasible(a: LpArrays, values: np.ndarray, tol: float = 1e-6) -> bool:
-    """Whether ``values`` is integral where required and satisfies every bound and row."""
-    if a.is_mip and np.abs(values[a.integer] - np.round(values[a.integer])).max(initial=0.0) > 1e-5:
-        return False
-    scale = 1.0 + np.abs(values)
-    if (values < a.col_lower - tol * scale).any() or (values > a.col_upper + tol * scale).any():
-        return False
-    from scipy.sparse import csr_matrix
-
-    matrix = csr_matrix((a.data, a.indices, a.indptr), shape=(len(a.row_lower), len(values)))
-    activity = matrix @ values
-    # Tolerance relative to the row's own magnitude: a capacity row with demands of 1e4
-    # may show 1e-5 of activity from a 1e-9 leftover the solver rounded away.
-    rowmax = np.zeros(len(a.row_lower))
-    nonempty = np.diff(a.indptr) > 0
-    if nonempty.any():
-        rowmax[nonempty] = np.maximum.reduceat(np.abs(a.data), a.indptr[:-1][nonempty])
-    slack = tol * (1.0 + np.abs(activity) + rowmax)
-    return bool(((activity >= a.row_lower - slack) & (activity <= a.row_upper + slack)).all())
-
-
-_CBC_BOUND = re.compile(r"Lower bound:\s+(\S+)")
+_CBC_BOUND = re.compile(r"(Lower|Upper) bound:\s+(\S+)")
 
 
 def _solve_cbc(settings: Solver, a: LpArrays, start: np.ndarray | None):
@@ -445,6 +826,14 @@ def _solve_cbc(settings: Solver, a: LpArrays, start: np.ndarray | None):
     if not cbc.available():
         raise SolverError("CBC is not available: PuLP's bundled cbc binary was not found.")
     n = len(a.cost)
+    limit = settings._call_limit()
+    opts = {k.lower(): v for k, v in settings.options.items()}
+    # CBC's defaults (primalTolerance 1e-7, integerTolerance 1e-6); its solution file
+    # prints 8 significant digits, which the check allows for.
+    feas = float(next((v for k, v in opts.items() if "primaltolerance".startswith(k) and len(k) >= 7), 1e-7))
+    intt = float(next((v for k, v in opts.items() if "integertolerance".startswith(k) and len(k) >= 8), 1e-6))
+    tol = _Tol(feas, intt, np.ones(len(a.row_lower)), 1e-7)
+    t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="channelopt-cbc-") as tmp:
         mps = os.path.join(tmp, "model.mps")
         sol = os.path.join(tmp, "model.sol")
@@ -459,8 +848,8 @@ def _solve_cbc(settings: Solver, a: LpArrays, start: np.ndarray | None):
                 fh.write("Stopped on time - objective value 0\n")
                 fh.writelines(f"{k} C{j} {start[j]!r} 0\n" for k, j in enumerate(idx.tolist()))
             args += ["-mips", mst]
-        if settings.time_limit is not None:
-            args += ["-sec", str(settings.time_limit)]
+        if limit is not None:
+            args += ["-sec", f"{limit:.3f}"]
         args += ["-ratio", str(settings.mip_gap)]
         if settings.threads is not None:
             args += ["-threads", str(int(settings.threads))]
@@ -470,19 +859,26 @@ def _solve_cbc(settings: Solver, a: LpArrays, start: np.ndarray | None):
         proc = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True
         )
-        # CBC overruns -sec several-fold on some models: interrupt it ourselves.
-        wall = None if settings.time_limit is None else settings.time_limit * 1.1 + 2.0
-        killed = False
-        try:
-            out, _ = proc.communicate(timeout=wall)
-        except subprocess.TimeoutExpired:
-            killed = True
-            proc.send_signal(signal.SIGINT)
+        out_parts: list[str] = []
+        reader = threading.Thread(target=lambda: out_parts.append(proc.stdout.read()), daemon=True)
+        reader.start()
+        # CBC overruns -sec several-fold on some models: stop it ourselves CBC_GRACE after the deadline.
+        kill_at = None if limit is None else t_start + limit + CBC_GRACE
+        killed = interrupted = False
+        while proc.poll() is None:
             try:
-                out, _ = proc.communicate(timeout=5)
+                wait = 0.1 if kill_at is None else max(0.0, min(0.1, kill_at - time.perf_counter()))
+                proc.wait(timeout=wait)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                out, _ = proc.communicate()
+                if kill_at is not None and time.perf_counter() >= kill_at and not killed:
+                    killed = True
+                    _stop(proc)
+            except KeyboardInterrupt:
+                interrupted = True
+                settings.deadline.interrupt()
+                _stop(proc)
+        reader.join(timeout=5)
+        out = "".join(out_parts)
         if settings.msg:
             print(out)
         header = ""
@@ -503,37 +899,56 @@ def _solve_cbc(settings: Solver, a: LpArrays, start: np.ndarray | None):
     m_obj = re.search(r"objective value\s+(\S+)", text)
     reported = float(m_obj.group(1)) if m_obj else math.nan
     no_plan = not math.isfinite(reported) or abs(reported) >= 1e49
-    if text.startswith("optimal"):
+    stopped = killed or interrupted
+    if text.startswith("optimal") and not stopped:
         termination, status = "optimal", "optimal"
-    elif text.startswith("infeasible") or text.startswith("integer infeasible"):
+    elif (text.startswith("infeasible") or text.startswith("integer infeasible")) and not stopped:
         termination, status = "infeasible", "infeasible"
-    elif text.startswith("unbounded"):
+    elif text.startswith("unbounded") and not stopped:
         termination, status = "unbounded", "unbounded"
-    elif text.startswith("stopped") or killed or not text:
-        termination = "interrupt" if ("ctrl-c" in text or killed) else "time_limit"
-        if "iterations" in text:
+    elif text.startswith("stopped") or stopped or not text or text.startswith("optimal"):
+        termination = "interrupted" if (interrupted or ("ctrl-c" in text and not killed)) else "time_limit"
+        if "iterations" in text and not stopped:
             termination = "iteration_limit"
-        # A stop inside the root LP leaves a fractional point in the file: check it.
-        status = "no_solution" if (no_plan or values is None or not _is_feasible(a, values)) else "feasible"
+        # A stop inside the root LP leaves a fractional point in the file: that is no plan.
+        fractional = values is not None and a.is_mip and np.abs(
+            values[a.integer] - np.round(values[a.integer])).max(initial=0.0) > 10 * tol.integer
+        status = "no_solution" if (no_plan or values is None or fractional) else "feasible"
     else:
         termination, status = text.split(" - ")[0] or "unknown", "error"
     if status in ("infeasible", "unbounded", "no_solution", "error"):
         values = None
-    if values is not None and a.is_mip:
-        values[a.integer] = np.round(values[a.integer]) + 0.0  # + 0.0: no -0.0
-    objective = math.nan
-    if values is not None:
-        objective = float(a.cost @ values + a.offset)
+    # CBC's own objective (the MPS file carries no offset): checked against the plan, not recomputed.
+    objective = reported + a.offset if values is not None else math.nan
     bound = math.nan
     if status == "optimal":
         bound = objective
-    else:
-        m = _CBC_BOUND.findall(out)
-        if m:
-            try:
-                raw = float(m[-1])
-                bound = -raw if a.maximize and raw * objective < 0 else raw
-            except ValueError:
-                pass
+    elif values is not None:
+        # With -max CBC prints "Upper bound:", otherwise "Lower bound:" (in the user's sense).
+        found = [float(v) for kind, v in _CBC_BOUND.findall(out) if _float_ok(v)
+                 and kind == ("Upper" if a.maximize else "Lower")]
+        if found:
+            bound = found[-1] + a.offset
     gap = _gap(objective, bound) if values is not None else math.nan
-    return SolveInfo("cbc", status, termination, objective=objective, bound=bound, gap=gap), values
+    message = f"CBC ran past its limit; channelopt stopped it {CBC_GRACE:.0f}s after the deadline" if killed else ""
+    return SolveInfo("cbc", status, termination, objective=objective, bound=bound, gap=gap, message=message,
+                     solver_time_limit=limit), values, tol
+
+
+def _float_ok(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGINT first (CBC then writes its incumbent), a kill 2 s later."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()

@@ -15,7 +15,7 @@ import pulp
 from .._arrays import ArrayProblem
 from ..exceptions import InfeasibleError, NoSolutionError, NotOptimalWarning, SolverError
 from ..plan import Plan
-from ..solver import SolveInfo, Solver
+from ..solver import HEURISTIC_SHARE, SolveInfo, Solver
 
 __all__ = ["Model", "BuiltModel"]
 
@@ -107,6 +107,8 @@ class Model:
         NoSolutionError
             When the solver stopped (time limit) before any feasible plan.
         """
+        # The clock of time_limit starts here: building counts against it.
+        solver = (solver or Solver()).start_clock() if isinstance(solver, Solver | None) else solver
         return self.build(network).solve(solver, warm_start=warm_start)
 
     # -- hooks
@@ -121,7 +123,12 @@ class Model:
         """The formulation as array blocks on ``ap``; return a state dict holding the blocks."""
         raise NotImplementedError
 
-    def _warm_start(self, network, state: dict[str, Any]) -> dict | None:
+    def _warm_start(self, network, state: dict[str, Any], solver: Solver | None = None):
+        """A (partial) starting plan, or None.
+
+        ``solver`` (accept it as a keyword to receive it) carries the clock: a heuristic
+        should stop by ``solver.share(HEURISTIC_SHARE).remaining()`` seconds.
+        """
         return None
 
     def _extract(self, network, state: dict[str, Any], info: SolveInfo) -> Plan:  # pragma: no cover
@@ -232,11 +239,16 @@ class BuiltModel:
         solver = solver or Solver()
         if not isinstance(solver, Solver):
             raise TypeError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
+        solver = solver.start_clock()  # a no-op when Model.solve started it before building
         start = None
         if warm_start:
             t0 = time.perf_counter()
             try:
-                start = self.model._warm_start(self.network, self.state)
+                if "solver" in inspect.signature(self.model._warm_start).parameters:
+                    start = self.model._warm_start(self.network, self.state,
+                                                   solver=solver.share(HEURISTIC_SHARE))
+                else:
+                    start = self.model._warm_start(self.network, self.state)
             except Exception as exc:  # a failed heuristic must never block the exact solve
                 log.debug("warm start failed: %s", exc)
                 start = None
@@ -251,6 +263,8 @@ class BuiltModel:
                 " (no single cause found by the cheap checks; relax balance, capacity, "
                 "coverage or budget settings one at a time to find it)")
             raise InfeasibleError(msg + ".", reasons=reasons)
+        if info.status == "no_solution" and (info.termination == "interrupted" or solver.interrupted):
+            raise KeyboardInterrupt(f"{type(self.model).__name__}: interrupted before any feasible plan")
         if info.status == "no_solution":
             raise NoSolutionError(
                 f"{solver.name} stopped ({info.termination}) after {info.seconds:.1f}s without a feasible "
