@@ -1,4 +1,17 @@
-"""Shared fixtures: the benchmark data beside the repo, and small networks."""
+"""Shared fixtures: the benchmark data beside the repo, and outside resources.
+
+Some checks need what a user's clone may lack: the published optima in
+``../shared/benchdata`` and headless Chromium. A user's clone skips them with a
+message saying what is missing and how to get it; CI (``.ci/run`` sets ``CI=true``)
+must run them, so there a missing resource FAILS the test instead of skipping it.
+
+In a test, call the ``need_resource`` fixture, or skip with a reason starting with
+``[needs resource]``::
+
+    def test_render(need_resource, tmp_path):
+        need_resource(shutil.which("chromium") is not None, "headless Chromium",
+                      "apt-get install -y chromium")
+"""
 
 from __future__ import annotations
 
@@ -8,12 +21,46 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+RESOURCE = "[needs resource]"
+
+
+def in_ci() -> bool:
+    """Whether this run is CI (``CI=true``, as ``.ci/run`` and most CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def need_resource(available: bool, what: str, fix: str) -> None:
+    """Skip (a user's clone) or fail (CI) when ``what`` is not available."""
+    if available:
+        return
+    message = f"{RESOURCE} {what} is not available: {fix}"
+    if in_ci():
+        pytest.fail(f"CI must run this check. {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(name="need_resource")
+def need_resource_fixture():
+    return need_resource
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # A test that skipped itself for a missing resource with a plain pytest.skip
+    # ("[needs resource] ...") fails under CI as well.
+    outcome = yield
+    report = outcome.get_result()
+    if in_ci() and report.skipped and call.excinfo is not None:
+        reason = str(call.excinfo.value)
+        if RESOURCE in reason:
+            report.outcome = "failed"
+            report.longrepr = f"CI must run this check. {reason}"
 
 
 def benchdata_dir() -> Path | None:
     """``../shared/benchdata`` next to the clone (CI and developers have it; users do not)."""
     env = os.environ.get("CHANNELOPT_BENCHDATA")
-    for cand in ([Path(env)] if env else []) + [ROOT.parent / "shared" / "benchdata"]:
+    for cand in [Path(env)] if env else [ROOT.parent / "shared" / "benchdata"]:
         if cand.is_dir():
             return cand
     return None
@@ -22,7 +69,6 @@ def benchdata_dir() -> Path | None:
 @pytest.fixture(scope="session")
 def benchdata() -> Path:
     path = benchdata_dir()
-    if path is None:
-        pytest.skip("published benchmark data not found: ../shared/benchdata is absent "
-                    "(set CHANNELOPT_BENCHDATA to its folder to run these checks)")
+    need_resource(path is not None, "the published benchmark data (../shared/benchdata)",
+                  "put it beside the clone or set CHANNELOPT_BENCHDATA to its folder")
     return path

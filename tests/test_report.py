@@ -34,7 +34,8 @@ def china_plan():
 
 def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
     if CHROMIUM is None:
-        pytest.skip("headless Chromium not installed (apt-get install -y chromium); .ci/run installs it in CI")
+        pytest.skip("[needs resource] headless Chromium not installed (apt-get install -y chromium); "
+                    ".ci/run installs it in CI")
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            "--disable-dev-shm-usage", f"--user-data-dir={tmp / 'chromium-profile'}", *args]

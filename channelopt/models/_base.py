@@ -39,14 +39,37 @@ class Model:
         return {name: getattr(self, name) for name in sig.parameters if name != "self"}
 
     def set_params(self, **params: Any):
-        """A copy with some settings changed (the original is untouched)."""
+        """Change settings in place and return ``self`` (as in scikit-learn).
+
+        Use :meth:`clone` for a changed copy that leaves this model untouched.
+
+        Raises
+        ------
+        SettingsError
+            An unknown setting, naming the nearest known one.
+        """
+        self._check_param_names(params)
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def clone(self, **params: Any):
+        """A new model with the same settings and ``params`` changed (this one is untouched)."""
+        self._check_param_names(params)
+        return type(self)(**{**self.get_params(), **params})
+
+    def _check_param_names(self, params) -> None:
         current = self.get_params()
         unknown = sorted(set(params) - set(current))
         if unknown:
+            import difflib
+
             from ..exceptions import SettingsError
 
-            raise SettingsError(f"{type(self).__name__} has no setting(s) {unknown}; known: {sorted(current)}.")
-        return type(self)(**{**current, **params})
+            near = difflib.get_close_matches(unknown[0], list(current), n=1)
+            hint = f" Did you mean {near[0]!r}?" if near else ""
+            raise SettingsError(f"{type(self).__name__} has no setting(s) {unknown}.{hint} "
+                                f"Known: {sorted(current)}.")
 
     def __repr__(self) -> str:
         sig = inspect.signature(type(self).__init__)

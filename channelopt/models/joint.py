@@ -422,10 +422,10 @@ class JointPlanner(Model):
         """
         solver = solver or Solver()
         stages: dict[str, Plan] = {}
-        first = self.set_params(curves=None, contiguity=False, balance=None)
+        first = self.clone(curves=None, contiguity=False, balance=None)
         stages["selection"] = first.solve(network, solver)
         y_open = stages["selection"].distributors["open"].to_numpy(dtype=bool)
-        second = self.set_params(curves=None)
+        second = self.clone(curves=None)
         built = second.build(network)
         _fix(built.state["y"], y_open)
         stages["territories"] = _guarded(built, solver)

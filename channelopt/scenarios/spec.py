@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import importlib
@@ -189,7 +190,7 @@ class Scenario:
         ``params``.
     params : mapping
         Settings of the model; with a model instance, they override its settings
-        (``model.set_params(**params)``).
+        (on a copy: ``copy.copy(model).set_params(**params)``).
     solver : Solver or mapping, optional
         Solver settings (default ``Solver()``: HiGHS, no time limit, gap 0).
     seed : int, optional
@@ -233,7 +234,8 @@ class Scenario:
             params["seed"] = self.seed
         if params:
             _check_params(type(self.model), params, f"scenario {self.name!r} params")
-            return self.model.set_params(**params)
+            # set_params changes a model in place (scikit-learn): change a copy.
+            return copy.copy(self.model).set_params(**params)
         return self.model
 
     def build_solver(self) -> Solver:

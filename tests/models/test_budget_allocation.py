@@ -91,7 +91,7 @@ def test_marginal_roi_is_the_rate_at_which_response_grows_with_the_budget():
     total = 200.0
     model = BudgetAllocation(total=total, cells=cells, pwl_tol=1e-4)
     plan = model.solve()
-    more = model.set_params(total=total * 1.02).solve()
+    more = model.clone(total=total * 1.02).solve()
     rate = (more.metrics["response"] - plan.metrics["response"]) / (0.02 * total)
     assert plan.metrics["marginal_roi"] == pytest.approx(rate, rel=0.05)
     assert plan.metrics["marginal_roi_curves"] == pytest.approx(rate, rel=0.05)

@@ -378,7 +378,7 @@ def test_lagrangian_strategy_with_a_gap_keeps_keep_and_exclude():
     model = co.DistributorSelection(capacitated=True, candidates=6, keep=[ids[0]], exclude=[ids[1], ids[2]],
                                     strategy="lagrangian")
     plan = model.solve(net, solver=co.Solver("highs", mip_gap=0.02))
-    exact = model.set_params(strategy="mip").solve(net, solver=HIGHS)
+    exact = model.clone(strategy="mip").solve(net, solver=HIGHS)
     assert plan.info.gap <= 0.02 + 1e-9
     assert plan.info.bound <= exact.objective * (1 + 1e-7)
     assert exact.objective <= plan.objective <= exact.objective * 1.02 + 1e-6

@@ -92,7 +92,7 @@ def test_contiguity_changes_the_optimum_when_it_binds():
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     model = TerritoryDesign(k=2, objective="cut_edges", balance={"pop": (lo, hi)})
     with_c = model.solve(net)
-    without = model.set_params(contiguity=False).solve(net)
+    without = model.clone(contiguity=False).solve(net)
     assert with_c.status == without.status == "optimal"
     assert with_c.objective == pytest.approx(contiguous)
     assert without.objective == pytest.approx(scattered)
@@ -172,7 +172,7 @@ def test_disconnected_graph_names_components_or_bridges():
     model = TerritoryDesign(k=2, objective="cut_edges")
     with pytest.raises(SettingsError, match=r"2 components.*'i0', 'i1', 'i2'.*bridge_islands=True"):
         model.solve(net)
-    plan = model.set_params(bridge_islands=True).solve(net)
+    plan = model.clone(bridge_islands=True).solve(net)
     assert plan.metrics["islands_bridged"] and plan.metrics["contiguity_verified"]
 
 
@@ -331,17 +331,17 @@ def test_centre_candidates_restricts_soundly():
     lo, hi = 0.85 * total / 3, 1.15 * total / 3
     expected = brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, dist))
     model = TerritoryDesign(k=3, objective="compactness", weight="pop", balance={"pop": (lo, hi)})
-    full = model.set_params(centre_candidates=10).solve(net)
+    full = model.clone(centre_candidates=10).solve(net)
     assert full.status == "optimal" and full.objective == pytest.approx(expected, rel=1e-6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tight = model.set_params(centre_candidates=2).solve(net)
+        tight = model.clone(centre_candidates=2).solve(net)
     # fewer pairs can only cost more, and the plan is still a valid one
     assert tight.objective >= expected - 1e-6
     assert tight.metrics["contiguity_verified"] and tight.metrics["balance_ok_pop"]
     assert tight.metrics["weighted_distance"] == pytest.approx(tight.objective, rel=1e-6)
     with pytest.raises(SettingsError, match="centre_candidates must be a positive integer"):
-        model.set_params(centre_candidates=0).solve(net)
+        model.clone(centre_candidates=0).solve(net)
 
 
 def test_centre_candidates_plan_reports_a_bound_for_the_full_problem():
