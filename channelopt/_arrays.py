@@ -377,7 +377,7 @@ class ArrayProblem:
             data=csr.data.astype(float),
             offset=float(self.offset),
             maximize=self.maximize,
-            row_names=None,
+            row_names=self.row_names,  # a callable: names are built only for an error message
         )
         return self._cache
 

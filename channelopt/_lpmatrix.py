@@ -8,6 +8,7 @@ the same extraction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pulp
@@ -29,7 +30,7 @@ class LpArrays:
     data: np.ndarray
     offset: float
     maximize: bool
-    row_names: list | None
+    row_names: Any  # list, or a callable returning one (array problems), or None
 
     @property
     def is_mip(self) -> bool:

@@ -39,6 +39,7 @@ exists yet.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import functools
 import logging
@@ -171,6 +172,10 @@ class SolveInfo:
     message : str
         What the solve path did beyond one solver call (cold re-solve, presolve-off
         confirmation, warm start kept), or why it stopped.
+    calls : list of dict
+        Every solver call of this solve, in order: ``call`` ("solve", "cold re-solve",
+        "presolve-off confirmation"), the ``time_limit`` it was given, its ``seconds``
+        and ``status``. Each call's limit is what the whole solve had left.
     values : numpy.ndarray or None
         The plan, one value per column (array problems) or per ``problem.variables()``.
     """
@@ -190,6 +195,7 @@ class SolveInfo:
     mip_gap: float | None = None
     message: str = ""
     solver_time_limit: float | None = None
+    calls: list = field(default_factory=list, repr=False)
     duals: np.ndarray | None = field(default=None, repr=False)
     values: np.ndarray | None = field(default=None, repr=False)
 
@@ -205,6 +211,7 @@ class SolveInfo:
         out = asdict(self)
         out.pop("duals", None)
         out.pop("values", None)
+        out.pop("calls", None)
         return out
 
 
@@ -370,14 +377,23 @@ class Solver:
     def _solve_arrays(self, a: LpArrays, start: np.ndarray | None) -> tuple[SolveInfo, np.ndarray | None]:
         """The shared core: run, check the plan before rounding, re-solve when distrusted."""
         notes = []
-        info, raw, tol = self._run(a, start)
+        calls: list[dict[str, Any]] = []
+
+        def run(solver: Solver, label: str, begin):
+            t = time.perf_counter()
+            out = solver._run(a, begin)
+            calls.append({"call": label, "time_limit": out[0].solver_time_limit,
+                          "seconds": time.perf_counter() - t, "status": out[0].status})
+            return out
+
+        info, raw, tol = run(self, "solve", start)
         values = _accepted(a, raw, info.objective, tol)
         if raw is not None and values is None and start is not None and not self.interrupted:
             # Measured with HiGHS 1.16: presolve can mis-map a MIP start and return a plan
             # that does not price at the reported objective. Never hand that on: solve cold.
             log.warning("%s returned an inconsistent plan from a warm start; solving again cold", self.name)
             notes.append("warm start discarded: the warm-started solve returned an inconsistent plan")
-            info, raw, tol = self._run(a, None)
+            info, raw, tol = run(self, "cold re-solve", None)
             values = _accepted(a, raw, info.objective, tol)
         if raw is not None and values is None:
             raise SolverError(f"{self.name} returned a plan that {_violation(a, raw, info.objective, tol)}; "
@@ -388,7 +404,7 @@ class Solver:
             # infeasible (CBC and HiGHS without presolve found 1,482,975). Confirm first.
             retry = _with_deadline(Solver(self.name, self.time_limit, self.mip_gap, self.threads, self.msg,
                                           {**self.options, "presolve": "off"}), self._deadline)
-            info2, raw2, tol2 = retry._run(a, start)
+            info2, raw2, tol2 = run(retry, "presolve-off confirmation", start)
             values2 = _accepted(a, raw2, info2.objective, tol2)
             if raw2 is not None and values2 is None:
                 raise SolverError(f"{self.name} returned a plan that {_violation(a, raw2, info2.objective, tol2)}.")
@@ -409,6 +425,7 @@ class Solver:
                     info.status, info.objective, values = "feasible", priced, ok
                     info.gap = _gap(priced, info.bound)
         info.message = "; ".join(filter(None, [info.message, *notes]))
+        info.calls = calls
         info.n_variables = len(a.cost)
         info.n_integer = int(a.integer.sum())
         info.n_constraints = len(a.row_lower)
@@ -426,9 +443,7 @@ class Solver:
 
 
 def _with_deadline(solver: Solver, deadline: Deadline | None) -> Solver:
-    out = Solver(solver.name, solver.time_limit, solver.mip_gap, solver.threads, solver.msg, solver.options)
-    object.__setattr__(out, "_deadline", deadline)
-    return out
+    return dataclasses.replace(solver, _deadline=deadline)
 
 
 # -- option names
@@ -534,14 +549,15 @@ def _violation(a: LpArrays, values: np.ndarray, objective: float, tol: _Tol) -> 
         frac = np.abs(values[a.integer] - np.round(values[a.integer]))
         if frac.max(initial=0.0) > 10 * tol.integer:
             j = np.flatnonzero(a.integer)[int(np.argmax(frac))]
-            return f"is not integral (column {j} = {values[j]!r})"
+            return f"is not integral (column {j} = {float(values[j])!r})"
     slack = 10 * tol.feas * np.maximum(1.0, np.maximum(np.abs(np.nan_to_num(a.col_lower, posinf=0, neginf=0)),
                                                        np.abs(np.nan_to_num(a.col_upper, posinf=0, neginf=0))))
     slack = slack + tol.printed * np.abs(values)
     bad = (values < a.col_lower - slack) | (values > a.col_upper + slack)
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
-        return f"breaks the bounds of column {j} ({values[j]!r} outside [{a.col_lower[j]}, {a.col_upper[j]}])"
+        return (f"breaks the bounds of column {j} ({float(values[j])!r} outside "
+                f"[{a.col_lower[j]}, {a.col_upper[j]}])")
     from scipy.sparse import csr_matrix
 
     m = len(a.row_lower)
@@ -554,7 +570,8 @@ def _violation(a: LpArrays, values: np.ndarray, objective: float, tol: _Tol) -> 
     over = np.maximum(a.row_lower - activity, activity - a.row_upper) - row_tol
     if (over > 0).any():
         r = int(np.argmax(over))
-        name = a.row_names[r] if a.row_names is not None else f"row {r}"
+        names = a.row_names() if callable(a.row_names) else a.row_names
+        name = f"row {names[r]!r}" if names is not None else f"row {r}"
         return (f"breaks {name} by {over[r] + row_tol[r]:.6g} (activity {activity[r]:.10g}, bounds "
                 f"[{a.row_lower[r]}, {a.row_upper[r]}], tolerance {row_tol[r]:.3g})")
     priced = float(a.cost @ values + a.offset)
