@@ -701,7 +701,7 @@ def _run_interruptible(h, deadline: Deadline):
     plan so far is read as usual. A third Ctrl-C gives up waiting and re-raises.
     """
     h.HandleUserInterrupt = True
-    presses = 0
+    presses, pressed_at = 0, 0.0
     worker = h.startSolve()
     while True:
         try:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pulp
 import pytest
-
-import pandas as pd
 
 import channelopt as co
 from channelopt import Solver
