@@ -421,7 +421,9 @@ class Solver:
                 priced = float(a.cost @ ok + a.offset)
                 better = (values is None or (priced > info.objective if a.maximize else priced < info.objective))
                 if better:
-                    notes.append("the solver found no better plan than the warm start in time; returning it")
+                    notes.append(f"the solver failed ({info.termination}); returning the warm start"
+                                 if info.status == "error" else
+                                 "the solver found no better plan than the warm start in time; returning it")
                     info.status, info.objective, values = "feasible", priced, ok
                     info.gap = _gap(priced, info.bound)
         info.message = "; ".join(filter(None, [info.message, *notes]))
@@ -898,18 +900,7 @@ def _solve_cbc(settings: Solver, a: LpArrays, start: np.ndarray | None):
         out = "".join(out_parts)
         if settings.msg:
             print(out)
-        header = ""
-        values = None
-        if os.path.exists(sol):
-            values = np.zeros(n)
-            with open(sol) as fh:
-                header = fh.readline().strip()
-                for line in fh:
-                    parts = line.split()
-                    if parts and parts[0] == "**":
-                        parts = parts[1:]
-                    if len(parts) >= 3 and parts[1].startswith("C"):
-                        values[int(parts[1][1:])] = float(parts[2])
+        header, values = _read_cbc_solution(sol, n)
     # The first line of CBC's solution file is its verdict, e.g. "Optimal - objective value 3"
     # or "Stopped on time - objective value 55.6"; an objective of 1e50 means no plan was found.
     text = header.lower()
@@ -950,6 +941,22 @@ def _solve_cbc(settings: Solver, a: LpArrays, start: np.ndarray | None):
     message = f"CBC ran past its limit; channelopt stopped it {CBC_GRACE:.0f}s after the deadline" if killed else ""
     return SolveInfo("cbc", status, termination, objective=objective, bound=bound, gap=gap, message=message,
                      solver_time_limit=limit), values, tol
+
+
+def _read_cbc_solution(path: str, n: int) -> tuple[str, np.ndarray | None]:
+    """CBC's verdict line and its values by column (``C{j}``), or ``("", None)`` without a file."""
+    if not os.path.exists(path):
+        return "", None
+    values = np.zeros(n)
+    with open(path) as fh:
+        header = fh.readline().strip()
+        for line in fh:
+            parts = line.split()
+            if parts and parts[0] == "**":
+                parts = parts[1:]
+            if len(parts) >= 3 and parts[1].startswith("C"):
+                values[int(parts[1][1:])] = float(parts[2])
+    return header, values
 
 
 def _float_ok(text: str) -> bool:

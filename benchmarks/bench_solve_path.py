@@ -1,0 +1,330 @@
+"""The solve path: array build vs PuLP build (issue 11), the clock and Ctrl-C (issue 10).
+
+Run: ``python benchmarks/bench_solve_path.py [--parts build limits ctrlc] [--limits 1 5 20 60]``
+
+Every run happens in a fresh subprocess, so that its peak memory (``ru_maxrss``) is
+its own. Timing claims are ratios within this run.
+
+Part ``build``: a synthetic capacitated facility location (single-sourced, k nearest
+candidates per outlet) written both ways in this file, and DistributorSelection
+(capacitated ``min_cost``) on the china example; each once with the array build and
+once with ``CHANNELOPT_BUILD_PATH=pulp`` (the PuLP objects path: a model's own PuLP
+``_build`` where it still has one, else its array problem materialised as PuLP).
+
+Part ``limits``: the china example under each time limit for capacitated ``min_cost``,
+capacitated ``max_coverage`` (p=20, max_distance=300), ``TerritoryDesign`` (k=12, 5%
+workload balance) and ``ChannelPlanner`` (the what_if.yaml settings); wall seconds of
+``model.solve()`` over the limit, objective against the best seen in the table, gap,
+status and peak memory.
+
+Part ``ctrlc``: a real SIGINT to a process solving without a time limit; seconds from
+the signal to the process's exit, and what it returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[1]
+
+
+# ----------------------------------------------------------------------------- child side
+def _synthetic_model():
+    import numpy as np
+    import pandas as pd
+    import pulp
+
+    from channelopt.metrics import Metrics
+    from channelopt.models._base import Model
+    from channelopt.models._lp import add_grouped_rows, linear, new_vars
+    from channelopt.plan import Plan
+
+    class SyntheticCFL(Model):
+        """Capacitated, single-sourced facility location on the k nearest candidates."""
+
+        kind = "synthetic_cfl"
+
+        def __init__(self, *, n: int = 2000, m: int = 200, k: int = 50, seed: int = 0):
+            self.n, self.m, self.k, self.seed = n, m, k, seed
+
+        def _data(self):
+            rng = np.random.default_rng(self.seed)
+            pts, sites = rng.random((self.n, 2)), rng.random((self.m, 2))
+            d = np.linalg.norm(pts[:, None] - sites[None], axis=2)
+            near = np.argpartition(d, self.k - 1, axis=1)[:, : self.k]
+            oi = np.repeat(np.arange(self.n), self.k)
+            dj = near.reshape(-1)
+            cost = d[oi, dj] * 1000.0
+            demand = rng.integers(1, 10, self.n).astype(float)
+            cap = np.full(self.m, demand.sum() * 2.0 / self.m)
+            fixed = rng.integers(2000, 5000, self.m).astype(float)
+            return oi, dj, cost, demand, cap, fixed
+
+        def _build_arrays(self, net, ap):
+            oi, dj, cost, demand, cap, fixed = self._data()
+            p = len(oi)
+            x = ap.add_vars("x", p, upper=1, integer=True, cost=cost)
+            y = ap.add_vars("y", self.m, upper=1, integer=True, cost=fixed)
+            ap.add_rows("assign", rows=oi, cols=x.index, sense="==", rhs=1.0, n_rows=self.n)
+            ap.add_rows("cap", rows=np.r_[dj, np.arange(self.m)], cols=np.r_[x.index, y.index],
+                        coefs=np.r_[demand[oi], -cap], sense="<=", rhs=0.0, n_rows=self.m)
+            k = np.arange(p)
+            ap.add_rows("link", rows=np.r_[k, k], cols=np.r_[x.index, y[dj]],
+                        coefs=np.r_[np.ones(p), -np.ones(p)], sense="<=", rhs=0.0)
+            return {"x": x, "y": y}
+
+        def _build(self, net, prob):
+            # The 0.1 idioms (STYLE.md): one LpAffineExpression per row, Python floats.
+            oi, dj, cost, demand, cap, fixed = self._data()
+            p = len(oi)
+            x = new_vars(prob, "x", p, cat=pulp.LpBinary)
+            y = new_vars(prob, "y", self.m, cat=pulp.LpBinary)
+            prob.setObjective(linear(np.r_[x, y], np.r_[cost, fixed]))
+            add_grouped_rows(prob, x, None, oi, self.n, "==", 1.0, "assign")
+            add_grouped_rows(prob, x, demand[oi], dj, self.m, "<=", 0.0, "cap", extra_vars=y, extra_coefs=-cap)
+            xs, ys = x.tolist(), y[dj].tolist()
+            for q in range(p):
+                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(xs[q], 1.0), (ys[q], -1.0)]),
+                                                     pulp.LpConstraintLE, f"link_{q}", 0.0))
+            return {"x": x, "y": y}
+
+        def _extract(self, net, state, info):
+            from channelopt.models._lp import values
+
+            return Plan(kind=self.kind, info=info, assignments=pd.DataFrame({"y": values(state["y"])}),
+                        metrics=Metrics())
+
+    return SyntheticCFL
+
+
+def _china_model(case: str):
+    import channelopt as co
+
+    if case == "min_cost":
+        return co.DistributorSelection(objective="min_cost", capacitated=True)
+    if case == "max_coverage":
+        return co.DistributorSelection(objective="max_coverage", capacitated=True, p=20, max_distance=300)
+    if case == "territories":
+        return co.TerritoryDesign(k=12, balance={"workload": 0.05})
+    if case == "planner":
+        return co.ChannelPlanner(
+            selection={"objective": "min_cost", "candidates": 8},
+            territories={"balance": {"workload": 0.25}, "contiguity": True},
+            budget={"total": 1_000_000},
+            curves={"promotion": {"hill": [400000, 60000, 1.0]}, "display": {"hill": [150000, 20000, 0.8]}})
+    raise SystemExit(f"unknown case {case}")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def child(spec: dict) -> None:
+    warnings.simplefilter("ignore")
+    import channelopt as co
+
+    out: dict = {"spec": spec}
+    limit = spec.get("limit")
+    solver = co.Solver("highs", time_limit=limit)
+    if spec["part"] == "build":
+        if spec["case"] == "synthetic":
+            model, net = _synthetic_model()(n=spec["n"], m=spec["m"], k=spec["k"]), None
+        else:
+            net = co.load_example("china")
+            model = _china_model(spec["case"])
+        out["rss_before_mb"] = _peak_mb()
+        t0 = time.perf_counter()
+        built = model.build(net)
+        out["build_s"] = built.build_seconds
+        out["pulp_objects"] = built.has_problem
+        out["n_cols"] = built.arrays.n_cols if built.arrays is not None else len(built.problem.variables())
+        out["peak_after_build_mb"] = _peak_mb()
+        t1 = time.perf_counter()
+        try:
+            plan = built.solve(solver)
+            out.update(status=plan.status, objective=plan.objective, gap=plan.gap)
+        except co.ChannelOptError as exc:
+            out.update(status=type(exc).__name__, objective=math.nan, gap=math.nan)
+        out["solve_s"] = time.perf_counter() - t1
+        out["wall_s"] = time.perf_counter() - t0
+        out["peak_mb"] = _peak_mb()
+    elif spec["part"] == "limits":
+        net = co.load_example("china")
+        model = _china_model(spec["case"])
+        out["rss_before_mb"] = _peak_mb()
+        t0 = time.perf_counter()
+        try:
+            plan = model.solve(net, solver)
+            out.update(status=plan.status, termination=plan.info.termination, objective=plan.objective,
+                       bound=plan.bound, gap=plan.gap)
+            if "weighted_distribution" in plan.metrics:
+                out["wd"] = plan.metrics["weighted_distribution"]
+        except co.ChannelOptError as exc:
+            out.update(status=type(exc).__name__, termination=str(exc)[:80], objective=math.nan, gap=math.nan)
+        out["wall_s"] = time.perf_counter() - t0
+        out["peak_mb"] = _peak_mb()
+    elif spec["part"] == "ctrlc":
+        if spec["case"] == "synthetic":
+            model, net = _synthetic_model()(n=spec["n"], m=spec["m"], k=spec["k"]), None
+        else:
+            net = co.load_example("china")
+            model = _china_model(spec["case"])
+        print("SOLVING", flush=True)
+        try:
+            plan = model.solve(net, solver)
+            out.update(status=plan.status, termination=plan.info.termination, objective=plan.objective)
+        except KeyboardInterrupt:
+            out.update(status="KeyboardInterrupt")
+    print("RESULT " + json.dumps(out, default=float), flush=True)
+
+
+# ----------------------------------------------------------------------------- parent side
+def run_child(spec: dict, env_extra: dict | None = None, timeout: float = 1800) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env_extra or {})}
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, str(HERE), "--child", json.dumps(spec)], capture_output=True, text=True,
+                         env=env, timeout=timeout)
+    line = next((ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        return {"spec": spec, "status": f"crashed rc={res.returncode}", "error": res.stderr[-400:],
+                "process_s": time.perf_counter() - t0}
+    out = json.loads(line[7:])
+    out["process_s"] = time.perf_counter() - t0
+    return out
+
+
+def fmt(v, spec=".2f"):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "nan"
+    return format(v, spec) if isinstance(v, int | float) else str(v)
+
+
+def part_build(sizes, china: bool, limit: float) -> None:
+    print("\n## Build path: arrays vs PuLP objects (each run in its own process; solve time_limit "
+          f"{limit:g}s)\n")
+    print("| case | columns | path | PuLP objects | build s | peak after build MB | solve s | peak MB | status |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    cases = [{"part": "build", "case": "synthetic", "n": n, "m": m, "k": k, "limit": limit} for n, m, k in sizes]
+    if china:
+        cases.append({"part": "build", "case": "min_cost", "limit": limit})
+    ratios = []
+    for spec in cases:
+        rows = {}
+        for path in ("pulp", "arrays"):
+            r = run_child(spec, {"CHANNELOPT_BUILD_PATH": path})
+            rows[path] = r
+            name = spec["case"] if spec["case"] != "synthetic" else f"synthetic {spec['n']}x{spec['m']} k={spec['k']}"
+            print(f"| {name} | {r.get('n_cols', '')} | {path} | {r.get('pulp_objects', '')} | {fmt(r.get('build_s'))} "
+                  f"| {fmt(r.get('peak_after_build_mb'), '.0f')} | {fmt(r.get('solve_s'))} | {fmt(r.get('peak_mb'), '.0f')} "
+                  f"| {r.get('status')} |", flush=True)
+        p, a = rows["pulp"], rows["arrays"]
+        if "build_s" in p and "build_s" in a:
+            ratios.append((name, p["build_s"] / max(a["build_s"], 1e-9),
+                           p["peak_after_build_mb"] / max(a["peak_after_build_mb"], 1e-9),
+                           p["peak_mb"] / max(a["peak_mb"], 1e-9), p["pulp_objects"] == a["pulp_objects"]))
+    print("\n| case | build time PuLP/arrays | peak after build PuLP/arrays | peak overall PuLP/arrays | note |")
+    print("|---|---|---|---|---|")
+    for name, b, m1, m2, same in ratios:
+        note = "model not ported to arrays: both runs take the PuLP path" if same else ""
+        print(f"| {name} | {b:.1f}x | {m1:.1f}x | {m2:.1f}x | {note} |")
+
+
+def part_limits(limits, cases) -> None:
+    print("\n## china example under time limits (HiGHS; each run in its own process)\n")
+    results = []
+    for case in cases:
+        for limit in limits:
+            r = run_child({"part": "limits", "case": case, "limit": limit}, timeout=limit * 6 + 600)
+            results.append(r)
+            print(f"  done {case} @ {limit}s: wall {fmt(r.get('wall_s'))} {r.get('status')}", file=sys.stderr,
+                  flush=True)
+    maximise = {"max_coverage"}
+    best = {}
+    for r in results:
+        case, obj = r["spec"]["case"], r.get("objective", math.nan)
+        if obj is None or not math.isfinite(obj):
+            continue
+        if case not in best or (obj > best[case] if case in maximise else obj < best[case]):
+            best[case] = obj
+    print("| model | limit s | wall s | over limit s | status | termination | objective | vs best seen | gap | "
+          "WD | peak MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        case, limit = r["spec"]["case"], r["spec"]["limit"]
+        obj = r.get("objective", math.nan)
+        rel = obj / best[case] if case in best and obj is not None and math.isfinite(obj) and best[case] else math.nan
+        wall = r.get("wall_s", math.nan)
+        print(f"| {case} | {limit:g} | {fmt(wall)} | {fmt(wall - limit if wall == wall else math.nan)} | "
+              f"{r.get('status')} | {r.get('termination', '')} | {fmt(obj, '.6g')} | {fmt(rel, '.4f')} | "
+              f"{fmt(r.get('gap'), '.4f')} | {fmt(r.get('wd'), '.3f')} | {fmt(r.get('peak_mb'), '.0f')} |", flush=True)
+    print("\n'vs best seen': objective / best objective of that model in this table (max_coverage: higher is better).")
+
+
+def part_ctrlc(waits, specs) -> None:
+    print("\n## Ctrl-C: SIGINT to a process solving with time_limit=None\n")
+    print("| model | SIGINT after s | SIGINT to exit s | exit code | outcome |")
+    print("|---|---|---|---|---|")
+    for spec in specs:
+        for wait in waits:
+            env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+            proc = subprocess.Popen([sys.executable, str(HERE), "--child", json.dumps({**spec, "part": "ctrlc"})],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            proc.stdout.readline()  # SOLVING: data loaded, model.solve() starting
+            time.sleep(wait)
+            t = time.perf_counter()
+            proc.send_signal(signal.SIGINT)
+            try:
+                out, _ = proc.communicate(timeout=300)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+            took = time.perf_counter() - t
+            line = next((ln for ln in out.splitlines() if ln.startswith("RESULT ")), None)
+            res = json.loads(line[7:]) if line else {}
+            outcome = " ".join(str(res.get(k, "")) for k in ("status", "termination", "objective")).strip()
+            name = spec["case"] if spec["case"] != "synthetic" else f"synthetic {spec['n']}x{spec['m']}"
+            print(f"| {name} | {wait:g} | {took:.2f} | {proc.returncode} | {outcome or 'no result line'} |",
+                  flush=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--parts", nargs="+", default=["build", "limits", "ctrlc"], choices=["build", "limits", "ctrlc"])
+    ap.add_argument("--limits", nargs="+", type=float, default=[1, 5, 20])
+    ap.add_argument("--cases", nargs="+", default=["min_cost", "max_coverage", "territories", "planner"])
+    ap.add_argument("--sizes", nargs="+", default=["2000x200x50", "6000x300x60"],
+                    help="synthetic build cases as NxMxK (outlets x candidates x nearest)")
+    ap.add_argument("--no-china-build", action="store_true", help="skip the china build comparison")
+    ap.add_argument("--build-limit", type=float, default=5.0)
+    ap.add_argument("--ctrlc-waits", nargs="+", type=float, default=[5, 15])
+    args = ap.parse_args(argv)
+    if args.child:
+        child(json.loads(args.child))
+        return 0
+    print(f"# bench_solve_path ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    if "build" in args.parts:
+        sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes]
+        part_build(sizes, not args.no_china_build, args.build_limit)
+    if "limits" in args.parts:
+        part_limits(args.limits, args.cases)
+    if "ctrlc" in args.parts:
+        part_ctrlc(args.ctrlc_waits, [{"case": "min_cost", "limit": None},
+                                      {"case": "synthetic", "n": 2000, "m": 200, "k": 50, "limit": None}])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
