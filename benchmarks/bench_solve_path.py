@@ -225,9 +225,9 @@ def part_build(sizes, china: bool, limit: float) -> None:
             r = run_child(spec, {"CHANNELOPT_BUILD_PATH": path})
             rows[path] = r
             name = spec["case"] if spec["case"] != "synthetic" else f"synthetic {spec['n']}x{spec['m']} k={spec['k']}"
-            print(f"| {name} | {r.get('n_cols', '')} | {path} | {r.get('pulp_objects', '')} | {fmt(r.get('build_s'))} "
-                  f"| {fmt(r.get('peak_after_build_mb'), '.0f')} | {fmt(r.get('solve_s'))} | {fmt(r.get('peak_mb'), '.0f')} "
-                  f"| {r.get('status')} |", flush=True)
+            print(f"| {name} | {r.get('n_cols', '')} | {path} | {r.get('pulp_objects', '')} "
+                  f"| {fmt(r.get('build_s'))} | {fmt(r.get('peak_after_build_mb'), '.0f')} | {fmt(r.get('solve_s'))} "
+                  f"| {fmt(r.get('peak_mb'), '.0f')} | {r.get('status')} |", flush=True)
         p, a = rows["pulp"], rows["arrays"]
         if "build_s" in p and "build_s" in a:
             ratios.append((name, p["build_s"] / max(a["build_s"], 1e-9),

@@ -345,7 +345,8 @@ class ChannelPlanner:
 
         if network is None or getattr(network, "outlets", None) is None:
             raise SettingsError("ChannelPlanner.solve needs a ChannelNetwork with outlets and distributors.")
-        solver = solver or Solver()
+        # One clock for every stage: time_limit bounds the whole plan, Ctrl-C stops every stage.
+        solver = (solver or Solver()).start_clock()
         if self.method not in ("sequential", "joint"):
             raise SettingsError(f"ChannelPlanner.method must be 'sequential' or 'joint', got {self.method!r}.")
         if self.method == "joint":

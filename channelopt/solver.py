@@ -265,8 +265,13 @@ class Solver:
         if name not in ("highs", "cbc"):
             raise SettingsError(f"Solver name must be 'highs' or 'cbc', got {self.name!r}.")
         object.__setattr__(self, "name", name)
-        if self.time_limit is not None and not self.time_limit > 0:
+        started = self._deadline is not None
+        if self.time_limit is not None and not (self.time_limit > 0 or (started and self.time_limit >= 0)):
             raise SettingsError(f"time_limit must be positive seconds, got {self.time_limit!r}.")
+        if started and self.time_limit is not None and self._deadline.seconds != self.time_limit:
+            # dataclasses.replace(solver, time_limit=x) on a running clock: x more seconds
+            # from now for what follows (a stage, a sub-solve), never past the whole solve's end.
+            object.__setattr__(self, "_deadline", Deadline(self.time_limit, parent=self._deadline))
         if self.mip_gap is None or not 0 <= self.mip_gap < 1:
             raise SettingsError(f"mip_gap must be in [0, 1), got {self.mip_gap!r}.")
         if self.threads is not None and int(self.threads) < 1:
@@ -296,15 +301,19 @@ class Solver:
         return self._deadline if self._deadline is not None else Deadline(self.time_limit)
 
     def remaining(self) -> float | None:
-        """Seconds left of the whole solve (``None``: no limit)."""
-        left = self.deadline.remaining()
-        if self.time_limit is not None and (left is None or left > self.time_limit):
-            left = float(self.time_limit)
-        return left
+        """Seconds left of the whole solve (``None``: no limit); ``time_limit`` if the clock is not started."""
+        if self._deadline is None:
+            return None if self.time_limit is None else float(self.time_limit)
+        return self._deadline.remaining()
 
     def share(self, fraction: float) -> Solver:
-        """This solver bound to a child clock: ``fraction`` of what is left (for a stage or heuristic)."""
-        return _with_deadline(self.start_clock(), self.start_clock()._deadline.share(fraction))
+        """This solver on a child clock: ``fraction`` of what is left (for a stage or a heuristic).
+
+        Its ``time_limit`` is that share in seconds; an interrupt on it stops the parent too.
+        """
+        started = self.start_clock()
+        child = started._deadline.share(fraction)
+        return dataclasses.replace(started, time_limit=child.seconds, _deadline=child)
 
     @property
     def interrupted(self) -> bool:

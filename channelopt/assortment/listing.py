@@ -622,7 +622,7 @@ class AssortmentPlan(Model):
         for name in self._RELAXABLE:
             if getattr(self, name) is None:
                 continue
-            relaxed = self.set_params(**{name: None})
+            relaxed = self.clone(**{name: None})
             try:
                 built = relaxed.build(net)
             except InfeasibleError:

@@ -395,7 +395,8 @@ class JointPlanner(Model):
         nothing is a plan), so an "infeasible" answer (after the shared path's check
         without presolve) is reported as a ``SolverError``.
         """
-        return _guarded(self.build(network), solver or Solver(), warm_start)
+        solver = (solver or Solver()).start_clock()  # the build counts against time_limit
+        return _guarded(self.build(network), solver, warm_start)
 
     # ------------------------------------------------------------------ plan
     def _extract(self, net, state: dict[str, Any], info: SolveInfo) -> Plan:

@@ -55,6 +55,7 @@ class SelectionBuilt(BuiltModel):
         solver = solver or Solver()
         if not isinstance(solver, Solver):
             raise TypeError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
+        solver = solver.start_clock()  # one clock for every call below (no-op if Model.solve started it)
         t_start = time.perf_counter()
         touched = self.has_problem  # the user has had the problem (and may have added rows)
         if self.model.objective == "backup_coverage" and "backup_count" not in self.state:

@@ -87,6 +87,7 @@ class TerritoryBuilt(BuiltModel):
         solver = solver or Solver()
         if not isinstance(solver, Solver):
             raise TypeError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
+        solver = solver.start_clock()  # one clock for every call below (no-op if Model.solve started it)
         model, state = self.model, dict(self.state)
         d = state["data"]
         state.update(cuts=0, rounds=0)
