@@ -25,6 +25,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .exceptions import SettingsError
+
 __all__ = ["main", "run_demo", "build_parser"]
 
 EXIT_OK, EXIT_NO_PLAN, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -128,10 +130,10 @@ def _pick(scenarios: list, name: str | None, spec: str):
     if name is not None:
         found = [s for s in scenarios if s.name == name]
         if not found:
-            raise ValueError(f"{spec} has no scenario {name!r}; it has {[s.name for s in scenarios][:20]}.")
+            raise SettingsError(f"{spec} has no scenario {name!r}; it has {[s.name for s in scenarios][:20]}.")
         return found[0]
     if len(scenarios) != 1:
-        raise ValueError(f"{spec} holds {len(scenarios)} scenarios; pick one with --name (one of "
+        raise SettingsError(f"{spec} holds {len(scenarios)} scenarios; pick one with --name (one of "
                          f"{[s.name for s in scenarios][:10]}) or run them all with `channelopt batch`.")
     return scenarios[0]
 
@@ -208,7 +210,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         table = pareto_front(table, maximize=args.pareto_max or (), minimize=args.pareto_min or ())
     if args.sort:
         if args.sort not in table:
-            raise ValueError(f"--sort: no column {args.sort!r}; columns: {list(table.columns)}")
+            raise SettingsError(f"--sort: no column {args.sort!r}; columns: {list(table.columns)}")
         table = table.sort_values(args.sort, kind="stable")
     if args.csv:
         table.to_csv(args.csv, index=False)
@@ -221,7 +223,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.columns:
         unknown = [c for c in args.columns if c not in table]
         if unknown:
-            raise ValueError(f"--columns: no column {unknown[0]!r}; columns: {cols}")
+            raise SettingsError(f"--columns: no column {unknown[0]!r}; columns: {cols}")
         cols = ["name"] + [c for c in args.columns if c != "name"]
     elif not args.all:
         from channelopt.scenarios import KEY_METRICS
@@ -323,9 +325,9 @@ def _cmd_template(args: argparse.Namespace) -> int:
 
     path = Path(args.path)
     if path.suffix.lower() != ".xlsx":
-        raise ValueError(f"{path}: the template is an Excel workbook; give a name ending in .xlsx.")
+        raise SettingsError(f"{path}: the template is an Excel workbook; give a name ending in .xlsx.")
     if path.exists() and not args.force:
-        raise ValueError(f"{path} exists; pass --force to replace it.")
+        raise SettingsError(f"{path} exists; pass --force to replace it.")
     print(f"Wrote {write_template(path)}: fill in the sheets outlets and distributors (and optionally regions, "
           f"edges), then `channelopt solve` a scenario with network = {{path = \"{path.name}\"}}.")
     return EXIT_OK

@@ -346,7 +346,7 @@ def as_curve(value, where: str = "curve") -> ResponseCurve:
         if kind == "points" and not isinstance(args, Mapping):
             pairs = np.asarray(args, dtype=float)
             if pairs.ndim != 2 or pairs.shape[1] != 2:
-                raise ValueError(f"points are [spend, response] pairs, e.g. [[0, 0], [10, 5]]; got {args!r}")
+                raise ValidationError(f"points are [spend, response] pairs, e.g. [[0, 0], [10, 5]]; got {args!r}")
             return PointsCurve(pairs[:, 0], pairs[:, 1])
         return makers[kind](**args) if isinstance(args, Mapping) else makers[kind](*args)
     except (TypeError, ValueError) as exc:

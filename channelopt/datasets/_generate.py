@@ -19,6 +19,8 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from channelopt.exceptions import SettingsError
+
 __all__ = [
     "CHANNELS",
     "CHANNEL_PROFILES",
@@ -121,9 +123,9 @@ def resolve_channels(
         }
     unknown = sorted(set(raw) - set(CHANNELS))
     if unknown:
-        raise ValueError(f"unknown channel(s) {unknown}; choose from {list(CHANNELS)}")
+        raise SettingsError(f"unknown channel(s) {unknown}; choose from {list(CHANNELS)}")
     if not raw or any(s < 0 for s in raw.values()) or sum(raw.values()) <= 0:
-        raise ValueError(
+        raise SettingsError(
             "channels must contain at least one channel with a positive share"
         )
     total = sum(raw.values())
@@ -372,9 +374,9 @@ def synthetic_frames(
     import geopandas as gpd
 
     if n_regions < 1:
-        raise ValueError("n_regions must be >= 1")
+        raise SettingsError("n_regions must be >= 1")
     if n_outlets < 0 or n_distributors < 0:
-        raise ValueError("n_outlets and n_distributors must be >= 0")
+        raise SettingsError("n_outlets and n_distributors must be >= 0")
     shares = resolve_channels(channels)
     rng = np.random.default_rng(seed)
     side = float(extent) if extent is not None else 20_000.0 * np.sqrt(n_regions)

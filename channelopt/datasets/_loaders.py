@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from channelopt.datasets._generate import edges_to_graph, synthetic_frames
+from channelopt.exceptions import SettingsError
 
 if TYPE_CHECKING:
     from channelopt.network import ChannelNetwork
@@ -45,7 +46,7 @@ def available_examples() -> dict[str, str]:
 def _check_name(name: str) -> str:
     key = str(name).lower()
     if key not in _EXAMPLES:
-        raise ValueError(
+        raise SettingsError(
             f"unknown example {name!r}; available examples: {sorted(_EXAMPLES)}"
         )
     return key

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from channelopt.exceptions import SettingsError
+
 if TYPE_CHECKING:
     from channelopt.network import ChannelNetwork
 
@@ -66,7 +68,7 @@ def partner_history(net: ChannelNetwork, *, periods: int = 24, end: str = "2026-
     ((9, 6), True)
     """
     if periods < 1:
-        raise ValueError(f"periods must be at least 1, got {periods}.")
+        raise SettingsError(f"periods must be at least 1, got {periods}.")
     rng = np.random.default_rng(seed)
     outlets, dists = net.outlets, net.distributors
     m = len(dists)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from channelopt.exceptions import SettingsError
+
 __all__ = ["load_product_catalogue", "synthetic_catalogue", "CATALOGUES"]
 
 CATALOGUES = {"china": "30 synthetic beverage SKUs in 5 categories (tea, juice, soda, water, dairy), "
@@ -115,7 +117,7 @@ def load_product_catalogue(name: str = "china") -> dict[str, pd.DataFrame]:
     """
     key = str(name).lower()
     if key not in CATALOGUES:
-        raise ValueError(f"unknown product catalogue {name!r}; available: {sorted(CATALOGUES)}")
+        raise SettingsError(f"unknown product catalogue {name!r}; available: {sorted(CATALOGUES)}")
     products = pd.DataFrame(_CHINA, columns=["product_id", "name", "name_en", "category", "line", "price",
                                              "margin", "shelf_units", "pull"])
     pairs = pd.DataFrame(_PAIRS, columns=["product_a", "product_b", "rate"])

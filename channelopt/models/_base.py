@@ -13,7 +13,7 @@ import numpy as np
 import pulp
 
 from .._arrays import ArrayProblem
-from ..exceptions import InfeasibleError, NoSolutionError, NotOptimalWarning, SolverError
+from ..exceptions import BuildError, InfeasibleError, NoSolutionError, NotOptimalWarning, SettingsError, SolverError
 from ..plan import Plan
 from ..solver import HEURISTIC_SHARE, SolveInfo, Solver
 
@@ -192,7 +192,7 @@ class BuiltModel:
                  state: dict[str, Any] | None = None, build_seconds: float = 0.0, *,
                  arrays: ArrayProblem | None = None):
         if problem is None and arrays is None:
-            raise TypeError("BuiltModel needs a PuLP problem or an ArrayProblem.")
+            raise BuildError("BuiltModel needs a PuLP problem or an ArrayProblem.")
         self.model = model
         self.network = network
         self.state = {} if state is None else state
@@ -216,7 +216,7 @@ class BuiltModel:
         # ``built.problem += row`` rebinds the attribute to the same object.
         if value is not self._problem:
             if self.arrays is not None:
-                raise TypeError("built.problem cannot be replaced for an array-built model; "
+                raise SettingsError("built.problem cannot be replaced for an array-built model; "
                                 "add constraints to it in place (built.problem += ...).")
             self._problem = value
 
@@ -261,7 +261,7 @@ class BuiltModel:
     def solve(self, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
         solver = solver or Solver()
         if not isinstance(solver, Solver):
-            raise TypeError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
+            raise SettingsError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
         solver = solver.start_clock()  # a no-op when Model.solve started it before building
         start = None
         if warm_start:

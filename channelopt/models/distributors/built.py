@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 import pulp
 
-from ...exceptions import InfeasibleError, NoSolutionError
+from ...exceptions import InfeasibleError, NoSolutionError, SettingsError
 from ...plan import Plan
 from ...solver import SolveInfo, Solver, _gap
 from .._base import BuiltModel
@@ -54,7 +54,7 @@ class SelectionBuilt(BuiltModel):
     def solve(self, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
         solver = solver or Solver()
         if not isinstance(solver, Solver):
-            raise TypeError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
+            raise SettingsError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
         solver = solver.start_clock()  # one clock for every call below (no-op if Model.solve started it)
         t_start = time.perf_counter()
         touched = self.has_problem  # the user has had the problem (and may have added rows)

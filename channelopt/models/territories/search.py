@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from ..._arrays import ArrayProblem
-from ...exceptions import InfeasibleError, NoSolutionError, NotOptimalWarning, SolverError
+from ...exceptions import InfeasibleError, NoSolutionError, NotOptimalWarning, SettingsError, SolverError
 from ...plan import Plan
 from ...solver import SolveInfo, Solver
 from .._base import BuiltModel
@@ -86,7 +86,7 @@ class TerritoryBuilt(BuiltModel):
     def solve(self, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
         solver = solver or Solver()
         if not isinstance(solver, Solver):
-            raise TypeError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
+            raise SettingsError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
         solver = solver.start_clock()  # one clock for every call below (no-op if Model.solve started it)
         model, state = self.model, dict(self.state)
         d = state["data"]
