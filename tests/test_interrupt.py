@@ -11,9 +11,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import channelopt as co
+from channelopt.metrics import Metrics
+from channelopt.models._base import Model
+from channelopt.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,6 +27,10 @@ SCRIPT = textwrap.dedent('''
     import pandas as pd
     import pulp
     import channelopt as co
+import pandas as pd
+from channelopt.metrics import Metrics
+from channelopt.models._base import Model
+from channelopt.plan import Plan
     from channelopt.metrics import Metrics
     from channelopt.models._base import Model
     from channelopt.plan import Plan
@@ -105,6 +113,32 @@ def test_ctrl_c_before_any_plan_raises_keyboard_interrupt(tmp_path):
     assert code == 130
 
 
+class TinyLocation(Model):
+    """Open one of two distributors for two outlets (costs [[1, 2], [2, 1]], no fixed cost)."""
+
+    kind = "tiny"
+
+    def __init__(self, *, start: bool = False):
+        self.start = start
+
+    def _build_arrays(self, net, ap):
+        x = ap.add_vars("x", (2, 2), upper=1.0, cost=[[1.0, 2.0], [2.0, 1.0]])
+        y = ap.add_vars("y", 2, upper=1.0, integer=True)
+        ap.add_rows("assign", rows=[0, 0, 1, 1], cols=x.index, sense="==", rhs=1.0)
+        ap.add_rows("link", rows=np.r_[0:4, 0:4], cols=np.r_[x.index, y[[0, 1, 0, 1]]],
+                    coefs=np.r_[np.ones(4), -np.ones(4)], sense="<=", rhs=0.0)
+        ap.add_row("p", y.index, 1.0, "==", 1.0)
+        return {"x": x, "y": y}
+
+    def _warm_start(self, net, state):
+        # open d0 and serve both outlets from it: cost 1 + 2 = 3
+        return {state["x"]: [1, 0, 1, 0], state["y"]: [1, 0]} if self.start else None
+
+    def _extract(self, net, state, info):
+        return Plan(kind=self.kind, info=info, assignments=pd.DataFrame({"open": state["y"].value}),
+                    metrics=Metrics())
+
+
 def test_interrupted_no_plan_in_process():
     from channelopt.solver import SolveInfo
 
@@ -113,13 +147,12 @@ def test_interrupted_no_plan_in_process():
             self.deadline.interrupt()
             return SolveInfo(self.name, "no_solution", "interrupted"), None, None
 
-    net = co.ChannelNetwork.from_cost_matrix(np.array([[1.0, 2.0], [2.0, 1.0]]))
-    model = co.DistributorSelection(objective="p_median", p=1)
     with pytest.raises(KeyboardInterrupt, match="interrupted before any feasible plan"):
-        model.solve(net, Interrupted(), warm_start=False)
+        TinyLocation().solve(None, Interrupted())
     # With the heuristic's plan in hand, that plan comes back, marked as interrupted.
     with pytest.warns(co.NotOptimalWarning, match="feasible \\(interrupted\\)"):
-        plan = model.solve(net, Interrupted())
+        plan = TinyLocation(start=True).solve(None, Interrupted())
     assert (plan.status, plan.info.termination) == ("feasible", "interrupted")
     assert "no better plan than the warm start" in plan.info.message
     assert plan.objective == pytest.approx(3.0)  # brute force: open d0 (1 + 2) or d1 (2 + 1)
+    assert list(plan.assignments["open"]) == [1.0, 0.0]
