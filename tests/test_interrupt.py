@@ -27,10 +27,6 @@ SCRIPT = textwrap.dedent('''
     import pandas as pd
     import pulp
     import channelopt as co
-import pandas as pd
-from channelopt.metrics import Metrics
-from channelopt.models._base import Model
-from channelopt.plan import Plan
     from channelopt.metrics import Metrics
     from channelopt.models._base import Model
     from channelopt.plan import Plan
