@@ -505,3 +505,34 @@ def test_price_plan_saves_and_reads_back(tmp_path):
     assert back["price"].tolist() == pytest.approx(plan.prices["price"].tolist())
     assert set(pd.read_parquet(out / "corridors.parquet")["kind"]) == {"diversion"}
     assert '"kind": "price_plan"' in (out / "plan.json").read_text(encoding="utf-8")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.floats(-1.5, 0.0), st.floats(0.0, 1.5), st.sampled_from(["schedule", "menu"]),
+       st.floats(0.05, 1.0))
+def test_property_rebates_and_gaps_hold_on_net_prices(inst, lo, hi, choice, extra):
+    cells, cost = inst
+    gaps = {("ka", "trad"): (lo, hi)}
+    rebates = pd.DataFrame({"tier": ["t1", "t2"], "threshold_share": [0.85, 1.0], "rebate": [0.03, 0.06]})
+    common = dict(cells=cells, channel_gaps=gaps, rebates=rebates, rebate_choice=choice, pwl_tol=1e-3)
+    try:
+        plan = co.PricePlan(diversion_cost=cost, **common).solve(solver=HIGHS)
+    except InfeasibleError as exc:
+        # Only a real conflict of gaps, corridors and ranges may refuse: the message says which.
+        assert "channel_gaps" in str(exc) or "diversion corridors" in str(exc)
+        return
+    pr = plan.prices
+    check_corridors(pr, cost)
+    assert co.diversion_risk(pr, cost).empty
+    net = pr.set_index(["region_id", "channel"])["net_price"]
+    for r in pr["region_id"].unique():
+        d = net[(r, "ka")] - net[(r, "trad")]
+        assert lo - 1e-6 <= d <= hi + 1e-6
+    share = {"none": 0.0, "t1": 0.85, "t2": 1.0}
+    assert np.allclose(pr["net_price"], pr["price"] * (1 - pr["rebate"]))
+    assert all(row.volume >= share[row.tier] * row.base_volume - 1e-6 for row in pr.itertuples())
+    if choice == "menu":
+        assert pr.groupby("region_id")["tier"].nunique().max() == 1
+    looser = cost.assign(cost=cost["cost"] + extra)
+    relaxed = co.PricePlan(diversion_cost=looser, **common).solve(solver=HIGHS)
+    assert relaxed.objective >= plan.objective - 1e-6 * (1 + abs(plan.objective))
