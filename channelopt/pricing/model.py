@@ -430,8 +430,11 @@ class PricePlan(Model):
     max_segments : int, default 60
         Cap on PWL segments per piece.
     shadow_prices : bool, default True
-        Report shadow prices of the corridor rows: LP duals; for a MILP, duals of the LP
-        with the integer choices fixed at the plan's (one extra LP solve).
+        Report shadow prices of the binding corridors in ``plan.corridors``: the objective
+        gained per unit the corridor's limit is relaxed (price units; per 1.0 of share for
+        relative gaps). LP duals; for a MILP (ladders, rebate tiers, non-concave pieces),
+        duals of the LP with the integer choices fixed at the plan's (one extra LP solve;
+        ``metrics["shadow_price_method"]`` says which).
 
     Notes
     -----
@@ -944,13 +947,16 @@ class PricePlan(Model):
             if slack < -1e-5 * (1.0 + abs(limit)):
                 raise SolverError(f"the solver's plan breaks the corridor {label}: value {value:,.6g} against "
                                   f"limit {limit:,.6g}; rerun with Solver(msg=True) to inspect.")
+            # Objective per unit the limit is relaxed; a relative gap's row is n_a - (1 + lim) n_b,
+            # so one unit of share moves its right-hand side by n_b.
+            shadow = abs(pi) * (net_price[b] if relative else 1.0) if tight and math.isfinite(pi) else 0.0
             if tight:
                 binding[a].append(label)
                 binding[b].append(label)
             records.append({"kind": kind.replace("_lo", "").replace("_hi", ""), "from_region": fr, "to_region": to,
                             "channel": ch, "side": "max" if kind != "channel_gap_lo" else "min",
                             "value": value, "limit": limit, "slack": slack, "binding": tight,
-                            "shadow_price": abs(pi) if tight and math.isfinite(pi) else 0.0})
+                            "shadow_price": shadow})
         scale = _TOL * (1.0 + np.abs(price))
         at_lo = price <= cells.lo + scale
         at_hi = price >= cells.hi - scale

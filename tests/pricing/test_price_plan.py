@@ -536,3 +536,19 @@ def test_property_rebates_and_gaps_hold_on_net_prices(inst, lo, hi, choice, extr
     looser = cost.assign(cost=cost["cost"] + extra)
     relaxed = co.PricePlan(diversion_cost=looser, **common).solve(solver=HIGHS)
     assert relaxed.objective >= plan.objective - 1e-6 * (1 + abs(plan.objective))
+
+
+def test_relative_gap_shadow_price_is_per_unit_of_share():
+    cells = make_cells(["a"], ["modern_ka", "traditional"], 11)
+    lim = -0.08
+    base = co.PricePlan(cells=cells, channel_gaps={("modern_ka", "traditional"): (None, lim, "relative")},
+                        pwl_tol=1e-3).solve(solver=HIGHS)
+    row = base.corridors.iloc[0]
+    assert row.binding and row.shadow_price > 0
+    step = 1e-4
+    up = co.PricePlan(cells=cells, channel_gaps={("modern_ka", "traditional"): (None, lim + step, "relative")},
+                      pwl_tol=1e-3).solve(solver=HIGHS).objective
+    down = co.PricePlan(cells=cells, channel_gaps={("modern_ka", "traditional"): (None, lim - step, "relative")},
+                        pwl_tol=1e-3).solve(solver=HIGHS).objective
+    right, left = (up - base.objective) / step, (base.objective - down) / step
+    assert right - 1e-3 * (1 + abs(right)) <= row.shadow_price <= left + 1e-3 * (1 + abs(left))
