@@ -61,3 +61,27 @@ def test_the_fee_share_of_the_budget_is_explicit(setup):
     assert large.metrics["listed_cells"] > small.metrics["listed_cells"]
     assert large.metrics["sku_numeric_distribution"] > small.metrics["sku_numeric_distribution"]
     assert large.allocations["spend"].sum() < small.allocations["spend"].sum()
+
+
+def test_lines_are_listed_only_where_a_signed_distributor_carries_them(setup):
+    net, _ = setup
+    o = net.outlets
+    seg = o.groupby(["region_id", "channel"]).agg(potential=("potential", "sum")).reset_index()
+    prods = pd.DataFrame({"product_id": ["amb", "cold"], "line": ["ambient", "chilled"], "category": "c",
+                          "margin": 1.0})
+    cells = seg.merge(prods, how="cross").assign(volume=10.0, listing_fee=0.0, shelf_units=1.0)
+    kw = {"selection": {"objective": "min_cost"}, "territories": None}
+    first = co.ChannelPlanner(**kw).solve(net)
+    signed = first.distributors.loc[first.distributors["open"], "distributor_id"].tolist()
+    lines = pd.DataFrame({"distributor_id": signed + signed[:1], "line": ["ambient"] * len(signed) + ["chilled"]})
+    plan = co.ChannelPlanner(**kw, assortment={"cells": cells, "carried": lines}).solve(net)
+    a = plan.assortment
+    links = plan.stages["selection"].links
+    cold_served = o[o["outlet_id"].isin(links.loc[links["distributor_id"] == signed[0], "outlet_id"])]
+    expected = set(zip(cold_served["region_id"], cold_served["channel"]))
+    cold = a[a["product_id"] == "cold"]
+    listed = set(zip(cold.loc[cold["listed"], "region_id"], cold.loc[cold["listed"], "channel"]))
+    assert listed == expected and len(expected) < len(cold)  # every cold cell pays, so only the carrier blocks
+    assert a.loc[a["product_id"] == "amb", "listed"].sum() == len(
+        set(zip(o.loc[o["outlet_id"].isin(links["outlet_id"]), "region_id"],
+                o.loc[o["outlet_id"].isin(links["outlet_id"]), "channel"])))
