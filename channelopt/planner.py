@@ -100,7 +100,9 @@ class ChannelPlanner:
         then) is the part that may pay fees, and the budget stage splits the total minus
         the fees paid, so more range means less trade spend. The SKU distribution
         (``sku_distribution`` tables, ``sku_*`` metrics) counts only outlets a signed
-        distributor serves.
+        distributor serves. Its ``carried`` may list ``distributor_id, line`` (the lines
+        each distributor can carry): a product is then listable only in the region x
+        channel segments that a signed distributor carrying its line serves.
 
     Notes
     -----
@@ -405,7 +407,9 @@ class ChannelPlanner:
 
         fees = 0.0
         if self.assortment is not None:
-            stages["assortment"] = self._assortment_stage(network, bud_model, clock.next("assortment"), warm_start)
+            served = stages.get("assignment", stages["selection"])
+            stages["assortment"] = self._assortment_stage(network, served, bud_model, clock.next("assortment"),
+                                                          warm_start)
             fees = float(stages["assortment"].metrics["listing_fees"])
         if bud_model is not None:
             cells = self._cells(outlets)
@@ -425,8 +429,8 @@ class ChannelPlanner:
             stages["prices"] = _stage("prices", price_model.solve, network, clock.next("prices"), warm_start)
         return self._combine(network, stages, outlets, region_terr, solver, owners, cap_note)
 
-    def _assortment_stage(self, network, bud_model, solver, warm_start) -> Plan:
-        from .assortment import AssortmentPlan
+    def _assortment_stage(self, network, served, bud_model, solver, warm_start) -> Plan:
+        from .assortment import AssortmentPlan, carried_lines
 
         model = self.assortment
         model = AssortmentPlan(**model) if isinstance(model, Mapping) else model
@@ -438,6 +442,9 @@ class ChannelPlanner:
             raise SettingsError(f"assortment stage: give the assortment a listing_budget, the part of budget.total "
                                 f"({bud_model.total:,.6g}) that may pay listing fees; the budget stage spends the "
                                 f"rest.")
+        if isinstance(model.carried, pd.DataFrame) and "distributor_id" in model.carried.columns:
+            # Lines per distributor: listable only where a distributor signed here serves and carries the line.
+            model = _with(model, carried=carried_lines(served, model.carried))
         return _stage("assortment", model.solve, network, solver, warm_start)
 
     def _cells(self, outlets: pd.DataFrame) -> pd.DataFrame:
