@@ -151,7 +151,10 @@ def test_scores_match_the_multiplier_form(rts, orient, seed):
 
 @pytest.mark.parametrize("rts,orient", MODELS)
 def test_slack_phase_matches_linprog_and_targets_are_peer_combinations(rts, orient):
-    X, Y = random_data(7, n=30)
+    # Small integers: many ties, so many partners sit on weakly efficient faces and carry slacks.
+    rng = np.random.default_rng(2)
+    X = rng.integers(1, 5, (30, 3)).astype(float)
+    Y = rng.integers(1, 5, (30, 2)).astype(float)
     ev = evaluate(X, Y, rts, orient)
     cx, cy = X.mean(axis=0), Y.mean(axis=0)
     score = ev["efficiency"].to_numpy() if orient == "input" else ev["expansion"].to_numpy()
@@ -172,6 +175,9 @@ def test_slack_phase_matches_linprog_and_targets_are_peer_combinations(rts, orie
                                    lam @ Y, rtol=1e-5, atol=1e-5)
         if rts == "vrs":
             assert lam.sum() == pytest.approx(1.0, abs=1e-5)
+    # The data must exercise both kinds of slack, or this test could not fail.
+    assert (ev[["slack_x0", "slack_x1", "slack_x2"]].sum(axis=1) > 1e-6).sum() >= 5
+    assert (ev[["slack_y0", "slack_y1"]].sum(axis=1) > 1e-6).sum() >= 5
 
 
 @pytest.mark.parametrize("rts,orient", MODELS)
@@ -234,6 +240,32 @@ def test_many_partners_in_several_batches_match_the_multiplier_form():
     ref = np.array([multiplier_score(X, Y, o, "vrs", "input") for o in range(len(X))])
     np.testing.assert_allclose(env.score, ref, rtol=1e-6, atol=1e-7)
     assert env.stats["rounds"] >= 2 and env.stats["lps"] > 160 // 30
+
+
+@pytest.mark.parametrize("rts,orient", MODELS)
+def test_pricing_finds_exactly_the_columns_with_negative_reduced_cost(rts, orient):
+    # Solve restricted block LPs, then recompute every column's reduced cost c_j - a_j . duals here
+    # from the data, and check the row duals (sign convention included) and the entering columns.
+    from channelopt import Solver
+    from channelopt.partners import _envelopment as E
+
+    X, Y = random_data(9, n=60)
+    X, Y = X / X.mean(axis=0), Y / Y.mean(axis=0)
+    spec = E._Spec(X, Y, rts == "vrs", orient == "output", False, np.zeros((0, 3)), np.zeros((0, 2)))
+    dmus = np.arange(10)
+    cols = [np.union1d(E._seed(spec), [o]) for o in dmus]
+    res, duals = E._solve_round(spec, Solver(), "radial", dmus, cols, np.full(60, np.nan))
+    A = np.column_stack([X, Y, np.ones((60, 1))]) if rts == "vrs" else np.column_stack([X, Y])
+    reduced = -(duals @ A.T)
+    for b in range(len(dmus)):
+        basic = cols[b][res["lambda"][b] > 1e-9]
+        np.testing.assert_allclose(reduced[b, basic], 0.0, atol=1e-7)
+        assert (reduced[b, cols[b]] >= -1e-7).all()
+    entering = E._price(spec, "radial", dmus, cols, duals, k_max=60)
+    for b in range(len(dmus)):
+        expect = set(np.flatnonzero(reduced[b] < -E._PRICE_TOL).tolist()) - set(cols[b].tolist())
+        assert set(entering[b].tolist()) == expect
+    assert any(len(e) for e in entering)
 
 
 # ---------------------------------------------------------------- published textbook examples

@@ -48,6 +48,9 @@ def test_matrix_by_hand():
     vol = pd.Series([100.0, 10.0, 200.0, 5.0], index=IDS[:4])
     tiers = assign_tiers(eff, method="matrix", volume=vol, cuts=(0.8, 50.0))
     assert tiers.tolist() == ["strategic", "develop", "maintain", "review"]
+    # at the cut counts as high: d2 sits exactly on both cuts
+    assert assign_tiers(eff, method="matrix", volume=vol, cuts=(0.9, 10.0)).tolist() == [
+        "strategic", "strategic", "maintain", "review"]
     # default cuts are the medians (0.7 and 55), at-or-above counts as high
     assert assign_tiers(eff, method="matrix", volume=vol).tolist() == ["strategic", "develop", "maintain", "review"]
 
