@@ -10,7 +10,7 @@ and ``incentive_cells`` (a BudgetAllocation of an incentive budget by tier).
 from .charts import attach_evaluation, plot_frontier, plot_tier_map, targets_table, tier_table
 from .dea import PartnerEvaluation
 from .kpis import evaluate_partners, partner_kpis
-from .replan import incentive_cells, selection_settings
+from .replan import incentive_cells, penalise_tiers, selection_settings
 from .scorecard import scorecard
 from .tiers import MATRIX_NAMES, assign_tiers
 
@@ -22,6 +22,7 @@ __all__ = [
     "evaluate_partners",
     "incentive_cells",
     "partner_kpis",
+    "penalise_tiers",
     "plot_frontier",
     "plot_tier_map",
     "scorecard",

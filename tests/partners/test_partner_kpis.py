@@ -106,3 +106,19 @@ def test_incentive_budget_split_by_tier_obeys_the_tier_shares(nc):
     expect = np.maximum(gap, 0.05 * ev["sales"])
     got = cells.set_index("distributor_id")["headroom"]
     np.testing.assert_allclose(got.to_numpy(), expect.loc[got.index].to_numpy())
+
+
+def test_penalising_a_tier_raises_its_fixed_costs_only_and_leaves_the_network_alone(nc):
+    ev = co.evaluate_partners(nc, co.load_partner_history("nc"))
+    before = nc.distributors["fixed_cost"].copy()
+    pen = co.partners.penalise_tiers(nc, ev, {"C": 0.5, "B": 0.1})
+    pd.testing.assert_series_equal(nc.distributors["fixed_cost"], before)
+    tier = nc.distributors["distributor_id"].map(ev["tier"].astype(str))
+    expect = before * tier.map({"A": 1.0, "B": 1.1, "C": 1.5})
+    np.testing.assert_allclose(pen.distributors["fixed_cost"].to_numpy(), expect.to_numpy())
+    base = co.DistributorSelection(objective="min_cost").solve(nc)
+    soft = co.DistributorSelection(objective="min_cost").solve(pen)
+    def n_c(plan):
+        opened = plan.distributors.loc[plan.distributors["open"], "distributor_id"]
+        return int((ev.loc[opened, "tier"] == "C").sum())
+    assert n_c(soft) <= n_c(base)
