@@ -10,7 +10,7 @@ import pandas as pd
 from ..exceptions import SettingsError, ValidationError
 from ..response import Hill
 
-__all__ = ["selection_settings", "incentive_cells"]
+__all__ = ["selection_settings", "penalise_tiers", "incentive_cells"]
 
 
 def _tiers(evaluation: pd.DataFrame, tier_column: str) -> pd.Series:
@@ -71,6 +71,39 @@ def selection_settings(
         raise SettingsError(f"tiers {both} are both kept and excluded.")
     return {"keep": evaluation.index[tiers.isin(keep).to_numpy()].tolist(),
             "exclude": evaluation.index[tiers.isin(exclude).to_numpy()].tolist()}
+
+
+def penalise_tiers(net, evaluation: pd.DataFrame, penalties: dict, *, tier_column: str = "tier"):
+    """A copy of ``net`` whose partners in the given tiers cost more to sign (a soft exclusion).
+
+    ``fixed_cost`` of a partner in tier ``t`` is multiplied by ``1 + penalties[t]``, so that
+    :class:`~channelopt.DistributorSelection` signs it only where it saves more than the
+    penalty elsewhere. The penalty is a planning device: the plan's reported fixed cost
+    includes it. ``net`` itself is not changed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import channelopt as co
+    >>> net = co.ChannelNetwork.from_cost_matrix([[1, 4], [3, 1], [5, 2]], fixed_cost=[2, 3])
+    >>> ev = pd.DataFrame({"tier": ["A", "C"]}, index=pd.Index(["d0", "d1"], name="distributor_id"))
+    >>> co.partners.penalise_tiers(net, ev, {"C": 1.0}).distributors["fixed_cost"].tolist()
+    [2.0, 6.0]
+    """
+    tiers = _tiers(evaluation, tier_column)
+    names = _check_names(list(penalties), tiers, "penalties")
+    for t in names:
+        p = penalties[t]
+        if not (isinstance(p, (int, float, np.number)) and np.isfinite(p) and p >= 0):
+            raise SettingsError(f"penalties[{t!r}] must be a non-negative share (0.5 = 50% more), got {p!r}.")
+    dists = net.distributors
+    if dists is None or "fixed_cost" not in dists.columns:
+        raise ValidationError("penalise_tiers needs distributors with a fixed_cost column.", column="fixed_cost")
+    factor = tiers.map(lambda t: 1.0 + float(penalties.get(t, 0.0)))
+    per = dists["distributor_id"].map(factor).fillna(1.0).to_numpy(dtype=float)
+    new = net.copy()
+    new.distributors = dists.assign(fixed_cost=dists["fixed_cost"].to_numpy(dtype=float) * per)
+    return new
 
 
 def incentive_cells(
