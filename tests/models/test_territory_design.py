@@ -450,3 +450,31 @@ def test_lazy_separator_rows_restore_contiguity():
     assert plan.metrics["lazy_cuts"] > 0 and plan.metrics["lazy_rounds"] >= 2
     assert plan.status == "optimal" and plan.objective == pytest.approx(expected, rel=1e-6)
     assert plan.metrics["contiguity_verified"]
+
+
+def test_load_fixing_keeps_every_balanced_partition():
+    # every balanced partition, labelled canonically (slots by first region in load order), must keep
+    # its roots where load_fixing allows them; and the fixing must remove some roots (not vacuous)
+    from channelopt.models.territories.data import prepare
+    from channelopt.models.territories.labelling import load_fixing, region_order
+
+    g = planar(9, seed=3)
+    total = sum(nx.get_node_attributes(g, "pop").values())
+    k, lo, hi = 3, 0.8 * total / 3, 1.2 * total / 3
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    d = prepare(TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}), net)
+    order = region_order(d)
+    ok = load_fixing(d, order)
+    assert not ok.all()
+    pos = np.argsort(order)
+    seen = 0
+    for lab in itertools.product(range(k), repeat=d.n):
+        if len(set(lab)) != k:
+            continue
+        sums = np.bincount(lab, weights=d.loads[:, 0], minlength=k)
+        if not ((sums >= lo) & (sums <= hi)).all():
+            continue
+        firsts = sorted(min(pos[v] for v in range(d.n) if lab[v] == t) for t in range(k))
+        seen += 1
+        assert all(ok[p, j] for j, p in enumerate(firsts)), (lab, firsts)
+    assert seen > 0

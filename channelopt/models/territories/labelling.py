@@ -22,6 +22,41 @@ __all__ = ["build_labelling", "symmetric"]
 #: symmetry rows: "cumulative" (O(n k) rows of at most 3 nonzeros, the default) or
 #: "explicit" (the 0.1 rows, O(k n^2) nonzeros); kept for the before/after benchmark
 SYMMETRY = "cumulative"
+#: the region order the symmetry rows use: "load" (largest first on the first balance
+#: attribute, which lets the load fixing below bite early) or "index" (0.1's order)
+ORDER = "load"
+#: fix roots (and members before the first possible root) from the balance bounds
+LOAD_FIXING = True
+
+
+def region_order(d: TerritoryData, order: str | None = None) -> np.ndarray:
+    """Positions of the symmetry rows: ``order[i]`` is the region at position ``i``."""
+    order = order or ORDER
+    if order == "load" and d.loads.shape[1]:
+        return np.argsort(-d.loads[:, 0], kind="stable")
+    return np.arange(d.n)
+
+
+def load_fixing(d: TerritoryData, order: np.ndarray) -> np.ndarray:
+    """Which (position, slot) may hold slot ``j``'s root, from the balance bounds alone.
+
+    With roots in slot order at each territory's first position, the regions before
+    slot ``j``'s root all lie in slots ``0..j-1`` (so their load is at most ``j x
+    upper``) and the regions from it on hold slots ``j..k-1`` (at least ``(k - j) x
+    lower``). A position breaking either cannot be slot ``j``'s root.
+    """
+    n, k = d.n, d.k
+    ok = np.ones((n, k), dtype=bool)
+    j = np.arange(k)[None, :]
+    for p in range(d.loads.shape[1]):
+        a = d.loads[order, p]
+        before = np.r_[0.0, np.cumsum(a)[:-1]][:, None]
+        after = a.sum() - before
+        tol = 1e-9 * max(1.0, a.sum())
+        if np.isfinite(d.upper[p]):
+            ok &= before <= j * d.upper[p] + tol
+        ok &= after >= (k - j) * d.lower[p] - tol
+    return ok
 
 
 def symmetric(d: TerritoryData) -> bool:
@@ -47,11 +82,18 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
             up[c] = 0.0
             lo[c, j] = up[c, j] = 1.0
     sym = symmetric(d)
+    order = region_order(d) if sym else np.arange(n)
+    root_ok = np.ones((n, k), dtype=bool)  # by position
     if sym:
-        # slot j's root is its lowest region and roots increase, so region v < j is never in slot j
-        up[np.triu_indices(n, 1, k)] = 0.0
+        # slot j's root is its first region and roots increase, so the region at position i < j is never in
+        # slot j; load fixing removes more roots, and a slot holds nothing before its first possible root
+        root_ok[np.triu_indices(n, 1, k)] = False
+        if LOAD_FIXING:
+            root_ok &= load_fixing(d, order)
+        reach = np.maximum.accumulate(root_ok, axis=0)
+        up[order] = np.where(reach, up[order], 0.0)
     x = ap.add_vars("x", (n, k), lower=lo, upper=up, integer=True)
-    state: dict[str, Any] = {"form": "labelling", "x": x, "symmetry": symmetry}
+    state: dict[str, Any] = {"form": "labelling", "x": x, "symmetry": symmetry, "order": order}
     ap.add_rows("assign", np.repeat(np.arange(n), k), x.index, sense="==", rhs=1.0, n_rows=n)
     # every territory gets at least one region (balance with a zero lower bound does not say so)
     ap.add_rows("nonempty", np.tile(np.arange(k), n), x.index, sense=">=", rhs=1.0, n_rows=k)
@@ -69,7 +111,7 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
         r_up = np.zeros((n, k))
         r_up[:, need_r] = 1.0
         if sym:
-            r_up[np.triu_indices(n, 1, k)] = 0.0
+            r_up[order] = np.where(root_ok, r_up[order], 0.0)
         r = ap.add_vars("r", (n, k), upper=r_up, integer=True)
         ap.add_rows("oneroot", np.repeat(np.arange(len(need_r)), n), r[:, need_r].T.reshape(-1),
                     sense="==", rhs=1.0, n_rows=len(need_r))
@@ -78,10 +120,11 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
         ap.add_rows("rootin", np.r_[np.arange(m), np.arange(m)], np.r_[r[vv, jj].reshape(-1), x[vv, jj].reshape(-1)],
                     np.r_[np.ones(m), -np.ones(m)], sense="<=", rhs=0.0, n_rows=m)
         if sym:
+            # the rows run over positions: pass the columns in position order
             if symmetry == "explicit":
-                _explicit_root_order(ap, x, r)
+                _explicit_root_order(ap, x[order], r[order])
             else:
-                _cumulative_root_order(ap, x, r)
+                _cumulative_root_order(ap, x[order], r[order])
         state["r"] = r
     for p in range(len(d.attrs)):
         a = np.repeat(d.loads[:, p], k)

@@ -130,9 +130,9 @@ def start_values(d: TerritoryData, state, label, centres) -> dict:
         return {x: (cl[state["pv"]] == state["pc"]).astype(float)}
     slot = np.asarray(label)
     if state.get("r") is not None and symmetric(d):
-        # renumber territories by their lowest region, as the symmetry rows demand
+        # renumber territories by their first region in the symmetry rows' order, as those rows demand
         first: dict[int, int] = {}
-        for t in slot.tolist():
+        for t in slot[state["order"]].tolist():
             first.setdefault(t, len(first))
         slot = np.array([first[t] for t in slot.tolist()])
     return {x: (slot[:, None] == np.arange(d.k)[None, :]).astype(float)}
