@@ -21,6 +21,7 @@ True
 100
 """
 
+from channelopt.datasets._counties import make_counties
 from channelopt.datasets._generate import CHANNELS, synthetic_frames
 from channelopt.datasets._loaders import (
     available_examples,
@@ -41,5 +42,6 @@ __all__ = [
     "make_synthetic",
     "load_product_catalogue",
     "synthetic_catalogue",
+    "make_counties",
     "synthetic_frames",
 ]

@@ -478,3 +478,27 @@ def test_load_fixing_keeps_every_balanced_partition():
         seen += 1
         assert all(ok[p, j] for j, p in enumerate(firsts)), (lab, firsts)
     assert seen > 0
+
+
+def test_heuristic_plans_carry_a_bound_valid_for_the_full_problem():
+    # the p-median Lagrangian bound drops balance and contiguity, so it never exceeds the
+    # brute-force optimum, and it beats counting nearest distances
+    from channelopt.models.territories.bounds import combinatorial_bound, pmedian_lagrangian_bound
+    from channelopt.models.territories.data import prepare
+
+    for seed in (2, 11, 16):
+        g = planar(9, seed=seed)
+        net = co.ChannelNetwork.from_graph(g, ["pop"])
+        w = dict(enumerate(net.regions["pop"].tolist()))
+        total = sum(w.values())
+        lo, hi = 0.85 * total / 3, 1.15 * total / 3
+        expected = brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, net.region_distances()))
+        model = TerritoryDesign(k=3, objective="compactness", weight="pop", balance={"pop": (lo, hi)})
+        d = prepare(model, net)
+        lag = pmedian_lagrangian_bound(d, expected * 1.1, 5.0)
+        assert combinatorial_bound(model, d) < lag <= expected + 1e-6
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plan = model.set_params(method="heuristic", heuristic_seconds=0.5).solve(net)
+        assert plan.status == "feasible" and plan.objective >= expected - 1e-6
+        assert 0 < plan.bound <= expected + 1e-6 and plan.gap == pytest.approx(1 - plan.bound / plan.objective)

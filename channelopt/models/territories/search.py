@@ -28,7 +28,7 @@ from .._base import BuiltModel
 from . import heuristics as heur
 from .allocation import polish
 from .assembly import assemble_plan
-from .bounds import combinatorial_bound, pmedian_lp_bound
+from .bounds import valid_bound
 from .contiguity import separator_cuts
 from .diagnosis import balance_message, heuristic_problem, reasons
 from .pmedian import add_separator_cuts, build_pmedian, pairs, read_plan, start_values
@@ -37,6 +37,8 @@ __all__ = ["TerritoryBuilt", "run_heuristic", "HEURISTIC_SHARE"]
 
 #: at most this share of ``time_limit`` goes to the heuristic warm start
 HEURISTIC_SHARE = 0.25
+#: seconds at most for a bound valid for the full problem (restricted or heuristic plans)
+BOUND_SECONDS = 60.0
 
 
 def _gap(objective: float, bound: float) -> float:
@@ -108,10 +110,10 @@ class TerritoryBuilt(BuiltModel):
                     f"(balance violation {hres.violation:.3g}, contiguous={hres.contiguous}); "
                     "raise heuristic_seconds, loosen balance, or use method='exact'."
                 )
-            bound = combinatorial_bound(model, d)
+            bound, how = valid_bound(model, d, hres.objective, solver, BOUND_SECONDS)
             info = SolveInfo("heuristic", "feasible", "heuristic", objective=hres.objective, bound=bound,
-                             gap=_gap(hres.objective, bound), seconds=hres.seconds)
-            info.message = "heuristic plan; the bound counts edges or nearest distances only"
+                             gap=_gap(hres.objective, bound), seconds=time.perf_counter() - t0)
+            info.message = f"heuristic plan; the bound is {how} (valid for the full problem)"
             return self._finish(d, hres.label, hres.centres, info, state)
         outcome = self._exact(self, state, solver, deadline, hres if h_ok else None)
         if outcome is None and state.get("restricted"):
@@ -196,14 +198,10 @@ class TerritoryBuilt(BuiltModel):
         """Replace a restricted model's bound by one valid for every pair, and the status with it."""
         model = self.model
         left = math.inf if deadline is None else deadline - time.perf_counter()
-        bound = combinatorial_bound(model, d)
-        lp = pmedian_lp_bound(model, d, solver, min(left, 60.0))
-        if math.isfinite(lp):
-            bound = max(bound, lp)
+        bound, how = valid_bound(model, d, info.objective, solver, min(left, BOUND_SECONDS))
         gap = _gap(info.objective, bound)
         proven = math.isfinite(gap) and gap <= max(solver.mip_gap, 1e-9)
-        note = (f"centre_candidates={model.centre_candidates} restricts the model; the bound "
-                f"{'is the unrestricted LP' if math.isfinite(lp) else 'counts nearest distances only'}")
+        note = f"centre_candidates={model.centre_candidates} restricts the model; the bound is {how}"
         return dataclasses.replace(
             info, status="optimal" if proven else "feasible",
             termination=info.termination if proven else "restricted", bound=bound, gap=gap,
