@@ -262,13 +262,29 @@ def test_properties_on_random_planar_graphs(seed, n, k, cap):
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), k=st.integers(2, 4))
 def test_heuristic_plans_are_contiguous_and_balanced(seed, k):
+    from channelopt.models.territories import heuristics
+
     g = planar(30, seed)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
-    plan = TerritoryDesign(
-        k=k, objective="cut_edges", balance={"pop": 0.3}, method="heuristic", heuristic_seconds=0.5, seed=seed
-    ).solve(net)
-    assert plan.metrics["contiguity_verified"] and plan.metrics["balance_ok_pop"]
-    assert plan.territories["regions"].sum() == 30
+    total = sum(nx.get_node_attributes(g, "pop").values())
+    for swaps in (False, True):  # the exchange moves must keep every rule too
+        heuristics.SWAPS = swaps
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                plan = TerritoryDesign(
+                    k=k, objective="cut_edges", balance={"pop": 0.3}, method="heuristic", heuristic_seconds=0.5,
+                    seed=seed,
+                ).solve(net)
+        finally:
+            heuristics.SWAPS = False
+        label = plan.assignments.set_index("region_id")["territory"]
+        assert label.nunique() == k
+        for t in label.unique():
+            assert nx.is_connected(g.subgraph(label.index[label == t].tolist()))
+        loads = plan.territories["pop"]
+        assert ((loads >= 0.7 * total / k - 1e-9) & (loads <= 1.3 * total / k + 1e-9)).all()
+        assert plan.objective == sum(label[u] != label[v] for u, v in g.edges)
 
 
 def test_synthetic_network_plan_has_outlet_metrics_and_gap():
@@ -502,3 +518,33 @@ def test_heuristic_plans_carry_a_bound_valid_for_the_full_problem():
             plan = model.set_params(method="heuristic", heuristic_seconds=0.5).solve(net)
         assert plan.status == "feasible" and plan.objective >= expected - 1e-6
         assert 0 < plan.bound <= expected + 1e-6 and plan.gap == pytest.approx(1 - plan.bound / plan.objective)
+
+
+def test_swap_moves_keep_contiguity_balance_and_lower_the_objective():
+    from channelopt.models.territories import heuristics as heur
+    from channelopt.models.territories.data import prepare
+    from channelopt.models.territories.diagnosis import heuristic_problem
+
+    swapped = 0
+    for seed in range(12):
+        g = planar(30, seed)
+        net = co.ChannelNetwork.from_graph(g, ["pop"])
+        model = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": 0.02})
+        pb = heuristic_problem(model, prepare(model, net))
+        rng = np.random.default_rng(seed)
+        label = heur._construct(pb, rng)
+        label, _ = heur._local_search(pb, label, None, np.inf, rng)  # single moves only (SWAPS off)
+        before = (heur.violation(pb, label), heur.objective_value(pb, label))
+        contiguous = all(nx.is_connected(g.subgraph(np.flatnonzero(label == t).tolist())) for t in range(3))
+        heur.SWAPS = True
+        try:
+            after_label, _ = heur._local_search(pb, label.copy(), None, np.inf, rng)
+        finally:
+            heur.SWAPS = False
+        after = (heur.violation(pb, after_label), heur.objective_value(pb, after_label))
+        assert after <= before
+        swapped += after < before
+        if contiguous:
+            for t in range(3):
+                assert nx.is_connected(g.subgraph(np.flatnonzero(after_label == t).tolist()))
+    assert swapped  # the exchanges found something the single moves could not

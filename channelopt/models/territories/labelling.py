@@ -27,6 +27,9 @@ SYMMETRY = "cumulative"
 ORDER = "load"
 #: fix roots (and members before the first possible root) from the balance bounds
 LOAD_FIXING = True
+#: how a cut edge is priced: "max" (``y_e >= x[u,j] - x[v,j]`` for every slot, 0.1's rows) or
+#: "variation" (``y_e >= 1/2 sum_j |x[u,j] - x[v,j]|``, the multiway-cut relaxation; tighter LP)
+CUT_ROWS = "max"
 
 
 def region_order(d: TerritoryData, order: str | None = None) -> np.ndarray:
@@ -144,8 +147,19 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
         e, j = np.divmod(np.arange(m * k), k)
         u, v = d.edges[e, 0], d.edges[e, 1]
         rows = np.arange(m * k)
-        ap.add_rows("cutlink", np.r_[rows, rows, rows], np.r_[y[e], x[u, j], x[v, j]],
-                    np.r_[np.ones(m * k), -np.ones(m * k), np.ones(m * k)], sense=">=", rhs=0.0, n_rows=m * k)
+        ones = np.ones(m * k)
+        if CUT_ROWS == "variation":
+            # z[e,j] >= |x[u,j] - x[v,j]| and y_e >= sum_j z[e,j] / 2: an edge inside one territory costs 0,
+            # a cut edge 1; fractional labels pay their total variation instead of its largest term
+            z = ap.add_vars("cutvar", (m, k), upper=1.0)
+            for name, sign in (("cutvar_a", 1.0), ("cutvar_b", -1.0)):
+                ap.add_rows(name, np.r_[rows, rows, rows], np.r_[z[e, j], x[u, j], x[v, j]],
+                            np.r_[ones, -sign * ones, sign * ones], sense=">=", rhs=0.0, n_rows=m * k)
+            ap.add_rows("cutlink", np.r_[np.arange(m), e], np.r_[y.index, z[e, j]], np.r_[np.ones(m), -0.5 * ones],
+                        sense=">=", rhs=0.0, n_rows=m)
+        else:
+            ap.add_rows("cutlink", np.r_[rows, rows, rows], np.r_[y[e], x[u, j], x[v, j]],
+                        np.r_[ones, -ones, ones], sense=">=", rhs=0.0, n_rows=m * k)
     elif settings.objective == "disruption":
         ap.add_cost(x[np.arange(n), d.current], -1.0)
         ap.offset += float(n)
