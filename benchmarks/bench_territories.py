@@ -15,8 +15,8 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``arrays``: the array build with the same explicit rows;
 - ``cumulative``: arrays + O(n k) running-sum root-order rows;
 - ``order``: + regions ordered by load (largest first);
-- ``fixing``: + roots fixed from the balance bounds;
-- ``new``: the default path (today: ``fixing`` with the cut pricing of ``labelling.CUT_ROWS``).
+- ``new``: + roots fixed from the balance bounds (the default path);
+- ``variation``: ``new`` with cut edges priced by the multiway-cut rows (not kept).
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ VARIANTS = {
     "arrays": {"build": "arrays", "symmetry": "explicit", "order": "index", "fixing": False, "cut": "max"},
     "cumulative": {"build": "arrays", "symmetry": "cumulative", "order": "index", "fixing": False, "cut": "max"},
     "order": {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": False, "cut": "max"},
-    "fixing": {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max"},
     "new": {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True},
+    "variation": {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "variation"},
 }
 
 

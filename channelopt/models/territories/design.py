@@ -106,6 +106,16 @@ class TerritoryDesign(Model):
         No plan meets the balance bounds; the message names the attribute and the
         tightest tolerance found.
 
+    Notes
+    -----
+    The solve runs the heuristic (a quarter of ``time_limit`` at most), then the MILP
+    from its plan, all inside ``time_limit``; building happens before. With
+    interchangeable territories the labelling model keeps each partition once: slots
+    are ordered by their first region in load order, with O(n k) running-sum rows, and
+    roots the balance bounds rule out are fixed (see :mod:`.labelling`). HiGHS 1.16
+    cannot add rows inside its own search from Python (:mod:`.callbacks`), so the
+    separator rows of free-centre compactness are added between warm-started solves.
+
     Examples
     --------
     >>> import networkx as nx, channelopt as co
