@@ -22,7 +22,7 @@ def test_counties_are_a_labelled_connected_synthetic_map():
 
 
 def test_heuristic_territories_on_counties_keep_every_rule_and_an_honest_bound():
-    net = make_counties(150, seed=1)
+    net = make_counties(210, seed=1)  # above LP_BOUND_MAX_PAIRS: the bound is the Lagrangian
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plan = co.TerritoryDesign(k=6, balance={"workload": 0.05}, method="heuristic", heuristic_seconds=3).solve(net)

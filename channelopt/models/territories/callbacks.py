@@ -49,7 +49,6 @@ def probe(*, inject: bool = True) -> dict:
     with _stdout_silenced(True):
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
     # an equality knapsack searched at its root only, without primal heuristics: HiGHS
     # finds no plan of its own, so a plan in the answer came through the callback
     h.setOptionValue("mip_heuristic_effort", 0.0)
@@ -88,7 +87,9 @@ def probe(*, inject: bool = True) -> dict:
     h.cbMipGetCutPool.subscribe(on("cut_pool"))
     h.cbMipUserSolution.subscribe(on("user_solution"))
     h.cbMipImprovingSolution.subscribe(on("improving_solution"))
-    h.run()
+    status = h.run()
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError(f"HiGHS failed on the callback probe: {h.getModelStatus()}")
     has_plan = h.getInfo().primal_solution_status == 2
     return {
         "fired": fired,
