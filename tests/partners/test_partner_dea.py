@@ -388,3 +388,20 @@ def test_output_orientation_sets_partners_without_output_apart_and_does_not_muta
     assert ev.loc["b", "tier"] == "C"
     assert ev.loc["a", "efficiency"] == 1.0 and ev.loc["c", "efficiency"] == 1.0
     pd.testing.assert_frame_equal(df, before)
+
+
+def test_settings_are_stored_and_tiers_are_configurable():
+    df = pd.DataFrame({"employee": [2, 3, 3, 4, 5, 5, 6, 8], "sale": [1, 3, 2, 3, 4, 2, 3, 5]},
+                      index=list("ABCDEFGH"))
+    tiers = {"method": "quantile", "quantiles": (0.25, 0.5), "names": ["核心", "重点", "一般"]}
+    model = co.PartnerEvaluation(inputs=["employee"], outputs=["sale"], tiers=tiers)
+    assert model.get_params()["returns_to_scale"] == "crs"
+    ev = model.evaluate(df)
+    # CCR scores 0.5, 1, .667, .75, .8, .4, .5, .625: top 2 (B 1.0, E 0.8), next 2 (D .75, C .667)
+    assert ev["tier"].astype(str).to_dict() == {"A": "一般", "B": "核心", "C": "重点", "D": "重点", "E": "核心",
+                                                "F": "一般", "G": "一般", "H": "一般"}
+    vrs = model.set_params(returns_to_scale="vrs")
+    assert vrs.returns_to_scale == "vrs" and model.returns_to_scale == "crs"
+    with pytest.raises(SettingsError) as err:
+        model.set_params(orientaton="output")
+    assert "Did you mean 'orientation'" in str(err.value)
