@@ -155,6 +155,48 @@ def median_lagrangian(lv: Levels, m: int, *, p: int | None, fixed: np.ndarray, f
     return best
 
 
+def interchange(cost: np.ndarray, is_open: np.ndarray, *, forced: np.ndarray, closed: np.ndarray,
+                seconds: float) -> np.ndarray:
+    """Best-improvement swaps (one open out, one closed in) for p-median, all pairs priced at once.
+
+    With each outlet's nearest and second-nearest open cost ``d1``, ``d2`` and nearest
+    ``who``, swapping ``r`` out and ``j`` in changes the total by
+    ``sum_i min(c_ij, d1_i) - d1_i`` plus, over the outlets of ``r``,
+    ``min(c_ij, d2_i) - min(c_ij, d1_i)``: one (p x m) product per pass.
+    ``cost`` is dense (``inf`` where a link is not allowed); used on instances whose
+    dense matrix the network already holds.
+    """
+    import scipy.sparse as sp
+
+    c = np.where(np.isfinite(cost), cost, np.nanmax(np.where(np.isfinite(cost), cost, 0.0)) * 10 + 1)
+    n, m = c.shape
+    is_open = is_open.copy()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        opened = np.flatnonzero(is_open)
+        if len(opened) < 2:
+            break
+        sub = c[:, opened]
+        two = np.argpartition(sub, 1, axis=1)[:, :2]
+        a, b = sub[np.arange(n), two[:, 0]], sub[np.arange(n), two[:, 1]]
+        swap = a > b
+        who = np.where(swap, two[:, 1], two[:, 0])
+        d1, d2 = np.minimum(a, b), np.maximum(a, b)
+        low = np.minimum(c, d1[:, None])
+        add_gain = (low - d1[:, None]).sum(axis=0)  # (m,)
+        extra = np.minimum(c, d2[:, None]) - low  # (n, m)
+        onehot = sp.csr_matrix((np.ones(n), (who, np.arange(n))), shape=(len(opened), n))
+        delta = add_gain[None, :] + np.asarray(onehot @ extra)  # (p, m): r out, j in
+        delta[:, is_open | closed] = np.inf
+        delta[forced[opened], :] = np.inf
+        r, j = np.unravel_index(int(np.argmin(delta)), delta.shape)
+        if not delta[r, j] < -1e-9 * max(1.0, float(d1.sum())):
+            break
+        is_open[opened[r]] = False
+        is_open[j] = True
+    return is_open
+
+
 def _assign(lv: Levels, is_open: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cheapest open link of each outlet: (link position in lv, cost); -1 / inf where none."""
     live = np.flatnonzero(is_open[lv.dj])
@@ -279,7 +321,8 @@ def solve_radius(built, solver: Solver) -> Plan:
     secs = float(model.heuristic_seconds) if limit is None else min(float(model.heuristic_seconds), 0.1 * limit)
     is_open = heur.greedy_median(dense, p=model.p, fixed=fixed if model.objective == "min_cost" else None,
                                  forced=forced, closed=excluded, seconds=secs)
-    del dense
+    if model.p is not None and is_open.sum() == model.p:
+        is_open = interchange(dense, is_open, forced=forced, closed=excluded, seconds=secs)
     best_open, best_obj = is_open, price(is_open)
     if not math.isfinite(best_obj):
         best_open = None
@@ -293,6 +336,21 @@ def solve_radius(built, solver: Solver) -> Plan:
                             integral=integral)
     if lag["open"] is not None and lag["upper"] < best_obj:
         best_open, best_obj = lag["open"], lag["upper"]
+    if model.p is not None and best_open is not None and lag["bound"] < best_obj - 1e-9 * max(1.0, abs(best_obj)):
+        # the bound does not prove the plan yet: improve the plan from the relaxation's own open set
+        rho = lag["rho"]
+        if rho is not None:
+            k = model.p - int(forced.sum())
+            cand = np.flatnonzero(~forced & ~excluded)
+            seed_open = forced.copy()
+            if 0 < k <= len(cand):
+                seed_open[cand[np.argsort(rho[cand], kind="stable")[:k]]] = True
+                for start_open in (seed_open, best_open):
+                    better = interchange(dense, start_open, forced=forced, closed=excluded, seconds=secs)
+                    val = price(better)
+                    if val < best_obj:
+                        best_open, best_obj = better, val
+    del dense
     bound = lag["bound"]
     if integral and math.isfinite(bound):
         bound = math.ceil(bound - 1e-6)
