@@ -118,3 +118,24 @@ def test_penalty_fixing_closes_only_distributors_no_better_plan_opens(seed, p):
         without_j = min(cost[:, list(s)].min(axis=1).sum() for s in itertools.combinations(range(9), p)
                         if j not in s)
         assert without_j >= upper - 1e-9
+
+
+@pytest.mark.parametrize(("seed", "p"), [(12, 3), (13, 5)])
+def test_interchange_ends_where_no_single_swap_improves(seed, p):
+    rng = np.random.default_rng(seed)
+    cost = rng.uniform(1, 50, (40, 12))
+    start = np.zeros(12, dtype=bool)
+    start[rng.choice(12, p, replace=False)] = True
+    none = np.zeros(12, dtype=bool)
+    out = radius.interchange(cost, start, forced=none, closed=none, seconds=10.0)
+    assert out.sum() == p
+
+    def total(mask):
+        return cost[:, mask].min(axis=1).sum()
+
+    assert total(out) <= total(start) + 1e-9
+    for r in np.flatnonzero(out):
+        for j in np.flatnonzero(~out):
+            trial = out.copy()
+            trial[r], trial[j] = False, True
+            assert total(trial) >= total(out) - 1e-9
