@@ -337,3 +337,15 @@ def test_process_pool_from_a_plain_script_stops_before_starting_and_names_the_fi
     done = _run_script(tmp_path, guard="yes")
     assert done.returncode == 0, done.stderr
     assert "STATUS optimal,optimal" in done.stdout
+
+
+def test_storing_a_result_clears_what_a_killed_write_left(tmp_path):
+    from channelopt.scenarios.store import store_result
+
+    folder = tmp_path / "a"
+    folder.mkdir()
+    stale = folder / ".assignments.parquet.x1y2.tmp"   # as tempfile.mkstemp names it in _atomic_write
+    stale.write_bytes(b"half a parquet file")
+    store_result(tmp_path, {"name": "a", "status": "optimal"}, {"assignments": pd.DataFrame({"x": [1]})})
+    assert not list(tmp_path.rglob("*.tmp"))
+    assert pd.read_parquet(folder / "assignments.parquet")["x"].tolist() == [1]

@@ -78,6 +78,10 @@ def store_result(out: str | os.PathLike, record: Mapping, tables: Mapping[str, p
     """Write one result: its tables, then ``result.json`` (the "done" marker), then a log line."""
     folder = Path(out) / slug(record["name"])
     folder.mkdir(parents=True, exist_ok=True)
+    # A batch killed mid-write leaves its temporary file behind; this result replaces that attempt.
+    for stale in folder.glob(".*.tmp"):
+        with _suppress():
+            stale.unlink()
     for name, frame in tables.items():
         _atomic_write(folder / f"{slug(name)}.parquet", lambda tmp, f=frame: _write_parquet(f, tmp))
     text = json.dumps({**record, "tables": sorted(tables)}, indent=1, ensure_ascii=False, allow_nan=True)
