@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._stages import combine_infos
 from .exceptions import SettingsError
 from .metrics import Metrics, outlets_outside_territory
 from .plan import Plan
 from .response import as_curve
-from .solver import SolveInfo, Solver
+from .solver import Solver
 
 __all__ = ["ChannelPlanner", "curve_from_spec"]
 
@@ -32,7 +33,6 @@ _CELLS = ("territory", "region")
 _EXCLUSIVITY = ("channel", "territory", None)
 # Settings the planner derives from earlier stages; a user value would contradict them.
 _DERIVED = {"territories": ("k", "centres"), "budget": ("cells",)}
-_ORDER = ("optimal", "feasible")
 # How a time limit is spent: each stage gets this share of what is left when it starts
 # (renormalised over the stages still to run), so time a stage leaves unused passes on.
 _TIME_SHARES = {"selection": 0.4, "territories": 0.35, "assignment": 0.1, "budget": 0.15, "prices": 0.15,
@@ -457,29 +457,9 @@ class ChannelPlanner:
         return _cells_from_outlets(live, dict(self.curves), key=key, carry=("territory",))
 
     def _combine(self, net, stages: dict[str, Plan], outlets, region_terr, solver, owners, cap_note) -> Plan:
-        names = list(stages)
-        infos = [p.info for p in stages.values()]
-        worst = max(infos, key=lambda i: _ORDER.index(i.status) if i.status in _ORDER else len(_ORDER))
-        last_name, last = names[-1], infos[-1]
-        unproven = [n for n in names[:-1] if stages[n].status != "optimal"]
-        # One quantity: the last stage's objective with its own bound and gap. A bound on
-        # it holds only if every earlier stage is proven; otherwise there is none to give.
-        bound, gap = last.bound, last.gap
-        message = (f"objective, bound and gap are the {last_name} stage's (given the earlier stages' decisions); "
-                   f"a sequential plan has no joint bound.")
-        if unproven:
-            bound = gap = math.nan
-            message = (f"objective is the {last_name} stage's; bound and gap are NaN because the "
-                       f"{', '.join(unproven)} stage(s) stopped before proving optimality (see plan.stages).")
+        info = combine_infos(stages, solver)
+        last_name = list(stages)[-1]
         plan_warnings = [cap_note] if cap_note else []
-        info = SolveInfo(solver=solver.name, status=worst.status,
-                         termination=",".join(f"{n}:{p.info.termination}" for n, p in stages.items()),
-                         objective=last.objective, bound=bound, gap=gap,
-                         seconds=float(sum(i.seconds for i in infos)),
-                         build_seconds=float(sum(i.build_seconds for i in infos if i.build_seconds == i.build_seconds)),
-                         n_variables=sum(i.n_variables for i in infos), n_integer=sum(i.n_integer for i in infos),
-                         n_constraints=sum(i.n_constraints for i in infos), time_limit=solver.time_limit,
-                         mip_gap=solver.mip_gap, message=message)
         served = stages.get("assignment", stages["selection"])
         sel = stages["selection"]
         overall: dict[str, Any] = dict(served.metrics.overall)

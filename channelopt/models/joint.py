@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pulp
 
+from .._stages import combine_infos
 from ..exceptions import InfeasibleError, SettingsError, SolverError, format_ids
 from ..metrics import coverage_metrics
 from ..plan import Plan
@@ -38,7 +39,6 @@ __all__ = ["JointPlanner"]
 
 log = logging.getLogger("channelopt.models")
 
-_ORDER = ("optimal", "feasible")
 
 
 def _number(name: str, value, *, low: float, high: float = math.inf, open_low: bool = False) -> float:
@@ -441,17 +441,7 @@ class JointPlanner(Model):
         _fix(st["w"], np.array([(r, j) in chosen for r, j in zip(st["pr"].tolist(), st["pj"].tolist())]))
         stages["budget"] = _guarded(built, solver)
         final = stages["budget"]
-        infos = [p.info for p in stages.values()]
-        worst = max(infos, key=lambda i: _ORDER.index(i.status) if i.status in _ORDER else len(_ORDER))
-        gaps = [i.gap for i in infos if i.gap == i.gap]
-        final.info = SolveInfo(
-            solver=solver.name, status=worst.status,
-            termination=",".join(f"{n}:{p.info.termination}" for n, p in stages.items()),
-            objective=final.info.objective, bound=final.info.bound, gap=max(gaps) if gaps else math.nan,
-            seconds=float(sum(i.seconds for i in infos)),
-            build_seconds=float(sum(i.build_seconds for i in infos if i.build_seconds == i.build_seconds)),
-            n_variables=sum(i.n_variables for i in infos), n_integer=sum(i.n_integer for i in infos),
-            n_constraints=sum(i.n_constraints for i in infos), time_limit=solver.time_limit, mip_gap=solver.mip_gap)
+        final.info = combine_infos(stages, solver)
         final.stages = stages
         final.metrics.overall["method"] = "sequential"
         return final

@@ -126,6 +126,9 @@ def test_joint_is_never_worse_than_sequential(seed, contiguity, balance):
         assert plan.metrics["contribution_pwl"] == pytest.approx(plan.objective, rel=1e-6)
         assert plan.metrics["contribution"] >= plan.metrics["contribution_pwl"] - tol
     assert set(seq.stages) == {"selection", "territories", "budget"}
+    # Objective, bound and gap are one quantity: the budget stage's (never a gap borrowed from another stage).
+    budget = seq.stages["budget"].info
+    assert (seq.objective, seq.bound, seq.gap) == (budget.objective, budget.bound, budget.gap)
     # The sequential plan signs what its selection stage signed.
     assert (seq.distributors["open"].to_numpy() == seq.stages["selection"].distributors["open"].to_numpy()).all()
 
