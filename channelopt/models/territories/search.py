@@ -23,7 +23,11 @@ import numpy as np
 from ..._arrays import ArrayProblem
 from ...exceptions import InfeasibleError, NoSolutionError, NotOptimalWarning, SettingsError, SolverError
 from ...plan import Plan
-from ...solver import SolveInfo, Solver
+from ...solver import (
+    SolveInfo,
+    Solver,
+    _gap,  # the one gap function
+)
 from .._base import BuiltModel
 from . import heuristics as heur
 from .allocation import polish
@@ -40,12 +44,6 @@ HEURISTIC_SHARE = 0.25
 #: seconds at most for a bound valid for the full problem (restricted or heuristic plans)
 BOUND_SECONDS = 60.0
 
-
-def _gap(objective: float, bound: float) -> float:
-    if not (math.isfinite(objective) and math.isfinite(bound)):
-        return math.nan
-    diff = abs(objective - bound)
-    return 0.0 if diff <= 1e-9 * max(1.0, abs(objective)) else diff / max(abs(objective), 1e-10)
 
 
 def run_heuristic(model, d, solver: Solver, seconds: float) -> heur.Result:
