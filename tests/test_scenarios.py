@@ -349,3 +349,11 @@ def test_storing_a_result_clears_what_a_killed_write_left(tmp_path):
     store_result(tmp_path, {"name": "a", "status": "optimal"}, {"assignments": pd.DataFrame({"x": [1]})})
     assert not list(tmp_path.rglob("*.tmp"))
     assert pd.read_parquet(folder / "assignments.parquet")["x"].tolist() == [1]
+
+
+def test_a_scenario_never_changes_the_model_object_it_was_given():
+    planner = co.ChannelPlanner(selection={"objective": "p_median", "p": 3})
+    sc = co.Scenario(name="x", network=SMALL, model=planner, params={"exclusivity": "territory"})
+    built = sc.build_model()
+    assert built.exclusivity == "territory" and built is not planner
+    assert planner.exclusivity == "channel"
