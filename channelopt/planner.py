@@ -8,7 +8,6 @@ signed distributor serves (trade spend needs a partner to execute it).
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import math
 import time
@@ -547,22 +546,20 @@ class _Clock:
 
     Each stage gets its share (``_TIME_SHARES``) of the time left when it starts,
     renormalised over the stages still to run, so a stage that finishes early passes
-    its time on. Without a ``time_limit`` every stage runs unbounded.
+    its time on. The shares are child clocks of the solver's one :class:`~channelopt.solver.Deadline`
+    (``Solver.share``): a stage's building, heuristics and re-solves all draw on its
+    share, and Ctrl-C in any stage stops the whole plan. Without a ``time_limit``
+    every stage runs unbounded.
     """
 
     def __init__(self, solver: Solver, todo: list[str]) -> None:
-        self.solver = solver
+        self.solver = solver.start_clock()
         self.todo = list(todo)
-        self.deadline = None if solver.time_limit is None else time.monotonic() + float(solver.time_limit)
 
     def next(self, stage: str) -> Solver:
         shares = {s: _TIME_SHARES[s] for s in self.todo}
         self.todo.remove(stage)
-        if self.deadline is None:
-            return self.solver
-        left = max(self.deadline - time.monotonic(), 0.0)
-        # A floor of 50 ms keeps the Solver valid when a stage overran; the plan then says feasible.
-        return dataclasses.replace(self.solver, time_limit=max(left * shares[stage] / sum(shares.values()), 0.05))
+        return self.solver.share(shares[stage] / sum(shares.values()))
 
 
 def _describe(value):

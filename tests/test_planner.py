@@ -259,3 +259,16 @@ def test_curve_from_spec_still_works_and_warns():
 
     with pytest.warns(DeprecationWarning, match="channelopt.response.as_curve"):
         assert float(curve_from_spec({"hill": [100, 40, 1]})(40.0)) == 50.0
+
+
+def test_time_limit_is_split_across_the_stages(net):
+    # Each stage's solver calls may use only its share of what is left (_TIME_SHARES), read from
+    # the limits the solve path handed to the solver (SolveInfo.calls), not from the clock.
+    from channelopt.planner import _TIME_SHARES
+
+    plan = _planner(budget=None, curves=None).solve(net, co.Solver(time_limit=100.0))
+    todo = ["selection", "territories", "assignment"]
+    for stage in todo:
+        share = _TIME_SHARES[stage] / sum(_TIME_SHARES[s] for s in todo[todo.index(stage):])
+        limits = [c["time_limit"] for c in plan.stages[stage].info.calls]
+        assert limits and max(limits) <= 100.0 * share + 1e-6, (stage, limits, share)
