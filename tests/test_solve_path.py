@@ -377,3 +377,15 @@ def test_every_library_error_is_a_channelopt_error():
     assert {e.__name__ for e in errors} >= {"ValidationError", "SettingsError", "InfeasibleError",
                                             "NoSolutionError", "SolverError", "BuildError"}
     assert all(issubclass(e, co.ChannelOptError) for e in errors)
+
+
+def test_no_solver_call_once_the_time_is_spent():
+    solver = Solver(time_limit=0.5).start_clock()
+    time.sleep(0.6)
+    ap, x = knapsack()
+    info = solver.solve(ap, warm_start={x: [1, 1, 0, 0, 1]})  # weight 11, worth 11
+    assert info.calls == [{"call": "solve", "time_limit": 0.0, "seconds": info.calls[0]["seconds"],
+                           "status": "no_solution"}]
+    assert info.status == "feasible" and info.objective == 11.0
+    assert "no time left for a solver call" in info.message and "warm start" in info.message
+    assert Solver(time_limit=0.5).start_clock().solve(ap).status == "optimal"  # a fresh clock has time
