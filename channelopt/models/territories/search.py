@@ -92,12 +92,14 @@ class TerritoryBuilt(BuiltModel):
         d = state["data"]
         state.update(cuts=0, rounds=0)
         t0 = time.perf_counter()
-        deadline = None if solver.time_limit is None else t0 + solver.time_limit
+        # the solver's clock started before building (Model.solve): what is left bounds everything here
+        left = solver.remaining()
+        deadline = None if left is None else t0 + left
         hres = state.get("heuristic")
         if hres is None and (warm_start or model.method == "heuristic"):
             seconds = model.heuristic_seconds
             if deadline is not None and model.method != "heuristic":
-                seconds = min(seconds, HEURISTIC_SHARE * solver.time_limit)
+                seconds = min(seconds, HEURISTIC_SHARE * left)
             hres = run_heuristic(model, d, solver, seconds)
         h_ok = respects_rules(model, d, hres)
         state["heuristic_seconds"] = state.get("heuristic_seconds", 0.0) + (time.perf_counter() - t0)
@@ -131,6 +133,12 @@ class TerritoryBuilt(BuiltModel):
         label, centres, info = outcome
         if state.get("restricted"):
             info = self._honest_bound(info, d, solver, deadline)
+        elif not math.isfinite(info.bound):
+            # the search stopped before any bound (e.g. in the root): never leave the gap unknown
+            left = BOUND_SECONDS if deadline is None else max(deadline - time.perf_counter(), 1.0)
+            bound, how = valid_bound(model, d, info.objective, solver, min(left, BOUND_SECONDS))
+            info = dataclasses.replace(info, bound=bound, gap=_gap(info.objective, bound),
+                                       message="; ".join(m for m in (info.message, f"the bound is {how}") if m))
         info.seconds = time.perf_counter() - t0
         return self._finish(d, label, centres, info, state)
 
