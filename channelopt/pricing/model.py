@@ -987,7 +987,6 @@ class PricePlan(Model):
         out["binding"] = ["; ".join(dict.fromkeys(b)) for b in binding]
         corridors = pd.DataFrame(records, columns=["kind", "from_region", "to_region", "channel", "side", "value",
                                                    "limit", "slack", "binding", "shadow_price"])
-        err_obj = np.bincount(cells.piece_cell, weights=state["err_obj"], minlength=n)
         # A cell's error bound is the largest of its pieces' (only one piece is used).
         err_cell = pd.Series(state["err_obj"]).groupby(cells.piece_cell).max().reindex(range(n)).fillna(0.0)
         err_obj = err_cell.to_numpy()
