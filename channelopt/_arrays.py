@@ -43,6 +43,15 @@ shape), which is what ``cols=`` takes. ``rows=`` are numbers local to the row
 block, ``0 .. n_rows-1``; duplicates (row, col) are summed. ``sense`` is ``"<="``,
 ``">="`` or ``"=="`` and ``rhs`` a scalar or one value per row.
 
+Strategies that solve more than once (lazy cuts, re-solves, fixing stages) add rows
+or change bounds on ``built.arrays`` (``add_row``, ``add_rows``, ``set_bounds``) and
+call ``built.solve_once(solver, warm_start)``: it solves the arrays, or, once a user
+has touched ``built.problem``, that PuLP problem with the new rows copied in, and
+returns a ``SolveInfo`` whose ``values`` are indexed by this problem's columns. Take
+time from the clock, not from ``solver.time_limit``: ``solver.remaining()`` (seconds
+left of the whole solve) and ``solver.share(f)`` (a child clock for a heuristic or a
+stage; see :mod:`channelopt.solver`).
+
 Models that still implement ``_build(network, prob)`` keep working through PuLP.
 """
 

@@ -719,39 +719,62 @@ def _reset_scheduler_if_threads_changed(threads: int | None) -> None:
             _scheduler_threads[0] = threads
 
 
-def _run_interruptible(h, deadline: Deadline):
-    """``h.run()`` in a worker thread so that Ctrl-C reaches Python and cancels the solve.
+#: seconds past a call's time limit before channelopt tells HiGHS to stop
+HIGHS_GRACE = 0.5
+#: seconds HiGHS gets to stop (after Ctrl-C or HIGHS_GRACE) before channelopt stops waiting for it
+CANCEL_WAIT = 1.5
+#: HiGHS objects whose runs were abandoned (kept alive until their worker threads end)
+_ABANDONED: list = []
+
+
+def _run_interruptible(h, deadline: Deadline, limit: float | None):
+    """``h.run()`` in a worker thread, so that Ctrl-C and the clock stay in Python's hands.
 
     highspy's blocking ``run()`` holds the main thread in C++, where SIGINT waits until
-    the solve ends. Here the calling thread waits in 0.1 s steps; a KeyboardInterrupt
-    calls ``cancelSolve`` (honoured at HiGHS's next interrupt callback), and the best
-    plan so far is read as usual. A third Ctrl-C gives up waiting and re-raises.
+    the solve ends. Here the calling thread waits in 0.1 s steps. Ctrl-C, or the call's
+    ``limit`` passing by ``HIGHS_GRACE``, calls ``cancelSolve`` and sets HiGHS's time
+    limit to 0 (it checks that more often than the interrupt callback). Some phases
+    check neither (measured with HiGHS 1.16: the full MIP presolve for 51-160 s, and a
+    root phase 15 s past its limit on the china capacitated MIP); after ``CANCEL_WAIT``
+    more seconds channelopt stops waiting, leaves that run to end in the background,
+    and reports no plan from it (a complete warm start still comes back).
+
+    Returns ``(run status, interrupted, abandoned)``.
     """
     h.HandleUserInterrupt = True
-    presses, pressed_at = 0, 0.0
+    presses, stopped_at = 0, None
+    began = time.perf_counter()
+    cancel_at = None if limit is None else began + limit + HIGHS_GRACE
     worker = h.startSolve()
+
+    def stop() -> float:
+        h.cancelSolve()
+        h.setOptionValue("time_limit", 0.0)
+        return time.perf_counter()
+
     while True:
         try:
             done, status = h.wait(0.1)
             if done:
-                if presses:
-                    log.info("HiGHS stopped %.2fs after Ctrl-C", time.perf_counter() - pressed_at)
-                return status, presses > 0
+                if stopped_at is not None:
+                    log.info("HiGHS stopped %.2fs after it was told to", time.perf_counter() - stopped_at)
+                return status, presses > 0, False
         except KeyboardInterrupt:
             presses += 1
-            pressed_at = time.perf_counter()
             deadline.interrupt()
-            h.cancelSolve()
-            # HiGHS polls the interrupt callback only at some points of a MIP solve
-            # (measured: up to 3-5 s late on a loaded machine); it checks its time limit
-            # far more often, so lower that too. The option is a plain double it reads.
-            h.setOptionValue("time_limit", 0.0)
+            if stopped_at is None:
+                stopped_at = stop()
             if presses >= 3:
                 raise
             log.warning("Ctrl-C: stopping the solver; the best plan so far is kept")
-        if not worker.is_alive() and presses:
-            done, status = h.wait(0.5)
-            return status, True
+        now = time.perf_counter()
+        if stopped_at is None and cancel_at is not None and now >= cancel_at:
+            log.warning("HiGHS is %.1fs past its %.1fs limit; telling it to stop", now - began - limit, limit)
+            stopped_at = stop()
+        if stopped_at is not None and now - stopped_at >= CANCEL_WAIT and worker.is_alive():
+            log.warning("HiGHS did not stop within %.0fs; leaving that run to end in the background", CANCEL_WAIT)
+            _ABANDONED[:] = [x for x in _ABANDONED if x[1].is_alive()] + [(h, worker)]
+            return None, presses > 0, True
 
 
 def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
@@ -805,7 +828,13 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
             sol.col_value = start.tolist()
             sol.value_valid = True
             h.setSolution(sol)
-    run_status, interrupted = _run_interruptible(h, settings.deadline)
+    run_status, interrupted, abandoned = _run_interruptible(h, settings.deadline, limit)
+    if abandoned:
+        what = "Ctrl-C" if interrupted else f"its {limit:.1f}s limit"
+        return SolveInfo("highs", "no_solution", "interrupted" if interrupted else "time_limit",
+                         message=f"HiGHS did not stop within {HIGHS_GRACE + CANCEL_WAIT:.0f}s of {what}; "
+                                 "its run was left to end in the background",
+                         solver_time_limit=limit), None, tol
     model_status = h.getModelStatus()
     info_h = h.getInfo()
     has_primal = info_h.primal_solution_status == 2
