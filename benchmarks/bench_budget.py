@@ -1,6 +1,7 @@
 """BudgetAllocation against scipy SLSQP and an exact KKT solution; S-curves against brute force.
 
-Run: ``python benchmarks/bench_budget.py`` (add ``--sizes 50 1000`` to skip the large case).
+Run: ``python benchmarks/bench_budget.py`` (add ``--sizes 50 1000`` to skip the large case;
+``--parts build limits`` for parts 3 and 4 only).
 
 Part 1, concave instances (random Hill curves with n <= 1, per-cell max spend, one budget):
   - channelopt (HiGHS), its allocation evaluated on the true curves;
@@ -12,14 +13,30 @@ Part 1, concave instances (random Hill curves with n <= 1, per-cell max spend, o
 Part 2, S-curves (Hill n in [2, 4]) with activation costs and minimum spend, 6 cells:
   brute force over on/off patterns, multistart SLSQP per pattern; channelopt; and
   SLSQP on all cells from the equal split (the marketing-mix tools' habit).
+
+Part 3 (``--parts build``), issue 11: build seconds and peak memory (``ru_maxrss`` of a
+fresh subprocess per run) of the array build against the old PuLP build, kept behind
+``CHANNELOPT_BUILD_PATH=pulp``, on the 20,000-cell concave instance of part 1 and on
+the china S-curve model (3 Hill S-curve activities over every region x channel group,
+5,157 cells); ratios are within this run.
+
+Part 4 (``--parts limits``), issue 10 items 7/8: the china S-curve model under short
+time limits: the objective of the plan with the greedy start, without any start, and of
+the greedy start alone (spending nothing earns 0 on these curves), with wall seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
+import os
+import resource
+import subprocess
+import sys
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -183,16 +200,112 @@ def part2(seeds):
               f"{eq:>11.3f} {multi:>11.3f} {eq / best:>11.3f} {co_s:>6.2f} {br_s:>7.2f} {co_s / br_s:>12.4f}")
 
 
+CHINA_CURVES = {"promotion": (60.0, 30.0, 2.5), "display": (30.0, 15.0, 2.0), "visits": (40.0, 20.0, 3.0)}
+CHINA_TOTAL = 40_000.0
+
+
+def china_model():
+    import channelopt as co
+
+    net = co.load_example("china")
+    cells = co.cells_from_network(net, {a: Hill(*p) for a, p in CHINA_CURVES.items()})
+    return net, BudgetAllocation(total=CHINA_TOTAL, cells=cells, marginal_roi=False)
+
+
+def _child(task: str, arg: str) -> dict:
+    """One measurement in this (fresh) process."""
+    warnings.simplefilter("ignore")
+    if task == "build":
+        if arg == "china":
+            net, model = china_model()
+        else:
+            cells, *_, total = concave_instance(int(arg), seed=int(arg))
+            net, model = None, BudgetAllocation(total=total, cells=cells, marginal_roi=False)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        t0 = time.perf_counter()
+        built = model.build(net)
+        seconds = time.perf_counter() - t0
+        a = built.arrays.arrays() if built.arrays is not None else None
+        return {"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                "before_mb": before, "cols": None if a is None else len(a.cost),
+                "pulp": built.has_problem, "cells": len(model.cells)}
+    limit, start = arg.split(":")
+    net, model = china_model()
+    t0 = time.perf_counter()
+    built = model.build(net)
+    try:
+        plan = built.solve(Solver("highs", time_limit=float(limit)).start_clock(), warm_start=start == "greedy")
+        out = {"objective": plan.objective, "status": plan.status, "gap": plan.gap}
+    except Exception as exc:  # noqa: BLE001 - the table reports what happened
+        out = {"objective": math.nan, "status": type(exc).__name__, "gap": math.nan}
+    out["wall"] = time.perf_counter() - t0
+    out["start_objective"] = built.state.get("start_objective", math.nan)
+    return out
+
+
+def _run_child(task: str, arg: str, env: dict | None = None) -> dict:
+    cmd = [sys.executable, __file__, "--child", task, arg]
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+    if res.returncode:
+        return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else str(res.returncode)}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def part3(cases):
+    print("\nPart 3: build, arrays vs the old PuLP build (CHANNELOPT_BUILD_PATH=pulp), fresh process each")
+    print(f"{'case':>8} {'cells':>6} {'pulp_s':>8} {'arrays_s':>8} {'speedup':>8} {'pulp_MB':>8} {'arrays_MB':>9} "
+          f"{'mem_ratio':>9} {'import_MB':>9}")
+    for case in cases:
+        old = _run_child("build", case, {"CHANNELOPT_BUILD_PATH": "pulp"})
+        new = _run_child("build", case, {"CHANNELOPT_BUILD_PATH": "arrays"})
+        if "error" in old or "error" in new:
+            print(f"{case:>8} error: {old.get('error') or new.get('error')}")
+            continue
+        # Peak memory of the build alone: the process peak less what it held before building.
+        om, nm = old["peak_mb"] - old["before_mb"], new["peak_mb"] - new["before_mb"]
+        print(f"{case:>8} {new['cells']:>6} {old['seconds']:>8.2f} {new['seconds']:>8.2f} "
+              f"{old['seconds'] / new['seconds']:>8.1f} {om:>8.0f} {nm:>9.0f} {om / max(nm, 1.0):>9.1f} "
+              f"{new['before_mb']:>9.0f}")
+
+
+def part4(limits):
+    print(f"\nPart 4: china S-curve model ({sum(1 for _ in CHINA_CURVES)} activities, total {CHINA_TOTAL:,.0f}) "
+          "under short limits; zero spend earns 0")
+    print(f"{'limit':>6} {'greedy_start':>12} {'plan_greedy':>12} {'status':>10} {'wall_s':>7} {'plan_nostart':>12} "
+          f"{'status':>12} {'wall_s':>7}")
+    for limit in limits:
+        g = _run_child("solve", f"{limit}:greedy")
+        z = _run_child("solve", f"{limit}:none")
+        print(f"{limit:>6} {g.get('start_objective', math.nan):>12.1f} {g.get('objective', math.nan):>12.1f} "
+              f"{g.get('status', g.get('error')):>10} {g.get('wall', math.nan):>7.1f} "
+              f"{z.get('objective', math.nan):>12.1f} {z.get('status', z.get('error')):>12} "
+              f"{z.get('wall', math.nan):>7.1f}")
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(_child(sys.argv[2], sys.argv[3])))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[50, 1000, 20000])
     ap.add_argument("--slsqp-cap", type=float, default=300.0, help="seconds SLSQP may use per size")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
     ap.add_argument("--presolve-off", action="store_true",
                     help="HiGHS presolve off (it spends ~20 s on the 1,000-cell LP that solves in 0.3 s without it)")
+    ap.add_argument("--parts", nargs="+", default=["accuracy", "scurves", "build", "limits"],
+                    choices=["accuracy", "scurves", "build", "limits"])
+    ap.add_argument("--build-cases", nargs="+", default=["20000", "china"],
+                    help="concave instance sizes and/or 'china' for part 3")
+    ap.add_argument("--limits", type=float, nargs="+", default=[1, 5, 20])
     args = ap.parse_args()
-    part1(args.sizes, args.slsqp_cap, {"presolve": "off"} if args.presolve_off else {})
-    part2(args.seeds)
+    if "accuracy" in args.parts:
+        part1(args.sizes, args.slsqp_cap, {"presolve": "off"} if args.presolve_off else {})
+    if "scurves" in args.parts:
+        part2(args.seeds)
+    if "build" in args.parts:
+        part3(args.build_cases)
+    if "limits" in args.parts:
+        part4(args.limits)
 
 
 if __name__ == "__main__":
