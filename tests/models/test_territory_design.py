@@ -548,3 +548,22 @@ def test_swap_moves_keep_contiguity_balance_and_lower_the_objective():
             for t in range(3):
                 assert nx.is_connected(g.subgraph(np.flatnonzero(after_label == t).tolist()))
     assert swapped  # the exchanges found something the single moves could not
+
+
+def test_time_limited_plan_keeps_a_bound_valid_for_the_problem():
+    # half a second for everything: the p-median search stops early; the plan's bound must be a number
+    # no larger than the optimum the same model proves without a limit (never NaN, never a root's 0)
+    g = planar(40, seed=11)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    total = sum(nx.get_node_attributes(g, "pop").values())
+    bounds = (0.9 * total / 4, 1.1 * total / 4)
+    model = TerritoryDesign(k=4, objective="compactness", weight="pop", balance={"pop": bounds}, heuristic_seconds=0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        limited = model.solve(net, co.Solver("highs", time_limit=0.5))
+    full = model.solve(net)
+    assert full.status == "optimal"
+    assert limited.objective >= full.objective - 1e-6
+    assert np.isfinite(limited.bound) and 0 < limited.bound <= full.objective + 1e-6
+    if limited.status != "optimal":
+        assert "the bound is" in limited.info.message

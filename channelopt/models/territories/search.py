@@ -133,12 +133,14 @@ class TerritoryBuilt(BuiltModel):
         label, centres, info = outcome
         if state.get("restricted"):
             info = self._honest_bound(info, d, solver, deadline)
-        elif not math.isfinite(info.bound):
-            # the search stopped before any bound (e.g. in the root): never leave the gap unknown
-            left = BOUND_SECONDS if deadline is None else max(deadline - time.perf_counter(), 1.0)
+        elif not math.isfinite(info.bound) or (info.status != "optimal" and state["form"] == "hess"):
+            # the search stopped before any bound, or in a p-median root whose bound is still weak (china,
+            # k=12, 60 s: 0): the Lagrangian is cheap (one pass over n x n per step), so the gap stays honest
+            left = BOUND_SECONDS if deadline is None else max(deadline - time.perf_counter(), 2.0)
             bound, how = valid_bound(model, d, info.objective, solver, min(left, BOUND_SECONDS))
-            info = dataclasses.replace(info, bound=bound, gap=_gap(info.objective, bound),
-                                       message="; ".join(m for m in (info.message, f"the bound is {how}") if m))
+            if not math.isfinite(info.bound) or bound > info.bound:
+                info = dataclasses.replace(info, bound=bound, gap=_gap(info.objective, bound),
+                                           message="; ".join(m for m in (info.message, f"the bound is {how}") if m))
         info.seconds = time.perf_counter() - t0
         return self._finish(d, label, centres, info, state)
 
