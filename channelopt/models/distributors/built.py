@@ -56,15 +56,17 @@ class SelectionBuilt(BuiltModel):
         if not isinstance(solver, Solver):
             raise SettingsError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
         solver = solver.start_clock()  # one clock for every call below (no-op if Model.solve started it)
-        t_start = time.perf_counter()
+        # one clock for the whole solve (building included when Model.solve started it)
+        solver = solver.start_clock()
+        t_start = solver.deadline.start
         touched = self.has_problem  # the user has had the problem (and may have added rows)
         if self.model.objective == "backup_coverage" and "backup_count" not in self.state:
             solver = self._backup_count(solver, warm_start, t_start)
         try:
             if self.strategy == "lagrangian" and not touched:
-                plan = solve_lagrangian(self.model, self.network, solver)
+                plan = solve_lagrangian(self.model, self.network, solver, t_start)
             elif self.strategy == "radius" and not touched:
-                plan = solve_radius(self, solver)
+                plan = solve_radius(self, solver, t_start)
             else:
                 plan = self._solve_mip(solver, warm_start)
         except InfeasibleError:
@@ -119,8 +121,8 @@ class SelectionBuilt(BuiltModel):
 
         heuristic = None
         if warm_start:
-            limit = solver.time_limit
-            # the heuristic gets a small share of the limit; the solver the rest
+            limit = solver.remaining()
+            # the heuristic gets a small share of what is left; the solver the rest (one clock)
             seconds = None if limit is None else 0.1 * limit
             t0 = time.perf_counter()
             try:
@@ -135,8 +137,6 @@ class SelectionBuilt(BuiltModel):
                 start = None
             spent = time.perf_counter() - t0
             self.state["heuristic_seconds"] = spent
-            if limit is not None:
-                solver = dataclasses.replace(solver, time_limit=max(limit - spent, 0.1 * limit))
         self.state["_start"] = None if heuristic is None else heuristic[0]
         try:
             with warnings.catch_warnings(record=True) as caught:

@@ -40,12 +40,12 @@ def eligible(model) -> list[str]:
     ] if on]
 
 
-def solve_lagrangian(model, net, solver: Solver) -> Plan:
+def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -> Plan:
     """Bound by Lagrangian relaxation, plan by rounding, then the MIP on the distributors left.
 
     ``model`` is a checked :class:`DistributorSelection` (its ``build`` ran ``_check``).
     """
-    t_start = time.perf_counter()
+    t_start = time.perf_counter() if t_start is None else t_start
     allowed = model._allowed(net)
     oi, dj = np.nonzero(allowed)
     n, m = allowed.shape
