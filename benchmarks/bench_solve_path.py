@@ -13,7 +13,7 @@ once with ``CHANNELOPT_BUILD_PATH=pulp`` (the PuLP objects path: a model's own P
 
 Part ``limits``: the china example under each time limit for capacitated ``min_cost``,
 capacitated ``max_coverage`` (p=20, max_distance=300), ``TerritoryDesign`` (k=12, 5%
-workload balance) and ``ChannelPlanner`` (the what_if.yaml settings); wall seconds of
+workload balance) and ``ChannelPlanner`` (the what_if.yaml settings, balance 70%); wall seconds of
 ``model.solve()`` over the limit, objective against the best seen in the table, gap,
 status and peak memory.
 
@@ -120,7 +120,8 @@ def _china_model(case: str):
     if case == "planner":
         return co.ChannelPlanner(
             selection={"objective": "min_cost", "candidates": 8},
-            territories={"balance": {"workload": 0.25}, "contiguity": True},
+            # 25% (what_if.yaml's, for nc) is infeasible on china: CN-0001 alone carries 163% of the mean
+            territories={"balance": {"workload": 0.7}, "contiguity": True},
             budget={"total": 1_000_000},
             curves={"promotion": {"hill": [400000, 60000, 1.0]}, "display": {"hill": [150000, 20000, 0.8]}})
     raise SystemExit(f"unknown case {case}")
@@ -249,7 +250,7 @@ def part_limits(limits, cases) -> None:
             results.append(r)
             print(f"  done {case} @ {limit}s: wall {fmt(r.get('wall_s'))} {r.get('status')}", file=sys.stderr,
                   flush=True)
-    maximise = {"max_coverage"}
+    maximise = {"max_coverage", "planner"}  # the planner's objective is its budget stage's response
     best = {}
     for r in results:
         case, obj = r["spec"]["case"], r.get("objective", math.nan)
@@ -268,7 +269,8 @@ def part_limits(limits, cases) -> None:
         print(f"| {case} | {limit:g} | {fmt(wall)} | {fmt(wall - limit if wall == wall else math.nan)} | "
               f"{r.get('status')} | {r.get('termination', '')} | {fmt(obj, '.6g')} | {fmt(rel, '.4f')} | "
               f"{fmt(r.get('gap'), '.4f')} | {fmt(r.get('wd'), '.3f')} | {fmt(r.get('peak_mb'), '.0f')} |", flush=True)
-    print("\n'vs best seen': objective / best objective of that model in this table (max_coverage: higher is better).")
+    print("\n'vs best seen': objective / best objective of that model in this table (max_coverage and planner: "
+          "higher is better).")
 
 
 def part_ctrlc(waits, specs) -> None:
