@@ -21,6 +21,9 @@ building, warm-start heuristics, every solver call and every re-solve draw on on
 - multi-stage planners give stage ``i`` of ``k`` the share ``w_i / sum(w_i..w_k)`` of
   what is left when it starts (``solver.share(...)``), so later stages get the time
   earlier stages did not use.
+- ``dataclasses.replace(solver, time_limit=x)`` on a running clock means "x seconds
+  from now" as the caller computed them (a model's own split, with its own floor); it
+  is not capped by the whole solve's end, but Ctrl-C still reaches it.
 
 CBC runs as a subprocess and overruns ``-sec`` on some models; channelopt stops it
 ``CBC_GRACE`` seconds after the deadline. What remains over the limit is that grace,
@@ -100,11 +103,14 @@ class Deadline:
     True
     """
 
-    def __init__(self, seconds: float | None, start: float | None = None, *, parent: Deadline | None = None):
+    def __init__(self, seconds: float | None, start: float | None = None, *, parent: Deadline | None = None,
+                 capped: bool = True):
         self.seconds = None if seconds is None else float(seconds)
         self.start = time.perf_counter() if start is None else float(start)
         self.end = None if seconds is None else self.start + float(seconds)
         self.parent = parent
+        #: whether the parent's end bounds this clock too (an interrupt always reaches both)
+        self.capped = capped
         self._interrupted = False
 
     def elapsed(self) -> float:
@@ -114,7 +120,12 @@ class Deadline:
         """Seconds left (0 when passed or interrupted); ``None`` when unlimited."""
         if self.interrupted:
             return 0.0
-        ends = [d.end for d in self._chain() if d.end is not None]
+        ends = []
+        d = self
+        while d is not None:
+            if d.end is not None:
+                ends.append(d.end)
+            d = d.parent if d.capped else None
         if not ends:
             return None
         return max(0.0, min(ends) - time.perf_counter())
@@ -271,9 +282,11 @@ class Solver:
         if self.time_limit is not None and not (self.time_limit > 0 or (started and self.time_limit >= 0)):
             raise SettingsError(f"time_limit must be positive seconds, got {self.time_limit!r}.")
         if started and self.time_limit is not None and self._deadline.seconds != self.time_limit:
-            # dataclasses.replace(solver, time_limit=x) on a running clock: x more seconds
-            # from now for what follows (a stage, a sub-solve), never past the whole solve's end.
-            object.__setattr__(self, "_deadline", Deadline(self.time_limit, parent=self._deadline))
+            # dataclasses.replace(solver, time_limit=x) on a running clock: x more seconds from
+            # now for what follows (a stage, a sub-solve), as the caller computed them (models
+            # keep small floors, e.g. 0.5 s, rather than return nothing). Ctrl-C still reaches
+            # the whole solve. Use share() for a slice that never outlasts the whole.
+            object.__setattr__(self, "_deadline", Deadline(self.time_limit, parent=self._deadline, capped=False))
         if self.mip_gap is None or not 0 <= self.mip_gap < 1:
             raise SettingsError(f"mip_gap must be in [0, 1), got {self.mip_gap!r}.")
         if self.threads is not None and int(self.threads) < 1:

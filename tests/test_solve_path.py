@@ -8,6 +8,7 @@ everything after it is the library's own code.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import subprocess
@@ -299,6 +300,15 @@ def test_deadline_shares_and_interrupts():
     solver = Solver(time_limit=4.0).start_clock()
     assert solver.share(0.5).remaining() <= 2.0
     assert solver.start_clock() is solver  # started once, never restarted
+    # A model's own split (dataclasses.replace) is honoured as given, floors included,
+    # even past the whole solve's end; Ctrl-C on it still reaches the whole solve.
+    spent = Solver(time_limit=0.2).start_clock()
+    time.sleep(0.3)
+    assert spent.remaining() == 0.0
+    floor = dataclasses.replace(spent, time_limit=0.5)
+    assert 0.4 < floor.remaining() <= 0.5
+    floor.deadline.interrupt()
+    assert spent.interrupted and floor.remaining() == 0.0
 
 
 # -- threads may change between solves (HiGHS keeps a global scheduler)
