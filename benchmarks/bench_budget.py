@@ -246,9 +246,13 @@ def _child(task: str, arg: str) -> dict:
 def _run_child(task: str, arg: str, env: dict | None = None) -> dict:
     cmd = [sys.executable, __file__, "--child", task, arg]
     res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
-    if res.returncode:
+    lines = res.stdout.strip().splitlines()
+    if not lines or not lines[-1].startswith("{"):
         return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else str(res.returncode)}
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    out = json.loads(lines[-1])
+    if res.returncode:  # measured: HiGHS threads can abort the process at exit, after the result is out
+        out["exit"] = res.returncode
+    return out
 
 
 def part3(cases):

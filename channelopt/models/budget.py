@@ -1056,7 +1056,10 @@ def _start_vector(state: dict[str, Any], spend: np.ndarray, a) -> np.ndarray | N
     x[state["y"].slice] = d[y_seg] >= table.length[y_seg] * (1 - 1e-12)
     lam = state["lam_level"] == spend[state["lam_cell"]]
     x[state["lam"].slice] = lam
-    x[state["s"].slice] = spend[state["s_cells"]]
+    # The spend of each cell as its columns add up (not the asked spend): the spend rows hold exactly.
+    total = np.bincount(seg_cell, weights=d, minlength=cells.n)
+    total += np.bincount(state["lam_cell"], weights=lam * state["lam_level"], minlength=cells.n)
+    x[state["s"].slice] = total[state["s_cells"]]
     x[state["z"].slice] = spend[state["z_cells"]] > 0
     act = x[state["act_col"]]
     for what, u in state["reach"].items():
@@ -1066,9 +1069,10 @@ def _start_vector(state: dict[str, Any], spend: np.ndarray, a) -> np.ndarray | N
     scale = 1e-9 * (1.0 + np.abs(x))
     if (x < a.col_lower - scale).any() or (x > a.col_upper + scale).any():
         return None
-    act_rows = _csr(a, len(x)) @ x
-    tol = 1e-7 * (1.0 + np.abs(np.where(np.isfinite(a.row_lower), a.row_lower, 0.0))
-                  + np.abs(np.where(np.isfinite(a.row_upper), a.row_upper, 0.0)))
+    matrix = _csr(a, len(x))
+    act_rows = matrix @ x
+    # Rounding in sums of many terms: tolerance relative to the row's largest partial sums.
+    tol = 1e-9 * (1.0 + abs(matrix) @ np.abs(x))
     if (act_rows < a.row_lower - tol).any() or (act_rows > a.row_upper + tol).any():
         return None
     return x

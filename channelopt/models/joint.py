@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pulp
 
+from .._arrays import ArrayProblem, VarBlock
 from .._stages import combine_infos
 from ..exceptions import InfeasibleError, SettingsError, SolverError, format_ids
 from ..metrics import coverage_metrics
@@ -224,6 +225,186 @@ class JointPlanner(Model):
         return _cells_from_outlets(net.outlets, self._curves(), reference_potential=self.reference_potential)
 
     # ------------------------------------------------------------------ build
+    def _build_arrays(self, net, ap: ArrayProblem) -> dict[str, Any]:
+        d = self._data(net)
+        R, J, pr, pj = d["R"], d["J"], d["pr"], d["pj"]
+        K = len(pr)
+        margin = float(self.margin)
+        y = ap.add_vars("y", J, lower=d["forced"].astype(float), upper=1.0, integer=True, cost=-d["fixed"])
+        w = ap.add_vars("w", K, upper=1.0, integer=True, cost=margin * d["P"][pr, pj] - d["C"][pr, pj])
+        pair = {(r, j): k for k, (r, j) in enumerate(zip(pr.tolist(), pj.tolist()))}
+        k = np.arange(K)
+        ones = np.ones(K)
+        # Strong linking w_rj <= y_j: the tight LP bound matters more than the row count here.
+        ap.add_rows("link", np.r_[k, k], np.r_[w.index, y[pj]], np.r_[ones, -ones], sense="<=", rhs=0.0, n_rows=K)
+        ap.add_rows("exclusive", pr, w.index, sense="<=", rhs=1.0, n_rows=R, skip_empty=True)
+        if self.capacitated:
+            fin = np.isfinite(d["cap"])
+            jj = np.flatnonzero(fin)
+            remap = np.cumsum(fin) - 1
+            keep = fin[pj]
+            ap.add_rows("capacity", np.r_[remap[pj[keep]], remap[jj]], np.r_[w.index[keep], y[jj]],
+                        np.r_[d["D"][pr[keep], pj[keep]], -d["cap"][jj]], sense="<=", rhs=0.0, n_rows=len(jj))
+        flows = self._contiguity_arrays(ap, net, d, w, y) if self.contiguity else None
+        centre = self._balance_arrays(ap, d, w, y) if self.balance is not None else None
+        budget = self._budget_arrays(ap, net, d, w, pair) if self.curves is not None else None
+        return {**d, "y": y, "w": w, "pair": pair, "flows": flows, "centre": centre, "budget": budget}
+
+    def _contiguity_arrays(self, ap: ArrayProblem, net, d, w, y):
+        """Flow from each distributor's root to every other region of its territory, inside it."""
+        R, J = d["R"], d["J"]
+        pos = {rid: i for i, rid in enumerate(net.region_ids.tolist())}
+        edges = np.array([(pos[u], pos[v]) for u, v in net.graph.edges() if u != v], dtype=np.int64).reshape(-1, 2)
+        tail = np.concatenate([edges[:, 0], edges[:, 1]])
+        head = np.concatenate([edges[:, 1], edges[:, 0]])
+        big = float(max(R - 1, 1))
+        at = np.full((R, J), -1, dtype=np.int64)
+        at[d["pr"], d["pj"]] = np.arange(len(d["pr"]))
+        arcs = []   # per distributor: (tail, head) of its arcs
+        members = []
+        for j in range(J):
+            root = int(d["home"][j])
+            ok = (at[tail, j] >= 0) & (at[head, j] >= 0) & ((root < 0) | (head != root))
+            arcs.append((tail[ok], head[ok]))
+            members.append(np.flatnonzero(at[:, j] >= 0))
+        n_arc = np.array([len(a[0]) for a in arcs], dtype=np.int64)
+        f = ap.add_vars("flow", int(n_arc.sum()), upper=big)
+        f_start = f.start + np.r_[0, np.cumsum(n_arc)][:-1]
+        free = [j for j in range(J) if d["home"][j] < 0]
+        n_root = np.array([len(members[j]) for j in free], dtype=np.int64)
+        roots = ap.add_vars("root", int(n_root.sum()), upper=1.0, integer=True)
+        r_start = dict(zip(free, (roots.start + np.r_[0, np.cumsum(n_root)][:-1]).tolist()))
+        trip: dict[str, list] = {t: [] for t in ("cap", "root", "root_in", "member_root", "member_nb", "flow")}
+
+        def rows(tag, n_rows, r, c, v):
+            trip[tag].append((n_rows, np.asarray(r, np.int64), np.asarray(c, np.int64), np.asarray(v, float)))
+
+        for j in range(J):
+            root = int(d["home"][j])
+            u, v = arcs[j]
+            fa = f_start[j] + np.arange(len(u))
+            a2 = np.arange(2 * len(u))
+            rows("cap", 2 * len(u), np.r_[a2, a2], np.r_[fa, fa, w.start + at[u, j], w.start + at[v, j]],
+                 np.r_[np.ones(2 * len(u)), np.full(2 * len(u), -big)])
+            mem = members[j]
+            if root < 0:
+                rv = r_start[j] + np.arange(len(mem))
+                rows("root", 1, np.zeros(len(mem) + 1), np.r_[rv, y[j]], np.r_[np.ones(len(mem)), -1.0])
+                km = np.arange(len(mem))
+                rows("root_in", len(mem), np.r_[km, km], np.r_[rv, w.start + at[mem, j]],
+                     np.r_[np.ones(len(mem)), -np.ones(len(mem))])
+            vs = mem[mem != root]
+            kv = np.arange(len(vs))
+            wv = w.start + at[vs, j]
+            if root >= 0:
+                # Valid for every connected territory, and much tighter than the flow's big-M:
+                # a member implies its root, and a non-root member has a member neighbour.
+                if at[root, j] >= 0:
+                    rows("member_root", len(vs), np.r_[kv, kv], np.r_[wv, np.full(len(vs), w.start + at[root, j])],
+                         np.r_[np.ones(len(vs)), -np.ones(len(vs))])
+                else:
+                    rows("member_root", len(vs), kv, wv, np.ones(len(vs)))
+                row_of = np.full(R, -1)
+                row_of[vs] = kv
+                nb = (row_of[tail] >= 0) & (at[head, j] >= 0)
+                rows("member_nb", len(vs), np.r_[kv, row_of[tail[nb]]], np.r_[wv, w.start + at[head[nb], j]],
+                     np.r_[np.ones(len(vs)), -np.ones(int(nb.sum()))])
+            row_of = np.full(R, -1)
+            row_of[vs] = kv
+            fin, fout = row_of[v] >= 0, row_of[u] >= 0
+            r_parts = [row_of[v[fin]], row_of[u[fout]], kv]
+            c_parts = [fa[fin], fa[fout], wv]
+            v_parts = [np.ones(int(fin.sum())), -np.ones(int(fout.sum())), -np.ones(len(vs))]
+            if root < 0:
+                rv = r_start[j] + np.searchsorted(mem, vs)
+                r_parts.append(kv)
+                c_parts.append(rv)
+                v_parts.append(np.full(len(vs), float(R)))
+            rows("flow", len(vs), np.concatenate(r_parts), np.concatenate(c_parts), np.concatenate(v_parts))
+        senses = {"cap": "<=", "root": "==", "root_in": "<=", "member_root": "<=", "member_nb": "<=", "flow": ">="}
+        for tag, parts in trip.items():
+            offs = np.r_[0, np.cumsum([p[0] for p in parts])].astype(np.int64)
+            r = np.concatenate([p[1] + o for p, o in zip(parts, offs)]) if parts else np.zeros(0, np.int64)
+            c = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
+            v = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0)
+            ap.add_rows(f"contig_{tag}", r, c, v, sense=senses[tag], rhs=0.0, n_rows=int(offs[-1]))
+        return f
+
+    def _balance_arrays(self, ap: ArrayProblem, d, w, y):
+        tau = float(self.balance)
+        pr, pj, W, J = d["pr"], d["pj"], d["W"], d["J"]
+        total_w = float(W.max(axis=1).sum()) if W.size else 0.0
+        centre = ap.add_vars("balance_level", 1)
+        # h_j: j holds at least one region. Balance binds distributors with a territory, so a
+        # kept partner left without regions (e.g. sharing its home) does not force the level to 0.
+        h = ap.add_vars("holds", J, upper=1.0, integer=True)
+        k, K, jr = np.arange(len(pr)), np.ones(len(pr)), np.arange(J)
+        ap.add_rows("holds_link", np.r_[k, k], np.r_[w.index, h[pj]], np.r_[K, -K], sense="<=", rhs=0.0, n_rows=len(pr))
+        ap.add_rows("holds_signed", np.r_[jr, jr], np.r_[h.index, y.index], np.r_[np.ones(J), -np.ones(J)],
+                    sense="<=", rhs=0.0, n_rows=J)
+        load = W[pr, pj]
+        c = np.full(J, centre.start)
+        ap.add_rows("balance_hi", np.r_[pj, jr], np.r_[w.index, c], np.r_[load, np.full(J, -(1 + tau))],
+                    sense="<=", rhs=0.0, n_rows=J)
+        # (1 - tau) level - load_j <= big (1 - h_j): binds only for distributors with regions.
+        big = (1 - tau) * total_w
+        ap.add_rows("balance_lo", np.r_[pj, jr, jr], np.r_[w.index, c, h.index],
+                    np.r_[-load, np.full(J, 1 - tau), np.full(J, big)], sense="<=", rhs=big, n_rows=J)
+        return centre
+
+    def _budget_arrays(self, ap: ArrayProblem, net, d, w, pair) -> dict[str, Any]:
+        cells, gate, table, keep = self._budget_cells(net, d, pair)
+        seg_cell = table.cell[keep]
+        lengths = table.length[keep]
+        slope = table.slope[keep]
+        delta = ap.add_vars("d", len(seg_cell), upper=lengths, cost=float(self.margin) * slope - 1.0)
+        # Gate at the spend up to which the cell still pays, not at the whole budget:
+        # a tighter LP bound, and it keeps HiGHS 1.16 presolve out of trouble (measured:
+        # gating at ``total`` made it declare a feasible 12-region model infeasible).
+        hi_c = np.bincount(seg_cell, weights=lengths, minlength=len(cells))
+        g_cell = np.array([i for i, g in enumerate(gate) for _ in g], dtype=np.int64)
+        g_pair = np.array([k for g in gate for k in g], dtype=np.int64)
+        has = np.zeros(len(cells), dtype=bool)
+        has[seg_cell] = True
+        sel = has[g_cell]
+        ap.add_rows("gate", np.r_[seg_cell, g_cell[sel]], np.r_[delta.index, w.index[g_pair[sel]]],
+                    np.r_[np.ones(len(seg_cell)), -hi_c[g_cell[sel]]], sense="<=", rhs=0.0, n_rows=len(cells),
+                    skip_empty=True)
+        row = ap.add_row("budget", delta.index, 1.0, "<=", float(self.total))
+        return {"cells": cells, "table": table, "delta": delta, "seg_cell": seg_cell,
+                "slope": slope, "base": table.base, "row": row}
+
+    def _budget_cells(self, net, d, pair):
+        """The live cells (a distributor may spend on them), their gates, PWL table and paying segments."""
+        cells = self._cells(net, d)
+        total = float(self.total)
+        region_pos = pd.Index(net.region_ids).get_indexer(cells["region_id"])
+        dists = net.distributors
+        from ..network import _parse_channels
+
+        carries = [_parse_channels(v) for v in dists["channels"].tolist()]
+        # The distributors that may spend on each cell: they hold its region and carry its channel.
+        gate = []
+        for r, ch in zip(region_pos.tolist(), cells["channel"].tolist()):
+            gate.append([pair[r, j] for j in range(d["J"])
+                         if (r, j) in pair and (carries[j] is None or ch in carries[j])])
+        live = np.array([bool(g) for g in gate], dtype=bool)
+        cells = cells[live].reset_index(drop=True)
+        gate = [g for g, ok in zip(gate, live) if ok]
+        curves = cells["curve"].tolist()
+        hi = np.full(len(cells), total)
+        top = np.array([float(c(total)) - float(c(0.0)) for c in curves])
+        table = approximate(curves, hi, self.pwl_tol * np.maximum(top, 1e-12), max_segments=int(self.max_segments))
+        bent = np.flatnonzero(~table.concave())
+        if len(bent):
+            raise SettingsError(f"JointPlanner.curves: cells {format_ids(bent)} are not concave (S-shaped); the "
+                                f"joint model takes concave curves only (e.g. Hill with n <= 1). Use BudgetAllocation "
+                                f"for S-shaped curves.")
+        # Segments whose marginal contribution is not positive never carry spend at an optimum.
+        keep = float(self.margin) * table.slope > 1.0
+        return cells, gate, table, keep
+
+    # The PuLP formulation, kept only behind CHANNELOPT_BUILD_PATH=pulp for the before/after benchmark.
     def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
         d = self._data(net)
         R, J, pr, pj = d["R"], d["J"], d["pr"], d["pj"]
@@ -460,6 +641,10 @@ def _guarded(built, solver: Solver, warm_start: bool = True) -> Plan:
 
 
 def _fix(variables, on) -> None:
+    flags = np.asarray(on, dtype=float)
+    if isinstance(variables, VarBlock):
+        variables.problem.set_bounds(variables.index, flags, flags)
+        return
     for v, flag in zip(variables, np.asarray(on, dtype=bool).tolist()):
         v.lowBound = v.upBound = 1 if flag else 0
 
