@@ -28,6 +28,14 @@ __all__ = ["solve_lagrangian", "eligible"]
 
 log = logging.getLogger("channelopt.models")
 
+#: share of what is left at the start that the two Lagrangian bound passes take (half each);
+#: the local search on the rounded plan takes at most another half of it
+LAG_SHARE = 0.25
+#: the narrowed MIP stage starts only with this many slowest-transportation-LP times left
+MIP_LP_FACTOR = 10.0
+#: ... and never with less than this many seconds
+MIP_MIN_SECONDS = 2.0
+
 
 def eligible(model) -> list[str]:
     """Settings the Lagrangian strategy cannot honour (empty when it applies)."""
@@ -56,32 +64,42 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
         capacity = np.full(m, np.inf)
     fixed = net.distributors["fixed_cost"].to_numpy(dtype=float)
     forced, closed = model._forced_open(net), model._excluded(net)
-    limit = solver.time_limit
-    # the bound gets a quarter of the time limit (a minute without one); the MIP the rest
-    lag_seconds = 60.0 if limit is None else max(0.25 * limit, 1.0)
+    # The split of what is left of the one clock (building already charged): each Lagrangian
+    # bound pass LAG_SHARE / 2 of it, the local search LAG_SHARE / 2, the MIP the rest (a
+    # minute for the bound passes without a limit). Every transportation LP runs on the clock.
+    left = solver.remaining()
+    lag_seconds = 60.0 if left is None else LAG_SHARE * left
     arrays = (oi, dj, cost, demand, capacity, fixed)
+    lp_seconds: list[float] = []  # each transportation LP's solve time: what the MIP stage must beat
 
     t0 = time.perf_counter()
-    lag = heur.lagrangian_bound(*arrays, forced=forced, closed=closed, iterations=150, seconds=lag_seconds / 2)
+    lag = heur.lagrangian_bound(*arrays, forced=forced, closed=closed, iterations=150,
+                                seconds=_seconds(solver, lag_seconds / 2))
     lag_time = time.perf_counter() - t0
     t0 = time.perf_counter()
-    best = round_plan(arrays, forced, closed, lag.y_mean, solver)
+    best = round_plan(arrays, forced, closed, lag.y_mean, solver, lp_seconds)
     round_time = time.perf_counter() - t0
     if best is None:
+        if solver.deadline.expired:
+            raise NoSolutionError(f"strategy='lagrangian': the time limit ({solver.time_limit} s) ran out before "
+                                  "rounding its bound gave a plan (the transportation LP did not finish); "
+                                  "raise time_limit.")
         raise NoSolutionError("strategy='lagrangian' found no plan by rounding its bound (the transportation LP "
                               "stayed infeasible with every distributor open); check capacities against "
                               "demand near each outlet, widen candidates, or use strategy='mip'.")
     t0 = time.perf_counter()
     lag = heur.lagrangian_bound(*arrays, upper=best["objective"], forced=forced, closed=closed,
-                                start=lag.multipliers, iterations=400, seconds=lag_seconds / 2)
+                                start=lag.multipliers, iterations=400, seconds=_seconds(solver, lag_seconds / 2))
     lag_time += time.perf_counter() - t0
     t0 = time.perf_counter()
-    second = round_plan(arrays, forced, closed, lag.y_mean, solver)
+    second = round_plan(arrays, forced, closed, lag.y_mean, solver, lp_seconds) if not solver.deadline.expired \
+        else None
     if second is not None and second["objective"] < best["objective"]:
         best = second
-    if _gap(best["objective"], lag.bound) > solver.mip_gap:
-        best = improve(arrays, best, forced, closed, lag.y_mean, solver, seconds=lag_seconds / 2,
-                             good_enough=lag.bound / (1 - solver.mip_gap) if solver.mip_gap else -np.inf)
+    if _gap(best["objective"], lag.bound) > solver.mip_gap and not solver.deadline.expired:
+        best = improve(arrays, best, forced, closed, lag.y_mean, _within(solver, lag_seconds / 2),
+                       seconds=lag_seconds / 2, lp_seconds=lp_seconds,
+                       good_enough=lag.bound / (1 - solver.mip_gap) if solver.mip_gap else -np.inf)
     round_time += time.perf_counter() - t0
     upper, lower = best["objective"], lag.bound
     stages = {"lagrangian": {"bound": lower, "iterations": lag.iterations, "seconds": lag_time},
@@ -94,6 +112,29 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
         info = SolveInfo(solver.name, "optimal", "optimal", objective=upper, bound=lower,
                          gap=_gap(upper, lower), n_variables=len(oi) + m, n_constraints=n + m)
         return _finish(model, net, best, None, None, info, stages, t_start, solver)
+
+    left = solver.remaining()
+    need = mip_seconds_needed(lp_seconds)
+    if left is not None and left < need:
+        # The narrowed MIP's root LP alone is at least as hard as a transportation LP on the same links:
+        # with less than MIP_LP_FACTOR of them left, HiGHS stops (late, china 410k links: 11.8 s at a 7.1 s
+        # limit) inside presolve or the root
+        # and prove nothing. The local search gets the rest of the clock; its plan and the Lagrangian
+        # bound are the answer, said so.
+        t0 = time.perf_counter()
+        if _gap(upper, lower) > solver.mip_gap and not solver.deadline.expired:
+            best = improve(arrays, best, forced, closed, lag.y_mean, solver, seconds=left, lp_seconds=lp_seconds,
+                           good_enough=lower / (1 - solver.mip_gap) if solver.mip_gap else -np.inf)
+            upper = best["objective"]
+            stages["rounding"].update(objective=upper, open=int(best["open"].sum()), gap=_gap(upper, lower),
+                                      seconds=stages["rounding"]["seconds"] + time.perf_counter() - t0)
+        stages["mip"] = {"status": "skipped", "seconds": 0.0}
+        info = SolveInfo(solver.name, "feasible", "time_limit", objective=upper, bound=lower,
+                         gap=_gap(upper, lower), n_variables=len(oi) + m, n_constraints=n + m,
+                         time_limit=solver.time_limit, mip_gap=solver.mip_gap)
+        skipped = (f"MIP stage skipped: {left:.1f} s left of the time limit, less than the {need:.1f} s it needs "
+                   f"({MIP_LP_FACTOR:g} x the slowest transportation LP, at least {MIP_MIN_SECONDS:g} s)")
+        return _finish(model, net, best, None, None, info, stages, t_start, solver, note=skipped)
 
     # A distributor whose opening alone lifts the bound above the plan in hand is closed in
     # every plan at least as good, so the MIP without it has the same optimum and its bound
@@ -109,9 +150,8 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
     key = pd.Series(best["share"], index=best["oi"].astype(np.int64) * m + best["dj"])
     xs = key.reindex(state["oi"].astype(np.int64) * m + state["dj"]).fillna(0.0).to_numpy()
     start = {state["y"]: best["open"].astype(float), state["x"]: xs}
-    remaining = None if limit is None else max(limit - (time.perf_counter() - t_start), 1.0)
-    mip_solver = dataclasses.replace(solver, time_limit=remaining)
-    info = mip_solver.solve(prob, warm_start=start)
+    # the MIP gets everything left of the one clock (Solver.solve reads it)
+    info = solver.solve(prob, warm_start=start)
     info.build_seconds = build_seconds
     stages["mip"] = {"distributors": int((~state["excluded"]).sum()), "closed_by_bound": int(shut.sum()),
                      "links": len(state["oi"]), "status": info.status, "objective": info.objective,
@@ -127,7 +167,26 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
     info.status = "optimal" if info.gap <= solver.mip_gap + 1e-9 else "feasible"
     return _finish(model, net, best, state if use_mip else None, prob, info, stages, t_start, solver)
 
-def _finish(model, net, best, state, prob, info, stages, t_start, solver) -> Plan:
+def mip_seconds_needed(lp_seconds: list[float]) -> float:
+    """Seconds the narrowed MIP stage needs to be worth entering (see :data:`MIP_LP_FACTOR`)."""
+    return max(MIP_MIN_SECONDS, MIP_LP_FACTOR * max(lp_seconds, default=0.0))
+
+
+def _seconds(solver: Solver, seconds: float) -> float:
+    """``seconds``, but never past the end of the one clock."""
+    left = solver.remaining()
+    return seconds if left is None else max(0.0, min(seconds, left))
+
+
+def _within(solver: Solver, seconds: float) -> Solver:
+    """``solver`` on a child clock ending ``seconds`` from now, never after the whole solve's end."""
+    left = solver.remaining()
+    if left is None:
+        return dataclasses.replace(solver, time_limit=seconds)
+    return solver.share(min(1.0, seconds / left) if left > 0 else 0.0)
+
+
+def _finish(model, net, best, state, prob, info, stages, t_start, solver, note: str = "") -> Plan:
     if state is not None:
         plan = model._extract(net, state, info)
     else:
@@ -139,8 +198,9 @@ def _finish(model, net, best, state, prob, info, stages, t_start, solver) -> Pla
         info.build_seconds = 0.0
     info.message = (f"strategy='lagrangian': bound {info.bound:,.6g} holds for the full model "
                     f"(Lagrangian {stages['lagrangian']['bound']:,.6g}"
-                    + (f", MIP on {stages['mip']['distributors']} distributors" if "mip" in stages else "")
-                    + ")")
+                    + (f", MIP on {stages['mip']['distributors']} distributors"
+                       if "distributors" in stages.get("mip", {}) else "")
+                    + ")" + (f"; {note}" if note else ""))
     # one row per step (lagrangian, rounding, mip); plan.stages is for sub-plans, not numbers
     plan.tables["solve_steps"] = pd.DataFrame(
         [{"step": name, **values} for name, values in stages.items()],
@@ -152,8 +212,11 @@ def _finish(model, net, best, state, prob, info, stages, t_start, solver) -> Pla
                       NotOptimalWarning, stacklevel=3)
     return plan
 
-def round_plan(arrays, forced, closed, score, solver) -> dict | None:
-    """Open the distributors the bound favours until the transportation LP serves everyone."""
+def round_plan(arrays, forced, closed, score, solver, lp_seconds: list | None = None) -> dict | None:
+    """Open the distributors the bound favours until the transportation LP serves everyone.
+
+    None when no open set serves everyone, or when ``solver``'s clock runs out first.
+    """
     oi, dj, cost, demand, capacity, fixed = arrays
     n, m = len(demand), len(capacity)
     total = float(demand.sum())
@@ -174,7 +237,9 @@ def round_plan(arrays, forced, closed, score, solver) -> dict | None:
     while True:
         is_open = forced.copy()
         is_open[order[:k]] = True
-        plan = transport(arrays, is_open, solver)
+        plan = transport(arrays, is_open, solver, lp_seconds)
+        if plan is None and solver.deadline.expired:
+            return None
         if plan is not None:
             # a distributor the LP left idle only costs its fixed fee
             idle = is_open & ~forced & (np.bincount(plan["dj"], weights=plan["share"], minlength=m) <= 1e-9)
@@ -186,7 +251,7 @@ def round_plan(arrays, forced, closed, score, solver) -> dict | None:
         k = min(k + step, len(order))
 
 def improve(arrays, plan, forced, closed, score, solver, seconds: float,
-             good_enough: float = -np.inf) -> dict:
+            good_enough: float = -np.inf, lp_seconds: list | None = None) -> dict:
     """Local search on the open set: drop one, or add one, each move priced by the transportation LP.
 
     Drops go by fixed cost per unit carried (dearest first), adds by how often the
@@ -199,7 +264,7 @@ def improve(arrays, plan, forced, closed, score, solver, seconds: float,
     deadline = time.perf_counter() + seconds
     tried: set[tuple[str, int]] = set()
     best = plan
-    while time.perf_counter() < deadline and best["objective"] > good_enough:
+    while time.perf_counter() < deadline and not solver.deadline.expired and best["objective"] > good_enough:
         is_open = best["open"]
         load = np.bincount(best["dj"], weights=best["share"] * demand[best["oi"]], minlength=m)
         drops = np.flatnonzero(is_open & ~forced)
@@ -217,7 +282,7 @@ def improve(arrays, plan, forced, closed, score, solver, seconds: float,
             trial[j] = kind == "add"
             if cap[trial].sum() < total * (1 - 1e-9):
                 continue
-            cand = transport(arrays, trial, solver)
+            cand = transport(arrays, trial, solver, lp_seconds)
             if cand is None:
                 continue
             cand["open"] = trial & ~(~forced & (np.bincount(cand["dj"], weights=cand["share"],
@@ -231,8 +296,12 @@ def improve(arrays, plan, forced, closed, score, solver, seconds: float,
             tried.clear()
     return best
 
-def transport(arrays, is_open, solver) -> dict | None:
-    """Cheapest split assignment to the open distributors (an LP), or None when infeasible."""
+def transport(arrays, is_open, solver, lp_seconds: list | None = None) -> dict | None:
+    """Cheapest split assignment to the open distributors (an LP), or None when infeasible.
+
+    The LP runs on ``solver``'s clock (None when it runs out first); its solve time is
+    appended to ``lp_seconds``.
+    """
     oi, dj, cost, demand, capacity, _ = arrays
     n = len(demand)
     keep = is_open[dj]
@@ -249,7 +318,12 @@ def transport(arrays, is_open, solver) -> dict | None:
         sel = group_of[d] >= 0
         ap.add_rows("cap", rows=group_of[d[sel]], cols=x[sel], coefs=demand[o[sel]], sense="<=",
                     rhs=capacity[finite], n_rows=len(finite))
-    info = Solver(solver.name, threads=solver.threads).solve(ap)
+    if solver.deadline.expired:
+        return None
+    # the user's MIP options are not for this LP; the clock (and Ctrl-C) is
+    info = dataclasses.replace(solver, options={}, msg=False).solve(ap)
+    if lp_seconds is not None and math.isfinite(info.seconds):
+        lp_seconds.append(info.seconds)
     if info.status != "optimal":
         return None
     share = x.value
