@@ -15,11 +15,20 @@ Both plans are priced by the same formula, ``margin * (covered potential + respo
 - fixed - service - spend`` (PWL response = the MILP objective; ``true`` re-prices the
 response on the real curves). Times are wall-clock seconds of the solve calls in this
 run; the joint time is also given as a ratio to the sequential time.
+
+``--build`` (issue 11): build seconds and peak memory (``ru_maxrss`` of a fresh
+subprocess each) of the array build against the old PuLP build kept behind
+``CHANNELOPT_BUILD_PATH=pulp``, with contiguity and a 30% balance, per size.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
 import time
 import warnings
 
@@ -82,14 +91,46 @@ def scale(time_limit, threads):
                   f"{i.n_variables:>7} {i.n_integer:>6} {i.n_constraints:>7}", flush=True)
 
 
+def _build_child(size: int) -> dict:
+    """Build the joint model (contiguity, 30% balance) of ``SIZES[size]`` in this fresh process."""
+    warnings.simplefilter("ignore")
+    r, o, d, seed = SIZES[size]
+    net = co.make_synthetic(r, o, d, seed=seed)
+    model = model_for(net, True, 0.3)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    t0 = time.perf_counter()
+    built = model.build(net)
+    return {"seconds": time.perf_counter() - t0, "extra_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            / 1024.0 - before, "pulp": built.has_problem}
+
+
+def build_table() -> None:
+    print(f"{'size':>14} {'pulp_s':>7} {'arrays_s':>8} {'speedup':>7} {'pulp_MB':>7} {'arrays_MB':>9}")
+    for k, (r, o, d, _) in enumerate(SIZES):
+        out = {}
+        for path in ("pulp", "arrays"):
+            res = subprocess.run([sys.executable, __file__, "--build-child", str(k)], capture_output=True, text=True,
+                                 env={**os.environ, "CHANNELOPT_BUILD_PATH": path}, check=True)
+            out[path] = json.loads(res.stdout.strip().splitlines()[-1])
+        p, a = out["pulp"], out["arrays"]
+        print(f"{f'{r}r/{o}o/{d}d':>14} {p['seconds']:>7.3f} {a['seconds']:>8.3f} {p['seconds'] / a['seconds']:>7.1f} "
+              f"{p['extra_mb']:>7.0f} {a['extra_mb']:>9.0f}")
+
+
 def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--build-child":
+        print(json.dumps(_build_child(int(sys.argv[2]))))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", action="store_true", help="tractability sweep instead of the comparison table")
     ap.add_argument("--time-limit", type=float, default=120.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="first two sizes only")
+    ap.add_argument("--build", action="store_true", help="build time and memory, arrays vs the old PuLP build")
     args = ap.parse_args()
-    if args.scale:
+    if args.build:
+        build_table()
+    elif args.scale:
         scale(args.time_limit, args.threads)
     else:
         run(SIZES[:2] if args.quick else SIZES, RULES, args.time_limit, args.threads)
