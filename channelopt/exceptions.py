@@ -8,7 +8,8 @@ The errors form a tree so callers can catch at the depth they need::
     ├── InfeasibleError                     the constraints cannot all hold
     ├── NoSolutionError                     the solver stopped without any plan
     ├── SolverError                         the solver itself failed
-    └── BuildError (also ValueError)        a model assembled an inconsistent problem (a bug)
+    ├── BuildError (also ValueError)        a model assembled an inconsistent problem (a bug)
+    └── PathNotFoundError (also FileNotFoundError)   a file or folder the user named is missing
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "NoSolutionError",
     "SolverError",
     "BuildError",
+    "PathNotFoundError",
     "NotOptimalWarning",
     "format_ids",
 ]
@@ -77,6 +79,31 @@ class SolverError(ChannelOptError):
 
 class BuildError(ChannelOptError, ValueError):
     """A model assembled an inconsistent array problem (a bug in the model, not in the data)."""
+
+
+class PathNotFoundError(ChannelOptError, FileNotFoundError):
+    """A file or folder the user named does not exist; the message names the path.
+
+    Also a ``FileNotFoundError``, so ``except FileNotFoundError`` keeps catching it.
+
+    Attributes
+    ----------
+    filename : str or None
+        The missing path.
+
+    Examples
+    --------
+    >>> err = PathNotFoundError("no scenario file 'x.toml'", path="x.toml")
+    >>> isinstance(err, FileNotFoundError), isinstance(err, ChannelOptError), err.filename
+    (True, True, 'x.toml')
+    """
+
+    def __init__(self, message: str, *, path: object = None):
+        super().__init__(message)
+        self.filename = None if path is None else str(path)
+
+    def __str__(self) -> str:  # OSError's own form would print "[Errno None] None: <path>"
+        return str(self.args[0]) if self.args else ""
 
 
 class NotOptimalWarning(UserWarning):

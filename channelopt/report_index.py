@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .exceptions import ValidationError
+from .exceptions import PathNotFoundError, ValidationError
 
 __all__ = ["report_folder", "report_dir", "load_scenario_result"]
 
@@ -129,8 +129,8 @@ def report_folder(directory: str | os.PathLike, out: str | os.PathLike | None = 
 
     Raises
     ------
-    FileNotFoundError
-        ``directory`` does not exist.
+    PathNotFoundError
+        ``directory`` does not exist (also a ``FileNotFoundError``).
     ValidationError
         It holds none of the above.
 
@@ -146,7 +146,7 @@ def report_folder(directory: str | os.PathLike, out: str | os.PathLike | None = 
 
     folder = Path(directory)
     if not folder.exists():
-        raise FileNotFoundError(f"no folder {str(folder)!r} (looked from {Path.cwd()}).")
+        raise PathNotFoundError(f"no folder {str(folder)!r} (looked from {Path.cwd()}).", path=folder)
     if not folder.is_dir():
         raise ValidationError(f"{folder} is a file; give the folder written by `channelopt solve --out` or "
                               f"`channelopt batch --out`.")

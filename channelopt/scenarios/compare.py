@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..comparison import pareto_front
+from ..exceptions import PathNotFoundError
 from .store import _records_frame
 
 __all__ = ['compare_results', 'pareto_front']
@@ -29,8 +30,8 @@ def compare_results(out: str | os.PathLike, *, excel: str | os.PathLike | None =
 
     Raises
     ------
-    FileNotFoundError
-        ``out`` is not a folder.
+    PathNotFoundError
+        ``out`` is not a folder (also a ``FileNotFoundError``).
 
     Examples
     --------
@@ -47,7 +48,7 @@ def compare_results(out: str | os.PathLike, *, excel: str | os.PathLike | None =
     """
     folder = Path(out)
     if not folder.is_dir():
-        raise FileNotFoundError(f"no result folder {str(folder)!r}")
+        raise PathNotFoundError(f"no result folder {str(folder)!r} (looked from {Path.cwd()}).", path=folder)
     records = []
     for path in sorted(folder.glob("*/result.json")):
         try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import (
+    PathNotFoundError,
     SettingsError,
 )
 from .grid import expand, grid_axes
@@ -92,8 +93,8 @@ def load_scenarios(path: str | os.PathLike) -> list[Scenario]:
     ScenarioFileError
         Malformed syntax (with the line), an unknown key, model or parameter (with
         the key path, the line where known, and the known names).
-    FileNotFoundError
-        No such file.
+    PathNotFoundError
+        No such file (also a ``FileNotFoundError``).
 
     Examples
     --------
@@ -114,7 +115,7 @@ def load_scenarios(path: str | os.PathLike) -> list[Scenario]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no scenario file {str(path)!r}")
+        raise PathNotFoundError(f"no scenario file {str(path)!r} (looked from {Path.cwd()}).", path=path)
     text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     if suffix == ".toml":

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..exceptions import PathNotFoundError
+
 __all__ = ['RESULT_COLUMNS', 'KEY_METRICS', 'slug', 'store_result', 'load_result']
 
 log = logging.getLogger("channelopt.scenarios")
@@ -98,7 +100,7 @@ def load_result(out: str | os.PathLike, name: str) -> dict:
     """The stored ``result.json`` of scenario ``name`` (reproduce it with ``Scenario.from_dict(r["scenario"])``)."""
     path = Path(out) / slug(name) / "result.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no stored result for scenario {name!r} in {str(out)!r}")
+        raise PathNotFoundError(f"no stored result for scenario {name!r} in {str(out)!r}: no {str(path)!r}.", path=path)
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...exceptions import SolverError
+
 __all__ = ["probe"]
 
 
@@ -89,7 +91,7 @@ def probe(*, inject: bool = True) -> dict:
     h.cbMipImprovingSolution.subscribe(on("improving_solution"))
     status = h.run()
     if status == highspy.HighsStatus.kError:
-        raise RuntimeError(f"HiGHS failed on the callback probe: {h.getModelStatus()}")
+        raise SolverError(f"HiGHS failed on the callback probe: {h.getModelStatus()}")
     has_plan = h.getInfo().primal_solution_status == 2
     return {
         "fired": fired,
