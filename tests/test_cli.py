@@ -122,7 +122,10 @@ def _start_and_stop(cmd, out: Path, at_least: int, sig) -> tuple[int, int]:
     loaded machine; a fixed sleep or a bare poll let the batch run on (or finish) meanwhile.
     """
     # A new session, so that the pool's workers can be signalled with the batch, by its group id.
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # Niced, so that on a loaded machine this watcher runs before the batch can store several more
+    # results (a starved watcher once let the batch run to the end before the first signal).
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: os.nice(5))
     try:
         deadline = time.monotonic() + 300
         while _count_done(out) < at_least and time.monotonic() < deadline and proc.poll() is None:
