@@ -89,9 +89,19 @@ def pmedian_lagrangian_bound(d: TerritoryData, upper: float, seconds: float, *, 
     return best
 
 
+#: what a plan's message says when the bound stage did not run
+SKIPPED = "bound stage skipped, the time limit was reached before it"
+
+
 def valid_bound(model, d: TerritoryData, upper: float, solver: Solver, seconds: float) -> tuple[float, str]:
-    """The best bound for the problem the user asked that fits in ``seconds``, and where it came from."""
+    """The best bound for the problem the user asked that fits in ``seconds``, and where it came from.
+
+    With no time left (``seconds <= 0``) only the counting bound is computed (no LP, no
+    subgradient steps), and ``how`` says the bound stage was skipped.
+    """
     bound, how = combinatorial_bound(model, d), "counting"
+    if seconds <= 0:
+        return bound, f"{how} ({SKIPPED})"
     if model.objective == "compactness" and d.centres is None:
         lp = pmedian_lp_bound(model, d, solver, seconds / 2)
         if math.isfinite(lp) and lp > bound:

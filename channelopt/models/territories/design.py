@@ -18,7 +18,7 @@ from .data import prepare
 from .diagnosis import check_totals, reasons
 from .labelling import build_labelling
 from .pmedian import build_pmedian, pairs, read_plan
-from .search import TerritoryBuilt, respects_rules, run_heuristic
+from .search import HEURISTIC_SHARE, TerritoryBuilt, respects_rules, run_heuristic
 
 __all__ = ["TerritoryDesign"]
 
@@ -176,6 +176,17 @@ class TerritoryDesign(Model):
         self.centre_candidates = centre_candidates
 
     # ------------------------------------------------------------------ contract
+    def solve(self, network=None, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
+        """Build and solve on one clock: with ``centre_candidates`` the heuristic in ``build`` is charged too.
+
+        Raises
+        ------
+        InfeasibleError, NoSolutionError
+            As for :meth:`TerritoryBuilt.solve`.
+        """
+        solver = (solver or Solver()).start_clock() if isinstance(solver, Solver | None) else solver
+        return self._build_on(network, solver).solve(solver, warm_start=warm_start)
+
     def build(self, network=None) -> TerritoryBuilt:
         """Check the settings against ``network`` and build the MILP; nothing is kept on the model.
 
@@ -194,6 +205,10 @@ class TerritoryDesign(Model):
         SettingsError, InfeasibleError
             As for :meth:`solve`: bad settings, or totals that rule out the balance.
         """
+        return self._build_on(network, None)
+
+    def _build_on(self, network, solver: Solver | None) -> TerritoryBuilt:
+        """``build``; a started ``solver`` clock bounds the heuristic ``centre_candidates`` runs here."""
         cc = self.centre_candidates
         if cc is not None and not (isinstance(cc, (int, np.integer)) and not isinstance(cc, bool) and cc >= 1):
             raise SettingsError(
@@ -214,7 +229,12 @@ class TerritoryDesign(Model):
             seed = None
             if cc is not None and cc < d.n:
                 t0 = time.perf_counter()
-                hres = run_heuristic(self, d, Solver(), self.heuristic_seconds)
+                seconds, hsolver = self.heuristic_seconds, Solver()
+                if isinstance(solver, Solver) and solver.remaining() is not None:
+                    # the same share of the one clock as the warm start at solve time (search.HEURISTIC_SHARE)
+                    hsolver = solver.share(HEURISTIC_SHARE)
+                    seconds = min(seconds, hsolver.remaining())
+                hres = run_heuristic(self, d, hsolver, seconds)
                 heuristic_seconds = time.perf_counter() - t0
                 state.update(heuristic=hres, heuristic_seconds=heuristic_seconds)
                 if respects_rules(self, d, hres):

@@ -9,11 +9,19 @@
 3. Status, bound and gap describe the problem the user asked: a bound of a
    restricted model (``centre_candidates``) is replaced by one valid for the full
    problem, and the plan is "optimal" only when that bound proves it.
+
+The split of ``time_limit`` (what is left when ``solve`` starts; building is charged
+first): the heuristic at most ``HEURISTIC_SHARE``; when a bound stage will follow
+(restricted pairs, or the p-median root with free centres), ``BOUND_SHARE`` of what is
+left after the heuristic is kept for it; the exact search the rest. The bound stage
+runs only on time left before the deadline; when none is left it is skipped and the
+plan says so (:func:`.bounds.valid_bound`: only the counting bound, O(n^2) at most).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 import warnings
@@ -39,11 +47,25 @@ from .pmedian import add_separator_cuts, build_pmedian, pairs, read_plan, start_
 
 __all__ = ["TerritoryBuilt", "run_heuristic", "HEURISTIC_SHARE"]
 
+log = logging.getLogger("channelopt.models")
+
 #: at most this share of ``time_limit`` goes to the heuristic warm start
 HEURISTIC_SHARE = 0.25
 #: seconds at most for a bound valid for the full problem (restricted or heuristic plans)
 BOUND_SECONDS = 60.0
+#: share of what is left after the heuristic kept for that bound, when one will be computed
+#: (at least BOUND_MIN_SECONDS, never more than a quarter): HiGHS stops up to ~1.5 s late on china k=12
+#: (load + reaction), and the p-median Lagrangian needs ~0.2 s there
+BOUND_SHARE = 0.1
+BOUND_MIN_SECONDS = 2.5
 
+
+
+def bound_seconds(deadline: float | None) -> float:
+    """Seconds the bound stage may run: what is left before ``deadline`` (0: skip it), at most BOUND_SECONDS."""
+    if deadline is None:
+        return BOUND_SECONDS
+    return max(0.0, min(deadline - time.perf_counter(), BOUND_SECONDS))
 
 
 def run_heuristic(model, d, solver: Solver, seconds: float) -> heur.Result:
@@ -110,19 +132,25 @@ class TerritoryBuilt(BuiltModel):
                     f"(balance violation {hres.violation:.3g}, contiguous={hres.contiguous}); "
                     "raise heuristic_seconds, loosen balance, or use method='exact'."
                 )
-            bound, how = valid_bound(model, d, hres.objective, solver, BOUND_SECONDS)
+            bound, how = valid_bound(model, d, hres.objective, solver, bound_seconds(deadline))
             info = SolveInfo("heuristic", "feasible", "heuristic", objective=hres.objective, bound=bound,
                              gap=_gap(hres.objective, bound), seconds=time.perf_counter() - t0)
             info.message = f"heuristic plan; the bound is {how} (valid for the full problem)"
             return self._finish(d, hres.label, hres.centres, info, state)
-        outcome = self._exact(self, state, solver, deadline, hres if h_ok else None)
+        exact_deadline = deadline
+        if deadline is not None and (state.get("restricted") or state.get("form") == "hess"):
+            rest = max(deadline - time.perf_counter(), 0.0)
+            exact_deadline = deadline - min(max(BOUND_SHARE * rest, BOUND_MIN_SECONDS), 0.25 * rest)
+        log.debug("territories: heuristic %.2fs; exact search until %s s from now", time.perf_counter() - t0,
+                  None if exact_deadline is None else round(exact_deadline - time.perf_counter(), 2))
+        outcome = self._exact(self, state, solver, exact_deadline, hres if h_ok else None)
         if outcome is None and state.get("restricted"):
             # the nearest-candidate restriction, not a rule the user set, left no plan: drop it
             ap = ArrayProblem(model.kind, model.sense)
             state.update(build_pmedian(model, d, ap, *pairs(d, None)))
             state["restricted"] = False
             full = TerritoryBuilt(model, self.network, None, state, 0.0, arrays=ap)
-            outcome = self._exact(full, state, solver, deadline, None)
+            outcome = self._exact(full, state, solver, exact_deadline, None)
             if outcome is not None:
                 note = (f"the centre_candidates={model.centre_candidates} restriction left no plan; "
                         "solved with every pair")
@@ -136,8 +164,9 @@ class TerritoryBuilt(BuiltModel):
         elif not math.isfinite(info.bound) or (info.status != "optimal" and state["form"] == "hess"):
             # the search stopped before any bound, or in a p-median root whose bound is still weak (china,
             # k=12, 60 s: 0): the Lagrangian is cheap (one pass over n x n per step), so the gap stays honest
-            left = BOUND_SECONDS if deadline is None else max(deadline - time.perf_counter(), 2.0)
-            bound, how = valid_bound(model, d, info.objective, solver, min(left, BOUND_SECONDS))
+            seconds, tb = bound_seconds(deadline), time.perf_counter()
+            bound, how = valid_bound(model, d, info.objective, solver, seconds)
+            log.debug("territories: bound stage %.2fs of %.2fs (%s)", time.perf_counter() - tb, seconds, how)
             if not math.isfinite(info.bound) or bound > info.bound:
                 info = dataclasses.replace(info, bound=bound, gap=_gap(info.objective, bound),
                                            message="; ".join(m for m in (info.message, f"the bound is {how}") if m))
@@ -205,8 +234,7 @@ class TerritoryBuilt(BuiltModel):
     def _honest_bound(self, info: SolveInfo, d, solver: Solver, deadline) -> SolveInfo:
         """Replace a restricted model's bound by one valid for every pair, and the status with it."""
         model = self.model
-        left = math.inf if deadline is None else deadline - time.perf_counter()
-        bound, how = valid_bound(model, d, info.objective, solver, min(left, BOUND_SECONDS))
+        bound, how = valid_bound(model, d, info.objective, solver, bound_seconds(deadline))
         gap = _gap(info.objective, bound)
         proven = math.isfinite(gap) and gap <= max(solver.mip_gap, 1e-9)
         note = f"centre_candidates={model.centre_candidates} restricts the model; the bound is {how}"
