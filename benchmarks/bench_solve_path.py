@@ -14,8 +14,8 @@ once with ``CHANNELOPT_BUILD_PATH=pulp`` (the PuLP objects path: a model's own P
 Part ``limits``: the china example under each time limit for capacitated ``min_cost``,
 capacitated ``max_coverage`` (p=20, max_distance=300), ``TerritoryDesign`` (k=12, 5%
 workload balance) and ``ChannelPlanner`` (the what_if.yaml budget and curves; min_cost
-selection, balance 70%); wall seconds of ``model.solve()`` over the limit, objective against the best seen in the table, gap,
-status and peak memory.
+selection, balance 70%); wall seconds of ``model.solve()`` over the limit, objective
+against the best seen in the table, gap, status and peak memory.
 
 Part ``ctrlc``: a real SIGINT to a process solving without a time limit; seconds from
 the signal to the process's exit, and what it returned.
