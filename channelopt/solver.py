@@ -756,6 +756,7 @@ def _run_interruptible(h, deadline: Deadline, limit: float | None):
     """
     h.HandleUserInterrupt = True
     presses, stopped_at = 0, None
+    h._channelopt_watchdog = False
     began = time.perf_counter()
     cancel_at = None if limit is None else began + limit + HIGHS_GRACE
     worker = h.startSolve()
@@ -783,6 +784,7 @@ def _run_interruptible(h, deadline: Deadline, limit: float | None):
         now = time.perf_counter()
         if stopped_at is None and cancel_at is not None and now >= cancel_at:
             log.warning("HiGHS is %.1fs past its %.1fs limit; telling it to stop", now - began - limit, limit)
+            h._channelopt_watchdog = True  # its "interrupt" is then the time limit, not Ctrl-C
             stopped_at = stop()
         if stopped_at is not None and now - stopped_at >= CANCEL_WAIT and worker.is_alive():
             log.warning("HiGHS did not stop within %.0fs; leaving that run to end in the background", CANCEL_WAIT)
@@ -867,6 +869,8 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
     termination = names.get(model_status, str(model_status).split(".")[-1])
     if interrupted:
         termination = "interrupted"
+    elif termination == "interrupted" and getattr(h, "_channelopt_watchdog", False):
+        termination = "time_limit"  # channelopt stopped it at its limit
     if run_status is None or run_status == highspy.HighsStatus.kError:
         info = SolveInfo("highs", "error", termination,
                          message=f"HiGHS run() returned {run_status} (model status {model_status})",
