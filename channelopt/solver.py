@@ -81,6 +81,30 @@ _LIGHT_PRESOLVE_COLUMNS = 50_000
 _MIN_CALL = 0.01
 
 
+#: set by Ctrl-C during a solve; cleared when an outermost Model/BuiltModel solve begins
+_CTRL_C = threading.Event()
+_DEPTH = [0]
+
+
+@contextlib.contextmanager
+def _outer_solve():
+    """Mark a Model/BuiltModel solve: the outermost one starts with no Ctrl-C pending, and a
+    channelopt error raised after Ctrl-C surfaces as KeyboardInterrupt."""
+    from .exceptions import ChannelOptError
+
+    if _DEPTH[0] == 0:
+        _CTRL_C.clear()
+    _DEPTH[0] += 1
+    try:
+        yield
+    except ChannelOptError as exc:
+        if _CTRL_C.is_set():
+            raise KeyboardInterrupt(f"interrupted: {exc}") from exc
+        raise
+    finally:
+        _DEPTH[0] -= 1
+
+
 class Deadline:
     """The wall clock of one whole solve: building, heuristics, every solver call.
 
@@ -137,12 +161,15 @@ class Deadline:
 
     @property
     def interrupted(self) -> bool:
-        """Ctrl-C arrived during this solve (or a parent's): start nothing new."""
-        return any(d._interrupted for d in self._chain())
+        """Ctrl-C arrived during this solve (or a parent's, or any solve inside the outermost one)."""
+        return _CTRL_C.is_set() or any(d._interrupted for d in self._chain())
 
     def interrupt(self) -> None:
         for d in self._chain():
             d._interrupted = True
+        # A strategy may solve sub-problems with a Solver of its own (no link to this clock):
+        # Ctrl-C caught there must still stop the whole outer solve.
+        _CTRL_C.set()
 
     def share(self, fraction: float) -> Deadline:
         """A child clock ending after ``fraction`` of what is left (never after this one)."""
@@ -308,6 +335,8 @@ class Solver:
         """
         if self._deadline is not None:
             return self
+        if _DEPTH[0] == 0:
+            _CTRL_C.clear()  # a new solve from the top: an old Ctrl-C is not this one's
         return _with_deadline(self, Deadline(self.time_limit))
 
     @property

@@ -46,9 +46,12 @@ class FaultySolver(Solver):
 
 @pytest.fixture(autouse=True)
 def _no_leftover_faults():
+    from channelopt.solver import _CTRL_C
+
     FAULTS.clear()
     yield
     FAULTS.clear()
+    _CTRL_C.clear()
 
 
 def knapsack(cap=13.0):
@@ -294,10 +297,14 @@ def test_deadline_shares_and_interrupts():
     grandchild = child.share(1.0)
     c_left = child.remaining()
     assert grandchild.remaining() <= c_left  # a child never outlasts its parent
+    assert Deadline(None).share(0.5).remaining() is None
     grandchild.interrupt()
     assert d.interrupted and child.interrupted and d.remaining() == 0.0
-    assert Deadline(None).share(0.5).remaining() is None
+    # Ctrl-C stops every clock inside the outermost solve, also ones not linked to it ...
+    assert Deadline(30.0).interrupted
+    # ... until a new solve starts from the top.
     solver = Solver(time_limit=4.0).start_clock()
+    assert not solver.interrupted and not Deadline(30.0).interrupted
     assert solver.share(0.5).remaining() <= 2.0
     assert solver.start_clock() is solver  # started once, never restarted
     # A model's own split (dataclasses.replace) is honoured as given, floors included,

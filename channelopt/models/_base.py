@@ -15,7 +15,7 @@ import pulp
 from .._arrays import ArrayProblem
 from ..exceptions import BuildError, InfeasibleError, NoSolutionError, NotOptimalWarning, SettingsError, SolverError
 from ..plan import Plan
-from ..solver import HEURISTIC_SHARE, SolveInfo, Solver
+from ..solver import HEURISTIC_SHARE, SolveInfo, Solver, _outer_solve
 
 __all__ = ["Model", "BuiltModel"]
 
@@ -132,7 +132,8 @@ class Model:
         """
         # The clock of time_limit starts here: building counts against it.
         solver = (solver or Solver()).start_clock() if isinstance(solver, Solver | None) else solver
-        return self.build(network).solve(solver, warm_start=warm_start)
+        with _outer_solve():
+            return self.build(network).solve(solver, warm_start=warm_start)
 
     # -- hooks
     def _check(self, network) -> None:  # pragma: no cover - overridden
@@ -263,6 +264,10 @@ class BuiltModel:
         if not isinstance(solver, Solver):
             raise SettingsError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
         solver = solver.start_clock()  # a no-op when Model.solve started it before building
+        with _outer_solve():
+            return self._solve(solver, warm_start)
+
+    def _solve(self, solver: Solver, warm_start: bool) -> Plan:
         start = None
         if warm_start:
             t0 = time.perf_counter()
