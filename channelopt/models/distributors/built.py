@@ -34,6 +34,9 @@ __all__ = ["SelectionBuilt"]
 
 log = logging.getLogger("channelopt.models")
 
+#: share of what is left that stage 1 of backup_coverage (the fewest covering distributors) may use
+BACKUP_STAGE_SHARE = 0.5
+
 
 class SelectionBuilt(BuiltModel):
     """A :class:`~channelopt.DistributorSelection` built on a network (array blocks).
@@ -90,15 +93,13 @@ class SelectionBuilt(BuiltModel):
         cover = type(model)(**{**model.get_params(), "objective": "set_cover", "set_cover_cost": "count"})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            first = cover.build(self.network).solve(solver, warm_start=warm_start)
+            # stage 1 on half of what is left; stage 2 (this model) on the rest of the one clock
+            first = cover.build(self.network).solve(solver.share(BACKUP_STAGE_SHARE), warm_start=warm_start)
         count = int(first.distributors["open"].sum())
         self.state["backup_count"] = count
         self.state["backup_count_proven"] = first.status == "optimal"
         y = self.state["y"]
         self.arrays.add_row("p", y.index, 1.0, "==", float(count))
-        if solver.time_limit is not None:
-            left = max(solver.time_limit - (time.perf_counter() - t_start), 0.1 * solver.time_limit)
-            solver = dataclasses.replace(solver, time_limit=left)
         return solver
 
     def _solve_unrestricted(self, solver: Solver, warm_start: bool, t_start: float) -> Plan:
