@@ -98,3 +98,38 @@ def test_pure_functions_do_not_mutate(outlets):
     before = outlets.copy()
     M.coverage_metrics(outlets, COVERED, ["a", "b", "c"])
     pd.testing.assert_frame_equal(before, outlets)
+
+
+def test_coverage_tables_by_hand_with_outside_region_and_odd_links(outlets):
+    # outlet 7 is in region z, which is not among all_regions: it counts overall and for its
+    # channel, never as a row of by_region; by_region keeps the order of all_regions.
+    o = pd.concat([outlets, pd.DataFrame({"outlet_id": [7], "region_id": ["z"], "channel": ["ka"],
+                                          "potential": [10.0], "visits_per_month": [2.0]})], ignore_index=True)
+    covered = np.append(COVERED, True)
+    links = pd.DataFrame({"outlet_id": [1, 1, 2, 2, 6, 4, 7],
+                          "distributor_id": ["d1", "d2", "d1", "d1", "d3", "d2", "d4"],
+                          "share": [0.5, 0.5, 0.5, 0.5, 1.0, 0.0, 1.0]})  # 2: one distributor twice; 4: zero share
+    m = M.coverage_metrics(o, covered, ["c", "b", "a", "d"], served_by=links)
+    assert m["numeric_distribution"] == pytest.approx(4 / 7)
+    assert m["weighted_distribution"] == pytest.approx(70 / 110)
+    assert m["region_coverage"] == pytest.approx(2 / 4)
+    r = m.by_region
+    assert r.index.tolist() == ["c", "b", "a", "d"] and r.index.name == "region_id"
+    assert r["outlets"].tolist() == [1, 2, 3, 0] and r["outlets"].dtype == np.int64
+    assert r["covered_outlets"].tolist() == [1, 0, 2, 0] and r["covered_outlets"].dtype == np.int64
+    assert r["potential"].tolist() == [20.0, 20.0, 60.0, 0.0]
+    assert r["covered_potential"].tolist() == [20.0, 0.0, 40.0, 0.0]
+    assert r["numeric_distribution"].tolist()[:3] == pytest.approx([1.0, 0.0, 2 / 3])
+    assert math.isnan(r.loc["d", "numeric_distribution"])
+    assert r["channel_breadth"].tolist()[:3] == [1.0, 0.0, 1.0] and math.isnan(r.loc["d", "channel_breadth"])
+    assert r["covered"].tolist() == [True, False, True, False]
+    assert r.loc["c", "visits_per_covered_outlet"] == 3.0 and math.isnan(r.loc["b", "visits_per_covered_outlet"])
+    assert r["distributors"].tolist() == [1, 0, 2, 0]            # b's only link has zero share
+    assert m["multi_served_outlets"] == 1                         # outlet 1; outlet 2's d1 twice is one
+    assert m["split_regions"] == 1
+    assert m["mean_distributors_per_covered_region"] == pytest.approx(1.5)
+    c = m.by_channel
+    assert c.index.tolist() == ["ka", "pharmacy", "trad"] and c.index.name == "channel"
+    assert c["outlets"].tolist() == [3, 1, 3] and c["covered_outlets"].tolist() == [3, 0, 1]
+    assert c["regions_reached"].tolist() == [3, 0, 1]             # ka: a, c and z
+    assert c["weighted_distribution"].tolist() == pytest.approx([1.0, 0.0, 10 / 35])
