@@ -1,0 +1,75 @@
+"""A HiGHS run channelopt stopped waiting for must not abort the process at exit.
+
+highspy solves in a daemon thread; one still inside HiGHS at interpreter exit made C++
+abort the process (exit status 134, "terminate called without an active exception")
+after the user's script had finished. The script below forces the watchdog to give up
+on a run at once, so the path is exercised on every run of the test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPT = textwrap.dedent('''
+    import warnings
+    import numpy as np
+    import pandas as pd
+    import pulp
+    import channelopt as co
+    import channelopt.solver as cs
+    from channelopt.metrics import Metrics
+    from channelopt.models._base import Model
+    from channelopt.plan import Plan
+
+    cs.CANCEL_WAIT = -1.0   # give up on a stopped run at once
+    cs.HIGHS_GRACE = 0.0
+    _options = cs._highs_options
+
+    def options(h, *args, **kwargs):
+        _options(h, *args, **kwargs)
+        h.setOptionValue("time_limit", 1e9)   # only the watchdog stops this run
+
+    cs._highs_options = options
+
+    class Mkp(Model):
+        kind = "mkp"
+        sense = pulp.LpMaximize
+
+        def __init__(self):
+            pass
+
+        def _build_arrays(self, net, ap):
+            rng = np.random.default_rng(1)
+            x = ap.add_vars("x", 300, upper=1, integer=True, cost=rng.integers(50, 100, 300))
+            for r in range(40):
+                ap.add_row(f"w{r}", x.index, rng.integers(20, 60, 300), "<=", 3000)
+            return {"x": x}
+
+        def _extract(self, net, state, info):
+            return Plan(kind=self.kind, info=info, assignments=pd.DataFrame({"take": state["x"].value}),
+                        metrics=Metrics())
+
+    warnings.simplefilter("ignore")
+    try:
+        Mkp().solve(None, co.Solver("highs", time_limit=1))
+    except co.NoSolutionError:
+        pass
+    print("ABANDONED", len(cs._ABANDONED), flush=True)
+''')
+
+
+def test_process_exits_cleanly_after_an_abandoned_highs_run(tmp_path):
+    script = tmp_path / "abandon.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert "ABANDONED 1" in done.stdout, (done.stdout, done.stderr)
+    assert "terminate called" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "waiting for 1 stopped HiGHS run(s) to end before exit" in done.stderr
