@@ -156,11 +156,14 @@ def test_killed_batch_resumes_without_double_solves(tmp_path):
     spec.write_text(textwrap.dedent("""
         [base]
         name = "k"
-        network = { synthetic = { n_regions = 20, n_outlets = 300, n_distributors = 10, seed = 3 } }
-        params = { objective = "p_median" }
+        network = { synthetic = { n_regions = 40, n_outlets = 2000, n_distributors = 60, seed = 3 } }
+        params = { objective = "p_median", keep_existing = false }
         [grid]
         p = [2, 3, 4, 5, 6, 7, 8, 9]
         """))
+    # ~0.3 s a scenario (a 300-outlet one took 10 ms): the whole batch then outlasts a watcher that a
+    # loaded machine starves for a moment; with 10 ms solves the batch once finished (exit 0)
+    # between the watcher's look and its SIGTERM.
     out = tmp_path / "res"
     cmd = [sys.executable, "-m", "channelopt.cli", "batch", str(spec), "--out", str(out), "--workers", "1",
            "--no-progress"]
