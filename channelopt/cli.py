@@ -19,6 +19,7 @@ User errors print one readable line, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -165,6 +166,11 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         print(f"Wrote {folder}")
     if args.excel:
         print(f"Wrote {plan.to_excel(args.excel)}")
+    if plan.info.termination == "interrupted":
+        # Ctrl-C during the solve: the best plan so far is written above, and the exit
+        # status still says the run was interrupted (shell convention 128 + SIGINT).
+        print("channelopt: interrupted; the best plan found so far was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 
@@ -335,6 +341,30 @@ def _cmd_template(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``channelopt`` command; returns the exit code."""
+    code = _main(argv)
+    if argv is None:
+        _exit_if_highs_still_running(code)
+    return code
+
+
+def _exit_if_highs_still_running(code: int) -> None:
+    """End the command now when a stopped HiGHS run is still going in the background.
+
+    HiGHS's full presolve checks neither interrupts nor its time limit (measured: 51-160 s
+    on large MIPs). After Ctrl-C the plan is written, but an ordinary exit would wait for
+    that run (see ``solver._join_abandoned``). A command knows its exit status, so it skips
+    the wait and the C++ teardown that would abort the process. Only when run as a program
+    (``argv is None``): ``main([...])`` called from Python never ends the interpreter.
+    """
+    from .solver import _abandoned_running
+
+    if _abandoned_running():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from .exceptions import ChannelOptError, InfeasibleError, NoSolutionError, SolverError
 
     parser = build_parser()

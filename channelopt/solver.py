@@ -793,6 +793,11 @@ def _join_abandoned() -> None:
 atexit.register(_join_abandoned)
 
 
+def _abandoned_running() -> bool:
+    """Whether a HiGHS run channelopt gave up waiting for is still going."""
+    return any(w.is_alive() for _, w in _ABANDONED)
+
+
 def _run_interruptible(h, deadline: Deadline, limit: float | None):
     """``h.run()`` in a worker thread, so that Ctrl-C and the clock stay in Python's hands.
 
