@@ -1,4 +1,4 @@
-"""Import structure: no cycles through the plan / report / viz / planner / scenarios layer.
+"""Import structure: no import cycles, through the plan / report / viz / planner / scenarios layer or anywhere.
 
 Imports inside functions count: a cycle that only closes at call time still ties two
 modules into one.
@@ -64,3 +64,10 @@ def test_no_import_cycle_through(module):
     reach = nx.descendants(g, module)
     back = [m for m in reach if module in nx.descendants(g, m) or g.has_edge(m, module)]
     assert not back, f"{module} is in an import cycle with {sorted(back)}"
+
+
+def test_no_import_cycle_anywhere_in_the_package():
+    """Issue 11: no cycles at all, counting imports inside functions (the model packages included)."""
+    g = import_graph()
+    cycles = sorted(sorted(c) for c in nx.simple_cycles(g))
+    assert not cycles, f"import cycles: {cycles[:5]}"

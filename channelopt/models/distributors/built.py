@@ -29,6 +29,7 @@ from ...solver import SolveInfo, Solver, _gap
 from .._base import BuiltModel
 from .lagrangian import solve_lagrangian
 from .radius import solve_radius
+from .restricted import certify
 
 __all__ = ["SelectionBuilt"]
 
@@ -82,8 +83,6 @@ class SelectionBuilt(BuiltModel):
             plan.info.message = ("the fewest covering distributors (set_cover, stage 1) was not proven; "
                                  + plan.info.message).strip()
         if self.state.get("restricted") and not touched:
-            from .restricted import certify
-
             plan = certify(self, plan, solver, t_start)
         return plan
 

@@ -132,13 +132,12 @@ def certify(built, plan, solver: Solver, t_start: float):
     left = _remaining(solver, t_start)
     if left is not None and left <= 0.05 * solver.time_limit:
         return plan
-    from .built import SelectionBuilt
-
     t0 = time.perf_counter()
     ap = ArrayProblem(model.kind, model.sense)
     state = build_formulation(model, net, ap, allowed=widened, close_idle=False)
     state["allowed"] = widened
-    again = SelectionBuilt(model, net, None, state, time.perf_counter() - t0, arrays=ap, strategy="mip")
+    # the widened model is built like the restricted one (type(built): no import of built.py here)
+    again = type(built)(model, net, None, state, time.perf_counter() - t0, arrays=ap, strategy="mip")
     wide_plan = again._solve_mip(dataclasses.replace(solver, time_limit=left), warm_start=True)
     wi = wide_plan.info
     n_added = int((widened & ~restricted_allowed).sum())
