@@ -521,32 +521,8 @@ class JointPlanner(Model):
         return centre
 
     def _add_budget(self, net, prob, d, w, pair) -> dict[str, Any]:
-        cells = self._cells(net, d)
+        cells, gate, table, keep = self._budget_cells(net, d, pair)
         total = float(self.total)
-        region_pos = pd.Index(net.region_ids).get_indexer(cells["region_id"])
-        dists = net.distributors
-        from ..network import _parse_channels
-
-        carries = [_parse_channels(v) for v in dists["channels"].tolist()]
-        # The distributors that may spend on each cell: they hold its region and carry its channel.
-        gate = []
-        for r, ch in zip(region_pos.tolist(), cells["channel"].tolist()):
-            gate.append([pair[r, j] for j in range(d["J"])
-                         if (r, j) in pair and (carries[j] is None or ch in carries[j])])
-        live = np.array([bool(g) for g in gate], dtype=bool)
-        cells = cells[live].reset_index(drop=True)
-        gate = [g for g, ok in zip(gate, live) if ok]
-        curves = cells["curve"].tolist()
-        hi = np.full(len(cells), total)
-        top = np.array([float(c(total)) - float(c(0.0)) for c in curves])
-        table = approximate(curves, hi, self.pwl_tol * np.maximum(top, 1e-12), max_segments=int(self.max_segments))
-        bent = np.flatnonzero(~table.concave())
-        if len(bent):
-            raise SettingsError(f"JointPlanner.curves: cells {format_ids(bent)} are not concave (S-shaped); the "
-                                f"joint model takes concave curves only (e.g. Hill with n <= 1). Use BudgetAllocation "
-                                f"for S-shaped curves.")
-        # Segments whose marginal contribution is not positive never carry spend at an optimum.
-        keep = float(self.margin) * table.slope > 1.0
         seg_cell = table.cell[keep]
         delta = np.empty(int(keep.sum()), dtype=object)
         add = prob.add_variable
