@@ -185,7 +185,7 @@ class TerritoryDesign(Model):
             As for :meth:`TerritoryBuilt.solve`.
         """
         solver = (solver or Solver()).start_clock() if isinstance(solver, Solver | None) else solver
-        return self._build_on(network, solver).solve(solver, warm_start=warm_start)
+        return self._build_on(network, solver, warm_start).solve(solver, warm_start=warm_start)
 
     def build(self, network=None) -> TerritoryBuilt:
         """Check the settings against ``network`` and build the MILP; nothing is kept on the model.
@@ -207,8 +207,14 @@ class TerritoryDesign(Model):
         """
         return self._build_on(network, None)
 
-    def _build_on(self, network, solver: Solver | None) -> TerritoryBuilt:
-        """``build``; a started ``solver`` clock bounds the heuristic ``centre_candidates`` runs here."""
+    def _build_on(self, network, solver: Solver | None, warm_start: bool = False) -> TerritoryBuilt:
+        """``build``; a started ``solver`` clock bounds the heuristic run here.
+
+        The heuristic runs before the MILP is built when ``centre_candidates`` needs its
+        plan, and on the solve path (``solver`` given, ``warm_start``): building the MILP
+        can take most of a short limit (china, k=12: 0.8 s of 1 s), and the first plan
+        must come from the heuristic within its share of the limit, not after the build.
+        """
         cc = self.centre_candidates
         if cc is not None and not (isinstance(cc, (int, np.integer)) and not isinstance(cc, bool) and cc >= 1):
             raise SettingsError(
@@ -225,20 +231,24 @@ class TerritoryDesign(Model):
         state: dict[str, Any] = {"data": d}
         ap = ArrayProblem(self.kind, self.sense)
         heuristic_seconds = 0.0
-        if self.method == "exact" and free_centres:
-            seed = None
-            if cc is not None and cc < d.n:
-                t0 = time.perf_counter()
-                seconds, hsolver = self.heuristic_seconds, Solver()
-                if isinstance(solver, Solver) and solver.remaining() is not None:
+        restricted = self.method == "exact" and free_centres and cc is not None and cc < d.n
+        if restricted or (self.method == "exact" and warm_start and isinstance(solver, Solver)):
+            t0 = time.perf_counter()
+            seconds, hsolver = self.heuristic_seconds, Solver()
+            if isinstance(solver, Solver):
+                hsolver = solver
+                if solver.remaining() is not None:
                     # the same share of the one clock as the warm start at solve time (search.HEURISTIC_SHARE)
                     hsolver = solver.share(HEURISTIC_SHARE)
                     seconds = min(seconds, hsolver.remaining())
-                hres = run_heuristic(self, d, hsolver, seconds)
-                heuristic_seconds = time.perf_counter() - t0
-                state.update(heuristic=hres, heuristic_seconds=heuristic_seconds)
-                if respects_rules(self, d, hres):
-                    seed = (hres.label, hres.centres)
+            hres = run_heuristic(self, d, hsolver, seconds)
+            heuristic_seconds = time.perf_counter() - t0
+            state.update(heuristic=hres, heuristic_seconds=heuristic_seconds)
+        if self.method == "exact" and free_centres:
+            seed = None
+            if restricted and respects_rules(self, d, state["heuristic"]):
+                hres = state["heuristic"]
+                seed = (hres.label, hres.centres)
             t0 = time.perf_counter()
             pv, pc = pairs(d, cc, seed)
             state.update(build_pmedian(self, d, ap, pv, pc))

@@ -317,8 +317,13 @@ def _swap(pb: Problem, label, sums, fixed, centres, delta_obj, viol_of, changes,
     return None
 
 
-def solve_heuristic(pb: Problem, *, seconds: float = 5.0, seed: int = 0, max_starts: int = 50) -> Result:
+def solve_heuristic(pb: Problem, *, seconds: float = 5.0, seed: int = 0, max_starts: int = 50,
+                    settle: float = 0.0) -> Result:
     """Multi-start construction plus local search; the best plan found in ``seconds``.
+
+    The first start's local search may run ``max(seconds, settle)``: a caller that
+    spends only part of its time here (the rest on polishing) still lets the first
+    plan reach balance before the polishing needs it.
 
     Examples
     --------
@@ -339,6 +344,7 @@ def solve_heuristic(pb: Problem, *, seconds: float = 5.0, seed: int = 0, max_sta
         starts += 1
         label = _construct(pb, rng)
         centres = None
+        deadline = t0 + (max(seconds, settle) if starts == 1 else seconds)
         for _ in range(20):
             if pb.objective == "compactness":
                 centres = best_centres(pb, label) if pb.fixed_centres is None else list(pb.fixed_centres)

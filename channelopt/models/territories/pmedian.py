@@ -18,6 +18,31 @@ from .labelling import symmetric
 __all__ = ["pairs", "build_pmedian", "start_values", "add_separator_cuts", "read_plan"]
 
 
+class PairIndex:
+    """Position of pair ``(v, c)`` among the model's pairs, as a dict would answer it (an n x n int32 table).
+
+    ``index[v, c]``, ``(v, c) in index`` and ``index.get((v, c))``; ``pos[v, c]`` is -1 for a pair
+    the model leaves out. A dict of 113k tuples took 0.25 s to build on china.
+    """
+
+    def __init__(self, n: int, pv: np.ndarray, pc: np.ndarray) -> None:
+        self.pos = np.full((n, n), -1, dtype=np.int32)
+        self.pos[pv, pc] = np.arange(len(pv), dtype=np.int32)
+
+    def __getitem__(self, key) -> int:
+        i = int(self.pos[key[0], key[1]])
+        if i < 0:
+            raise KeyError(key)
+        return i
+
+    def __contains__(self, key) -> bool:
+        return bool(self.pos[key[0], key[1]] >= 0)
+
+    def get(self, key, default=None):
+        i = int(self.pos[key[0], key[1]])
+        return default if i < 0 else i
+
+
 def pairs(d: TerritoryData, candidates: int | None, seed=None) -> tuple[np.ndarray, np.ndarray]:
     """The (region, centre) pairs the compactness model may use, region-major.
 
@@ -53,25 +78,37 @@ def build_pmedian(settings, d: TerritoryData, ap: ArrayProblem, pv: np.ndarray, 
     """
     n, k = d.n, d.k
     npairs = len(pv)
-    index = {(v, c): i for i, (v, c) in enumerate(zip(pv.tolist(), pc.tolist()))}
-    diag_pos = np.array([index[c, c] for c in range(n)], dtype=np.int64)
+    index = PairIndex(n, pv, pc)
+    diag_pos = index.pos[np.arange(n), np.arange(n)].astype(np.int64)
     off = pv != pc
     up = np.ones(npairs)
-    nbr_rows: list[tuple[int, list[int]]] = []
+    nbr = None
     if settings.contiguity and k > 1:
         # a member that is not next to its centre needs a member among its own neighbours
         # (the separator of the piece {v}); valid for every contiguous plan, and it
-        # removes most of the scattered LP and B&B solutions before any lazy round
-        adjset = [set(a) for a in d.adj]
-        for i in np.flatnonzero(off).tolist():
-            v, c = int(pv[i]), int(pc[i])
-            if c in adjset[v]:
-                continue
-            nb = [index[u, c] for u in d.adj[v] if (u, c) in index]
-            if nb:
-                nbr_rows.append((i, nb))
-            else:
-                up[i] = 0.0
+        # removes most of the scattered LP and B&B solutions before any lazy round.
+        # Vectorised over (pair, neighbour) entries: a python loop here took 2.7 s of a
+        # 1 s limit on china (113k pairs)
+        deg = np.fromiter((len(a) for a in d.adj), dtype=np.int64, count=n)
+        nb_flat = np.fromiter((u for a in d.adj for u in a), dtype=np.int64, count=int(deg.sum()))
+        starts = np.r_[0, np.cumsum(deg)[:-1]]
+        adjacent = np.zeros(npairs, dtype=bool)
+        cand = np.flatnonzero(off)
+        # entries (pair i, neighbour u of pv[i])
+        reps = deg[pv[cand]]
+        pi = np.repeat(cand, reps)
+        within = np.arange(len(pi)) - np.repeat(np.cumsum(reps) - reps, reps)
+        u = nb_flat[np.repeat(starts[pv[cand]], reps) + within]
+        adjacent[pi[u == pc[pi]]] = True
+        keep = ~adjacent[pi]
+        pi, u = pi[keep], u[keep]
+        j = index.pos[u, pc[pi]]
+        pi, j = pi[j >= 0], j[j >= 0]
+        need = cand[~adjacent[cand]]
+        has = np.zeros(npairs, dtype=bool)
+        has[pi] = True
+        up[need[~has[need]]] = 0.0
+        nbr = (pi, j)
     x = ap.add_vars("x", npairs, upper=up, integer=integer, cost=d.weights[pv] * d.dist[pv, pc])
     cols = x.index
     state: dict[str, Any] = {"form": "hess", "x": x, "pv": pv, "pc": pc, "index": index, "diag": diag_pos}
@@ -88,11 +125,15 @@ def build_pmedian(settings, d: TerritoryData, ap: ArrayProblem, pv: np.ndarray, 
             ap.add_rows(f"bal_lo_{p}", pc, cols, a - np.where(off, 0.0, d.lower[p]), sense=">=", rhs=0.0, n_rows=n)
         if np.isfinite(d.upper[p]):
             ap.add_rows(f"bal_hi_{p}", pc, cols, a - np.where(off, 0.0, d.upper[p]), sense="<=", rhs=0.0, n_rows=n)
-    if nbr_rows:
-        rows = np.concatenate([np.full(len(nb) + 1, r) for r, (_, nb) in enumerate(nbr_rows)])
-        members = np.concatenate([[i, *nb] for i, nb in nbr_rows]).astype(np.int64)
-        vals = np.concatenate([[1.0] + [-1.0] * len(nb) for _, nb in nbr_rows])
-        ap.add_rows("nbr", rows, cols[members], vals, sense="<=", rhs=0.0, n_rows=len(nbr_rows))
+    if nbr is not None and len(nbr[0]):
+        pi, j = nbr
+        heads = pi[np.r_[True, pi[1:] != pi[:-1]]]  # pi is sorted (np.unique hashes: 0.4 s on china)
+        row_of = np.full(npairs, -1, dtype=np.int64)
+        row_of[heads] = np.arange(len(heads))
+        rows = np.r_[row_of[heads], row_of[pi]]
+        members = np.r_[heads, j]
+        vals = np.r_[np.ones(len(heads)), -np.ones(len(pi))]
+        ap.add_rows("nbr", rows, cols[members], vals, sense="<=", rhs=0.0, n_rows=len(heads))
     if d.locked is not None:
         groups = [np.flatnonzero(d.locked == j) for j in range(k)]
         groups = [g for g in groups if len(g)]

@@ -76,7 +76,7 @@ def run_heuristic(model, d, solver: Solver, seconds: float) -> heur.Result:
     # construction + local search get a quarter (at most 10 s) when location-allocation
     # rounds follow: those rounds, not more restarts, are what lower the objective
     first = min(seconds / 4, 10.0) if do_polish else seconds
-    res = heur.solve_heuristic(pb, seconds=first, seed=model.seed)
+    res = heur.solve_heuristic(pb, seconds=first, seed=model.seed, settle=seconds)
     if do_polish and res.violation <= 1e-9 and res.contiguous:
         left = t0 + seconds - time.perf_counter()
         label, centres, obj = polish(d, pb, res.label, res.centres, solver, left)
