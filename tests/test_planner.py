@@ -272,3 +272,23 @@ def test_time_limit_is_split_across_the_stages(net):
         share = _TIME_SHARES[stage] / sum(_TIME_SHARES[s] for s in todo[todo.index(stage):])
         limits = [c["time_limit"] for c in plan.stages[stage].info.calls]
         assert limits and max(limits) <= 100.0 * share + 1e-6, (stage, limits, share)
+
+
+def test_assignment_stage_without_time_left_returns_the_greedy_plan_within_the_rules(net, monkeypatch):
+    # On china at time_limit 1-5 s the assignment stage's share ran out before HiGHS found an assignment
+    # and the planner raised NoSolutionError; its greedy plan is now the answer, checked like any plan.
+    from channelopt import planner as planner_mod
+
+    real = planner_mod._Clock.next
+
+    def spent_assignment(self, stage):
+        solver = real(self, stage)
+        return solver.share(0.0) if stage == "assignment" else solver
+
+    monkeypatch.setattr(planner_mod._Clock, "next", spent_assignment)
+    plan = _planner(budget=None, curves=None).solve(net, co.Solver(time_limit=100.0))
+    stage = plan.stages["assignment"]
+    assert stage.info.calls[0]["time_limit"] == 0.0
+    assert stage.status == "feasible" and "greedy start" in stage.info.message
+    assert plan.status == "feasible"
+    _check_exclusive_within_capacity(plan, net, ["territory", "channel"])
