@@ -88,3 +88,48 @@ def test_transport_lp_does_not_start_on_an_expired_clock():
     assert lagrangian.transport(arrays, every, spent, times) is None
     assert len(times) == 1  # no LP was started
     assert lagrangian.round_plan(arrays, np.zeros(5, bool), np.zeros(5, bool), np.ones(5), spent) is None
+
+
+def test_lagrangian_without_time_for_an_lp_returns_the_greedy_plan_not_no_solution():
+    # china capacitated min_cost ("auto" -> lagrangian) at time_limit 0.4-2 s (the planner's selection
+    # share at 1-5 s): the rounding's transportation LP never finished and the model raised
+    # NoSolutionError. The greedy plan needs no LP.
+    net = _binding(3)
+    exact = co.DistributorSelection(capacitated=True, strategy="mip").solve(net, solver=HIGHS)
+    spent = co.Solver("highs", time_limit=100).start_clock().share(0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", co.NotOptimalWarning)
+        plan = co.DistributorSelection(capacitated=True, strategy="lagrangian").solve(net, solver=spent)
+    assert plan.status == "feasible"
+    _check_plan(net, plan)
+    # every outlet served by a link it may use, and the objective is what the plan costs
+    costs = net.costs()
+    links = plan.links
+    oi = net.outlets.set_index("outlet_id").index.get_indexer(links["outlet_id"])
+    dj = net.distributors.set_index("distributor_id").index.get_indexer(links["distributor_id"])
+    d = plan.distributors
+    fixed = net.distributors["fixed_cost"].to_numpy()[d["open"].to_numpy(dtype=bool)].sum()
+    assert plan.objective == pytest.approx((costs[oi, dj] * links["share"].to_numpy()).sum() + fixed, rel=1e-9)
+    assert exact.objective * (1 - 1e-9) <= plan.objective
+    assert plan.info.bound <= exact.objective * (1 + 1e-9)
+
+
+def test_greedy_plan_serves_every_outlet_within_capacity_on_allowed_links():
+    for seed in range(5):
+        net = _binding(seed, ratio=1.3)
+        allowed = np.isfinite(net.costs()) & (net.distances() < 60)
+        oi, dj = np.nonzero(allowed)
+        demand = net.outlets["demand"].to_numpy(float)
+        cap = net.distributors["capacity"].to_numpy(float)
+        fixed = net.distributors["fixed_cost"].to_numpy(float)
+        m = len(cap)
+        plan = lagrangian.greedy_plan((oi, dj, net.costs()[oi, dj], demand, cap, fixed), np.zeros(m, bool),
+                                      np.zeros(m, bool), np.linspace(1, 0, m))
+        assert plan is not None
+        assert allowed[plan["oi"], plan["dj"]].all()
+        assert np.bincount(plan["oi"], weights=plan["share"], minlength=len(demand)) == pytest.approx(1.0)
+        load = np.bincount(plan["dj"], weights=plan["share"] * demand[plan["oi"]], minlength=m)
+        assert (load <= cap * (1 + 1e-12)).all()
+        assert plan["open"][plan["dj"]].all()
+        assert plan["objective"] == pytest.approx(
+            (net.costs()[plan["oi"], plan["dj"]] * plan["share"]).sum() + fixed[plan["open"]].sum(), rel=1e-12)

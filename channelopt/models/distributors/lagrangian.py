@@ -24,7 +24,7 @@ from .. import _heuristics as heur
 from .formulation import build_formulation
 from .plan import selection_plan
 
-__all__ = ["solve_lagrangian", "eligible"]
+__all__ = ["solve_lagrangian", "eligible", "greedy_plan"]
 
 log = logging.getLogger("channelopt.models")
 
@@ -77,7 +77,11 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
                                 seconds=_seconds(solver, lag_seconds / 2))
     lag_time = time.perf_counter() - t0
     t0 = time.perf_counter()
+    # The first plan from a greedy (no LP, milliseconds): a time-limited solve never ends with less.
+    first = greedy_plan(arrays, forced, closed, lag.y_mean)
     best = round_plan(arrays, forced, closed, lag.y_mean, solver, lp_seconds)
+    if best is None or (first is not None and first["objective"] < best["objective"]):
+        best = first
     round_time = time.perf_counter() - t0
     if best is None:
         if solver.deadline.expired:
@@ -329,3 +333,66 @@ def transport(arrays, is_open, solver, lp_seconds: list | None = None) -> dict |
     share = x.value
     used = share > 1e-9
     return {"oi": o[used], "dj": d[used], "share": share[used], "service": float(info.objective)}
+
+
+def greedy_plan(arrays, forced, closed, score) -> dict | None:
+    """A plan without any LP, in one pass over the outlets.
+
+    Opens the distributors the bound favours (as :func:`round_plan` starts), then
+    serves each outlet, those with the fewest open links first, from its cheapest open
+    links with room (split demand); an outlet left short opens its best-scored closed
+    link. None when an outlet cannot be served even so.
+    """
+    oi, dj, cost, demand, capacity, fixed = arrays
+    n, m = len(demand), len(capacity)
+    total = float(demand.sum())
+    cap = np.where(np.isfinite(capacity), capacity, total)
+    free = ~forced & ~closed
+    order = np.flatnonzero(free)
+    order = order[np.lexsort((fixed[order] / np.maximum(cap[order], 1e-12), -score[order]))]
+    cum = cap[forced].sum() + np.cumsum(cap[order])
+    k = min(len(order), max(int(np.searchsorted(cum, total * (1 + 1e-9))) + 1, int((score[order] >= 0.5).sum())))
+    is_open = forced.copy()
+    is_open[order[:k]] = True
+    links = np.lexsort((cost, oi))  # each outlet's links, cheapest first
+    first = np.searchsorted(oi[links], np.arange(n + 1)).tolist()
+    reach = np.bincount(oi, weights=is_open[dj].astype(float), minlength=n)
+    by = np.lexsort((-demand, reach)).tolist()  # the least reachable first, then the largest
+    link_list, ldj = links.tolist(), dj[links].tolist()
+    opened, usable = is_open.tolist(), free.tolist()
+    rank = np.empty(m)
+    rank[np.argsort(-score, kind="stable")] = np.arange(m)
+    rank = rank.tolist()
+    left = np.where(is_open, cap, 0.0).tolist()
+    caps, dem = cap.tolist(), demand.tolist()
+    pick_l, pick_s = [], []
+    for i in by:
+        need, di = dem[i], dem[i]
+        tol = 1e-12 * max(1.0, di)
+        for sweep in range(2):
+            for q in range(first[i], first[i + 1]):
+                j = ldj[q]
+                if left[j] <= 0.0:
+                    continue
+                take = need if need <= left[j] else left[j]
+                left[j] -= take
+                pick_l.append(link_list[q])
+                pick_s.append(take / di if di > 0 else 1.0)
+                need -= take
+                if need <= tol:
+                    break
+            if need <= tol and (di > 0 or pick_l and oi[pick_l[-1]] == i):
+                break
+            # short: sign the best-scored distributor this outlet can reach
+            shut = [ldj[q] for q in range(first[i], first[i + 1]) if not opened[ldj[q]] and usable[ldj[q]]]
+            if sweep or not shut:
+                return None
+            j = min(shut, key=rank.__getitem__)
+            opened[j], left[j] = True, caps[j]
+    is_open = np.asarray(opened)
+    pl, share = np.asarray(pick_l, dtype=np.int64), np.asarray(pick_s)
+    carried = np.bincount(dj[pl], weights=share, minlength=m) > 1e-12
+    is_open &= carried | forced  # an idle distributor only costs its fixed fee
+    service = float(cost[pl] @ share)
+    return {"oi": oi[pl], "dj": dj[pl], "share": share, "service": service, "open": is_open,
+            "objective": service + float(fixed[is_open].sum())}
