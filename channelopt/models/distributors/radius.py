@@ -298,6 +298,7 @@ def _penalty_fixing(lag: dict, p: int | None, forced, closed, upper: float, inte
 def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
     """Solve an uncapacitated p-median / UFLP: heuristic, Lagrangian bound and fixing, then the radius MIP."""
     t_start = time.perf_counter() if t_start is None else t_start  # the solve's clock (building included)
+    solver = solver.start_clock()  # a no-op when the built model's solve started it
     model, net, state = built.model, built.network, built.state
     oi, dj, cost = state["oi"], state["dj"], state["cost"]
     n, m = state["n"], state["m"]
@@ -305,6 +306,8 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
     fixed = state["fixed"] if model.objective == "min_cost" else np.zeros(m)
     lv = Levels(oi, dj, cost, n)
     limit = solver.time_limit
+    # every phase and sub-solve draws on the caller's clock (building charged), and Ctrl-C reaches them
+    budget = solver.remaining()
     integral = bool(np.all(cost == np.round(cost)) and np.all(fixed == np.round(fixed)))
     steps: dict[str, dict] = {}
 
@@ -318,7 +321,7 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
     t0 = time.perf_counter()
     dense = np.full((n, m), np.inf)
     dense[oi, dj] = cost
-    secs = float(model.heuristic_seconds) if limit is None else min(float(model.heuristic_seconds), 0.1 * limit)
+    secs = float(model.heuristic_seconds) if budget is None else min(float(model.heuristic_seconds), 0.1 * budget)
     is_open = heur.greedy_median(dense, p=model.p, fixed=fixed if model.objective == "min_cost" else None,
                                  forced=forced, closed=excluded, seconds=secs)
     if model.p is not None and is_open.sum() == model.p:
@@ -330,13 +333,21 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
 
     # 2. Lagrangian bound (the LP bound, in seconds) and fixing by penalties
     t0 = time.perf_counter()
-    lag_secs = LAGRANGIAN_SECONDS if limit is None else LAGRANGIAN_SHARE * limit
-    lag = median_lagrangian(lv, m, p=model.p, fixed=fixed, forced=forced, closed=excluded,
-                            upper=best_obj if math.isfinite(best_obj) else np.inf, seconds=lag_secs, evaluate=price,
-                            integral=integral)
+    lag_secs = LAGRANGIAN_SECONDS if budget is None else LAGRANGIAN_SHARE * budget
+    try:
+        lag = median_lagrangian(lv, m, p=model.p, fixed=fixed, forced=forced, closed=excluded,
+                                upper=best_obj if math.isfinite(best_obj) else np.inf, seconds=lag_secs,
+                                evaluate=price, integral=integral)
+    except KeyboardInterrupt:
+        if best_open is None:
+            raise
+        # Ctrl-C: the heuristic's plan comes back, marked interrupted, without a bound
+        solver.deadline.interrupt()
+        lag = {"open": None, "upper": math.inf, "rho": None, "bound": -math.inf, "iterations": 0}
     if lag["open"] is not None and lag["upper"] < best_obj:
         best_open, best_obj = lag["open"], lag["upper"]
-    if model.p is not None and best_open is not None and lag["bound"] < best_obj - 1e-9 * max(1.0, abs(best_obj)):
+    if (model.p is not None and best_open is not None and not solver.interrupted
+            and lag["bound"] < best_obj - 1e-9 * max(1.0, abs(best_obj))):
         # the bound does not prove the plan yet: improve the plan from the relaxation's own open set
         rho = lag["rho"]
         if rho is not None:
@@ -360,7 +371,7 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
     rounds = 0
     top_total = 0
     proven = math.isfinite(best_obj) and bound >= best_obj - max(solver.mip_gap * abs(best_obj), 1e-9)
-    if not proven:
+    if not proven and not solver.interrupted:
         shut, keep = (_penalty_fixing(lag, model.p, forced, excluded, best_obj, integral) if math.isfinite(best_obj)
                       else (np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)))
         steps["fixing"] = {"closed": int(shut.sum()), "opened": int(keep.sum())}
@@ -382,16 +393,20 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
         while True:
             rounds += 1
             # a margin for plan assembly after the MIP (measured: HiGHS under load overran by ~10%)
-            left = None if limit is None else 0.9 * limit - (time.perf_counter() - t_start)
-            if left is not None and left <= 0.02 * limit:
+            if solver.interrupted:
+                break
+            left = solver.remaining()
+            room = None if left is None or budget is None else left - 0.1 * budget
+            if room is not None and room <= 0.02 * budget:
                 break
             ap, blocks = _build(model, rl, top, y_lo, y_hi, fixed, net)
             start = None
             if inside:
                 _, c = _assign(rl, best_open)
                 start = _start(rl, blocks, best_open, c)
-            info = Solver(solver.name, time_limit=left, mip_gap=solver.mip_gap, threads=solver.threads,
-                          msg=solver.msg, options=solver.options).solve(ap, warm_start=start)
+            # on the caller's clock (a share ending `room` from now), so Ctrl-C and the limit reach it
+            mip_solver = solver if room is None else solver.share(room / left)
+            info = mip_solver.solve(ap, warm_start=start)
             top_total = int((top + 1).sum())
             if info.status == "infeasible":
                 # no plan better than best_obj exists (or none at all)
@@ -435,7 +450,8 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
     gap = _gap(best_obj, bound) if math.isfinite(bound) else math.nan
     status = "optimal" if math.isfinite(gap) and gap <= max(solver.mip_gap, 1e-9) + 1e-12 else "feasible"
     pick, _ = _assign(lv, best_open)
-    termination = "optimal" if status == "optimal" else (info.termination if info is not None else "time_limit")
+    termination = "optimal" if status == "optimal" else (
+        "interrupted" if solver.interrupted else info.termination if info is not None else "time_limit")
     out = SolveInfo(solver.name, status, termination, objective=best_obj,
                     bound=bound if math.isfinite(bound) else math.nan, gap=gap,
                     seconds=time.perf_counter() - t_start, build_seconds=built.build_seconds,

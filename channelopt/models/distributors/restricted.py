@@ -46,9 +46,8 @@ def supports_bound(model) -> bool:
 
 
 def _remaining(solver: Solver, t_start: float) -> float | None:
-    if solver.time_limit is None:
-        return None
-    return solver.time_limit - (time.perf_counter() - t_start)
+    """What is left of the caller's clock (``t_start`` is kept for callers; the clock is ``solver``'s)."""
+    return solver.remaining()
 
 
 def full_lp_bound(model, net, allowed: np.ndarray, solver: Solver, t_start: float,
@@ -67,11 +66,12 @@ def full_lp_bound(model, net, allowed: np.ndarray, solver: Solver, t_start: floa
     scale = max(1.0, float(np.abs(cost).max(initial=0.0)))
     for _ in range(max_rounds):
         left = _remaining(solver, t_start)
-        if left is not None and left <= 0.05 * solver.time_limit:
+        if solver.interrupted or (left is not None and left <= 0.05 * solver.time_limit):
             return None
         ap = ArrayProblem("full_lp_bound", "min")
         state = build_formulation(model, net, ap, allowed=current, close_idle=False, relax=True)
-        info = Solver("highs", time_limit=left, threads=solver.threads).solve(ap)
+        # HiGHS for its duals, without the user's MIP options, on the caller's clock (and Ctrl-C)
+        info = dataclasses.replace(solver, name="highs", options={}, msg=False).solve(ap)
         if info.status != "optimal" or ap.duals is None:
             return None
         rows = state["rows"]
@@ -104,12 +104,19 @@ def certify(built, plan, solver: Solver, t_start: float):
             info.status = "feasible"
         info.message = f"{note}; no bound for the unrestricted problem is computed for these rules"
         return plan
-    res = full_lp_bound(model, net, restricted_allowed, solver, t_start)
+    solver = solver.start_clock()
+    try:
+        res = full_lp_bound(model, net, restricted_allowed, solver, t_start)
+    except KeyboardInterrupt:  # Ctrl-C between two LPs: the plan in hand comes back
+        solver.deadline.interrupt()
+        res = None
     if res is None:
         info.bound, info.gap = math.nan, math.nan
         if info.status == "optimal":
             info.status = "feasible"
-        info.message = f"{note}; the time limit stopped the full-problem bound"
+        if solver.interrupted:
+            info.termination = "interrupted"
+        info.message = f"{note}; {'Ctrl-C' if solver.interrupted else 'the time limit'} stopped the full-problem bound"
         return plan
     lp, foi, fdj, rc = res
     z = info.objective
@@ -130,7 +137,7 @@ def certify(built, plan, solver: Solver, t_start: float):
     widened = restricted_allowed.copy()
     widened[foi[useful], fdj[useful]] = True
     left = _remaining(solver, t_start)
-    if left is not None and left <= 0.05 * solver.time_limit:
+    if solver.interrupted or (left is not None and left <= 0.05 * solver.time_limit):
         return plan
     t0 = time.perf_counter()
     ap = ArrayProblem(model.kind, model.sense)
@@ -138,9 +145,16 @@ def certify(built, plan, solver: Solver, t_start: float):
     state["allowed"] = widened
     # the widened model is built like the restricted one (type(built): no import of built.py here)
     again = type(built)(model, net, None, state, time.perf_counter() - t0, arrays=ap, strategy="mip")
-    wide_plan = again._solve_mip(dataclasses.replace(solver, time_limit=left), warm_start=True)
+    try:
+        wide_plan = again._solve_mip(solver, warm_start=True)  # the rest of the caller's clock
+    except KeyboardInterrupt:  # Ctrl-C before the widened model had a plan: keep the one in hand
+        solver.deadline.interrupt()
+        info.termination = "interrupted"
+        return plan
     wi = wide_plan.info
     n_added = int((widened & ~restricted_allowed).sum())
+    if solver.interrupted:
+        info.termination = "interrupted"
     if not wi.has_solution:
         return plan
     best = wide_plan if wi.objective < z - 1e-9 * max(1.0, abs(z)) else plan
