@@ -15,8 +15,12 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``arrays``: the array build with the same explicit rows;
 - ``cumulative``: arrays + O(n k) running-sum root-order rows;
 - ``order``: + regions ordered by load (largest first);
-- ``new``: + roots fixed from the balance bounds (the default path);
-- ``variation``: ``new`` with cut edges priced by the multiway-cut rows (not kept).
+- ``prev``: + roots fixed from the balance bounds (the last session's default);
+- ``variation``: ``prev`` with cut edges priced by the multiway-cut rows (not kept);
+- ``reach``: ``prev`` + roots and members fixed from path loads (Validi & Buchanan's L/U-fixing from every root);
+- ``single``: ``reach`` + one flow for all territories that cut edges block (their SCF);
+- ``extended``: ``reach`` + their extended objective (``z[e,j] >= x[u,j] - x[v,j]``, an edge costs ``sum_j z``);
+- ``new``: ``reach`` + single flow + extended objective (the default path).
 """
 
 from __future__ import annotations
@@ -37,14 +41,20 @@ from channelopt.models.territories import TerritoryDesign, labelling
 
 ROOT = Path(__file__).resolve().parents[1]
 
-DEFAULT_CUT = labelling.CUT_ROWS
+_PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max", "reach": False,
+         "flow": "slots"}
 VARIANTS = {
-    "old": {"build": "pulp", "symmetry": "explicit", "order": "index", "fixing": False, "cut": "max"},
-    "arrays": {"build": "arrays", "symmetry": "explicit", "order": "index", "fixing": False, "cut": "max"},
-    "cumulative": {"build": "arrays", "symmetry": "cumulative", "order": "index", "fixing": False, "cut": "max"},
-    "order": {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": False, "cut": "max"},
-    "new": {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True},
-    "variation": {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "variation"},
+    "old": {"build": "pulp", "symmetry": "explicit", "order": "index", "fixing": False, "cut": "max", "reach": False,
+            "flow": "slots"},
+    "arrays": {**_PREV, "symmetry": "explicit", "order": "index", "fixing": False},
+    "cumulative": {**_PREV, "order": "index", "fixing": False},
+    "order": {**_PREV, "fixing": False},
+    "prev": _PREV,
+    "variation": {**_PREV, "cut": "variation"},
+    "reach": {**_PREV, "reach": True},
+    "single": {**_PREV, "reach": True, "flow": "single"},
+    "extended": {**_PREV, "reach": True, "cut": "extended"},
+    "new": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
 }
 
 
@@ -52,7 +62,7 @@ def configure(variant: str) -> None:
     v = VARIANTS[variant]
     os.environ["CHANNELOPT_BUILD_PATH"] = v["build"]
     labelling.SYMMETRY, labelling.ORDER, labelling.LOAD_FIXING = v["symmetry"], v["order"], v["fixing"]
-    labelling.CUT_ROWS = v.get("cut", DEFAULT_CUT)
+    labelling.CUT_ROWS, labelling.REACH_FIXING, labelling.FLOW = v["cut"], v["reach"], v["flow"]
 
 
 def benchdata() -> Path:
@@ -105,6 +115,7 @@ def districting(states, variants, time_limit, threads):
                 nan = float("nan")
                 run = {"objective": nan, "bound": nan, "status": "no_plan", "contiguous": False, "build": nan}
             run["seconds"] = time.perf_counter() - t0
+            run["load"] = os.getloadavg()[0]  # the machine is shared: the 1-minute load at the end of the run
             row["runs"][variant] = run
             print(f"  {r['state']} {variant}: {run['status']} objective {run['objective']} bound {run['bound']:.4g} "
                   f"in {run['seconds']:.1f}s (build {run['build']:.2f}s)", flush=True)
@@ -116,7 +127,7 @@ def districting(states, variants, time_limit, threads):
 def print_table(rows, variants) -> None:
     head = f"{'case':18} {'opt':>4} {'paper s':>8}"
     for v in variants:
-        head += f" | {v + ' obj/bound':>16} {'status':>8} {'s':>7}"
+        head += f" | {v + ' obj/bound':>16} {'status':>8} {'s':>7} {'load':>5}"
     base = variants[0]
     for v in variants[1:]:
         head += f" | {base + '/' + v:>10}"
@@ -126,7 +137,7 @@ def print_table(rows, variants) -> None:
         for v in variants:
             run = row["runs"][v]
             ob = f"{run['objective']:.0f}/{run['bound']:.4g}"
-            line += f" | {ob:>16} {run['status']:>8} {run['seconds']:7.1f}"
+            line += f" | {ob:>16} {run['status']:>8} {run['seconds']:7.1f} {run['load']:5.1f}"
         b = row["runs"][base]
         for v in variants[1:]:
             run = row["runs"][v]

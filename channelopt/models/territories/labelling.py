@@ -1,10 +1,18 @@
 """The labelling formulation: ``x[v, j] = 1`` when region ``v`` is in territory slot ``j``.
 
 Used for ``cut_edges``, ``disruption`` and ``compactness`` with fixed centres.
-Contiguity is a single-commodity flow from each slot's root (:mod:`.contiguity`).
-When the slots are interchangeable (no centres, current alignment or locks), each
-partition is kept once: a slot's root is its lowest-numbered region and roots
-increase with the slot (Validi & Buchanan's diagonal fixing plus root ordering).
+Contiguity is a flow from each slot's root (:mod:`.contiguity`): one flow per slot,
+or, for interchangeable slots with the cut-edge objective, one flow for all slots that
+cut edges block. When the slots are interchangeable (no centres, current alignment or
+locks), each partition is kept once: a slot's root is its first region in load order
+and roots increase with the slot (Validi & Buchanan's diagonal fixing plus root
+ordering); roots and members that the balance bounds and path loads rule out are fixed
+(:func:`symmetric_fixing`).
+
+Measured on Validi & Buchanan's county instances (HiGHS, 1 thread, 40 s, load 6.5-8):
+WV ended at 26/9 (objective/bound) with the per-slot flow and the max cut rows, 26/12.1
+with the single flow, 26/10.9 with the extended objective, and 23/17.7 with both; NE was
+proven in 53 s with both (load 9.3), where it had ended at 19/15 after 120 s.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..._arrays import ArrayProblem
-from .contiguity import add_flow_contiguity
+from .contiguity import add_flow_contiguity, add_single_flow_contiguity
 from .data import TerritoryData
 
 __all__ = ["build_labelling", "symmetric"]
@@ -27,11 +35,17 @@ SYMMETRY = "cumulative"
 ORDER = "load"
 #: fix roots (and members before the first possible root) from the balance bounds
 LOAD_FIXING = True
-#: how a cut edge is priced: "max" (``y_e >= x[u,j] - x[v,j]`` for every slot, 0.1's rows) or
-#: "variation" (``y_e >= 1/2 sum_j |x[u,j] - x[v,j]|``, the multiway-cut relaxation). Measured:
-#: variation lifts the root LP (WV 5.5 -> 7.1) but solved ME/NM/ID 1.0-1.6x slower and ended
-#: WV/NE at 120 s with weaker bounds (12.5 vs 13, 12.9 vs 15), so "max" stays
-CUT_ROWS = "max"
+#: how a cut edge is priced: "max" (``y_e >= x[u,j] - x[v,j]`` for every slot, 0.1's rows),
+#: "variation" (``y_e >= 1/2 sum_j |x[u,j] - x[v,j]|``, the multiway-cut relaxation) or "extended"
+#: (Validi & Buchanan: ``z[e,j] >= x[u,j] - x[v,j]``, ``y_e = sum_j z[e,j]``; the same LP value as
+#: "variation" with half the rows). Measured: variation alone solved ME/NM/ID 1.0-1.6x slower than max
+#: with the per-slot flow; extended with the single flow is the pair that pays (module docstring)
+CUT_ROWS = "extended"
+#: with contiguity, fix roots and members from path loads (:func:`reach_fixing`)
+REACH_FIXING = True
+#: contiguity rows of the symmetric cut-edge model: "slots" (one flow per slot, 2 m k arcs) or
+#: "single" (one flow for all slots that cut edges block, 2 m arcs; Validi & Buchanan's SCF)
+FLOW = "single"
 
 
 def region_order(d: TerritoryData, order: str | None = None) -> np.ndarray:
@@ -64,6 +78,138 @@ def load_fixing(d: TerritoryData, order: np.ndarray) -> np.ndarray:
     return ok
 
 
+def reach_fixing(d: TerritoryData, order: np.ndarray, root_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which (position, slot) may be a root and which a member, when every territory is contiguous.
+
+    Slot ``j``'s territory holds its root ``p`` (its first position) and lies in the
+    positions from ``p`` on, in one connected piece: every member ``q`` is joined to ``p``
+    by a path through those positions whose load (both ends included) is at most the
+    territory's upper bound, on every balance attribute whose loads are all >= 0
+    (Validi & Buchanan's U-fixing, here from every possible root). The regions within
+    reach of ``p`` must carry each lower bound, or ``p`` roots nothing (their L-fixing).
+    Roots increase with the slot; a region whose one possible slot is ``j`` is a member
+    of ``j``, so ``j``'s root is no later than it; when nothing before it can root ``j``,
+    it is the root. The passes repeat until nothing changes.
+
+    Parameters
+    ----------
+    root_ok : bool array (n, k)
+        By position: which roots the diagonal and load fixing leave.
+
+    Returns
+    -------
+    root_ok, member_ok : bool arrays (n, k), by position.
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    n, k = root_ok.shape
+    root_ok = root_ok.copy()
+    loads = d.loads[order]
+    usable = [p for p in range(loads.shape[1]) if (loads[:, p] >= 0).all()]
+    reach = np.zeros((n, n), dtype=bool)  # reach[p, q]: q may share a territory rooted at p
+    mats = path_loads(d, order)
+    if not mats:
+        # no upper bound to measure paths against: reach is the piece of the graph after p
+        pos = np.empty(n, dtype=np.int64)
+        pos[order] = np.arange(n)
+        e = pos[np.asarray(d.edges, dtype=np.int64).reshape(-1, 2)]
+        from scipy.sparse import csr_matrix
+
+        mats = [(None, csr_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
+                                  shape=(n, n)), 0.0)]
+    for s in range(n):
+        ok = np.ones(n - s, dtype=bool)
+        for p, mat, eps in mats:
+            dist = dijkstra(mat[s:, s:], indices=0)
+            if p is None:
+                ok &= np.isfinite(dist)
+            else:
+                tol = 1e-9 * max(1.0, d.upper[p]) + n * eps
+                ok &= dist + loads[s, p] <= d.upper[p] + tol
+        reach[s, s:] = ok
+    for p in usable:
+        if d.lower[p] > 0:
+            total = reach.astype(float) @ loads[:, p]
+            root_ok &= (total >= d.lower[p] - 1e-9 * max(1.0, d.lower[p]))[:, None]
+    reach_i = reach.astype(np.int64)
+    while True:
+        before = root_ok.copy()
+        # roots strictly increase with the slot
+        for j in range(1, k):
+            first = np.flatnonzero(root_ok[:, j - 1])
+            root_ok[: (first[0] + 1 if len(first) else n), j] = False
+        for j in range(k - 2, -1, -1):
+            last = np.flatnonzero(root_ok[:, j + 1])
+            root_ok[(last[-1] if len(last) else 0):, j] = False
+        member_ok = (reach_i.T @ root_ok.astype(np.int64)) > 0
+        root_ok &= member_ok
+        only = member_ok.sum(axis=1) == 1
+        for q in np.flatnonzero(only):
+            j = int(np.argmax(member_ok[q]))
+            # q is in slot j: j's root comes no later than q (and is q when nothing earlier may root j)
+            root_ok[q + 1:, j] = False
+        if (root_ok == before).all():
+            return root_ok, member_ok
+
+
+def symmetric_fixing(d: TerritoryData, contiguity: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The region order of the symmetry rows and the roots and members it leaves, by position.
+
+    Slot ``j``'s root is its first region and roots increase, so the region at position
+    ``i < j`` is never in slot ``j``; load fixing removes more roots; with contiguity,
+    :func:`reach_fixing` removes roots and members by path loads.
+
+    Measured (Validi & Buchanan's U-fixing of roots): putting regions that pairwise can
+    never share a territory first would fix each as a root, but on the county instances
+    the largest such sets have 1-4 regions (maximum cliques of the conflict graph), and
+    reach fixing already fixes as many roots in load order, so no other order is tried.
+    """
+    n, k = d.n, d.k
+    order = region_order(d)
+    root_ok = np.ones((n, k), dtype=bool)
+    root_ok[np.triu_indices(n, 1, k)] = False
+    if LOAD_FIXING:
+        root_ok &= load_fixing(d, order)
+    member_ok = np.maximum.accumulate(root_ok, axis=0)
+    if REACH_FIXING and contiguity and k > 1:
+        root_ok, member_ok = reach_fixing(d, order, root_ok)
+    return order, root_ok, member_ok
+
+
+def path_loads(d: TerritoryData, order: np.ndarray | None = None):
+    """Per capped attribute with loads >= 0: ``(p, matrix, eps)`` for node-weighted shortest paths.
+
+    An arc weighs its head's load plus ``eps`` (scipy drops explicit zeros, so zero loads stay arcs); a path
+    load from ``u`` is the Dijkstra distance plus ``u``'s own load, overstated by at most ``n eps``.
+    """
+    from scipy.sparse import csr_matrix
+
+    n = d.n
+    order = np.arange(n) if order is None else order
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    e = pos[np.asarray(d.edges, dtype=np.int64).reshape(-1, 2)]
+    tail, head = np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]]
+    loads = d.loads[order]
+    out = []
+    for p in range(loads.shape[1]):
+        if np.isfinite(d.upper[p]) and (loads[:, p] >= 0).all():
+            w = loads[head, p]
+            eps = 1e-9 * max(float(w.max(initial=0.0)), 1.0)
+            out.append((p, csr_matrix((w + eps, (tail, head)), shape=(n, n)), eps))
+    return out
+
+
+def most_members(d: TerritoryData) -> int:
+    """The most regions one territory can hold: the lightest regions up to each upper bound, at most ``n - k + 1``."""
+    most = d.n - d.k + 1
+    for p in range(d.loads.shape[1]):
+        a = d.loads[:, p]
+        if np.isfinite(d.upper[p]) and (a >= 0).all():
+            most = min(most, int(np.searchsorted(np.cumsum(np.sort(a)), d.upper[p] * (1 + 1e-9), side="right")))
+    return max(most, 1)
+
+
 def symmetric(d: TerritoryData) -> bool:
     """Whether the slots are interchangeable (any relabelling of a plan is the same plan)."""
     return d.centres is None and d.current is None and d.locked is None
@@ -87,16 +233,14 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
             up[c] = 0.0
             lo[c, j] = up[c, j] = 1.0
     sym = symmetric(d)
-    order = region_order(d) if sym else np.arange(n)
+    order = np.arange(n)
     root_ok = np.ones((n, k), dtype=bool)  # by position
     if sym:
-        # slot j's root is its first region and roots increase, so the region at position i < j is never in
-        # slot j; load fixing removes more roots, and a slot holds nothing before its first possible root
-        root_ok[np.triu_indices(n, 1, k)] = False
-        if LOAD_FIXING:
-            root_ok &= load_fixing(d, order)
-        reach = np.maximum.accumulate(root_ok, axis=0)
-        up[order] = np.where(reach, up[order], 0.0)
+        order, root_ok, member_ok = symmetric_fixing(d, settings.contiguity)
+        up[order] = np.where(member_ok, up[order], 0.0)
+        # a slot with one possible root has it, and the root is a member
+        forced = np.flatnonzero(root_ok.sum(axis=0) == 1)
+        lo[order[np.argmax(root_ok[:, forced], axis=0)], forced] = 1.0
     x = ap.add_vars("x", (n, k), lower=lo, upper=up, integer=True)
     state: dict[str, Any] = {"form": "labelling", "x": x, "symmetry": symmetry, "order": order}
     ap.add_rows("assign", np.repeat(np.arange(n), k), x.index, sense="==", rhs=1.0, n_rows=n)
@@ -117,7 +261,10 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
         r_up[:, need_r] = 1.0
         if sym:
             r_up[order] = np.where(root_ok, r_up[order], 0.0)
-        r = ap.add_vars("r", (n, k), upper=r_up, integer=True)
+        r_lo = np.zeros((n, k))
+        if sym:
+            r_lo[order] = np.where(root_ok & (root_ok.sum(axis=0) == 1)[None, :], 1.0, 0.0)
+        r = ap.add_vars("r", (n, k), lower=r_lo, upper=r_up, integer=True)
         ap.add_rows("oneroot", np.repeat(np.arange(len(need_r)), n), r[:, need_r].T.reshape(-1),
                     sense="==", rhs=1.0, n_rows=len(need_r))
         vv, jj = np.meshgrid(np.arange(n), need_r, indexing="ij")
@@ -138,7 +285,8 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
             ap.add_rows(f"bal_lo_{p}", slot, x.index, a, sense=">=", rhs=d.lower[p], n_rows=k)
         if np.isfinite(d.upper[p]):
             ap.add_rows(f"bal_hi_{p}", slot, x.index, a, sense="<=", rhs=d.upper[p], n_rows=k)
-    if settings.contiguity and k > 1:
+    single = FLOW == "single" and settings.contiguity and sym and settings.objective == "cut_edges" and r is not None
+    if settings.contiguity and k > 1 and not single:
         add_flow_contiguity(ap, x, d.edges, roots=roots, root_vars=r)
     if d.current is not None and settings.max_changes is not None:
         ap.add_row("max_changes", x[np.arange(n), d.current], 1.0, ">=", n - settings.max_changes)
@@ -159,9 +307,26 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
                             np.r_[ones, -sign * ones, sign * ones], sense=">=", rhs=0.0, n_rows=m * k)
             ap.add_rows("cutlink", np.r_[np.arange(m), e], np.r_[y.index, z[e, j]], np.r_[np.ones(m), -0.5 * ones],
                         sense=">=", rhs=0.0, n_rows=m)
+        elif CUT_ROWS == "extended":
+            # Validi & Buchanan's extended objective: z[e,j] >= x[u,j] - x[v,j] and the edge costs sum_j z[e,j]
+            # (one z is 1 on a cut edge); fractional labels pay half their total variation
+            z = ap.add_vars("cutvar", (m, k), upper=1.0)
+            ap.add_rows("cutlink", np.r_[rows, rows, rows], np.r_[z[e, j], x[u, j], x[v, j]],
+                        np.r_[ones, -ones, ones], sense=">=", rhs=0.0, n_rows=m * k)
+            # y_e = sum_j z[e,j] carries the cost and is the cut indicator the single flow reads
+            ap.add_rows("cutsum", np.r_[np.arange(m), e], np.r_[y.index, z[e, j]], np.r_[np.ones(m), -ones],
+                        sense="==", rhs=0.0, n_rows=m)
         else:
             ap.add_rows("cutlink", np.r_[rows, rows, rows], np.r_[y[e], x[u, j], x[v, j]],
                         np.r_[ones, -ones, ones], sense=">=", rhs=0.0, n_rows=m * k)
+        if sym and settings.contiguity:
+            # an edge whose ends share no possible slot is cut in every plan
+            xo = np.zeros((n, k), dtype=bool)
+            xo[order] = member_ok
+            always = ~(xo[d.edges[:, 0]] & xo[d.edges[:, 1]]).any(axis=1)
+            ap.set_bounds(y[np.flatnonzero(always)], lower=1.0)
+        if single and k > 1:
+            add_single_flow_contiguity(ap, r, y, d.edges, most_members(d))
     elif settings.objective == "disruption":
         ap.add_cost(x[np.arange(n), d.current], -1.0)
         ap.offset += float(n)

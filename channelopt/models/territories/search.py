@@ -190,6 +190,14 @@ class TerritoryBuilt(BuiltModel):
             info = built.solve_once(sv, warm_start=start)
             state["rounds"] += 1
             if info.status in ("infeasible", "unbounded"):
+                if hres is not None:
+                    # the heuristic's plan keeps every rule, so the model is feasible: never report otherwise
+                    log.warning("territories: %s reported %s although the heuristic plan keeps every rule; "
+                                "returning that plan", solver.name, info.status)
+                    note = f"{solver.name} reported {info.status}; the plan is the heuristic's, which keeps every rule"
+                    info = dataclasses.replace(info, termination=f"solver said {info.status}", bound=math.nan,
+                                               message="; ".join(m for m in (info.message, note) if m))
+                    return TerritoryBuilt._heuristic_answer(info, hres)
                 return None
             if info.status == "error":
                 raise SolverError(f"{solver.name} failed: {info.termination} {info.message}".strip())

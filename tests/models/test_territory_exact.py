@@ -1,0 +1,163 @@
+"""The exact cut-edge model's fixing and formulations against brute force on small planar graphs.
+
+Every contiguous balanced partition, labelled as the symmetry rows label it (slots by
+their first region in load order), must survive the fixing; the solved optimum must
+equal the best partition found by enumeration, for every formulation switch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.spatial import Delaunay
+
+import channelopt as co
+from channelopt.models.territories import TerritoryDesign, labelling
+from channelopt.models.territories.data import prepare
+
+
+def planar(n: int, seed: int) -> nx.Graph:
+    rng = np.random.default_rng(seed)
+    pts = rng.random((n, 2))
+    g = nx.Graph()
+    for i in range(n):
+        g.add_node(i, pop=float(rng.integers(1, 10)))
+    for simplex in Delaunay(pts).simplices.tolist():
+        for a, b in itertools.combinations(simplex, 2):
+            g.add_edge(a, b)
+    return g
+
+
+def partitions(g: nx.Graph, k: int, lo: float, hi: float):
+    """Every partition of g into k connected parts with pop in [lo, hi], as a label per node (0..n-1)."""
+    n = g.number_of_nodes()
+    pop = np.array([g.nodes[v]["pop"] for v in range(n)])
+    for lab in itertools.product(range(k), repeat=n):
+        if lab[0] != 0 or len(set(lab)) != k:
+            continue
+        lab = np.array(lab)
+        sums = np.bincount(lab, weights=pop, minlength=k)
+        if not ((sums >= lo) & (sums <= hi)).all():
+            continue
+        if all(nx.is_connected(g.subgraph(np.flatnonzero(lab == t).tolist())) for t in range(k)):
+            yield lab
+
+
+def canonical(lab: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Slots renumbered by their first region in ``order``."""
+    first: dict[int, int] = {}
+    for t in lab[order].tolist():
+        first.setdefault(t, len(first))
+    return np.array([first[t] for t in lab.tolist()])
+
+
+def fixings(d):
+    n, k = d.n, d.k
+    order = labelling.region_order(d)
+    root_ok = np.ones((n, k), dtype=bool)
+    root_ok[np.triu_indices(n, 1, k)] = False
+    root_ok &= labelling.load_fixing(d, order)
+    return order, root_ok, labelling.reach_fixing(d, order, root_ok)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(7, 9), k=st.integers(2, 3), tol=st.sampled_from([0.1, 0.3, 0.6]))
+def test_reach_fixing_keeps_every_contiguous_balanced_partition(seed, n, k, tol):
+    g = planar(n, seed)
+    total = sum(nx.get_node_attributes(g, "pop").values())
+    lo, hi = (1 - tol) * total / k, (1 + tol) * total / k
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    d = prepare(TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}), net)
+    order, before, (root_ok, member_ok) = fixings(d)
+    assert not (root_ok & ~before).any()  # it only removes
+    pos = np.argsort(order)
+    for lab in partitions(g, k, lo, hi):
+        slot = canonical(lab, order)
+        assert member_ok[pos, slot].all(), (lab, slot)
+        roots = [int(pos[slot == j].min()) for j in range(k)]
+        assert all(root_ok[p, j] for j, p in enumerate(roots)), (lab, roots)
+
+
+def test_reach_fixing_bites():
+    # a path 0-1-...-8 of equal loads in 3 territories of exactly 3 (load order = path order): the load
+    # fixing leaves regions 6..8 in any slot; from the possible roots of slots 0 and 1 (positions <= 3)
+    # no path of load <= 3 reaches them, so they can only be in slot 2
+    g = nx.path_graph(9)
+    nx.set_node_attributes(g, 1.0, "pop")
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    d = prepare(TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (3, 3)}), net)
+    order, before, (root_ok, member_ok) = fixings(d)
+    assert order.tolist() == list(range(9))
+    assert np.maximum.accumulate(before, axis=0)[6:].all()
+    assert member_ok[6:].tolist() == [[False, False, True]] * 3
+    assert member_ok[0].tolist() == [True, False, False]
+    assert root_ok[:, 0].tolist() == [True] + [False] * 8
+
+
+SWITCHES = [
+    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": False},
+    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": True},
+    {"FLOW": "single", "CUT_ROWS": "max", "REACH_FIXING": True},
+    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True},
+]
+
+
+@pytest.fixture
+def switches():
+    saved = {name: getattr(labelling, name) for name in SWITCHES[0]}
+    yield
+    for name, value in saved.items():
+        setattr(labelling, name, value)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                               HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), n=st.integers(7, 9), k=st.integers(2, 3), tol=st.sampled_from([0.1, 0.3]))
+def test_every_formulation_matches_brute_force(switches, seed, n, k, tol):
+    g = planar(n, seed)
+    total = sum(nx.get_node_attributes(g, "pop").values())
+    lo, hi = (1 - tol) * total / k, (1 + tol) * total / k
+    cuts = [int(sum(lab[u] != lab[v] for u, v in g.edges)) for lab in partitions(g, k, lo, hi)]
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    model = TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}, heuristic_seconds=0.2)
+    for switch in SWITCHES:
+        for name, value in switch.items():
+            setattr(labelling, name, value)
+        if not cuts:
+            with pytest.raises(co.exceptions.InfeasibleError) as err:
+                model.solve(net, solver=co.Solver("highs"), warm_start=False)
+            assert "pop" in str(err.value)
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plan = model.solve(net, solver=co.Solver("highs"), warm_start=False)
+        assert plan.status == "optimal", switch
+        assert plan.objective == pytest.approx(min(cuts)), switch
+        assert plan.metrics["cut_edges"] == min(cuts)
+        assert plan.metrics["contiguity_verified"]
+        loads = plan.territories["pop"]
+        assert ((loads >= lo - 1e-6) & (loads <= hi + 1e-6)).all()
+        assert len(loads) == k
+
+
+@pytest.mark.parametrize("switch", SWITCHES, ids=lambda s: "-".join(str(v) for v in s.values()))
+def test_every_formulation_keeps_contiguity_where_it_binds(switches, switch):
+    # planar(8, seed=15) at 5%: the best split cuts 6 edges but is not contiguous; the best contiguous one cuts 7
+    g = planar(8, 15)
+    total = sum(nx.get_node_attributes(g, "pop").values())
+    lo, hi = 0.95 * total / 2, 1.05 * total / 2
+    cuts = [int(sum(lab[u] != lab[v] for u, v in g.edges)) for lab in partitions(g, 2, lo, hi)]
+    assert min(cuts) == 7
+    for name, value in switch.items():
+        setattr(labelling, name, value)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    plan = TerritoryDesign(k=2, objective="cut_edges", balance={"pop": (lo, hi)}).solve(
+        net, solver=co.Solver("highs"), warm_start=False)
+    assert plan.status == "optimal" and plan.objective == pytest.approx(7)
+    assert plan.metrics["contiguity_verified"]
