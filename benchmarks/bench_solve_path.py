@@ -1,6 +1,6 @@
 """The solve path: array build vs PuLP build (issue 11), the clock and Ctrl-C (issue 10).
 
-Run: ``python benchmarks/bench_solve_path.py [--parts build limits ctrlc] [--limits 1 5 20 60]``
+Run: ``python benchmarks/bench_solve_path.py [--parts build limits ctrlc table] [--limits 1 5 20 60]``
 
 Every run happens in a fresh subprocess, so that its peak memory (``ru_maxrss``) is
 its own. Timing claims are ratios within this run.
@@ -16,6 +16,18 @@ capacitated ``max_coverage`` (p=20, max_distance=300), ``TerritoryDesign`` (k=12
 workload balance) and ``ChannelPlanner`` (the what_if.yaml budget and curves; min_cost
 selection, balance 70%); wall seconds of ``model.solve()`` over the limit, objective
 against the best seen in the table, gap, status and peak memory.
+
+Part ``table`` (issue 11's proof table): every model of the table, once on the old path
+(``CHANNELOPT_BUILD_PATH=pulp``: PuLP objects built, and for the MIP rows the classic
+formulation ``strategy="mip"``) and once on the default path, each run in its own
+process: build seconds, peak memory after the build, solve seconds under the same time
+limit, peak memory of the whole run, objective and status, with the load average at the
+start of each run. Rows: the china capacitated ``min_cost`` MIP, OR-Library pmed16/26/36,
+a 20,000 x 500 capacitated instance (k=20 nearest candidates) with
+``strategy="lagrangian"`` (0.1's Lagrangian path built each transportation LP and the
+narrowed MIP as PuLP objects; the switch does the same), the china territory design
+(k=12, 5% workload balance), the china budget (Hill S-curves, 5,157 cells) and the
+china price plan (corridors and a three-tier rebate schedule, a MILP).
 
 Part ``ctrlc``: a real SIGINT to a process solving without a time limit; seconds from
 the signal to the process's exit, and what it returned.
@@ -128,6 +140,53 @@ def _china_model(case: str):
     raise SystemExit(f"unknown case {case}")
 
 
+def _table_model(case: str):
+    """(model, network, solver settings) of one row of the proof table."""
+    import numpy as np
+
+    import channelopt as co
+
+    bench = str(HERE.parent)
+    if bench not in sys.path:
+        sys.path.insert(0, bench)  # benchmarks/orlib.py and the other benchmarks' instances
+    old = os.environ.get("CHANNELOPT_BUILD_PATH", "arrays") == "pulp"
+    if case == "china_capacitated":
+        return (co.DistributorSelection(objective="min_cost", capacitated=True, strategy="mip"),
+                co.load_example("china"), {})
+    if case.startswith("pmed"):
+        from orlib import read_pmed
+
+        inst = read_pmed(ROOT.parent / "shared" / "benchdata" / "orlib" / f"{case}.txt")
+        w = np.ones(len(inst.distances))
+        net = co.ChannelNetwork.from_cost_matrix(inst.distances * w[:, None], demand=w, distances=inst.distances)
+        # the old path: 0.1's classic MIP on PuLP objects; the new one: the default ("auto": radius)
+        return co.DistributorSelection(objective="p_median", p=inst.p, strategy="mip" if old else "auto"), net, {}
+    if case == "lagrangian_20000x500":
+        from bench_distributors import synthetic_capacitated
+
+        net = synthetic_capacitated(20000, 500, seed=20000)
+        return (co.DistributorSelection(capacitated=True, candidates=20, strategy="lagrangian"), net,
+                {"mip_gap": 0.01})
+    if case == "territories":
+        return co.TerritoryDesign(k=12, balance={"workload": 0.05}), co.load_example("china"), {}
+    if case == "budget":
+        from bench_budget import china_model
+
+        net, model = china_model()
+        return model, net, {}
+    if case == "pricing":
+        import pandas as pd
+
+        net = co.load_example("china")
+        cells = co.synthetic_price_cells(net, seed=0)
+        cost = co.diversion_costs(net, per_km=0.01, handling=1.0)
+        rebates = pd.DataFrame({"tier": ["bronze", "silver", "gold"], "threshold_share": [0.8, 0.9, 1.0],
+                                "rebate": [0.02, 0.04, 0.06]})
+        return (co.PricePlan(cells=cells, diversion_cost=cost, rebates=rebates,
+                             channel_gaps={("modern_ka", "traditional"): (-4.0, 0.0)}), None, {"mip_gap": 1e-4})
+    raise SystemExit(f"unknown table case {case}")
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -160,6 +219,25 @@ def child(spec: dict) -> None:
             out.update(status=type(exc).__name__, objective=math.nan, gap=math.nan)
         out["solve_s"] = time.perf_counter() - t1
         out["wall_s"] = time.perf_counter() - t0
+        out["peak_mb"] = _peak_mb()
+    elif spec["part"] == "table":
+        out["load_1min"] = os.getloadavg()[0]
+        model, net, opts = _table_model(spec["case"])
+        solver = co.Solver("highs", time_limit=limit, threads=1, **opts)
+        out["rss_before_mb"] = _peak_mb()
+        t0 = time.perf_counter()
+        built = model.build(net)
+        out["build_s"] = time.perf_counter() - t0
+        out["pulp_objects"] = built.has_problem
+        out["peak_after_build_mb"] = _peak_mb()
+        t1 = time.perf_counter()
+        try:
+            plan = built.solve(solver)
+            out.update(status=plan.status, objective=plan.objective, gap=plan.gap,
+                       strategy=getattr(built, "strategy", ""))
+        except co.ChannelOptError as exc:
+            out.update(status=type(exc).__name__, objective=math.nan, gap=math.nan)
+        out["solve_s"] = time.perf_counter() - t1
         out["peak_mb"] = _peak_mb()
     elif spec["part"] == "limits":
         net = co.load_example("china")
@@ -242,6 +320,39 @@ def part_build(sizes, china: bool, limit: float) -> None:
         print(f"| {name} | {b:.1f}x | {m1:.1f}x | {m2:.1f}x | {note} |")
 
 
+TABLE_CASES = {"china_capacitated": 20.0, "pmed16": 60.0, "pmed26": 60.0, "pmed36": 60.0,
+               "lagrangian_20000x500": 120.0, "territories": 20.0, "budget": 20.0, "pricing": 60.0}
+
+
+def part_table(cases) -> None:
+    print("\n## Issue 11 proof table: old path (PuLP objects) vs default path, one process per run, 1 thread\n")
+    print("| model | limit s | path | load | PuLP objects | build s | peak after build MB | solve s | peak MB | "
+          "objective | status | gap |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    ratios = []
+    for case in cases:
+        limit = TABLE_CASES[case]
+        rows = {}
+        for path in ("pulp", "arrays"):
+            r = run_child({"part": "table", "case": case, "limit": limit}, {"CHANNELOPT_BUILD_PATH": path},
+                          timeout=limit * 10 + 1200)
+            rows[path] = r
+            label = "old (PuLP)" if path == "pulp" else "new"
+            print(f"| {case} | {limit:g} | {label} | {fmt(r.get('load_1min'), '.1f')} | {r.get('pulp_objects', '')} "
+                  f"| {fmt(r.get('build_s'))} | {fmt(r.get('peak_after_build_mb'), '.0f')} | {fmt(r.get('solve_s'))} "
+                  f"| {fmt(r.get('peak_mb'), '.0f')} | {fmt(r.get('objective'), '.8g')} | {r.get('status')} "
+                  f"| {fmt(r.get('gap'), '.4f')} |", flush=True)
+        p, a = rows["pulp"], rows["arrays"]
+        if "build_s" in p and "build_s" in a:
+            ratios.append((case, p["build_s"] / max(a["build_s"], 1e-9),
+                           p["peak_after_build_mb"] / max(a["peak_after_build_mb"], 1e-9),
+                           p["solve_s"] / max(a["solve_s"], 1e-9), p["peak_mb"] / max(a["peak_mb"], 1e-9)))
+    print("\n| model | build time old/new | peak after build old/new | solve time old/new | peak overall old/new |")
+    print("|---|---|---|---|---|")
+    for case, b, m1, s_, m2 in ratios:
+        print(f"| {case} | {b:.1f}x | {m1:.1f}x | {s_:.2f}x | {m2:.1f}x |")
+
+
 def part_limits(limits, cases) -> None:
     print("\n## china example under time limits (HiGHS; each run in its own process)\n")
     results = []
@@ -304,7 +415,9 @@ def part_ctrlc(waits, specs) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--parts", nargs="+", default=["build", "limits", "ctrlc"], choices=["build", "limits", "ctrlc"])
+    ap.add_argument("--parts", nargs="+", default=["build", "limits", "ctrlc"],
+                    choices=["build", "limits", "ctrlc", "table"])
+    ap.add_argument("--table-cases", nargs="+", default=list(TABLE_CASES), choices=list(TABLE_CASES))
     ap.add_argument("--limits", nargs="+", type=float, default=[1, 5, 20])
     ap.add_argument("--cases", nargs="+", default=["min_cost", "max_coverage", "territories", "planner"])
     ap.add_argument("--sizes", nargs="+", default=["2000x200x50", "6000x300x60"],
@@ -321,6 +434,8 @@ def main(argv=None) -> int:
     if "build" in args.parts:
         sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes]
         part_build(sizes, not args.no_china_build, args.build_limit)
+    if "table" in args.parts:
+        part_table(args.table_cases)
     if "limits" in args.parts:
         part_limits(args.limits, args.cases)
     if "ctrlc" in args.parts:

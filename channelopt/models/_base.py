@@ -209,7 +209,8 @@ class BuiltModel:
             t0 = time.perf_counter()
             self._problem, self._lpvars = self.arrays.to_pulp()
             self._synced = (self.arrays.n_rows, self.arrays.n_bound_edits)
-            log.info("%s: PuLP problem materialised in %.2fs", self.model.kind, time.perf_counter() - t0)
+            log.info("%s: PuLP problem materialised in %.2fs", getattr(self.model, "kind", self.arrays.name),
+                     time.perf_counter() - t0)
         return self._problem
 
     @problem.setter

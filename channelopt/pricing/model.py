@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pulp
 
+from .._arrays import ArrayProblem
 from ..exceptions import InfeasibleError, SettingsError, SolverError, ValidationError, format_ids
 from ..metrics import Metrics
 from ..models._base import Model
@@ -27,6 +28,7 @@ from ..plan import Plan
 from ..solver import SolveInfo, Solver
 from .demand import ConstantElasticityDemand, LinearDemand, PointsDemand
 from .diversion import directed_costs, resolve_costs
+from .formulation import FAMILIES, assemble
 
 __all__ = ["PricePlan"]
 
@@ -638,7 +640,22 @@ class PricePlan(Model):
                 err_marg[k] = float(np.abs(marg(fine) - np.interp(fine, p, ys_marg[k])).max())
         return xs, ys_obj, ys_marg, err_obj, err_marg
 
+    def _build_arrays(self, net, ap: ArrayProblem) -> dict[str, Any]:
+        cells = _Cells(self, net)
+        bp = self._breakpoints(cells) if cells.points is None else None
+        state = assemble(self, ap, cells, bp, net)
+        state.update(bp=bp, net=net)
+        return state
+
+    def _variant(self, state: dict[str, Any], **how) -> ArrayProblem:
+        """The model again as arrays, changed as :func:`.formulation.assemble` is told (a side solve)."""
+        ap = ArrayProblem(self.kind, self.sense)
+        assemble(self, ap, state["cells"], state["bp"], state["net"], **how)
+        return ap
+
     def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
+        # The PuLP objects build (0.1's path), kept behind CHANNELOPT_BUILD_PATH=pulp for the
+        # before/after benchmark of issue 11; _build_arrays is the model.
         cells = _Cells(self, net)
         n = cells.n
         menu = self.rebate_choice == "menu" and cells.n_tiers > 1
@@ -853,14 +870,29 @@ class PricePlan(Model):
 
     def _warm_start(self, net, state: dict[str, Any]) -> dict | None:
         """Menu: every region on the no-rebate tier (feasible whenever the corridors are); HiGHS completes it."""
-        w = state.get("w") or {}
+        w = state.get("w")
         if not w:
             return None
-        return {v: (1.0 if t == 0 else 0.0) for (_, t), v in w.items()}
+        if isinstance(w, dict):  # the PuLP build
+            return {v: (1.0 if t == 0 else 0.0) for (_, t), v in w.items()}
+        start = np.zeros(w.shape)
+        start[:, 0] = 1.0
+        return {w: start}
 
     # ------------------------------------------------------------------ diagnosis
     def _diagnose(self, net, state: dict[str, Any]) -> list[str]:
         """Drop one family of corridor rows at a time to name the ones that conflict."""
+        if "prob" not in state:
+            present = {"diversion corridors": any(r[0] == "diversion" for r in state["rows"]),
+                       "channel_gaps": any(r[0] != "diversion" for r in state["rows"]), "margin_floor": state["floor"]}
+            reasons = []
+            for name in FAMILIES:
+                if not present[name]:
+                    continue
+                info = Solver("highs", time_limit=60).solve(self._variant(state, drop=(name,)))
+                if info.has_solution:
+                    reasons.append(self._conflict(name))
+            return reasons
         prob: pulp.LpProblem = state["prob"]
         reasons = []
         families: dict[str, list] = {}
@@ -880,17 +912,23 @@ class PricePlan(Model):
                 for c_name, c in saved:
                     prob.addConstraint(c, c_name)
             if info.has_solution:
-                reasons.append(f"the {name} cannot hold together with the price ranges (price_min/price_max, "
-                               f"national_bands, max_change) and the other rules; without them a plan exists — "
-                               f"widen the ranges or loosen the {name}")
+                reasons.append(self._conflict(name))
         return reasons
+
+    @staticmethod
+    def _conflict(name: str) -> str:
+        return (f"the {name} cannot hold together with the price ranges (price_min/price_max, national_bands, "
+                f"max_change) and the other rules; without them a plan exists — widen the ranges or loosen the "
+                f"{name}")
 
     # ------------------------------------------------------------------ plan
     def _duals(self, state: dict[str, Any], info: SolveInfo) -> tuple[np.ndarray, str]:
         rows = state["rows"]
-        prob: pulp.LpProblem = state["prob"]
         if not rows or not self.shadow_prices:
             return np.full(len(rows), np.nan), "none"
+        if "prob" not in state:
+            return self._duals_arrays(state, info)
+        prob: pulp.LpProblem = state["prob"]
         if info.n_integer == 0:
             return np.array([r[4].pi if r[4].pi is not None else np.nan for r in rows], dtype=float), "lp_dual"
         ints = [v for v in prob.variables() if v.cat == pulp.LpInteger]
@@ -912,6 +950,22 @@ class PricePlan(Model):
                 v.varValue = saved_vals[v.name]
         return duals, "lp_with_integers_fixed"
 
+    def _duals_arrays(self, state: dict[str, Any], info: SolveInfo) -> tuple[np.ndarray, str]:
+        at = np.array([r[4] for r in state["rows"]], dtype=np.int64)
+        if info.n_integer == 0:
+            duals = state["ap"].duals
+            if duals is None:
+                return np.full(len(at), np.nan), "lp_dual"
+            return np.asarray(duals, dtype=float)[at], "lp_dual"
+        # the LP with every binary fixed at the plan's value
+        fix = {g: np.round(np.nan_to_num(b.value)) for g, b in state["blocks"].items()
+               if not g.startswith("row:") and g in ("w", "u", "y", "z")}
+        lp = self._variant(state, fix=fix)
+        again = Solver(info.solver).solve(lp)
+        if not again.has_solution or lp.duals is None:
+            return np.full(len(at), np.nan), "lp_with_integers_fixed"
+        return np.asarray(lp.duals, dtype=float)[at], "lp_with_integers_fixed"
+
     def _extract(self, net, state: dict[str, Any], info: SolveInfo) -> Plan:
         cells: _Cells = state["cells"]
         n = cells.n
@@ -919,11 +973,19 @@ class PricePlan(Model):
         net_price = np.nan_to_num(values(state["n_var"]))
         # The piece (tier) each cell ended on.
         tier = np.zeros(n, dtype=np.int64)
+        sol = None if "prob" in state else state["ap"].solution
         if cells.points is not None:
-            z = np.round(np.nan_to_num(values(state["opt_vars"])))
+            z = np.round(np.nan_to_num(values(state["opt_vars"]) if "prob" in state else sol[state["opt_cols"]]))
             chosen = np.flatnonzero(z > 0.5)
             tier[state["opt_cell"][chosen]] = cells.piece_tier[state["opt_piece"][chosen]]
             price[state["opt_cell"][chosen]] = state["opt_price"][chosen]
+        elif "prob" not in state:
+            gate = state["gate_col"]
+            one = gate < 0
+            chosen = one.copy()
+            chosen[~one] = np.nan_to_num(sol[gate[~one]]) > 0.5
+            # in piece order, the last chosen piece of a cell wins (as in the PuLP read below)
+            tier[cells.piece_cell[chosen]] = cells.piece_tier[chosen]
         else:
             for k, g in enumerate(state["gate_of_piece"]):
                 i = int(cells.piece_cell[k])

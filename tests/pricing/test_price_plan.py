@@ -552,3 +552,44 @@ def test_relative_gap_shadow_price_is_per_unit_of_share():
                         pwl_tol=1e-3).solve(solver=HIGHS).objective
     right, left = (up - base.objective) / step, (base.objective - down) / step
     assert right - 1e-3 * (1 + abs(right)) <= row.shadow_price <= left + 1e-3 * (1 + abs(left))
+
+
+def test_array_build_makes_no_pulp_object_until_asked_and_honours_rows_added_to_it():
+    # the pair a-b of the diversion test: free, b's ka price is far above a's
+    cells = pd.DataFrame({"region_id": ["a", "b", "a", "b"], "channel": ["ka", "ka", "trad", "trad"],
+                          "unit_cost": [2.0, 9.0, 9.0, 2.0], "base_price": 10.0, "base_volume": 100.0,
+                          "elasticity": 2.0, "price_min": 3.0, "price_max": 14.0})
+    model = co.PricePlan(cells=cells)
+    built = model.build()
+    free = built.solve(HIGHS).prices["price"].to_numpy()
+    assert not built.has_problem  # nobody asked for PuLP: none was made
+    assert free[1] - free[0] > 1.0
+    built = model.build()
+    lp = built.problem.variablesDict()  # the price of cell i is column p_i
+    built.problem += lp["p_1"] - lp["p_0"] <= 0.5
+    capped = built.solve(HIGHS).prices["price"].to_numpy()
+    assert capped[1] - capped[0] == pytest.approx(0.5, abs=1e-6)  # the user's row binds
+    # the other channel, untouched by the row, keeps its free prices
+    assert capped[2:] == pytest.approx(free[2:], abs=1e-4)
+
+
+def test_milp_shadow_price_is_the_dual_with_the_tiers_fixed():
+    # rebate tiers make it a MILP: the shadow price is the LP dual with the plan's tier binaries fixed,
+    # which a small move of the limit (tiers unchanged) must reproduce
+    cells = make_cells(["a"], ["modern_ka", "traditional"], 11)
+    rebates = pd.DataFrame({"tier": ["gold"], "threshold_share": [0.9], "rebate": [0.05]})
+    lim = -1.5
+
+    def plan_at(limit):
+        return co.PricePlan(cells=cells, rebates=rebates, pwl_tol=1e-4,
+                            channel_gaps={("modern_ka", "traditional"): (None, limit)}).solve(solver=HIGHS)
+
+    base = plan_at(lim)
+    assert base.metrics["binaries"] > 0 and base.metrics["shadow_price_method"] == "lp_with_integers_fixed"
+    row = base.corridors.iloc[0]
+    assert row.binding and row.shadow_price > 0
+    step = 1e-4
+    up, down = plan_at(lim + step), plan_at(lim - step)
+    assert list(up.prices["tier"]) == list(base.prices["tier"]) == list(down.prices["tier"])
+    right, left = (up.objective - base.objective) / step, (base.objective - down.objective) / step
+    assert right - 1e-3 * (1 + abs(right)) <= row.shadow_price <= left + 1e-3 * (1 + abs(left))
