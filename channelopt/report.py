@@ -163,7 +163,7 @@ def _charts(plan, scenarios, dpi: int) -> list[str]:
 
         out += [_figure(_png(fig, dpi), caption, ident) for fig, caption, ident in report_figures(plan)]
     if plan.kind == "price_plan":
-        from .pricing.charts import report_figures as price_figures
+        from .pricing.charts import price_report_figures as price_figures
 
         out += [_figure(_png(fig, dpi), caption, ident) for fig, caption, ident in price_figures(plan)]
     if scenarios is not None:

@@ -71,3 +71,26 @@ def test_no_import_cycle_anywhere_in_the_package():
     g = import_graph()
     cycles = sorted(sorted(c) for c in nx.simple_cycles(g))
     assert not cycles, f"import cycles: {cycles[:5]}"
+
+
+def public_definitions() -> dict[str, list[str]]:
+    """Module-level public classes and functions (no leading underscore), by name -> defining modules."""
+    out: dict[str, list[str]] = {}
+    for f in sorted(ROOT.rglob("*.py")):
+        for node in ast.parse(f.read_text(encoding="utf-8")).body:
+            kinds = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+            if isinstance(node, kinds) and not node.name.startswith("_"):
+                out.setdefault(node.name, []).append(str(f.relative_to(ROOT.parent)))
+    return out
+
+
+def test_the_definition_scan_sees_classes_and_functions():
+    defs = public_definitions()
+    assert defs["DistributorSelection"] == ["channelopt/models/distributors/selection.py"]
+    assert defs["pareto_front"] == ["channelopt/comparison.py"]
+
+
+def test_no_public_name_is_defined_in_two_modules():
+    """Issue 11: one definition of each thing; a moved name's old path re-exports, it does not define again."""
+    twice = {name: where for name, where in public_definitions().items() if len(where) > 1}
+    assert not twice, f"public names defined in more than one module: {twice}"

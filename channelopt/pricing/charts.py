@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..exceptions import SettingsError
 
-__all__ = ["plot_diversion_risk", "plot_price_ladder", "report_figures"]
+__all__ = ["plot_diversion_risk", "plot_price_ladder", "price_report_figures"]
 
 
 def plot_diversion_risk(network, risk: pd.DataFrame, ax=None, *, channel: str | None = None, figsize=(8, 7),
@@ -142,7 +142,7 @@ def plot_price_ladder(prices: pd.DataFrame, ax=None, *, price_column: str | None
     return ax
 
 
-def report_figures(plan) -> list:
+def price_report_figures(plan) -> list:
     """``(figure, caption, id)`` for the HTML report of a PricePlan plan."""
     import matplotlib.pyplot as plt
 

@@ -25,7 +25,7 @@ from .._base import BuiltModel, _build_path
 from .formulation import build_formulation
 from .plan import selection_plan
 
-__all__ = ["solve_lagrangian", "eligible", "greedy_plan"]
+__all__ = ["solve_lagrangian", "lagrangian_blockers", "greedy_plan"]
 
 log = logging.getLogger("channelopt.models")
 
@@ -38,7 +38,7 @@ MIP_LP_FACTOR = 10.0
 MIP_MIN_SECONDS = 2.0
 
 
-def eligible(model) -> list[str]:
+def lagrangian_blockers(model) -> list[str]:
     """Settings the Lagrangian strategy cannot honour (empty when it applies)."""
     return [name for name, on in [
         ("objective", model.objective != "min_cost"), ("single_source", model.single_source),

@@ -43,7 +43,7 @@ from ...solver import SolveInfo, Solver, _gap
 from .. import _heuristics as heur
 from .plan import selection_plan
 
-__all__ = ["eligible", "solve_radius", "Levels", "median_lagrangian"]
+__all__ = ["radius_eligible", "solve_radius", "Levels", "median_lagrangian"]
 
 #: links (after fixing by penalties) up to which the MIP gets every level at once
 FULL_LEVELS_LINKS = 200_000
@@ -54,7 +54,7 @@ LAGRANGIAN_SECONDS = 30.0
 log = logging.getLogger("channelopt.models")
 
 
-def eligible(model, has_min_load: bool = False) -> bool:
+def radius_eligible(model, has_min_load: bool = False) -> bool:
     """Whether the radius strategy solves this model exactly (uncapacitated, every outlet served)."""
     return (model.objective in ("p_median", "min_cost") and not model.capacitated and model._serve_all()
             and model.max_per_region is None and not has_min_load)

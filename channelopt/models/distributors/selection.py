@@ -26,9 +26,9 @@ from .._candidates import parse_candidates, sparsify
 from .built import SelectionBuilt
 from .channels import min_distributors_for_channels
 from .formulation import build_formulation, min_loads
-from .lagrangian import eligible as lagrangian_blockers
+from .lagrangian import lagrangian_blockers
 from .plan import selection_plan
-from .radius import eligible as radius_eligible
+from .radius import radius_eligible
 from .warm_start import warm_start as _heuristic_start
 
 __all__ = ["DistributorSelection", "choose_strategy"]
