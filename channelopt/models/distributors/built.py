@@ -28,6 +28,7 @@ from ...plan import Plan
 from ...solver import SolveInfo, Solver, _gap
 from .._base import BuiltModel
 from .lagrangian import solve_lagrangian
+from .pcenter import solve_pcenter
 from .radius import solve_radius
 from .restricted import certify
 
@@ -70,7 +71,8 @@ class SelectionBuilt(BuiltModel):
             if self.strategy == "lagrangian" and not touched:
                 plan = solve_lagrangian(self.model, self.network, solver, t_start)
             elif self.strategy == "radius" and not touched:
-                plan = solve_radius(self, solver, t_start)
+                radius = solve_pcenter if self.model.objective == "p_center" else solve_radius
+                plan = radius(self, solver, t_start)
             else:
                 plan = self._solve_mip(solver, warm_start)
         except InfeasibleError:

@@ -27,6 +27,7 @@ from .built import SelectionBuilt
 from .channels import min_distributors_for_channels
 from .formulation import build_formulation, min_loads
 from .lagrangian import lagrangian_blockers
+from .pcenter import pcenter_eligible
 from .plan import selection_plan
 from .radius import radius_eligible
 from .warm_start import warm_start as _heuristic_start
@@ -127,7 +128,9 @@ class DistributorSelection(Model):
         ``"radius"`` solves uncapacitated ``p_median`` / ``min_cost`` serving every
         outlet: a greedy plan, a Lagrangian bound that closes distributors no better
         plan opens, then a MIP over sorted cost levels grown on demand
-        (:mod:`channelopt.models.distributors.radius`).
+        (:mod:`channelopt.models.distributors.radius`). For uncapacitated ``p_center``
+        serving every outlet it searches the sorted distances, each step a set-cover
+        problem (:mod:`channelopt.models.distributors.pcenter`); ``"auto"`` takes it.
         ``"mip"`` hands the whole model to the solver. ``"lagrangian"`` is for large
         ``min_cost`` models with split demand where every outlet is served (no ``p``,
         coverage floor, budget, signing caps or ``max_per_region``): it proves a lower
@@ -235,7 +238,14 @@ class DistributorSelection(Model):
         has_min_load = bool(min_loads(network).any())
         if strategy == "lagrangian" and has_min_load:
             strategy = "mip"  # "auto": the Lagrangian path does not carry minimum loads
-        if strategy == "radius" and not radius_eligible(self, has_min_load):
+        if strategy == "radius" and self.objective == "p_center":
+            if not pcenter_eligible(self, has_min_load):
+                if self.strategy == "radius":
+                    raise SettingsError("strategy='radius' solves p_center by covering when it is uncapacitated and "
+                                        "serves every outlet (no max_per_region, min_coverage or min_load column); "
+                                        "use strategy='mip' or 'auto'.")
+                strategy = "mip"
+        elif strategy == "radius" and not radius_eligible(self, has_min_load):
             if self.strategy == "radius":
                 raise SettingsError("strategy='radius' solves uncapacitated p_median and min_cost models that serve "
                                     "every outlet (no max_per_region, min_coverage or min_load column); use "
@@ -565,12 +575,17 @@ def choose_strategy(model, n_links: int) -> str:
     at 221.0M with a 94% gap, the Lagrangian path at 80.4M with a 2.4% gap.
     Uncapacitated ``p_median`` serving every outlet takes the radius strategy (sorted
     cost levels grown on demand, :mod:`.radius`): OR-Library pmed16/26/36 with the MIP
-    ran out of time at 70-118 s and 1.3-4.3 GB (issue 13).
+    ran out of time at 70-118 s and 1.3-4.3 GB (issue 13). Uncapacitated ``p_center``
+    serving every outlet takes it too: a search over sorted distances whose steps are
+    set-cover problems (:mod:`.pcenter`); Columbus 49 x 49 with the assignment MIP took
+    5.5-10.5 s at p=4-8 against spopt's 0.9-1.4 s.
     """
     if model.strategy != "auto":
         return model.strategy
     if model.capacitated and not lagrangian_blockers(model) and n_links >= AUTO_LAGRANGIAN_LINKS:
         return "lagrangian"
     if radius_eligible(model) and model.objective == "p_median":
+        return "radius"
+    if pcenter_eligible(model):
         return "radius"
     return "mip"

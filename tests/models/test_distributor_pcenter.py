@@ -1,0 +1,220 @@
+"""p-center by covering (strategy="radius", the default for uncapacitated p_center) against references.
+
+References are written here: brute force over every set of p distributors, and the
+classic assignment model (min W, W >= sum_j d_ij x_ij) as an independent
+``scipy.optimize.milp``. Distances and compatibility come from the network's own data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import LinearConstraint, milp
+
+import channelopt as co
+from channelopt.exceptions import InfeasibleError, SettingsError
+
+HIGHS = co.Solver("highs")
+
+
+def _reach(net, max_distance=None):
+    d = np.where(net.compatibility & np.isfinite(net.costs()), net.distances(), np.inf)
+    if max_distance is not None:
+        d = np.where(d <= max_distance, d, np.inf)
+    return d
+
+
+def _brute_force(d, p, *, keep=(), exclude=(), fixed=None, budget=None, existing=None, max_new=None):
+    """Smallest largest nearest-distance over every set of p distributors obeying the rules."""
+    n, m = d.shape
+    best, best_set = np.inf, None
+    free = [j for j in range(m) if j not in keep and j not in exclude]
+    for extra in itertools.combinations(free, p - len(keep)):
+        s = list(keep) + list(extra)
+        if budget is not None and fixed[s].sum() > budget + 1e-9:
+            continue
+        if max_new is not None and (~existing[s]).sum() > max_new:
+            continue
+        val = d[:, s].min(axis=1).max()
+        if val < best:
+            best, best_set = val, s
+    return best, best_set
+
+
+def _scipy_pcenter(d, p):
+    """The assignment p-center MILP, independent of channelopt: variables x (n*m), y (m), W."""
+    n, m = d.shape
+    ok = np.isfinite(d)
+    nx = n * m
+    c = np.zeros(nx + m + 1)
+    c[-1] = 1.0
+    rows, lo, hi = [], [], []
+    for i in range(n):  # every outlet assigned once
+        r = np.zeros(nx + m + 1)
+        r[i * m:(i + 1) * m] = ok[i]
+        rows.append(r), lo.append(1), hi.append(1)
+    for i in range(n):  # W >= sum_j d_ij x_ij
+        r = np.zeros(nx + m + 1)
+        r[i * m:(i + 1) * m] = np.where(ok[i], d[i], 0.0)
+        r[-1] = -1.0
+        rows.append(r), lo.append(-np.inf), hi.append(0)
+    for i in range(n):  # x_ij <= y_j
+        for j in range(m):
+            r = np.zeros(nx + m + 1)
+            r[i * m + j], r[nx + j] = 1.0, -1.0
+            rows.append(r), lo.append(-np.inf), hi.append(0)
+    r = np.zeros(nx + m + 1)
+    r[nx:nx + m] = 1.0
+    rows.append(r), lo.append(p), hi.append(p)
+    upper = np.r_[ok.reshape(-1).astype(float), np.ones(m), np.inf]
+    integrality = np.r_[np.zeros(nx), np.ones(m), 0]
+    res = milp(c, constraints=LinearConstraint(np.array(rows), lo, hi), integrality=integrality,
+               bounds=(np.zeros(nx + m + 1), upper))
+    assert res.status == 0
+    return res.fun
+
+
+def _net(seed, n=10, m=6, ties=False):
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(0, 10, (n, 2)), rng.uniform(0, 10, (m, 2))
+    d = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1))
+    d = np.round(d) if ties else d.round(4)  # integer distances: many equal levels
+    fixed = rng.integers(5, 30, m).astype(float)
+    return co.ChannelNetwork.from_cost_matrix(d, fixed_cost=fixed, distances=d), d, fixed
+
+
+def _check_plan(plan, d, p):
+    """The plan's own numbers: p open, each outlet with its nearest open, objective = largest distance."""
+    is_open = plan.distributors["open"].to_numpy(dtype=bool)
+    assert is_open.sum() == p
+    nearest = d[:, is_open].min(axis=1)
+    got = plan.assignments["distance"].to_numpy(dtype=float)
+    np.testing.assert_allclose(got, nearest, rtol=0, atol=1e-12)
+    assert plan.objective == pytest.approx(nearest.max(), abs=1e-12)
+    assert plan.metrics.overall["max_distance"] == pytest.approx(nearest.max(), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_covering_p_center_matches_brute_force(seed, p):
+    net, d, _ = _net(seed, ties=seed % 2 == 1)
+    best, _ = _brute_force(d, p)
+    plan = co.DistributorSelection(objective="p_center", p=p).solve(net, solver=HIGHS)
+    assert plan.settings["strategy"] == "auto" and plan.info.message.startswith("strategy='radius'")
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(best, abs=1e-12)
+    assert plan.info.bound == pytest.approx(best, abs=1e-12)
+    _check_plan(plan, d, p)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_covering_p_center_matches_independent_milp(seed):
+    net, d, _ = _net(100 + seed, n=14, m=7)
+    ref = _scipy_pcenter(d, 3)
+    plan = co.DistributorSelection(objective="p_center", p=3).solve(net, solver=HIGHS)
+    # the assignment MILP meets W >= d x to HiGHS's feasibility tolerance
+    assert plan.objective == pytest.approx(ref, abs=1e-6)
+    mip = co.DistributorSelection(objective="p_center", p=3, strategy="mip").solve(net, solver=HIGHS)
+    assert plan.objective == pytest.approx(mip.objective, abs=1e-6)
+
+
+def test_keep_exclude_and_max_distance_against_brute_force():
+    net, d, _ = _net(7, n=12, m=7)
+    ids = list(net.distributor_ids)
+    for keep, exclude in [((0,), ()), ((), (1, 2)), ((5, 6), (0,))]:
+        best, _ = _brute_force(d, 3, keep=keep, exclude=exclude)
+        plan = co.DistributorSelection(objective="p_center", p=3, keep=[ids[j] for j in keep],
+                                       exclude=[ids[j] for j in exclude]).solve(net, solver=HIGHS)
+        assert plan.objective == pytest.approx(best, abs=1e-12), (keep, exclude)
+        is_open = plan.distributors["open"].to_numpy(dtype=bool)
+        assert is_open[list(keep)].all() and not is_open[list(exclude)].any()
+        _check_plan(plan, d, 3)
+    # a max_distance above the optimum leaves it; the links beyond it are gone
+    best, _ = _brute_force(d, 3)
+    plan = co.DistributorSelection(objective="p_center", p=3, max_distance=best + 0.5).solve(net, solver=HIGHS)
+    assert plan.objective == pytest.approx(best, abs=1e-12)
+
+
+def test_signing_caps_against_brute_force():
+    net, d, fixed = _net(11, n=12, m=7)
+    free_best, _ = _brute_force(d, 3)
+    # below the fixed cost of every unconstrained optimum's set: the budget binds
+    optimal_sets = [s for s in itertools.combinations(range(7), 3) if d[:, list(s)].min(axis=1).max() == free_best]
+    budget = min(float(fixed[list(s)].sum()) for s in optimal_sets) - 1.0
+    best, best_set = _brute_force(d, 3, fixed=fixed, budget=budget)
+    assert best > free_best  # the cap binds
+    plan = co.DistributorSelection(objective="p_center", p=3, budget=budget).solve(net, solver=HIGHS)
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(best, abs=1e-12)
+    assert plan.distributors.loc[plan.distributors["open"], "fixed_cost"].sum() <= budget + 1e-9
+    _check_plan(plan, d, 3)
+    # max_new: with keep_existing=False, at most one new signing among the p open
+    syn = co.make_synthetic(n_regions=4, n_outlets=14, n_distributors=7, seed=2)
+    ds = _reach(syn)
+    existing = syn.distributors["existing"].to_numpy(dtype=bool)
+    p = int(existing.sum()) + 1
+    free_best, _ = _brute_force(ds, p)
+    best, _ = _brute_force(ds, p, existing=existing, max_new=1)
+    assert np.isfinite(best) and best > free_best  # the cap binds
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = co.DistributorSelection(objective="p_center", p=p, max_new=1, keep_existing=False).solve(
+            syn, solver=HIGHS)
+    assert plan.objective == pytest.approx(best, abs=1e-9)
+    assert plan.metrics.overall["new_signings"] <= 1
+
+
+def test_infeasible_caps_say_so():
+    net, d, fixed = _net(3, n=8, m=5)
+    cheapest3 = float(np.sort(fixed)[:3].sum())
+    with pytest.raises(InfeasibleError) as err:
+        co.DistributorSelection(objective="p_center", p=3, budget=cheapest3 - 1.0).solve(net, solver=HIGHS)
+    assert "budget" in str(err.value)
+
+
+def test_channel_compatibility_and_existing_partners():
+    net = co.make_synthetic(n_regions=4, n_outlets=16, n_distributors=6, seed=5)
+    d = _reach(net)
+    forced = tuple(np.flatnonzero(net.distributors["existing"].to_numpy(dtype=bool)).tolist())
+    p = max(3, len(forced) + 1)
+    best, _ = _brute_force(d, p, keep=forced)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = co.DistributorSelection(objective="p_center", p=p).solve(net, solver=HIGHS)
+    assert plan.objective == pytest.approx(best, abs=1e-9)
+    assert plan.distributors["open"].to_numpy(dtype=bool)[list(forced)].all()
+
+
+def test_radius_strategy_refuses_what_it_cannot_solve():
+    net, *_ = _net(0)
+    with pytest.raises(SettingsError, match="strategy='radius' solves p_center by covering"):
+        co.DistributorSelection(objective="p_center", p=2, strategy="radius", min_coverage=0.8).solve(net)
+    # auto falls back to the MIP there, and the plan keeps the floor
+    plan = co.DistributorSelection(objective="p_center", p=2, min_coverage=0.8).solve(net, solver=HIGHS)
+    assert "covering" not in plan.info.message
+
+
+def test_search_beats_the_first_plan_against_brute_force():
+    """Cases where the greedy + swap plan is not optimal: the set-cover steps find the optimum."""
+    improved = mips = 0
+    for seed, p in [(1, 3), (5, 5), (6, 4), (7, 5)]:
+        rng = np.random.default_rng(seed)
+        a, b = rng.uniform(0, 10, (60, 2)), rng.uniform(0, 10, (16, 2))
+        d = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).round(4)
+        if seed % 2:
+            d = np.round(d)  # integer distances: the optimum sits on a level shared by many links
+        best, _ = _brute_force(d, p)
+        net = co.ChannelNetwork.from_cost_matrix(d, distances=d)
+        plan = co.DistributorSelection(objective="p_center", p=p).solve(net, solver=HIGHS)
+        assert plan.status == "optimal"
+        assert plan.objective == pytest.approx(best, abs=1e-12), (seed, p)
+        _check_plan(plan, d, p)
+        steps = plan.tables["solve_steps"].set_index("step")
+        improved += steps.loc["heuristic", "objective"] > best + 1e-9
+        mips += steps.loc["search", "cover_mips"]
+        # the lower end found without a solver is a true bound
+        assert steps.loc["heuristic", "bound"] <= best + 1e-12
+    assert improved >= 3 and mips >= 3  # the search, not the first plan, found these optima
