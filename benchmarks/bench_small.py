@@ -2,12 +2,14 @@
 
 Run: ``python benchmarks/bench_small.py [--baseline GIT_REF] [--repeat N]``
 
-Times ``_extract`` (plan assembly: tables plus ``coverage_metrics``) and ``coverage_metrics``
-alone on a solved p-median (p=3) of a synthetic network, median of ``--repeat`` calls. With
-``--baseline`` (default ``9d32b42``, the last commit before the vectorised metrics), the
-``coverage_metrics`` of that commit is loaded from git and timed in the same run on the same
-inputs, both alone and swapped into the plan assembly; the ratio is baseline / current.
-The values of both are compared too (relative 1e-12: np.bincount sums in row order, pandas'
+Times the plan assembly of a solved p-median (p=3) on a synthetic network
+(``selection_plan``: the tables plus the coverage metrics) and the public
+``coverage_metrics`` on the same plan's inputs, median of ``--repeat`` calls. With
+``--baseline`` (default ``38325a7``: before plan assembly built each table once and
+took the metrics from link codes; ``9d32b42`` is before the vectorised metrics), that
+commit's ``plan.py`` and ``metrics.py`` are loaded from git and timed in the same run on
+the same inputs; the ratio is baseline / current. Both plans are compared too: every
+table and metric, floats to relative 1e-12 (np.bincount sums in row order, pandas'
 groupby differently, so float sums may differ in the last bit).
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -26,7 +29,9 @@ import numpy as np
 import pandas as pd
 
 import channelopt as co
+from channelopt.metrics import coverage_metrics
 from channelopt.models.distributors import plan as plan_mod
+from channelopt.models.distributors import selection as selection_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,75 +46,97 @@ def _median_ms(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
-def _baseline_metrics(ref: str):
-    text = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:channelopt/metrics.py"],
+def _load(ref: str, rel: str, name: str, package: str | None = None):
+    text = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:{rel}"],
                           capture_output=True, text=True, check=True).stdout
-    path = Path(tempfile.mkdtemp()) / "baseline_metrics.py"
+    path = Path(tempfile.mkdtemp()) / f"{name}.py"
     path.write_text(text)
-    spec = importlib.util.spec_from_file_location("baseline_metrics", path)
+    full = f"{package}.{name}" if package else name
+    spec = importlib.util.spec_from_file_location(full, path)
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["baseline_metrics"] = mod  # dataclasses look their module up
+    if package:
+        mod.__package__ = package
+    sys.modules[full] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 
 
-def _same(a, b) -> bool:
-    keys = a.overall.keys() == b.overall.keys()
-    vals = all(np.isclose(a.overall[k], b.overall[k], rtol=1e-12, atol=0, equal_nan=True) for k in a.overall)
+def _baseline(ref: str):
+    """That commit's selection_plan, with that commit's coverage_metrics."""
+    metrics = _load(ref, "channelopt/metrics.py", "baseline_metrics")
+    plan = _load(ref, "channelopt/models/distributors/plan.py", "_baseline_plan", "channelopt.models.distributors")
+    plan.coverage_metrics = metrics.coverage_metrics
+    return plan.selection_plan, metrics.coverage_metrics
+
+
+def _same_frames(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     try:
-        pd.testing.assert_frame_equal(a.by_region, b.by_region, check_exact=False, rtol=1e-12, atol=0)
-        pd.testing.assert_frame_equal(a.by_channel, b.by_channel, check_exact=False, rtol=1e-12, atol=0)
-    except AssertionError:
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=0)
+    except AssertionError as exc:
+        print(f"  differs: {str(exc).splitlines()[0]}")
         return False
-    return keys and vals
+    return True
+
+
+def _same(a, b) -> bool:
+    ma, mb = a.metrics, b.metrics
+    keys = ma.overall.keys() == mb.overall.keys()
+    if not keys:
+        print(f"  metric names differ: {sorted(set(ma.overall) ^ set(mb.overall))}")
+        return False
+    vals = all(np.isclose(ma.overall[k], mb.overall[k], rtol=1e-12, atol=0, equal_nan=True) for k in ma.overall)
+    frames = [(ma.by_region, mb.by_region), (ma.by_channel, mb.by_channel),
+              (ma.by_distributor, mb.by_distributor), (a.assignments, b.assignments)]
+    frames += [(a.tables[k], b.tables[k]) for k in ("distributors", "links")]
+    return keys and vals and all([_same_frames(x, y) for x, y in frames])
 
 
 def _case(n_out: int, n_dist: int, n_reg: int, base, repeat: int) -> list[str]:
     net = co.make_synthetic(n_regions=n_reg, n_outlets=n_out, n_distributors=n_dist, seed=1)
-    model = co.DistributorSelection(objective="p_median", p=3, keep_existing=False)
+    model = co.DistributorSelection(objective="p_median", p=3, keep_existing=False, strategy="mip")
     built = model.build(net)
     plan = built.solve(co.Solver())
-    state, info = built.state, plan.info
     seen = {}
-    current = plan_mod.coverage_metrics
+    current = plan_mod.selection_plan
 
     def capture(*a, **k):
         seen.update(args=a, kw=k)
         return current(*a, **k)
 
-    plan_mod.coverage_metrics = capture          # the inputs the plan assembly really passes
+    selection_mod.selection_plan = capture          # the inputs the plan assembly really gets
     try:
-        model._extract(net, state, info)
+        model._extract(net, built.state, plan.info)
     finally:
-        plan_mod.coverage_metrics = current
-    args_m, kw = seen["args"], seen["kw"]
-    asm = _median_ms(lambda: model._extract(net, state, info), repeat)
-    met = _median_ms(lambda: current(*args_m, **kw), repeat)
-    row = [f"{n_out} x {n_dist}", f"{asm:.1f}", f"{met:.1f}"]
+        selection_mod.selection_plan = current
+    args, kw = seen["args"], seen["kw"]
+    asm = _median_ms(lambda: current(*args, **kw), repeat)
+    ours = current(*args, **kw)
+    met_args = (net.outlets, ours.assignments["covered"].to_numpy(), net.region_ids)
+    met = _median_ms(lambda: coverage_metrics(*met_args, served_by=ours.links), repeat)
+    row = [f"{n_out} x {n_dist}", f"{asm:.2f}", f"{met:.2f}"]
     if base is not None:
-        plan_mod.coverage_metrics = base.coverage_metrics
-        try:
-            b_asm = _median_ms(lambda: model._extract(net, state, info), repeat)
-        finally:
-            plan_mod.coverage_metrics = current
-        b_met = _median_ms(lambda: base.coverage_metrics(*args_m, **kw), repeat)
-        same = _same(current(*args_m, **kw), base.coverage_metrics(*args_m, **kw))
-        row += [f"{b_asm:.1f}", f"{b_met:.1f}", f"{b_asm / asm:.1f}x", str(same)]
+        b_plan, b_metrics = base
+        b_asm = _median_ms(lambda: b_plan(*args, **kw), repeat)
+        b_met = _median_ms(lambda: b_metrics(*met_args, served_by=ours.links), repeat)
+        same = _same(ours, b_plan(*args, **kw))
+        row += [f"{b_asm:.2f}", f"{b_met:.2f}", f"{b_asm / asm:.1f}x", str(same)]
     return row
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--baseline", default="9d32b42")
+    ap.add_argument("--baseline", default="38325a7")
     ap.add_argument("--repeat", type=int, default=30)
     args = ap.parse_args(argv)
-    base = _baseline_metrics(args.baseline) if args.baseline else None
+    base = _baseline(args.baseline) if args.baseline else None
+    print(f"load average {os.getloadavg()[0]:.2f}")
     print("| outlets x distributors | plan assembly ms | coverage_metrics ms | baseline assembly ms "
           "| baseline metrics ms | assembly ratio | same values |")
     print("|---|---|---|---|---|---|---|")
     for n_out, n_dist, n_reg in [(100, 10, 20), (1000, 20, 60)]:
         print("| " + " | ".join(_case(n_out, n_dist, n_reg, base, args.repeat)) + " |")
         sys.stdout.flush()
+    print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
