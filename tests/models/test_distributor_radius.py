@@ -55,7 +55,9 @@ def test_radius_uflp_matches_brute_force(seed):
 
 @pytest.mark.parametrize(("seed", "p"), [(4, 4), (5, 6), (6, 8)])
 def test_radius_with_truncated_levels_matches_the_classic_mip(seed, p, monkeypatch):
-    # grow levels on demand even on a small instance (the path large instances take)
+    # grow levels on demand even on a small instance (the path large instances take); a
+    # max_new row (not binding: nothing exists yet) sends the model to the radius MIP
+    # instead of the Lagrangian branch and bound, which cannot see such rows
     monkeypatch.setattr(radius, "FULL_LEVELS_LINKS", 0)
     monkeypatch.setattr(radius, "LAGRANGIAN_SECONDS", 0.0)  # a weak bound: the MIP must do the proving
     rng = np.random.default_rng(seed)
@@ -63,10 +65,11 @@ def test_radius_with_truncated_levels_matches_the_classic_mip(seed, p, monkeypat
     dist = np.floor(np.sqrt(((xy_o[:, None] - xy_d[None]) ** 2).sum(-1)))
     net = co.ChannelNetwork.from_cost_matrix(dist, distances=dist, fixed_cost=np.zeros(25))
     classic = co.DistributorSelection(objective="p_median", p=p, strategy="mip").solve(net, solver=HIGHS)
-    plan = co.DistributorSelection(objective="p_median", p=p, strategy="radius",
+    plan = co.DistributorSelection(objective="p_median", p=p, strategy="radius", max_new=p,
                                    heuristic_seconds=0.0).solve(net, solver=HIGHS)
     assert classic.status == plan.status == "optimal"
     assert plan.objective == pytest.approx(classic.objective)
+    assert "mip" in set(plan.solve_steps["step"])  # the path under test did run
 
 
 def test_auto_chooses_radius_for_uncapacitated_p_median_only():
@@ -139,3 +142,52 @@ def test_interchange_ends_where_no_single_swap_improves(seed, p):
             trial = out.copy()
             trial[r], trial[j] = False, True
             assert total(trial) >= total(out) - 1e-9
+
+
+def _all_plans(cost, p):
+    """Every p-subset with its cost and each outlet's serving distributor (brute force)."""
+    for s in itertools.combinations(range(cost.shape[1]), p):
+        cols = list(s)
+        sub = cost[:, cols]
+        yield s, sub.min(axis=1).sum(), np.asarray(cols)[sub.argmin(axis=1)]
+
+
+@pytest.mark.parametrize(("seed", "p"), [(14, 2), (15, 3), (16, 4)])
+def test_link_penalty_never_drops_a_link_of_a_plan_as_good_as_the_optimum(seed, p):
+    rng = np.random.default_rng(seed)
+    cost = rng.integers(1, 30, (25, 9)).astype(float)
+    oi, dj = np.nonzero(np.ones_like(cost, dtype=bool))
+    lv = Levels(oi, dj, cost[oi, dj], 25)
+    none = np.zeros(9, dtype=bool)
+    lag = median_lagrangian(lv, 9, p=p, fixed=np.zeros(9), forced=none, closed=none, upper=np.inf, seconds=5.0)
+    best = _brute_p_median(cost, p)
+    upper = best + 1.0  # keep every plan better than a plan of cost best + 1: the optimal ones
+    pen = radius.link_penalty(lag, lv, p, none, none)
+    dropped = radius._proves(lag["bound"] + pen, upper, True)
+    assert dropped.any()  # some links go (not a vacuous check)
+    dropped_pairs = set(zip(lv.oi[dropped].tolist(), lv.dj[dropped].tolist()))
+    for _, total, serving in _all_plans(cost, p):
+        if total < upper:
+            assert not dropped_pairs & set(enumerate(serving.tolist()))
+
+
+@pytest.mark.parametrize(("seed", "p"), [(17, 2), (18, 3), (19, 5)])
+def test_branch_and_bound_reaches_the_brute_force_optimum_from_no_plan(seed, p):
+    rng = np.random.default_rng(seed)
+    cost = rng.integers(1, 40, (30, 11)).astype(float)
+    oi, dj = np.nonzero(np.ones_like(cost, dtype=bool))
+    lv = Levels(oi, dj, cost[oi, dj], 30)
+    none = np.zeros(11, dtype=bool)
+    lag = median_lagrangian(lv, 11, p=p, fixed=np.zeros(11), forced=none, closed=none, upper=np.inf,
+                            seconds=5.0, iterations=20)  # a weak root: the tree does the work
+
+    def price(mask):
+        return cost[:, mask].min(axis=1).sum() if mask.sum() == p else np.inf
+
+    res = radius.branch(lv, 11, p=p, fixed=np.zeros(11), forced=none, closed=none, v=lag["v"],
+                        bound=lag["bound"], upper=np.inf, integral=True, seconds=60.0, price=price)
+    best = _brute_p_median(cost, p)
+    assert res["exhausted"]
+    assert res["upper"] == best
+    assert price(res["open"]) == best
+    assert res["bound"] == best
