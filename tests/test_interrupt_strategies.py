@@ -44,6 +44,11 @@ SCRIPT = textwrap.dedent('''
         print("LAGRANGIAN", flush=True)
         return real(*args, **kwargs)
     radius.median_lagrangian = marked_lagrangian
+    real_branch = radius.branch
+    def marked_branch(*args, **kwargs):
+        print("BRANCH", flush=True)
+        return real_branch(*args, **kwargs)
+    radius.branch = marked_branch
 
     warnings.simplefilter("ignore")
     case, n, m, k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -56,10 +61,14 @@ SCRIPT = textwrap.dedent('''
                                                  fixed_cost=np.full(m, 3000.0))
         model = co.DistributorSelection(objective="min_cost", candidates=k, strategy="mip")
     else:
-        if case == "radius-mip":
-            radius.LAGRANGIAN_SECONDS = 0.5  # a short bound stage: the radius MIP starts at once
+        if case in ("radius-mip", "radius-branch"):
+            radius.LAGRANGIAN_SECONDS = 0.5  # a short bound stage: the MIP / the tree starts at once
+        if case == "radius-branch":
+            radius.NODE_ITERATIONS = 1  # weak node bounds: a tree that runs for long
         net = co.ChannelNetwork.from_cost_matrix(cost, distances=cost)
-        model = co.DistributorSelection(objective="p_median", p=k, strategy="radius")
+        # a max_new row (not binding) sends the model to the radius MIP instead of the tree
+        model = co.DistributorSelection(objective="p_median", p=k, strategy="radius",
+                                        max_new=k if case == "radius-mip" else None)
     np.save(sys.argv[5], net.costs())
     try:
         plan = model.build(net).solve(Marked())
@@ -136,6 +145,17 @@ def test_ctrl_c_in_the_radius_mip_stops_it_and_starts_no_other_round(tmp_path):
     assert int(opened.sum()) == 20
     assert objective == pytest.approx(costs[:, opened].min(axis=1).sum())
     assert 0 < bound <= objective  # the Lagrangian bound: a real bound, below the plan
+
+
+def test_ctrl_c_in_the_radius_branch_and_bound_returns_its_best_plan_and_bound(tmp_path):
+    lines, code, costs, opened = interrupt_at(tmp_path, "radius-branch", (800, 200, 20), "BRANCH", after=1.5)
+    status, termination, objective, bound, message = _result(lines)
+    assert code == 0, lines
+    assert (status, termination) == ("feasible", "interrupted")
+    assert not any(r.startswith("CALL") for r in lines)  # no MIP after the tree
+    assert int(opened.sum()) == 20
+    assert objective == pytest.approx(costs[:, opened].min(axis=1).sum())
+    assert 0 < bound < objective  # the open nodes' bound: a real bound, below the plan
 
 
 def test_ctrl_c_in_the_restricted_full_lp_bound_returns_the_restricted_plan(tmp_path):

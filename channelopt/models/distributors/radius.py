@@ -377,7 +377,7 @@ class _Links:
 
 
 def branch(lv, m: int, *, p: int | None, fixed, forced, closed, v, bound: float, upper: float, integral: bool,
-           seconds: float, price, iterations: int = NODE_ITERATIONS) -> dict:
+           seconds: float, price, iterations: int | None = None) -> dict:
     """Lagrangian branch and bound over the distributors (depth first, "open" branch first).
 
     Each node re-optimises the Lagrangian bound from its parent's multipliers, prunes
@@ -391,6 +391,7 @@ def branch(lv, m: int, *, p: int | None, fixed, forced, closed, v, bound: float,
     ``nodes``, ``exhausted`` and ``interrupted`` (Ctrl-C stopped it).
     """
     deadline = time.perf_counter() + seconds
+    iterations = NODE_ITERATIONS if iterations is None else iterations
     stack = [(forced.copy(), closed.copy(), v, bound, lv)]
     nodes, best_open = 0, None
 
@@ -664,7 +665,9 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
                     mip_gap=solver.mip_gap,
                     message=(f"strategy='radius': Lagrangian bound {steps['lagrangian']['bound']:,.6g}"
                              + (f", {steps['fixing']['closed']} distributors closed and {steps['fixing']['opened']} "
-                                f"opened by penalties and probing" if "fixing" in steps else "")
+                                f"opened by penalties" if "fixing" in steps else "")
+                             + (f", branch and bound in {steps['branch']['nodes']} node(s)"
+                                if "branch" in steps else "")
                              + (f", radius MIP in {rounds} round(s)" if "mip" in steps else "")))
     plan = selection_plan(net, lv.oi[pick], lv.dj[pick], np.ones(n), best_open.astype(float), out, model.kind,
                           max_distance=model.max_distance)
