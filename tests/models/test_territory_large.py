@@ -6,8 +6,10 @@ import warnings
 
 import networkx as nx
 import numpy as np
+import pytest
 
 import channelopt as co
+from channelopt.models.territories import TerritoryDesign
 
 
 def _check_rules(net, plan, k, tol):
@@ -33,3 +35,124 @@ def test_china_k12_gets_a_plan_meeting_every_rule_at_a_two_second_limit():
     _check_rules(net, plan, 12, 0.05)
     assert plan.status in ("feasible", "optimal") and plan.metrics["contiguity_verified"]
     assert np.isfinite(plan.bound) and plan.bound <= plan.objective
+
+
+def _planar(n: int, seed: int) -> nx.Graph:
+    from scipy.spatial import Delaunay
+
+    rng = np.random.default_rng(seed)
+    pts = rng.random((n, 2)) * 1000
+    g = nx.Graph()
+    for i, (x, y) in enumerate(pts.tolist()):
+        g.add_node(i, x=x, y=y, pop=float(rng.integers(1, 10)), size=float(rng.integers(1, 20)))
+    for s in Delaunay(pts).simplices.tolist():
+        g.add_edges_from([(s[0], s[1]), (s[1], s[2]), (s[0], s[2])])
+    return g
+
+
+def _brute_force(g, net, k, lo, hi) -> float:
+    """Best weighted distance (weight = load = pop) over every contiguous partition with loads in [lo, hi]."""
+    import itertools
+
+    nodes = list(g.nodes)
+    pop = net.regions.set_index("region_id")["pop"]
+    dist = net.region_distances()
+    best = np.inf
+    for lab in itertools.product(range(k), repeat=len(nodes)):
+        if lab[0] != 0 or len(set(lab)) != k:
+            continue
+        parts = [[v for v, t in zip(nodes, lab) if t == j] for j in range(k)]
+        if any(not lo <= sum(pop[v] for v in p) <= hi for p in parts):
+            continue
+        if any(not nx.is_connected(g.subgraph(p)) for p in parts):
+            continue
+        best = min(best, sum(min(sum(pop[v] * dist[v][c] for v in p) for c in p) for p in parts))
+    return best
+
+
+def _balanced_pmedian_lp(w, dist, a, lo, hi, k) -> float:
+    """The LP relaxation of the balanced p-median (no contiguity), written here with scipy: x[v, c], y_c = x[c, c]."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    n = len(w)
+    col = lambda v, c: v * n + c  # noqa: E731
+    cost = (w[:, None] * dist).reshape(-1)
+    eq_r, eq_c = [], []
+    for v in range(n):
+        eq_r += [v] * n
+        eq_c += [col(v, c) for c in range(n)]
+    eq_r += [n] * n
+    eq_c += [col(c, c) for c in range(n)]
+    a_eq = coo_matrix((np.ones(len(eq_r)), (eq_r, eq_c)), shape=(n + 1, n * n))
+    b_eq = np.r_[np.ones(n), k]
+    r, c_, v_ = [], [], []
+    row = 0
+    for v in range(n):
+        for c in range(n):
+            if v != c:  # x[v, c] <= y_c
+                r += [row, row]
+                c_ += [col(v, c), col(c, c)]
+                v_ += [1.0, -1.0]
+                row += 1
+    for c in range(n):  # sum_v a_v x[v, c] <= hi y_c and >= lo y_c
+        for sign, bound in ((1.0, hi), (-1.0, lo)):
+            for v in range(n):
+                r.append(row)
+                c_.append(col(v, c))
+                v_.append(sign * (a[v] - (bound if v == c else 0.0)))
+            row += 1
+    a_ub = coo_matrix((v_, (r, c_)), shape=(row, n * n))
+    res = linprog(cost, A_ub=a_ub, b_ub=np.zeros(row), A_eq=a_eq, b_eq=b_eq, bounds=(0, 1), method="highs")
+    assert res.status == 0
+    return float(res.fun)
+
+
+def test_balanced_lagrangian_is_below_the_brute_force_optimum_and_above_the_plain_one():
+    from channelopt.models.territories.bounds import balanced_lagrangian_bound, pmedian_lagrangian_bound
+    from channelopt.models.territories.data import prepare
+
+    lifted = 0
+    for seed in (2, 11, 16, 21):
+        g = _planar(9, seed)
+        net = co.ChannelNetwork.from_graph(g, ["pop"])
+        total = net.regions["pop"].sum()
+        lo, hi = 0.9 * total / 3, 1.1 * total / 3
+        expected = _brute_force(g, net, 3, lo, hi)
+        d = prepare(TerritoryDesign(k=3, weight="pop", balance={"pop": (lo, hi)}), net)
+        bal = balanced_lagrangian_bound(d, expected * 1.05, 10.0)
+        plain = pmedian_lagrangian_bound(d, expected * 1.05, 10.0)
+        assert bal <= expected + 1e-6, (seed, bal, expected)
+        lifted += bal > plain * 1.01
+    assert lifted >= 2  # the balance rows lift it above the plain Lagrangian where balance binds
+
+
+def test_balanced_lagrangian_reaches_the_lp_written_with_scipy_and_never_exceeds_it():
+    # Lagrangian duality: relaxing the assignment rows of the LP gives the LP value at the optimal multipliers.
+    # The bound balances on `size` and weighs distances by `pop` (weights and loads differ).
+    from channelopt.models.territories.bounds import balanced_lagrangian_bound
+    from channelopt.models.territories.data import prepare
+
+    for seed in (1, 4):
+        net = co.ChannelNetwork.from_graph(_planar(30, seed), ["pop", "size"])
+        model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05}, contiguity=False)
+        d = prepare(model, net)
+        lp = _balanced_pmedian_lp(d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4)
+        bal = balanced_lagrangian_bound(d, lp * 1.1, 30.0, iterations=1500)
+        assert bal <= lp * (1 + 1e-9)
+        assert bal >= 0.97 * lp, (bal, lp)
+
+
+def test_balanced_lagrangian_near_lists_give_the_same_value_as_every_region():
+    # each step solves a centre over its nearest regions and falls back to every region when a farther
+    # one could change the answer: the steps, and so the bound, must match the all-region computation
+    from channelopt.models.territories.bounds import balanced_lagrangian_bound, pmedian_lagrangian_bound
+    from channelopt.models.territories.data import prepare
+
+    for seed in (3, 7):
+        net = co.ChannelNetwork.from_graph(_planar(150, seed), ["pop", "size"])
+        d = prepare(TerritoryDesign(k=6, weight="pop", balance={"size": 0.05}), net)
+        upper = 1.3 * pmedian_lagrangian_bound(d, np.inf, 5.0)
+        full = balanced_lagrangian_bound(d, upper, 60.0, iterations=150, near=d.n - 1)
+        for near in (10, 30):
+            assert balanced_lagrangian_bound(d, upper, 60.0, iterations=150, near=near) == pytest.approx(full, rel=1e-9)

@@ -7,6 +7,7 @@ each centre to its territory's median; ``tightest`` explains an infeasible balan
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 
 import numpy as np
@@ -19,6 +20,8 @@ from .contiguity import pieces, separator_cuts
 from .data import TerritoryData
 
 __all__ = ["tightest", "allocate", "polish"]
+
+log = logging.getLogger("channelopt.models")
 
 
 def tightest(pb: heur.Problem, d: TerritoryData, *, seconds: float, seed: int) -> list[float]:
@@ -143,6 +146,8 @@ def polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver, s
         if ok:
             new_centres = heur.best_centres(pb, out[0])
             obj = heur.objective_value(pb, out[0], new_centres)
+            log.debug("territories: polish round (chains=%s) %.6g -> %.6g, %.1fs left", chains, best[2], obj,
+                      deadline - time.perf_counter())
             if obj < best[2] - 1e-9 * max(1.0, abs(best[2])):
                 best, improved = (out[0], new_centres, obj), True
         if improved:

@@ -12,7 +12,10 @@ from ...solver import Solver
 from .data import TerritoryData
 from .pmedian import build_pmedian, pairs
 
-__all__ = ["combinatorial_bound", "pmedian_lp_bound", "pmedian_lagrangian_bound", "valid_bound", "LP_BOUND_MAX_PAIRS"]
+__all__ = [
+    "combinatorial_bound", "pmedian_lp_bound", "pmedian_lagrangian_bound", "balanced_lagrangian_bound",
+    "valid_bound", "LP_BOUND_MAX_PAIRS",
+]
 
 #: the unrestricted p-median LP is solved for its bound up to this many (region, centre) pairs
 LP_BOUND_MAX_PAIRS = 40_000
@@ -89,6 +92,169 @@ def pmedian_lagrangian_bound(d: TerritoryData, upper: float, seconds: float, *, 
     return best
 
 
+def _knapsack_attribute(d: TerritoryData) -> int | None:
+    """The balance attribute with the narrowest band around its mean (loads >= 0, some bound set)."""
+    best, width = None, math.inf
+    for p in range(len(d.attrs)):
+        a = d.loads[:, p]
+        if (a < 0).any() or not (d.lower[p] > 0 or np.isfinite(d.upper[p])):
+            continue
+        mean = max(a.sum() / d.k, 1e-12)
+        w = (d.upper[p] - d.lower[p]) / mean
+        if w < width:
+            best, width = p, w
+    return best
+
+
+def _knapsack_rows(r, a, ratio, lo, hi):
+    """Row-wise ``min r.x`` s.t. ``lo <= a.x <= hi``, ``0 <= x <= 1`` (``a >= 0``) over the given items.
+
+    The LP optimum takes items by ``ratio = r / a`` ascending up to the load
+    ``clip(negative load, lo, hi)`` (one multiplier on the load row). Returns
+    ``(value, x, exact)``: ``exact`` is False where the items given may not hold the
+    whole answer (the target load is not reached, or every item is negative and more
+    negative ones may exist outside).
+    """
+    order = np.argsort(ratio, axis=1, kind="stable")
+    rs = np.take_along_axis(r, order, axis=1)
+    as_ = np.take_along_axis(a, order, axis=1)
+    neg = rs < 0
+    negload = (as_ * neg).sum(axis=1)
+    target = np.clip(negload, lo, hi)
+    cum = np.cumsum(as_, axis=1)
+    prev = cum - as_
+    safe = np.where(as_ > 0, as_, 1.0)
+    frac = np.where(as_ > 0, np.clip((target[:, None] - prev) / safe, 0.0, 1.0), neg)
+    value = (rs * frac).sum(axis=1)
+    tol = 1e-9 * np.maximum(1.0, np.abs(target))
+    reached = cum[:, -1] >= target - tol
+    all_neg = neg[:, -1]
+    exact = reached & (~all_neg | (target <= negload - tol) | (target < lo + tol) & (target > negload + tol))
+    x = np.empty_like(frac)
+    np.put_along_axis(x, order, frac, axis=1)
+    return value, x, exact
+
+
+def balanced_lagrangian_bound(d: TerritoryData, upper: float, seconds: float, *, iterations: int = 400,
+                              near: int | None = None) -> float:
+    """Lagrangian bound of the balanced p-median (every pair allowed): valid for every plan of ``d``.
+
+    The assignment rows are priced by ``lambda``; each candidate centre ``c`` keeps its
+    balance row on one attribute (the narrowest band), so its subproblem is a knapsack
+    with a lower and an upper load, solved as an LP (items by reduced cost per unit of
+    load). ``L(lambda) = sum(lambda) + the k smallest centre values``. Contiguity, the
+    other attributes and integrality of the knapsack are dropped, which can only lower
+    it; the balance rows are what lift it above :func:`pmedian_lagrangian_bound`
+    (china, k=12, 5%: gap to the same plan 14.2% -> 3.1%).
+
+    Each step solves a centre's knapsack over its ``near`` nearest regions (default
+    ``8 n / k``). A region outside that radius ``R_c`` has reduced cost at least
+    ``w_v R_c - lambda_v``; where that test cannot rule out that a farther region
+    changes the answer (a negative reduced cost, or a cheaper way to fill the lower
+    load), the centre is solved over every region. Each step's value is therefore
+    exact for the relaxation. Subgradient steps (Held-Karp, ``upper`` the incumbent's
+    objective) run ``seconds`` at most.
+    """
+    if d.centres is not None or d.dist is None or d.n < 2:
+        return math.nan
+    p = _knapsack_attribute(d)
+    if p is None:
+        return pmedian_lagrangian_bound(d, upper, seconds)
+    n, k = d.n, d.k
+    deadline = time.perf_counter() + seconds
+    a = d.loads[:, p].astype(float)
+    w = d.weights.astype(float)
+    lo_c = d.lower[p] - a  # what the other members must carry, per centre
+    hi_c = d.upper[p] - a
+    feasible = hi_c >= -1e-9 * max(1.0, abs(d.upper[p]))
+    if feasible.sum() < k:
+        return math.nan
+    m = min(n - 1, near or max(int(8 * math.ceil(n / k)), 40))
+    dt = d.dist.T  # dt[c, v] = d(v, c)
+    masked = np.array(dt, dtype=float)
+    np.fill_diagonal(masked, np.inf)
+    nb = np.argpartition(masked, m - 1, axis=1)[:, :m]
+    rows = np.arange(n)[:, None]
+    radius = masked[rows, nb].max(axis=1) if m < n - 1 else np.full(n, np.inf)
+    q = min(max(n // k, 1), n - 1) - 1
+    # lambda_v: a member's typical cost (the (n/k)-th cheapest centre of v)
+    lam = w * np.partition(masked, q, axis=0)[q, :]
+    del masked
+    cost_n = w[nb] * dt[rows, nb]
+    a_n = a[nb]
+    inv_a = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), 0.0)
+    inv_an = inv_a[nb]
+    zero_n = a_n <= 0
+    pos = a > 0
+    wa = np.where(pos, w * inv_a, np.inf)
+    n_special = min(n, 64)
+    best, theta, stall = -math.inf, 2.0, 0
+    for _ in range(iterations):
+        r = cost_n - lam[nb]
+        ratio = r * inv_an
+        ratio[zero_n] = np.where(r[zero_n] < 0, -np.inf, np.inf)
+        value, xs, exact = _knapsack_rows(r, a_n, ratio, lo_c, hi_c)
+        # regions outside the near list: reduced cost >= w_v R_c - lambda_v. The few regions with the
+        # largest lambda_v / w_v or lambda_v / a_v (remote ones) are checked at their true distance,
+        # the rest against their largest ratio
+        t = np.where(w > 0, lam / np.where(w > 0, w, 1.0), np.where(lam > 0, np.inf, -np.inf))
+        ta = np.where(pos, lam * inv_a, -np.inf)
+        special = np.union1d(np.argpartition(-t, n_special - 1)[:n_special],
+                             np.argpartition(-ta, n_special - 1)[:n_special])
+        rest = np.ones(n, dtype=bool)
+        rest[special] = False
+        ds = dt[:, special]  # (n centres, |special|)
+        beyond = ds >= radius[:, None]
+        rs_ = w[special][None, :] * ds - lam[special][None, :]
+        exact &= radius >= (t[rest].max() if rest.any() else -np.inf)
+        exact &= ~(beyond & (rs_ < 0)).any(axis=1)
+        used = np.where(xs > 0, ratio, -np.inf).max(axis=1)
+        if pos.any():
+            floor = radius * float(wa[rest & pos].min(initial=np.inf)) - float(ta[rest & pos].max(initial=-np.inf))
+            sp = pos[special]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                fs = np.where(beyond & sp[None, :], rs_ * inv_a[special][None, :], np.inf).min(axis=1, initial=np.inf)
+            exact &= (used <= 0) | (used <= np.minimum(floor, fs))
+        redo = np.flatnonzero(~exact & feasible)
+        x2 = None
+        if len(redo):
+            rr = w[None, :] * dt[redo] - lam[None, :]
+            ra = np.broadcast_to(a, rr.shape).copy()
+            idx = np.arange(len(redo))
+            rr[idx, redo] = 0.0  # the centre: no load, no cost, never taken in its own row
+            ra[idx, redo] = 0.0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rq = np.where(ra > 0, rr / np.where(ra > 0, ra, 1.0), np.where(rr < 0, -np.inf, np.inf))
+            v2, x2, ok2 = _knapsack_rows(rr, ra, rq, lo_c[redo], hi_c[redo])
+            value[redo] = np.where(ok2, v2, np.inf)  # no set of regions reaches that centre's lower load
+        phi = np.where(feasible, value - lam, np.inf)
+        open_ = np.argpartition(phi, k - 1)[:k]
+        if not np.isfinite(phi[open_]).all():
+            return math.nan
+        val = float(lam.sum() + phi[open_].sum())
+        if val > best + 1e-9 * max(1.0, abs(best)) or not math.isfinite(best):
+            best, stall = val, 0
+        else:
+            stall += 1
+            if stall >= 10:
+                theta, stall = theta / 2, 0
+        g = np.ones(n)
+        g[open_] -= 1.0
+        where = {c: i for i, c in enumerate(redo.tolist())}
+        for c in open_.tolist():
+            if c in where:
+                g -= x2[where[c]]
+            else:
+                np.subtract.at(g, nb[c], xs[c])
+        norm = float(g @ g)
+        if norm < 1e-12 or theta < 1e-4 or time.perf_counter() > deadline:
+            break
+        gap = upper - val if math.isfinite(upper) else abs(val) + 1.0
+        lam = lam + theta * max(gap, 1e-9) / norm * g
+    return best
+
+
+
 #: what a plan's message says when the bound stage did not run
 SKIPPED = "bound stage skipped, the time limit was reached before it"
 
@@ -103,11 +269,16 @@ def valid_bound(model, d: TerritoryData, upper: float, solver: Solver, seconds: 
     if seconds <= 0:
         return bound, f"{how} ({SKIPPED})"
     if model.objective == "compactness" and d.centres is None:
+        t0 = time.perf_counter()
         lp = pmedian_lp_bound(model, d, solver, seconds / 2)
         if math.isfinite(lp) and lp > bound:
             bound, how = lp, "the unrestricted LP"
         elif d.n * d.n <= 16_000_000:
-            lag = pmedian_lagrangian_bound(d, upper, seconds / 2)
+            left = seconds - (time.perf_counter() - t0)
+            if _knapsack_attribute(d) is not None:
+                lag, name = balanced_lagrangian_bound(d, upper, left), "the balanced p-median Lagrangian"
+            else:
+                lag, name = pmedian_lagrangian_bound(d, upper, left), "the p-median Lagrangian"
             if math.isfinite(lag) and lag > bound:
-                bound, how = lag, "the p-median Lagrangian"
+                bound, how = lag, name
     return bound, how
