@@ -156,3 +156,41 @@ def test_balanced_lagrangian_near_lists_give_the_same_value_as_every_region():
         full = balanced_lagrangian_bound(d, upper, 60.0, iterations=150, near=d.n - 1)
         for near in (10, 30):
             assert balanced_lagrangian_bound(d, upper, 60.0, iterations=150, near=near) == pytest.approx(full, rel=1e-9)
+
+
+def test_lp_location_allocation_keeps_every_rule_and_lowers_the_objective():
+    from channelopt.models.territories import heuristics as heur
+    from channelopt.models.territories.allocation import _lp_assign, _repair_contiguity, lp_polish
+    from channelopt.models.territories.data import prepare
+    from channelopt.models.territories.diagnosis import heuristic_problem
+
+    net = co.datasets.make_counties(300, seed=2)
+    model = TerritoryDesign(k=8, balance={"workload": 0.05})
+    d = prepare(model, net)
+    pb = heuristic_problem(model, d)
+    start = heur.solve_heuristic(pb, seconds=2.0, seed=0)
+    assert start.violation == 0 and start.contiguous
+    # the repair alone: every territory one piece around its centre, every region placed. The LP's
+    # rounded plan, with three regions of territory 1 handed to territory 0 far from it (cut off)
+    lab = _lp_assign(d, start.centres, co.Solver("highs"), 30.0, 3)
+    far = [v for v in np.flatnonzero(lab == 1).tolist()
+           if v not in start.centres and all(lab[u] != 0 for u in d.adj[v])][:3]
+    assert len(far) == 3
+    lab[far] = 0
+    fixed = _repair_contiguity(d, lab, start.centres)
+    assert (fixed >= 0).all()
+    g = net.graph
+    ids = np.asarray(d.ids)
+    for t, c in enumerate(start.centres):
+        members = ids[fixed == t]
+        assert d.ids[c] in set(members.tolist()) and nx.is_connected(g.subgraph(members.tolist()))
+    label, centres, obj = lp_polish(d, pb, start.label, start.centres, co.Solver("highs"), 8.0)
+    assert obj < start.objective
+    # the objective is the plan's own weighted distance to its centres, computed here
+    w = net.region_table().set_index("region_id").loc[list(d.ids), "workload"].to_numpy()
+    dist = net.region_distances()
+    assert obj == pytest.approx(float((w * dist[np.arange(d.n), np.asarray(centres)[label]]).sum()))
+    loads = np.bincount(label, weights=w, minlength=8)
+    assert (np.abs(loads / loads.mean() - 1) <= 0.05 + 1e-9).all()
+    for t in range(8):
+        assert nx.is_connected(g.subgraph(ids[label == t].tolist()))

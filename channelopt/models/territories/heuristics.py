@@ -346,6 +346,23 @@ def _swap(pb: Problem, label, sums, fixed, centres, delta_obj, viol_of, changes,
     return None
 
 
+def improve(pb: Problem, label: np.ndarray, deadline: float, rng) -> tuple[np.ndarray, list | None]:
+    """Local search from ``label`` (balance first, then the objective) with the centres following the medians."""
+    label = np.asarray(label).copy()
+    centres = None
+    for _ in range(20):
+        if pb.objective == "compactness":
+            centres = best_centres(pb, label) if pb.fixed_centres is None else list(pb.fixed_centres)
+        before = (violation(pb, label), objective_value(pb, label, centres))
+        label, centres = _local_search(pb, label, centres, deadline, rng)
+        if pb.objective == "compactness" and pb.fixed_centres is None:
+            centres = best_centres(pb, label)
+        after = (violation(pb, label), objective_value(pb, label, centres))
+        if after >= (before[0] - 1e-12, before[1] - 1e-9) or time.perf_counter() > deadline:
+            break
+    return label, centres
+
+
 def solve_heuristic(pb: Problem, *, seconds: float = 5.0, seed: int = 0, max_starts: int = 50,
                     settle: float = 0.0) -> Result:
     """Multi-start construction plus local search; the best plan found in ``seconds``.

@@ -38,7 +38,7 @@ from ...solver import (
 )
 from .._base import BuiltModel
 from . import heuristics as heur
-from .allocation import polish
+from .allocation import lp_polish, polish
 from .assembly import assemble_plan
 from .bounds import valid_bound
 from .contiguity import separator_cuts
@@ -49,6 +49,8 @@ __all__ = ["TerritoryBuilt", "run_heuristic", "HEURISTIC_SHARE"]
 
 log = logging.getLogger("channelopt.models")
 
+#: above this many regions, location-allocation assigns by the LP (:func:`.allocation.lp_polish`), not the MIP
+LP_POLISH_REGIONS = 1000
 #: at most this share of ``time_limit`` goes to the heuristic warm start
 HEURISTIC_SHARE = 0.25
 #: seconds at most for a bound valid for the full problem (restricted or heuristic plans)
@@ -79,7 +81,10 @@ def run_heuristic(model, d, solver: Solver, seconds: float) -> heur.Result:
     res = heur.solve_heuristic(pb, seconds=first, seed=model.seed, settle=seconds)
     if do_polish and res.violation <= 1e-9 and res.contiguous:
         left = t0 + seconds - time.perf_counter()
-        label, centres, obj = polish(d, pb, res.label, res.centres, solver, left)
+        if d.n > LP_POLISH_REGIONS:
+            label, centres, obj = lp_polish(d, pb, res.label, res.centres, solver, left, model.seed)
+        else:
+            label, centres, obj = polish(d, pb, res.label, res.centres, solver, left)
         res = dataclasses.replace(res, label=label, centres=centres, objective=obj)
     res.seconds = time.perf_counter() - t0
     return res
