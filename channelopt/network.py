@@ -130,6 +130,15 @@ def _check_lonlat(ids: np.ndarray, lon: np.ndarray, lat: np.ndarray, name: str, 
 
 def _check_numeric(frame: pd.DataFrame, name: str, id_col: str, column: str, *,
                    allow_inf: bool = False, positive: bool = False) -> None:
+    col = frame[column]
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "fiu":
+        # a plain numeric column that passes every check: one numpy pass (the pandas checks
+        # below, needed only to name the offending ids, cost ~0.3 ms a column on small networks)
+        arr = col.to_numpy(dtype=float)
+        ok = np.isfinite(arr) | (allow_inf & (arr == np.inf))
+        if ok.all() and not (arr <= 0 if positive else arr < 0).any():
+            frame[column] = arr
+            return
     values = pd.to_numeric(frame[column], errors="coerce")
     bad_type = values.isna() & frame[column].notna()
     if bad_type.any():
