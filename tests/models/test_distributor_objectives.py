@@ -199,8 +199,9 @@ def test_backup_coverage_on_spopts_san_francisco_case():
     """spopt's own LSCP-B test case (SF, 205 tracts x 16 stores, r = 5000 m): spopt reports 81.463%
     backed up; every minimum cover is enumerated here, and the best has 145 of 205 (70.732%)."""
     spopt = pytest.importorskip("spopt")
-    import pandas as pd
     from pathlib import Path
+
+    import pandas as pd
 
     data = Path(spopt.__file__).parent / "tests" / "test_locate" / "data"
     dist = pd.read_csv(data / "SF_network_distance_candidateStore_16_censusTract_205_new.csv")

@@ -218,3 +218,14 @@ def test_search_beats_the_first_plan_against_brute_force():
         # the lower end found without a solver is a true bound
         assert steps.loc["heuristic", "bound"] <= best + 1e-12
     assert improved >= 3 and mips >= 3  # the search, not the first plan, found these optima
+
+
+def test_sparse_candidates_that_leave_no_plan_are_solved_on_every_link():
+    # with each outlet's single nearest link, more than p outlets need their own distributor
+    net, d, _ = _net(3, n=40, m=12)
+    best, _ = _brute_force(d, 3)
+    plan = co.DistributorSelection(objective="p_center", p=3, candidates=1).solve(net, solver=HIGHS)
+    assert plan.info.message.startswith("candidates=1 left no feasible plan (the restriction's doing")
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(best, abs=1e-12)
+    _check_plan(plan, d, 3)

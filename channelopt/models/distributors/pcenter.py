@@ -308,6 +308,11 @@ def solve_pcenter(built, solver: Solver, t_start: float | None = None) -> Plan:
             a = mid + 1
         else:
             b = mid - 1
+    if n and lo >= len(levels):
+        # even every allowed link leaves more than p outlets that need a distributor each
+        # (sparse candidates can do that; the caller then retries on every link)
+        reasons = [f"more than p={p} outlets need distributors of their own over the allowed links"]
+        raise InfeasibleError("DistributorSelection is infeasible: " + "; ".join(reasons) + ".", reasons=reasons)
 
     # upper end: the smallest radius greedy covering meets with p, then swaps
     t0 = time.perf_counter()
