@@ -29,6 +29,16 @@ narrowed MIP as PuLP objects; the switch does the same), the china territory des
 (k=12, 5% workload balance), the china budget (Hill S-curves, 5,157 cells) and the
 china price plan (corridors and a three-tier rebate schedule, a MILP).
 
+Part ``sparse`` (issue 13, no dense n x m array): a p-median on points (projected
+coordinates, ``--sparse-size`` outlets x candidates, ``candidates=k`` nearest), in one
+process: peak memory after the network, after ``build`` and after the greedy warm start,
+and whether a dense cost or distance matrix was ever made. Measured in one run against
+the code before the sparse link layer (main at 5b5d8d2, run from a checkout of it) on
+20,000 x 1,000, p=100, k=20 (load 10-11 on 2 cores)::
+
+    before (dense matrices, dense greedy): see the table in the arr11 report
+    after  (ChannelNetwork.links, link heuristics): see the table in the arr11 report
+
 Part ``ctrlc``: a real SIGINT to a process solving without a time limit; seconds from
 the signal to the process's exit, and what it returned.
 """
@@ -187,6 +197,26 @@ def _table_model(case: str):
     raise SystemExit(f"unknown table case {case}")
 
 
+def _point_network(n: int, m: int, seed: int = 0):
+    """Outlets and candidates as points in a projected CRS (metres), one region, every channel."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    from shapely.geometry import box
+
+    import channelopt as co
+
+    rng = np.random.default_rng(seed)
+    a, b = rng.random((n, 2)) * 500_000, rng.random((m, 2)) * 500_000
+    regions = gpd.GeoDataFrame({"region_id": ["all"]}, geometry=[box(-1, -1, 500_001, 500_001)], crs=3857)
+    outlets = gpd.GeoDataFrame({"outlet_id": np.arange(n).astype(str), "region_id": "all",
+                                "channel": "traditional", "potential": rng.uniform(1, 10, n)},
+                               geometry=gpd.points_from_xy(a[:, 0], a[:, 1]), crs=3857)
+    dists = gpd.GeoDataFrame({"distributor_id": np.arange(m).astype(str), "fixed_cost": 1.0, "capacity": np.inf},
+                             geometry=gpd.points_from_xy(b[:, 0], b[:, 1]), crs=3857)
+    return co.ChannelNetwork(regions, outlets, dists, graph=pd.DataFrame({"region_a": [], "region_b": []}))
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -236,12 +266,31 @@ def child(spec: dict) -> None:
             out.update(status=plan.status, objective=plan.objective, gap=plan.gap, bound=plan.info.bound,
                        strategy=getattr(built, "strategy", ""))
             if "solve_steps" in plan.tables:  # the Lagrangian path's steps (its LPs are where the paths differ)
-                out["steps"] = ", ".join(f"{r.step} {r.seconds:.1f} s" + (f" gap {r.gap:.4f}" if r.gap == r.gap else "")
-                                         for r in plan.tables["solve_steps"].itertuples())
+                out["steps"] = ", ".join(
+                    f"{r.step} {r.seconds:.1f} s" + (f" gap {g:.4f}" if (g := getattr(r, "gap", math.nan)) == g else "")
+                    for r in plan.tables["solve_steps"].itertuples())
         except co.ChannelOptError as exc:
             out.update(status=type(exc).__name__, objective=math.nan, gap=math.nan)
         out["solve_s"] = time.perf_counter() - t1
         out["peak_mb"] = _peak_mb()
+    elif spec["part"] == "sparse":
+        out["load_1min"] = os.getloadavg()[0]
+        out["start_mb"] = _peak_mb()
+        net = _point_network(spec["n"], spec["m"])
+        out["net_mb"] = _peak_mb()
+        model = co.DistributorSelection(objective="p_median", p=spec["p"], candidates=spec["k"], strategy="mip")
+        t0 = time.perf_counter()
+        built = model.build(net)
+        out["build_s"] = time.perf_counter() - t0
+        out["build_mb"] = _peak_mb()
+        t0 = time.perf_counter()
+        start = model._warm_start(net, built.state, seconds=spec.get("greedy_s", 10.0))
+        out["greedy_s"] = time.perf_counter() - t0
+        out["greedy_mb"] = _peak_mb()
+        out["links"] = len(built.state["oi"])
+        out["dense_made"] = net._distances is not None or net._costs is not None
+        if start is not None:
+            out["objective"] = float((start[built.state["x"]] * built.state["cost"]).sum())
     elif spec["part"] == "limits":
         net = co.load_example("china")
         model = _china_model(spec["case"])
@@ -360,6 +409,19 @@ def part_table(cases) -> None:
         print(f"\n{case} steps: old: {r['pulp']}; new: {r['arrays']}")
 
 
+def part_sparse(size: str, p: int, k: int) -> None:
+    n, m = (int(v) for v in size.split("x"))
+    r = run_child({"part": "sparse", "n": n, "m": m, "p": p, "k": k}, timeout=1800)
+    print(f"\n## p-median {n} x {m}, p={p}, candidates={k}: build + greedy (one process, load "
+          f"{fmt(r.get('load_1min'), '.1f')})\n")
+    print("| links | dense matrix made | peak after network MB | build s | peak after build MB | greedy s | "
+          "peak after greedy MB | greedy objective |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {r.get('links')} | {r.get('dense_made')} | {fmt(r.get('net_mb'), '.0f')} | {fmt(r.get('build_s'))} | "
+          f"{fmt(r.get('build_mb'), '.0f')} | {fmt(r.get('greedy_s'))} | {fmt(r.get('greedy_mb'), '.0f')} | "
+          f"{fmt(r.get('objective'), '.8g')} |" if "links" in r else f"| {r.get('status')} {r.get('error', '')} |")
+
+
 def part_limits(limits, cases) -> None:
     print("\n## china example under time limits (HiGHS; each run in its own process)\n")
     results = []
@@ -423,7 +485,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--parts", nargs="+", default=["build", "limits", "ctrlc"],
-                    choices=["build", "limits", "ctrlc", "table"])
+                    choices=["build", "limits", "ctrlc", "table", "sparse"])
+    ap.add_argument("--sparse-size", default="20000x1000")
+    ap.add_argument("--sparse-p", type=int, default=100)
+    ap.add_argument("--sparse-k", type=int, default=20)
     ap.add_argument("--table-cases", nargs="+", default=list(TABLE_CASES), choices=list(TABLE_CASES))
     ap.add_argument("--limits", nargs="+", type=float, default=[1, 5, 20])
     ap.add_argument("--cases", nargs="+", default=["min_cost", "max_coverage", "territories", "planner"])
@@ -443,6 +508,8 @@ def main(argv=None) -> int:
         part_build(sizes, not args.no_china_build, args.build_limit)
     if "table" in args.parts:
         part_table(args.table_cases)
+    if "sparse" in args.parts:
+        part_sparse(args.sparse_size, args.sparse_p, args.sparse_k)
     if "limits" in args.parts:
         part_limits(args.limits, args.cases)
     if "ctrlc" in args.parts:

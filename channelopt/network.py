@@ -714,6 +714,9 @@ class ChannelNetwork:
     def distances(self) -> np.ndarray:
         """Outlet x distributor distances in km (haversine for lon/lat; projected CRS units converted).
 
+        Dense (n x m, cached). Large networks: prefer :meth:`links` and
+        :meth:`link_distances`, which make no n x m array.
+
         Raises
         ------
         SettingsError
@@ -740,8 +743,164 @@ class ChannelNetwork:
         """
         return geo.pairwise_distances(a_xy, b_xy, self.geographic) * self._km_per_crs_unit
 
+    def link_distances(self, oi, dj) -> np.ndarray:
+        """Distances in km of the links ``(oi[k], dj[k])`` (outlet and distributor positions).
+
+        Read from the distance matrix when one was given or already computed; otherwise
+        measured on the links alone, so no n x m array is made (issue 13).
+        """
+        oi, dj = np.asarray(oi, dtype=np.int64), np.asarray(dj, dtype=np.int64)
+        if self._distances is not None or self.road_graph is not None:
+            return self.distances()[oi, dj]
+        a, b = self.outlet_xy(), self.distributor_xy()
+        if a is None or b is None:
+            raise SettingsError("distances need outlet and distributor locations (geometry) or a "
+                                "distances= / costs= matrix.")
+        if self.geographic:
+            return geo.haversine_km(a[oi, 0], a[oi, 1], b[dj, 0], b[dj, 1])
+        diff = a[oi] - b[dj]
+        return np.sqrt(np.einsum("ij,ij->i", diff, diff)) * self._km_per_crs_unit
+
+    def link_costs(self, oi, dj) -> np.ndarray:
+        """Cost of serving outlet ``oi[k]``'s whole demand from distributor ``dj[k]``, per link.
+
+        From the cost matrix when one was given or already computed; otherwise
+        ``cost_per_km * demand * distance`` on the links alone (no n x m array).
+        """
+        oi, dj = np.asarray(oi, dtype=np.int64), np.asarray(dj, dtype=np.int64)
+        if self._costs is not None:
+            return self._costs[oi, dj]
+        demand = self._need_outlets()["demand"].to_numpy(dtype=float)
+        return self.cost_per_km * demand[oi] * self.link_distances(oi, dj)
+
+    def _link_chunks(self, *, max_distance: float | None, exclude, need_distance: bool,
+                     chunk_cells: int = 1 << 18):
+        """Blocks of whole outlet rows: ``(lo, hi, ok, cost, distance)``, each ``(hi - lo, m)``.
+
+        ``ok`` marks the allowed links (compatible channel, finite cost, within
+        ``max_distance``, distributor not excluded); ``distance`` is None unless needed.
+        """
+        outlets, dists = self._need_outlets(), self._need_distributors()
+        n, m = len(outlets), len(dists)
+        cols = np.ones(m, dtype=bool) if exclude is None else ~np.asarray(exclude, dtype=bool)
+        # one row of allowed distributors per distinct outlet channel (channels x m, small)
+        codes, uniq = pd.factorize(outlets["channel"])
+        table = np.ones((len(uniq), m), dtype=bool)
+        for j, value in enumerate(dists["channels"].tolist()):
+            allowed = _parse_channels(value)
+            if allowed is not None:
+                table[:, j] = np.isin(np.asarray(uniq, dtype=object), list(allowed))
+        table &= cols[None, :]
+        step = max(1, int(chunk_cells) // max(m, 1))
+        need = need_distance or max_distance is not None
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            if self._costs is not None:
+                cost = self._costs[lo:hi]
+            else:
+                oi, dj = np.divmod(np.arange(lo * m, hi * m, dtype=np.int64), m)
+                cost = self.link_costs(oi, dj).reshape(hi - lo, m)
+            dist = None
+            if need:
+                if self._distances is not None or self.road_graph is not None:
+                    dist = self.distances()[lo:hi]
+                else:
+                    oi, dj = np.divmod(np.arange(lo * m, hi * m, dtype=np.int64), m)
+                    dist = self.link_distances(oi, dj).reshape(hi - lo, m)
+            ok = table[codes[lo:hi]] & np.isfinite(cost)
+            if max_distance is not None:
+                ok &= dist <= max_distance
+            yield lo, hi, ok, cost, dist
+
+    def allowed_mask(self, *, max_distance: float | None = None, exclude=None) -> np.ndarray:
+        """Boolean (n_outlets, n_distributors): channel-compatible links of finite cost within
+        ``max_distance`` km, to distributors not in ``exclude`` (a boolean mask).
+
+        Built a chunk of outlets at a time: one byte per pair, no float n x m array.
+        """
+        mask = np.zeros((len(self._need_outlets()), len(self._need_distributors())), dtype=bool)
+        for lo, hi, ok, _, _ in self._link_chunks(max_distance=max_distance, exclude=exclude, need_distance=False):
+            mask[lo:hi] = ok
+        return mask
+
+    def links(self, *, k: int | None = None, radius: float | None = None, max_distance: float | None = None,
+              exclude=None, by: str = "distance", keep_nearest: bool = True,
+              chunk_cells: int = 1 << 18) -> pd.DataFrame:
+        """Candidate (outlet, distributor) links as a sparse table, built without any n x m array.
+
+        Allowed links are channel-compatible, of finite cost, within ``max_distance``
+        and not to an ``exclude``-d distributor. Outlets are taken a chunk at a time
+        (about ``chunk_cells`` pairs), so memory stays O(links + chunk) whatever the
+        network's size (issue 13).
+
+        Parameters
+        ----------
+        k : int, optional
+            Keep each outlet's ``k`` nearest allowed distributors.
+        radius : float, optional
+            Keep links within ``radius`` (with ``keep_nearest``, an outlet whose every
+            allowed link is farther keeps its nearest one).
+        max_distance : float, optional
+            Drop links farther than this many km (a hard rule: no nearest is kept).
+        exclude : boolean array over distributors, optional
+        by : {"distance", "cost"}
+            What "nearest" means for ``k`` and ``radius``.
+
+        Returns
+        -------
+        DataFrame
+            ``outlet`` and ``distributor`` (positions), ``distance`` (km; NaN without
+            locations or a distance matrix), ``cost``; sorted by outlet, then by ``by``.
+
+        Examples
+        --------
+        >>> net = ChannelNetwork.from_cost_matrix([[1, 4, 2], [3, 1, 9]], distances=[[1, 4, 2], [3, 1, 9]])
+        >>> net.links(k=2)[["outlet", "distributor", "cost"]].to_numpy().tolist()
+        [[0.0, 0.0, 1.0], [0.0, 2.0, 2.0], [1.0, 1.0, 1.0], [1.0, 0.0, 3.0]]
+        """
+        if by not in ("distance", "cost"):
+            raise SettingsError(f"links(by=...) is 'distance' or 'cost', got {by!r}.")
+        need = by == "distance"
+        if need and max_distance is None:
+            try:
+                self.link_distances(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+            except SettingsError:
+                if k is not None or radius is not None:
+                    raise
+                need = False
+        parts = []
+        for lo, _hi, ok, cost, dist in self._link_chunks(max_distance=max_distance, exclude=exclude,
+                                                        need_distance=need, chunk_cells=chunk_cells):
+            rows, m = ok.shape
+            key = np.where(ok, dist if by == "distance" else cost, np.inf)
+            if k is not None and k < m:
+                # each row's k smallest (argpartition, as the dense rule did), then in order
+                cand = np.argpartition(key, k - 1, axis=1)[:, :k]
+            else:
+                cand = np.broadcast_to(np.arange(m), (rows, m))
+            ck = np.take_along_axis(key, cand, axis=1)
+            order = np.lexsort((cand, ck), axis=1)
+            cand, ck = np.take_along_axis(cand, order, axis=1), np.take_along_axis(ck, order, axis=1)
+            sel = np.isfinite(ck)
+            if radius is not None:
+                near = ck <= radius
+                if keep_nearest:
+                    near[:, 0] |= ~near.any(axis=1)  # the nearest allowed one stays
+                sel &= near
+            r, c = np.nonzero(sel)
+            oi, dj = r + lo, cand[r, c]
+            parts.append((oi, dj, np.full(len(oi), np.nan) if dist is None else dist[r, dj],
+                          cost[r, dj]))
+        cat = [np.concatenate([p_[i] for p_ in parts]) if parts else np.zeros(0) for i in range(4)]
+        return pd.DataFrame({"outlet": cat[0].astype(np.int64), "distributor": cat[1].astype(np.int64),
+                             "distance": cat[2].astype(float), "cost": cat[3].astype(float)})
+
     def costs(self) -> np.ndarray:
-        """Outlet x distributor cost of serving the outlet's whole demand."""
+        """Outlet x distributor cost of serving the outlet's whole demand (dense, n x m).
+
+        Large networks: prefer :meth:`links` (candidate links) and :meth:`link_costs`,
+        which make no n x m array.
+        """
         if self._costs is None:
             demand = self._need_outlets()["demand"].to_numpy(dtype=float)
             self._costs = self.cost_per_km * demand[:, None] * self.distances()
@@ -763,7 +922,10 @@ class ChannelNetwork:
 
     @cached_property
     def compatibility(self) -> np.ndarray:
-        """Boolean (n_outlets, n_distributors): may distributor j serve outlet i's channel."""
+        """Boolean (n_outlets, n_distributors): may distributor j serve outlet i's channel.
+
+        Dense; :meth:`links` applies the same rule a chunk of outlets at a time.
+        """
         outlets, dists = self._need_outlets(), self._need_distributors()
         channel = outlets["channel"].to_numpy()
         out = np.ones((len(outlets), len(dists)), dtype=bool)

@@ -1,4 +1,8 @@
-"""Sparse candidate links: which (outlet, distributor) pairs a model may use at all."""
+"""The ``candidates`` setting: which (outlet, distributor) links a model may use at all.
+
+The links themselves come from :meth:`channelopt.ChannelNetwork.links` (k nearest and/or a
+radius, built a chunk of outlets at a time, no n x m array).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import numpy as np
 
 from ..exceptions import SettingsError
 
-__all__ = ["parse_candidates", "sparsify"]
+__all__ = ["parse_candidates"]
 
 
 def parse_candidates(candidates) -> tuple[int | None, float | None]:
@@ -33,27 +37,3 @@ def parse_candidates(candidates) -> tuple[int | None, float | None]:
     if radius is not None and not radius > 0:
         raise SettingsError(f"candidates radius must be positive, got {radius!r}.")
     return (None if k is None else int(k)), (None if radius is None else float(radius))
-
-
-def sparsify(allowed: np.ndarray, dist: np.ndarray, k: int | None, radius: float | None,
-             keep_nearest: bool = True) -> np.ndarray:
-    """Restrict ``allowed`` to the ``k`` nearest allowed distributors of each outlet and/or ``radius``.
-
-    With ``keep_nearest`` an outlet whose every allowed link lies beyond ``radius``
-    keeps its nearest one, so sparsity alone never makes an outlet unreachable.
-    """
-    out = allowed.copy()
-    d = np.where(allowed, dist, np.inf)
-    if k is not None and k < allowed.shape[1]:
-        part = np.argpartition(d, k - 1, axis=1)[:, :k]
-        mask = np.zeros_like(allowed)
-        np.put_along_axis(mask, part, True, axis=1)
-        out &= mask
-    if radius is not None:
-        near = d <= radius
-        if keep_nearest:
-            lonely = ~(out & near).any(axis=1) & allowed.any(axis=1)
-            if lonely.any():
-                near[lonely, np.argmin(d[lonely], axis=1)] = True
-        out &= near
-    return out

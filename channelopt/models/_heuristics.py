@@ -1,7 +1,9 @@
 """Fast primal heuristics for distributor selection (MIP warm starts), and a Lagrangian bound.
 
-The heuristics work on a dense cost matrix with ``inf`` where a link is not allowed and
-return the set of distributors to open; the MIP solver completes (and improves) the rest.
+The heuristics work on the allowed links (``oi``, ``dj``, ``cost`` arrays: O(links)
+memory, no n x m array; issue 13) and return the set of distributors to open; the MIP
+solver completes (and improves) the rest. The dense-matrix entry points (``inf`` where a
+link is not allowed) turn the matrix into links and call the same code.
 :func:`lagrangian_bound` works on the sparse links and proves a lower bound, with the
 penalties that let a caller drop links and distributors no better plan can use.
 """
@@ -13,45 +15,99 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["greedy_median", "greedy_capacitated", "greedy_cover", "nearest_open", "assign_greedy",
-           "LagrangianBound", "lagrangian_bound"]
+__all__ = ["greedy_median", "greedy_median_links", "greedy_capacitated", "greedy_capacitated_links", "greedy_cover",
+           "greedy_cover_links", "nearest_open", "assign_greedy", "assign_greedy_links", "LagrangianBound",
+           "lagrangian_bound"]
 
 
-def _penalised(cost: np.ndarray) -> np.ndarray:
-    # A finite stand-in for "unreachable" keeps the gains below well defined.
+def _penalty(cost: np.ndarray) -> float:
+    # A finite stand-in for "unreachable" (no link) keeps the gains below well defined.
     finite = cost[np.isfinite(cost)]
     big = (float(finite.max()) if finite.size else 1.0) * 10.0 + 1.0
-    return np.where(np.isfinite(cost), cost, big * 10.0)
+    return big * 10.0
 
 
-def greedy_median(cost: np.ndarray, *, p: int | None = None, fixed: np.ndarray | None = None,
-                  forced: np.ndarray | None = None, closed: np.ndarray | None = None,
-                  seconds: float = 2.0) -> np.ndarray:
+def _links_of(cost: np.ndarray):
+    """A dense matrix (``inf`` = no link) as link arrays: the dense entry points' adapter."""
+    oi, dj = np.nonzero(np.isfinite(cost))
+    return oi, dj, cost[oi, dj]
+
+
+@dataclass(frozen=True)
+class _Sorted:
+    """Links ordered by outlet then cost (CSR by outlet), and each outlet's slice."""
+
+    oi: np.ndarray
+    dj: np.ndarray
+    cost: np.ndarray
+    indptr: np.ndarray
+    n: int
+
+    @classmethod
+    def of(cls, oi, dj, cost, n: int) -> _Sorted:
+        oi, dj, cost = np.asarray(oi, dtype=np.int64), np.asarray(dj, dtype=np.int64), np.asarray(cost, dtype=float)
+        order = np.lexsort((dj, cost, oi))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(oi, minlength=n), out=indptr[1:])
+        return cls(oi[order], dj[order], cost[order], indptr, n)
+
+    def best(self, is_open: np.ndarray, none: float) -> np.ndarray:
+        """Each outlet's cheapest link to an open distributor (``none`` where it has none)."""
+        out = np.full(self.n, none)
+        masked = np.where(is_open[self.dj], self.cost, none)
+        has = np.flatnonzero(np.diff(self.indptr) > 0)
+        if len(has):
+            out[has] = np.minimum.reduceat(masked, self.indptr[has])
+        return out
+
+
+def greedy_median_links(oi, dj, cost, n: int, m: int, *, p: int | None = None, fixed: np.ndarray | None = None,
+                        forced: np.ndarray | None = None, closed: np.ndarray | None = None,
+                        seconds: float = 2.0) -> np.ndarray:
     """ADD greedy then a swap local search for p-median (``p`` given) or UFLP (``fixed`` given).
 
-    Returns a boolean mask of distributors to open.
+    Works on the allowed links (``cost[k]`` of outlet ``oi[k]`` from distributor
+    ``dj[k]``): memory and each step are O(links), never O(n x m). An outlet no open
+    distributor reaches counts at a large finite penalty. Returns a boolean mask of
+    distributors to open.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> oi, dj = np.array([0, 0, 1, 1, 2]), np.array([0, 1, 0, 1, 1])
+    >>> greedy_median_links(oi, dj, np.array([1.0, 5.0, 4.0, 1.0, 1.0]), 3, 2, p=1).tolist()
+    [False, True]
     """
-    n, m = cost.shape
-    c = _penalised(cost)
+    links = _Sorted.of(oi, dj, cost, n)
+    oi, dj, c = links.oi, links.dj, links.cost
+    pen = _penalty(c)
+    full = len(c) == n * m  # every pair a link: the dense form's start without a penalty column
     f = np.zeros(m) if fixed is None else np.asarray(fixed, dtype=float)
     is_open = np.zeros(m, dtype=bool) if forced is None else forced.copy()
     banned = np.zeros(m, dtype=bool) if closed is None else closed.copy()
-    best = c[:, is_open].min(axis=1) if is_open.any() else np.full(n, c.max() * 10.0)
+    best = links.best(is_open, pen) if is_open.any() else np.full(n, (float(c.max()) if full else pen) * 10.0)
     deadline = time.perf_counter() + seconds
     while True:
         if p is not None and is_open.sum() >= p:
             break
-        gain = np.maximum(best[:, None] - c, 0.0).sum(axis=0) - f
+        gain = np.bincount(dj, weights=np.maximum(best[oi] - c, 0.0), minlength=m) - f
+        if not full:
+            # an outlet without a link to j keeps its best, or drops from the start value to the penalty
+            gain += np.maximum(best - pen, 0.0).sum() - np.bincount(dj, weights=np.maximum(best[oi] - pen, 0.0),
+                                                                      minlength=m)
         gain[is_open | banned] = -np.inf
         j = int(np.argmax(gain))
         if not np.isfinite(gain[j]) or (p is None and gain[j] <= 0 and is_open.any()):
             break
         is_open[j] = True
-        best = np.minimum(best, c[:, j])
+        best = np.minimum(best, pen if not full else best)
+        on = dj == j
+        np.minimum.at(best, oi[on], c[on])
         if time.perf_counter() > deadline and p is None:
             break
     # swap search: replace one open by one closed while it lowers the total
     locked = np.zeros(m, dtype=bool) if forced is None else forced
+    best = links.best(is_open, pen)
     total = best.sum() + f[is_open].sum()
     improved = True
     while improved and time.perf_counter() < deadline:
@@ -62,11 +118,13 @@ def greedy_median(cost: np.ndarray, *, p: int | None = None, fixed: np.ndarray |
             rest[out] = False
             if not rest.any():
                 continue
-            base = c[:, rest].min(axis=1)
+            base = links.best(rest, pen)
             cand = np.flatnonzero(~is_open & ~banned)
             if not len(cand):
                 break
-            totals = np.minimum(base[:, None], c[:, cand]).sum(axis=0) + f[cand]
+            # sum_i min(base_i, c_ij) for every j at once: the base less what j's links save
+            save = np.bincount(dj, weights=np.maximum(base[oi] - c, 0.0), minlength=m)
+            totals = base.sum() - save[cand] + f[cand]
             k = int(np.argmin(totals))
             new_total = totals[k] + f[rest].sum()
             drop_total = base.sum() + f[rest].sum()
@@ -82,29 +140,47 @@ def greedy_median(cost: np.ndarray, *, p: int | None = None, fixed: np.ndarray |
     return is_open
 
 
-def greedy_capacitated(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, fixed: np.ndarray, *,
-                       forced: np.ndarray | None = None, closed: np.ndarray | None = None,
-                       p: int | None = None, slack: float = 1.05) -> np.ndarray:
-    """Open the distributors with the lowest (fixed + nearby service) cost per unit of capacity.
-
-    Stops when open capacity covers ``slack`` x total demand (or ``p`` are open).
-    """
+def greedy_median(cost: np.ndarray, *, p: int | None = None, fixed: np.ndarray | None = None,
+                  forced: np.ndarray | None = None, closed: np.ndarray | None = None,
+                  seconds: float = 2.0) -> np.ndarray:
+    """:func:`greedy_median_links` on a dense cost matrix (``inf`` = no link); prefer the links form."""
     n, m = cost.shape
-    c = _penalised(cost)
+    return greedy_median_links(*_links_of(cost), n, m, p=p, fixed=fixed, forced=forced, closed=closed,
+                               seconds=seconds)
+
+
+def greedy_capacitated_links(oi, dj, cost, n: int, m: int, demand: np.ndarray, capacity: np.ndarray,
+                             fixed: np.ndarray, *, forced: np.ndarray | None = None,
+                             closed: np.ndarray | None = None, p: int | None = None,
+                             slack: float = 1.05) -> np.ndarray:
+    """Open the distributors with the lowest (fixed + nearby service) cost per unit they can serve.
+
+    Each distributor's score fills it with its cheapest linked outlets up to its
+    capacity (O(links)). Stops when open capacity covers ``slack`` x total demand (or
+    ``p`` are open).
+    """
+    oi, dj, c = np.asarray(oi, dtype=np.int64), np.asarray(dj, dtype=np.int64), np.asarray(cost, dtype=float)
     is_open = np.zeros(m, dtype=bool) if forced is None else forced.copy()
     banned = np.zeros(m, dtype=bool) if closed is None else closed.copy()
     cap = np.where(np.isfinite(capacity), capacity, demand.sum())
-    # service cost of the outlets a distributor would fill if it took its cheapest ones
-    order = np.argsort(c, axis=0)
-    sorted_cost = np.take_along_axis(c, order, axis=0)
-    sorted_dem = demand[order]
-    filled = np.cumsum(sorted_dem, axis=0) <= cap[None, :]
-    served = np.where(filled, sorted_dem, 0.0).sum(axis=0)
-    service = np.where(filled, sorted_cost, 0.0).sum(axis=0)
+    order = np.lexsort((c, dj))  # by distributor, cheapest first
+    d_s, c_s, dem = dj[order], c[order], demand[oi[order]]
+    cum = np.cumsum(dem)
+    start = np.zeros(m)
+    first = np.r_[0, np.flatnonzero(np.diff(d_s)) + 1] if len(d_s) else np.zeros(0, dtype=np.int64)
+    start[d_s[first]] = cum[first] - dem[first]
+    filled = cum - start[d_s] <= cap[d_s]
+    served = np.bincount(d_s, weights=np.where(filled, dem, 0.0), minlength=m)
+    service = np.bincount(d_s, weights=np.where(filled, c_s, 0.0), minlength=m)
+    # room left after every linked outlet would go to outlets it cannot serve: priced at the
+    # penalty, so such a distributor comes last (as the dense form's unreachable entries did)
+    linked = np.bincount(dj, weights=demand[oi], minlength=m)
+    short = (linked < cap - 1e-9) & (np.bincount(dj, minlength=m) < n)
+    service = service + np.where(short, _penalty(c) if len(c) else 0.0, 0.0)
     score = (fixed + service) / np.maximum(served, 1e-9)
-    score[banned] = np.inf
+    score[banned | (served <= 0)] = np.inf
     target = demand.sum() * slack
-    for j in np.argsort(score):
+    for j in np.argsort(score, kind="stable"):
         if cap[is_open].sum() >= target or (p is not None and is_open.sum() >= p):
             break
         if np.isfinite(score[j]):
@@ -112,19 +188,32 @@ def greedy_capacitated(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarra
     return is_open
 
 
-def greedy_cover(cover: np.ndarray, weight: np.ndarray, *, p: int | None = None, budget: float | None = None,
-                 fixed: np.ndarray | None = None, forced: np.ndarray | None = None,
-                 closed: np.ndarray | None = None, full: bool = False) -> np.ndarray:
-    """Greedy covering: most newly covered weight (per unit of fixed cost under a budget) first.
+def greedy_capacitated(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, fixed: np.ndarray, *,
+                       forced: np.ndarray | None = None, closed: np.ndarray | None = None,
+                       p: int | None = None, slack: float = 1.05) -> np.ndarray:
+    """:func:`greedy_capacitated_links` on a dense cost matrix (``inf`` = no link)."""
+    n, m = cost.shape
+    return greedy_capacitated_links(*_links_of(cost), n, m, demand, capacity, fixed, forced=forced, closed=closed,
+                                    p=p, slack=slack)
+
+
+def greedy_cover_links(oi, dj, n: int, m: int, weight: np.ndarray, *, p: int | None = None,
+                       budget: float | None = None, fixed: np.ndarray | None = None,
+                       forced: np.ndarray | None = None, closed: np.ndarray | None = None,
+                       full: bool = False) -> np.ndarray:
+    """Greedy covering on the links (outlet ``oi[k]`` in range of ``dj[k]``): most newly covered
+    weight (per unit of fixed cost under a budget) first.
 
     ``full=True`` keeps adding until every coverable outlet is covered (set cover).
     """
-    n, m = cover.shape
+    oi, dj = np.asarray(oi, dtype=np.int64), np.asarray(dj, dtype=np.int64)
     f = np.zeros(m) if fixed is None else np.asarray(fixed, dtype=float)
     is_open = np.zeros(m, dtype=bool) if forced is None else forced.copy()
     banned = np.zeros(m, dtype=bool) if closed is None else closed.copy()
-    covered = cover[:, is_open].any(axis=1)
-    coverable = cover[:, ~banned].any(axis=1)
+    covered = np.zeros(n, dtype=bool)
+    covered[oi[is_open[dj]]] = True
+    coverable = np.zeros(n, dtype=bool)
+    coverable[oi[~banned[dj]]] = True
     w = np.asarray(weight, dtype=float)
     spent = f[is_open].sum()
     while True:
@@ -132,12 +221,13 @@ def greedy_cover(cover: np.ndarray, weight: np.ndarray, *, p: int | None = None,
             break
         if full and covered[coverable].all():
             break
-        gain = (w * ~covered) @ cover.astype(float)
         if full:
-            gain = (~covered).astype(float) @ cover.astype(float)
+            gain = np.bincount(dj, weights=(~covered[oi]).astype(float), minlength=m)
             gain = gain / np.maximum(f, 1e-9) if np.any(f > 0) else gain
-        elif budget is not None:
-            gain = gain / np.maximum(f, 1e-9)
+        else:
+            gain = np.bincount(dj, weights=w[oi] * ~covered[oi], minlength=m)
+            if budget is not None:
+                gain = gain / np.maximum(f, 1e-9)
         ok = ~is_open & ~banned
         if budget is not None:
             ok &= spent + f <= budget + 1e-9
@@ -147,8 +237,18 @@ def greedy_cover(cover: np.ndarray, weight: np.ndarray, *, p: int | None = None,
             break
         is_open[j] = True
         spent += f[j]
-        covered |= cover[:, j]
+        covered[oi[dj == j]] = True
     return is_open
+
+
+def greedy_cover(cover: np.ndarray, weight: np.ndarray, *, p: int | None = None, budget: float | None = None,
+                 fixed: np.ndarray | None = None, forced: np.ndarray | None = None,
+                 closed: np.ndarray | None = None, full: bool = False) -> np.ndarray:
+    """:func:`greedy_cover_links` on a dense boolean (n_outlets, n_distributors) cover matrix."""
+    n, m = cover.shape
+    oi, dj = np.nonzero(cover)
+    return greedy_cover_links(oi, dj, n, m, weight, p=p, budget=budget, fixed=fixed, forced=forced, closed=closed,
+                              full=full)
 
 
 def nearest_open(cost: np.ndarray, is_open: np.ndarray) -> np.ndarray:
@@ -159,44 +259,59 @@ def nearest_open(cost: np.ndarray, is_open: np.ndarray) -> np.ndarray:
     return j
 
 
-def assign_greedy(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, is_open: np.ndarray, *,
-                  single_source: bool) -> np.ndarray | None:
+def assign_greedy_links(oi, dj, cost, n: int, demand: np.ndarray, capacity: np.ndarray, is_open: np.ndarray, *,
+                        single_source: bool) -> np.ndarray | None:
     """Assign outlets to open distributors within capacity, largest demand first, cheapest link first.
 
-    Returns an (n, m) array of shares, or None when the greedy cannot place every outlet.
+    Returns the share of each link (in the order given), or None when the greedy
+    cannot place every outlet. O(links) memory.
     """
-    n, m = cost.shape
+    links = _Sorted.of(oi, dj, cost, n)
+    back = np.empty(len(links.oi), dtype=np.int64)  # sorted position -> given position
+    back[np.lexsort((np.asarray(dj), np.asarray(cost, dtype=float), np.asarray(oi)))] = np.arange(len(back))
     left = np.where(is_open, np.where(np.isfinite(capacity), capacity, np.inf), 0.0).astype(float)
-    share = np.zeros((n, m))
-    c = np.where(is_open[None, :], cost, np.inf)
-    for i in np.argsort(-demand, kind="stable"):
+    share = np.zeros(len(links.oi))
+    ptr, ldj = links.indptr, links.dj
+    open_link = is_open[ldj]
+    for i in np.argsort(-demand, kind="stable").tolist():
         need = float(demand[i])
-        order = np.argsort(c[i])
-        for j in order:
-            if not np.isfinite(c[i, j]):
-                break
+        ks = np.arange(ptr[i], ptr[i + 1])[open_link[ptr[i]:ptr[i + 1]]].tolist()
+        for k in ks:
+            j = int(ldj[k])
             if single_source:
                 if left[j] >= need - 1e-9:
-                    share[i, j] = 1.0
+                    share[k] = 1.0
                     left[j] -= need
                     need = 0.0
                     break
                 continue
             take = min(need, left[j])
             if take > 0:
-                share[i, j] += take / demand[i] if demand[i] > 0 else 1.0
+                share[k] += take / demand[i] if demand[i] > 0 else 1.0
                 left[j] -= take
                 need -= take
             if need <= 1e-9:
                 break
         if need > 1e-9 * max(1.0, float(demand[i])) and demand[i] > 0:
             return None
-        if demand[i] == 0 and share[i].sum() == 0:
-            j = int(np.argmin(c[i]))
-            if not np.isfinite(c[i, j]):
+        if demand[i] == 0 and not share[ptr[i]:ptr[i + 1]].any():
+            if not ks:
                 return None
-            share[i, j] = 1.0
-    return share
+            share[ks[0]] = 1.0
+    return share[back]
+
+
+def assign_greedy(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, is_open: np.ndarray, *,
+                  single_source: bool) -> np.ndarray | None:
+    """:func:`assign_greedy_links` on a dense cost matrix; returns an (n, m) array of shares."""
+    n, m = cost.shape
+    oi, dj, c = _links_of(cost)
+    share = assign_greedy_links(oi, dj, c, n, demand, capacity, is_open, single_source=single_source)
+    if share is None:
+        return None
+    out = np.zeros((n, m))
+    out[oi, dj] = share
+    return out
 
 
 @dataclass

@@ -45,7 +45,7 @@ def build_formulation(model, net, ap: ArrayProblem, allowed: np.ndarray | None =
     forced = model._forced_open(net)
     excluded = model._excluded(net)
     oi, dj = np.nonzero(allowed)
-    cost = net.costs()[oi, dj]
+    cost = net.link_costs(oi, dj)
     serve_all = model._serve_all()
     if narrowed:
         # a distributor the narrowing left without links can only add fixed cost: keep it closed
@@ -99,7 +99,7 @@ def build_formulation(model, net, ap: ArrayProblem, allowed: np.ndarray | None =
                         cols=np.r_[x[sel], y[bound]], coefs=np.r_[demand[oi[sel]], -loads[bound]],
                         sense=">=", rhs=0.0, n_rows=len(bound))
         if obj == "p_center":
-            dist = model._distance_matrix(net)[oi, dj]
+            dist = model._link_distances(net, oi, dj)
             w = ap.add_vars("max_distance", 1, cost=1.0)
             ap.add_rows("radius", rows=np.r_[oi, np.arange(n)], cols=np.r_[x.index, np.full(n, w.start)],
                         coefs=np.r_[dist, -np.ones(n)], sense="<=", rhs=0.0, n_rows=n)

@@ -58,7 +58,7 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
     allowed = model._allowed(net)
     oi, dj = np.nonzero(allowed)
     n, m = allowed.shape
-    cost = net.costs()[oi, dj]
+    cost = net.link_costs(oi, dj)
     demand = net.outlets["demand"].to_numpy(dtype=float)
     capacity = net.distributors["capacity"].to_numpy(dtype=float)
     if not model.capacitated:

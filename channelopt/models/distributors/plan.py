@@ -27,17 +27,17 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
     xval = np.clip(np.nan_to_num(xval), 0.0, 1.0)
     keep = xval > 1e-6
     ko, kd, kx = oi[keep], dj[keep], xval[keep]
-    cost_all = net.costs()
+    # the plan's links only (no n x m matrix; issue 13)
     try:
-        dist_all = net.distances()
+        dist_link = net.link_distances(ko, kd)
     except SettingsError:
-        dist_all = None
+        dist_link = None
     out_ids = outlets["outlet_id"].array
     dist_ids = dists["distributor_id"].array
-    link_cost = cost_all[ko, kd] * kx
+    link_cost = net.link_costs(ko, kd) * kx
     link_cols = {"outlet_id": out_ids.take(ko), "distributor_id": dist_ids.take(kd), "share": kx, "cost": link_cost}
-    if dist_all is not None:
-        link_cols["distance"] = dist_all[ko, kd]
+    if dist_link is not None:
+        link_cols["distance"] = dist_link
     links = pd.DataFrame(link_cols)
     share_sum = np.bincount(ko, weights=kx, minlength=n)
     # main distributor: the largest share per outlet
@@ -62,9 +62,9 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
         "covered": covered,
     }
     dist_main = None
-    if dist_all is not None:
+    if dist_link is not None:
         dist_main = np.full(n, np.nan)
-        dist_main[ko[main_rows]] = dist_all[ko[main_rows], kd[main_rows]]
+        dist_main[ko[main_rows]] = dist_link[main_rows]
         a_cols["distance"] = dist_main
     assignments = pd.DataFrame(a_cols)
     demand = outlets["demand"].to_numpy(dtype=float)

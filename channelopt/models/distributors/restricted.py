@@ -59,7 +59,7 @@ def full_lp_bound(model, net, allowed: np.ndarray, solver: Solver, t_start: floa
     """
     full = model._allowed(net, sparse=False)
     foi, fdj = np.nonzero(full)
-    cost = net.costs()[foi, fdj]
+    cost = net.link_costs(foi, fdj)
     demand = net.outlets["demand"].to_numpy(dtype=float)
     n, m = full.shape
     current = allowed & full

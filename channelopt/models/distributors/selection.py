@@ -22,7 +22,7 @@ from ...exceptions import InfeasibleError, SettingsError, format_ids
 from ...plan import Plan
 from ...solver import SolveInfo
 from .._base import Model, _build_path
-from .._candidates import parse_candidates, sparsify
+from .._candidates import parse_candidates
 from .built import SelectionBuilt
 from .channels import min_distributors_for_channels
 from .formulation import build_formulation, min_loads
@@ -478,17 +478,34 @@ class DistributorSelection(Model):
                 raise
             return net.costs()
 
+    def _link_distances(self, net, oi, dj) -> np.ndarray:
+        """:meth:`_distance_matrix` on the links ``(oi, dj)`` only (no n x m array)."""
+        try:
+            return net.link_distances(oi, dj)
+        except SettingsError:
+            if self.max_distance is not None or self.objective == "p_center":
+                raise
+            return net.link_costs(oi, dj)
+
     def _allowed(self, net, *, sparse: bool = True) -> np.ndarray:
-        """Links (outlet, distributor) the model may use; sparse candidates applied when asked."""
-        cost = net.costs()
-        allowed = net.compatibility & np.isfinite(cost)
-        if self.max_distance is not None:
-            allowed &= self._distance_matrix(net) <= self.max_distance
-        allowed[:, self._excluded(net)] = False
+        """Links (outlet, distributor) the model may use; sparse candidates applied when asked.
+
+        A boolean (n, m) mask, built by the network a chunk of outlets at a time: no
+        float n x m array (cost, distance) is made for it (issue 13).
+        """
         k, radius = parse_candidates(self.candidates)
+        excluded = self._excluded(net)
         if sparse and (k is not None or radius is not None):
-            allowed = sparsify(allowed, self._distance_matrix(net), k, radius)
-        return allowed
+            try:
+                links = net.links(k=k, radius=radius, max_distance=self.max_distance, exclude=excluded)
+            except SettingsError:
+                if self.max_distance is not None or self.objective == "p_center":
+                    raise
+                links = net.links(k=k, radius=radius, exclude=excluded, by="cost")
+            allowed = np.zeros((len(net.outlets), len(net.distributors)), dtype=bool)
+            allowed[links["outlet"].to_numpy(), links["distributor"].to_numpy()] = True
+            return allowed
+        return net.allowed_mask(max_distance=self.max_distance, exclude=excluded)
 
     # ------------------------------------------------------------------ diagnosis
     def _diagnose(self, net, state) -> list[str]:
@@ -539,7 +556,7 @@ class DistributorSelection(Model):
             if state["x"] is not None and state["z"] is not None:
                 served = state["z"].value > 0.5
             live = np.flatnonzero(is_open[dj] & served[oi])
-            key = self._distance_matrix(net)[oi, dj] if self.objective == "p_center" else state["cost"]
+            key = self._link_distances(net, oi, dj) if self.objective == "p_center" else state["cost"]
             order = live[np.lexsort((key[live], oi[live]))]
             first = np.ones(len(order), dtype=bool)
             first[1:] = oi[order][1:] != oi[order][:-1]

@@ -27,22 +27,23 @@ def warm_start(model, net, state: dict[str, Any], seconds: float | None = None) 
         return None
     if model.objective in ("backup_coverage", "p_dispersion"):
         return None
-    dense = np.full((n, m), np.inf)
-    dense[oi, dj] = net.costs()[oi, dj]
+    # the heuristics work on the model's links (no n x m array, issue 13)
+    cost = state["cost"] if "cost" in state else net.link_costs(oi, dj)
     forced, closed = state["forced"], state["excluded"]
     obj = model.objective
     secs = float(model.heuristic_seconds) if seconds is None else min(float(model.heuristic_seconds), seconds)
     if obj in ("min_cost", "p_median") and not model.capacitated:
-        is_open = heur.greedy_median(dense, p=model.p, fixed=state["fixed"] if obj == "min_cost" else None,
-                                     forced=forced, closed=closed, seconds=secs)
+        is_open = heur.greedy_median_links(oi, dj, cost, n, m, p=model.p,
+                                           fixed=state["fixed"] if obj == "min_cost" else None,
+                                           forced=forced, closed=closed, seconds=secs)
     elif obj in ("min_cost", "p_median"):
-        is_open = heur.greedy_capacitated(dense, state["demand"], state["capacity"],
-                                          state["fixed"] if obj == "min_cost" else np.zeros(m),
-                                          forced=forced, closed=closed, p=model.p)
+        is_open = heur.greedy_capacitated_links(oi, dj, cost, n, m, state["demand"], state["capacity"],
+                                                state["fixed"] if obj == "min_cost" else np.zeros(m),
+                                                forced=forced, closed=closed, p=model.p)
     elif obj == "p_center":
-        dist = np.full((n, m), np.inf)
-        dist[oi, dj] = model._distance_matrix(net)[oi, dj]
-        is_open = heur.greedy_median(dist, p=model.p, forced=forced, closed=closed, seconds=secs / 2)
+        dist = model._link_distances(net, oi, dj)
+        is_open = heur.greedy_median_links(oi, dj, dist, n, m, p=model.p, forced=forced, closed=closed,
+                                           seconds=secs / 2)
     elif model.capacitated and obj == "max_coverage":
         weight = state["demand"] if model.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
         is_open, pick = greedy_capacitated_cover(oi, dj, weight, state["demand"], state["capacity"], p=model.p,
@@ -50,11 +51,9 @@ def warm_start(model, net, state: dict[str, Any], seconds: float | None = None) 
                                                  closed=closed)
         return _coverage_start(model, state, is_open, pick)
     else:
-        cover = np.zeros((n, m), dtype=bool)
-        cover[oi, dj] = True
         weight = state["demand"] if model.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
-        is_open = heur.greedy_cover(cover, weight, p=model.p, budget=model.budget, fixed=state["fixed"],
-                                    forced=forced, closed=closed, full=obj == "set_cover")
+        is_open = heur.greedy_cover_links(oi, dj, n, m, weight, p=model.p, budget=model.budget, fixed=state["fixed"],
+                                          forced=forced, closed=closed, full=obj == "set_cover")
     if model.p is not None and is_open.sum() != model.p:
         return None
     start = {state["y"]: is_open.astype(float)}
@@ -66,7 +65,7 @@ def warm_start(model, net, state: dict[str, Any], seconds: float | None = None) 
         # outlets the start leaves unserved (allowed only when service is optional) need no room
         if not model._serve_all():
             demand[~reach] = 0.0
-        share = heur.assign_greedy(dense, demand, cap, is_open, single_source=model.single_source)
+        share = heur.assign_greedy_links(oi, dj, cost, n, demand, cap, is_open, single_source=model.single_source)
         if share is None and model.capacitated and model.p is None:
             # the greedy's open capacity sits in the wrong places for some outlets' allowed links:
             # open more, cheapest per unit of capacity first, until the assignment fits
@@ -78,14 +77,15 @@ def warm_start(model, net, state: dict[str, Any], seconds: float | None = None) 
             for k in range(step, len(order) + step, step):
                 is_open = is_open.copy()
                 is_open[order[:k]] = True
-                share = heur.assign_greedy(dense, demand, cap, is_open, single_source=model.single_source)
+                share = heur.assign_greedy_links(oi, dj, cost, n, demand, cap, is_open,
+                                                 single_source=model.single_source)
                 if share is not None:
                     start[state["y"]] = is_open.astype(float)
                     np.logical_or.at(reach, oi, is_open[dj])
                     break
         if share is None:
             return None
-        xs = share[oi, dj]
+        xs = share.copy()
         if not model._serve_all():
             xs[~reach[oi]] = 0.0
         served = np.bincount(oi, weights=xs, minlength=n) > 0.5
@@ -95,7 +95,7 @@ def warm_start(model, net, state: dict[str, Any], seconds: float | None = None) 
         if state["z"] is not None:
             start[state["z"]] = served.astype(float)
         if state.get("w") is not None:
-            dist = model._distance_matrix(net)[oi, dj]
+            dist = model._link_distances(net, oi, dj)
             start[state["w"]] = float(np.bincount(oi, weights=xs * dist, minlength=n).max())
     elif state["z"] is not None:
         start[state["z"]] = reach.astype(float)
