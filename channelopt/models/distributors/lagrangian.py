@@ -102,9 +102,9 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
     if second is not None and second["objective"] < best["objective"]:
         best = second
     if _gap(best["objective"], lag.bound) > solver.mip_gap and not solver.deadline.expired:
-        best = improve(arrays, best, forced, closed, lag.y_mean, _within(solver, lag_seconds / 2),
-                       seconds=lag_seconds / 2, lp_seconds=lp_seconds,
-                       good_enough=lag.bound / (1 - solver.mip_gap) if solver.mip_gap else -np.inf)
+        best = improve_open_set(arrays, best, forced, closed, lag.y_mean, _within(solver, lag_seconds / 2),
+                                seconds=lag_seconds / 2, lp_seconds=lp_seconds,
+                                good_enough=lag.bound / (1 - solver.mip_gap) if solver.mip_gap else -np.inf)
     round_time += time.perf_counter() - t0
     upper, lower = best["objective"], lag.bound
     stages = {"lagrangian": {"bound": lower, "iterations": lag.iterations, "seconds": lag_time},
@@ -128,8 +128,9 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
         # bound are the answer, said so.
         t0 = time.perf_counter()
         if _gap(upper, lower) > solver.mip_gap and not solver.deadline.expired:
-            best = improve(arrays, best, forced, closed, lag.y_mean, solver, seconds=left, lp_seconds=lp_seconds,
-                           good_enough=lower / (1 - solver.mip_gap) if solver.mip_gap else -np.inf)
+            best = improve_open_set(arrays, best, forced, closed, lag.y_mean, solver, seconds=left,
+                                    lp_seconds=lp_seconds,
+                                    good_enough=lower / (1 - solver.mip_gap) if solver.mip_gap else -np.inf)
             upper = best["objective"]
             stages["rounding"].update(objective=upper, open=int(best["open"].sum()), gap=_gap(upper, lower),
                                       seconds=stages["rounding"]["seconds"] + time.perf_counter() - t0)
@@ -269,7 +270,7 @@ def round_plan(arrays, forced, closed, score, solver, lp_seconds: list | None = 
             return None
         k = min(k + step, len(order))
 
-def improve(arrays, plan, forced, closed, score, solver, seconds: float,
+def improve_open_set(arrays, plan, forced, closed, score, solver, seconds: float,
             good_enough: float = -np.inf, lp_seconds: list | None = None) -> dict:
     """Local search on the open set: drop one, or add one, each move priced by the transportation LP.
 
