@@ -115,7 +115,7 @@ def _knapsack_rows(r, a, ratio, lo, hi):
     whole answer (the target load is not reached, or every item is negative and more
     negative ones may exist outside).
     """
-    order = np.argsort(ratio, axis=1, kind="stable")
+    order = np.argsort(ratio, axis=1)
     rs = np.take_along_axis(r, order, axis=1)
     as_ = np.take_along_axis(a, order, axis=1)
     neg = rs < 0
@@ -188,12 +188,26 @@ def balanced_lagrangian_bound(d: TerritoryData, upper: float, seconds: float, *,
     pos = a > 0
     wa = np.where(pos, w * inv_a, np.inf)
     n_special = min(n, 64)
+    short = min(m, max(int(2 * math.ceil(n / k)), 20))
     best, theta, stall = -math.inf, 2.0, 0
     for _ in range(iterations):
         r = cost_n - lam[nb]
         ratio = r * inv_an
         ratio[zero_n] = np.where(r[zero_n] < 0, -np.inf, np.inf)
-        value, xs, exact = _knapsack_rows(r, a_n, ratio, lo_c, hi_c)
+        # the knapsack over the ``short`` items of smallest ratio first (a partition, not a sort, of the
+        # near list), over the whole near list only where those may not hold the answer
+        if short < m:
+            s1 = np.argpartition(ratio, short - 1, axis=1)[:, :short]
+            value, x1, exact = _knapsack_rows(np.take_along_axis(r, s1, 1), np.take_along_axis(a_n, s1, 1),
+                                              np.take_along_axis(ratio, s1, 1), lo_c, hi_c)
+            xs = np.zeros_like(r)
+            np.put_along_axis(xs, s1, x1, axis=1)
+            again = np.flatnonzero(~exact)
+            if len(again):
+                v3, x3, e3 = _knapsack_rows(r[again], a_n[again], ratio[again], lo_c[again], hi_c[again])
+                value[again], xs[again], exact[again] = v3, x3, e3
+        else:
+            value, xs, exact = _knapsack_rows(r, a_n, ratio, lo_c, hi_c)
         # regions outside the near list: reduced cost >= w_v R_c - lambda_v. The few regions with the
         # largest lambda_v / w_v or lambda_v / a_v (remote ones) are checked at their true distance,
         # the rest against their largest ratio
