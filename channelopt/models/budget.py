@@ -10,6 +10,7 @@ active, discrete spend levels and breadth targets add binaries per cell or per r
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -29,6 +30,8 @@ from ._lp import add_grouped_rows, add_row, new_vars, values
 from ._pwl import approximate
 
 __all__ = ["BudgetAllocation", "cells_from_network"]
+
+log = logging.getLogger(__name__)
 
 _OPTIONAL = {"channel": "", "activity": "", "min_spend": 0.0, "max_spend": math.inf, "fixed_cost": 0.0}
 
@@ -752,9 +755,11 @@ class BudgetAllocation(Model):
         spend: an S-curve model on thousands of cells can reach its time limit before
         the solver finds any plan of its own (measured: 5,157 cells, none in 60 s).
         The greedy (:func:`_greedy_spend`, on ``solver``'s share of the clock) spends
-        the budget where the piecewise-linear response rises most per unit of cost, so a
-        time-limited plan is never worse than it. Either is handed over as a complete
-        start only when it satisfies every row; otherwise the solver starts cold.
+        the budget where the piecewise-linear response rises most per unit of cost, aiming
+        at every row the model states (in target mode: until the response reaches the
+        target), so a time-limited plan is never worse than it. Either is handed over as a
+        complete start only when it satisfies every row (the greedy's first broken row is
+        logged at INFO); otherwise the solver starts cold.
         """
         if "prob" in state:
             return self._warm_start_pulp(state)
@@ -764,11 +769,14 @@ class BudgetAllocation(Model):
         zero = _start_vector(state, np.zeros(state["cells"].n), a)
         if zero is not None:
             starts.append(zero)
-        if self.total is not None and self.target_response is None:
-            clock = solver.deadline if solver is not None else None
-            x = _start_vector(state, _greedy_spend(self, state, clock), a)
-            if x is not None:
-                starts.append(x)
+        clock = solver.deadline if solver is not None else None
+        why: list[str] = []
+        x = _start_vector(state, _greedy_spend(self, state, clock), a, why)
+        if x is not None:
+            starts.append(x)
+        else:
+            log.info("budget: the greedy plan %s; %s", why[0] if why else "was not built",
+                     "starting from zero spend" if starts else "starting cold")
         if not starts:
             return None
         sign = 1.0 if a.maximize else -1.0
@@ -921,13 +929,14 @@ class BudgetAllocation(Model):
         curves = cells.curves
         if "prob" in state:
             dval = np.clip(np.nan_to_num(values(state["delta"])), 0.0, None)
-            spend = np.bincount(state["seg_cell"], weights=dval, minlength=n)
+            spend = np.bincount(state["seg_cell"], weights=dval, minlength=n).astype(float)
             for i, lam, lv in zip(state["lam_cells"], state["lam_vars"], state["lam_levels"]):
                 spend[i] = float(np.round(np.nan_to_num(values(lam))) @ lv)
             zval = np.array([np.nan if v is None else (v.varValue or 0.0) for v in state["z"]], dtype=float)
         else:  # read by column block
             dval = np.clip(np.nan_to_num(state["d"].value), 0.0, None)
-            spend = np.bincount(state["seg_cell"], weights=dval, minlength=n)
+            # float even without any segment (bincount of nothing is int64): a model of level cells only
+            spend = np.bincount(state["seg_cell"], weights=dval, minlength=n).astype(float)
             lam = np.round(np.nan_to_num(state["lam"].value))
             spend[np.unique(state["lam_cell"])] = 0.0
             spend += np.bincount(state["lam_cell"], weights=lam * state["lam_level"], minlength=n)
@@ -1041,8 +1050,12 @@ def _reach_rows(ap: ArrayProblem, act_col: np.ndarray, group: np.ndarray, n_grou
     return u
 
 
-def _start_vector(state: dict[str, Any], spend: np.ndarray, a) -> np.ndarray | None:
-    """Every column of the model for a plan given by its spend per cell; None unless it keeps every row."""
+def _start_vector(state: dict[str, Any], spend: np.ndarray, a, why: list | None = None) -> np.ndarray | None:
+    """Every column of the model for a plan given by its spend per cell; None unless it keeps every row.
+
+    ``why`` gets the first rule the plan breaks, named (row or column).
+    """
+    why = [] if why is None else why
     if spend is None:
         return None
     table, cells = state["table"], state["cells"]
@@ -1058,7 +1071,7 @@ def _start_vector(state: dict[str, Any], spend: np.ndarray, a) -> np.ndarray | N
     lam = state["lam_level"] == spend[state["lam_cell"]]
     x[state["lam"].slice] = lam
     # The spend of each cell as its columns add up (not the asked spend): the spend rows hold exactly.
-    total = np.bincount(seg_cell, weights=d, minlength=cells.n)
+    total = np.bincount(seg_cell, weights=d, minlength=cells.n).astype(float)  # int64 when no segment
     total += np.bincount(state["lam_cell"], weights=lam * state["lam_level"], minlength=cells.n)
     x[state["s"].slice] = total[state["s_cells"]]
     x[state["z"].slice] = spend[state["z_cells"]] > 0
@@ -1068,100 +1081,295 @@ def _start_vector(state: dict[str, Any], spend: np.ndarray, a) -> np.ndarray | N
         on = np.bincount(group, weights=act, minlength=u.size) > 0.5
         x[u.slice] = on & (a.col_upper[u.slice] > 0.5)
     scale = 1e-9 * (1.0 + np.abs(x))
-    if (x < a.col_lower - scale).any() or (x > a.col_upper + scale).any():
+    bad = np.flatnonzero((x < a.col_lower - scale) | (x > a.col_upper + scale))
+    if len(bad):
+        why.append(f"breaks the bounds of column {state['ap'].col_names()[bad[0]]}")
         return None
     matrix = _csr(a, len(x))
     act_rows = matrix @ x
     # Rounding in sums of many terms, within the solve path's own check (1e-6 on the budget row).
     tol = np.minimum(1e-9 * (1.0 + abs(matrix) @ np.abs(x)), 1e-7)
-    if (act_rows < a.row_lower - tol).any() or (act_rows > a.row_upper + tol).any():
+    bad = np.flatnonzero((act_rows < a.row_lower - tol) | (act_rows > a.row_upper + tol))
+    if len(bad):
+        why.append(f"breaks row {state['ap'].row_names()[bad[0]]}")
         return None
     return x
 
 
 def _greedy_spend(model: BudgetAllocation, state: dict[str, Any], clock=None) -> np.ndarray:
-    """Spend the budget greedily by marginal ROI on the piecewise-linear curves.
+    """A plan by marginal ROI on the piecewise-linear curves that aims at every row of the model.
 
-    Each step moves one cell to the breakpoint (or level, or the spend left) that
-    earns the most response per unit of cost from where it is; switching a cell on
-    pays its ``fixed_cost`` and goes at least to its ``min_spend``. Cells forced on
-    start at their cheapest activation; ``max_spend``, ``region_max`` and
-    ``channel_max`` cap the moves. Other rows (minimums, shares, breadth, ``min_roi``)
-    are left to the check in :func:`_start_vector`. Stops when ``clock`` expires,
-    with the plan so far.
+    In order: cells forced on at their cheapest activation; breadth targets (the
+    cheapest activation in the cheapest regions, the heaviest region x channel groups
+    per unit of activation cost); ``region_min`` and ``channel_min`` and the low side of
+    ``channel_share`` (of the spend the budget allows), each filled by the best ROI
+    inside the region or channel; then the main phase, one move at a time to the
+    breakpoint (or level) that earns the most response per unit of cost, within
+    ``max_spend``, ``region_max``, ``channel_max`` and the high side of
+    ``channel_share``, taking only moves that keep ``min_roi``. In target mode the main
+    phase stops as soon as the response reaches the target (the last move cut to
+    reach it exactly). Channel shares broken at the end get spend in the channels that
+    restore them. :func:`_start_vector` checks the result against every row; the
+    caller falls back to zero spend (with the broken row logged) when it fails. Stops
+    when ``clock`` expires, with the plan so far.
     """
-    cells, table, b = state["cells"], state["table"], state["bounds"]
-    n = cells.n
-    spend = np.zeros(n)
-    left = float(model.total) * (1 - 1e-9)  # a hair of slack: the budget row sums many spends
-    loc = np.full(n, -1)
-    loc[state["sub"]] = np.arange(len(state["sub"]))
-    reg_left = np.array([b["region_max"].get(k, np.inf) for k in cells.region_ids])
-    ch_left = np.array([b["channel_max"].get(k, np.inf) for k in cells.channel_ids])
-    base = state["base"]
+    return _Greedy(model, state, clock).run()
 
-    def value(i: int, x: np.ndarray) -> np.ndarray:
+
+class _Greedy:
+    """The state of one greedy pass (see :func:`_greedy_spend`)."""
+
+    def __init__(self, model: BudgetAllocation, state: dict[str, Any], clock) -> None:
+        self.model, self.state, self.clock = model, state, clock
+        cells, b = state["cells"], state["bounds"]
+        self.cells, self.table = cells, state["table"]
+        n = cells.n
+        self.spend = np.zeros(n)
+        # a hair of slack: the budget row sums many spends
+        self.left = float(model.total) * (1 - 1e-9) if model.total is not None else math.inf
+        self.loc = np.full(n, -1)
+        self.loc[state["sub"]] = np.arange(len(state["sub"]))
+        self.reg_left = np.array([b["region_max"].get(k, np.inf) for k in cells.region_ids])
+        self.ch_left = np.array([b["channel_max"].get(k, np.inf) for k in cells.channel_ids])
+        self.reg_spent = np.zeros(len(cells.region_ids))
+        self.ch_spent = np.zeros(len(cells.channel_ids))
+        self.share = {cells.channel_ids.index(ch): lohi for ch, lohi in b["channel_share"].items()}
+        self.base = state["base"]
+        self.resp = 0.0   # PWL response gained over spending nothing
+        self.paid = 0.0   # spend + activation
+        self.min_roi = None if model.min_roi is None else float(model.min_roi)
+        self.target = None
+        if model.target_response is not None:
+            self.target = float(model.target_response) - float(self.base.sum())
+        self.steps = 0
+
+    # -- pieces
+    def expired(self) -> bool:
+        """The clock ran out: only the optional part (spending more for response) stops on it.
+
+        The moves a row needs (minimums, breadth, shares, reaching the target) always finish:
+        a partial plan that breaks a row is no plan, and they number at most a few per cell.
+        """
+        self.steps += 1
+        return (self.target is None and self.clock is not None and self.steps % 64 == 0
+                and self.clock.expired)
+
+    def value(self, i: int, x) -> np.ndarray:
+        cells = self.cells
         if cells.is_level[i]:
-            return np.array([float(cells.curves[i](v)) for v in np.atleast_1d(x)]) - base[i]
-        j = loc[i]
-        return np.interp(x, table.xs[j], table.ys[j]) - table.base[j]
+            return np.array([float(cells.curves[i](v)) for v in np.atleast_1d(x)]) - self.base[i]
+        j = self.loc[i]
+        return np.interp(x, self.table.xs[j], self.table.ys[j]) - self.table.base[j]
 
-    def best_move(i: int):
-        cur = spend[i]
-        room = min(left + (0.0 if cur > 0 else -cells.fixed[i]), cells.hi[i] - cur,
-                   reg_left[cells.region_index[i]], ch_left[cells.channel_index[i]])
-        if cells.force[i] == 0 or room <= 1e-12:
+    def room(self, i: int, share_cap: bool = True) -> float:
+        c, cur = self.cells, self.spend[i]
+        r = min(self.left - (0.0 if cur > 0 else c.fixed[i]), c.hi[i] - cur,
+                self.reg_left[c.region_index[i]], self.ch_left[c.channel_index[i]])
+        ch = c.channel_index[i]
+        if share_cap and ch in self.share and self.share[ch][1] < 1 and math.isfinite(self.left):
+            # the channel's spend within its share of all the spend the budget allows (spending here
+            # moves money from the budget left to the spend: their sum stays)
+            hi = self.share[ch][1]
+            total_spend = self.ch_spent.sum() + self.left - (0.0 if cur > 0 else c.fixed[i])
+            r = min(r, hi * total_spend - self.ch_spent[ch])
+        return r
+
+    def moves(self, i: int, share_cap: bool = True):
+        """(ratio, to, cost, gain) of the best move of cell i, or None."""
+        c, cur = self.cells, self.spend[i]
+        room = self.room(i, share_cap)
+        if c.force[i] == 0 or room <= 1e-12:
             return None
-        if cells.is_level[i]:
-            cand = cells.levels[i][cells.levels[i] > cur]
+        if c.is_level[i]:
+            cand = c.levels[i][c.levels[i] > cur]
         else:
-            xs = table.xs[loc[i]]
+            xs = self.table.xs[self.loc[i]]
             cand = np.r_[xs[xs > cur], cur + room]
-            if cur == 0 and cells.threshold[i] > 0:
-                cand = np.r_[cand, cells.threshold[i]]
-                cand = cand[cand >= cells.threshold[i] - 1e-12]
+            if cur == 0 and c.threshold[i] > 0:
+                cand = np.r_[cand, c.threshold[i]]
+                cand = cand[cand >= c.threshold[i] - 1e-12]
         cand = cand[(cand - cur <= room + 1e-12) & (cand > cur)]
         if not len(cand):
             return None
-        gain = value(i, cand) - (value(i, np.array([cur]))[0] if cur > 0 else 0.0)
-        cost = cand - cur + (cells.fixed[i] if cur == 0 else 0.0)
+        gain = self.value(i, cand) - (self.value(i, np.array([cur]))[0] if cur > 0 else 0.0)
+        cost = cand - cur + (c.fixed[i] if cur == 0 else 0.0)
         ratio = gain / np.maximum(cost, 1e-300)
         k = int(np.argmax(ratio))
-        return float(ratio[k]), float(cand[k]), float(cost[k])
+        return float(ratio[k]), float(cand[k]), float(cost[k]), float(gain[k])
 
-    def move(i: int, to: float, cost: float) -> None:
-        nonlocal left
-        reg_left[cells.region_index[i]] -= to - spend[i]
-        ch_left[cells.channel_index[i]] -= to - spend[i]
-        left -= cost
-        spend[i] = to
+    def move(self, i: int, to: float, cost: float, gain: float) -> None:
+        c = self.cells
+        step = to - self.spend[i]
+        self.reg_left[c.region_index[i]] -= step
+        self.ch_left[c.channel_index[i]] -= step
+        self.reg_spent[c.region_index[i]] += step
+        self.ch_spent[c.channel_index[i]] += step
+        self.left -= cost
+        self.paid += cost
+        self.resp += gain
+        self.spend[i] = to
 
-    for i in np.flatnonzero(cells.force == 1).tolist():  # forced cells: their cheapest activation first
-        to = cells.levels[i][0] if cells.is_level[i] else cells.threshold[i]
-        move(i, float(to), float(to + cells.fixed[i]))
-    heap = []
-    for i in range(n):
-        m = best_move(i)
-        if m is not None and m[0] > 0:
-            heap.append((-m[0], i))
-    heapq.heapify(heap)
-    steps = 0
-    while heap and left > 1e-12:
-        steps += 1
-        if clock is not None and steps % 256 == 0 and clock.expired:
-            break
-        _, i = heapq.heappop(heap)
-        m = best_move(i)  # the budget left may have shrunk since this entry was pushed
-        if m is None or m[0] <= 0:
-            continue
-        if heap and m[0] < -heap[0][0] * (1 - 1e-12):
-            heapq.heappush(heap, (-m[0], i))
-            continue
-        move(i, m[1], m[2])
-        m = best_move(i)
-        if m is not None and m[0] > 0:
-            heapq.heappush(heap, (-m[0], i))
-    return spend
+    def activate(self, i: int) -> bool:
+        c = self.cells
+        if self.spend[i] > 0 or not np.isfinite(c.activation[i]) or c.activation[i] > self.left:
+            return self.spend[i] > 0
+        to = float(c.levels[i][0] if c.is_level[i] else c.threshold[i])
+        if to <= 0 or to > self.room(i, share_cap=False) + 1e-12:
+            return False
+        self.move(i, to, float(to + c.fixed[i]), float(self.value(i, np.array([to]))[0]))
+        return True
+
+    def fill(self, members: np.ndarray, need: float, spent) -> None:
+        """Best-ROI moves inside ``members`` until ``spent()`` gains ``need`` (mandatory: any ratio)."""
+        goal = spent() + need
+        for _ in range(64 * len(members) + 64):  # each move reaches a breakpoint or a cap: finitely many
+            if spent() >= goal - 1e-9 * (1 + abs(goal)):
+                return
+            best = None
+            for i in members.tolist():
+                m = self.moves(i, share_cap=False)
+                if m is not None and (best is None or m[0] > best[0]):
+                    best = (m[0], i, *m[1:])
+            if best is None:
+                return
+            _, i, to, cost, gain = best
+            short = goal - spent()
+            if not self.cells.is_level[i] and to - self.spend[i] > short and self.spend[i] > 0:
+                to = self.spend[i] + short  # within a PWL stretch: just what the minimum needs
+                gain = float(self.value(i, np.array([to]))[0] - self.value(i, np.array([self.spend[i]]))[0])
+                cost = short
+            self.move(i, to, cost, gain)
+
+    def roi_ok(self, gain: float, cost: float) -> bool:
+        if self.min_roi is None:
+            return True
+        return gain >= self.min_roi * cost or self.resp + gain >= self.min_roi * (self.paid + cost)
+
+    # -- phases
+    def run(self) -> np.ndarray:
+        c = self.cells
+        for i in np.flatnonzero(c.force == 1).tolist():  # forced cells: their cheapest activation first
+            to = c.levels[i][0] if c.is_level[i] else c.threshold[i]
+            self.move(i, float(to), float(to + c.fixed[i]), float(self.value(i, np.array([to]))[0]))
+        self.breadth()
+        b = self.state["bounds"]
+        for kind, index, ids in (("region", c.region_index, c.region_ids), ("channel", c.channel_index,
+                                                                            c.channel_ids)):
+            spent = self.reg_spent if kind == "region" else self.ch_spent
+            for key, need in b[f"{kind}_min"].items():
+                k = ids.index(key)
+                if spent[k] < need:
+                    self.fill(np.flatnonzero(index == k), need - spent[k], lambda s=spent, k=k: s[k])
+        if math.isfinite(self.left):
+            allowed = self.ch_spent.sum() + self.left
+            for ch, (lo, _) in self.share.items():
+                if lo > 0 and self.ch_spent[ch] < lo * allowed:
+                    self.fill(np.flatnonzero(c.channel_index == ch), lo * allowed - self.ch_spent[ch],
+                              lambda ch=ch: self.ch_spent[ch])
+        self.main()
+        self.fix_shares()
+        return self.spend
+
+    def breadth(self) -> None:
+        c, model = self.cells, self.model
+        share = _share("min_regions_reached", model.min_regions_reached)
+        if share is not None:
+            need = math.ceil(share * len(c.all_regions) - 1e-9)
+            reached = set(c.region_index[self.spend > 0].tolist())
+            order = np.argsort(c.activation, kind="stable")
+            for i in order.tolist():
+                if len(reached) >= need or not np.isfinite(c.activation[i]):
+                    break
+                if c.region_index[i] not in reached and self.activate(i):
+                    reached.add(c.region_index[i])
+        for what, (weights, total_w) in c.weights.items():
+            sh = _share(f"min_{what}_reached", getattr(model, f"min_{what}_reached"))
+            got = weights[np.unique(c.group_index[self.spend > 0])].sum()
+            # the cheapest activation in each group, heaviest groups per unit of it first
+            act = pd.Series(c.activation).groupby(c.group_index).idxmin()
+            cheapest = act.to_numpy()
+            per = weights[act.index.to_numpy()] / np.maximum(c.activation[cheapest], 1e-300)
+            for g, i in zip(act.index.to_numpy()[np.argsort(-per, kind="stable")],
+                            cheapest[np.argsort(-per, kind="stable")]):
+                if got >= sh * total_w:
+                    break
+                if not (self.spend[c.group_index == g] > 0).any() and self.activate(int(i)):
+                    got += weights[g]
+
+    def main(self) -> None:
+        heap = []
+        for i in range(self.cells.n):
+            m = self.moves(i)
+            if m is not None and m[0] > 0:
+                heap.append((-m[0], i))
+        heapq.heapify(heap)
+        # each move goes to a breakpoint, a level or a cap, so moves are finitely many; the cap on
+        # them only guards against rounding loops
+        for _ in range(64 * self.cells.n + 1024):
+            if not heap or self.left <= 1e-12 or self.expired():
+                return
+            if self.target is not None and self.resp >= self.target:
+                return
+            _, i = heapq.heappop(heap)
+            m = self.moves(i)  # the budget left may have shrunk since this entry was pushed
+            if m is None or m[0] <= 0:
+                continue
+            if heap and m[0] < -heap[0][0] * (1 - 1e-12):
+                heapq.heappush(heap, (-m[0], i))
+                continue
+            ratio, to, cost, gain = m
+            if not self.roi_ok(gain, cost):
+                continue  # later moves of this cell only earn less per unit
+            if self.target is not None and self.resp + gain > self.target and not self.cells.is_level[i]:
+                to, cost, gain = self.cut(i, to, cost, gain)
+            self.move(i, to, cost, gain)
+            m = self.moves(i)
+            if m is not None and m[0] > 0:
+                heapq.heappush(heap, (-m[0], i))
+
+    def cut(self, i: int, to: float, cost: float, gain: float) -> tuple[float, float, float]:
+        """The least spend on the way to ``to`` that reaches the target (PWL: bisection)."""
+        cur = self.spend[i]
+        lo = cur if cur > 0 else max(self.cells.threshold[i], 0.0)
+        start = self.value(i, np.array([cur]))[0] if cur > 0 else 0.0
+        if self.resp + self.value(i, np.array([lo]))[0] - start >= self.target:
+            to = lo
+        else:
+            a, b = lo, to
+            for _ in range(60):
+                mid = 0.5 * (a + b)
+                if self.resp + self.value(i, np.array([mid]))[0] - start >= self.target:
+                    b = mid
+                else:
+                    a = mid
+            to = b
+        step = to - cur
+        gain = float(self.value(i, np.array([to]))[0] - start)
+        # the bisection's own test, added in another order, can leave the sum a rounding short:
+        # count the target as reached (the plan's rows are checked with tolerances anyway)
+        return to, step + (self.cells.fixed[i] if cur == 0 else 0.0), max(gain, self.target - self.resp)
+
+    def fix_shares(self) -> None:
+        """Channel shares broken at the end: spend in the channels that restore them (a few rounds)."""
+        c = self.cells
+        for _ in range(4):
+            broken = False
+            total = self.ch_spent.sum()
+            for ch, (lo, hi) in self.share.items():
+                if total <= 0:
+                    break
+                s = self.ch_spent[ch]
+                if s < lo * total - 1e-9 * total:
+                    broken = True
+                    self.fill(np.flatnonzero(c.channel_index == ch), (lo * total - s) / max(1 - lo, 1e-12),
+                              lambda ch=ch: self.ch_spent[ch])
+                elif s > hi * total + 1e-9 * total:
+                    broken = True
+                    others = np.flatnonzero(c.channel_index != ch)
+                    self.fill(others, s / max(hi, 1e-12) - total, lambda: self.ch_spent.sum())
+                total = self.ch_spent.sum()
+            if not broken:
+                return
 
 
 def _csr(a, n_cols: int):
