@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ._stages import combine_infos
-from .exceptions import SettingsError
+from .exceptions import NoSolutionError, SettingsError
 from .metrics import Metrics, outlets_outside_territory
 from .plan import Plan
 from .response import as_curve
@@ -340,6 +340,15 @@ class ChannelPlanner:
         ------
         SettingsError, InfeasibleError, NoSolutionError
             From the stage that failed; the message starts with the stage name.
+        KeyboardInterrupt
+            Ctrl-C before the selection stage had a plan.
+
+        Notes
+        -----
+        Ctrl-C stops the stage running and no later stage starts, except the exclusive
+        assignment (its greedy takes milliseconds and keeps the territories' rules): the
+        plan is made of the stages that have a plan, with status ``"feasible"``,
+        termination ``"interrupted"`` and the stages not run named in ``info.message``.
         """
         from .models._exclusive import assign_exclusive
         from .models.distributors import selection_plan
@@ -362,16 +371,32 @@ class ChannelPlanner:
         todo += ["prices"] if self.price is not None else []
         clock = _Clock(solver, todo)
         stages: dict[str, Plan] = {}
+        skipped: list[str] = []
         stages["selection"] = _stage("selection", sel_model.solve, network, clock.next("selection"), warm_start)
         sel = stages["selection"]
+
+        def go(name: str) -> bool:
+            # After Ctrl-C no new stage starts but the fast assignment (it keeps the territories' rules).
+            if skipped or (solver.interrupted and name != "assignment"):
+                skipped.append(name)
+                return False
+            return True
+
+        def partial(name: str) -> None:
+            # Ctrl-C inside a stage before it had a plan: the plan is the stages done so far.
+            skipped.append(name)
         chosen = sel.distributors.loc[sel.distributors["open"].astype(bool)]
         outlets = _outlet_frame(network, sel)
 
-        if terr_model is not None:
+        if terr_model is not None and go("territories"):
             centres = list(dict.fromkeys(chosen["region_id"].tolist()))
             terr_model = _with(terr_model, centres=centres, k=len(centres))
-            stages["territories"] = _stage("territories", terr_model.solve, network, clock.next("territories"),
-                                           warm_start)
+            try:
+                stages["territories"] = _stage("territories", terr_model.solve, network, clock.next("territories"),
+                                               warm_start)
+            except KeyboardInterrupt:
+                partial("territories")
+        if "territories" in stages:
             ta = stages["territories"].assignments
             region_terr = pd.Series(ta["territory"].to_numpy(), index=ta["region_id"].to_numpy(), dtype=object)
         else:
@@ -381,7 +406,7 @@ class ChannelPlanner:
         outlets["territory"] = outlets["region_id"].map(region_terr)
 
         owners = None
-        if terr_model is not None and self.exclusivity is not None:
+        if "territories" in stages and self.exclusivity is not None and go("assignment"):
             may_open = (sel_model.objective == "min_cost" and sel_model.p is None and sel_model.max_new is None
                         and sel_model.budget is None and sel_model.max_new_cost is None)
             usable = ~network.distributors["distributor_id"].isin(list(sel_model.exclude or [])).to_numpy()
@@ -394,8 +419,14 @@ class ChannelPlanner:
                     network, outlets["territory"].to_numpy(), outlets["covered"].to_numpy(dtype=bool),
                     sel.distributors["open"].to_numpy(dtype=bool), usable=usable, exclusivity=self.exclusivity,
                     capacitated=capacitated, max_distance=sel_model.max_distance, solver=stage_solver)
+            except NoSolutionError as exc:
+                if not solver.interrupted:
+                    raise _named("assignment", exc) from None
+                owner = None  # Ctrl-C and no greedy plan: the plan keeps the selection's assignments
+                partial("assignment")
             except Exception as exc:
                 raise _named("assignment", exc) from None
+        if owners is not None:
             oi = np.flatnonzero(owner >= 0)
             info.message = (info.message + f" stage wall {time.perf_counter() - t0:.2f}s").strip()
             stages["assignment"] = selection_plan(network, oi, owner[oi], np.ones(len(oi)), opened.astype(float),
@@ -405,12 +436,15 @@ class ChannelPlanner:
             outlets = _outlet_frame(network, stages["assignment"]).assign(territory=outlets["territory"].to_numpy())
 
         fees = 0.0
-        if self.assortment is not None:
+        if self.assortment is not None and go("assortment"):
             served = stages.get("assignment", stages["selection"])
-            stages["assortment"] = self._assortment_stage(network, served, bud_model, clock.next("assortment"),
-                                                          warm_start)
-            fees = float(stages["assortment"].metrics["listing_fees"])
-        if bud_model is not None:
+            try:
+                stages["assortment"] = self._assortment_stage(network, served, bud_model, clock.next("assortment"),
+                                                              warm_start)
+                fees = float(stages["assortment"].metrics["listing_fees"])
+            except KeyboardInterrupt:
+                partial("assortment")
+        if bud_model is not None and go("budget"):
             cells = self._cells(outlets)
             bud_model = _with(bud_model, cells=cells)
             if fees > 0 and bud_model.total is not None:
@@ -419,14 +453,27 @@ class ChannelPlanner:
                                         f"{bud_model.total:,.6g}; give the assortment a listing_budget below it.")
                 bud_model = _with(bud_model, total=bud_model.total - fees)
             target = network if self.cells == "region" else None
-            stages["budget"] = _stage("budget", bud_model.solve, target, clock.next("budget"), warm_start)
-        if self.price is not None:
+            try:
+                stages["budget"] = _stage("budget", bud_model.solve, target, clock.next("budget"), warm_start)
+            except KeyboardInterrupt:
+                partial("budget")
+        if self.price is not None and go("prices"):
             # Prices last: the territories just drawn are the borders the corridors guard.
             from .pricing.stage import territory_price_model
 
             price_model = territory_price_model(self.price, region_terr)
-            stages["prices"] = _stage("prices", price_model.solve, network, clock.next("prices"), warm_start)
-        return self._combine(network, stages, outlets, region_terr, solver, owners, cap_note)
+            try:
+                stages["prices"] = _stage("prices", price_model.solve, network, clock.next("prices"), warm_start)
+            except KeyboardInterrupt:
+                partial("prices")
+        plan = self._combine(network, stages, outlets, region_terr, solver, owners, cap_note)
+        if solver.interrupted:
+            plan.info.status, plan.info.termination = "feasible", "interrupted"
+            plan.info.bound = plan.info.gap = math.nan
+            not_run = [s for s in todo if s not in stages]
+            plan.info.message = (f"interrupted (Ctrl-C): the plan holds the {', '.join(stages)} stage(s)"
+                                 + (f"; not run: {', '.join(not_run)}" if not_run else "") + f". {plan.info.message}")
+        return plan
 
     def _assortment_stage(self, network, served, bud_model, solver, warm_start) -> Plan:
         from .assortment import AssortmentPlan, carried_lines

@@ -292,3 +292,51 @@ def test_assignment_stage_without_time_left_returns_the_greedy_plan_within_the_r
     assert stage.status == "feasible" and "greedy start" in stage.info.message
     assert plan.status == "feasible"
     _check_exclusive_within_capacity(plan, net, ["territory", "channel"])
+
+
+def test_ctrl_c_in_a_later_stage_returns_the_stages_done_marked_interrupted(net, monkeypatch):
+    # Ctrl-C inside the territory stage before it has a plan: the planner used to let KeyboardInterrupt
+    # through and the selection's plan was lost (the CLI wrote nothing). Now the plan holds the stages
+    # done, says which did not run, and never claims a bound.
+    from channelopt import planner as planner_mod
+
+    real = planner_mod._stage
+
+    def ctrl_c_in_territories(name, solve, network, solver, warm_start):
+        if name == "territories":
+            solver.deadline.interrupt()
+            raise KeyboardInterrupt
+        return real(name, solve, network, solver, warm_start)
+
+    monkeypatch.setattr(planner_mod, "_stage", ctrl_c_in_territories)
+    try:
+        plan = _planner().solve(net)
+    finally:
+        from channelopt import solver as solver_mod
+
+        solver_mod._CTRL_C.clear()  # the flag of this (simulated) Ctrl-C must not reach later tests
+    assert plan.status == "feasible" and plan.info.termination == "interrupted"
+    assert sorted(plan.stages) == ["selection"]
+    assert "not run: territories, assignment, budget" in plan.info.message
+    assert np.isnan(plan.bound) and np.isnan(plan.gap)
+    sel = plan.stages["selection"].assignments.set_index("outlet_id")["distributor_id"]
+    assert (plan.assignments.set_index("outlet_id")["distributor_id"] == sel.reindex(
+        plan.assignments["outlet_id"]).to_numpy()).all()
+    # without territories there is no exclusivity to count
+    assert "outlets_outside_territory" not in plan.metrics.overall
+
+
+def test_ctrl_c_before_any_plan_still_raises(net, monkeypatch):
+    from channelopt import planner as planner_mod
+    from channelopt import solver as solver_mod
+
+    def ctrl_c(name, solve, network, solver, warm_start):
+        solver.deadline.interrupt()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(planner_mod, "_stage", ctrl_c)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _planner().solve(net)
+    finally:
+        solver_mod._CTRL_C.clear()

@@ -133,3 +133,24 @@ def test_greedy_plan_serves_every_outlet_within_capacity_on_allowed_links():
         assert plan["open"][plan["dj"]].all()
         assert plan["objective"] == pytest.approx(
             (net.costs()[plan["oi"], plan["dj"]] * plan["share"]).sum() + fixed[plan["open"]].sum(), rel=1e-12)
+
+
+def test_ctrl_c_during_the_lagrangian_bound_returns_the_greedy_plan(monkeypatch):
+    # The first bound pass runs for up to 30 s without a limit and before any plan existed: Ctrl-C
+    # there raised KeyboardInterrupt and a planner (or the CLI) had nothing to write.
+    from channelopt import solver as solver_mod
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lagrangian.heur, "lagrangian_bound", ctrl_c)
+    net = _binding(4)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", co.NotOptimalWarning)
+            plan = co.DistributorSelection(capacitated=True, strategy="lagrangian").solve(net, solver=HIGHS)
+        assert plan.status == "feasible" and plan.info.termination == "interrupted"
+        assert np.isnan(plan.info.bound)
+        _check_plan(net, plan)
+    finally:
+        solver_mod._CTRL_C.clear()

@@ -73,17 +73,36 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
     arrays = (oi, dj, cost, demand, capacity, fixed)
     lp_seconds: list[float] = []  # each transportation LP's solve time: what the MIP stage must beat
 
+    # The first plan from a greedy (no LP, a fraction of a second), before the bound: a time-limited
+    # or interrupted solve never ends with less.
     t0 = time.perf_counter()
-    lag = heur.lagrangian_bound(*arrays, forced=forced, closed=closed, iterations=150,
-                                seconds=_seconds(solver, lag_seconds / 2))
+    first = greedy_plan(arrays, forced, closed, np.zeros(m))
+    round_time = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    try:
+        lag = heur.lagrangian_bound(*arrays, forced=forced, closed=closed, iterations=150,
+                                    seconds=_seconds(solver, lag_seconds / 2))
+    except KeyboardInterrupt:
+        if first is None:
+            raise
+        solver.deadline.interrupt()
+        info = SolveInfo(solver.name, "feasible", "interrupted", objective=first["objective"],
+                         n_variables=len(oi) + m, n_constraints=n + m, time_limit=solver.time_limit,
+                         mip_gap=solver.mip_gap)
+        stages = {"lagrangian": {"bound": math.nan, "seconds": time.perf_counter() - t0, "status": "interrupted"},
+                  "rounding": {"objective": first["objective"], "open": int(first["open"].sum()),
+                               "seconds": round_time}}
+        return _finish(model, net, first, None, None, info, stages, t_start, solver,
+                       note="interrupted (Ctrl-C) during the bound; the plan is the greedy's")
     lag_time = time.perf_counter() - t0
     t0 = time.perf_counter()
-    # The first plan from a greedy (no LP, milliseconds): a time-limited solve never ends with less.
-    first = greedy_plan(arrays, forced, closed, lag.y_mean)
+    led = greedy_plan(arrays, forced, closed, lag.y_mean)  # the greedy again, led by the bound
+    if first is None or (led is not None and led["objective"] < first["objective"]):
+        first = led
     best = round_plan(arrays, forced, closed, lag.y_mean, solver, lp_seconds)
     if best is None or (first is not None and first["objective"] < best["objective"]):
         best = first
-    round_time = time.perf_counter() - t0
+    round_time += time.perf_counter() - t0
     if best is None:
         if solver.deadline.expired:
             raise NoSolutionError(f"strategy='lagrangian': the time limit ({solver.time_limit} s) ran out before "
