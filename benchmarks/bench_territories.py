@@ -102,7 +102,7 @@ def districting(states, variants, time_limit, threads):
                "paper": paper.get(r["state"], float("nan")), "runs": {}}
         for variant in variants:
             configure(variant)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             model = TerritoryDesign(k=int(r["k"]), objective="cut_edges",
                                     balance={"TOTPOP": (int(r["L"]), int(r["U"]))})
             try:
@@ -115,10 +115,12 @@ def districting(states, variants, time_limit, threads):
                 nan = float("nan")
                 run = {"objective": nan, "bound": nan, "status": "no_plan", "contiguous": False, "build": nan}
             run["seconds"] = time.perf_counter() - t0
+            run["cpu"] = time.process_time() - c0  # this process's CPU seconds: what the shared machine gave it
             run["load"] = os.getloadavg()[0]  # the machine is shared: the 1-minute load at the end of the run
             row["runs"][variant] = run
             print(f"  {r['state']} {variant}: {run['status']} objective {run['objective']} bound {run['bound']:.4g} "
-                  f"in {run['seconds']:.1f}s (build {run['build']:.2f}s)", flush=True)
+                  f"in {run['seconds']:.1f}s, {run['cpu']:.1f} cpu, build {run['build']:.2f}s, load {run['load']:.1f}",
+                  flush=True)
         out.append(row)
     configure("new")
     return out
@@ -127,7 +129,7 @@ def districting(states, variants, time_limit, threads):
 def print_table(rows, variants) -> None:
     head = f"{'case':18} {'opt':>4} {'paper s':>8}"
     for v in variants:
-        head += f" | {v + ' obj/bound':>16} {'status':>8} {'s':>7} {'load':>5}"
+        head += f" | {v + ' obj/bound':>16} {'status':>8} {'s':>7} {'cpu s':>7} {'load':>5}"
     base = variants[0]
     for v in variants[1:]:
         head += f" | {base + '/' + v:>10}"
@@ -137,7 +139,7 @@ def print_table(rows, variants) -> None:
         for v in variants:
             run = row["runs"][v]
             ob = f"{run['objective']:.0f}/{run['bound']:.4g}"
-            line += f" | {ob:>16} {run['status']:>8} {run['seconds']:7.1f} {run['load']:5.1f}"
+            line += f" | {ob:>16} {run['status']:>8} {run['seconds']:7.1f} {run['cpu']:7.1f} {run['load']:5.1f}"
         b = row["runs"][base]
         for v in variants[1:]:
             run = row["runs"][v]

@@ -161,3 +161,21 @@ def test_every_formulation_keeps_contiguity_where_it_binds(switches, switch):
         net, solver=co.Solver("highs"), warm_start=False)
     assert plan.status == "optimal" and plan.objective == pytest.approx(7)
     assert plan.metrics["contiguity_verified"]
+
+
+def test_a_user_row_that_makes_the_model_infeasible_is_not_answered_by_the_heuristic():
+    # the heuristic plan ignores rows a user adds to built.problem, so an infeasible verdict then stands
+    import pulp
+
+    g = planar(9, 3)
+    total = sum(nx.get_node_attributes(g, "pop").values())
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    built = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (0.8 * total / 3, 1.2 * total / 3)}).build(net)
+    x = built.state["x"]
+    cols = built.problem.variables()
+    by_name = {v.name: v for v in cols}
+    names = built.arrays.col_names()
+    built.problem += pulp.lpSum(by_name[names[i]] for i in x[0, :].tolist()) == 0, "region_0_nowhere"
+    with pytest.raises(co.exceptions.InfeasibleError) as err:
+        built.solve(co.Solver("highs"))
+    assert "pop" in str(err.value)

@@ -43,6 +43,8 @@ LOAD_FIXING = True
 CUT_ROWS = "extended"
 #: with contiguity, fix roots and members from path loads (:func:`reach_fixing`)
 REACH_FIXING = True
+#: with contiguity, a region lighter than a lower bound has a neighbour in its territory (one row per region, slot)
+NEIGHBOUR_ROWS = False
 #: contiguity rows of the symmetric cut-edge model: "slots" (one flow per slot, 2 m k arcs) or
 #: "single" (one flow for all slots that cut edges block, 2 m arcs; Validi & Buchanan's SCF)
 FLOW = "single"
@@ -288,6 +290,24 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
     single = FLOW == "single" and settings.contiguity and sym and settings.objective == "cut_edges" and r is not None
     if settings.contiguity and k > 1 and not single:
         add_flow_contiguity(ap, x, d.edges, roots=roots, root_vars=r)
+    if NEIGHBOUR_ROWS and settings.contiguity and k > 1:
+        # a region too light to be a territory alone shares its territory with a neighbour:
+        # x[v,j] <= sum_{u in N(v)} x[u,j]
+        alone = np.zeros(n, dtype=bool)
+        for p in range(len(d.attrs)):
+            alone |= d.loads[:, p] < d.lower[p] - 1e-9 * max(1.0, abs(d.lower[p]))
+        vs = np.flatnonzero(alone)
+        if len(vs):
+            rows_l, cols_l, vals_l = [], [], []
+            for i, v in enumerate(vs.tolist()):
+                nb = np.asarray(d.adj[v], dtype=np.int64)
+                for j in range(k):
+                    row = i * k + j
+                    rows_l.append(np.full(len(nb) + 1, row))
+                    cols_l.append(np.r_[x[nb, j], x[v, j]])
+                    vals_l.append(np.r_[np.ones(len(nb)), -1.0])
+            ap.add_rows("neighbour", np.concatenate(rows_l), np.concatenate(cols_l), np.concatenate(vals_l),
+                        sense=">=", rhs=0.0, n_rows=len(vs) * k)
     if d.current is not None and settings.max_changes is not None:
         ap.add_row("max_changes", x[np.arange(n), d.current], 1.0, ">=", n - settings.max_changes)
     if settings.objective == "cut_edges":

@@ -197,8 +197,9 @@ class TerritoryBuilt(BuiltModel):
             info = built.solve_once(sv, warm_start=start)
             state["rounds"] += 1
             if info.status in ("infeasible", "unbounded"):
-                if hres is not None:
+                if hres is not None and not built.has_problem:
                     # the heuristic's plan keeps every rule, so the model is feasible: never report otherwise
+                    # (not when a user may have added rows to built.problem: the heuristic does not know them)
                     log.warning("territories: %s reported %s although the heuristic plan keeps every rule; "
                                 "returning that plan", solver.name, info.status)
                     note = f"{solver.name} reported {info.status}; the plan is the heuristic's, which keeps every rule"
