@@ -74,14 +74,18 @@ class TerritoryDesign(Model):
         neighbour (:meth:`ChannelNetwork.with_bridged_islands`) instead of raising.
     method : {"exact", "heuristic"}
         ``"exact"`` solves the MILP (warm-started by the heuristic); ``"heuristic"``
-        returns the construction + local search plan (large graphs) with a counting
-        bound (``k - 1`` lightest borders, nearest distances), so its gap stays honest.
+        returns the construction + local search plan (large graphs) with a bound valid
+        for the full problem (free-centre compactness: the balanced p-median Lagrangian;
+        otherwise counting, e.g. the ``k - 1`` lightest borders), so its gap stays honest.
+        On the synthetic 2,800-county map, k=60, 5%: gap 4.7% in under 4 minutes.
     heuristic_seconds : float
         Time for the heuristic: multi-start construction plus local search and, for
-        ``"compactness"`` with free centres, location-allocation rounds (a small MIP
-        assigns every region to fixed centres, contiguous by distance chains and then
-        exactly; each centre then moves to its territory's median). On the 340-region
-        china example those rounds take the plan from 6.88e6 to 5.76e6 in about 60 s.
+        ``"compactness"`` with free centres, location-allocation rounds (regions assigned
+        to fixed centres, then each centre moves to its territory's median). Above 200
+        regions the assignment is the balanced LP, rounded, with contiguity repaired and
+        centre kicks between descents (china, 340 regions: 6.88e6 to 5.76e6 in 30 s);
+        below, a small MIP, contiguous by distance chains and then exactly. With
+        ``method="exact"`` it gets at most a quarter of ``time_limit``.
     seed : int
         Seed of the heuristic.
     centre_candidates : int, optional
