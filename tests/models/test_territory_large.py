@@ -194,3 +194,19 @@ def test_lp_location_allocation_keeps_every_rule_and_lowers_the_objective():
     assert (np.abs(loads / loads.mean() - 1) <= 0.05 + 1e-9).all()
     for t in range(8):
         assert nx.is_connected(g.subgraph(ids[label == t].tolist()))
+
+
+def test_recombination_takes_centres_from_both_plans_and_keeps_k():
+    from channelopt.models.territories.allocation import _recombine
+    from channelopt.models.territories.data import prepare
+
+    net = co.datasets.make_counties(120, seed=4)
+    d = prepare(TerritoryDesign(k=6, balance={"workload": 0.05}), net)
+    rng = np.random.default_rng(0)
+    a, b = list(range(0, 60, 10)), list(range(5, 65, 10))
+    mixed = 0
+    for _ in range(20):
+        out = _recombine(d, a, b, rng)
+        assert len(out) == 6 and len(set(out)) == 6 and set(out) <= set(a) | set(b)
+        mixed += bool(set(out) & set(a)) and bool(set(out) & set(b))
+    assert mixed > 0
