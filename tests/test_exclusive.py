@@ -190,3 +190,18 @@ def test_the_rule_check_catches_each_broken_rule():
     assert msg and msg[0].startswith("D-001 carries") and "over its capacity 1" in msg[0]
     far = exclusive_violations(net, owner, is_open, group, capacitated=False, max_distance=1e-6)
     assert far == ["an outlet is served from further than max_distance 1e-06 km"]
+
+
+def test_ejection_moves_a_group_where_only_a_chain_of_two_moves_pays():
+    from channelopt.models._exclusive import _eject_moves
+
+    # g (6) sits on A at 10 and would cost 1 on B, but B holds h (6) with 4 left; h may go on to C (5.5
+    # instead of 5). No shift fits and the swap costs more (h on A: 100); the chain saves 8.5.
+    cost = np.array([[10.0, 1.0, np.inf], [100.0, 5.0, 5.5]])
+    demand = np.array([6.0, 6.0])
+    owner = np.array([0, 1])
+    rem = np.array([4.0, 4.0, 10.0])
+    used = np.ones(3, dtype=bool)
+    assert _eject_moves(owner, cost, demand, rem, used, lambda: False)
+    assert owner.tolist() == [1, 2]
+    assert rem.tolist() == [10.0, 4.0, 4.0]

@@ -430,8 +430,50 @@ def _improve(owner, cost, demand, rem, used, signed, open_cost, out_of_time) -> 
         if out_of_time():
             return
         better |= _open_close(owner, cost, demand, rem, used, signed, open_cost)
+        if out_of_time():
+            return
+        better |= _eject_moves(owner, cost, demand, rem, used, out_of_time)
         if not better or out_of_time():
             return
+
+
+def _eject_moves(owner, cost, demand, rem, used, out_of_time) -> bool:
+    """Move a group to a cheaper column that lacks room, moving one of that column's groups on to a
+    third column with room, when the two moves together cost less (an ejection chain of length two)."""
+    G = len(owner)
+    moved = False
+    for g in range(G):
+        if out_of_time():
+            return moved
+        j = owner[g]
+        cheaper = np.flatnonzero((cost[g] < cost[g, j]) & used)
+        for k in cheaper[np.argsort(cost[g, cheaper])]:
+            need = demand[g] - rem[k]
+            if need <= 0:
+                continue  # a plain shift; the shift moves take it
+            hs = np.flatnonzero((owner == k) & (demand >= need))
+            best, pick = 0.0, None
+            for h in hs:
+                room = rem.copy()
+                room[k] += demand[h] - demand[g]
+                room[j] += demand[g]
+                ok = used & np.isfinite(cost[h]) & (demand[h] <= room)
+                ok[k] = False
+                if not ok.any():
+                    continue
+                lb = int(np.argmin(np.where(ok, cost[h], np.inf)))
+                delta = cost[g, k] - cost[g, j] + cost[h, lb] - cost[h, k]
+                if delta < best - 1e-9 * max(1.0, abs(cost[g, j])):
+                    best, pick = delta, (h, lb)
+            if pick is not None:
+                h, lb = pick
+                owner[g], owner[h] = k, lb
+                rem[j] += demand[g]
+                rem[k] += demand[h] - demand[g]
+                rem[lb] -= demand[h]
+                moved = True
+                break
+    return moved
 
 
 def _open_close(owner, cost, demand, rem, used, signed, open_cost) -> bool:

@@ -33,6 +33,7 @@ __all__ = ["BudgetAllocation", "cells_from_network"]
 
 log = logging.getLogger(__name__)
 
+
 _OPTIONAL = {"channel": "", "activity": "", "min_spend": 0.0, "max_spend": math.inf, "fixed_cost": 0.0}
 
 
@@ -1110,8 +1111,13 @@ def _greedy_spend(model: BudgetAllocation, state: dict[str, Any], clock=None) ->
     phase stops as soon as the response reaches the target (the last move cut to
     reach it exactly). Channel shares broken at the end get spend in the channels that
     restore them. :func:`_start_vector` checks the result against every row; the
-    caller falls back to zero spend (with the broken row logged) when it fails. Stops
-    when ``clock`` expires, with the plan so far.
+    caller falls back to zero spend (with the broken row logged) when it fails.
+
+    The greedy always finishes, whatever ``clock`` says: a time-limited plan must be at
+    least the library's own greedy (issue 10), and its moves are bounded (each reaches a
+    later breakpoint or level of its cell, or a cap). Measured: 1.05 s for the 5,157
+    china S-curve cells at load 9 on 2 cores; a spent clock had cut the china planner's
+    budget stage to 64 moves (response 507, where the stage earns 7.7e6 with time).
     """
     return _Greedy(model, state, clock).run()
 
@@ -1145,14 +1151,10 @@ class _Greedy:
 
     # -- pieces
     def expired(self) -> bool:
-        """The clock ran out: only the optional part (spending more for response) stops on it.
-
-        The moves a row needs (minimums, breadth, shares, reaching the target) always finish:
-        a partial plan that breaks a row is no plan, and they number at most a few per cell.
-        """
+        """Never: the greedy always finishes (see :func:`_greedy_spend`); kept as the one place to
+        change that."""
         self.steps += 1
-        return (self.target is None and self.clock is not None and self.steps % 64 == 0
-                and self.clock.expired)
+        return False
 
     def value(self, i: int, x) -> np.ndarray:
         cells = self.cells

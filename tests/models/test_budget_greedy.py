@@ -168,3 +168,22 @@ def test_target_mode_on_pwl_curves_cuts_the_last_move_to_the_target():
     assert exact.status == "optimal"
     # concave curves: the marginal-ROI greedy is optimal up to the cut
     assert plan.objective == pytest.approx(exact.objective, rel=1e-6)
+
+
+def test_a_spent_clock_still_gets_a_whole_greedy_plan():
+    # The china planner's budget stage at time_limit=20 got no time: its greedy stopped after 64 moves
+    # and the plan earned 507 where the stage earns 7.7e6 with time. Concave curves: the marginal-ROI
+    # greedy is optimal up to the PWL breakpoints, so the plan must match the solver's own optimum.
+    rng = np.random.default_rng(11)
+    n = 300
+    cells = pd.DataFrame({"region_id": [f"r{i % 30}" for i in range(n)], "channel": "ka", "activity": "promotion",
+                          "curve": [co.Hill(rng.uniform(50, 150), rng.uniform(5, 40), 0.8) for _ in range(n)],
+                          "max_spend": 60.0})
+    model = co.BudgetAllocation(cells=cells, total=3000.0)
+    with pytest.warns(co.NotOptimalWarning):
+        plan = model.solve(solver=spent_clock())
+    assert plan.status == "feasible" and "returning it" in plan.info.message
+    exact = model.solve(solver=co.Solver())
+    assert exact.status == "optimal"
+    assert plan.objective >= exact.objective * (1 - 1e-3)
+    assert plan.allocations["spend"].sum() == pytest.approx(3000.0, rel=1e-6)
