@@ -289,7 +289,7 @@ def lp_polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver
     elite = [best]  # the best local optima, distinct centre sets, for recombination
     current = list(best[1])
     rounds = kicks = 0
-    while time.perf_counter() < deadline - 0.5:
+    while time.perf_counter() < deadline - 0.5 and not solver.interrupted:
         out = _lp_round(d, pb, current, solver, deadline, rng)
         rounds += 1
         if out is not None and out[3]:
