@@ -154,3 +154,30 @@ def test_ctrl_c_during_the_lagrangian_bound_returns_the_greedy_plan(monkeypatch)
         _check_plan(net, plan)
     finally:
         solver_mod._CTRL_C.clear()
+
+
+def test_ctrl_c_during_the_second_bound_pass_returns_the_best_plan_with_the_first_bound(monkeypatch):
+    from channelopt import solver as solver_mod
+
+    real = lagrangian.heur.lagrangian_bound
+    calls = []
+
+    def second_pass_interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lagrangian.heur, "lagrangian_bound", second_pass_interrupted)
+    net = _binding(5)
+    exact = co.DistributorSelection(capacitated=True, strategy="mip").solve(net, solver=HIGHS)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", co.NotOptimalWarning)
+            plan = co.DistributorSelection(capacitated=True, strategy="lagrangian").solve(net, solver=HIGHS)
+        assert len(calls) == 2
+        assert plan.status == "feasible" and plan.info.termination == "interrupted"
+        assert plan.info.bound <= exact.objective * (1 + 1e-9) <= plan.objective * (1 + 2e-9)
+        _check_plan(net, plan)
+    finally:
+        solver_mod._CTRL_C.clear()

@@ -85,46 +85,44 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
     except KeyboardInterrupt:
         if first is None:
             raise
-        solver.deadline.interrupt()
-        info = SolveInfo(solver.name, "feasible", "interrupted", objective=first["objective"],
-                         n_variables=len(oi) + m, n_constraints=n + m, time_limit=solver.time_limit,
-                         mip_gap=solver.mip_gap)
-        stages = {"lagrangian": {"bound": math.nan, "seconds": time.perf_counter() - t0, "status": "interrupted"},
-                  "rounding": {"objective": first["objective"], "open": int(first["open"].sum()),
-                               "seconds": round_time}}
-        return _finish(model, net, first, None, None, info, stages, t_start, solver,
-                       note="interrupted (Ctrl-C) during the bound; the plan is the greedy's")
+        return _interrupted(model, net, first, math.nan, solver, t_start, (n, m, len(oi)))
     lag_time = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    led = greedy_plan(arrays, forced, closed, lag.y_mean)  # the greedy again, led by the bound
-    if first is None or (led is not None and led["objective"] < first["objective"]):
-        first = led
-    best = round_plan(arrays, forced, closed, lag.y_mean, solver, lp_seconds)
-    if best is None or (first is not None and first["objective"] < best["objective"]):
-        best = first
-    round_time += time.perf_counter() - t0
-    if best is None:
-        if solver.deadline.expired:
-            raise NoSolutionError(f"strategy='lagrangian': the time limit ({solver.time_limit} s) ran out before "
-                                  "rounding its bound gave a plan (the transportation LP did not finish); "
-                                  "raise time_limit.")
-        raise NoSolutionError("strategy='lagrangian' found no plan by rounding its bound (the transportation LP "
-                              "stayed infeasible with every distributor open); check capacities against "
-                              "demand near each outlet, widen candidates, or use strategy='mip'.")
-    t0 = time.perf_counter()
-    lag = heur.lagrangian_bound(*arrays, upper=best["objective"], forced=forced, closed=closed,
-                                start=lag.multipliers, iterations=400, seconds=_seconds(solver, lag_seconds / 2))
-    lag_time += time.perf_counter() - t0
-    t0 = time.perf_counter()
-    second = round_plan(arrays, forced, closed, lag.y_mean, solver, lp_seconds) if not solver.deadline.expired \
-        else None
-    if second is not None and second["objective"] < best["objective"]:
-        best = second
-    if _gap(best["objective"], lag.bound) > solver.mip_gap and not solver.deadline.expired:
-        best = improve_open_set(arrays, best, forced, closed, lag.y_mean, _within(solver, lag_seconds / 2),
-                                seconds=lag_seconds / 2, lp_seconds=lp_seconds,
-                                good_enough=lag.bound / (1 - solver.mip_gap) if solver.mip_gap else -np.inf)
-    round_time += time.perf_counter() - t0
+    best, bound = first, lag.bound  # for Ctrl-C below: the best plan so far, and a valid bound
+    try:
+        t0 = time.perf_counter()
+        led = greedy_plan(arrays, forced, closed, lag.y_mean)  # the greedy again, led by the bound
+        if first is None or (led is not None and led["objective"] < first["objective"]):
+            first = led
+        best = round_plan(arrays, forced, closed, lag.y_mean, solver, lp_seconds)
+        if best is None or (first is not None and first["objective"] < best["objective"]):
+            best = first
+        round_time += time.perf_counter() - t0
+        if best is None:
+            if solver.deadline.expired:
+                raise NoSolutionError(f"strategy='lagrangian': the time limit ({solver.time_limit} s) ran out before "
+                                      "rounding its bound gave a plan (the transportation LP did not finish); "
+                                      "raise time_limit.")
+            raise NoSolutionError("strategy='lagrangian' found no plan by rounding its bound (the transportation LP "
+                                  "stayed infeasible with every distributor open); check capacities against "
+                                  "demand near each outlet, widen candidates, or use strategy='mip'.")
+        t0 = time.perf_counter()
+        lag = heur.lagrangian_bound(*arrays, upper=best["objective"], forced=forced, closed=closed,
+                                    start=lag.multipliers, iterations=400, seconds=_seconds(solver, lag_seconds / 2))
+        lag_time += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        second = round_plan(arrays, forced, closed, lag.y_mean, solver, lp_seconds) if not solver.deadline.expired \
+            else None
+        if second is not None and second["objective"] < best["objective"]:
+            best = second
+        if _gap(best["objective"], lag.bound) > solver.mip_gap and not solver.deadline.expired:
+            best = improve_open_set(arrays, best, forced, closed, lag.y_mean, _within(solver, lag_seconds / 2),
+                                    seconds=lag_seconds / 2, lp_seconds=lp_seconds,
+                                    good_enough=lag.bound / (1 - solver.mip_gap) if solver.mip_gap else -np.inf)
+        round_time += time.perf_counter() - t0
+    except KeyboardInterrupt:  # in the bound pass or the local search: the best plan so far
+        if best is None:
+            raise
+        return _interrupted(model, net, best, bound, solver, t_start, (n, m, len(oi)))
     upper, lower = best["objective"], lag.bound
     stages = {"lagrangian": {"bound": lower, "iterations": lag.iterations, "seconds": lag_time},
               "rounding": {"objective": upper, "open": int(best["open"].sum()),
@@ -154,7 +152,8 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
             stages["rounding"].update(objective=upper, open=int(best["open"].sum()), gap=_gap(upper, lower),
                                       seconds=stages["rounding"]["seconds"] + time.perf_counter() - t0)
         stages["mip"] = {"status": "skipped", "seconds": 0.0}
-        info = SolveInfo(solver.name, "feasible", "time_limit", objective=upper, bound=lower,
+        info = SolveInfo(solver.name, "feasible", "interrupted" if solver.interrupted else "time_limit",
+                         objective=upper, bound=lower,
                          gap=_gap(upper, lower), n_variables=len(oi) + m, n_constraints=n + m,
                          time_limit=solver.time_limit, mip_gap=solver.mip_gap)
         skipped = (f"MIP stage skipped: {left:.1f} s left of the time limit, less than the {need:.1f} s it needs "
@@ -204,6 +203,19 @@ def _solve(solver: Solver, ap: ArrayProblem, warm_start=None) -> SolveInfo:
     built = BuiltModel(None, None, arrays=ap)
     built.problem  # noqa: B018 - the old path's cost: PuLP objects for this LP
     return built.solve_once(solver, warm_start)
+
+
+def _interrupted(model, net, plan, bound, solver, t_start, size) -> Plan:
+    """The plan in hand when Ctrl-C arrives in Python code (a bound pass, the local search)."""
+    solver.deadline.interrupt()
+    n, m, links = size
+    info = SolveInfo(solver.name, "feasible", "interrupted", objective=plan["objective"], bound=bound,
+                     gap=_gap(plan["objective"], bound), n_variables=links + m, n_constraints=n + m,
+                     time_limit=solver.time_limit, mip_gap=solver.mip_gap)
+    stages = {"lagrangian": {"bound": bound, "status": "interrupted"},
+              "rounding": {"objective": plan["objective"], "open": int(plan["open"].sum())}}
+    return _finish(model, net, plan, None, None, info, stages, t_start, solver,
+                   note="interrupted (Ctrl-C); the plan is the best found so far")
 
 
 def mip_seconds_needed(lp_seconds: list[float]) -> float:
