@@ -60,6 +60,9 @@ FULL_LEVELS_LINKS = 200_000
 #: seconds of the Lagrangian stage: this share of the time limit, or LAGRANGIAN_SECONDS without one
 LAGRANGIAN_SHARE = 0.25
 LAGRANGIAN_SECONDS = 30.0
+#: outlets x distributors up to which the first plan comes from greedy + swap on a dense matrix
+#: (20,000 x 1,000 took 80 s and 5 GB that way; above this the Lagrangian's open sets give it)
+DENSE_HEURISTIC_CELLS = 4_000_000
 #: subgradient steps per branch-and-bound node, from the parent's multipliers
 NODE_ITERATIONS = 200
 
@@ -124,6 +127,8 @@ def median_lagrangian(lv: Levels, m: int, *, p: int | None, fixed: np.ndarray, f
     """
     oi_all, dj_all, c_all = lv.oi, lv.dj, lv.cost
     n = lv.n
+    key, lo, span, seg_start = _prefix_key(lv)
+    tol = 1e-9 * span
     if v0 is None:
         # start: each outlet's second-cheapest cost (its cheapest when it has one link)
         second = np.minimum(lv.first + 1, lv.first + lv.n_levels - 1)
@@ -139,11 +144,16 @@ def median_lagrangian(lv: Levels, m: int, *, p: int | None, fixed: np.ndarray, f
     cap = None
     it = 0
     for it in range(1, iterations + 1):
-        if cap is None or it % 50 == 0 or (v > cap).any():
+        if cap is None or it % 50 == 0 or (v > cap - tol).any():
             # working set: links below a cap a little above v (the slack saves rebuilds; the
-            # periodic rebuild drops links once v has settled lower)
-            cap = v + np.maximum(0.1 * np.abs(v), 1e-9)
-            w = c_all < cap[oi_all]
+            # periodic rebuild drops links once v has settled lower). Each outlet's links are
+            # sorted by cost, so the set is a prefix of each outlet's run: found by one
+            # searchsorted per outlet, never a pass over all links
+            cap = v + np.maximum(0.1 * np.abs(v), 2 * tol)
+            q = np.arange(n) + 0.5 * np.clip((cap - lo) / span, 0.0, 1.5)
+            end = np.searchsorted(key, q, side="left")
+            lengths = end - seg_start
+            w = np.repeat(seg_start - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(int(lengths.sum()))
             oi, dj, c = oi_all[w], dj_all[w], c_all[w]
         red = np.minimum(c - v[oi], 0.0)
         rho = np.bincount(dj, weights=red, minlength=m) + fixed
@@ -374,6 +384,26 @@ class _Links:
 
     def __init__(self, lv, keep: np.ndarray):
         self.oi, self.dj, self.cost, self.n = lv.oi[keep], lv.dj[keep], lv.cost[keep], lv.n
+        parent = getattr(lv, "_key", None)
+        if parent is not None:  # the same normalisation: the keys of a subset are a subset
+            self._key = (parent[0][keep], *parent[1:3], np.searchsorted(self.oi, np.arange(self.n)))
+
+
+def _prefix_key(lv):
+    """``(key, lo, span, seg_start)``: ``key = outlet + cost scaled into [0, 0.5]``, sorted like the links.
+
+    Cached on ``lv``. Links with ``cost < cap_i`` of outlet ``i`` are the run from
+    ``seg_start[i]`` to ``searchsorted(key, i + 0.5 (cap_i - lo) / span)`` (exact up to
+    rounding of about 1e-11 span; callers keep a margin of 1e-9 span).
+    """
+    cached = getattr(lv, "_key", None)
+    if cached is None:
+        lo = float(lv.cost.min()) if len(lv.cost) else 0.0
+        span = max(float(lv.cost.max()) - lo, 1e-12) if len(lv.cost) else 1.0
+        key = lv.oi + 0.5 * (lv.cost - lo) / span
+        cached = (key, lo, span, np.searchsorted(lv.oi, np.arange(lv.n)))
+        lv._key = cached
+    return cached
 
 
 def branch(lv, m: int, *, p: int | None, fixed, forced, closed, v, bound: float, upper: float, integral: bool,
@@ -494,18 +524,21 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
         _, c = _assign(lv, mask)
         return float(c.sum() + fixed[mask].sum()) if np.isfinite(c).all() else math.inf
 
-    # 1. first plan: greedy + swap (within a small share of the limit)
+    # 1. first plan: greedy + swap (within a small share of the limit) on a dense matrix when it
+    # is small; larger instances take their first plans from the Lagrangian relaxation
     t0 = time.perf_counter()
-    dense = np.full((n, m), np.inf)
-    dense[oi, dj] = cost
     secs = float(model.heuristic_seconds) if budget is None else min(float(model.heuristic_seconds), 0.1 * budget)
-    is_open = heur.greedy_median(dense, p=model.p, fixed=fixed if model.objective == "min_cost" else None,
-                                 forced=forced, closed=excluded, seconds=secs)
-    if model.p is not None and is_open.sum() == model.p:
-        is_open = interchange(dense, is_open, forced=forced, closed=excluded, seconds=secs)
-    best_open, best_obj = is_open, price(is_open)
-    if not math.isfinite(best_obj):
-        best_open = None
+    best_open, best_obj, dense = None, math.inf, None
+    if n * m <= DENSE_HEURISTIC_CELLS:
+        dense = np.full((n, m), np.inf)
+        dense[oi, dj] = cost
+        is_open = heur.greedy_median(dense, p=model.p, fixed=fixed if model.objective == "min_cost" else None,
+                                     forced=forced, closed=excluded, seconds=secs)
+        if model.p is not None and is_open.sum() == model.p:
+            is_open = interchange(dense, is_open, forced=forced, closed=excluded, seconds=secs)
+        best_open, best_obj = is_open, price(is_open)
+        if not math.isfinite(best_obj):
+            best_open = None
     steps["heuristic"] = {"objective": best_obj, "seconds": time.perf_counter() - t0}
 
     # 2. Lagrangian bound (the LP bound, in seconds) and fixing by penalties
@@ -514,7 +547,9 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
     try:
         lag = median_lagrangian(lv, m, p=model.p, fixed=fixed, forced=forced, closed=excluded,
                                 upper=best_obj if math.isfinite(best_obj) else np.inf, seconds=lag_secs,
-                                evaluate=price, integral=integral)
+                                evaluate=price, integral=integral,
+                                # pricing a plan is a pass over all links: rarer on large instances
+                                evaluate_every=max(10, len(lv.oi) // 200_000))
     except KeyboardInterrupt:
         if best_open is None:
             raise
@@ -523,7 +558,7 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
         lag = {"open": None, "upper": math.inf, "rho": None, "bound": -math.inf, "iterations": 0}
     if lag["open"] is not None and lag["upper"] < best_obj:
         best_open, best_obj = lag["open"], lag["upper"]
-    if (model.p is not None and best_open is not None and not solver.interrupted
+    if (model.p is not None and best_open is not None and not solver.interrupted and dense is not None
             and lag["bound"] < best_obj - 1e-9 * max(1.0, abs(best_obj))):
         # the bound does not prove the plan yet: improve the plan from the relaxation's own open set
         rho = lag["rho"]
