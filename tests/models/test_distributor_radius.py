@@ -191,3 +191,38 @@ def test_branch_and_bound_reaches_the_brute_force_optimum_from_no_plan(seed, p):
     assert res["upper"] == best
     assert price(res["open"]) == best
     assert res["bound"] == best
+
+
+@pytest.mark.parametrize(("seed", "p"), [(20, 3), (21, 6)])
+def test_sparse_interchange_ends_where_no_single_swap_improves(seed, p):
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(0, 100, (120, 2)), rng.uniform(0, 100, (15, 2))
+    cost = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1))
+    oi, dj = np.nonzero(np.ones_like(cost, dtype=bool))
+    lv = Levels(oi, dj, cost[oi, dj], 120)
+    start = np.zeros(15, dtype=bool)
+    start[rng.choice(15, p, replace=False)] = True
+    none = np.zeros(15, dtype=bool)
+    out = radius.sparse_interchange(lv, start, forced=none, closed=none, seconds=10.0)
+    assert out.sum() == p
+
+    def total(mask):
+        return cost[:, mask].min(axis=1).sum()
+
+    assert total(out) < total(start)
+    for r in np.flatnonzero(out):
+        for j in np.flatnonzero(~out):
+            trial = out.copy()
+            trial[r], trial[j] = False, True
+            assert total(trial) >= total(out) - 1e-9
+
+
+@pytest.mark.parametrize(("seed", "p"), [(22, 2), (23, 4)])
+def test_large_instance_path_reaches_the_brute_force_optimum(seed, p, monkeypatch):
+    # the path of instances too large for a dense heuristic matrix: sparse swaps, then the tree
+    monkeypatch.setattr(radius, "DENSE_HEURISTIC_CELLS", 0)
+    net = _tied(seed, n=40, m=10)
+    best = _brute_p_median(net.costs(), p)
+    plan = co.DistributorSelection(objective="p_median", p=p, strategy="radius").solve(net, solver=HIGHS)
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(best)

@@ -63,6 +63,8 @@ LAGRANGIAN_SECONDS = 30.0
 #: outlets x distributors up to which the first plan comes from greedy + swap on a dense matrix
 #: (20,000 x 1,000 took 80 s and 5 GB that way; above this the Lagrangian's open sets give it)
 DENSE_HEURISTIC_CELLS = 4_000_000
+#: share of the time limit for each sparse swap search on large instances
+LARGE_SWAP_SHARE = 0.1
 #: subgradient steps per branch-and-bound node, from the parent's multipliers
 NODE_ITERATIONS = 200
 
@@ -233,6 +235,90 @@ def interchange(cost: np.ndarray, is_open: np.ndarray, *, forced: np.ndarray, cl
             break
         is_open[opened[r]] = False
         is_open[j] = True
+    return is_open
+
+
+def _runs(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(start[i], end[i])`` (empty where end <= start)."""
+    lengths = np.maximum(end - start, 0)
+    return np.repeat(start - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(int(lengths.sum()))
+
+
+def _prefix(lv, cap: np.ndarray) -> np.ndarray:
+    """Positions of each outlet's links with cost <= cap_i (a little more at ties; +inf: all of them)."""
+    key, lo, span, seg = _prefix_key(lv)
+    q = np.arange(lv.n) + 0.5 * np.clip((cap - lo) / span + 1e-9, -1.0, 1.5)
+    return _runs(seg, np.searchsorted(key, q, side="right"))
+
+
+def _first_two(lv, is_open: np.ndarray, cap: np.ndarray):
+    """Each outlet's nearest and second-nearest open link: ``(d1, who, d2)`` (inf / -1 where none).
+
+    Looks only at the links up to ``cap_i`` and re-reads the whole run of an outlet
+    that has fewer than two open ones there.
+    """
+    n = lv.n
+    d1, d2 = np.full(n, np.inf), np.full(n, np.inf)
+    who = np.full(n, -1, dtype=np.int64)
+    todo = cap
+    for _ in range(2):
+        idx = _prefix(lv, todo)
+        idx = idx[is_open[lv.dj[idx]]]
+        o = lv.oi[idx]
+        head = np.r_[True, o[1:] != o[:-1]] if len(o) else np.zeros(0, dtype=bool)
+        second = np.r_[False, head[:-1]] & ~head if len(o) else head
+        d1[o[head]], who[o[head]] = lv.cost[idx[head]], lv.dj[idx[head]]
+        d2[o[second]] = lv.cost[idx[second]]
+        missing = np.isinf(d2) & np.isfinite(todo)
+        if not missing.any():
+            break
+        todo = np.where(missing, np.inf, -np.inf)
+        d2[missing] = np.inf
+    return d1, who, d2
+
+
+def sparse_interchange(lv, is_open: np.ndarray, *, forced: np.ndarray, closed: np.ndarray,
+                       seconds: float) -> np.ndarray:
+    """Best-improvement swaps for p-median on sparse sorted links (no dense matrix; large instances).
+
+    The swap ``r`` out, ``j`` in changes the total by ``L_r - A_j - B_rj`` with
+    ``A_j = sum_i max(0, d1_i - c_ij)`` (what ``j`` saves everywhere),
+    ``L_r = sum_{i of r} (d2_i - d1_i)`` (what losing ``r`` costs) and ``B_rj`` =
+    ``sum_{i of r} max(0, d2_i - c_ij) - max(0, d1_i - c_ij)`` (what ``j`` gives back
+    to ``r``'s outlets): only links cheaper than ``d2_i`` count, a prefix of each
+    outlet's sorted run, so a pass reads a small share of the links.
+    """
+    is_open = is_open.copy()
+    m = len(is_open)
+    deadline = time.perf_counter() + seconds
+    cap = np.full(lv.n, np.inf)
+    while time.perf_counter() < deadline:
+        opened = np.flatnonzero(is_open)
+        if len(opened) < 2:
+            break
+        d1, who, d2 = _first_two(lv, is_open, cap)
+        if not np.isfinite(d1).all():
+            break
+        slot = np.full(m, -1, dtype=np.int64)
+        slot[opened] = np.arange(len(opened))
+        idx = _prefix(lv, np.where(np.isfinite(d2), d2, np.inf))
+        i, j, c = lv.oi[idx], lv.dj[idx], lv.cost[idx]
+        gain1 = np.maximum(d1[i] - c, 0.0)
+        a = np.bincount(j, weights=gain1, minlength=m)
+        back = np.maximum(d2[i] - c, 0.0) - gain1
+        b = np.bincount(slot[who[i]] * m + j, weights=back, minlength=len(opened) * m).reshape(len(opened), m)
+        lose = np.bincount(slot[who], weights=d2 - d1, minlength=len(opened))
+        with np.errstate(invalid="ignore"):
+            delta = lose[:, None] - a[None, :] - b
+        delta[:, is_open | closed] = np.inf
+        delta[forced[opened], :] = np.inf
+        delta[np.isnan(delta)] = np.inf
+        r, jj = np.unravel_index(int(np.argmin(delta)), delta.shape)
+        if not delta[r, jj] < -1e-9 * max(1.0, float(d1.sum())):
+            break
+        is_open[opened[r]] = False
+        is_open[jj] = True
+        cap = d2
     return is_open
 
 
@@ -539,6 +625,20 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
         best_open, best_obj = is_open, price(is_open)
         if not math.isfinite(best_obj):
             best_open = None
+    elif model.p is not None:
+        # large: swaps on the sparse links from an even spread of distributors (a fixed,
+        # reproducible start), within a share of the limit
+        k = model.p - int(forced.sum())
+        cand = np.flatnonzero(~forced & ~excluded)
+        if 0 < k <= len(cand):
+            is_open = forced.copy()
+            is_open[cand[np.linspace(0, len(cand) - 1, k).round().astype(int)]] = True
+            _prefix_key(lv)
+            is_open = sparse_interchange(lv, is_open, forced=forced, closed=excluded,
+                                         seconds=LARGE_SWAP_SHARE * (budget or LAGRANGIAN_SECONDS))
+            best_open, best_obj = is_open, price(is_open)
+            if not math.isfinite(best_obj):
+                best_open = None
     steps["heuristic"] = {"objective": best_obj, "seconds": time.perf_counter() - t0}
 
     # 2. Lagrangian bound (the LP bound, in seconds) and fixing by penalties
@@ -558,7 +658,7 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
         lag = {"open": None, "upper": math.inf, "rho": None, "bound": -math.inf, "iterations": 0}
     if lag["open"] is not None and lag["upper"] < best_obj:
         best_open, best_obj = lag["open"], lag["upper"]
-    if (model.p is not None and best_open is not None and not solver.interrupted and dense is not None
+    if (model.p is not None and best_open is not None and not solver.interrupted
             and lag["bound"] < best_obj - 1e-9 * max(1.0, abs(best_obj))):
         # the bound does not prove the plan yet: improve the plan from the relaxation's own open set
         rho = lag["rho"]
@@ -569,7 +669,10 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
             if 0 < k <= len(cand):
                 seed_open[cand[np.argsort(rho[cand], kind="stable")[:k]]] = True
                 for start_open in (seed_open, best_open):
-                    better = interchange(dense, start_open, forced=forced, closed=excluded, seconds=secs)
+                    better = (interchange(dense, start_open, forced=forced, closed=excluded, seconds=secs)
+                              if dense is not None else
+                              sparse_interchange(lv, start_open, forced=forced, closed=excluded,
+                                                 seconds=LARGE_SWAP_SHARE * (budget or LAGRANGIAN_SECONDS)))
                     val = price(better)
                     if val < best_obj:
                         best_open, best_obj = better, val
