@@ -24,9 +24,12 @@ the set cover; a feasible cover's own largest distance (after opening the rest o
 ``p`` nearest the farthest outlets) moves the upper end down to it.
 
 Measured against the assignment MIP (``W >= sum_j d_ij x_ij``, whose LP bound is
-weak) and spopt (the same MIP in PuLP), all on HiGHS, on Columbus 49 x 49 at p=4,
-2 shared cores under load ~8: 0.23 s, against 12.2 s and 3.6 s; on spopt's SF 205 x 16
-test case p=4: 0.52 s against 7.0 s and 9.2 s (``benchmarks/bench_spopt.py``).
+weak; ``strategy="mip"``) and spopt (the same MIP in PuLP), all HiGHS, 2 shared cores
+under load ~13, median of 3 (``benchmarks/bench_spopt.py``): spopt's SF 205 x 16 test
+case p=4 0.05 s against 9.4 s and 14.3 s; Columbus 49 x 49 p=2/4/6/8 0.04-0.13 s
+against 3.8-19.5 s and 1.6-13.0 s; the same optimum everywhere. Large instances are
+harder for the set-cover steps near the optimum: random 3,000 x 300, p=30 stopped at
+120 s with 13.862 against a bound of 11.26.
 
 The strategy works on the model's allowed links (``oi``, ``dj``) and length-n or
 length-m vectors; it makes no n x m array of its own.
