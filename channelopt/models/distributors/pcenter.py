@@ -396,7 +396,8 @@ def solve_pcenter(built, solver: Solver, t_start: float | None = None) -> Plan:
     gap = _gap(best_val, bound)
     status = "optimal" if lo >= hi else "feasible"
     pick, _ = lk.nearest(best_open)
-    out = SolveInfo(solver.name, status, "optimal" if status == "optimal" else "time_limit", objective=best_val,
+    termination = "optimal" if status == "optimal" else ("interrupted" if solver.interrupted else "time_limit")
+    out = SolveInfo(solver.name, status, termination, objective=best_val,
                     bound=bound, gap=0.0 if status == "optimal" else gap,
                     seconds=time.perf_counter() - t_start, build_seconds=built.build_seconds,
                     n_variables=m, n_integer=m, n_constraints=n, time_limit=limit, mip_gap=solver.mip_gap,
