@@ -200,7 +200,7 @@ def test_radius_strategy_refuses_what_it_cannot_solve():
 def test_search_beats_the_first_plan_against_brute_force():
     """Cases where the greedy + swap plan is not optimal: the set-cover steps find the optimum."""
     improved = mips = 0
-    for seed, p in [(1, 3), (5, 5), (6, 4), (7, 5)]:
+    for seed, p in [(5, 5), (6, 4), (10, 3), (11, 3), (14, 3)]:
         rng = np.random.default_rng(seed)
         a, b = rng.uniform(0, 10, (60, 2)), rng.uniform(0, 10, (16, 2))
         d = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).round(4)
@@ -217,7 +217,7 @@ def test_search_beats_the_first_plan_against_brute_force():
         mips += steps.loc["search", "cover_mips"]
         # the lower end found without a solver is a true bound
         assert steps.loc["heuristic", "bound"] <= best + 1e-12
-    assert improved >= 3 and mips >= 3  # the search, not the first plan, found these optima
+    assert improved >= 4 and mips >= 10  # the search, not the first plan, found these optima
 
 
 def test_sparse_candidates_that_leave_no_plan_are_solved_on_every_link():

@@ -75,7 +75,9 @@ class _Links:
     """Allowed links sorted by (outlet, distance): nearest-open lookups without a dense matrix."""
 
     def __init__(self, oi: np.ndarray, dj: np.ndarray, dist: np.ndarray, n: int, m: int):
-        order = np.lexsort((dist, oi))
+        # (outlet, distance) order by two stable sorts: faster than lexsort on a million links
+        first = np.argsort(dist, kind="stable")
+        order = first[np.argsort(oi[first], kind="stable")]
         self.oi, self.dj, self.d = oi[order], dj[order], dist[order]
         self.n, self.m = n, m
         self.start = np.searchsorted(self.oi, np.arange(n + 1))  # links of outlet i: start[i]:start[i+1]
@@ -172,15 +174,16 @@ def _packing_exceeds(lk: _Links, r: float, base: np.ndarray, closed: np.ndarray,
 def _fill(lk: _Links, is_open: np.ndarray, closed: np.ndarray, p: int) -> np.ndarray:
     """Open more distributors up to ``p``, each the nearest allowed one to the farthest outlet."""
     is_open = is_open.copy()
+    _, dist = lk.nearest(is_open)
     while is_open.sum() < p:
-        _, dist = lk.nearest(is_open)
-        usable = ~is_open[lk.dj] & ~closed[lk.dj]
-        far = np.argsort(-dist, kind="stable")
-        for i in far.tolist():
+        for i in np.argsort(-dist, kind="stable").tolist():
             a, b = lk.start[i], lk.start[i + 1]
-            cand = np.flatnonzero(usable[a:b])  # links of outlet i, nearest first
+            js = lk.dj[a:b]  # outlet i's distributors, nearest first
+            cand = np.flatnonzero(~is_open[js] & ~closed[js])
             if len(cand):
-                is_open[lk.dj[a + cand[0]]] = True
+                j = int(js[cand[0]])
+                is_open[j] = True
+                dist = np.minimum(dist, lk.column(j))  # one length-n update, not a pass over the links
                 break
         else:  # every outlet's links are open: any unused candidate
             rest = np.flatnonzero(~is_open & ~closed)
@@ -303,8 +306,14 @@ def solve_pcenter(built, solver: Solver, t_start: float | None = None) -> Plan:
 
     # lower end, better: the largest level at which greedy packing proves more than p needed
     free_p = p - int(forced.sum())
+
+    def out_of_time() -> bool:
+        # the bounds before the search stop with the clock (what they proved so far still holds)
+        left = solver.remaining()
+        return solver.interrupted or (left is not None and left <= 0.5 * limit)
+
     a, b = lo, len(levels) - 1
-    while a <= b and n:
+    while a <= b and n and not out_of_time():
         mid = (a + b) // 2
         if _packing_exceeds(lk, levels[mid], forced, excluded, free_p):
             lo = max(lo, mid + 1)
@@ -320,8 +329,11 @@ def solve_pcenter(built, solver: Solver, t_start: float | None = None) -> Plan:
     # upper end: the smallest radius greedy covering meets with p, then swaps
     t0 = time.perf_counter()
     a, b = lo, len(levels) - 1
-    while a <= b and n:
-        mid = (a + b) // 2
+    first_try = True
+    while a <= b and n and (first_try or not out_of_time()):
+        # the first try is the largest radius: a plan in hand however little time there is
+        mid = b if first_try else (a + b) // 2
+        first_try = False
         cover = _greedy_cover(lk, levels[mid], forced, excluded, p)
         if cover is not None and (not caps or (cover.sum() == p and _caps_ok(model, cover, fixed, existing))):
             consider(cover)
