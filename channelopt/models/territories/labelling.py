@@ -13,9 +13,12 @@ Measured on Validi & Buchanan's county instances (HiGHS, 1 thread, 40 s, load 6.
 WV ended at 26/9 (objective/bound) with the per-slot flow and the max cut rows, 26/12.1
 with the single flow, 26/10.9 with the extended objective, and 23/17.7 with both; NE was
 proven in 53 s with both (load 9.3), where it had ended at 19/15 after 120 s. WV is proven in
-25 CPU seconds (83 s wall at load 15). Not kept (WV, CPU seconds to proof): rows ``x[v,j] <=
-sum_{u in N(v)} x[u,j]`` for regions too light to be a territory alone, 24.6 vs 25.1; HiGHS
-``mip_heuristic_effort`` 0.01 instead of 0.05, 26.5.
+25 CPU seconds (83 s wall at load 15); after about 40 CPU seconds each part alone left it open:
+load fixing only 23/13, + reach fixing 26/13, + single flow 26/13.7, + extended objective 25/15.2.
+Still open after about 150 CPU seconds: OK 45/30.6 (optimum 40), KS 36/22.4 (32). Not kept
+(CPU seconds to proof, WV and NE): rows ``x[v,j] <= sum_{u in N(v)} x[u,j]`` for regions too
+light to be a territory alone, 24.6 vs 25.1 and 8.9 vs 11.3; HiGHS ``mip_heuristic_effort``
+0.01 instead of 0.05, 26.5 and 11.5.
 """
 
 from __future__ import annotations
