@@ -208,15 +208,18 @@ class SolveInfo:
     build_seconds : float
         Seconds spent building the model; set by the model.
     solver_time_limit : float or None
-        The time limit handed to the solver in its last call: what was left of the
-        whole solve's ``time_limit`` when the call started.
+        The time limit handed to the solver in its last call: for CBC what was left of
+        the whole solve's ``time_limit`` when the call started; for HiGHS what was left
+        once the model was loaded, less the time kept back for reading the plan back
+        (see :data:`READ_BACK_SECONDS_PER_MNZ`).
     message : str
         What the solve path did beyond one solver call (cold re-solve, presolve-off
         confirmation, warm start kept), or why it stopped.
     calls : list of dict
         Every solver call of this solve, in order: ``call`` ("solve", "cold re-solve",
-        "presolve-off confirmation"), the ``time_limit`` it was given, its ``seconds``
-        and ``status``. Each call's limit is what the whole solve had left.
+        "presolve-off confirmation"), ``time_limit`` (what the whole solve had left when
+        the call started), ``solver_time_limit`` (what the solver was handed), its
+        ``seconds`` and ``status``.
     values : numpy.ndarray or None
         The plan, one value per column (array problems) or per ``problem.variables()``.
     """
@@ -435,13 +438,14 @@ class Solver:
 
         def run(solver: Solver, label: str, begin):
             t = time.perf_counter()
+            left = solver.remaining()
             out = solver._run(a, begin)
-            calls.append({"call": label, "time_limit": out[0].solver_time_limit,
+            calls.append({"call": label, "time_limit": left, "solver_time_limit": out[0].solver_time_limit,
                           "seconds": time.perf_counter() - t, "status": out[0].status})
             return out
 
         info, raw, tol = run(self, "solve", start)
-        values = _accepted(a, raw, info.objective, tol)
+        values = _accepted(a, raw, info.objective, tol, checked=getattr(info, "_checked", False))
         if raw is not None and values is None and start is not None and not self.interrupted:
             # Measured with HiGHS 1.16: presolve can mis-map a MIP start and return a plan
             # that does not price at the reported objective. Never hand that on: solve cold.
@@ -468,18 +472,22 @@ class Solver:
                 info, values = info2, values2
             else:
                 notes.append("infeasible: confirmed without presolve")
-        if start is not None and not np.isnan(start).any():
+        if (start is not None and not np.isnan(start).any()
+                and info.status not in ("optimal", "infeasible", "unbounded")):
             # A complete start the solver could not improve on in time (or lost) is still a plan.
-            ok = _accepted(a, start, float(a.cost @ start + a.offset), _Tol.exact(a))
-            if ok is not None and info.status not in ("optimal", "infeasible", "unbounded"):
+            # (Priced first: checking it row by row costs 0.3 s on a 411k-column model.)
+            priced = float(a.cost @ start + a.offset)
+            slack = 1e-9 * max(1.0, abs(priced))  # the solver's plan is often the start itself
+            better = values is None or (priced > info.objective + slack if a.maximize
+                                        else priced < info.objective - slack)
+            ok = _accepted(a, start, priced, _Tol.exact(a)) if better else None
+            if ok is not None:
                 priced = float(a.cost @ ok + a.offset)
-                better = (values is None or (priced > info.objective if a.maximize else priced < info.objective))
-                if better:
-                    notes.append(f"the solver failed ({info.termination}); returning the warm start"
-                                 if info.status == "error" else
-                                 "the solver found no better plan than the warm start in time; returning it")
-                    info.status, info.objective, values = "feasible", priced, ok
-                    info.gap = _gap(priced, info.bound)
+                notes.append(f"the solver failed ({info.termination}); returning the warm start"
+                             if info.status == "error" else
+                             "the solver found no better plan than the warm start in time; returning it")
+                info.status, info.objective, values = "feasible", priced, ok
+                info.gap = _gap(priced, info.bound)
         info.message = "; ".join(filter(None, [info.message, *notes]))
         info.calls = calls
         info.n_variables = len(a.cost)
@@ -644,9 +652,11 @@ def _violation(a: LpArrays, values: np.ndarray, objective: float, tol: _Tol) -> 
     return None
 
 
-def _accepted(a: LpArrays, raw: np.ndarray | None, objective: float, tol: _Tol | None) -> np.ndarray | None:
-    """The plan with integers rounded, if it passed the check before rounding; else ``None``."""
-    if raw is None or _violation(a, raw, objective, tol) is not None:
+def _accepted(a: LpArrays, raw: np.ndarray | None, objective: float, tol: _Tol | None,
+              checked: bool = False) -> np.ndarray | None:
+    """The plan with integers rounded, if it passed the check before rounding (``checked``: it
+    already did); else ``None``."""
+    if raw is None or (not checked and _violation(a, raw, objective, tol) is not None):
         return None
     values = raw.copy()
     if a.is_mip:
@@ -758,14 +768,24 @@ def _reset_scheduler_if_threads_changed(threads: int | None) -> None:
     with _SCHEDULER_LOCK:
         if _scheduler_threads[0] != threads:
             if _scheduler_threads[0] is not None or threads is not None:
+                # never under a run left in the background (it was told to stop)
+                for _, worker in [x for x in _ABANDONED if x[1].is_alive()]:
+                    worker.join()
                 highspy.Highs.resetGlobalScheduler(True)
             _scheduler_threads[0] = threads
 
 
-#: seconds past a call's time limit before channelopt tells HiGHS to stop
-HIGHS_GRACE = 0.5
+#: seconds past HiGHS's own time limit before channelopt tells it to stop
+HIGHS_GRACE = 0.25
 #: seconds HiGHS gets to stop (after Ctrl-C or HIGHS_GRACE) before channelopt stops waiting for it
-CANCEL_WAIT = 1.5
+#: (keeping the run's last incumbent, see _run_interruptible)
+CANCEL_WAIT = 0.5
+#: seconds per million nonzeros kept back from HiGHS's own time limit, for what follows the run on the
+#: same clock: reading the plan back, checking it row by row and assembling the Plan. Measured on the
+#: china capacitated min_cost MIP (411k columns, 1.64M nonzeros, load 8-10): 0.55-0.65 s.
+READ_BACK_SECONDS_PER_MNZ = 0.4
+#: never more than this share of what is left is kept back
+READ_BACK_MAX_SHARE = 0.25
 #: HiGHS objects whose runs were abandoned (kept alive until their worker threads end)
 _ABANDONED: list = []
 
@@ -798,6 +818,74 @@ def _abandoned_running() -> bool:
     return any(w.is_alive() for _, w in _ABANDONED)
 
 
+def _highs_time_limit(left: float | None, nnz: int) -> float | None:
+    """HiGHS's own time limit for a run that must end, plan read back, within ``left`` seconds.
+
+    ``left`` is what the whole solve has left when the run starts (loading the model
+    already charged); ``READ_BACK_SECONDS_PER_MNZ`` per million nonzeros (at most
+    ``READ_BACK_MAX_SHARE`` of ``left``) is kept back for reading the plan back,
+    checking it and assembling the Plan, so that a run stopping at its limit ends the
+    whole solve on time.
+
+    Examples
+    --------
+    >>> _highs_time_limit(None, 10**6) is None
+    True
+    >>> round(_highs_time_limit(20.0, 2_000_000), 2)   # 0.8 s kept back for 2M nonzeros
+    19.2
+    >>> round(_highs_time_limit(1.0, 20_000_000), 2)   # at most a quarter of what is left
+    0.75
+    """
+    if left is None:
+        return None
+    reserve = min(READ_BACK_MAX_SHARE * max(left, 0.0), READ_BACK_SECONDS_PER_MNZ * nnz / 1e6)
+    return max(_MIN_CALL, left - reserve)
+
+
+class _Incumbent:
+    """The best plan a running HiGHS MIP has reported, kept from its callbacks.
+
+    A run the watchdog gives up on (see :func:`_run_interruptible`) cannot be asked for
+    its solution: it still runs, and ``getSolution`` reads the model's solution only
+    after the run ends. HiGHS hands each improving solution to the
+    ``kCallbackMipImprovingSolution`` callback, in the original model's columns; the last
+    one is kept here (one reference assignment, safe across threads), and the dual bound
+    from the improving-solution and interrupt callbacks, in HiGHS's (scaled) objective units.
+    """
+
+    def __init__(self):
+        self.best = None  # (values, objective, found at perf_counter)
+        self.bound = math.nan
+
+    def attach(self, h) -> None:
+        h.cbMipImprovingSolution.subscribe(self._improving)
+        h.cbMipInterrupt.subscribe(self._progress)
+
+    def _improving(self, e) -> None:
+        out = e.data_out
+        self.best = (np.array(out.mip_solution, dtype=float), float(out.objective_function_value), time.perf_counter())
+        self._progress(e)
+
+    def _progress(self, e) -> None:
+        bound = float(e.data_out.mip_dual_bound)
+        if math.isfinite(bound):
+            self.bound = bound
+
+
+def _hold_sigint() -> bool:
+    """Block SIGINT in this thread (the main thread only; threads started meanwhile inherit the block)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        return False
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    return True
+
+
+def _release_sigint(held: bool) -> bool:
+    if held:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    return False
+
+
 def _run_interruptible(h, deadline: Deadline, limit: float | None):
     """``h.run()`` in a worker thread, so that Ctrl-C and the clock stay in Python's hands.
 
@@ -806,37 +894,62 @@ def _run_interruptible(h, deadline: Deadline, limit: float | None):
     ``limit`` passing by ``HIGHS_GRACE``, calls ``cancelSolve`` and sets HiGHS's time
     limit to 0 (it checks that more often than the interrupt callback). Some phases
     check neither (measured with HiGHS 1.16: the full MIP presolve for 51-160 s, and a
-    root phase 15 s past its limit on the china capacitated MIP); after ``CANCEL_WAIT``
-    more seconds channelopt stops waiting, leaves that run to end in the background,
-    and reports no plan from it (a complete warm start still comes back).
+    root phase 15-47 s past its limit on the china capacitated MIP); after ``CANCEL_WAIT``
+    more seconds channelopt stops waiting and leaves that run to end in the background.
+    The plan from such a run is its last incumbent, kept from HiGHS's callbacks
+    (:class:`_Incumbent`); an LP has none until it ends. So a run ends at most
+    ``HIGHS_GRACE + CANCEL_WAIT`` past HiGHS's own limit.
+
+    The thread is channelopt's own, not highspy's ``startSolve``: highspy guards that
+    with one lock for the whole class, so a run left in the background made every
+    later solve in the process fail with "Solver is already running".
 
     Returns ``(run status, interrupted, abandoned)``.
     """
     h.HandleUserInterrupt = True
     presses, stopped_at = 0, None
     h._channelopt_watchdog = False
+    result: dict[str, Any] = {}
+    worker = _Run(h, result)
     began = time.perf_counter()
     cancel_at = None if limit is None else began + limit + HIGHS_GRACE
-    worker = h.startSolve()
+    # Ctrl-C while the thread starts would raise out of start() with the run going on unwatched
+    # (and abort the process at exit): hold SIGINT until the wait loop below is in place. The
+    # worker inherits the block, so SIGINT always reaches this thread.
+    held = _hold_sigint()
+    try:
+        worker.start()
+    except BaseException:
+        _release_sigint(held)
+        raise
 
     def stop() -> float:
         h.cancelSolve()
         h.setOptionValue("time_limit", 0.0)
         return time.perf_counter()
 
+    def abandon() -> None:
+        _ABANDONED[:] = [x for x in _ABANDONED if x[1].is_alive()] + [(h, worker)]
+
     while True:
         try:
-            done, status = h.wait(0.1)
-            if done:
+            held = _release_sigint(held)  # a Ctrl-C held during the start is raised here, and handled
+            step = 0.1
+            if cancel_at is not None and stopped_at is None:  # wake up on time for the watchdog
+                step = min(step, max(0.01, cancel_at - time.perf_counter()))
+            if worker.join(step):
                 if stopped_at is not None:
                     log.info("HiGHS stopped %.2fs after it was told to", time.perf_counter() - stopped_at)
-                return status, presses > 0, False
+                if "error" in result:
+                    log.warning("HiGHS run() raised %r", result["error"])
+                return result.get("status"), presses > 0, False
         except KeyboardInterrupt:
             presses += 1
             deadline.interrupt()
             if stopped_at is None:
                 stopped_at = stop()
-            if presses >= 3:
+            if presses >= 3:  # the user insists: stop waiting (the run is joined at exit)
+                abandon()
                 raise
             log.warning("Ctrl-C: stopping the solver; the best plan so far is kept")
         now = time.perf_counter()
@@ -845,9 +958,57 @@ def _run_interruptible(h, deadline: Deadline, limit: float | None):
             h._channelopt_watchdog = True  # its "interrupt" is then the time limit, not Ctrl-C
             stopped_at = stop()
         if stopped_at is not None and now - stopped_at >= CANCEL_WAIT and worker.is_alive():
-            log.warning("HiGHS did not stop within %.0fs; leaving that run to end in the background", CANCEL_WAIT)
-            _ABANDONED[:] = [x for x in _ABANDONED if x[1].is_alive()] + [(h, worker)]
+            log.warning("HiGHS did not stop within %.1fs; leaving that run to end in the background", CANCEL_WAIT)
+            abandon()
             return None, presses > 0, True
+
+
+class _Run:
+    """One ``h.run()`` in channelopt's own thread; alive until ``run()`` returns.
+
+    Waiting is on an Event, never ``Thread.join(timeout)``: on Python 3.11 a Ctrl-C inside
+    that join can mark a thread that is still running as stopped (the bpo-45274 fix
+    releases the thread's own lock), and the run would go on unwatched.
+    """
+
+    def __init__(self, h, result: dict):
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._target, args=(h, result), name="channelopt-highs", daemon=True)
+
+    def _target(self, h, result: dict) -> None:
+        try:
+            result["status"] = h.run()  # highspy releases the GIL inside
+        except BaseException as exc:  # reported as a failed run, never lost in the thread
+            result["error"] = exc
+        finally:
+            self.done.set()
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def is_alive(self) -> bool:
+        return not self.done.is_set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds; whether the run has ended."""
+        return self.done.wait(timeout)
+
+
+def _wait_for_abandoned(seconds: float) -> None:
+    """Give runs left in the background (told to stop) up to ``seconds`` to end before a new run
+    starts, so that two runs rarely share HiGHS's thread pool; the wait is on the new run's clock."""
+    end = time.perf_counter() + seconds
+    for _, worker in [x for x in _ABANDONED if x[1].is_alive()]:
+        worker.join(max(0.0, end - time.perf_counter()))
+    alive = _abandoned_running()
+    _ABANDONED[:] = [x for x in _ABANDONED if x[1].is_alive()]
+    if alive:
+        log.warning("a HiGHS run left in the background is still running; starting the next run beside it")
+
+
+#: seconds a new run waits at most for runs left in the background to end (and never more than a
+#: quarter of what it has left)
+ABANDONED_WAIT = 5.0
 
 
 def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
@@ -901,13 +1062,21 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
             sol.col_value = start.tolist()
             sol.value_valid = True
             h.setSolution(sol)
+    if _abandoned_running():
+        left = settings.remaining()
+        _wait_for_abandoned(ABANDONED_WAIT if left is None else min(ABANDONED_WAIT, 0.25 * left))
+    if limit is not None and "time_limit" not in settings.options:
+        # Loading the model took time off the clock (about 1 s for the 411k-column china MIP):
+        # HiGHS gets what is left now, less what reading its plan back will take.
+        limit = _highs_time_limit(settings._call_limit(), len(a.data))
+        h.setOptionValue("time_limit", float(limit))
+    incumbent = _Incumbent()
+    if a.is_mip:
+        incumbent.attach(h)
     run_status, interrupted, abandoned = _run_interruptible(h, settings.deadline, limit)
     if abandoned:
-        what = "Ctrl-C" if interrupted else f"its {limit:.1f}s limit"
-        return SolveInfo("highs", "no_solution", "interrupted" if interrupted else "time_limit",
-                         message=f"HiGHS did not stop within {HIGHS_GRACE + CANCEL_WAIT:.0f}s of {what}; "
-                                 "its run was left to end in the background",
-                         solver_time_limit=limit), None, tol
+        info, values = _abandoned_result(a, incumbent, interrupted, limit, obj_scale, tol)
+        return info, values, tol
     model_status = h.getModelStatus()
     info_h = h.getInfo()
     has_primal = info_h.primal_solution_status == 2
@@ -964,6 +1133,30 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
         # Shadow prices in the model's own units (undo the row and objective scaling).
         info.duals = np.asarray(h.getSolution().row_dual, dtype=float) * row_scale / obj_scale
     return info, values, tol
+
+
+def _abandoned_result(a: LpArrays, incumbent: _Incumbent, interrupted: bool, limit: float | None,
+                      obj_scale: float, tol: _Tol) -> tuple[SolveInfo, np.ndarray | None]:
+    """What a HiGHS run channelopt stopped waiting for leaves: its last incumbent, when it keeps every row."""
+    what = "Ctrl-C" if interrupted or limit is None else f"its {limit:.1f}s limit"
+    termination = "interrupted" if interrupted else "time_limit"
+    note = (f"HiGHS did not stop within {HIGHS_GRACE + CANCEL_WAIT:.2g}s of {what}; "
+            "its run was left to end in the background")
+    if incumbent.best is not None:
+        values, scaled, _ = incumbent.best
+        objective = scaled / obj_scale
+        if len(values) == len(a.cost) and _violation(a, values, objective, tol) is None:
+            bound = incumbent.bound / obj_scale
+            slack = 1e-6 * max(1.0, abs(objective))
+            if math.isfinite(bound) and (bound < objective - slack if a.maximize else bound > objective + slack):
+                bound = math.nan  # on the wrong side of the plan: not a bound of this problem
+            info = SolveInfo("highs", "feasible", termination, objective=objective, bound=bound,
+                             gap=_gap(objective, bound), message=note + "; its last incumbent is the plan",
+                             solver_time_limit=limit)
+            info._checked = True  # checked above: _solve_arrays need not check it again
+            return info, values
+        note += "; its last incumbent failed the plan check and is not used"
+    return SolveInfo("highs", "no_solution", termination, message=note, solver_time_limit=limit), None
 
 
 _CBC_BOUND = re.compile(r"(Lower|Upper) bound:\s+(\S+)")

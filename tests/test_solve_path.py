@@ -251,7 +251,7 @@ def test_build_and_heuristics_come_off_the_solver_time_limit():
     assert plan_state(plan)["heuristic_budget"] <= HEURISTIC_SHARE * (limit - info.build_seconds) + 1e-9
     # The solver got what was left after the build and the heuristic, no more.
     assert info.calls[0]["time_limit"] <= limit - spent + 1e-9
-    assert info.solver_time_limit == info.calls[0]["time_limit"]
+    assert info.solver_time_limit == info.calls[0]["solver_time_limit"] <= info.calls[0]["time_limit"]
     assert info.status == "feasible" and math.isfinite(info.gap) and math.isfinite(info.bound)
 
 
@@ -401,8 +401,8 @@ def test_no_solver_call_once_the_time_is_spent():
     time.sleep(0.6)
     ap, x = knapsack()
     info = solver.solve(ap, warm_start={x: [1, 1, 0, 0, 1]})  # weight 11, worth 11
-    assert info.calls == [{"call": "solve", "time_limit": 0.0, "seconds": info.calls[0]["seconds"],
-                           "status": "no_solution"}]
+    assert info.calls == [{"call": "solve", "time_limit": 0.0, "solver_time_limit": 0.0,
+                           "seconds": info.calls[0]["seconds"], "status": "no_solution"}]
     assert info.status == "feasible" and info.objective == 11.0
     assert "no time left for a solver call" in info.message and "warm start" in info.message
     assert Solver(time_limit=0.5).start_clock().solve(ap).status == "optimal"  # a fresh clock has time

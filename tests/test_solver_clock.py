@@ -1,0 +1,90 @@
+"""The HiGHS run on the clock: the limit it is handed, the watchdog, and the plan of a run given up on.
+
+Real HiGHS solves of a hard multi-dimensional knapsack. A run that "ignores its limit"
+is made by handing HiGHS a time limit of its own (``options={"time_limit": 1e9}``):
+HiGHS then runs on, and only channelopt's watchdog holds the solve to its clock.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import channelopt.solver as cs
+from channelopt import Solver
+from channelopt._arrays import ArrayProblem
+
+
+def hard_mkp(n=300, rows=40, seed=1):
+    """Zero is feasible at once; proving optimality takes minutes."""
+    rng = np.random.default_rng(seed)
+    ap = ArrayProblem("mkp", "max")
+    value = rng.integers(50, 100, n).astype(float)
+    weights = rng.integers(20, 60, (rows, n)).astype(float)
+    x = ap.add_vars("x", n, upper=1, integer=True, cost=value)
+    for r in range(rows):
+        ap.add_row(f"w{r}", x.index, weights[r], "<=", 3000)
+    return ap, x, value, weights
+
+
+def test_highs_time_limit_keeps_back_the_read_back():
+    per_mnz = cs.READ_BACK_SECONDS_PER_MNZ
+    assert cs._highs_time_limit(None, 10**6) is None  # no limit stays no limit
+    # 60 s left, 1.64M nonzeros (the china capacitated MIP): 1.64 x per_mnz seconds kept back
+    assert cs._highs_time_limit(60.0, 1_640_000) == pytest.approx(60.0 - 1.64 * per_mnz)
+    # a small model keeps back next to nothing
+    assert cs._highs_time_limit(5.0, 1_000) == pytest.approx(5.0 - 0.001 * per_mnz)
+    # never more than READ_BACK_MAX_SHARE of what is left
+    assert cs._highs_time_limit(2.0, 10**9) == pytest.approx(2.0 * (1 - cs.READ_BACK_MAX_SHARE))
+    # nothing left: the smallest call HiGHS accepts (0 would mean "no limit")
+    assert cs._highs_time_limit(0.0, 10**6) == cs._MIN_CALL
+    assert cs._highs_time_limit(-1.0, 10) == cs._MIN_CALL
+
+
+def test_highs_is_handed_what_is_left_after_loading_less_the_read_back(monkeypatch):
+    # a read-back rate so high that the cap applies: HiGHS gets 3/4 of what is left when it starts
+    monkeypatch.setattr(cs, "READ_BACK_SECONDS_PER_MNZ", 1e9)
+    ap, x, value, weights = hard_mkp(n=150, rows=20)
+    limit = 4.0
+    info = Solver("highs", time_limit=limit).solve(ap)
+    keep = 1 - cs.READ_BACK_MAX_SHARE
+    assert info.solver_time_limit <= keep * limit + 1e-9
+    # what was left at the start of the run is at least the limit less the whole call's seconds
+    assert info.solver_time_limit >= keep * (limit - info.seconds) - 1e-9
+    assert info.calls[0]["solver_time_limit"] == info.solver_time_limit <= info.calls[0]["time_limit"]
+    # HiGHS stopped itself at that limit, with a plan and a real bound
+    assert (info.status, info.termination) == ("feasible", "time_limit")
+    assert "background" not in info.message
+    assert info.objective == pytest.approx(float(value @ x.value))
+    assert info.bound > info.objective
+
+
+def test_the_watchdog_stops_a_run_that_ignores_its_limit():
+    ap, x, value, weights = hard_mkp()
+    info = Solver("highs", time_limit=1.0, options={"time_limit": 1e9}).solve(ap)
+    # stopped by channelopt at the solve's limit (not Ctrl-C), with the best plan so far
+    assert (info.status, info.termination) == ("feasible", "time_limit")
+    take = x.value
+    assert np.all(weights @ take <= 3000 + 1e-9)
+    assert info.objective == pytest.approx(float(value @ take))
+    assert math.isfinite(info.bound) and info.bound >= info.objective
+
+
+def test_a_run_given_up_on_keeps_its_last_incumbent(monkeypatch):
+    # give up on the run as soon as the watchdog tells it to stop: it is still running, so its
+    # plan can only come from HiGHS's improving-solution callback
+    monkeypatch.setattr(cs, "HIGHS_GRACE", 0.0)
+    monkeypatch.setattr(cs, "CANCEL_WAIT", -1.0)
+    ap, x, value, weights = hard_mkp()
+    info = Solver("highs", time_limit=3.0, options={"time_limit": 1e9}).solve(ap)
+    assert "its run was left to end in the background; its last incumbent is the plan" in info.message
+    assert (info.status, info.termination) == ("feasible", "time_limit")
+    take = x.value
+    assert set(np.unique(take)) <= {0.0, 1.0}
+    assert np.all(weights @ take <= 3000 + 1e-9)  # the plan keeps every row
+    assert info.objective == pytest.approx(float(value @ take))
+    # the dual bound HiGHS last reported: an upper bound of this maximisation
+    assert math.isfinite(info.bound) and info.bound >= info.objective
+    assert info.gap == pytest.approx((info.bound - info.objective) / info.objective)
