@@ -7,8 +7,10 @@ HiGHS then runs on, and only channelopt's watchdog holds the solve to its clock.
 
 from __future__ import annotations
 
+import itertools
 import math
 
+import highspy
 import numpy as np
 import pytest
 
@@ -88,3 +90,30 @@ def test_a_run_given_up_on_keeps_its_last_incumbent(monkeypatch):
     # the dual bound HiGHS last reported: an upper bound of this maximisation
     assert math.isfinite(info.bound) and info.bound >= info.objective
     assert info.gap == pytest.approx((info.bound - info.objective) / info.objective)
+
+
+def test_a_run_left_in_the_background_does_not_block_the_next_solve(monkeypatch):
+    # a run that ignores being told to stop (as HiGHS's full MIP presolve does) and ends by its own 4 s
+    monkeypatch.setattr(cs, "HIGHS_GRACE", 0.0)
+    monkeypatch.setattr(cs, "CANCEL_WAIT", -1.0)
+    monkeypatch.setattr(highspy.Highs, "cancelSolve", lambda self: None)
+    real_set = highspy.Highs.setOptionValue
+
+    def set_option(self, key, value):
+        return highspy.HighsStatus.kOk if (key, value) == ("time_limit", 0.0) else real_set(self, key, value)
+
+    monkeypatch.setattr(highspy.Highs, "setOptionValue", set_option)
+    ap, _, _, _ = hard_mkp()
+    first = Solver("highs", time_limit=1.0, options={"time_limit": 4.0}).solve(ap)
+    assert "left to end in the background" in first.message
+    assert cs._abandoned_running()
+    # highspy's startSolve guards every Highs object with one class-wide lock: the next solve
+    # failed with "Solver is already running" while the first went on
+    value, weight = np.array([3.0, 4, 4, 10, 4]), np.array([3.0, 4, 5, 9, 4])
+    small = ArrayProblem("knap", "max")
+    x = small.add_vars("x", 5, upper=1, integer=True, cost=value)
+    small.add_row("weight", x.index, weight, "<=", 13.0)
+    info = Solver("highs", time_limit=2.0).solve(small)
+    best = max(value @ np.array(t) for t in itertools.product([0, 1], repeat=5) if weight @ np.array(t) <= 13)
+    assert info.status == "optimal"
+    assert info.objective == pytest.approx(best)
