@@ -808,6 +808,12 @@ def _join_abandoned() -> None:
         except Exception:  # the run may have ended between the check and the call
             pass
         worker.join()
+    # Every run thread must be out of highspy before the interpreter finalises: a daemon thread
+    # that reacquires the GIL inside a highspy call during finalisation is unwound through C++ and
+    # aborts the process (seen after a Ctrl-C'd run, about 1 run in 6).
+    for thread in threading.enumerate():
+        if thread.name == "channelopt-highs" and thread is not threading.current_thread():
+            thread.join()
 
 
 atexit.register(_join_abandoned)
@@ -978,6 +984,9 @@ class _Run:
     def _target(self, h, result: dict) -> None:
         try:
             result["status"] = h.run()  # highspy releases the GIL inside
+            # as highspy's own solve thread does: release this thread's HiGHS scheduler before the
+            # thread ends (without it, a process exit after a Ctrl-C'd run could abort in C++)
+            type(h).resetThreadScheduler(False)
         except BaseException as exc:  # reported as a failed run, never lost in the thread
             result["error"] = exc
         finally:
