@@ -24,6 +24,8 @@ Instances (spopt 0.7 ``spopt/tests/test_locate`` and ``notebooks/``):
   p-median and p-center p=4.
 - ``Columbus 49x49``: libpysal's Columbus tract centroids as clients and sites,
   Euclidean; p-center p=2/4/6/8 (the case issue 13 reported: 18.5 s against 1.7 s).
+- ``random 300x30``: random Euclidean (seed 300), weights 1..9; LSCP r=25, MCLP r=15
+  p=5, p-median and p-center p=5 (a size between the docs' and real use).
 
 ``sweep``: random Euclidean p-center sizes (channelopt default vs spopt, one process).
 """
@@ -44,6 +46,7 @@ import pulp
 import channelopt as co
 
 REPEATS = 5
+INSTANCES: list[str] | None = None
 #: p-center sweep sizes (n, m, p); spopt's assignment MIP at 2,000 x 300 holds 600,000 link columns
 SWEEP = [(200, 50, 5), (500, 100, 10), (1000, 200, 20)]
 #: seconds spopt gets per sweep size (its assignment MIP at 500 x 100 ran past 20 minutes)
@@ -182,6 +185,15 @@ def cases() -> list[tuple]:
         ("SF 205x16 (tests)", "p_center", sf, sf_w, 4, None, None),
     ]
     out += [("Columbus 49x49", "p_center", col, np.ones(49), p, None, None) for p in (2, 4, 6, 8)]
+    # a size between the docs' and real use: random Euclidean 300 x 30 (not an spopt instance)
+    rng = np.random.default_rng(300)
+    a, b = rng.uniform(0, 100, (300, 2)), rng.uniform(0, 100, (30, 2))
+    r300 = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).round(3)
+    w300 = rng.integers(1, 10, 300).astype(float)
+    out += [("random 300x30", "set_cover", r300, w300, None, 25.0, None),
+            ("random 300x30", "max_coverage", r300, w300, 5, 15.0, None),
+            ("random 300x30", "p_median", r300, w300, 5, None, None),
+            ("random 300x30", "p_center", r300, np.ones(300), 5, None, None)]
     return out
 
 
@@ -189,6 +201,8 @@ def bench_suite(repeats: int) -> None:
     rows = []
     load0 = os.getloadavg()[0]
     for name, kind, d, w, p, r, keep in cases():
+        if INSTANCES and not any(name.startswith(x) for x in INSTANCES):
+            continue
         # spopt first, then channelopt, alternating per repeat (same load for both)
         sp_t, co_t, mip_t = [], [], []
         sp_obj = co_obj = mip_obj = None
@@ -243,7 +257,11 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=REPEATS, help="runs per case (median reported)")
     ap.add_argument("--only", nargs="*", choices=list(SECTIONS), default=list(SECTIONS))
+    ap.add_argument("--instances", nargs="*", default=None, help="suite instances whose name starts so, "
+                                                                  "e.g. random Columbus")
     args = ap.parse_args(argv)
+    global INSTANCES
+    INSTANCES = args.instances
     for name in args.only:
         SECTIONS[name](args.repeats)
 
