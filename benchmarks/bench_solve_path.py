@@ -32,12 +32,9 @@ china price plan (corridors and a three-tier rebate schedule, a MILP).
 Part ``sparse`` (issue 13, no dense n x m array): a p-median on points (projected
 coordinates, ``--sparse-size`` outlets x candidates, ``candidates=k`` nearest), in one
 process: peak memory after the network, after ``build`` and after the greedy warm start,
-and whether a dense cost or distance matrix was ever made. Measured in one run against
-the code before the sparse link layer (main at 5b5d8d2, run from a checkout of it) on
-20,000 x 1,000, p=100, k=20 (load 10-11 on 2 cores)::
-
-    before (dense matrices, dense greedy): see the table in the arr11 report
-    after  (ChannelNetwork.links, link heuristics): see the table in the arr11 report
+and whether a dense cost or distance matrix was ever made. The before/after figures
+(run from a checkout of the code before the sparse link layer) are in ``RESULTS.md``,
+with the ``table`` part's recorded run.
 
 Part ``ctrlc``: a real SIGINT to a process solving without a time limit; seconds from
 the signal to the process's exit, and what it returned.
