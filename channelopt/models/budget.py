@@ -26,7 +26,6 @@ from ..plan import Plan
 from ..response import ResponseCurve, as_curve
 from ..solver import SolveInfo, Solver
 from ._base import Model
-from ._lp import add_grouped_rows, add_row, new_vars, values
 from ._pwl import approximate
 
 __all__ = ["BudgetAllocation", "cells_from_network"]
@@ -581,173 +580,6 @@ class BudgetAllocation(Model):
                 "cost": cost, "resp": resp, "rows": rows, "reach": reach, "ap": ap, "act_col": act_col,
                 "act_cell": act_cell}
 
-    # The PuLP formulation, kept only behind CHANNELOPT_BUILD_PATH=pulp for the before/after benchmark.
-    def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
-        cells = _Cells(self, net)
-        b = self._bounds(cells)
-        n = cells.n
-        cont = ~cells.is_level
-        curves = cells.curves
-        top = np.array([float(c(h)) - float(c(0.0)) if h > 0 else 0.0 for c, h in zip(curves, cells.hi)])
-        tol = self.pwl_tol * np.maximum(np.abs(top), 1e-12)
-        sub = np.flatnonzero(cont)
-        table = approximate([curves[i] for i in sub], cells.hi[sub], tol[sub], max_segments=int(self.max_segments))
-        seg_cell = sub[table.cell]
-        delta = new_vars(prob, "d", len(table.cell), low=0.0)
-        for v, length in zip(delta.tolist(), table.length.tolist()):
-            v.upBound = length
-        base = np.array([float(c(0.0)) for c in curves])
-
-        # Per-cell spend, response and activation as (variables, coefficients) lists.
-        spend_terms: list[list] = [[] for _ in range(n)]
-        resp_terms: list[list] = [[] for _ in range(n)]
-        act_terms: list[list] = [[] for _ in range(n)]
-        for v, i, m in zip(delta.tolist(), seg_cell.tolist(), table.slope.tolist()):
-            spend_terms[i].append((v, 1.0))
-            resp_terms[i].append((v, m))
-        # Rising slopes: binaries that make segments fill in order.
-        gates = []
-        rising = np.flatnonzero(~table.concave())
-        for local in rising.tolist():
-            i = int(sub[local])
-            lo, hi_ = table.start[local], table.start[local + 1]
-            m = table.slope[lo:hi_]
-            up = np.flatnonzero(m[1:] > m[:-1] + 1e-9 * (1 + np.abs(m[:-1]))) + 1
-            p = int(up.max())
-            dv = delta[lo:hi_].tolist()
-            L = table.length[lo:hi_].tolist()
-            ys = new_vars(prob, f"y{i}", p, cat=pulp.LpBinary, up=1.0)
-            gates.extend(ys.tolist())
-            for j in range(1, p + 1):
-                y = ys[j - 1]
-                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(dv[j - 1], 1.0), (y, -L[j - 1])]),
-                                                     pulp.LpConstraintGE, f"fill_{i}_{j}", 0.0))
-                if j < p:
-                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(dv[j], 1.0), (y, -L[j])]),
-                                                         pulp.LpConstraintLE, f"gate_{i}_{j}", 0.0))
-            tail = list(zip(dv[p:], [1.0] * (len(dv) - p))) + [(ys[p - 1], -float(sum(L[p:])))]
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(tail), pulp.LpConstraintLE,
-                                                 f"gate_{i}_{p}", 0.0))
-        # Activation binaries.
-        z = np.full(n, None, dtype=object)
-        for i in np.flatnonzero(cells.needs_z).tolist():
-            # LpBinary would reset the lower bound to 0 and silently un-force the cell.
-            z[i] = prob.add_variable(f"z_{i}", 1 if cells.force[i] == 1 else 0, 1, pulp.LpInteger)
-            act_terms[i].append((z[i], 1.0))
-            terms = spend_terms[i]
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms + [(z[i], -float(cells.hi[i]))]),
-                                                 pulp.LpConstraintLE, f"on_{i}", 0.0))
-            if cells.threshold[i] > 0:
-                prob.addConstraint(pulp.LpConstraint(
-                    pulp.LpAffineExpression(terms + [(z[i], -float(cells.threshold[i]))]),
-                    pulp.LpConstraintGE, f"min_{i}", 0.0))
-        # Discrete levels: one binary per level, exact response.
-        lam_cells, lam_vars, lam_levels = [], [], []
-        for i in np.flatnonzero(cells.is_level).tolist():
-            lv = cells.levels[i]
-            if not len(lv):
-                continue
-            lam = new_vars(prob, f"l{i}", len(lv), cat=pulp.LpBinary, up=1.0)
-            gain = (curves[i](lv) - base[i]).tolist()
-            for v, s, g in zip(lam.tolist(), lv.tolist(), gain):
-                spend_terms[i].append((v, s))
-                resp_terms[i].append((v, g))
-                act_terms[i].append((v, 1.0))
-            add_row(prob, lam, None, ">=" if cells.force[i] == 1 else "<=", 1.0, f"level_{i}")
-            lam_cells.append(i)
-            lam_vars.append(lam)
-            lam_levels.append(lv)
-        # One spend variable per cell for the shared rows: a budget row over every segment
-        # made HiGHS presolve take 23 s on 1,000 cells (0.8 s with presolve off).
-        spend_var = np.full(n, None, dtype=object)
-        for i in range(n):
-            if spend_terms[i]:
-                spend_var[i] = prob.add_variable(f"s_{i}", 0.0, None, pulp.LpContinuous)
-                prob.addConstraint(pulp.LpConstraint(
-                    pulp.LpAffineExpression(spend_terms[i] + [(spend_var[i], -1.0)]),
-                    pulp.LpConstraintEQ, f"spend_{i}", 0.0))
-                spend_terms[i] = [(spend_var[i], 1.0)]
-        fixed = cells.fixed
-        cost_terms = [t for i in range(n) for t in spend_terms[i]]
-        cost_terms += [(v, float(fixed[i]) * c) for i in range(n) if fixed[i] > 0 for v, c in act_terms[i]]
-        resp_all = [t for i in range(n) for t in resp_terms[i]]
-        cost_expr = pulp.LpAffineExpression(cost_terms)
-        resp_expr = pulp.LpAffineExpression(resp_all)
-        resp_expr.constant = float(base.sum())
-        rows: dict[str, Any] = {}
-        if self.total is not None:
-            rows["budget"] = pulp.LpConstraint(cost_expr, pulp.LpConstraintLE, "budget", float(self.total))
-            prob.addConstraint(rows["budget"])
-        if self.target_response is not None:
-            prob.sense = pulp.LpMinimize
-            prob.setObjective(cost_expr)
-            rows["target"] = pulp.LpConstraint(resp_expr, pulp.LpConstraintGE, "target", float(self.target_response))
-            prob.addConstraint(rows["target"])
-        else:
-            prob.setObjective(resp_expr)
-        if self.min_roi is not None:
-            # incremental response >= min_roi * (spend + activation)
-            expr = pulp.LpAffineExpression(resp_all)
-            for v, c in cost_terms:
-                expr.addterm(v, -float(self.min_roi) * c)
-            prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintGE, "min_roi", 0.0))
-        # Region / channel bounds and channel shares: grouped rows over the spend terms.
-        flat_vars = [v for i in range(n) for v, _ in spend_terms[i]]
-        flat_coef = [c for i in range(n) for _, c in spend_terms[i]]
-        flat_cell = np.array([i for i in range(n) for _ in spend_terms[i]], dtype=np.int64)
-        fv = np.asarray(flat_vars, dtype=object) if flat_vars else np.zeros(0, dtype=object)
-        fc = np.asarray(flat_coef, dtype=float)
-        for kind, index, ids in (("region", cells.region_index, cells.region_ids),
-                                 ("channel", cells.channel_index, cells.channel_ids)):
-            for side, sense in (("min", ">="), ("max", "<=")):
-                bmap = b[f"{kind}_{side}"]
-                if not bmap:
-                    continue
-                rhs = np.array([bmap.get(k, np.nan) for k in ids])
-                groups = index[flat_cell]
-                keep = ~np.isnan(rhs[groups])
-                pos = np.flatnonzero(~np.isnan(rhs))
-                remap = np.full(len(ids), -1)
-                remap[pos] = np.arange(len(pos))
-                add_grouped_rows(prob, fv[keep], fc[keep], remap[groups[keep]], len(pos), sense, rhs[pos],
-                                 f"{kind}_{side}")
-        for ch, (lo, hi) in b["channel_share"].items():
-            inside = (cells.channel_index[flat_cell] == cells.channel_ids.index(ch)).astype(float)
-            for share, sense, tag in ((lo, ">=", "lo"), (hi, "<=", "hi")):
-                if (tag == "lo" and share > 0) or (tag == "hi" and share < 1):
-                    add_row(prob, fv, fc * (inside - share), sense, 0.0, f"share_{tag}_{ch}")
-        # Breadth: a binary per region (or region x channel group) that needs an active cell.
-        reach_vars: dict[str, np.ndarray] = {}
-        share = _share("min_regions_reached", self.min_regions_reached)
-        if share is not None:
-            k = math.ceil(share * len(cells.all_regions) - 1e-9)
-            reach_vars["regions"] = self._reach_rows(prob, cells, act_terms, cells.region_index,
-                                                     len(cells.region_ids), "reach_r")
-            add_row(prob, reach_vars["regions"], None, ">=", float(k), "breadth_regions")
-        for what, (weights, total_w) in cells.weights.items():
-            s = _share(f"min_{what}_reached", getattr(self, f"min_{what}_reached"))
-            u = self._reach_rows(prob, cells, act_terms, cells.group_index, len(cells.group_keys), f"reach_{what}")
-            reach_vars[what] = u
-            add_row(prob, u, weights, ">=", s * total_w, f"breadth_{what}")
-        return {"cells": cells, "table": table, "sub": sub, "delta": delta, "seg_cell": seg_cell, "z": z,
-                "gates": gates, "lam_cells": lam_cells, "lam_vars": lam_vars, "lam_levels": lam_levels,
-                "base": base, "cost_expr": cost_expr, "resp_expr": resp_expr, "rows": rows,
-                "reach_vars": reach_vars, "prob": prob, "tol": tol}
-
-    @staticmethod
-    def _reach_rows(prob, cells: _Cells, act_terms, index: np.ndarray, n_groups: int, name: str) -> np.ndarray:
-        u = new_vars(prob, name, n_groups, cat=pulp.LpBinary, up=1.0)
-        members: list[list] = [[] for _ in range(n_groups)]
-        for i, g in enumerate(index.tolist()):
-            members[g].extend(act_terms[i])
-        for g, terms in enumerate(members):
-            if not terms:
-                u[g].upBound = 0
-                continue
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms + [(u[g], -1.0)]),
-                                                 pulp.LpConstraintGE, f"{name}_{g}", 0.0))
-        return u
-
     # ------------------------------------------------------------------ starts and diagnosis
     def _warm_start(self, net, state: dict[str, Any], solver: Solver | None = None) -> np.ndarray | None:
         """The better of spending nothing and a greedy marginal-ROI plan, checked against every row.
@@ -762,8 +594,6 @@ class BudgetAllocation(Model):
         complete start only when it satisfies every row (the greedy's first broken row is
         logged at INFO); otherwise the solver starts cold.
         """
-        if "prob" in state:
-            return self._warm_start_pulp(state)
         ap: ArrayProblem = state["ap"]
         a = ap.arrays()
         starts = []
@@ -785,18 +615,6 @@ class BudgetAllocation(Model):
         state["start_objective"] = float(a.cost @ best + a.offset)
         return best
 
-    def _warm_start_pulp(self, state: dict[str, Any]) -> dict | None:
-        from .._lpmatrix import to_arrays
-
-        a = to_arrays(state["prob"])
-        x = np.clip(0.0, a.col_lower, a.col_upper)
-        matrix = _csr(a, len(x))
-        act = matrix @ x
-        tol = 1e-9 * (1.0 + np.abs(a.row_lower[np.isfinite(a.row_lower)]).max(initial=0.0))
-        if (act < a.row_lower - tol).any() or (act > a.row_upper + tol).any():
-            return None
-        return dict(zip(a.variables, x.tolist()))
-
     def _variant(self, state: dict[str, Any], **how) -> ArrayProblem:
         """The model again as arrays, changed as ``_assemble`` is told (for a side solve)."""
         ap = ArrayProblem(self.kind, "max")
@@ -805,8 +623,6 @@ class BudgetAllocation(Model):
 
     def _diagnose(self, net, state: dict[str, Any]) -> list[str]:
         """Solve the model without its budget (or target) row to find the amount required."""
-        if "prob" in state:
-            return self._diagnose_pulp(net, state)
         rows = state["rows"]
         reasons = []
         if "budget" in rows and "target" not in rows:
@@ -835,44 +651,9 @@ class BudgetAllocation(Model):
                 f"within {budget} and the other constraints (piecewise-linear response); lower the "
                 f"target or raise the budget")
 
-    def _diagnose_pulp(self, net, state: dict[str, Any]) -> list[str]:
-        prob: pulp.LpProblem = state["prob"]
-        rows = state["rows"]
-        reasons = []
-        saved_obj, saved_sense = prob.objective, prob.sense
-        if "budget" in rows and "target" not in rows:
-            del prob.constraints["budget"]
-            prob.sense = pulp.LpMinimize
-            prob.setObjective(state["cost_expr"])
-            try:
-                info = Solver("highs", time_limit=60).solve(prob)
-            finally:
-                prob.addConstraint(rows["budget"], "budget")
-                prob.sense = saved_sense
-                prob.setObjective(saved_obj)
-            if info.has_solution:
-                reasons.append(self._budget_reason(info.objective if info.status == "optimal" else info.bound))
-            else:
-                reasons.append(_CONFLICT)
-        elif "target" in rows:
-            del prob.constraints["target"]
-            prob.sense = pulp.LpMaximize
-            prob.setObjective(state["resp_expr"])
-            try:
-                info = Solver("highs", time_limit=60).solve(prob)
-            finally:
-                prob.addConstraint(rows["target"], "target")
-                prob.sense = saved_sense
-                prob.setObjective(saved_obj)
-            if info.has_solution:
-                reasons.append(self._target_reason(info.objective if info.status == "optimal" else info.bound))
-        return reasons
-
     # ------------------------------------------------------------------ plan
     def _marginal_roi(self, state: dict[str, Any], info: SolveInfo) -> tuple[float, float]:
         """Forward difference of the PWL optimum: budget (or target) moved by a small step, binaries fixed."""
-        if "prob" in state:
-            return self._marginal_roi_pulp(state, info)
         rows = state["rows"]
         target_mode = "target" in rows
         if not target_mode and "budget" not in rows:
@@ -892,57 +673,19 @@ class BudgetAllocation(Model):
             return (step / diff if diff > 0 else math.inf), step
         return diff / step, step
 
-    def _marginal_roi_pulp(self, state: dict[str, Any], info: SolveInfo) -> tuple[float, float]:
-        prob: pulp.LpProblem = state["prob"]
-        rows = state["rows"]
-        target_mode = "target" in rows
-        row = rows["target"] if target_mode else rows.get("budget")
-        if row is None:
-            return math.nan, math.nan
-        rhs = -row.constant
-        step = max(abs(rhs), 1.0) * 1e-5
-        ints = [v for v in prob.variables() if v.cat == pulp.LpInteger]
-        saved_vals = {v.name: v.varValue for v in prob.variables()}
-        saved_bounds = [(v, v.lowBound, v.upBound) for v in ints]
-        for v in ints:
-            val = round(v.varValue or 0.0)
-            v.lowBound = v.upBound = val
-        row.constant = -(rhs + step)
-        try:
-            again = Solver(info.solver).solve(prob)
-        finally:
-            row.constant = -rhs
-            for v, lo, up in saved_bounds:
-                v.lowBound, v.upBound = lo, up
-            for v in prob.variables():
-                v.varValue = saved_vals[v.name]
-        if not again.has_solution:
-            return math.nan, step
-        diff = again.objective - info.objective
-        if target_mode:
-            return (step / diff if diff > 0 else math.inf), step
-        return diff / step, step
-
     def _extract(self, net, state: dict[str, Any], info: SolveInfo) -> Plan:
         cells: _Cells = state["cells"]
         table = state["table"]
         n = cells.n
         curves = cells.curves
-        if "prob" in state:
-            dval = np.clip(np.nan_to_num(values(state["delta"])), 0.0, None)
-            spend = np.bincount(state["seg_cell"], weights=dval, minlength=n).astype(float)
-            for i, lam, lv in zip(state["lam_cells"], state["lam_vars"], state["lam_levels"]):
-                spend[i] = float(np.round(np.nan_to_num(values(lam))) @ lv)
-            zval = np.array([np.nan if v is None else (v.varValue or 0.0) for v in state["z"]], dtype=float)
-        else:  # read by column block
-            dval = np.clip(np.nan_to_num(state["d"].value), 0.0, None)
-            # float even without any segment (bincount of nothing is int64): a model of level cells only
-            spend = np.bincount(state["seg_cell"], weights=dval, minlength=n).astype(float)
-            lam = np.round(np.nan_to_num(state["lam"].value))
-            spend[np.unique(state["lam_cell"])] = 0.0
-            spend += np.bincount(state["lam_cell"], weights=lam * state["lam_level"], minlength=n)
-            zval = np.full(n, np.nan)
-            zval[state["z_cells"]] = np.nan_to_num(state["z"].value)
+        dval = np.clip(np.nan_to_num(state["d"].value), 0.0, None)
+        # float even without any segment (bincount of nothing is int64): a model of level cells only
+        spend = np.bincount(state["seg_cell"], weights=dval, minlength=n).astype(float)
+        lam = np.round(np.nan_to_num(state["lam"].value))
+        spend[np.unique(state["lam_cell"])] = 0.0
+        spend += np.bincount(state["lam_cell"], weights=lam * state["lam_level"], minlength=n)
+        zval = np.full(n, np.nan)
+        zval[state["z_cells"]] = np.nan_to_num(state["z"].value)
         spend[spend <= 1e-9 * np.maximum(cells.hi, 1.0)] = 0.0
         active = np.where(np.isnan(zval), spend > 0, zval > 0.5) & (spend > 0)
         response = np.array([float(c(s)) for c, s in zip(curves, spend.tolist())])

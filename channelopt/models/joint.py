@@ -32,7 +32,7 @@ from ..plan import Plan
 from ..response import as_curve
 from ..solver import SolveInfo, Solver
 from ._base import Model
-from ._lp import add_grouped_rows, add_row, linear, new_vars, values
+from ._lp import values
 from ._pwl import approximate
 from .budget import _cells_from_outlets
 
@@ -404,147 +404,6 @@ class JointPlanner(Model):
         keep = float(self.margin) * table.slope > 1.0
         return cells, gate, table, keep
 
-    # The PuLP formulation, kept only behind CHANNELOPT_BUILD_PATH=pulp for the before/after benchmark.
-    def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
-        d = self._data(net)
-        R, J, pr, pj = d["R"], d["J"], d["pr"], d["pj"]
-        margin = float(self.margin)
-        y = new_vars(prob, "y", J, up=1.0, cat=pulp.LpBinary)
-        for j in np.flatnonzero(d["forced"]).tolist():
-            y[j].lowBound = 1
-        w = new_vars(prob, "w", len(pr), up=1.0, cat=pulp.LpBinary)
-        pair = {(r, j): k for k, (r, j) in enumerate(zip(pr.tolist(), pj.tolist()))}
-        # Strong linking w_rj <= y_j: the tight LP bound matters more than the row count here.
-        le = pulp.LpConstraintLE
-        for k, j in enumerate(pj.tolist()):
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(w[k], 1.0), (y[j], -1.0)]), le,
-                                                 f"link_{k}", 0.0))
-        add_grouped_rows(prob, w, None, pr, R, "<=", 1.0, "exclusive")
-        if self.capacitated:
-            for j in np.flatnonzero(np.isfinite(d["cap"])).tolist():
-                mask = pj == j
-                add_row(prob, list(w[mask]) + [y[j]], np.append(d["D"][pr[mask], j], -d["cap"][j]), "<=", 0.0,
-                        f"capacity_{j}")
-        flows = self._add_contiguity(prob, net, d, w, y, pair) if self.contiguity else None
-        centre = None
-        if self.balance is not None:
-            centre = self._add_balance(prob, d, w, y)
-        obj_vars = list(w) + list(y)
-        obj_coefs = (margin * d["P"][pr, pj] - d["C"][pr, pj]).tolist() + (-d["fixed"]).tolist()
-        budget = self._add_budget(net, prob, d, w, pair) if self.curves is not None else None
-        if budget is not None:
-            obj_vars += list(budget["delta"])
-            obj_coefs += (margin * budget["slope"] - 1.0).tolist()
-        prob.setObjective(linear(obj_vars, obj_coefs))
-        return {**d, "y": y, "w": w, "pair": pair, "flows": flows, "centre": centre, "budget": budget}
-
-    def _add_contiguity(self, prob, net, d, w, y, pair) -> list:
-        """Flow from each distributor's root to every other region of its territory, inside it."""
-        R, J = d["R"], d["J"]
-        pos = {rid: i for i, rid in enumerate(net.region_ids.tolist())}
-        edges = np.array([(pos[u], pos[v]) for u, v in net.graph.edges() if u != v],
-                         dtype=np.int64).reshape(-1, 2)
-        tail = np.concatenate([edges[:, 0], edges[:, 1]]).tolist()
-        head = np.concatenate([edges[:, 1], edges[:, 0]]).tolist()
-        big = float(max(R - 1, 1))
-        le, ge = pulp.LpConstraintLE, pulp.LpConstraintGE
-        out = []
-        for j in range(J):
-            root = int(d["home"][j])
-            arcs = [(u, v) for u, v in zip(tail, head)
-                    if (u, j) in pair and (v, j) in pair and (root < 0 or v != root)]
-            f = new_vars(prob, f"flow{j}", len(arcs), up=big)
-            out.append(f)
-            inflow: list[list] = [[] for _ in range(R)]
-            outflow: list[list] = [[] for _ in range(R)]
-            for a, (u, v) in enumerate(arcs):
-                for end, tag in ((u, "t"), (v, "h")):
-                    prob.addConstraint(pulp.LpConstraint(
-                        pulp.LpAffineExpression([(f[a], 1.0), (w[pair[end, j]], -big)]), le, f"flow{j}_{tag}{a}", 0.0))
-                inflow[v].append(f[a])
-                outflow[u].append(f[a])
-            roots = None
-            if root < 0:
-                members = [r for r in range(R) if (r, j) in pair]
-                roots = new_vars(prob, f"root{j}", len(members), up=1.0, cat=pulp.LpBinary)
-                root_of = dict(zip(members, roots))
-                add_row(prob, list(roots) + [y[j]], [1.0] * len(members) + [-1.0], "==", 0.0, f"root{j}")
-                for r, rv in root_of.items():
-                    prob.addConstraint(pulp.LpConstraint(
-                        pulp.LpAffineExpression([(rv, 1.0), (w[pair[r, j]], -1.0)]), le, f"root{j}_in{r}", 0.0))
-            adj: list[list[int]] = [[] for _ in range(R)]
-            for u, v in zip(tail, head):
-                adj[u].append(v)
-            for v in range(R):
-                if (v, j) not in pair or v == root:
-                    continue
-                # Valid for every connected territory, and much tighter than the flow's big-M:
-                # a member implies its root, and a non-root member has a member neighbour.
-                if root >= 0:
-                    hv = [(w[pair[root, j]], -1.0)] if (root, j) in pair else []
-                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(w[pair[v, j]], 1.0)] + hv), le,
-                                                         f"flow{j}_root{v}", 0.0))
-                nb = [(w[pair[u, j]], -1.0) for u in adj[v] if (u, j) in pair]
-                if roots is None:
-                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(w[pair[v, j]], 1.0)] + nb), le,
-                                                         f"flow{j}_nb{v}", 0.0))
-                terms = [(a, 1.0) for a in inflow[v]] + [(a, -1.0) for a in outflow[v]] + [(w[pair[v, j]], -1.0)]
-                if roots is not None:
-                    terms.append((root_of[v], float(R)))
-                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), ge, f"flow{j}_n{v}", 0.0))
-        return out
-
-    def _add_balance(self, prob, d, w, y):
-        tau = float(self.balance)
-        pr, pj, W = d["pr"], d["pj"], d["W"]
-        total_w = float(W.max(axis=1).sum()) if W.size else 0.0
-        centre = prob.add_variable("balance_level", 0.0, None, pulp.LpContinuous)
-        # h_j: j holds at least one region. Balance binds distributors with a territory, so a
-        # kept partner left without regions (e.g. sharing its home) does not force the level to 0.
-        h = new_vars(prob, "holds", d["J"], up=1.0, cat=pulp.LpBinary)
-        le = pulp.LpConstraintLE
-        for k, j in enumerate(pj.tolist()):
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(w[k], 1.0), (h[j], -1.0)]), le,
-                                                 f"holds_{k}", 0.0))
-        big = (1 - tau) * total_w
-        for j in range(d["J"]):
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(h[j], 1.0), (y[j], -1.0)]), le,
-                                                 f"holds_signed_{j}", 0.0))
-            mask = pj == j
-            load = list(zip(w[mask].tolist(), W[pr[mask], j].tolist()))
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(load + [(centre, -(1 + tau))]),
-                                                 le, f"balance_hi_{j}", 0.0))
-            # (1 - tau) level - load_j <= big (1 - h_j): binds only for distributors with regions.
-            neg = [(v, -c) for v, c in load]
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(neg + [(centre, 1 - tau), (h[j], big)]),
-                                                 le, f"balance_lo_{j}", big))
-        return centre
-
-    def _add_budget(self, net, prob, d, w, pair) -> dict[str, Any]:
-        cells, gate, table, keep = self._budget_cells(net, d, pair)
-        total = float(self.total)
-        seg_cell = table.cell[keep]
-        delta = np.empty(int(keep.sum()), dtype=object)
-        add = prob.add_variable
-        for k, length in enumerate(table.length[keep].tolist()):
-            delta[k] = add(f"d_{k}", 0.0, length, pulp.LpContinuous)
-        wk = np.asarray(w, dtype=object)
-        lengths = table.length[keep]
-        for i, g in enumerate(gate):
-            segs = np.flatnonzero(seg_cell == i)
-            if not len(segs):
-                continue
-            # Gate at the spend up to which the cell still pays, not at the whole budget:
-            # a tighter LP bound, and it keeps HiGHS 1.16 presolve out of trouble (measured:
-            # gating at ``total`` made it declare a feasible 12-region model infeasible).
-            hi_c = float(lengths[segs].sum())
-            terms = [(delta[k], 1.0) for k in segs.tolist()] + [(wk[k], -hi_c) for k in g]
-            prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE,
-                                                 f"gate_{i}", 0.0))
-        budget_row = add_row(prob, delta, None, "<=", total, "budget")
-        return {"cells": cells, "table": table, "delta": delta, "seg_cell": seg_cell,
-                "slope": table.slope[keep], "base": table.base, "row": budget_row}
-
     def solve(self, network=None, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
         """Build and solve the joint model; return a :class:`~channelopt.Plan` (see :meth:`Model.solve`).
 
@@ -616,13 +475,9 @@ def _guarded(built, solver: Solver, warm_start: bool = True) -> Plan:
                           f"try Solver('cbc').") from None
 
 
-def _fix(variables, on) -> None:
+def _fix(variables: VarBlock, on) -> None:
     flags = np.asarray(on, dtype=float)
-    if isinstance(variables, VarBlock):
-        variables.problem.set_bounds(variables.index, flags, flags)
-        return
-    for v, flag in zip(variables, np.asarray(on, dtype=bool).tolist()):
-        v.lowBound = v.upBound = 1 if flag else 0
+    variables.problem.set_bounds(variables.index, flags, flags)
 
 
 def _joint_plan(model: JointPlanner, net, state: dict[str, Any], info: SolveInfo) -> Plan:

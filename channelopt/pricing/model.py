@@ -22,7 +22,7 @@ from .._arrays import ArrayProblem
 from ..exceptions import InfeasibleError, SettingsError, SolverError, ValidationError, format_ids
 from ..metrics import Metrics
 from ..models._base import Model
-from ..models._lp import new_vars, values
+from ..models._lp import values
 from ..models._pwl import _GRID, approximate
 from ..plan import Plan
 from ..solver import SolveInfo, Solver
@@ -55,18 +55,6 @@ def _pair(name: str, value) -> tuple[float, float]:
     if math.isnan(lo) or math.isnan(hi) or lo > hi:
         raise SettingsError(f"{name} must satisfy low <= high, got {value!r}.")
     return lo, hi
-
-
-def _summed(terms) -> pulp.LpAffineExpression:
-    """An expression from (variable, coefficient) pairs, adding repeats.
-
-    ``LpAffineExpression(pairs)`` keeps only the last coefficient of a repeated
-    variable; a region's menu binary appears once per channel cell.
-    """
-    coef: dict = {}
-    for v, c in terms:
-        coef[v] = coef.get(v, 0.0) + c
-    return pulp.LpAffineExpression(coef)
 
 
 def _spaced(x: np.ndarray, width: float, gap: float) -> np.ndarray:
@@ -653,228 +641,11 @@ class PricePlan(Model):
         assemble(self, ap, state["cells"], state["bp"], state["net"], **how)
         return ap
 
-    def _build(self, net, prob: pulp.LpProblem) -> dict[str, Any]:
-        # The PuLP objects build (0.1's path), kept behind CHANNELOPT_BUILD_PATH=pulp for the
-        # before/after benchmark of issue 11; _build_arrays is the model.
-        cells = _Cells(self, net)
-        n = cells.n
-        menu = self.rebate_choice == "menu" and cells.n_tiers > 1
-        obj_terms: list = []
-        marg_terms: list = []
-        obj_const = marg_const = 0.0
-        p_terms: list[list] = [[] for _ in range(n)]
-        n_terms: list[list] = [[] for _ in range(n)]
-        p_const = np.zeros(n)
-        n_const = np.zeros(n)
-        pieces_per_cell = np.bincount(cells.piece_cell, minlength=n)
-        # Region x tier choice (menu): one binary per region and tier, shared by its cells.
-        w = {}
-        if menu:
-            for r_pos, r in enumerate(cells.region_ids):
-                ws = new_vars(prob, f"w{r_pos}", cells.n_tiers, cat=pulp.LpBinary)
-                for t in range(cells.n_tiers):
-                    w[(r, t)] = ws[t]
-                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(dict.fromkeys(ws.tolist(), 1.0)),
-                                                     pulp.LpConstraintEQ, f"menu_{r_pos}", 1.0))
-        state: dict[str, Any] = {"cells": cells, "prob": prob, "menu": menu}
-        gate_of_piece = np.full(len(cells.piece_cell), None, dtype=object)
-        cell_gates: list[list] = [[] for _ in range(n)]
-        if cells.points is None:
-            xs, ys_obj, ys_marg, err_obj, err_marg = self._breakpoints(cells)
-            state.update(err_obj=err_obj, err_marg=err_marg)
-            seg_vars = []
-            n_order = 0
-            for k in range(len(cells.piece_cell)):
-                i = int(cells.piece_cell[k])
-                t = int(cells.piece_tier[k])
-                f = float(cells.piece_factor[k])
-                a = float(cells.piece_a[k])
-                if menu:
-                    u = w[(cells.region[i], t)]
-                elif pieces_per_cell[i] > 1:
-                    u = prob.add_variable(f"u_{k}", 0, 1, pulp.LpInteger)
-                else:
-                    u = None
-                gate_of_piece[k] = u
-                if u is not None:
-                    cell_gates[i].append(u)
-                x = xs[k]
-                L = np.diff(x)
-                mo = np.diff(ys_obj[k]) / np.where(L > 0, L, 1.0)
-                mm = np.diff(ys_marg[k]) / np.where(L > 0, L, 1.0)
-                # Where every PWL the solver pushes up is concave, a convex combination of the
-                # breakpoints (weights summing to the gate) is exact and as tight as the
-                # disaggregated segments, with one row per piece instead of one per segment.
-                slopes = [mo] + ([mm] if self.margin_floor is not None and self.objective != "margin" else [])
-                concave = all(not (np.diff(s_) > 1e-9 * (1 + np.abs(s_[:-1]))).any() for s_ in slopes)
-                if concave or len(L) <= 1:
-                    lam = new_vars(prob, f"l{k}", len(x), low=0.0).tolist()
-                    seg_vars.append(lam)
-                    px = (a + x).tolist()
-                    obj_terms.extend(zip(lam, ys_obj[k].tolist()))
-                    marg_terms.extend(zip(lam, ys_marg[k].tolist()))
-                    p_terms[i].extend(zip(lam, px))
-                    n_terms[i].extend(zip(lam, (f * (a + x)).tolist()))
-                    terms = [(v, 1.0) for v in lam] + ([(u, -1.0)] if u is not None else [])
-                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintEQ,
-                                                         f"mix_{k}", 0.0 if u is not None else 1.0))
-                    continue
-                # Otherwise segments from the piece's start, filled in order by binaries.
-                d = new_vars(prob, f"d{k}", len(L), low=0.0)
-                for v, length in zip(d.tolist(), L.tolist()):
-                    v.upBound = length
-                seg_vars.append(d)
-                dl = d.tolist()
-                # Start of the piece: a constant, or a term on the gate.
-                if u is None:
-                    obj_const += float(ys_obj[k][0])
-                    marg_const += float(ys_marg[k][0])
-                    p_const[i] += a
-                    n_const[i] += f * a
-                else:
-                    obj_terms.append((u, float(ys_obj[k][0])))
-                    marg_terms.append((u, float(ys_marg[k][0])))
-                    p_terms[i].append((u, a))
-                    n_terms[i].append((u, f * a))
-                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(dl[0], 1.0), (u, -L[0])]),
-                                                         pulp.LpConstraintLE, f"gate_{k}", 0.0))
-                obj_terms.extend(zip(dl, mo.tolist()))
-                marg_terms.extend(zip(dl, mm.tolist()))
-                p_terms[i].extend((v, 1.0) for v in dl)
-                n_terms[i].extend((v, f) for v in dl)
-                ys = new_vars(prob, f"y{k}", len(dl) - 1, cat=pulp.LpBinary)
-                n_order += len(dl) - 1
-                if u is not None:
-                    # A piece not chosen opens none of its segments (stated, not left to tolerances).
-                    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(ys[0], 1.0), (u, -1.0)]),
-                                                         pulp.LpConstraintLE, f"open_{k}", 0.0))
-                for j in range(1, len(dl)):
-                    y = ys[j - 1]
-                    prob.addConstraint(pulp.LpConstraint(
-                        pulp.LpAffineExpression([(dl[j - 1], 1.0), (y, -float(L[j - 1]))]),
-                        pulp.LpConstraintGE, f"fill_{k}_{j}", 0.0))
-                    prob.addConstraint(pulp.LpConstraint(
-                        pulp.LpAffineExpression([(dl[j], 1.0), (y, -float(L[j]))]),
-                        pulp.LpConstraintLE, f"order_{k}_{j}", 0.0))
-            state.update(seg_vars=seg_vars, xs=xs, n_order=n_order)
-        else:
-            # Price ladder: one binary per (point, reachable tier); values exact.
-            opt_cell, opt_piece, opt_price, opt_vars = [], [], [], []
-            for k in range(len(cells.piece_cell)):
-                i = int(cells.piece_cell[k])
-                pts = cells.points[i]
-                inside = pts[(pts >= cells.piece_a[k] - 1e-9) & (pts <= cells.piece_b[k] + 1e-9)]
-                if not len(inside):
-                    continue
-                obj, marg = self._functions(cells, k)
-                zs = new_vars(prob, f"z{k}", len(inside), cat=pulp.LpBinary)
-                f = float(cells.piece_factor[k])
-                obj_terms.extend(zip(zs.tolist(), obj(inside).tolist()))
-                marg_terms.extend(zip(zs.tolist(), marg(inside).tolist()))
-                p_terms[i].extend(zip(zs.tolist(), inside.tolist()))
-                n_terms[i].extend(zip(zs.tolist(), (f * inside).tolist()))
-                cell_gates[i].extend(zs.tolist())
-                if menu:
-                    t = int(cells.piece_tier[k])
-                    gate_of_piece[k] = (zs.tolist(), w[(cells.region[i], t)])
-                opt_cell.extend([i] * len(inside))
-                opt_piece.extend([k] * len(inside))
-                opt_price.extend(inside.tolist())
-                opt_vars.extend(zs.tolist())
-            empty = [i for i in range(n) if not cell_gates[i]]
-            if empty:
-                raise InfeasibleError(f"cells {format_ids([(cells.region[i], cells.channel[i]) for i in empty])} "
-                                      f"have no price point that a rebate tier allows.", reasons=["empty ladder"])
-            state.update(opt_cell=np.asarray(opt_cell), opt_piece=np.asarray(opt_piece),
-                         opt_price=np.asarray(opt_price), opt_vars=np.asarray(opt_vars, dtype=object),
-                         err_obj=np.zeros(len(cells.piece_cell)), err_marg=np.zeros(len(cells.piece_cell)))
-        # One piece (or point) per cell; in a menu, the region's tier decides.
-        for i in range(n):
-            if not menu and cell_gates[i] and (pieces_per_cell[i] > 1 or cells.points is not None):
-                prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(dict.fromkeys(cell_gates[i], 1.0)),
-                                                     pulp.LpConstraintEQ, f"one_{i}", 1.0))
-        if menu:
-            has = {(int(cells.piece_cell[k]), int(cells.piece_tier[k])) for k in range(len(cells.piece_cell))}
-            if cells.points is not None:
-                per = {}
-                for k, g in enumerate(gate_of_piece):
-                    if g is not None:
-                        per[(int(cells.piece_cell[k]), int(cells.piece_tier[k]))] = g
-                has = set(per)
-                for (i, t), (zs, wv) in per.items():
-                    prob.addConstraint(pulp.LpConstraint(
-                        pulp.LpAffineExpression([(z, 1.0) for z in zs] + [(wv, -1.0)]),
-                        pulp.LpConstraintEQ, f"pick_{i}_{t}", 0.0))
-            for i in range(n):
-                for t in range(cells.n_tiers):
-                    if (i, t) not in has:
-                        w[(cells.region[i], t)].upBound = 0  # a cell of the region cannot reach this tier
-        # Price and net-price variables (one when there are no rebates).
-        rebated = bool(np.any(cells.piece_rebate > 0))
-        p_var = new_vars(prob, "p", n, low=None)
-        n_var = new_vars(prob, "n", n, low=None) if rebated else p_var
-        for i in range(n):
-            prob.addConstraint(pulp.LpConstraint(_summed(p_terms[i] + [(p_var[i], -1.0)]),
-                                                 pulp.LpConstraintEQ, f"price_{i}", -float(p_const[i])))
-            if rebated:
-                prob.addConstraint(pulp.LpConstraint(_summed(n_terms[i] + [(n_var[i], -1.0)]),
-                                                     pulp.LpConstraintEQ, f"net_{i}", -float(n_const[i])))
-        obj_expr = _summed(obj_terms)
-        obj_expr.constant = obj_const
-        prob.setObjective(obj_expr)
-        marg_expr = _summed(marg_terms)
-        marg_expr.constant = marg_const
-        rows: list[tuple] = []  # (kind, from_region, to_region, channel, constraint, limit)
-        if self.margin_floor is not None:
-            con = pulp.LpConstraint(marg_expr, pulp.LpConstraintGE, "margin_floor", float(self.margin_floor))
-            prob.addConstraint(con)
-            state["floor_row"] = con
-        # Diversion: n_to - n_from <= cost(from -> to), per channel, both directions.
-        table = resolve_costs(self.diversion_cost, net, cells.region_ids)
-        div = None
-        if table is not None:
-            src, dst, cost = directed_costs(table, cells.region_ids)
-            div = pd.DataFrame({"from_region": src, "to_region": dst, "cost": cost})
-            for ch in cells.channel_ids:
-                fi = np.array([cells.key_index.get((r, ch), -1) for r in src])
-                ti = np.array([cells.key_index.get((r, ch), -1) for r in dst])
-                ok = np.flatnonzero((fi >= 0) & (ti >= 0))
-                for j in ok.tolist():
-                    a, b = int(fi[j]), int(ti[j])
-                    con = pulp.LpConstraint(pulp.LpAffineExpression([(n_var[b], 1.0), (n_var[a], -1.0)]),
-                                            pulp.LpConstraintLE, f"div_{len(rows)}", float(cost[j]))
-                    prob.addConstraint(con)
-                    rows.append(("diversion", src[j], dst[j], ch, con, float(cost[j]), a, b, None))
-        # Channel ladders: lo <= n_a - n_b <= hi (or relative to n_b).
-        for ca, cb, lo, hi, relative in self._gaps(cells):
-            for r in cells.region_ids:
-                a, b = cells.key_index.get((r, ca)), cells.key_index.get((r, cb))
-                if a is None or b is None:
-                    continue
-                label = f"{ca}-{cb}"
-                for bound, sense, side in ((lo, pulp.LpConstraintGE, "lo"), (hi, pulp.LpConstraintLE, "hi")):
-                    if not math.isfinite(bound):
-                        continue
-                    if relative:
-                        expr = pulp.LpAffineExpression([(n_var[a], 1.0), (n_var[b], -(1.0 + bound))])
-                        rhs = 0.0
-                    else:
-                        expr = pulp.LpAffineExpression([(n_var[a], 1.0), (n_var[b], -1.0)])
-                        rhs = bound
-                    con = pulp.LpConstraint(expr, sense, f"gap_{len(rows)}", rhs)
-                    prob.addConstraint(con)
-                    rows.append((f"channel_gap_{side}", r, r, label, con, bound, a, b, relative))
-        state.update(p_var=p_var, n_var=n_var, rows=rows, diversion=div, rebated=rebated,
-                     obj_expr=obj_expr, marg_expr=marg_expr, gate_of_piece=gate_of_piece, w=w)
-        return state
-
     def _warm_start(self, net, state: dict[str, Any]) -> dict | None:
         """Menu: every region on the no-rebate tier (feasible whenever the corridors are); HiGHS completes it."""
         w = state.get("w")
         if not w:
             return None
-        if isinstance(w, dict):  # the PuLP build
-            return {v: (1.0 if t == 0 else 0.0) for (_, t), v in w.items()}
         start = np.zeros(w.shape)
         start[:, 0] = 1.0
         return {w: start}
@@ -882,35 +653,13 @@ class PricePlan(Model):
     # ------------------------------------------------------------------ diagnosis
     def _diagnose(self, net, state: dict[str, Any]) -> list[str]:
         """Drop one family of corridor rows at a time to name the ones that conflict."""
-        if "prob" not in state:
-            present = {"diversion corridors": any(r[0] == "diversion" for r in state["rows"]),
-                       "channel_gaps": any(r[0] != "diversion" for r in state["rows"]), "margin_floor": state["floor"]}
-            reasons = []
-            for name in FAMILIES:
-                if not present[name]:
-                    continue
-                info = Solver("highs", time_limit=60).solve(self._variant(state, drop=(name,)))
-                if info.has_solution:
-                    reasons.append(self._conflict(name))
-            return reasons
-        prob: pulp.LpProblem = state["prob"]
+        present = {"diversion corridors": any(r[0] == "diversion" for r in state["rows"]),
+                   "channel_gaps": any(r[0] != "diversion" for r in state["rows"]), "margin_floor": state["floor"]}
         reasons = []
-        families: dict[str, list] = {}
-        for kind, *_rest in state["rows"]:
-            con = _rest[3]
-            name = "diversion corridors" if kind == "diversion" else "channel_gaps"
-            families.setdefault(name, []).append(con)
-        if "floor_row" in state:
-            families["margin_floor"] = [state["floor_row"]]
-        for name, cons in families.items():
-            saved = [(c.name, c) for c in cons]
-            for c_name, _ in saved:
-                del prob.constraints[c_name]
-            try:
-                info = Solver("highs", time_limit=60).solve(prob)
-            finally:
-                for c_name, c in saved:
-                    prob.addConstraint(c, c_name)
+        for name in FAMILIES:
+            if not present[name]:
+                continue
+            info = Solver("highs", time_limit=60).solve(self._variant(state, drop=(name,)))
             if info.has_solution:
                 reasons.append(self._conflict(name))
         return reasons
@@ -926,29 +675,7 @@ class PricePlan(Model):
         rows = state["rows"]
         if not rows or not self.shadow_prices:
             return np.full(len(rows), np.nan), "none"
-        if "prob" not in state:
-            return self._duals_arrays(state, info)
-        prob: pulp.LpProblem = state["prob"]
-        if info.n_integer == 0:
-            return np.array([r[4].pi if r[4].pi is not None else np.nan for r in rows], dtype=float), "lp_dual"
-        ints = [v for v in prob.variables() if v.cat == pulp.LpInteger]
-        saved_vals = {v.name: v.varValue for v in prob.variables()}
-        saved_bounds = [(v, v.lowBound, v.upBound) for v in ints]
-        for v in ints:
-            val = round(v.varValue or 0.0)
-            v.lowBound = v.upBound = val
-            v.cat = pulp.LpContinuous
-        try:
-            again = Solver(info.solver).solve(prob)
-            duals = np.array([r[4].pi if (again.has_solution and r[4].pi is not None) else np.nan for r in rows],
-                             dtype=float)
-        finally:
-            for v, lo, up in saved_bounds:
-                v.lowBound, v.upBound = lo, up
-                v.cat = pulp.LpInteger
-            for v in prob.variables():
-                v.varValue = saved_vals[v.name]
-        return duals, "lp_with_integers_fixed"
+        return self._duals_arrays(state, info)
 
     def _duals_arrays(self, state: dict[str, Any], info: SolveInfo) -> tuple[np.ndarray, str]:
         at = np.array([r[4] for r in state["rows"]], dtype=np.int64)
@@ -973,26 +700,19 @@ class PricePlan(Model):
         net_price = np.nan_to_num(values(state["n_var"]))
         # The piece (tier) each cell ended on.
         tier = np.zeros(n, dtype=np.int64)
-        sol = None if "prob" in state else state["ap"].solution
+        sol = state["ap"].solution
         if cells.points is not None:
-            z = np.round(np.nan_to_num(values(state["opt_vars"]) if "prob" in state else sol[state["opt_cols"]]))
+            z = np.round(np.nan_to_num(sol[state["opt_cols"]]))
             chosen = np.flatnonzero(z > 0.5)
             tier[state["opt_cell"][chosen]] = cells.piece_tier[state["opt_piece"][chosen]]
             price[state["opt_cell"][chosen]] = state["opt_price"][chosen]
-        elif "prob" not in state:
+        else:
             gate = state["gate_col"]
             one = gate < 0
             chosen = one.copy()
             chosen[~one] = np.nan_to_num(sol[gate[~one]]) > 0.5
-            # in piece order, the last chosen piece of a cell wins (as in the PuLP read below)
+            # in piece order, the last chosen piece of a cell wins
             tier[cells.piece_cell[chosen]] = cells.piece_tier[chosen]
-        else:
-            for k, g in enumerate(state["gate_of_piece"]):
-                i = int(cells.piece_cell[k])
-                if g is None:
-                    tier[i] = cells.piece_tier[k]
-                elif (g.varValue or 0.0) > 0.5:
-                    tier[i] = cells.piece_tier[k]
         rebate = cells.rebate[np.arange(n), tier]
         net_price = price * (1.0 - rebate)
         volume = np.array([float(c(p)) for c, p in zip(cells.curves, net_price.tolist())])
