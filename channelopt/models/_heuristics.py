@@ -42,22 +42,26 @@ class _Sorted:
     cost: np.ndarray
     indptr: np.ndarray
     n: int
+    has: np.ndarray  # outlets with at least one link
+    order: np.ndarray  # sorted position -> given position
 
     @classmethod
     def of(cls, oi, dj, cost, n: int) -> _Sorted:
         oi, dj, cost = np.asarray(oi, dtype=np.int64), np.asarray(dj, dtype=np.int64), np.asarray(cost, dtype=float)
-        order = np.lexsort((dj, cost, oi))
+        # by outlet, then cost (ties keep the given order); two stable sorts beat lexsort
+        first = np.argsort(cost, kind="stable")
+        order = first[np.argsort(oi[first], kind="stable")]
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(oi, minlength=n), out=indptr[1:])
-        return cls(oi[order], dj[order], cost[order], indptr, n)
+        has = np.flatnonzero(np.diff(indptr) > 0)
+        return cls(oi[order], dj[order], cost[order], indptr, n, has, order)
 
     def best(self, is_open: np.ndarray, none: float) -> np.ndarray:
         """Each outlet's cheapest link to an open distributor (``none`` where it has none)."""
         out = np.full(self.n, none)
-        masked = np.where(is_open[self.dj], self.cost, none)
-        has = np.flatnonzero(np.diff(self.indptr) > 0)
-        if len(has):
-            out[has] = np.minimum.reduceat(masked, self.indptr[has])
+        if len(self.has):
+            masked = np.where(is_open[self.dj], self.cost, none)
+            out[self.has] = np.minimum.reduceat(masked, self.indptr[self.has])
         return out
 
 
@@ -86,23 +90,36 @@ def greedy_median_links(oi, dj, cost, n: int, m: int, *, p: int | None = None, f
     is_open = np.zeros(m, dtype=bool) if forced is None else forced.copy()
     banned = np.zeros(m, dtype=bool) if closed is None else closed.copy()
     best = links.best(is_open, pen) if is_open.any() else np.full(n, (float(c.max()) if full else pen) * 10.0)
+    by_d = np.argsort(dj, kind="stable")  # each distributor's links: by_d[d_ptr[j]:d_ptr[j + 1]]
+    d_ptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(dj, minlength=m), out=d_ptr[1:])
+    oi_d, c_d = oi[by_d], c[by_d]
+    linked = np.flatnonzero(np.diff(d_ptr) > 0)
+
+    def per_site(values_d: np.ndarray) -> np.ndarray:
+        # sum of each distributor's link values (links in distributor order): reduceat, not a scatter
+        out = np.zeros(m)
+        if len(linked):
+            out[linked] = np.add.reduceat(values_d, d_ptr[linked])
+        return out
+
     deadline = time.perf_counter() + seconds
     while True:
         if p is not None and is_open.sum() >= p:
             break
-        gain = np.bincount(dj, weights=np.maximum(best[oi] - c, 0.0), minlength=m) - f
+        b_d = best[oi_d]
+        gain = per_site(np.maximum(b_d - c_d, 0.0)) - f
         if not full:
             # an outlet without a link to j keeps its best, or drops from the start value to the penalty
-            gain += np.maximum(best - pen, 0.0).sum() - np.bincount(dj, weights=np.maximum(best[oi] - pen, 0.0),
-                                                                      minlength=m)
+            gain += np.maximum(best - pen, 0.0).sum() - per_site(np.maximum(b_d - pen, 0.0))
         gain[is_open | banned] = -np.inf
         j = int(np.argmax(gain))
         if not np.isfinite(gain[j]) or (p is None and gain[j] <= 0 and is_open.any()):
             break
         is_open[j] = True
         best = np.minimum(best, pen if not full else best)
-        on = dj == j
-        np.minimum.at(best, oi[on], c[on])
+        on = by_d[d_ptr[j]:d_ptr[j + 1]]  # one link per outlet and distributor: a plain gather/scatter
+        best[oi[on]] = np.minimum(best[oi[on]], c[on])
         if time.perf_counter() > deadline and p is None:
             break
     # swap search: replace one open by one closed while it lowers the total
@@ -123,7 +140,7 @@ def greedy_median_links(oi, dj, cost, n: int, m: int, *, p: int | None = None, f
             if not len(cand):
                 break
             # sum_i min(base_i, c_ij) for every j at once: the base less what j's links save
-            save = np.bincount(dj, weights=np.maximum(base[oi] - c, 0.0), minlength=m)
+            save = per_site(np.maximum(base[oi_d] - c_d, 0.0))
             totals = base.sum() - save[cand] + f[cand]
             k = int(np.argmin(totals))
             new_total = totals[k] + f[rest].sum()
@@ -267,8 +284,8 @@ def assign_greedy_links(oi, dj, cost, n: int, demand: np.ndarray, capacity: np.n
     cannot place every outlet. O(links) memory.
     """
     links = _Sorted.of(oi, dj, cost, n)
-    back = np.empty(len(links.oi), dtype=np.int64)  # sorted position -> given position
-    back[np.lexsort((np.asarray(dj), np.asarray(cost, dtype=float), np.asarray(oi)))] = np.arange(len(back))
+    back = np.empty(len(links.oi), dtype=np.int64)  # given position -> sorted position
+    back[links.order] = np.arange(len(back))
     left = np.where(is_open, np.where(np.isfinite(capacity), capacity, np.inf), 0.0).astype(float)
     share = np.zeros(len(links.oi))
     ptr, ldj = links.indptr, links.dj
