@@ -773,6 +773,22 @@ class ChannelNetwork:
         demand = self._need_outlets()["demand"].to_numpy(dtype=float)
         return self.cost_per_km * demand[oi] * self.link_distances(oi, dj)
 
+    def channel_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Channel compatibility without an n x m array: ``(codes, channels, table)``.
+
+        ``channels`` are the distinct outlet channels, ``codes`` each outlet's position in
+        them and ``table[c, j]`` whether distributor ``j`` serves channel ``c``; outlet
+        ``i``'s row of :attr:`compatibility` is ``table[codes[i]]``.
+        """
+        outlets, dists = self._need_outlets(), self._need_distributors()
+        codes, uniq = pd.factorize(outlets["channel"])
+        table = np.ones((len(uniq), len(dists)), dtype=bool)
+        for j, value in enumerate(dists["channels"].tolist()):
+            allowed = _parse_channels(value)
+            if allowed is not None:
+                table[:, j] = np.isin(np.asarray(uniq, dtype=object), list(allowed))
+        return codes, np.asarray(uniq, dtype=object), table
+
     def _link_chunks(self, *, max_distance: float | None, exclude, need_distance: bool,
                      chunk_cells: int = 1 << 18):
         """Blocks of whole outlet rows: ``(lo, hi, ok, cost, distance)``, each ``(hi - lo, m)``.
@@ -783,14 +799,8 @@ class ChannelNetwork:
         outlets, dists = self._need_outlets(), self._need_distributors()
         n, m = len(outlets), len(dists)
         cols = np.ones(m, dtype=bool) if exclude is None else ~np.asarray(exclude, dtype=bool)
-        # one row of allowed distributors per distinct outlet channel (channels x m, small)
-        codes, uniq = pd.factorize(outlets["channel"])
-        table = np.ones((len(uniq), m), dtype=bool)
-        for j, value in enumerate(dists["channels"].tolist()):
-            allowed = _parse_channels(value)
-            if allowed is not None:
-                table[:, j] = np.isin(np.asarray(uniq, dtype=object), list(allowed))
-        table &= cols[None, :]
+        codes, _, table = self.channel_table()
+        table = table & cols[None, :]
         step = max(1, int(chunk_cells) // max(m, 1))
         need = need_distance or max_distance is not None
         for lo in range(0, n, step):

@@ -98,3 +98,10 @@ def test_links_of_a_large_network_make_no_n_by_m_array():
     assert net._distances is None and net._costs is None
     # a dense float matrix of this network alone would take 160 MB
     assert peak < 80 * 2**20, f"peak {peak / 2**20:.0f} MB"
+
+
+def test_channel_table_rows_are_the_compatibility_rows():
+    net = point_network(50, 9, 5)
+    codes, channels, table = net.channel_table()
+    assert (table[codes] == net.compatibility).all()
+    assert list(channels[codes]) == net.outlets["channel"].tolist()

@@ -19,8 +19,8 @@ def min_distributors_for_channels(net, excluded: np.ndarray, forced: np.ndarray,
     kinds = pd.unique(channels)
     if len(kinds) > max_channels:
         return None
-    first = [int(np.flatnonzero(channels == c)[0]) for c in kinds]
-    compat = net.compatibility[first]  # one representative outlet per channel
+    _, uniq, table = net.channel_table()  # channels x distributors, no n x m array
+    compat = table[[int(np.flatnonzero(uniq == c)[0]) for c in kinds]]
 
     def mask(j: int) -> int:
         return int(sum(1 << b for b in np.flatnonzero(compat[:, j])))
