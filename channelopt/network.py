@@ -826,12 +826,20 @@ class ChannelNetwork:
         """Boolean (n_outlets, n_distributors): channel-compatible links of finite cost within
         ``max_distance`` km, to distributors not in ``exclude`` (a boolean mask).
 
-        Built a chunk of outlets at a time: one byte per pair, no float n x m array.
+        Built a chunk of outlets at a time: one byte per pair, no float n x m array. The
+        mask is kept (like the distance matrix once computed) and a copy handed out, so a
+        model's checks, build and certification measure the pairs once.
         """
-        mask = np.zeros((len(self._need_outlets()), len(self._need_distributors())), dtype=bool)
-        for lo, hi, ok, _, _ in self._link_chunks(max_distance=max_distance, exclude=exclude, need_distance=False):
-            mask[lo:hi] = ok
-        return mask
+        key = (max_distance, None if exclude is None else np.asarray(exclude, dtype=bool).tobytes())
+        cache = self.__dict__.setdefault("_mask_cache", {})
+        if key not in cache:
+            mask = np.zeros((len(self._need_outlets()), len(self._need_distributors())), dtype=bool)
+            for lo, hi, ok, _, _ in self._link_chunks(max_distance=max_distance, exclude=exclude,
+                                                      need_distance=False):
+                mask[lo:hi] = ok
+            cache.clear()  # one mask kept: a network serves one model's settings at a time
+            cache[key] = mask
+        return cache[key].copy()
 
     def links(self, *, k: int | None = None, radius: float | None = None, max_distance: float | None = None,
               exclude=None, by: str = "distance", keep_nearest: bool = True,
@@ -983,6 +991,7 @@ class ChannelNetwork:
     def copy(self) -> ChannelNetwork:
         new = object.__new__(ChannelNetwork)
         new.__dict__.update(self.__dict__)
+        new.__dict__.pop("_mask_cache", None)
         new.graph = self.graph.copy()
         return new
 
