@@ -121,6 +121,34 @@ def test_covering_p_center_matches_independent_milp(seed):
     assert plan.objective == pytest.approx(mip.objective, abs=1e-6)
 
 
+def test_covering_builds_the_assignment_mip_only_when_asked():
+    """The covering path never reads the assignment MIP (n x m link columns); ``built.problem`` still gets it whole."""
+    net, d, _ = _net(11, n=12, m=6)
+    best, _ = _brute_force(d, 2)
+    model = co.DistributorSelection(objective="p_center", p=2)
+    built = model.build(net)
+    assert built.strategy == "radius"
+    assert built._arrays.n_cols == 0 and "x" not in built.state  # nothing formulated at build time
+    plan = built.solve(HIGHS)
+    assert built._arrays.n_cols == 0  # nor by the covering solve
+    assert plan.objective == pytest.approx(best, abs=1e-12)
+    # read: the same variables and rows as the assignment build, and a user's row on it holds
+    again = model.build(net)
+    mip = co.DistributorSelection(objective="p_center", p=2, strategy="mip").build(net)
+    prob = again.problem
+    assert (again.arrays.n_cols, again.arrays.n_rows) == (mip.arrays.n_cols, mip.arrays.n_rows)
+    assert [v.name for v in prob.variables()] == [v.name for v in mip.problem.variables()]
+    far = int(np.argmax(d.min(axis=1)))  # the outlet whose nearest distributor is farthest
+    y = {v.name: v for v in prob.variables() if v.name.startswith("y")}
+    first = int(np.argmin(d[far]))
+    prob += y[sorted(y)[first]] == 0  # close that outlet's nearest distributor
+    plan2 = again.solve(HIGHS)
+    assert not plan2.distributors["open"].to_numpy(dtype=bool)[first]
+    d2 = d.copy()
+    d2[:, first] = np.inf
+    assert plan2.objective == pytest.approx(_brute_force(d2, 2)[0], abs=1e-6)
+
+
 def test_keep_exclude_and_max_distance_against_brute_force():
     net, d, _ = _net(7, n=12, m=7)
     ids = list(net.distributor_ids)

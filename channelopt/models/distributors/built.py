@@ -49,9 +49,25 @@ class SelectionBuilt(BuiltModel):
     """
 
     def __init__(self, model, network, problem=None, state=None, build_seconds=0.0, *, arrays=None,
-                 strategy: str = "mip"):
+                 strategy: str = "mip", formulate=None):
+        # ``formulate`` fills ``arrays`` (still empty) and ``state`` on first read of ``arrays``: the covering
+        # p-center never needs the assignment MIP unless a user asks for it (or for ``problem``)
+        self._formulate = formulate
         super().__init__(model, network, problem, state, build_seconds, arrays=arrays)
         self.strategy = strategy
+
+    @property
+    def arrays(self):
+        if self._formulate is not None:
+            formulate, self._formulate = self._formulate, None
+            t0 = time.perf_counter()
+            formulate()
+            self.build_seconds += time.perf_counter() - t0
+        return self._arrays
+
+    @arrays.setter
+    def arrays(self, value) -> None:
+        self._arrays = value
 
     def __repr__(self) -> str:
         return f"SelectionBuilt({self.model!r}, strategy={self.strategy!r})"

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..._arrays import ArrayProblem
 
-__all__ = ["build_formulation", "min_loads"]
+__all__ = ["build_formulation", "link_state", "min_loads"]
 
 
 def min_loads(net) -> np.ndarray:
@@ -25,6 +25,28 @@ def min_loads(net) -> np.ndarray:
     return np.nan_to_num(pd.to_numeric(dists["min_load"], errors="coerce").to_numpy(dtype=float), nan=0.0)
 
 
+def link_state(model, net, allowed: np.ndarray | None = None, close_idle: bool | None = None) -> dict[str, Any]:
+    """The links and per-distributor arrays of ``model`` on ``net``, without any variable or row.
+
+    The part of :func:`build_formulation`'s state that the covering p-center needs (it
+    builds its own set-cover problems); ``allowed`` and ``close_idle`` as there.
+    """
+    narrowed = allowed is not None if close_idle is None else close_idle
+    allowed = model._allowed(net) if allowed is None else allowed
+    n, m = allowed.shape
+    outlets, dists = net.outlets, net.distributors
+    forced = model._forced_open(net)
+    excluded = model._excluded(net)
+    oi, dj = np.nonzero(allowed)
+    if narrowed:
+        # a distributor the narrowing left without links can only add fixed cost: keep it closed
+        excluded = excluded | (~allowed.any(axis=0) & ~forced)
+    return {"oi": oi, "dj": dj, "cost": net.link_costs(oi, dj), "demand": outlets["demand"].to_numpy(dtype=float),
+            "capacity": dists["capacity"].to_numpy(dtype=float), "fixed": dists["fixed_cost"].to_numpy(dtype=float),
+            "forced": forced, "excluded": excluded, "existing": dists["existing"].to_numpy(dtype=bool),
+            "n": n, "m": m}
+
+
 def build_formulation(model, net, ap: ArrayProblem, allowed: np.ndarray | None = None,
                       close_idle: bool | None = None, relax: bool = False) -> dict[str, Any]:
     """Add the variables, rows and objective of ``model`` on ``net`` to ``ap``; return the state.
@@ -33,23 +55,11 @@ def build_formulation(model, net, ap: ArrayProblem, allowed: np.ndarray | None =
     given: the Lagrangian strategy) a distributor left without links is kept closed.
     ``relax`` makes every variable continuous (the LP relaxation).
     """
-    narrowed = allowed is not None if close_idle is None else close_idle
-    allowed = model._allowed(net) if allowed is None else allowed
-    n, m = allowed.shape
-    outlets, dists = net.outlets, net.distributors
-    demand = outlets["demand"].to_numpy(dtype=float)
-    potential = outlets["potential"].to_numpy(dtype=float)
-    capacity = dists["capacity"].to_numpy(dtype=float)
-    fixed = dists["fixed_cost"].to_numpy(dtype=float)
-    existing = dists["existing"].to_numpy(dtype=bool)
-    forced = model._forced_open(net)
-    excluded = model._excluded(net)
-    oi, dj = np.nonzero(allowed)
-    cost = net.link_costs(oi, dj)
+    base = link_state(model, net, allowed, close_idle)
+    oi, dj, cost, demand, capacity = base["oi"], base["dj"], base["cost"], base["demand"], base["capacity"]
+    fixed, forced, excluded, existing, n, m = (base[k] for k in ("fixed", "forced", "excluded", "existing", "n", "m"))
+    potential = net.outlets["potential"].to_numpy(dtype=float)
     serve_all = model._serve_all()
-    if narrowed:
-        # a distributor the narrowing left without links can only add fixed cost: keep it closed
-        excluded = excluded | (~allowed.any(axis=0) & ~forced)
     integer = not relax
     n_links = len(oi)
     ones = np.ones(n_links)

@@ -25,7 +25,7 @@ from .._base import Model, _build_path
 from .._candidates import parse_candidates
 from .built import SelectionBuilt
 from .channels import min_distributors_for_channels
-from .formulation import build_formulation, min_loads
+from .formulation import build_formulation, link_state, min_loads
 from .lagrangian import lagrangian_blockers
 from .pcenter import pcenter_eligible
 from .plan import selection_plan
@@ -252,12 +252,22 @@ class DistributorSelection(Model):
                                     "strategy='mip' or 'auto'.")
             strategy = "mip"
         ap = ArrayProblem(self.kind, self.sense)
-        state = build_formulation(self, network, ap, allowed=allowed, close_idle=False)
+        formulate = None
+        if strategy == "radius" and self.objective == "p_center":
+            # the covering p-center builds its own set-cover problems: the assignment MIP (n x m link columns)
+            # is made only if something reads built.arrays or built.problem
+            state = link_state(self, network, allowed=allowed, close_idle=False)
+
+            def formulate(state=state):
+                state.update(build_formulation(self, network, ap, allowed=allowed, close_idle=False))
+        else:
+            state = build_formulation(self, network, ap, allowed=allowed, close_idle=False)
         state.update(allowed=allowed, restricted=restricted)
         build_seconds = time.perf_counter() - t0
         log.info("%s built: %d variables, %d constraints in %.2fs (strategy %s)", self.kind, ap.n_cols, ap.n_rows,
                  build_seconds, strategy)
-        built = SelectionBuilt(self, network, None, state, build_seconds, arrays=ap, strategy=strategy)
+        built = SelectionBuilt(self, network, None, state, build_seconds, arrays=ap, strategy=strategy,
+                               formulate=formulate)
         if _build_path() == "pulp" and strategy != "lagrangian":
             # the before/after benchmark's "PuLP objects" cost; 0.1's Lagrangian strategy never built the
             # whole model (its LPs and narrowed MIP go through PuLP in lagrangian._solve instead)
