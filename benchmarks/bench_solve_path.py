@@ -132,6 +132,8 @@ def _china_model(case: str):
 
     if case == "min_cost":
         return co.DistributorSelection(objective="min_cost", capacitated=True)
+    if case == "min_cost_mip":  # the plain MIP (411k columns), not the automatic Lagrangian strategy
+        return co.DistributorSelection(objective="min_cost", capacitated=True, strategy="mip")
     if case == "max_coverage":
         return co.DistributorSelection(objective="max_coverage", capacitated=True, p=20, max_distance=300)
     if case == "territories":
@@ -291,6 +293,7 @@ def child(spec: dict) -> None:
     elif spec["part"] == "limits":
         net = co.load_example("china")
         model = _china_model(spec["case"])
+        out["load_start"] = os.getloadavg()[0]
         out["rss_before_mb"] = _peak_mb()
         t0 = time.perf_counter()
         try:
@@ -303,12 +306,22 @@ def child(spec: dict) -> None:
             out.update(status=type(exc).__name__, termination=str(exc)[:80], objective=math.nan, gap=math.nan)
         out["wall_s"] = time.perf_counter() - t0
         out["peak_mb"] = _peak_mb()
+        out["load_end"] = os.getloadavg()[0]
     elif spec["part"] == "ctrlc":
         if spec["case"] == "synthetic":
             model, net = _synthetic_model()(n=spec["n"], m=spec["m"], k=spec["k"]), None
         else:
             net = co.load_example("china")
             model = _china_model(spec["case"])
+
+        class Marked(co.Solver):
+            """Says when each solver call starts (the parent times its SIGINT by it)."""
+
+            def _run(self, a, start):
+                print("CALL " + ("mip" if a.is_mip else "lp"), flush=True)
+                return super()._run(a, start)
+
+        solver = Marked("highs", time_limit=limit)
         print("SOLVING", flush=True)
         try:
             plan = model.solve(net, solver)
@@ -437,8 +450,8 @@ def part_limits(limits, cases) -> None:
         if case not in best or (obj > best[case] if case in maximise else obj < best[case]):
             best[case] = obj
     print("| model | limit s | wall s | over limit s | status | termination | objective | vs best seen | gap | "
-          "WD | peak MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "WD | peak MB | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         case, limit = r["spec"]["case"], r["spec"]["limit"]
         obj = r.get("objective", math.nan)
@@ -446,9 +459,63 @@ def part_limits(limits, cases) -> None:
         wall = r.get("wall_s", math.nan)
         print(f"| {case} | {limit:g} | {fmt(wall)} | {fmt(wall - limit if wall == wall else math.nan)} | "
               f"{r.get('status')} | {r.get('termination', '')} | {fmt(obj, '.6g')} | {fmt(rel, '.4f')} | "
-              f"{fmt(r.get('gap'), '.4f')} | {fmt(r.get('wd'), '.3f')} | {fmt(r.get('peak_mb'), '.0f')} |", flush=True)
+              f"{fmt(r.get('gap'), '.4f')} | {fmt(r.get('wd'), '.3f')} | {fmt(r.get('peak_mb'), '.0f')} | "
+              f"{fmt(r.get('load_start'), '.1f')}-{fmt(r.get('load_end'), '.1f')} |", flush=True)
     print("\n'vs best seen': objective / best objective of that model in this table (max_coverage and planner: "
           "higher is better).")
+
+
+def _sigint(cmd: list[str], wait: float, marker: str | None, env: dict) -> tuple[float, int, str, str]:
+    """Start ``cmd``; SIGINT ``wait`` s after its first line (or after its first ``marker`` line).
+    Returns (SIGINT to exit seconds, exit code, stdout, stderr)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen = proc.stdout.readline()
+    while marker is not None and seen and seen.strip() != marker:
+        seen = proc.stdout.readline()
+    time.sleep(wait)
+    t = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return time.perf_counter() - t, proc.returncode, out, err
+
+
+def part_ctrlc_china(tmp: Path) -> None:
+    """Ctrl-C on china capacitated min_cost: the Python API and ``channelopt solve``, in the
+    Lagrangian phase (strategy auto, no limit) and in a final MIP (the Lagrangian strategy's
+    narrowed MIP under a 60 s limit; the plain MIP with no limit)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    print("\n## Ctrl-C on china capacitated min_cost (SIGINT to exit, one process each)\n")
+    print("| interface | phase | SIGINT when | SIGINT to exit s | exit code | outcome | load |")
+    print("|---|---|---|---|---|---|---|")
+    api = [("Lagrangian bound pass (auto, no limit)", {"case": "min_cost", "limit": None}, 10.0, None),
+           ("Lagrangian's narrowed MIP (auto, 60 s limit)", {"case": "min_cost", "limit": 60.0}, 2.0, "CALL mip"),
+           ("plain MIP in HiGHS (strategy mip, no limit)", {"case": "min_cost_mip", "limit": None}, 25.0, None)]
+    for phase, spec, wait, marker in api:
+        cmd = [sys.executable, str(HERE), "--child", json.dumps({**spec, "part": "ctrlc"})]
+        took, code, out, _ = _sigint(cmd, wait, marker, env)
+        line = next((ln for ln in out.splitlines() if ln.startswith("RESULT ")), None)
+        res = json.loads(line[7:]) if line else {}
+        outcome = " ".join(str(res.get(k, "")) for k in ("status", "termination", "objective")).strip()
+        after = "no MIP call reached" if marker and marker not in out else ""
+        when = f"{wait:g} s after {marker or 'solve start'}"
+        print(f"| Python API | {phase} | {when} | {took:.2f} | {code} | {outcome or 'no result line'} {after} "
+              f"| {os.getloadavg()[0]:.1f} |", flush=True)
+    cli = [("Lagrangian bound pass (auto, no limit)", "auto", 10.0), ("plain MIP in HiGHS (strategy mip, no limit)",
+                                                                      "mip", 25.0)]
+    for phase, strategy, wait in cli:
+        spec = tmp / f"china_{strategy}.toml"
+        spec.write_text('[base]\nname = "china"\nnetwork = { example = "china" }\nmodel = "DistributorSelection"\n'
+                        'solver = { name = "highs" }\n[base.params]\nobjective = "min_cost"\ncapacitated = true\n'
+                        f'strategy = "{strategy}"\n')
+        cmd = [sys.executable, "-m", "channelopt.cli", "solve", str(spec), "--out", str(tmp / f"plan_{strategy}")]
+        took, code, _, err = _sigint(cmd, wait, None, env)
+        written = "plan written" if "was written" in err else "no plan written"
+        print(f"| CLI `channelopt solve` | {phase} | {wait:g} s after start | {took:.2f} | {code} | {written} "
+              f"| {os.getloadavg()[0]:.1f} |", flush=True)
 
 
 def part_ctrlc(waits, specs) -> None:
@@ -482,13 +549,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--parts", nargs="+", default=["build", "limits", "ctrlc"],
-                    choices=["build", "limits", "ctrlc", "table", "sparse"])
+                    choices=["build", "limits", "ctrlc", "ctrlc_china", "table", "sparse"])
     ap.add_argument("--sparse-size", default="20000x1000")
     ap.add_argument("--sparse-p", type=int, default=100)
     ap.add_argument("--sparse-k", type=int, default=20)
     ap.add_argument("--table-cases", nargs="+", default=list(TABLE_CASES), choices=list(TABLE_CASES))
     ap.add_argument("--limits", nargs="+", type=float, default=[1, 5, 20])
-    ap.add_argument("--cases", nargs="+", default=["min_cost", "max_coverage", "territories", "planner"])
+    ap.add_argument("--cases", nargs="+", default=["min_cost", "min_cost_mip", "max_coverage", "territories",
+                                                   "planner"])
     ap.add_argument("--sizes", nargs="+", default=["2000x200x50", "6000x300x60"],
                     help="synthetic build cases as NxMxK (outlets x candidates x nearest)")
     ap.add_argument("--no-china-build", action="store_true", help="skip the china build comparison")
@@ -509,6 +577,11 @@ def main(argv=None) -> int:
         part_sparse(args.sparse_size, args.sparse_p, args.sparse_k)
     if "limits" in args.parts:
         part_limits(args.limits, args.cases)
+    if "ctrlc_china" in args.parts:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="bench-ctrlc-") as tmp:
+            part_ctrlc_china(Path(tmp))
     if "ctrlc" in args.parts:
         part_ctrlc(args.ctrlc_waits, [{"case": "min_cost", "limit": None},
                                       {"case": "synthetic", "n": 2000, "m": 200, "k": 50, "limit": None}])

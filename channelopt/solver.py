@@ -25,9 +25,20 @@ building, warm-start heuristics, every solver call and every re-solve draw on on
   from now" as the caller computed them (a model's own split, with its own floor); it
   is not capped by the whole solve's end, but Ctrl-C still reaches it.
 
-CBC runs as a subprocess and overruns ``-sec`` on some models; channelopt stops it
-``CBC_GRACE`` seconds after the deadline. What remains over the limit is that grace,
-HiGHS's own reaction time, and reading the plan back.
+What may remain over the limit (the documented constant):
+
+- HiGHS: its own time limit is set once the model is loaded (loading is charged), to
+  what is left less ``READ_BACK_SECONDS_PER_MNZ`` per million nonzeros (at most
+  ``READ_BACK_MAX_SHARE``) for reading the plan back, checking it and assembling the
+  Plan. A run that ignores its limit is told to stop ``HIGHS_GRACE`` (0.25 s) after it
+  and given up on ``CANCEL_WAIT`` (0.5 s) later, keeping its last incumbent. So a
+  solve ends at most about ``HIGHS_GRACE + CANCEL_WAIT`` = 0.75 s past its limit, plus
+  whatever part of the read-back the reserve did not cover (measured on the china
+  capacitated MIP, 411k columns, 20 s limit: 0.65 s over, where it was 3.3 s).
+- CBC runs as a subprocess and overruns ``-sec`` on some models; channelopt stops it
+  ``CBC_GRACE`` seconds after the deadline (SIGINT, then a kill 2 s later).
+- Work a model does between solver calls in pure Python (heuristic passes, plan
+  assembly) checks the clock between steps, not inside them.
 
 Ctrl-C
 ------
