@@ -117,3 +117,22 @@ def test_a_run_left_in_the_background_does_not_block_the_next_solve(monkeypatch)
     best = max(value @ np.array(t) for t in itertools.product([0, 1], repeat=5) if weight @ np.array(t) <= 13)
     assert info.status == "optimal"
     assert info.objective == pytest.approx(best)
+
+
+def test_no_call_when_loading_alone_would_outlast_the_clock(monkeypatch):
+    value, weight = np.array([3.0, 4, 4, 10, 4]), np.array([3.0, 4, 5, 9, 4])
+    ap = ArrayProblem("knap", "max")
+    x = ap.add_vars("x", 5, upper=1, integer=True, cost=value)
+    ap.add_row("weight", x.index, weight, "<=", 13.0)
+    start = {x: [1, 1, 0, 0, 1]}  # weight 11, worth 11
+    # this tiny model "takes" 1e6 seconds per nonzero to load: 5 nonzeros, 5 s > the 3 s left
+    monkeypatch.setattr(cs, "LOAD_SECONDS_PER_MNZ", 1e12)
+    info = Solver("highs", time_limit=3.0).solve(ap, warm_start=start)
+    assert info.calls[0]["solver_time_limit"] == 0.0  # no HiGHS run
+    assert "no time left for a solver call" in info.message and "loading 5 nonzeros" in info.message
+    assert (info.status, info.objective) == ("feasible", 11.0)  # the warm start comes back
+    # with the real rate the call is made and proves the optimum
+    monkeypatch.setattr(cs, "LOAD_SECONDS_PER_MNZ", 0.6)
+    info = Solver("highs", time_limit=3.0).solve(ap, warm_start=start)
+    best = max(value @ np.array(t) for t in itertools.product([0, 1], repeat=5) if weight @ np.array(t) <= 13)
+    assert (info.status, info.objective) == ("optimal", best)
