@@ -465,22 +465,28 @@ def part_limits(limits, cases) -> None:
           "higher is better).")
 
 
-def _sigint(cmd: list[str], wait: float, marker: str | None, env: dict) -> tuple[float, int, str, str]:
+def _sigint(cmd: list[str], wait: float, marker: str | None, env: dict):
     """Start ``cmd``; SIGINT ``wait`` s after its first line (or after its first ``marker`` line).
-    Returns (SIGINT to exit seconds, exit code, stdout, stderr)."""
+    Returns (SIGINT to exit s, SIGINT to its RESULT line s, exit code, stdout, stderr, marker seen)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     seen = proc.stdout.readline()
     while marker is not None and seen and seen.strip() != marker:
         seen = proc.stdout.readline()
+    reached = marker is None or bool(seen)
     time.sleep(wait)
     t = time.perf_counter()
     proc.send_signal(signal.SIGINT)
+    lines, result_at = [], math.nan
+    for row in proc.stdout:  # the plan is back when the RESULT line arrives; exit may come later
+        lines.append(row)
+        if row.startswith("RESULT ") and math.isnan(result_at):
+            result_at = time.perf_counter() - t
     try:
-        out, err = proc.communicate(timeout=300)
+        _, err = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, err = proc.communicate()
-    return time.perf_counter() - t, proc.returncode, out, err
+        _, err = proc.communicate()
+    return time.perf_counter() - t, result_at, proc.returncode, "".join(lines), err, reached
 
 
 def part_ctrlc_china(tmp: Path) -> None:
@@ -489,21 +495,21 @@ def part_ctrlc_china(tmp: Path) -> None:
     narrowed MIP under a 60 s limit; the plain MIP with no limit)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     print("\n## Ctrl-C on china capacitated min_cost (SIGINT to exit, one process each)\n")
-    print("| interface | phase | SIGINT when | SIGINT to exit s | exit code | outcome | load |")
-    print("|---|---|---|---|---|---|---|")
+    print("| interface | phase | SIGINT when | SIGINT to plan back s | SIGINT to exit s | exit code | outcome | load |")
+    print("|---|---|---|---|---|---|---|---|")
     api = [("Lagrangian bound pass (auto, no limit)", {"case": "min_cost", "limit": None}, 10.0, None),
            ("Lagrangian's narrowed MIP (auto, 60 s limit)", {"case": "min_cost", "limit": 60.0}, 2.0, "CALL mip"),
            ("plain MIP in HiGHS (strategy mip, no limit)", {"case": "min_cost_mip", "limit": None}, 25.0, None)]
     for phase, spec, wait, marker in api:
         cmd = [sys.executable, str(HERE), "--child", json.dumps({**spec, "part": "ctrlc"})]
-        took, code, out, _ = _sigint(cmd, wait, marker, env)
+        took, back, code, out, _, reached = _sigint(cmd, wait, marker, env)
         line = next((ln for ln in out.splitlines() if ln.startswith("RESULT ")), None)
         res = json.loads(line[7:]) if line else {}
         outcome = " ".join(str(res.get(k, "")) for k in ("status", "termination", "objective")).strip()
-        after = "no MIP call reached" if marker and marker not in out else ""
+        after = "" if reached else "(no MIP call reached)"
         when = f"{wait:g} s after {marker or 'solve start'}"
-        print(f"| Python API | {phase} | {when} | {took:.2f} | {code} | {outcome or 'no result line'} {after} "
-              f"| {os.getloadavg()[0]:.1f} |", flush=True)
+        print(f"| Python API | {phase} | {when} | {back:.2f} | {took:.2f} | {code} | {outcome or 'no result line'} "
+              f"{after} | {os.getloadavg()[0]:.1f} |", flush=True)
     cli = [("Lagrangian bound pass (auto, no limit)", "auto", 10.0), ("plain MIP in HiGHS (strategy mip, no limit)",
                                                                       "mip", 25.0)]
     for phase, strategy, wait in cli:
@@ -512,9 +518,9 @@ def part_ctrlc_china(tmp: Path) -> None:
                         'solver = { name = "highs" }\n[base.params]\nobjective = "min_cost"\ncapacitated = true\n'
                         f'strategy = "{strategy}"\n')
         cmd = [sys.executable, "-m", "channelopt.cli", "solve", str(spec), "--out", str(tmp / f"plan_{strategy}")]
-        took, code, _, err = _sigint(cmd, wait, None, env)
+        took, _, code, _, err, _ = _sigint(cmd, wait, None, env)
         written = "plan written" if "was written" in err else "no plan written"
-        print(f"| CLI `channelopt solve` | {phase} | {wait:g} s after start | {took:.2f} | {code} | {written} "
+        print(f"| CLI `channelopt solve` | {phase} | {wait:g} s after start | - | {took:.2f} | {code} | {written} "
               f"| {os.getloadavg()[0]:.1f} |", flush=True)
 
 
