@@ -61,7 +61,8 @@ def _require_frame(frame, name: str, id_col: str, required: Sequence[str]) -> pd
         rows = list(frame.index[ids.isna()])
         _fail(f"{name}.{id_col} has missing ids at rows {format_ids(rows)}; every row needs an id.",
               column=id_col, ids=rows)
-    dup = ids[ids.duplicated(keep=False)]
+    # is_unique first: one hash pass, and the duplicated() mask only when there is something to name
+    dup = ids[:0] if ids.is_unique else ids[ids.duplicated(keep=False)]
     if len(dup):
         _fail(
             f"{name}.{id_col} has duplicate ids {format_ids(pd.unique(dup))}; ids must be unique "
