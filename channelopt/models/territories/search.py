@@ -159,7 +159,17 @@ class TerritoryBuilt(BuiltModel):
             exact_deadline = deadline - min(max(BOUND_SHARE * rest, BOUND_MIN_SECONDS), 0.25 * rest)
         log.debug("territories: heuristic %.2fs; exact search until %s s from now", time.perf_counter() - t0,
                   None if exact_deadline is None else round(exact_deadline - time.perf_counter(), 2))
-        outcome = self._exact(self, state, solver, exact_deadline, hres if h_ok else None)
+        try:
+            outcome = self._exact(self, state, solver, exact_deadline, hres if h_ok else None)
+        except NoSolutionError as err:
+            if hres is None or h_ok:
+                raise
+            # say what the heuristic reached in its share, so "no plan" is not read as "no plan exists"
+            raise NoSolutionError(
+                f"{err} In its {state['heuristic_seconds']:.2g}s share the heuristic's best plan broke a rule "
+                f"(balance violation {hres.violation:.3g}, contiguous={hres.contiguous}); no plan keeping every "
+                "rule is returned."
+            ) from None
         if outcome is None and state.get("restricted"):
             # the nearest-candidate restriction, not a rule the user set, left no plan: drop it
             ap = ArrayProblem(model.kind, model.sense)
