@@ -3,8 +3,9 @@
 Run: ``python benchmarks/bench_distributors.py [--quick] [--only SECTION ...]``
 Sections: optima, spopt, solvers, scaling, large, pmed, sweep, china. ``pmed`` is the
 OR-Library pmed1-40 table (default path, one process per instance for honest peak
-memory) and a default/old/spopt comparison on four of them; ``sweep`` sizes p-median
-up to 3,000 x 300; ``china`` the build time and memory of the capacitated model (old
+memory, load average per row) and a default/old/spopt comparison on four of them;
+``sweep`` sizes p-median up to 3,000 x 300 (proof asked, 120 s) and 20,000 x 1,000
+(1% gap, 300 s), with the seconds of each step; ``china`` the build time and memory of the capacitated model (old
 PuLP path vs arrays), ``strategy='auto'`` vs the MIP at 20 s, and the coverage floor. Timing claims are ratios against a
 baseline measured in the same run. ``large`` is the 20,000 x 500 sparse capacitated
 instance: ``strategy="lagrangian"`` against the plain MIP (``--mip-limit`` seconds).
