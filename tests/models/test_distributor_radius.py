@@ -226,3 +226,26 @@ def test_large_instance_path_reaches_the_brute_force_optimum(seed, p, monkeypatc
     plan = co.DistributorSelection(objective="p_median", p=p, strategy="radius").solve(net, solver=HIGHS)
     assert plan.status == "optimal"
     assert plan.objective == pytest.approx(best)
+
+
+@pytest.mark.parametrize(("seed", "p"), [(24, 2), (25, 4)])
+def test_lagrangian_bound_is_the_dual_function_at_its_multipliers_over_all_links(seed, p):
+    # the subgradient reads only links below each multiplier; the bound it reports must be
+    # L(v) recomputed here over every link, and stay under the brute-force optimum with
+    # one distributor forced open and one closed
+    rng = np.random.default_rng(seed)
+    cost = rng.uniform(1, 60, (40, 10)).round(1)
+    oi, dj = np.nonzero(np.ones_like(cost, dtype=bool))
+    forced, closed = np.zeros(10, dtype=bool), np.zeros(10, dtype=bool)
+    forced[3], closed[7] = True, True
+    lag = median_lagrangian(Levels(oi, dj, cost[oi, dj], 40), 10, p=p, fixed=np.zeros(10), forced=forced,
+                            closed=closed, upper=np.inf, seconds=5.0)
+    v = lag["v"]
+    rho = np.minimum(cost - v[:, None], 0.0).sum(axis=0)
+    free = np.flatnonzero(~forced & ~closed)
+    expected = v.sum() + rho[forced].sum() + np.sort(rho[free])[: p - 1].sum()
+    assert lag["bound"] == pytest.approx(expected, rel=1e-12)
+    best = min(cost[:, [3, *s]].min(axis=1).sum() for s in itertools.combinations([j for j in range(10)
+                                                                                     if j not in (3, 7)], p - 1))
+    assert lag["bound"] <= best + 1e-9
+    assert lag["bound"] >= 0.8 * best
