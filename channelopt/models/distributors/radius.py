@@ -564,21 +564,24 @@ def branch(lv, m: int, *, p: int | None, fixed, forced, closed, v, bound: float,
         # depth first, the "open j" child first (popped last-in)
         return [(f, c0, res["v"], node_bound, links), (f1, c, res["v"], node_bound, links)]
 
-    interrupted = False
-    while stack and time.perf_counter() < deadline:
-        node = stack.pop()
-        if _proves(node[3], upper, integral):
-            continue
-        nodes += 1
-        try:
+    interrupted, node = False, None
+    try:
+        while stack and time.perf_counter() < deadline:
+            node = stack.pop()
+            if _proves(node[3], upper, integral):
+                node = None
+                continue
+            nodes += 1
             children = expand(*node)
-        except KeyboardInterrupt:
-            # Ctrl-C: the node goes back unexplored; the best plan and the open nodes' bound return
-            children, interrupted = None, True
-        if children is None:
-            stack.append(node)
-            break
-        stack.extend(children)
+            if children is None:
+                break
+            stack.extend(children)
+            node = None
+    except KeyboardInterrupt:
+        # Ctrl-C: the node in hand goes back unexplored; the best plan and the open nodes' bound return
+        interrupted = True
+    if node is not None:
+        stack.append(node)
     left = [b for *_, b, _ in stack if not _proves(b, upper, integral)]
     return {"upper": upper, "open": best_open, "bound": min([upper, *left]), "nodes": nodes,
             "exhausted": not left, "interrupted": interrupted}
