@@ -211,3 +211,25 @@ def test_recombination_takes_centres_from_both_plans_and_keeps_k():
         assert len(out) == 6 and len(set(out)) == 6 and set(out) <= set(a) | set(b)
         mixed += bool(set(out) & set(a)) and bool(set(out) & set(b))
     assert mixed > 0
+
+
+def test_a_spent_limit_returns_the_heuristic_plan_without_calling_the_solver():
+    # inside ChannelPlanner at time_limit=1 the territories stage started with no time left: the heuristic
+    # found a plan that keeps every rule, then the exact search still called HiGHS with a 0.5 s floor
+    # (china: 1.1 s more over the limit). A spent limit goes straight to the heuristic's plan.
+    calls = []
+
+    class Recording(co.Solver):
+        def _run(self, a, start):
+            calls.append(a.is_mip)
+            return super()._run(a, start)
+
+    net = co.datasets.make_counties(300, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = co.TerritoryDesign(k=6, balance={"workload": 0.05}).solve(
+            net, Recording("highs", time_limit=1e-3, threads=1))
+    _check_rules(net, plan, 6, 0.05)
+    assert plan.status == "feasible" and plan.info.termination == "time_limit"
+    assert "no time left for the exact search" in plan.info.message
+    assert True not in calls, calls  # no MIP was started once the limit was spent

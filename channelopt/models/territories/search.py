@@ -58,6 +58,11 @@ MIP_FINISH_PAIRS = 10_000
 LP_POLISH_SHARE = 0.6
 #: at most this share of ``time_limit`` goes to the heuristic warm start
 HEURISTIC_SHARE = 0.25
+#: while no plan keeps balance and contiguity, the heuristic may run on to this many seconds past a smaller
+#: share: a first plan is worth this small constant over the limit (china k=12 inside ChannelPlanner at
+#: time_limit=1: the territories stage's share was 0.0 s and it raised NoSolutionError; the first balanced
+#: plan takes ~0.1-0.3 s of CPU there, more under load)
+FIRST_PLAN_SECONDS = 1.0
 #: seconds at most for a bound valid for the full problem (restricted or heuristic plans)
 BOUND_SECONDS = 60.0
 #: share of what is left after the heuristic kept for that bound, when one will be computed
@@ -84,7 +89,7 @@ def run_heuristic(model, d, solver: Solver, seconds: float) -> heur.Result:
     # construction + local search get a quarter (at most 10 s) when location-allocation
     # rounds follow: those rounds, not more restarts, are what lower the objective
     first = min(seconds / 4, 10.0) if do_polish else seconds
-    res = heur.solve_heuristic(pb, seconds=first, seed=model.seed, settle=seconds)
+    res = heur.solve_heuristic(pb, seconds=first, seed=model.seed, settle=max(seconds, FIRST_PLAN_SECONDS))
     if do_polish and res.violation <= 1e-9 and res.contiguous:
         left = t0 + seconds - time.perf_counter()
         if d.n > LP_POLISH_REGIONS:
@@ -209,7 +214,16 @@ class TerritoryBuilt(BuiltModel):
         """
         model, d = built.model, state["data"]
         start = start_values(d, state, hres.label, hres.centres) if hres is not None else None
+        first = True
         while True:
+            if first and deadline is not None and hres is not None and time.perf_counter() >= deadline:
+                # the limit is spent and the heuristic's plan keeps every rule: no solver call (its 0.5 s
+                # floor plus HiGHS's start-up cost 1-1.5 s over the limit on china inside ChannelPlanner)
+                info = SolveInfo(solver.name, "feasible", "time_limit", objective=hres.objective, bound=math.nan,
+                                 gap=math.nan, seconds=0.0)
+                info.message = "no time left for the exact search; the plan is the heuristic's"
+                return TerritoryBuilt._heuristic_answer(info, hres)
+            first = False
             sv = solver
             if deadline is not None:
                 sv = dataclasses.replace(solver, time_limit=max(deadline - time.perf_counter(), 0.5))
