@@ -58,7 +58,8 @@ MIP_FINISH_PAIRS = 10_000
 LP_POLISH_SHARE = 0.6
 #: at most this share of ``time_limit`` goes to the heuristic warm start
 HEURISTIC_SHARE = 0.25
-#: while no plan keeps balance and contiguity, the heuristic may run on to this many seconds past a smaller
+#: while no plan keeps balance and contiguity, the heuristic may run on to this many seconds (at most
+#: ``heuristic_seconds``) past a smaller
 #: share: a first plan is worth this small constant over the limit (china k=12 inside ChannelPlanner at
 #: time_limit=1: the territories stage's share was 0.0 s and it raised NoSolutionError; the first balanced
 #: plan takes ~0.1-0.3 s of CPU there, more under load)
@@ -89,7 +90,9 @@ def run_heuristic(model, d, solver: Solver, seconds: float) -> heur.Result:
     # construction + local search get a quarter (at most 10 s) when location-allocation
     # rounds follow: those rounds, not more restarts, are what lower the objective
     first = min(seconds / 4, 10.0) if do_polish else seconds
-    res = heur.solve_heuristic(pb, seconds=first, seed=model.seed, settle=max(seconds, FIRST_PLAN_SECONDS))
+    # (never past the user's own heuristic_seconds: heuristic_seconds=0 means no heuristic time at all)
+    settle = max(seconds, min(FIRST_PLAN_SECONDS, model.heuristic_seconds))
+    res = heur.solve_heuristic(pb, seconds=first, seed=model.seed, settle=settle)
     if do_polish and res.violation <= 1e-9 and res.contiguous:
         left = t0 + seconds - time.perf_counter()
         if d.n > LP_POLISH_REGIONS:
