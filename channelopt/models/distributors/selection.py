@@ -265,8 +265,12 @@ class DistributorSelection(Model):
             state = build_formulation(self, network, ap, allowed=allowed, close_idle=False)
         state.update(allowed=allowed, restricted=restricted)
         build_seconds = time.perf_counter() - t0
-        log.info("%s built: %d variables, %d constraints in %.2fs (strategy %s)", self.kind, ap.n_cols, ap.n_rows,
-                 build_seconds, strategy)
+        if formulate is None:
+            log.info("%s built: %d variables, %d constraints in %.2fs (strategy %s)", self.kind, ap.n_cols,
+                     ap.n_rows, build_seconds, strategy)
+        else:
+            log.info("%s built: %d links in %.2fs (strategy %s; the assignment MIP is made only if read)",
+                     self.kind, len(state["oi"]), build_seconds, strategy)
         built = SelectionBuilt(self, network, None, state, build_seconds, arrays=ap, strategy=strategy,
                                formulate=formulate)
         if _build_path() == "pulp" and strategy != "lagrangian":
