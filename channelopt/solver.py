@@ -822,13 +822,22 @@ def _join_abandoned() -> None:
     """
     alive = [(h, w) for h, w in _ABANDONED if w.is_alive()]
     if alive:
-        print(f"channelopt: waiting for {len(alive)} stopped HiGHS run(s) to end before exit", file=sys.stderr)
-    for h, worker in alive:
-        try:
-            h.cancelSolve()
-        except Exception:  # the run may have ended between the check and the call
-            pass
-        worker.join()
+        print(f"channelopt: waiting for {len(alive)} stopped HiGHS run(s) to end before exit "
+              "(Ctrl-C to exit at once)", file=sys.stderr, flush=True)
+    try:
+        for h, worker in alive:
+            try:
+                h.cancelSolve()
+            except Exception:  # the run may have ended between the check and the call
+                pass
+            worker.join()
+    except KeyboardInterrupt:
+        # Some HiGHS phases ignore every stop (the china MIP's root LP ran on for minutes): on
+        # Ctrl-C, leave at once without the C++ teardown that would abort (exit status 130).
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(130)
     # Every run thread must be out of highspy before the interpreter finalises: a daemon thread
     # that reacquires the GIL inside a highspy call during finalisation is unwound through C++ and
     # aborts the process (seen after a Ctrl-C'd run, about 1 run in 6).

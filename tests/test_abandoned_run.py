@@ -9,6 +9,7 @@ on a run at once, so the path is exercised on every run of the test.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -77,3 +78,21 @@ def test_process_exits_cleanly_after_an_abandoned_highs_run(tmp_path):
     assert "terminate called" not in done.stderr
     assert done.returncode == 0, done.stderr
     assert "waiting for 1 stopped HiGHS run(s) to end before exit" in done.stderr
+
+
+def test_ctrl_c_while_waiting_at_exit_for_a_stopped_run_exits_at_once(tmp_path):
+    # the stopped run goes on for its own 120 s; Ctrl-C during the wait at exit leaves with 130
+    script = tmp_path / "abandon.py"
+    script.write_text(SCRIPT.replace('options={"time_limit": 4.0}', 'options={"time_limit": 120.0}'))
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    line = proc.stderr.readline()
+    while line and "waiting for 1 stopped HiGHS run(s) to end before exit" not in line:
+        line = proc.stderr.readline()
+    assert "Ctrl-C to exit at once" in line
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)  # a guard against a hang (the run has 100+ s to go)
+    assert "ABANDONED 1" in out
+    assert proc.returncode == 130
+    assert "terminate called" not in err
