@@ -38,6 +38,10 @@ with the ``table`` part's recorded run.
 
 Part ``ctrlc``: a real SIGINT to a process solving without a time limit; seconds from
 the signal to the process's exit, and what it returned.
+
+Part ``ctrlc_china``: SIGINT on china capacitated min_cost through the Python API and
+``channelopt solve``, in the Lagrangian phase and in a final MIP; seconds to the plan and
+to the process's exit (issue 10; figures in ``RESULTS.md``).
 """
 
 from __future__ import annotations
