@@ -821,10 +821,10 @@ def _join_abandoned() -> None:
     this join. The runs were cancelled and had their time limit set to 0, so they end.
     """
     alive = [(h, w) for h, w in _ABANDONED if w.is_alive()]
-    if alive:
-        print(f"channelopt: waiting for {len(alive)} stopped HiGHS run(s) to end before exit "
-              "(Ctrl-C to exit at once)", file=sys.stderr, flush=True)
-    try:
+    try:  # the message inside: a Ctrl-C right after it is read must land in this try
+        if alive:
+            print(f"channelopt: waiting for {len(alive)} stopped HiGHS run(s) to end before exit "
+                  "(Ctrl-C to exit at once)", file=sys.stderr, flush=True)
         for h, worker in alive:
             try:
                 h.cancelSolve()
