@@ -137,12 +137,15 @@ def test_ctrl_c_in_the_radius_lagrangian_stage_returns_the_heuristic_plan(tmp_pa
 
 
 def test_ctrl_c_in_the_radius_mip_stops_it_and_starts_no_other_round(tmp_path):
-    lines, code, costs, opened = interrupt_at(tmp_path, "radius-mip", (800, 200, 20), "CALL mip", after=1.5)
+    # 1200 x 300, p=40: rounds of ~0.25 s at first (800 x 200, p=20 was proven in one round before a signal
+    # 1.5 s later). The signal goes at once, so it lands in the first round or in the loop's own Python
+    # steps around it, which used to let KeyboardInterrupt escape and lose the plan in hand
+    lines, code, costs, opened = interrupt_at(tmp_path, "radius-mip", (1200, 300, 40), "CALL mip", after=0.0)
     status, termination, objective, bound, _ = _result(lines)
     assert code == 0, lines
     assert (status, termination) == ("feasible", "interrupted")
     assert not any(r.startswith("CALL") for r in lines)  # the interrupted round was the last one
-    assert int(opened.sum()) == 20
+    assert int(opened.sum()) == 40
     assert objective == pytest.approx(costs[:, opened].min(axis=1).sum())
     assert 0 < bound <= objective  # the Lagrangian bound: a real bound, below the plan
 

@@ -743,49 +743,55 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
         inside = (best_open is not None and not (best_open & shut).any() and not (keep & ~best_open).any()
                   and bool(live[_assign(lv, best_open)[0]].all()))
         mip_bound = -math.inf
-        while True:
-            rounds += 1
-            # a margin for plan assembly after the MIP (measured: HiGHS under load overran by ~10%)
-            if solver.interrupted:
-                break
-            left = solver.remaining()
-            room = None if left is None or budget is None else left - 0.1 * budget
-            if room is not None and room <= 0.02 * budget:
-                break
-            ap, blocks = _build(model, rl, top, y_lo, y_hi, fixed, net, all_fixed)
-            start = None
-            if inside:
-                _, c = _assign(rl, best_open)
-                start = _start(rl, blocks, best_open, c)
-            # on the caller's clock (a share ending `room` from now), so Ctrl-C and the limit reach it
-            mip_solver = solver if room is None else solver.share(room / left)
-            info = mip_solver.solve(ap, warm_start=start)
-            top_total = int((top + 1).sum())
-            if info.status == "infeasible":
-                # no plan better than best_obj exists (or none at all)
-                mip_bound = math.inf
-                break
-            if math.isfinite(info.bound):
-                mip_bound = info.bound
-            if not info.has_solution:
-                break
-            y_sol = np.round(blocks["y"].value) > 0.5
-            true_obj = price(y_sol)
-            if true_obj < best_obj - 1e-9 * max(1.0, abs(best_obj)):
-                best_open, best_obj, inside = y_sol, true_obj, True
-            _, c = _assign(rl, y_sol)
-            # (the truncated objective counts min(c_i, u_i^{top_i + 1}): exact up to the next level)
-            edge = rl.u(np.arange(n), np.minimum(top + 1, rl.n_levels - 1))
-            beyond = (c > edge + 1e-12 * np.maximum(1.0, np.abs(edge))) & (top < rl.n_levels - 1)
-            if info.status == "optimal" and not beyond.any():
-                break
-            if not beyond.any():
-                break  # time ran out inside this round
-            grow = np.flatnonzero(beyond)
-            need = rl.level_of(grow, c[grow])
-            top[grow] = np.minimum(rl.n_levels[grow] - 1, np.maximum(need, 2 * top[grow] + 1))
-            mip_bound = -math.inf  # the next round's bound supersedes this one
-            log.info("radius round %d: %d outlets beyond their levels", rounds, len(grow))
+        try:
+            while True:
+                rounds += 1
+                # a margin for plan assembly after the MIP (measured: HiGHS under load overran by ~10%)
+                if solver.interrupted:
+                    break
+                left = solver.remaining()
+                room = None if left is None or budget is None else left - 0.1 * budget
+                if room is not None and room <= 0.02 * budget:
+                    break
+                ap, blocks = _build(model, rl, top, y_lo, y_hi, fixed, net, all_fixed)
+                start = None
+                if inside:
+                    _, c = _assign(rl, best_open)
+                    start = _start(rl, blocks, best_open, c)
+                # on the caller's clock (a share ending `room` from now), so Ctrl-C and the limit reach it
+                mip_solver = solver if room is None else solver.share(room / left)
+                info = mip_solver.solve(ap, warm_start=start)
+                top_total = int((top + 1).sum())
+                if info.status == "infeasible":
+                    # no plan better than best_obj exists (or none at all)
+                    mip_bound = math.inf
+                    break
+                if math.isfinite(info.bound):
+                    mip_bound = info.bound
+                if not info.has_solution:
+                    break
+                y_sol = np.round(blocks["y"].value) > 0.5
+                true_obj = price(y_sol)
+                if true_obj < best_obj - 1e-9 * max(1.0, abs(best_obj)):
+                    best_open, best_obj, inside = y_sol, true_obj, True
+                _, c = _assign(rl, y_sol)
+                # (the truncated objective counts min(c_i, u_i^{top_i + 1}): exact up to the next level)
+                edge = rl.u(np.arange(n), np.minimum(top + 1, rl.n_levels - 1))
+                beyond = (c > edge + 1e-12 * np.maximum(1.0, np.abs(edge))) & (top < rl.n_levels - 1)
+                if info.status == "optimal" and not beyond.any():
+                    break
+                if not beyond.any():
+                    break  # time ran out inside this round
+                grow = np.flatnonzero(beyond)
+                need = rl.level_of(grow, c[grow])
+                top[grow] = np.minimum(rl.n_levels[grow] - 1, np.maximum(need, 2 * top[grow] + 1))
+                mip_bound = -math.inf  # the next round's bound supersedes this one
+                log.info("radius round %d: %d outlets beyond their levels", rounds, len(grow))
+        except KeyboardInterrupt:
+            # Ctrl-C in the loop's own Python steps (building a round, reading its plan): the plan in hand
+            # comes back, marked interrupted; the unfinished round's bound is not claimed
+            solver.deadline.interrupt()
+            mip_bound = -math.inf
         if math.isfinite(best_obj):
             bound = max(bound, min(best_obj, mip_bound))
         steps["mip"] = {"bound": mip_bound, "objective": best_obj, "rounds": rounds, "level_rows": top_total,
