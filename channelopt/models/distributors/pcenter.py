@@ -41,15 +41,14 @@ import dataclasses
 import logging
 import math
 import time
-import warnings
 
 import numpy as np
 
 from ..._arrays import ArrayProblem
-from ...exceptions import InfeasibleError, NoSolutionError, NotOptimalWarning
+from ...exceptions import InfeasibleError, NoSolutionError
 from ...plan import Plan
 from ...solver import SolveInfo, Solver, _gap
-from .plan import selection_plan
+from .plan import single_source_plan
 
 __all__ = ["pcenter_eligible", "solve_pcenter"]
 
@@ -415,14 +414,4 @@ def solve_pcenter(built, solver: Solver, t_start: float | None = None) -> Plan:
                     n_variables=m, n_integer=m, n_constraints=n, time_limit=limit, mip_gap=solver.mip_gap,
                     message=(f"strategy='radius' (covering p-center): {len(levels)} distance levels, "
                              f"{solves} set-cover MIP(s)"))
-    plan = selection_plan(net, lk.oi[pick], lk.dj[pick], np.ones(n), best_open.astype(float), out, model.kind,
-                          max_distance=model.max_distance)
-    plan.metrics.overall["selection_objective"] = model.objective
-    import pandas as pd
-
-    plan.tables["solve_steps"] = pd.DataFrame([{"step": k, **v} for k, v in steps.items()])
-    plan.settings = {"model": type(model).__name__, **model.get_params(), "solver": solver.to_dict()}
-    if status != "optimal":
-        warnings.warn(f"{type(model).__name__} plan is {status}, not proven optimal: gap {gap:.2%}.",
-                      NotOptimalWarning, stacklevel=4)
-    return plan
+    return single_source_plan(model, net, solver, lk.oi[pick], lk.dj[pick], best_open, out, steps)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from ...exceptions import SettingsError
+from ...exceptions import NotOptimalWarning, SettingsError
 from ...metrics import _coverage
 from ...plan import Plan
 from ...solver import SolveInfo
@@ -120,3 +122,18 @@ def _main_ids(dist_ids, pos: np.ndarray):
         main[pos >= 0] = dist_ids.to_numpy()[pos[pos >= 0]]
         return main
     return dist_ids.take(pos, allow_fill=True)  # extension ids (str): missing where unserved
+
+
+def single_source_plan(model, net, solver, oi, dj, opened, info: SolveInfo, steps: dict) -> Plan:
+    """The plan of a strategy that serves each outlet from one open distributor (radius p-median, covering
+    p-center): tables from the chosen links ``oi``/``dj``, the strategy's ``steps`` as ``solve_steps``, the
+    model's settings, and a NotOptimalWarning when the plan is not proven optimal."""
+    plan = selection_plan(net, oi, dj, np.ones(len(oi)), opened.astype(float), info, model.kind,
+                          max_distance=model.max_distance)
+    plan.metrics.overall["selection_objective"] = model.objective
+    plan.tables["solve_steps"] = pd.DataFrame([{"step": k, **v} for k, v in steps.items()])
+    plan.settings = {"model": type(model).__name__, **model.get_params(), "solver": solver.to_dict()}
+    if info.status != "optimal":
+        warnings.warn(f"{type(model).__name__} plan is {info.status}, not proven optimal: gap {info.gap:.2%}.",
+                      NotOptimalWarning, stacklevel=5)
+    return plan

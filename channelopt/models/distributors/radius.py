@@ -49,16 +49,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-import warnings
 
 import numpy as np
 
 from ..._arrays import ArrayProblem
-from ...exceptions import NoSolutionError, NotOptimalWarning
+from ...exceptions import NoSolutionError
 from ...plan import Plan
 from ...solver import SolveInfo, Solver, _gap
 from .. import _heuristics as heur
-from .plan import selection_plan
+from .plan import single_source_plan
 
 __all__ = ["radius_eligible", "solve_radius", "Levels", "median_lagrangian", "link_penalty", "branch"]
 
@@ -823,14 +822,4 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
                              + (f", branch and bound in {steps['branch']['nodes']} node(s)"
                                 if "branch" in steps else "")
                              + (f", radius MIP in {rounds} round(s)" if "mip" in steps else "")))
-    plan = selection_plan(net, lv.oi[pick], lv.dj[pick], np.ones(n), best_open.astype(float), out, model.kind,
-                          max_distance=model.max_distance)
-    plan.metrics.overall["selection_objective"] = model.objective
-    import pandas as pd
-
-    plan.tables["solve_steps"] = pd.DataFrame([{"step": k, **v} for k, v in steps.items()])
-    plan.settings = {"model": type(model).__name__, **model.get_params(), "solver": solver.to_dict()}
-    if status != "optimal":
-        warnings.warn(f"{type(model).__name__} plan is {status}, not proven optimal: gap {gap:.2%}.",
-                      NotOptimalWarning, stacklevel=4)
-    return plan
+    return single_source_plan(model, net, solver, lv.oi[pick], lv.dj[pick], best_open, out, steps)
