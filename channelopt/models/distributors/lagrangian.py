@@ -263,6 +263,13 @@ def _finish(model, net, best, state, prob, info, stages, t_start, solver, note: 
                       NotOptimalWarning, stacklevel=3)
     return plan
 
+def _opening_order(free, score, fixed, cap) -> np.ndarray:
+    """The free distributors in the order a rounding opens them: by the bound's score (ones the relaxation
+    opens at least half the time first), cheaper fixed cost per unit of capacity on ties."""
+    order = np.flatnonzero(free)
+    return order[np.lexsort((fixed[order] / np.maximum(cap[order], 1e-12), -score[order]))]
+
+
 def round_plan(arrays, forced, closed, score, solver, lp_seconds: list | None = None) -> dict | None:
     """Open the distributors the bound favours until the transportation LP serves everyone.
 
@@ -273,9 +280,7 @@ def round_plan(arrays, forced, closed, score, solver, lp_seconds: list | None = 
     total = float(demand.sum())
     cap = np.where(np.isfinite(capacity), capacity, total)
     free = ~forced & ~closed
-    # ones the relaxation opens at least half the time first, then by score, cheaper per unit on ties
-    order = np.flatnonzero(free)
-    order = order[np.lexsort((fixed[order] / np.maximum(cap[order], 1e-12), -score[order]))]
+    order = _opening_order(free, score, fixed, cap)
     rank = np.full(m, m, dtype=np.int64)
     rank[order] = np.arange(len(order))
     rank[forced] = -1
@@ -395,8 +400,7 @@ def greedy_plan(arrays, forced, closed, score) -> dict | None:
     total = float(demand.sum())
     cap = np.where(np.isfinite(capacity), capacity, total)
     free = ~forced & ~closed
-    order = np.flatnonzero(free)
-    order = order[np.lexsort((fixed[order] / np.maximum(cap[order], 1e-12), -score[order]))]
+    order = _opening_order(free, score, fixed, cap)
     cum = cap[forced].sum() + np.cumsum(cap[order])
     k = min(len(order), max(int(np.searchsorted(cum, total * (1 + 1e-9))) + 1, int((score[order] >= 0.5).sum())))
     is_open = forced.copy()
