@@ -249,3 +249,31 @@ def test_lagrangian_bound_is_the_dual_function_at_its_multipliers_over_all_links
                                                                                      if j not in (3, 7)], p - 1))
     assert lag["bound"] <= best + 1e-9
     assert lag["bound"] >= 0.8 * best
+
+
+@pytest.mark.parametrize("rows", [{}, {"max_new": 3}])
+def test_radius_builds_the_assignment_mip_only_when_asked(rows):
+    """The radius path (branch and bound, or the radius MIP with a max_new row) never formulates the classic
+    assignment MIP (a column and a row per link); read, ``built.problem`` is that MIP and a user's row holds."""
+    net = _tied(26, n=24, m=8)
+    cost = net.costs()
+    p = 3
+    model = co.DistributorSelection(objective="p_median", p=p, **rows)
+    built = model.build(net)
+    assert built.strategy == "radius"
+    assert built._arrays.n_cols == 0 and "x" not in built.state  # nothing formulated at build time
+    plan = built.solve(HIGHS)
+    assert built._arrays.n_cols == 0 and "x" not in built.state  # nor by the radius solve
+    assert plan.objective == pytest.approx(_brute_p_median(cost, p))
+    again = model.build(net)
+    mip = co.DistributorSelection(objective="p_median", p=p, strategy="mip", **rows).build(net)
+    prob = again.problem
+    assert (again.arrays.n_cols, again.arrays.n_rows) == (mip.arrays.n_cols, mip.arrays.n_rows)
+    assert [v.name for v in prob.variables()] == [v.name for v in mip.problem.variables()]
+    first = int(np.flatnonzero(plan.distributors["open"].to_numpy(dtype=bool))[0])
+    y = {v.name: v for v in prob.variables() if v.name.startswith("y")}
+    prob += y[sorted(y)[first]] == 0  # close one distributor of the optimum: the MIP must see it
+    plan2 = again.solve(HIGHS)
+    assert not plan2.distributors["open"].to_numpy(dtype=bool)[first]
+    rest = [j for j in range(8) if j != first]
+    assert plan2.objective == pytest.approx(_brute_p_median(cost[:, rest], p))

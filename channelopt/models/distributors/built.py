@@ -50,8 +50,9 @@ class SelectionBuilt(BuiltModel):
 
     def __init__(self, model, network, problem=None, state=None, build_seconds=0.0, *, arrays=None,
                  strategy: str = "mip", formulate=None):
-        # ``formulate`` fills ``arrays`` (still empty) and ``state`` on first read of ``arrays``: the covering
-        # p-center never needs the assignment MIP unless a user asks for it (or for ``problem``)
+        # ``formulate`` fills ``arrays`` (still empty) and ``state`` on first read of ``arrays``: the radius
+        # strategy (p-median levels, covering p-center) never needs the assignment MIP unless a user asks for
+        # it (or for ``problem``)
         self._formulate = formulate
         super().__init__(model, network, problem, state, build_seconds, arrays=arrays)
         self.strategy = strategy
