@@ -2,8 +2,7 @@
 
 The heuristics work on the allowed links (``oi``, ``dj``, ``cost`` arrays: O(links)
 memory, no n x m array; issue 13) and return the set of distributors to open; the MIP
-solver completes (and improves) the rest. The dense-matrix entry points (``inf`` where a
-link is not allowed) turn the matrix into links and call the same code.
+solver completes (and improves) the rest; there are no dense-matrix entry points.
 :func:`lagrangian_bound` works on the sparse links and proves a lower bound, with the
 penalties that let a caller drop links and distributors no better plan can use.
 """
@@ -15,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["greedy_median", "greedy_median_links", "greedy_capacitated", "greedy_capacitated_links", "greedy_cover",
-           "greedy_cover_links", "nearest_open", "assign_greedy", "assign_greedy_links", "LagrangianBound",
-           "lagrangian_bound"]
+__all__ = ["greedy_median_links", "greedy_capacitated_links", "greedy_cover_links", "assign_greedy_links",
+           "LagrangianBound", "lagrangian_bound"]
 
 
 def _penalty(cost: np.ndarray) -> float:
@@ -25,12 +23,6 @@ def _penalty(cost: np.ndarray) -> float:
     finite = cost[np.isfinite(cost)]
     big = (float(finite.max()) if finite.size else 1.0) * 10.0 + 1.0
     return big * 10.0
-
-
-def _links_of(cost: np.ndarray):
-    """A dense matrix (``inf`` = no link) as link arrays: the dense entry points' adapter."""
-    oi, dj = np.nonzero(np.isfinite(cost))
-    return oi, dj, cost[oi, dj]
 
 
 @dataclass(frozen=True)
@@ -157,15 +149,6 @@ def greedy_median_links(oi, dj, cost, n: int, m: int, *, p: int | None = None, f
     return is_open
 
 
-def greedy_median(cost: np.ndarray, *, p: int | None = None, fixed: np.ndarray | None = None,
-                  forced: np.ndarray | None = None, closed: np.ndarray | None = None,
-                  seconds: float = 2.0) -> np.ndarray:
-    """:func:`greedy_median_links` on a dense cost matrix (``inf`` = no link); prefer the links form."""
-    n, m = cost.shape
-    return greedy_median_links(*_links_of(cost), n, m, p=p, fixed=fixed, forced=forced, closed=closed,
-                               seconds=seconds)
-
-
 def greedy_capacitated_links(oi, dj, cost, n: int, m: int, demand: np.ndarray, capacity: np.ndarray,
                              fixed: np.ndarray, *, forced: np.ndarray | None = None,
                              closed: np.ndarray | None = None, p: int | None = None,
@@ -203,15 +186,6 @@ def greedy_capacitated_links(oi, dj, cost, n: int, m: int, demand: np.ndarray, c
         if np.isfinite(score[j]):
             is_open[j] = True
     return is_open
-
-
-def greedy_capacitated(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, fixed: np.ndarray, *,
-                       forced: np.ndarray | None = None, closed: np.ndarray | None = None,
-                       p: int | None = None, slack: float = 1.05) -> np.ndarray:
-    """:func:`greedy_capacitated_links` on a dense cost matrix (``inf`` = no link)."""
-    n, m = cost.shape
-    return greedy_capacitated_links(*_links_of(cost), n, m, demand, capacity, fixed, forced=forced, closed=closed,
-                                    p=p, slack=slack)
 
 
 def greedy_cover_links(oi, dj, n: int, m: int, weight: np.ndarray, *, p: int | None = None,
@@ -258,24 +232,6 @@ def greedy_cover_links(oi, dj, n: int, m: int, weight: np.ndarray, *, p: int | N
     return is_open
 
 
-def greedy_cover(cover: np.ndarray, weight: np.ndarray, *, p: int | None = None, budget: float | None = None,
-                 fixed: np.ndarray | None = None, forced: np.ndarray | None = None,
-                 closed: np.ndarray | None = None, full: bool = False) -> np.ndarray:
-    """:func:`greedy_cover_links` on a dense boolean (n_outlets, n_distributors) cover matrix."""
-    n, m = cover.shape
-    oi, dj = np.nonzero(cover)
-    return greedy_cover_links(oi, dj, n, m, weight, p=p, budget=budget, fixed=fixed, forced=forced, closed=closed,
-                              full=full)
-
-
-def nearest_open(cost: np.ndarray, is_open: np.ndarray) -> np.ndarray:
-    """Cheapest open distributor of each outlet (-1 where none is allowed)."""
-    c = np.where(is_open[None, :], cost, np.inf)
-    j = np.argmin(c, axis=1)
-    j[~np.isfinite(c[np.arange(len(c)), j])] = -1
-    return j
-
-
 def assign_greedy_links(oi, dj, cost, n: int, demand: np.ndarray, capacity: np.ndarray, is_open: np.ndarray, *,
                         single_source: bool) -> np.ndarray | None:
     """Assign outlets to open distributors within capacity, largest demand first, cheapest link first.
@@ -316,19 +272,6 @@ def assign_greedy_links(oi, dj, cost, n: int, demand: np.ndarray, capacity: np.n
                 return None
             share[ks[0]] = 1.0
     return share[back]
-
-
-def assign_greedy(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, is_open: np.ndarray, *,
-                  single_source: bool) -> np.ndarray | None:
-    """:func:`assign_greedy_links` on a dense cost matrix; returns an (n, m) array of shares."""
-    n, m = cost.shape
-    oi, dj, c = _links_of(cost)
-    share = assign_greedy_links(oi, dj, c, n, demand, capacity, is_open, single_source=single_source)
-    if share is None:
-        return None
-    out = np.zeros((n, m))
-    out[oi, dj] = share
-    return out
 
 
 @dataclass

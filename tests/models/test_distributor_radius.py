@@ -123,25 +123,50 @@ def test_penalty_fixing_closes_only_distributors_no_better_plan_opens(seed, p):
         assert without_j >= upper - 1e-9
 
 
-@pytest.mark.parametrize(("seed", "p"), [(12, 3), (13, 5)])
-def test_interchange_ends_where_no_single_swap_improves(seed, p):
+def _dense_swaps(cost, is_open, forced, closed):
+    """Best-improvement swaps on a dense matrix (inf: no link, priced 10 max + 1), all pairs priced at once:
+    the first-plan search the radius strategy ran below 4M cells before issue 13 made it sparse."""
+    c = np.where(np.isfinite(cost), cost, np.nanmax(np.where(np.isfinite(cost), cost, 0.0)) * 10 + 1)
+    n, m = c.shape
+    is_open = is_open.copy()
+    while True:
+        opened = np.flatnonzero(is_open)
+        sub = c[:, opened]
+        two = np.argsort(sub, axis=1, kind="stable")[:, :2]
+        who, d1, d2 = two[:, 0], sub[np.arange(n), two[:, 0]], sub[np.arange(n), two[:, 1]]
+        low = np.minimum(c, d1[:, None])
+        delta = (low - d1[:, None]).sum(axis=0)[None, :] + np.stack(
+            [(np.minimum(c, d2[:, None]) - low)[who == r].sum(axis=0) for r in range(len(opened))])
+        delta[:, is_open | closed] = np.inf
+        delta[forced[opened], :] = np.inf
+        r, j = np.unravel_index(int(np.argmin(delta)), delta.shape)
+        if not delta[r, j] < -1e-9 * max(1.0, float(d1.sum())):
+            return is_open
+        is_open[opened[r]] = False
+        is_open[j] = True
+
+
+@pytest.mark.parametrize(("seed", "p", "k"), [(12, 3, None), (13, 5, None), (27, 4, 3), (28, 6, 2)])
+def test_sparse_interchange_makes_the_dense_matrix_swaps(seed, p, k):
+    """On integer costs (exact sums) the link-based swaps pick the same swap as the dense (n x m) search at
+    every step, also where restricted candidates (k nearest) leave outlets without an open link at the start."""
     rng = np.random.default_rng(seed)
-    cost = rng.uniform(1, 50, (40, 12))
-    start = np.zeros(12, dtype=bool)
-    start[rng.choice(12, p, replace=False)] = True
-    none = np.zeros(12, dtype=bool)
-    out = radius.interchange(cost, start, forced=none, closed=none, seconds=10.0)
-    assert out.sum() == p
-
-    def total(mask):
-        return cost[:, mask].min(axis=1).sum()
-
-    assert total(out) <= total(start) + 1e-9
-    for r in np.flatnonzero(out):
-        for j in np.flatnonzero(~out):
-            trial = out.copy()
-            trial[r], trial[j] = False, True
-            assert total(trial) >= total(out) - 1e-9
+    n, m = 60, 14
+    cost = rng.integers(1, 200, (n, m)).astype(float)
+    if k is not None:  # each outlet keeps its k cheapest links
+        far = np.argsort(cost, axis=1, kind="stable")[:, k:]
+        np.put_along_axis(cost, far, np.inf, axis=1)
+    oi, dj = np.nonzero(np.isfinite(cost))
+    lv = Levels(oi, dj, cost[oi, dj], n)
+    forced, closed = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
+    forced[0], closed[1] = True, True
+    start = forced.copy()
+    start[rng.choice(np.arange(2, m), p - 1, replace=False)] = True
+    out = radius.sparse_interchange(lv, start, forced=forced, closed=closed, seconds=30.0)
+    ref = _dense_swaps(cost, start, forced, closed)
+    assert out.tolist() == ref.tolist()
+    assert not (out == start).all()  # swaps were made (not a vacuous check)
+    assert out[0] and not out[1] and out.sum() == p
 
 
 def _all_plans(cost, p):
@@ -219,8 +244,8 @@ def test_sparse_interchange_ends_where_no_single_swap_improves(seed, p):
 
 @pytest.mark.parametrize(("seed", "p"), [(22, 2), (23, 4)])
 def test_large_instance_path_reaches_the_brute_force_optimum(seed, p, monkeypatch):
-    # the path of instances too large for a dense heuristic matrix: sparse swaps, then the tree
-    monkeypatch.setattr(radius, "DENSE_HEURISTIC_CELLS", 0)
+    # the path of instances too large for the greedy: sparse swaps from an even spread, then the tree
+    monkeypatch.setattr(radius, "GREEDY_HEURISTIC_LINKS", 0)
     net = _tied(seed, n=40, m=10)
     best = _brute_p_median(net.costs(), p)
     plan = co.DistributorSelection(objective="p_median", p=p, strategy="radius").solve(net, solver=HIGHS)

@@ -13,8 +13,8 @@ Each ``y_j`` appears once per outlet (at its level), there are no ``x_ij <= y_j`
 and equal costs share one level (OR-Library pmed distances are integers: about 150
 levels per outlet instead of 800 links). The LP bound equals the strong classic one.
 
-The solve: greedy + swap search for a first plan (on instances too large for a dense
-matrix, swaps on the sparse sorted links from an even spread); the Lagrangian bound (assignment rows
+The solve: greedy + swap search on the sorted links for a first plan (on instances too
+large for the greedy's passes, swaps from an even spread); the Lagrangian bound (assignment rows
 relaxed; its optimum is the LP bound) from subgradient steps over the links below each
 outlet's multiplier; fixing by penalties, of distributors and of single links (a link
 whose forced use lifts the bound to the best plan's cost carries no better plan); then a
@@ -66,9 +66,9 @@ FULL_LEVELS_LINKS = 200_000
 #: seconds of the Lagrangian stage: this share of the time limit, or LAGRANGIAN_SECONDS without one
 LAGRANGIAN_SHARE = 0.25
 LAGRANGIAN_SECONDS = 30.0
-#: outlets x distributors up to which the first plan comes from greedy + swap on a dense matrix
-#: (20,000 x 1,000 took 80 s and 5 GB that way; above this the Lagrangian's open sets give it)
-DENSE_HEURISTIC_CELLS = 4_000_000
+#: links up to which the first plan comes from the ADD greedy + swaps (each greedy step is a pass over
+#: the links; 20,000 x 1,000 took 80 s that way; above this, swaps from an even spread give it)
+GREEDY_HEURISTIC_LINKS = 4_000_000
 #: share of the time limit for each sparse swap search on large instances
 LARGE_SWAP_SHARE = 0.1
 #: subgradient steps per branch-and-bound node, from the parent's multipliers
@@ -202,48 +202,6 @@ def median_lagrangian(lv: Levels, m: int, *, p: int | None, fixed: np.ndarray, f
     return best
 
 
-def interchange(cost: np.ndarray, is_open: np.ndarray, *, forced: np.ndarray, closed: np.ndarray,
-                seconds: float) -> np.ndarray:
-    """Best-improvement swaps (one open out, one closed in) for p-median, all pairs priced at once.
-
-    With each outlet's nearest and second-nearest open cost ``d1``, ``d2`` and nearest
-    ``who``, swapping ``r`` out and ``j`` in changes the total by
-    ``sum_i min(c_ij, d1_i) - d1_i`` plus, over the outlets of ``r``,
-    ``min(c_ij, d2_i) - min(c_ij, d1_i)``: one (p x m) product per pass.
-    ``cost`` is dense (``inf`` where a link is not allowed); used on instances whose
-    dense matrix the network already holds.
-    """
-    import scipy.sparse as sp
-
-    c = np.where(np.isfinite(cost), cost, np.nanmax(np.where(np.isfinite(cost), cost, 0.0)) * 10 + 1)
-    n, m = c.shape
-    is_open = is_open.copy()
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        opened = np.flatnonzero(is_open)
-        if len(opened) < 2:
-            break
-        sub = c[:, opened]
-        two = np.argpartition(sub, 1, axis=1)[:, :2]
-        a, b = sub[np.arange(n), two[:, 0]], sub[np.arange(n), two[:, 1]]
-        swap = a > b
-        who = np.where(swap, two[:, 1], two[:, 0])
-        d1, d2 = np.minimum(a, b), np.maximum(a, b)
-        low = np.minimum(c, d1[:, None])
-        add_gain = (low - d1[:, None]).sum(axis=0)  # (m,)
-        extra = np.minimum(c, d2[:, None]) - low  # (n, m)
-        onehot = sp.csr_matrix((np.ones(n), (who, np.arange(n))), shape=(len(opened), n))
-        delta = add_gain[None, :] + np.asarray(onehot @ extra)  # (p, m): r out, j in
-        delta[:, is_open | closed] = np.inf
-        delta[forced[opened], :] = np.inf
-        r, j = np.unravel_index(int(np.argmin(delta)), delta.shape)
-        if not delta[r, j] < -1e-9 * max(1.0, float(d1.sum())):
-            break
-        is_open[opened[r]] = False
-        is_open[j] = True
-    return is_open
-
-
 def _runs(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Concatenated ``arange(start[i], end[i])`` (empty where end <= start)."""
     lengths = np.maximum(end - start, 0)
@@ -293,9 +251,14 @@ def sparse_interchange(lv, is_open: np.ndarray, *, forced: np.ndarray, closed: n
     ``sum_{i of r} max(0, d2_i - c_ij) - max(0, d1_i - c_ij)`` (what ``j`` gives back
     to ``r``'s outlets): only links cheaper than ``d2_i`` count, a prefix of each
     outlet's sorted run, so a pass reads a small share of the links.
+
+    A missing link (restricted candidates) costs ``10 max(c) + 1``, as an absent entry
+    of a dense cost matrix would: a start that leaves some outlet without an open link
+    can still be repaired by swaps.
     """
     is_open = is_open.copy()
     m = len(is_open)
+    big = 10.0 * float(lv.cost.max(initial=0.0)) + 1.0  # the cost of a missing link
     deadline = time.perf_counter() + seconds
     cap = np.full(lv.n, np.inf)
     while time.perf_counter() < deadline:
@@ -303,28 +266,29 @@ def sparse_interchange(lv, is_open: np.ndarray, *, forced: np.ndarray, closed: n
         if len(opened) < 2:
             break
         d1, who, d2 = _first_two(lv, is_open, cap)
-        if not np.isfinite(d1).all():
-            break
+        cap = d2
+        d1, d2 = np.minimum(d1, big), np.minimum(d2, big)
         slot = np.full(m, -1, dtype=np.int64)
         slot[opened] = np.arange(len(opened))
-        idx = _prefix(lv, np.where(np.isfinite(d2), d2, np.inf))
+        idx = _prefix(lv, d2)
         i, j, c = lv.oi[idx], lv.dj[idx], lv.cost[idx]
         gain1 = np.maximum(d1[i] - c, 0.0)
         a = np.bincount(j, weights=gain1, minlength=m)
-        back = np.maximum(d2[i] - c, 0.0) - gain1
-        b = np.bincount(slot[who[i]] * m + j, weights=back, minlength=len(opened) * m).reshape(len(opened), m)
-        lose = np.bincount(slot[who], weights=d2 - d1, minlength=len(opened))
-        with np.errstate(invalid="ignore"):
-            delta = lose[:, None] - a[None, :] - b
+        # outlets without an open link (who = -1) belong to no open distributor's loss
+        own = who[i] >= 0
+        back = np.maximum(d2[i[own]] - c[own], 0.0) - gain1[own]
+        b = np.bincount(slot[who[i[own]]] * m + j[own], weights=back,
+                        minlength=len(opened) * m).reshape(len(opened), m)
+        served = who >= 0
+        lose = np.bincount(slot[who[served]], weights=(d2 - d1)[served], minlength=len(opened))
+        delta = lose[:, None] - a[None, :] - b
         delta[:, is_open | closed] = np.inf
         delta[forced[opened], :] = np.inf
-        delta[np.isnan(delta)] = np.inf
         r, jj = np.unravel_index(int(np.argmin(delta)), delta.shape)
         if not delta[r, jj] < -1e-9 * max(1.0, float(d1.sum())):
             break
         is_open[opened[r]] = False
         is_open[jj] = True
-        cap = d2
     return is_open
 
 
@@ -619,18 +583,18 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
         _, c = _assign(lv, mask)
         return float(c.sum() + fixed[mask].sum()) if np.isfinite(c).all() else math.inf
 
-    # 1. first plan: greedy + swap (within a small share of the limit) on a dense matrix when it
-    # is small; larger instances take their first plans from the Lagrangian relaxation
+    # 1. first plan: greedy + swap (within a small share of the limit) on the links when they are few
+    # enough for the greedy's p passes; larger instances start from an even spread (below)
     t0 = time.perf_counter()
     secs = float(model.heuristic_seconds) if budget is None else min(float(model.heuristic_seconds), 0.1 * budget)
-    best_open, best_obj, dense = None, math.inf, None
-    if n * m <= DENSE_HEURISTIC_CELLS:
-        dense = np.full((n, m), np.inf)
-        dense[oi, dj] = cost
-        is_open = heur.greedy_median(dense, p=model.p, fixed=fixed if model.objective == "min_cost" else None,
-                                     forced=forced, closed=excluded, seconds=secs)
+    best_open, best_obj = None, math.inf
+    small = len(oi) <= GREEDY_HEURISTIC_LINKS
+    if small:
+        is_open = heur.greedy_median_links(oi, dj, cost, n, m, p=model.p,
+                                           fixed=fixed if model.objective == "min_cost" else None,
+                                           forced=forced, closed=excluded, seconds=secs)
         if model.p is not None and is_open.sum() == model.p:
-            is_open = interchange(dense, is_open, forced=forced, closed=excluded, seconds=secs)
+            is_open = sparse_interchange(lv, is_open, forced=forced, closed=excluded, seconds=secs)
         best_open, best_obj = is_open, price(is_open)
         if not math.isfinite(best_obj):
             best_open = None
@@ -678,14 +642,12 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
             if 0 < k <= len(cand):
                 seed_open[cand[np.argsort(rho[cand], kind="stable")[:k]]] = True
                 for start_open in (seed_open, best_open):
-                    better = (interchange(dense, start_open, forced=forced, closed=excluded, seconds=secs)
-                              if dense is not None else
-                              sparse_interchange(lv, start_open, forced=forced, closed=excluded,
-                                                 seconds=LARGE_SWAP_SHARE * (budget or LAGRANGIAN_SECONDS)))
+                    better = sparse_interchange(lv, start_open, forced=forced, closed=excluded,
+                                                seconds=secs if small else
+                                                LARGE_SWAP_SHARE * (budget or LAGRANGIAN_SECONDS))
                     val = price(better)
                     if val < best_obj:
                         best_open, best_obj = better, val
-    del dense
     bound = lag["bound"]
     if integral and math.isfinite(bound):
         bound = math.ceil(bound - 1e-6)
