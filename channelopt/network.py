@@ -164,6 +164,59 @@ def _check_numeric(frame: pd.DataFrame, name: str, id_col: str, column: str, *,
     frame[column] = arr
 
 
+def _plain_ids(ids: list) -> bool:
+    """Unique, present ids of one plain type (str or int): nothing ``_require_frame`` would reject."""
+    kinds = {type(v) for v in ids}
+    return len(kinds) == 1 and kinds <= {str, int} and len(set(ids)) == len(ids)
+
+
+def _light_matrix_network(cls, outlet_ids: list, distributor_ids: list, region_ids: list, channels,
+                          cost: np.ndarray, distances: np.ndarray, vectors) -> ChannelNetwork | None:
+    """``from_cost_matrix``'s network without the general constructor's pandas passes, or None.
+
+    Every check of the general path is made here in numpy / on the lists (finite,
+    non-negative numbers; capacity may be inf; costs and distances without NaN or
+    negatives, of shape n x m; unique ids of one plain type; channels given as text).
+    When one fails, None: the caller builds through the general constructor, whose checks
+    name the column, ids and fix. The frames are made once each, with the columns and
+    dtypes the general path gives them (at 100 x 5 its copies, resets, inserts and
+    per-column checks took ~2 ms of a ~8 ms solve, half of spopt's whole model; issue 13).
+    """
+    d, pot, fixed, cap = vectors
+    n, m = len(outlet_ids), len(distributor_ids)
+    if cost.shape != (n, m) or distances.shape != (n, m) or len(region_ids) != n:
+        return None
+    finite = np.isfinite(d).all() and np.isfinite(pot).all() and np.isfinite(fixed).all()
+    if not (finite and (d >= 0).all() and (pot >= 0).all() and (fixed >= 0).all()):
+        return None
+    if np.isnan(cap).any() or (cap < 0).any():
+        return None
+    for arr in (cost, distances):
+        if np.isnan(arr).any() or (arr < 0).any():
+            return None
+    if not (_plain_ids(outlet_ids) and _plain_ids(distributor_ids) and _plain_ids(list(dict.fromkeys(region_ids)))):
+        return None
+    if not isinstance(channels, str) and not (len(channels) == n and all(isinstance(c, str) for c in channels)):
+        return None  # astype(str) of other values, and missing ones named, by the general path
+    net = cls.__new__(cls)
+    net._settings(None, None, "length", "queen", DEFAULT_COST_PER_KM)
+    regions = list(dict.fromkeys(region_ids))
+    net.regions = pd.DataFrame({_REGION_ID: regions})
+    # the columns the general path adds (workload; existing, channels), in its order and dtypes
+    net.outlets = pd.DataFrame({_OUTLET_ID: outlet_ids, _REGION_ID: region_ids, "channel": channels,
+                                "potential": pot, "demand": d, "workload": np.ones(n)})
+    net.distributors = pd.DataFrame({_DIST_ID: distributor_ids, "fixed_cost": fixed, "capacity": cap,
+                                     "existing": np.zeros(m, dtype=bool),
+                                     "channels": np.full(m, None, dtype=object)})
+    net.crs = None
+    net.graph = nx.Graph()
+    net.graph.add_nodes_from(regions)
+    # two arrays, as the general path holds (costs() and distances() hand them out)
+    net._costs, net._distances = cost, distances.copy() if distances is cost else distances
+    net._distances_given = True
+    return net
+
+
 def _parse_channels(value) -> frozenset | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -271,13 +324,7 @@ class ChannelNetwork:
         road_weight: str = "length",
         name: str | None = None,
     ) -> None:
-        self.name = name
-        self.road_graph = road_graph
-        self.road_weight = road_weight
-        self.contiguity = contiguity
-        if not (np.isfinite(cost_per_km) and cost_per_km >= 0):
-            raise SettingsError(f"cost_per_km must be a finite number >= 0, got {cost_per_km!r}.")
-        self.cost_per_km = float(cost_per_km)
+        self._settings(name, road_graph, road_weight, contiguity, cost_per_km)
         self.regions = self._validate_regions(regions)
         self.outlets = self._validate_outlets(outlets) if outlets is not None else None
         self.distributors = self._validate_distributors(distributors) if distributors is not None else None
@@ -286,6 +333,15 @@ class ChannelNetwork:
         self._costs = self._validate_matrix(costs, "costs") if costs is not None else None
         self._distances = self._validate_matrix(distances, "distances") if distances is not None else None
         self._distances_given = distances is not None  # _distances also caches computed km
+
+    def _settings(self, name, road_graph, road_weight, contiguity, cost_per_km) -> None:
+        self.name = name
+        self.road_graph = road_graph
+        self.road_weight = road_weight
+        self.contiguity = contiguity
+        if not (np.isfinite(cost_per_km) and cost_per_km >= 0):
+            raise SettingsError(f"cost_per_km must be a finite number >= 0, got {cost_per_km!r}.")
+        self.cost_per_km = float(cost_per_km)
 
     # ------------------------------------------------------------------ validation
     def _validate_regions(self, regions) -> pd.DataFrame:
@@ -542,24 +598,29 @@ class ChannelNetwork:
 
         d = vec(demand, n, 1.0, "demand")
         pot = vec(potential, n, 0.0, "potential") if potential is not None else d.copy()
+        fixed = vec(fixed_cost, m, 0.0, "fixed_cost")
+        cap = vec(capacity, m, np.inf, "capacity")
         outlet_ids = list(outlet_ids) if outlet_ids is not None else [f"o{i}" for i in range(n)]
         distributor_ids = list(distributor_ids) if distributor_ids is not None else [f"d{j}" for j in range(m)]
         region_ids = list(region_ids) if region_ids is not None else ["all"] * n
+        channels = channel if isinstance(channel, str) else list(channel)
+        dist_arr = cost_arr if distances is None else np.array(distances, dtype=float)
+        light = _light_matrix_network(cls, outlet_ids, distributor_ids, region_ids, channels, cost_arr, dist_arr,
+                                      (d, pot, fixed, cap))
+        if light is not None:
+            return light
+        # something to name (NaN, negative, duplicate or missing ids, shapes): the general
+        # constructor's checks say what and where
         outlets = pd.DataFrame({
             _OUTLET_ID: outlet_ids,
             _REGION_ID: region_ids,
-            "channel": channel if isinstance(channel, str) else list(channel),
+            "channel": channels,
             "potential": pot,
             "demand": d,
         })
-        dists = pd.DataFrame({
-            _DIST_ID: distributor_ids,
-            "fixed_cost": vec(fixed_cost, m, 0.0, "fixed_cost"),
-            "capacity": vec(capacity, m, np.inf, "capacity"),
-        })
+        dists = pd.DataFrame({_DIST_ID: distributor_ids, "fixed_cost": fixed, "capacity": cap})
         regions = pd.DataFrame({_REGION_ID: pd.unique(pd.Series(region_ids))})
-        return cls(regions, outlets, dists, costs=cost_arr,
-                   distances=cost_arr if distances is None else distances)
+        return cls(regions, outlets, dists, costs=cost_arr, distances=dist_arr)
 
     @classmethod
     def from_graph(
