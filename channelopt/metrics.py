@@ -202,18 +202,68 @@ def outlets_outside_territory(assignments: pd.DataFrame, owners: pd.DataFrame | 
     return int((owner != served["distributor_id"].to_numpy()).sum())
 
 
+class _Deferred:
+    """Attributes made on first read: ``_defer(name=make)`` drops ``name`` and ``make()`` builds it when read.
+
+    A small plan's tables cost more to make as pandas frames (~0.2 ms each) than the
+    solve (issue 13), and a batch of scenarios often reads only the objective and a few
+    overall metrics. The value made is the one an eager build would have given (the
+    builders hold copies of their inputs, taken at assembly); it is stored, so later
+    reads see the same object. Setting the attribute replaces its builder; copying or
+    pickling builds everything first, so a copy carries plain values.
+    """
+
+    def _defer(self, **builders) -> None:
+        pending = self.__dict__.setdefault("_pending", {})
+        for name, make in builders.items():
+            self.__dict__.pop(name, None)
+            pending[name] = make
+
+    def _deferred(self, name: str):
+        """``(True, value)`` after building a pending attribute, else ``(False, None)``."""
+        pending = self.__dict__.get("_pending")
+        if not pending or name not in pending:
+            return False, None
+        value = pending[name]()
+        del pending[name]  # after the build: a failed build leaves its builder in place
+        self.__dict__[name] = value
+        return True, value
+
+    def __setattr__(self, name: str, value) -> None:
+        pending = self.__dict__.get("_pending")
+        if pending:
+            pending.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __getstate__(self) -> dict:
+        for name in list(self.__dict__.get("_pending", {})):
+            self._deferred(name)
+        return {k: v for k, v in self.__dict__.items() if k != "_pending"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+
+# The tables' defaults are factories, not class attributes, so that a table not yet made is
+# found by __getattr__ (a class attribute None would answer first).
 @dataclass
-class Metrics:
+class Metrics(_Deferred):
     """Metrics of a plan: ``overall`` numbers and tables by region, channel, territory.
 
     Index like a dict for the overall numbers: ``plan.metrics["weighted_distribution"]``.
     """
 
     overall: dict[str, float] = field(default_factory=dict)
-    by_region: pd.DataFrame | None = None
-    by_channel: pd.DataFrame | None = None
-    by_territory: pd.DataFrame | None = None
-    by_distributor: pd.DataFrame | None = None
+    by_region: pd.DataFrame | None = field(default_factory=lambda: None)
+    by_channel: pd.DataFrame | None = field(default_factory=lambda: None)
+    by_territory: pd.DataFrame | None = field(default_factory=lambda: None)
+    by_distributor: pd.DataFrame | None = field(default_factory=lambda: None)
+
+    def __getattr__(self, name: str):
+        made, value = self._deferred(name)
+        if made:
+            return value
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __getitem__(self, key: str) -> float:
         return self.overall[key]
@@ -354,14 +404,16 @@ def _coverage(outlets: pd.DataFrame, covered, index: pd.Index, rcode: np.ndarray
     if out_cov.any():
         extra = pd.DataFrame({"c": ccode[out_cov], "r": regions[out_cov]}).groupby("c")["r"].nunique()
         c_reached[extra.index.to_numpy()] += extra.to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        by_channel = pd.DataFrame({
-            "outlets": c_out,
-            "covered_outlets": c_cov,
-            "numeric_distribution": c_cov / np.where(c_out > 0, c_out, 1),
-            "weighted_distribution": np.where(c_pot != 0, c_cpot / np.where(c_pot != 0, c_pot, 1.0), np.nan),
-            "regions_reached": c_reached,
-        }, index=pd.Index(ch_names, name="channel"))
+
+    def make_by_channel() -> pd.DataFrame:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return pd.DataFrame({
+                "outlets": c_out,
+                "covered_outlets": c_cov,
+                "numeric_distribution": c_cov / np.where(c_out > 0, c_out, 1),
+                "weighted_distribution": np.where(c_pot != 0, c_cpot / np.where(c_pot != 0, c_pot, 1.0), np.nan),
+                "regions_reached": c_reached,
+            }, index=pd.Index(ch_names, name="channel"))
 
     if link_codes is not None:
         o_code, o_idx, d_code = link_codes
@@ -379,8 +431,13 @@ def _coverage(outlets: pd.DataFrame, covered, index: pd.Index, rcode: np.ndarray
         cov_r = n_cov > 0
         overall["mean_distributors_per_covered_region"] = float(n_dist[cov_r].mean()) if cov_r.any() \
             else float("nan")
+    if budget is None or not len(budget):
+        # the tables are made on first read (every column above is this call's own array)
+        metrics = Metrics(overall=overall)
+        metrics._defer(by_region=lambda: pd.DataFrame(cols, index=index), by_channel=make_by_channel)
+        return metrics
     by_region = pd.DataFrame(cols, index=index)
-
+    by_channel = make_by_channel()
     if budget is not None and len(budget):
         spend = budget.groupby("region_id")["spend"].sum().reindex(by_region.index).fillna(0.0)
         by_region["spend"] = spend

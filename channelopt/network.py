@@ -211,6 +211,9 @@ def _light_matrix_network(cls, outlet_ids: list, distributor_ids: list, region_i
     net.crs = None
     net.graph = nx.Graph()
     net.graph.add_nodes_from(regions)
+    # the cached outlet_region_index, from the lists in hand (pandas' get_indexer: ~0.4 ms at 100 outlets)
+    pos = {r: i for i, r in enumerate(regions)}
+    net.__dict__["outlet_region_index"] = np.fromiter((pos[r] for r in region_ids), dtype=np.intp, count=n)
     # two arrays, as the general path holds (costs() and distances() hand them out)
     net._costs, net._distances = cost, distances.copy() if distances is cost else distances
     net._distances_given = True

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ._json import jsonable
-from .metrics import Metrics
+from .metrics import Metrics, _Deferred
 from .solver import SolveInfo
 
 __all__ = ["Plan"]
@@ -31,7 +31,7 @@ def _frame_records(frame: pd.DataFrame) -> list[dict]:
 
 
 @dataclass
-class Plan:
+class Plan(_Deferred):
     """Decisions, solve info and metrics of one solved model.
 
     Attributes
@@ -98,8 +98,12 @@ class Plan:
         return self.info.proven_optimal
 
     # -- decision tables, by name (plan.tables holds them all)
+    def _tables(self) -> dict[str, pd.DataFrame]:
+        # plan assembly may leave the tables (and assignments) to be made on first read (_Deferred)
+        return self.__dict__["tables"] if "tables" in self.__dict__ else self._deferred("tables")[1] or {}
+
     def _table(self, name: str) -> pd.DataFrame:
-        tables = self.__dict__.get("tables", {})
+        tables = self._tables()
         if name in tables:
             return tables[name]
         raise AttributeError(f"a {self.kind} plan has no {name!r} table; its tables are {sorted(tables)}.")
@@ -145,8 +149,11 @@ class Plan:
         return self._table("solve_steps")
 
     def __getattr__(self, name: str):
+        made, value = self._deferred(name)
+        if made:
+            return value
         # Tables of kinds without a property above (pricing, assortment, partner tiers ...).
-        tables = self.__dict__.get("tables", {})
+        tables = self._tables()
         if not name.startswith("_") and name in tables:
             return tables[name]
         # Also reached when a table property above finds no such table.

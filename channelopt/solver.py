@@ -999,6 +999,44 @@ def _run_interruptible(h, deadline: Deadline, limit: float | None):
             return None, presses > 0, True
 
 
+#: models with at most this many nonzeros run in the calling thread first (see _run_inline)
+INLINE_NNZ = 5_000
+#: seconds HiGHS may run in the calling thread before the run goes on in a worker thread
+INLINE_SLICE = 0.02
+
+
+def _run_inline(h, deadline: Deadline) -> tuple[Any, bool]:
+    """``h.run()`` in the calling thread, SIGINT held until it returns: ``(run status, interrupted)``.
+
+    For small models (at most ``INLINE_NNZ`` nonzeros) and a run of at most
+    ``INLINE_SLICE`` seconds (HiGHS's own time limit; :func:`_solve_highs` goes on in
+    the worker thread of :func:`_run_interruptible` when the slice ends first), the worker
+    thread's start and wake-ups cost more than the solve: at 100 x 5, 0.4 ms of HiGHS
+    took 0.8 ms (min) and 3-4.6 ms (median, load 5-6) through the thread (issue 13).
+    A Ctrl-C meanwhile is held (SIGINT blocked, so that it cannot surface anywhere in the
+    caller) and handled when the run returns, at most a slice later: the run's plan comes
+    back marked as interrupted and the solve's clock is told, as for a threaded run.
+    No Python callback is attached here: the run cannot be given up on, so it needs no
+    incumbent kept aside, and a callback would be Python code where a signal could land.
+    """
+    held = _hold_sigint()
+    try:
+        status = h.run()  # highspy releases the GIL inside
+    except Exception as exc:  # reported as a failed run, as a worker thread's would be
+        log.warning("HiGHS run() raised %r", exc)
+        status = None
+    except BaseException:
+        _release_sigint(held)
+        raise
+    try:
+        _release_sigint(held)  # a Ctrl-C held during the run is raised here, and handled
+    except KeyboardInterrupt:
+        deadline.interrupt()
+        log.warning("Ctrl-C: the solver's run had ended; its plan is kept")
+        return status, True
+    return status, False
+
+
 class _Run:
     """One ``h.run()`` in channelopt's own thread; alive until ``run()`` returns.
 
@@ -1110,9 +1148,26 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
         limit = _highs_time_limit(settings._call_limit(), len(a.data))
         h.setOptionValue("time_limit", float(limit))
     incumbent = _Incumbent()
-    if a.is_mip:
-        incumbent.attach(h)
-    run_status, interrupted, abandoned = _run_interruptible(h, settings.deadline, limit)
+    run_status, interrupted, abandoned, sliced = None, False, False, False
+    # a HiGHS time limit of the caller's own must be watched from a worker thread
+    inline = len(a.data) <= INLINE_NNZ and "time_limit" not in settings.options
+    if inline:
+        sliced = limit is None or limit > INLINE_SLICE
+        if sliced:
+            h.setOptionValue("time_limit", INLINE_SLICE)
+        run_status, interrupted = _run_inline(h, settings.deadline)
+        sliced = sliced and not interrupted and h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
+        if sliced:
+            # not done within the slice: on in the worker thread (the same run object, so its
+            # incumbent stays), on what the call has left
+            log.info("HiGHS did not finish within its %.2fs inline slice; going on in a worker thread", INLINE_SLICE)
+            if limit is not None:
+                limit = _highs_time_limit(settings._call_limit(), len(a.data))
+            h.setOptionValue("time_limit", highspy.kHighsInf if limit is None else float(limit))
+    if not inline or sliced:
+        if a.is_mip:
+            incumbent.attach(h)
+        run_status, interrupted, abandoned = _run_interruptible(h, settings.deadline, limit)
     if abandoned:
         info, values = _abandoned_result(a, incumbent, interrupted, limit, obj_scale, tol)
         return info, values, tol

@@ -58,6 +58,8 @@ def test_matrix_network_equals_the_general_constructors(kw):
     np.testing.assert_array_equal(light.costs(), general.costs())
     np.testing.assert_array_equal(light.distances(), general.distances())
     assert light.distance_unit == general.distance_unit == "as given"
+    # the light path fills the cached outlet_region_index from its lists: the general one, computed
+    np.testing.assert_array_equal(light.outlet_region_index, general.outlet_region_index)
     assert sorted(vars(light)) == sorted(vars(general))
     for key in ("name", "road_graph", "road_weight", "contiguity", "cost_per_km", "crs", "_distances_given"):
         assert getattr(light, key) == getattr(general, key), key

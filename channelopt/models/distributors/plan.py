@@ -15,13 +15,17 @@ from ...solver import SolveInfo
 __all__ = ["selection_plan"]
 
 
-def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_distance=None) -> Plan:
+def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_distance=None,
+                   covered_weight: np.ndarray | None = None) -> Plan:
     """Plan of a distributor selection from link values (shared by every objective).
 
-    Tables are made once each from numpy columns, ids taken from the network's own
-    columns (no object round trip), and the coverage metrics from the link codes in
-    hand: at 100 outlets a pandas column insert, ``.loc`` or string conversion costs
-    ~0.1 ms each, which made up most of a small solve (issue 13).
+    The numbers (solve info, overall metrics) are computed here from numpy columns; the
+    tables (assignments, ``distributors``, ``links``, the metrics by region, channel and
+    distributor) are made on first read, each once, from copies of their columns taken
+    here (:class:`channelopt.metrics._Deferred`): at 100 outlets the six frames took
+    ~1.5 ms, more than the solve, and a scenario batch or a benchmark may read only the
+    objective (issue 13). ``covered_weight`` (one weight per outlet) adds the metric of
+    that name: the weight of the covered outlets.
     """
     outlets = net.outlets
     dists = net.distributors
@@ -34,13 +38,10 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
         dist_link = net.link_distances(ko, kd)
     except SettingsError:
         dist_link = None
-    out_ids = outlets["outlet_id"].array
-    dist_ids = dists["distributor_id"].array
+    # copies: a table made later must not see later edits of the network's frames
+    out_ids = outlets["outlet_id"].array.copy()
+    dist_ids = dists["distributor_id"].array.copy()
     link_cost = net.link_costs(ko, kd) * kx
-    link_cols = {"outlet_id": out_ids.take(ko), "distributor_id": dist_ids.take(kd), "share": kx, "cost": link_cost}
-    if dist_link is not None:
-        link_cols["distance"] = dist_link
-    links = pd.DataFrame(link_cols)
     share_sum = np.bincount(ko, weights=kx, minlength=n)
     # main distributor: the largest share per outlet
     order = np.lexsort((-kx, ko))
@@ -52,38 +53,55 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
     main_share = np.zeros(n)
     main_share[ko[main_rows]] = kx[main_rows]
     covered = share_sum > 0.5
-    a_cols = {
-        "outlet_id": out_ids,
-        "region_id": outlets["region_id"].array,
-        "channel": outlets["channel"].array,
-        "potential": outlets["potential"].to_numpy(dtype=float),
-        "distributor_id": _main_ids(dist_ids, main_pos),
-        "share": main_share,
-        "n_distributors": np.bincount(ko, minlength=n),
-        "cost": np.bincount(ko, weights=link_cost, minlength=n),
-        "covered": covered,
-    }
+    potential = outlets["potential"].to_numpy(dtype=float, copy=True)
     dist_main = None
     if dist_link is not None:
         dist_main = np.full(n, np.nan)
         dist_main[ko[main_rows]] = dist_link[main_rows]
-        a_cols["distance"] = dist_main
-    assignments = pd.DataFrame(a_cols)
     demand = outlets["demand"].to_numpy(dtype=float)
     load = np.bincount(kd, weights=demand[ko] * kx, minlength=m)
     is_open = np.round(np.nan_to_num(yval)) > 0.5
-    capacity = dists["capacity"].to_numpy(dtype=float)
-    fixed = dists["fixed_cost"].to_numpy(dtype=float)
-    existing = dists["existing"].to_numpy(dtype=bool)
+    capacity = dists["capacity"].to_numpy(dtype=float, copy=True)
+    fixed = dists["fixed_cost"].to_numpy(dtype=float, copy=True)
+    existing = dists["existing"].to_numpy(dtype=bool, copy=True)
     utilisation = np.where(np.isfinite(capacity) & (capacity > 0), load / np.where(capacity > 0, capacity, 1), np.nan)
     service = np.bincount(kd, weights=link_cost, minlength=m)
     t_cols = {"distributor_id": dist_ids}
     if "region_id" in dists.columns:
-        t_cols["region_id"] = dists["region_id"].array
+        t_cols["region_id"] = dists["region_id"].array.copy()
     t_cols.update({"open": is_open, "existing": existing, "fixed_cost": fixed, "capacity": capacity, "load": load,
                    "utilisation": utilisation, "outlets_served": np.bincount(kd, minlength=m),
                    "service_cost": service})
-    table = pd.DataFrame(t_cols)
+    region_col = outlets["region_id"].array.copy()
+    channel_col = outlets["channel"].array.copy()
+
+    def links() -> pd.DataFrame:
+        cols = {"outlet_id": out_ids.take(ko), "distributor_id": dist_ids.take(kd), "share": kx, "cost": link_cost}
+        if dist_link is not None:
+            cols["distance"] = dist_link
+        return pd.DataFrame(cols)
+
+    def assignments() -> pd.DataFrame:
+        cols = {
+            "outlet_id": out_ids,
+            "region_id": region_col,
+            "channel": channel_col,
+            "potential": potential,
+            "distributor_id": _main_ids(dist_ids, main_pos),
+            "share": main_share,
+            "n_distributors": np.bincount(ko, minlength=n),
+            "cost": np.bincount(ko, weights=link_cost, minlength=n),
+            "covered": covered,
+        }
+        if dist_main is not None:
+            cols["distance"] = dist_main
+        return pd.DataFrame(cols)
+
+    def by_distributor() -> pd.DataFrame:
+        # table.set_index("distributor_id"), made directly (a third of the assembly's time at 100 x 10)
+        return pd.DataFrame({k: v for k, v in t_cols.items() if k != "distributor_id"},
+                            index=pd.Index(dist_ids, name="distributor_id"))
+
     rcode = net.outlet_region_index
     metrics = _coverage(outlets, covered, pd.Index(list(net.region_ids), name="region_id"), rcode,
                         (ko, ko, kd) if len(ko) else None)
@@ -105,13 +123,15 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
     if dist_main is not None and covered.any():
         metrics.overall["mean_distance"] = float(np.nanmean(dist_main[covered]))
         metrics.overall["max_distance"] = float(np.nanmax(dist_main[covered]))
-    # table.set_index("distributor_id"), made directly (a third of the assembly's time at 100 x 10)
-    metrics.by_distributor = pd.DataFrame({k: v for k, v in t_cols.items() if k != "distributor_id"},
-                                          index=pd.Index(dist_ids, name="distributor_id"))
+    metrics._defer(by_distributor=by_distributor)
     if max_distance is not None:
         metrics.overall["max_distance_limit"] = float(max_distance)
-    return Plan(kind=kind, info=info, assignments=assignments, metrics=metrics,
-                tables={"distributors": table, "links": links}, network=net)
+    if covered_weight is not None:
+        metrics.overall["covered_weight"] = float(np.asarray(covered_weight, dtype=float)[covered].sum())
+    plan = Plan(kind=kind, info=info, assignments=None, metrics=metrics, network=net)
+    plan._defer(assignments=assignments,
+                tables=lambda: {"distributors": pd.DataFrame(t_cols), "links": links()})
+    return plan
 
 
 def _main_ids(dist_ids, pos: np.ndarray):

@@ -585,10 +585,14 @@ class DistributorSelection(Model):
             first[1:] = oi[order][1:] != oi[order][:-1]
             xval = np.zeros(len(oi))
             xval[order[first]] = 1.0
-        plan = selection_plan(net, oi, dj, xval, yval, info, self.kind, max_distance=self.max_distance)
+        weight = None
+        if self.objective == "max_coverage":
+            weight = state["demand"] if self.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
+        plan = selection_plan(net, oi, dj, xval, yval, info, self.kind, max_distance=self.max_distance,
+                              covered_weight=weight)
         overall = plan.metrics.overall
         overall["selection_objective"] = self.objective
-        is_open = plan.distributors["open"].to_numpy(dtype=bool)
+        is_open = np.round(np.nan_to_num(yval)) > 0.5  # the plan's "open" column (its tables are made when read)
         if self.objective == "backup_coverage":
             # counted from the plan itself: outlets with at least two open distributors in range
             in_range = np.bincount(oi, weights=is_open[dj].astype(float), minlength=state["n"])
@@ -599,9 +603,6 @@ class DistributorSelection(Model):
             dd = net.point_distances(xy, xy)  # km
             overall["min_pairwise_distance"] = float(dd[np.triu_indices(len(xy), 1)].min()) if len(xy) > 1 \
                 else float("nan")
-        if self.objective == "max_coverage":
-            w = state["demand"] if self.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
-            overall["covered_weight"] = float(w[plan.assignments["covered"].to_numpy(dtype=bool)].sum())
         return plan
 
 
