@@ -1001,39 +1001,47 @@ def _run_interruptible(h, deadline: Deadline, limit: float | None):
 
 #: models with at most this many nonzeros run in the calling thread first (see _run_inline)
 INLINE_NNZ = 5_000
-#: seconds HiGHS may run in the calling thread before the run goes on in a worker thread
-INLINE_SLICE = 0.02
+#: seconds HiGHS may run in the calling thread before the run goes on in a worker thread (wall
+#: seconds: under load a trivial MIP can take 20 ms, so the slice leaves room for that)
+INLINE_SLICE = 0.1
 
 
 def _run_inline(h, deadline: Deadline) -> tuple[Any, bool]:
-    """``h.run()`` in the calling thread, SIGINT held until it returns: ``(run status, interrupted)``.
+    """``h.run()`` in the calling thread, a Ctrl-C meanwhile held until it returns: ``(run status, interrupted)``.
 
     For small models (at most ``INLINE_NNZ`` nonzeros) and a run of at most
     ``INLINE_SLICE`` seconds (HiGHS's own time limit; :func:`_solve_highs` goes on in
     the worker thread of :func:`_run_interruptible` when the slice ends first), the worker
     thread's start and wake-ups cost more than the solve: at 100 x 5, 0.4 ms of HiGHS
     took 0.8 ms (min) and 3-4.6 ms (median, load 5-6) through the thread (issue 13).
-    A Ctrl-C meanwhile is held (SIGINT blocked, so that it cannot surface anywhere in the
-    caller) and handled when the run returns, at most a slice later: the run's plan comes
-    back marked as interrupted and the solve's clock is told, as for a threaded run.
-    No Python callback is attached here: the run cannot be given up on, so it needs no
-    incumbent kept aside, and a callback would be Python code where a signal could land.
+
+    A Ctrl-C during the run is recorded by a handler of this call's own (the signal may
+    reach any thread, e.g. a BLAS one, and Python raises it in the main thread as soon as
+    ``run()`` returns, where its status would be lost); once the caller's handler is back,
+    the press is handed to it, at most a slice late. Its KeyboardInterrupt (the default
+    handler's) marks the run's plan as interrupted and tells the solve's clock, as for a
+    threaded run. No Python callback is attached: the run cannot be given up on, so it
+    needs no incumbent kept aside.
     """
-    held = _hold_sigint()
+    # Python's handlers run in the main thread only; None: a handler not set from Python (left alone)
+    own = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not None
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(1)) if own else None
     try:
         status = h.run()  # highspy releases the GIL inside
     except Exception as exc:  # reported as a failed run, as a worker thread's would be
         log.warning("HiGHS run() raised %r", exc)
         status = None
-    except BaseException:
-        _release_sigint(held)
-        raise
-    try:
-        _release_sigint(held)  # a Ctrl-C held during the run is raised here, and handled
-    except KeyboardInterrupt:
-        deadline.interrupt()
-        log.warning("Ctrl-C: the solver's run had ended; its plan is kept")
-        return status, True
+    finally:
+        if own:
+            signal.signal(signal.SIGINT, previous)
+    if pressed:
+        try:
+            signal.raise_signal(signal.SIGINT)  # the caller's handler, now (KeyboardInterrupt by default)
+        except KeyboardInterrupt:
+            deadline.interrupt()
+            log.warning("Ctrl-C: the solver's run had ended; its plan is kept")
+            return status, True
     return status, False
 
 

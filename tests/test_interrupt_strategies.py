@@ -116,10 +116,11 @@ def interrupt_at(tmp_path, case: str, size: tuple[int, int, int], marker: str, a
 
 
 def _result(lines):
-    row = next(r for r in lines if r.startswith("RESULT"))
+    # a marker line the signal cut short before its newline ("LAGRANGIAN" + "RESULT ...") joins the next
+    row = next(r[r.index("RESULT"):] for r in lines if "RESULT" in r)
     assert row != "RESULT KeyboardInterrupt", f"Ctrl-C lost the plan in hand: {lines}"
     _, status, termination, objective, bound = row.split()
-    message = next((r for r in lines if r.startswith("MESSAGE")), "")
+    message = next((r[r.index("MESSAGE"):] for r in lines if "MESSAGE" in r), "")
     return status, termination, float(objective), float(bound), message
 
 

@@ -8,12 +8,24 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from channelopt import ChannelNetwork
 from channelopt.exceptions import ValidationError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _general(cost, demand=None, fixed_cost=None, capacity=None, *, outlet_ids=None, distributor_ids=None,
@@ -109,3 +121,222 @@ def test_non_text_channels_are_text_as_in_the_general_path():
     net = ChannelNetwork.from_cost_matrix(COST, channel=[1, 2, 1, 2, 1, 2])
     assert net.outlets["channel"].tolist() == ["1", "2", "1", "2", "1", "2"]
     assert net.channels == ["1", "2"]
+
+
+# ---------------------------------------------------------------- tables made on first read
+def _network():
+    return ChannelNetwork.from_cost_matrix(
+        COST * np.arange(1, 7)[:, None], demand=np.arange(1, 7), fixed_cost=[1.0, 2.0, 3.0],
+        outlet_ids=["a", "b", "c", "d", "e", "f"], distributor_ids=["x", "y", "z"], distances=COST,
+        channel=["pharmacy", "catering", "pharmacy", "pharmacy", "catering", "catering"],
+        region_ids=["r1", "r2", "r1", "r3", "r3", "r2"])
+
+
+def _every_table(plan) -> dict[str, pd.DataFrame]:
+    m = plan.metrics
+    return {"assignments": plan.assignments, "distributors": plan.distributors, "links": plan.links,
+            "by_region": m.by_region, "by_channel": m.by_channel, "by_distributor": m.by_distributor}
+
+
+def _solve(net):
+    import channelopt as co
+
+    return co.DistributorSelection(objective="p_median", p=2).solve(net)
+
+
+def test_tables_read_late_are_the_tables_at_solve_time():
+    net = _network()
+    now = {k: v.copy() for k, v in _every_table(_solve(net)).items()}
+    later = _solve(net)
+    assert "_pending" in vars(later) and "assignments" not in vars(later)  # nothing made yet
+    # the user edits the network's frames in place before reading the plan
+    net.outlets.loc[0, "potential"] = 1e6
+    net.outlets.loc[1, "outlet_id"] = "changed"
+    net.outlets.loc[2, "region_id"] = "r2"
+    net.outlets.loc[3, "channel"] = "catering"
+    net.distributors.loc[0, "capacity"] = 0.5
+    net.distributors.loc[1, "fixed_cost"] = 99.0
+    net.distributors.loc[2, "distributor_id"] = "changed"
+    net.distributors.loc[0, "existing"] = True
+    for name, table in _every_table(later).items():
+        pd.testing.assert_frame_equal(table, now[name], check_exact=True, obj=name)
+    # what the tables say, from the data (p-median, uncapacitated: each outlet to its cheapest open one)
+    opened = now["distributors"]["open"].to_numpy()
+    assert opened.sum() == 2
+    cost = COST * np.arange(1, 7)[:, None]
+    best = np.where(opened, cost, np.inf).argmin(axis=1)
+    assert now["assignments"]["distributor_id"].tolist() == [["x", "y", "z"][j] for j in best]
+    assert now["assignments"]["potential"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_unread_tables_survive_pickle_copy_and_export(tmp_path):
+    import copy
+    import pickle
+
+    eager = _every_table(_solve(_network()))
+    for clone in (lambda p: pickle.loads(pickle.dumps(p)), copy.deepcopy, copy.copy):
+        plan = _solve(_network())
+        back = clone(plan)
+        assert "_pending" not in vars(back)
+        # a shallow copy shares the metrics object (its tables still to be made, once, for both)
+        assert "_pending" not in vars(back.metrics) or back.metrics is plan.metrics
+        for name, table in _every_table(back).items():
+            pd.testing.assert_frame_equal(table, eager[name], check_exact=True, obj=name)
+    plan = _solve(_network())
+    assert plan.to_dict()["tables"]["links"] == _solve(_network()).to_dict()["tables"]["links"]
+    plan = _solve(_network())
+    plan.save(tmp_path / "p")
+    from channelopt import Plan
+
+    pd.testing.assert_frame_equal(Plan.load(tmp_path / "p").links, eager["links"], check_exact=True)
+
+
+def test_a_table_set_before_it_is_read_is_the_one_kept():
+    plan = _solve(_network())
+    mine = pd.DataFrame({"x": [1]})
+    plan.assignments = mine
+    plan.metrics.by_region = mine
+    assert plan.assignments is mine and plan.metrics.by_region is mine
+    import pickle
+
+    back = pickle.loads(pickle.dumps(plan))  # pickling makes the pending tables, not the ones set
+    pd.testing.assert_frame_equal(back.assignments, mine)
+    pd.testing.assert_frame_equal(back.metrics.by_region, mine)
+    assert plan.distributors["open"].sum() == 2  # the others are still made when read
+    assert plan.metrics.by_channel.index.tolist() == ["catering", "pharmacy"]
+    # read once, kept: the same object on every read
+    assert plan.links is plan.links and plan.metrics.by_distributor is plan.metrics.by_distributor
+
+
+# ---------------------------------------------------------------- HiGHS in the calling thread
+def _mkp():
+    """150 x 20 multi-dimensional knapsack (3,000 nonzeros): a plan at once, optimality far away."""
+    from channelopt._arrays import ArrayProblem
+
+    rng = np.random.default_rng(1)
+    ap = ArrayProblem("mkp", "max")
+    value = rng.integers(50, 100, 150).astype(float)
+    weights = rng.integers(20, 60, (20, 150)).astype(float)
+    x = ap.add_vars("x", 150, upper=1, integer=True, cost=value)
+    for r in range(20):
+        ap.add_row(f"w{r}", x.index, weights[r], "<=", 1500)
+    return ap, x, value, weights
+
+
+def _knapsack():
+    from channelopt._arrays import ArrayProblem
+
+    value, weight = np.array([3.0, 4, 4, 10, 4]), np.array([3.0, 4, 5, 9, 4])
+    ap = ArrayProblem("knap", "max")
+    x = ap.add_vars("x", 5, upper=1, integer=True, cost=value)
+    ap.add_row("weight", x.index, weight, "<=", 13.0)
+    best = max(value @ np.array(t) for t in itertools.product([0, 1], repeat=5) if weight @ np.array(t) <= 13)
+    return ap, x, best
+
+
+@pytest.fixture
+def worker_starts(monkeypatch):
+    """Every start of the solver's worker thread, recorded (the threads run for real)."""
+    import channelopt.solver as cs
+
+    started = []
+
+    class Recorded(cs._Run):
+        def start(self):
+            started.append(self.thread.name)
+            super().start()
+
+    monkeypatch.setattr(cs, "_Run", Recorded)
+    return started
+
+
+def test_a_tiny_model_runs_in_the_calling_thread_with_the_threaded_result(worker_starts, monkeypatch):
+    import channelopt.solver as cs
+    from channelopt import Solver
+
+    # a slice long enough for a loaded machine: the path is under test here, not the slice
+    monkeypatch.setattr(cs, "INLINE_SLICE", 30.0)
+    ap, x, best = _knapsack()
+    inline = Solver("highs", time_limit=60.0).solve(ap)
+    inline_x = x.value.copy()
+    assert worker_starts == []
+    monkeypatch.setattr(cs, "INLINE_NNZ", -1)  # every model through the worker thread
+    threaded = Solver("highs", time_limit=60.0).solve(ap)
+    assert worker_starts == ["channelopt-highs"]
+    assert (inline.status, inline.termination) == (threaded.status, threaded.termination) == ("optimal", "optimal")
+    assert inline.objective == threaded.objective == pytest.approx(best)  # brute force
+    np.testing.assert_array_equal(inline_x, x.value)
+
+
+def test_a_run_longer_than_its_slice_goes_on_in_the_worker_thread(worker_starts, monkeypatch, caplog):
+    import logging
+
+    import channelopt.solver as cs
+    from channelopt import Solver
+
+    monkeypatch.setattr(cs, "INLINE_SLICE", 0.05)
+    ap, x, value, weights = _mkp()
+    with caplog.at_level(logging.INFO, logger="channelopt.solver"):
+        info = Solver("highs", time_limit=1.5).solve(ap)
+    assert "inline slice; going on in a worker thread" in caplog.text
+    assert worker_starts == ["channelopt-highs"]
+    # the solve's own limit stopped it, not the slice's: the call's last HiGHS limit is what was left
+    assert (info.status, info.termination) == ("feasible", "time_limit")
+    assert 0.5 < info.calls[-1]["solver_time_limit"] < 1.5
+    take = x.value
+    assert np.all(weights @ take <= 1500 + 1e-9)
+    assert info.objective == pytest.approx(float(value @ take))
+    assert math.isfinite(info.bound) and info.bound >= info.objective
+
+
+INLINE_SIGINT = textwrap.dedent('''
+    import sys, warnings
+    import numpy as np
+    import channelopt.solver as cs
+    from channelopt import Solver
+    from channelopt._arrays import ArrayProblem
+
+    cs.INLINE_SLICE = 3.0   # the whole inline run is 3 s, so that the signal lands inside it
+    started = []
+    class Recorded(cs._Run):
+        def start(self):
+            started.append(1)
+            super().start()
+    cs._Run = Recorded
+    rng = np.random.default_rng(1)
+    ap = ArrayProblem("mkp", "max")
+    value = rng.integers(50, 100, 150).astype(float)
+    weights = rng.integers(20, 60, (20, 150)).astype(float)
+    x = ap.add_vars("x", 150, upper=1, integer=True, cost=value)
+    for r in range(20):
+        ap.add_row(f"w{r}", x.index, weights[r], "<=", 1500)
+    print("SOLVING", flush=True)
+    try:
+        info = Solver("highs", time_limit=None).solve(ap)
+    except KeyboardInterrupt:
+        print("RESULT KeyboardInterrupt", flush=True)
+        sys.exit(130)
+    ok = bool(np.all(weights @ x.value <= 1500 + 1e-9))
+    print("RESULT", info.status, info.termination, info.objective, info.bound, ok, len(started), flush=True)
+''')
+
+
+def test_ctrl_c_during_an_inline_run_is_held_and_returns_its_plan(tmp_path):
+    script = tmp_path / "inline.py"
+    script.write_text(INLINE_SIGINT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    assert proc.stdout.readline().strip() == "SOLVING"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=120)  # a guard against a hang, not a timing claim
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"Ctrl-C did not stop the inline solve: {proc.communicate()[0][-500:]}")
+    line = next(row for row in out.splitlines() if row.startswith("RESULT"))
+    assert proc.returncode == 0, out
+    _, status, termination, objective, bound, ok, threads = line.split()
+    assert (status, termination, ok, threads) == ("feasible", "interrupted", "True", "0")
+    assert float(objective) > 0 and float(bound) >= float(objective)
