@@ -257,3 +257,43 @@ def test_sparse_candidates_that_leave_no_plan_are_solved_on_every_link():
     assert plan.status == "optimal"
     assert plan.objective == pytest.approx(best, abs=1e-12)
     _check_plan(plan, d, 3)
+
+
+def _min_cover(a: np.ndarray) -> int | float:
+    """Fewest columns of the 0/1 matrix ``a`` that cover every row (brute force); inf if none."""
+    n, m = a.shape
+    if n == 0:
+        return 0
+    for size in range(m + 1):
+        for cols in itertools.combinations(range(m), size):
+            if a[:, list(cols)].any(axis=1).all():
+                return size
+    return np.inf
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_dominance_reduction_keeps_the_fewest_cover(seed):
+    """Dropping outlets whose distributor set contains another's, and distributors whose outlets lie within
+    another's, leaves the fewest cover unchanged; no kept row contains another kept row."""
+    import scipy.sparse as sp
+
+    from channelopt.models.distributors.pcenter import _reduce
+
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(3, 12)), int(rng.integers(2, 8))
+    a = rng.random((n, m)) < rng.uniform(0.2, 0.6)
+    a[np.arange(n), rng.integers(0, m, n)] = True  # every row coverable
+    if seed % 3 == 0:
+        a = np.r_[a, a[: n // 2]]  # equal rows
+    if seed % 4 == 0:
+        a = np.c_[a, a[:, :1]]  # equal columns
+    rows, cols = _reduce(sp.csr_matrix(a.astype(np.int32)), columns=True)
+    red = a[np.ix_(rows, cols)]
+    assert _min_cover(red) == _min_cover(a)
+    for i, k in itertools.permutations(range(len(rows)), 2):
+        assert not (red[i] <= red[k]).all(), (i, k)  # row k would be implied by row i
+    for j, jj in itertools.permutations(range(len(cols)), 2):
+        assert not (red[:, j] <= red[:, jj]).all(), (j, jj)
+    # rows only (signing caps price columns): every column stays
+    rows2, cols2 = _reduce(sp.csr_matrix(a.astype(np.int32)), columns=False)
+    assert len(cols2) == a.shape[1] and _min_cover(a[rows2]) == _min_cover(a)

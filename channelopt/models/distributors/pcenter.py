@@ -17,19 +17,33 @@ The search runs between two bounds found without a solver:
 
 The lower end is raised further by greedy packing: at radius ``r``, more than ``p``
 outlets (not reached by kept distributors) no two of which share a distributor within
-``r`` prove ``r`` too small. The search then tests the level just below the first plan
-(one problem proves it optimal, the usual case), and bisects otherwise. Each step
-first tries greedy covering (a feasible answer needs no solver) and otherwise solves
-the set cover; a feasible cover's own largest distance (after opening the rest of the
-``p`` nearest the farthest outlets) moves the upper end down to it.
+``r`` prove ``r`` too small; then by the set-cover LP (with a row "at most ``p``"),
+bisected over the levels: its value never rises with ``r``, and where it is infeasible
+so is every cover.
+
+Each step of the search asks "can ``p`` distributors cover every outlet within ``r``?"
+on a reduced cover: an outlet whose distributors within ``r`` include all of another
+outlet's is covered whenever that one is, and a distributor whose outlets lie within
+another's can be swapped for it (Toregas & ReVelle 1973); both are dropped, repeatedly
+(3,000 x 300 at p=30: 3,000 x 300 rows and columns -> about 480 x 230). Greedy covering
+answers first; otherwise a MIP with a count row, which HiGHS stops at its first plan
+(any plan answers "yes"). A cover found is filled up to ``p`` and swapped, which often
+lowers its radius by several levels. The next step is the level just below the best plan
+(when that plan is optimal one "no" proves it), bisecting only every ``DESCENT_RUN``
+steps: the "no" steps are the dear ones (3,000 x 300, p=30: 6-18 s each near the
+optimum, 0.1 s for a cover well above it).
 
 Measured against the assignment MIP (``W >= sum_j d_ij x_ij``, whose LP bound is
 weak; ``strategy="mip"``) and spopt (the same MIP in PuLP), all HiGHS, 2 shared cores
 under load ~13, median of 3 (``benchmarks/bench_spopt.py``): spopt's SF 205 x 16 test
 case p=4 0.05 s against 9.4 s and 14.3 s; Columbus 49 x 49 p=2/4/6/8 0.04-0.13 s
-against 3.8-19.5 s and 1.6-13.0 s; the same optimum everywhere. Large instances are
-harder for the set-cover steps near the optimum: random 3,000 x 300, p=30 stopped at
-120 s with 13.862 against a bound of 11.26.
+against 3.8-19.5 s and 1.6-13.0 s; the same optimum everywhere. Random 3,000 x 300,
+p=30: proven (12.751) in 44 s at load 7, where the unreduced steps with bisection
+stopped at 120 s with 12.751 against a bound of 12.565 (``benchmarks/RESULTS.md``).
+Tried and dropped: one MIP over every level in the window (Elloumi, Labbé & Pochet 2004,
+HiGHS: 13.012 against a bound of 12.505 after 300 s), and each step over a growing subset of
+outlets (Chen & Chen 2009; about 200 of the 455 reduced rows were needed, 25-44 rounds,
+slower than the reduced cover at once).
 
 The strategy works on the model's allowed links (``oi``, ``dj``) and length-n or
 length-m vectors; it makes no n x m array of its own.
