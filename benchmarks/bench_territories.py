@@ -1,6 +1,8 @@
 """Territory design benchmark: Validi & Buchanan optima, old path against new, and the china targets.
 
-Run: ``python benchmarks/bench_territories.py [--states ME NM ID WV ...] [--variants old new] [--time-limit 120]``
+Run: ``python benchmarks/bench_territories.py [--states ME NM ID WV ...] [--variants old new] [--time-limit 120]``;
+``--synthetic --time-limit 150`` prints issue 12's large-graph table instead (synthetic Delaunay dual graphs of
+300-550 units, k=2 and 3, +-0.5%, labelled synthetic; :func:`synthetic_dual_graph`).
 
 For every state each variant solves the same contiguous minimum cut-edge instance
 (+-0.5% population) in the same process, one after the other; the table gives
@@ -228,6 +230,94 @@ def counties(seconds: float, k: int = 60, threads: int = 1) -> dict:
     return out
 
 
+def synthetic_dual_graph(n: int, seed: int = 0, prune: float = 2.5):
+    """A synthetic planar "dual graph" of ``n`` census-tract-like units (labelled synthetic; no real data).
+
+    Points: 60% around ``n // 60`` (at least 3) town centres (normal, sd 0.04) and 40% uniform in the
+    unit square; edges: their Delaunay triangulation with edges longer than ``prune`` x the median
+    dropped (the long slivers along the hull), except where one keeps the graph connected; so the
+    graph is planar and connected, average degree about 4.8 (tract dual graphs: 5-6). Populations:
+    lognormal around 4,000 (sd 0.35 of the log), integers, in node attribute ``TOTPOP``; ``x``, ``y``.
+    """
+    import networkx as nx
+    import numpy as np
+    from scipy.spatial import Delaunay
+
+    rng = np.random.default_rng(seed)
+    towns = rng.uniform(0, 1, (max(3, n // 60), 2))
+    n_town = int(0.6 * n)
+    which = rng.integers(0, len(towns), n_town)
+    pts = np.vstack([towns[which] + rng.normal(0, 0.04, (n_town, 2)), rng.uniform(0, 1, (n - n_town, 2))])
+    simplices = Delaunay(pts).simplices
+    e = np.vstack([simplices[:, [0, 1]], simplices[:, [1, 2]], simplices[:, [0, 2]]])
+    e = np.unique(np.sort(e, axis=1), axis=0)
+    length = np.linalg.norm(pts[e[:, 0]] - pts[e[:, 1]], axis=1)
+    # drop a long edge on the hull (it lies in one triangle) while both ends keep 3 neighbours: the
+    # triangle's other two edges still join them, so the graph stays connected, planar and bridge-free
+    # (no narrow necks that real tract graphs do not have)
+    in_tri = np.zeros(len(e), dtype=np.int64)
+    index = {(int(a), int(c)): i for i, (a, c) in enumerate(e.tolist())}
+    for t in np.sort(simplices, axis=1).tolist():
+        for a, c in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2])):
+            in_tri[index[(a, c)]] += 1
+    degree = np.bincount(e.reshape(-1), minlength=n)
+    keep = np.ones(len(e), dtype=bool)
+    for i in np.argsort(-length):
+        if length[i] <= prune * np.median(length):
+            break
+        u, v = e[i]
+        if in_tri[i] == 1 and degree[u] > 3 and degree[v] > 3:
+            keep[i] = False
+            degree[[u, v]] -= 1
+    g = nx.Graph(name=f"synthetic{n}")
+    g.add_nodes_from(range(n))
+    g.add_edges_from(e[keep].tolist())
+    pop = np.round(rng.lognormal(np.log(4000), 0.35, n)).astype(int)
+    for v in range(n):
+        g.nodes[v].update(TOTPOP=int(pop[v]), x=float(pts[v, 0]), y=float(pts[v, 1]))
+    return g
+
+
+def population_bounds(total: float, k: int, tolerance: float) -> tuple[int, int]:
+    """Validi & Buchanan's L and U: ``ceil((1 - tol) P / k)`` and ``floor((1 + tol) P / k)``."""
+    import math
+
+    return math.ceil((1 - tolerance) * total / k), math.floor((1 + tolerance) * total / k)
+
+
+#: the large-graph cases of issue 12 (n, k, population tolerance), seed 0
+SYNTHETIC = [(300, 2, 0.005), (300, 3, 0.005), (400, 2, 0.005), (400, 3, 0.005), (550, 2, 0.005), (550, 3, 0.005)]
+
+
+def synthetic(cases, time_limit: float, threads: int, seed: int = 0) -> list[dict]:
+    """Issue 12's large-graph target on :func:`synthetic_dual_graph` instances: the default path, one run each."""
+    out = []
+    for n, k, tol in cases:
+        g = synthetic_dual_graph(n, seed)
+        net = co.ChannelNetwork.from_graph(g, weight_attrs=["TOTPOP"])
+        lo, hi = population_bounds(sum(nx_pop for _, nx_pop in g.nodes(data="TOTPOP")), k, tol)
+        before = load_average()
+        t0, c0 = time.perf_counter(), time.process_time()
+        model = TerritoryDesign(k=k, objective="cut_edges", balance={"TOTPOP": (lo, hi)})
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                plan = model.solve(net, solver=co.Solver("highs", time_limit=time_limit, threads=threads))
+            run = {"objective": plan.objective, "bound": plan.bound, "status": plan.status,
+                   "contiguous": plan.metrics["contiguity_verified"], "build": plan.info.build_seconds,
+                   "first": plan.metrics["heuristic_seconds"]}
+        except co.exceptions.NoSolutionError:
+            nan = float("nan")
+            run = {"objective": nan, "bound": nan, "status": "no_plan", "contiguous": False, "build": nan, "first": nan}
+        run.update(case=f"synthetic n={n} m={g.number_of_edges()} k={k} +-{tol:.1%}", seconds=time.perf_counter() - t0,
+                   cpu=time.process_time() - c0, load=f"{before} -> {load_average()}")
+        print(f"  {run['case']}: {run['status']} objective {run['objective']} bound {run['bound']:.4g} in "
+              f"{run['seconds']:.1f}s, {run['cpu']:.1f} cpu, build {run['build']:.2f}s, heuristic {run['first']:.2f}s, "
+              f"contiguous={run['contiguous']}, load {run['load']}", flush=True)
+        out.append(run)
+    return out
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -281,8 +371,22 @@ def main() -> None:
                     help="also design 60 territories on the ~2,800-county synthetic network with this heuristic time")
     ap.add_argument("--china-limit", type=float, default=0.0, metavar="SECONDS",
                     help="china k=12, 5%% balance, default path under time_limit=SECONDS (issue 12: 1%% in 120 s)")
+    ap.add_argument("--synthetic", action="store_true",
+                    help="issue 12's large graphs: synthetic Delaunay dual graphs (--sizes, --ks, --tolerance), "
+                         "default path, --time-limit each")
+    ap.add_argument("--sizes", type=int, nargs="*", default=[300, 400, 550])
+    ap.add_argument("--ks", type=int, nargs="*", default=[2, 3])
+    ap.add_argument("--tolerance", type=float, nargs="*", default=[0.005])
     args = ap.parse_args()
-    if args.states:
+    if args.synthetic:
+        cases = [(n, k, tol) for n in args.sizes for k in args.ks for tol in args.tolerance]
+        runs = synthetic(cases, args.time_limit, args.threads)
+        print(f"{'case':36} {'objective':>9} {'bound':>7} {'status':>9} {'s':>7} {'cpu s':>7}  "
+              "load (1/5/15 min, before -> after)")
+        for r in runs:
+            print(f"{r['case']:36} {r['objective']:9.0f} {r['bound']:7.4g} {r['status']:>9} {r['seconds']:7.1f} "
+                  f"{r['cpu']:7.1f}  {r['load']}")
+    if args.states and not args.synthetic:
         rows = districting(set(args.states), args.variants, args.time_limit, args.threads)
         print_table(rows, args.variants)
     if args.china_limit:

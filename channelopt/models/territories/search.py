@@ -38,6 +38,7 @@ from ...solver import (
 )
 from .._base import BuiltModel
 from . import heuristics as heur
+from . import planar
 from .allocation import lp_polish, polish
 from .assembly import assemble_plan
 from .bounds import valid_bound
@@ -161,6 +162,15 @@ class TerritoryBuilt(BuiltModel):
                              gap=_gap(hres.objective, bound), seconds=time.perf_counter() - t0)
             info.message = f"heuristic plan; the bound is {how} (valid for the full problem)"
             return self._finish(d, hres.label, hres.centres, info, state)
+        split = None
+        if planar.applies(model, d, self):
+            # two contiguous territories on a planar map: the dual-cycle search bounds (often proves) the cut
+            split, hres, h_ok = self._planar(d, hres, h_ok, deadline, state)
+            if split is not None and h_ok and split.complete and hres.objective <= split.bound + 1e-9:
+                info = SolveInfo("planar", "optimal", "optimal", objective=hres.objective, bound=split.bound,
+                                 gap=0.0, seconds=time.perf_counter() - t0)
+                info.message = f"proven by the planar dual-cycle search ({split.seconds:.1f}s)"
+                return self._finish(d, hres.label, hres.centres, info, state)
         exact_deadline = deadline
         if deadline is not None and (state.get("restricted") or state.get("form") == "hess"):
             rest = max(deadline - time.perf_counter(), 0.0)
@@ -193,6 +203,8 @@ class TerritoryBuilt(BuiltModel):
             why = reasons(model, d)
             raise InfeasibleError(balance_message(model, d, why), reasons=why)
         label, centres, info = outcome
+        if split is not None and split.complete and (split.bound > info.bound or not math.isfinite(info.bound)):
+            info = planar.with_bound(info, split.bound, solver.mip_gap)
         if state.get("restricted"):
             info = self._honest_bound(info, d, solver, deadline)
         elif not math.isfinite(info.bound) or (info.status != "optimal" and state["form"] == "hess"):
@@ -275,6 +287,23 @@ class TerritoryBuilt(BuiltModel):
         if hres is not None and hres.objective < info.objective - 1e-9 and info.status != "optimal":
             return TerritoryBuilt._heuristic_answer(info, hres)
         return label, centres, info
+
+    @staticmethod
+    def _planar(d, hres, h_ok, deadline, state):
+        """Run :func:`.planar.solve_split` in its share of the time; a better split replaces the heuristic's."""
+        t0 = time.perf_counter()
+        seconds = planar.PLANAR_SECONDS if deadline is None else planar.PLANAR_SHARE * max(deadline - t0, 0.0)
+        split = planar.solve_split(d, hres.objective if h_ok else math.inf, seconds)
+        state["planar_seconds"] = time.perf_counter() - t0
+        if split is not None and split.label is not None and (not h_ok or split.cut * d.edge_w[0] < hres.objective):
+            # the split is balanced and both parts connected (checked in planar._split); centres as the MILP's
+            hres = heur.Result(label=split.label.astype(np.int64), centres=None,
+                               objective=float(split.cut * d.edge_w[0]), violation=0.0, contiguous=True,
+                               seconds=split.seconds)
+            h_ok = True
+        log.debug("territories: planar search %.2fs, bound %s", state["planar_seconds"],
+                  None if split is None else split.bound)
+        return split, hres, h_ok
 
     @staticmethod
     def _heuristic_answer(info: SolveInfo, hres):
