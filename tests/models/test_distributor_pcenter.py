@@ -297,3 +297,73 @@ def test_dominance_reduction_keeps_the_fewest_cover(seed):
     # rows only (signing caps price columns): every column stays
     rows2, cols2 = _reduce(sp.csr_matrix(a.astype(np.int32)), columns=False)
     assert len(cols2) == a.shape[1] and _min_cover(a[rows2]) == _min_cover(a)
+
+
+def _k_nearest(d, k):
+    """Distances with every link but each outlet's k nearest removed (inf), as candidates=k does."""
+    out = np.full_like(d, np.inf)
+    near = np.argsort(d, axis=1, kind="stable")[:, :k]
+    rows = np.arange(d.shape[0])[:, None]
+    out[rows, near] = d[rows, near]
+    return out
+
+
+def test_sparse_candidates_widen_to_the_full_optimum_with_a_full_bound():
+    """candidates=k: the plan and its bound are the unrestricted problem's (brute force on every link)."""
+    widened = 0
+    for seed in range(8):
+        net, d, _ = _net(200 + seed, n=30, m=9)
+        best, _ = _brute_force(d, 3)
+        restricted_best, _ = _brute_force(_k_nearest(d, 3), 3)
+        plan = co.DistributorSelection(objective="p_center", p=3, candidates=3).solve(net, solver=HIGHS)
+        assert plan.status == "optimal"
+        assert plan.objective == pytest.approx(best, abs=1e-12), seed
+        assert plan.info.bound == pytest.approx(best, abs=1e-12)
+        _check_plan(plan, d, 3)
+        if np.isfinite(restricted_best) and restricted_best > best + 1e-9:  # the restriction hid the optimum
+            widened += 1
+            assert "widened by the" in plan.info.message
+    assert widened >= 2
+
+
+def test_sparse_candidates_holding_every_link_within_the_radius_keep_their_proof():
+    net, d, _ = _net(5, n=20, m=8)
+    best, _ = _brute_force(d, 4)
+    k = int((d <= best).sum(axis=1).max()) + 1  # each outlet keeps every link within the optimum, and one more
+    assert k < d.shape[1]  # still a restriction
+    plan = co.DistributorSelection(objective="p_center", p=4, candidates=k).solve(net, solver=HIGHS)
+    assert plan.info.message.startswith(f"candidates={k} restrict the links; they hold every allowed link within")
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(best, abs=1e-12)
+    assert plan.info.bound == pytest.approx(best, abs=1e-12)
+
+
+def test_sparse_candidates_bound_without_time_is_still_a_full_bound():
+    """With the clock spent before widening, the bound still holds for the full problem (<= its optimum)."""
+    import time
+
+    from channelopt.models.distributors.pcenter import certify_pcenter
+
+    for seed in range(8):
+        net, d, _ = _net(200 + seed, n=30, m=9)
+        best, _ = _brute_force(d, 3)
+        restricted_best, _ = _brute_force(_k_nearest(d, 3), 3)
+        if not np.isfinite(restricted_best) or restricted_best <= best + 1e-9:
+            continue
+        built = co.DistributorSelection(objective="p_center", p=3, candidates=3).build(net)
+        plan = built.solve(HIGHS)  # certified and widened
+        assert plan.objective == pytest.approx(best, abs=1e-12)
+        # the restricted plan itself, restated with no time left
+        from channelopt.models.distributors.pcenter import solve_pcenter
+
+        restricted = solve_pcenter(built, HIGHS.start_clock())
+        assert restricted.objective == pytest.approx(restricted_best, abs=1e-12)
+        spent = co.Solver("highs", time_limit=1e-6).start_clock()
+        time.sleep(0.01)
+        out = certify_pcenter(built, restricted, spent, time.perf_counter())
+        assert out.info.bound <= best + 1e-12
+        assert out.info.bound >= d.min(axis=1).max() - 1e-12  # at least the farthest outlet's nearest
+        assert out.status == ("optimal" if out.objective <= out.info.bound + 1e-12 else "feasible")
+        assert out.objective >= best - 1e-12
+        return
+    pytest.fail("no seed where the restriction hides the optimum")

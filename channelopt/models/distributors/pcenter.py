@@ -63,9 +63,10 @@ from ..._arrays import ArrayProblem
 from ...exceptions import InfeasibleError, NoSolutionError
 from ...plan import Plan
 from ...solver import SolveInfo, Solver, _gap
+from .formulation import link_state
 from .plan import single_source_plan
 
-__all__ = ["pcenter_eligible", "solve_pcenter"]
+__all__ = ["certify_pcenter", "pcenter_eligible", "solve_pcenter"]
 
 log = logging.getLogger("channelopt.models")
 
@@ -388,8 +389,11 @@ def _caps_ok(model, is_open, fixed, existing) -> bool:
             and (model.max_new_cost is None or fixed[new].sum() <= model.max_new_cost + 1e-9))
 
 
-def solve_pcenter(built, solver: Solver, t_start: float | None = None) -> Plan:
-    """Solve an uncapacitated p-center by a search over sorted distances (set-cover steps)."""
+def solve_pcenter(built, solver: Solver, t_start: float | None = None, start: np.ndarray | None = None) -> Plan:
+    """Solve an uncapacitated p-center by a search over sorted distances (set-cover steps).
+
+    ``start``: an open set (length m) to begin from, e.g. the plan of a restricted solve.
+    """
     t_start = time.perf_counter() if t_start is None else t_start
     model, net, state = built.model, built.network, built.state
     n, m, p = state["n"], state["m"], int(model.p)
@@ -423,6 +427,9 @@ def solve_pcenter(built, solver: Solver, t_start: float | None = None) -> Plan:
         if val < best_val:
             best_open, best_val = is_open, val
         return True
+
+    if start is not None and n:
+        consider(np.asarray(start, dtype=bool) & ~excluded | forced)
 
     # lower end, better: the largest level at which greedy packing proves more than p needed
     free_p = p - int(forced.sum())
@@ -569,3 +576,63 @@ def solve_pcenter(built, solver: Solver, t_start: float | None = None) -> Plan:
                     message=(f"strategy='radius' (covering p-center): {len(levels)} distance levels, "
                              f"{solves} set-cover MIP(s)"))
     return single_source_plan(model, net, solver, lk.oi[pick], lk.dj[pick], best_open, out, steps)
+
+
+def certify_pcenter(built, plan: Plan, solver: Solver, t_start: float) -> Plan:
+    """Restate a restricted (``candidates``) covering p-center plan for the full problem, widening when needed.
+
+    A plan of radius ``z`` is beaten only by plans that serve every outlet within ``z``,
+    so the full optimum is the optimum over the links within ``z``: the restricted links
+    plus every allowed link within ``z`` (:meth:`~channelopt.ChannelNetwork.links`, a chunk
+    of outlets at a time). When the restricted links already hold them all, the
+    restricted search decided every level below ``z`` on the full problem's links, and
+    its status and bound stand. Otherwise the covering search runs again on the widened
+    links, from the plan in hand, on the rest of the clock: its optimum is the full
+    optimum and its lower end (packing, LP, set-cover steps on every link within ``z``)
+    a bound for the full problem, even when the clock stops it. If it cannot run at all,
+    the bound is the farthest outlet's nearest allowed distance (each outlet's nearest
+    link is among its candidates).
+    """
+    model, net, state = built.model, built.network, built.state
+    info = plan.info
+    note = f"candidates={model.candidates!r} restrict the links"
+    z = float(info.objective)
+    restricted = state["allowed"]
+    near = net.links(radius=z, max_distance=model.max_distance, exclude=state["excluded"], keep_nearest=False)
+    oi, dj = near["outlet"].to_numpy(dtype=np.int64), near["distributor"].to_numpy(dtype=np.int64)
+    missing = ~restricted[oi, dj]
+    if not missing.any():
+        info.message = (f"{note}; they hold every allowed link within the plan's radius {z:,.6g}, so the "
+                        f"status and bound hold for the unrestricted problem. {info.message}").strip()
+        return plan
+    widened = restricted.copy()
+    widened[oi[missing], dj[missing]] = True
+    t0 = time.perf_counter()
+    wide_state = link_state(model, net, allowed=widened, close_idle=False)
+    wide_state.update(allowed=widened, restricted=False)
+    # built like the restricted one (type(built): no import of built.py here); its assignment MIP is never made
+    again = type(built)(model, net, None, wide_state, time.perf_counter() - t0,
+                        arrays=ArrayProblem(model.kind, model.sense), strategy="radius")
+    is_open = plan.distributors["open"].to_numpy(dtype=bool)
+    try:
+        wide = solve_pcenter(again, solver.share(1.0), t_start, start=is_open)
+    except (NoSolutionError, KeyboardInterrupt) as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            solver.deadline.interrupt()
+            info.termination = "interrupted"
+        # each outlet's nearest allowed link is a candidate (k nearest, or the nearest kept by a radius)
+        roi = state["oi"]
+        starts = np.flatnonzero(np.r_[True, roi[1:] != roi[:-1]]) if len(roi) else np.zeros(0, dtype=np.int64)
+        d_near = np.minimum.reduceat(model._link_distances(net, roi, state["dj"]), starts) if len(roi) else roi
+        bound = min(float(d_near.max()) if len(d_near) else 0.0, z)
+        info.bound, info.gap = bound, _gap(z, bound)
+        info.status = "optimal" if info.gap <= 1e-12 else "feasible"
+        info.message = (f"{note}; {int(missing.sum())} allowed links within the plan's radius were not candidates "
+                        f"and the widened search did not run; bound {bound:,.6g} (the farthest outlet's nearest "
+                        f"link) holds for the unrestricted problem")
+        return plan
+    wi = wide.info
+    wi.message = (f"{note}; widened by the {int(missing.sum())} allowed links within the restricted plan's radius "
+                  f"{z:,.6g} (the full optimum uses no other): status and bound {wi.bound:,.6g} hold for the "
+                  f"unrestricted problem. {wi.message}").strip()
+    return wide

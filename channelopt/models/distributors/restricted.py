@@ -14,9 +14,12 @@ the problem the user asked (issue 10, item 9). Here:
   links with reduced cost below ``z - bound`` (reduced-cost fixing on the full LP).
   The model widens to exactly those links and solves again: its optimum is the full
   problem's optimum, and its bound ``B`` gives the full bound ``min(z, B)``;
+* a covering p-center plan of radius ``z`` widens to every allowed link within ``z``
+  (the full optimum uses no other) and searches again there
+  (:func:`~.pcenter.certify_pcenter`): its status and bound hold for the full problem;
 * for objectives and rules where no full bound is computed here (coverage models,
-  p-center, region caps, coverage floors, split capacitated widening), the bound is
-  NaN and the status at best "feasible";
+  p-center by the assignment MIP, region caps, coverage floors, split capacitated
+  widening), the bound is NaN and the status at best "feasible";
 * a restricted model found infeasible is solved again on every allowed link, so an
   infeasibility the restriction caused is never blamed on another rule.
 """
@@ -33,6 +36,7 @@ import numpy as np
 from ..._arrays import ArrayProblem
 from ...solver import Solver, _gap
 from .formulation import build_formulation
+from .pcenter import certify_pcenter
 
 __all__ = ["certify", "full_lp_bound", "supports_bound"]
 
@@ -98,6 +102,8 @@ def certify(built, plan, solver: Solver, t_start: float):
     info = plan.info
     restricted_allowed = built.state["allowed"]
     note = f"candidates={model.candidates!r} restrict the links"
+    if model.objective == "p_center" and built.strategy == "radius" and info.has_solution:
+        return certify_pcenter(built, plan, solver.start_clock(), t_start)
     if not supports_bound(model):
         info.bound, info.gap = math.nan, math.nan
         if info.status == "optimal":
