@@ -116,7 +116,9 @@ class DistributorSelection(Model):
         (column generation from the kept links) or NaN, it is "optimal" only when that
         bound proves it, and where reduced costs show a better plan could use a dropped
         link the model widens to those links and solves again (``min_cost`` and
-        ``p_median``; see :mod:`channelopt.models.distributors.restricted`). A
+        ``p_median``; see :mod:`channelopt.models.distributors.restricted`). A covering
+        ``p_center`` plan of radius ``z`` widens to every allowed link within ``z`` and
+        searches again, so its status and bound are the full problem's. A
         restriction found infeasible is solved again on every link.
     linking : {"strong", "weak"}
         ``x_ij <= y_j`` per link (tight LP bound, the default) or one aggregated row per
