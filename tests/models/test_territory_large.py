@@ -233,3 +233,28 @@ def test_a_spent_limit_returns_the_heuristic_plan_without_calling_the_solver():
     assert plan.status == "feasible" and plan.info.termination == "time_limit"
     assert "no time left for the exact search" in plan.info.message
     assert True not in calls, calls  # no MIP was started once the limit was spent
+
+
+def test_the_bound_stage_runs_on_the_callers_solver_so_ctrl_c_stops_it():
+    # bounds.py used to start a fresh Solver for its LP: a Ctrl-C (or the caller's clock) never reached it
+    from channelopt.models.territories.bounds import balanced_lagrangian_bound, pmedian_lp_bound, valid_bound
+    from channelopt.models.territories.data import prepare
+
+    net = co.ChannelNetwork.from_graph(_planar(30, 1), ["pop", "size"])
+    model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05})
+    d = prepare(model, net)
+    running = co.Solver("highs", time_limit=600).start_clock()
+    lp = pmedian_lp_bound(model, d, running, 60.0)
+    assert np.isfinite(lp)
+    upper = 2 * lp
+    one = balanced_lagrangian_bound(d, upper, 60.0, iterations=1)
+    assert balanced_lagrangian_bound(d, upper, 60.0, iterations=500, solver=running) > one
+    # Ctrl-C (what the handler calls): the LP is not solved, the steps stop after the first
+    running.deadline.interrupt()
+    try:
+        assert np.isnan(pmedian_lp_bound(model, d, running, 60.0))
+        assert balanced_lagrangian_bound(d, upper, 60.0, iterations=500, solver=running) == one
+        bound, how = valid_bound(model, d, upper, running, 60.0)
+        assert how == "counting" and bound < one
+    finally:
+        co.Solver("highs").start_clock()  # a new solve from the top clears the Ctrl-C flag
