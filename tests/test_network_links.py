@@ -74,10 +74,19 @@ def test_links_are_the_dense_rule_applied_per_outlet(how):
     assert (np.diff(got["outlet"].to_numpy()) >= 0).all()
 
 
-def test_allowed_mask_is_compatibility_and_max_distance():
+def test_allowed_links_are_compatibility_and_max_distance_in_dense_order():
     net = point_network(40, 8, 3)
-    mask = net.allowed_mask(max_distance=35.0)
-    assert (mask == (net.compatibility & (net.distances() <= 35.0))).all()
+    exclude = np.zeros(8, dtype=bool)
+    exclude[2] = True
+    ref = np.nonzero(net.compatibility & (net.distances() <= 35.0) & ~exclude[None, :])  # row-major
+    oi, dj = net.allowed_links(max_distance=35.0, exclude=exclude)
+    assert oi.tolist() == ref[0].tolist() and dj.tolist() == ref[1].tolist()
+    expected = np.bincount(ref[0], minlength=40).tolist()
+    assert net.allowed_counts(max_distance=35.0, exclude=exclude).tolist() == expected  # counted with the links
+    fresh = point_network(40, 8, 3)  # counts alone, in their own pass
+    assert fresh.allowed_counts(max_distance=35.0, exclude=exclude).tolist() == expected
+    assert fresh.allowed_counts(max_distance=None).tolist() == np.bincount(np.nonzero(fresh.compatibility)[0],
+                                                                           minlength=40).tolist()
 
 
 def test_links_by_distance_without_locations_say_what_is_missing():

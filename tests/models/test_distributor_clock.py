@@ -74,7 +74,7 @@ def test_mip_stage_needs_a_multiple_of_the_slowest_transport_lp():
 def test_transport_lp_does_not_start_on_an_expired_clock():
     net = _binding(1, n=20, m=5)
     model = co.DistributorSelection(capacitated=True)
-    oi, dj = np.nonzero(model._allowed(net))
+    oi, dj = model._allowed(net)
     dists = net.distributors
     arrays = (oi, dj, net.costs()[oi, dj], net.outlets["demand"].to_numpy(float),
               dists["capacity"].to_numpy(float), dists["fixed_cost"].to_numpy(float))

@@ -302,3 +302,25 @@ def test_radius_builds_the_assignment_mip_only_when_asked(rows):
     assert not plan2.distributors["open"].to_numpy(dtype=bool)[first]
     rest = [j for j in range(8) if j != first]
     assert plan2.objective == pytest.approx(_brute_p_median(cost[:, rest], p))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_levels_sort_is_lexsort_by_outlet_then_cost(seed):
+    # runs sorted a block of equal-length runs at a time: the same permutation as lexsort (ties in the given
+    # order), on uneven runs, outlets without links, tiny blocks, and links not given by outlet
+    rng = np.random.default_rng(seed)
+    n, m = 30, 12
+    oi, dj = np.nonzero(rng.random((n, m)) < rng.uniform(0.2, 0.9, n)[:, None])
+    cost = rng.integers(0, 5, len(oi)).astype(float)  # many ties
+    for block in (1, 7, 1 << 20):
+        assert radius._by_outlet_then_cost(oi, cost, n, block=block).tolist() == np.lexsort((cost, oi)).tolist()
+    perm = rng.permutation(len(oi))
+    assert radius._by_outlet_then_cost(oi[perm], cost[perm], n).tolist() == np.lexsort((cost[perm], oi[perm])).tolist()
+    lv = Levels(oi, dj, cost, n)
+    assert lv.oi.dtype == np.int32 and lv.level.dtype == np.int32
+    order = np.lexsort((cost, oi))
+    assert lv.dj.tolist() == dj[order].tolist() and lv.cost.tolist() == cost[order].tolist()
+    # each link's level is the rank of its cost among its outlet's distinct costs
+    for i in range(n):
+        run = lv.oi == i
+        assert lv.level[run].tolist() == np.unique(lv.cost[run], return_inverse=True)[1].tolist()

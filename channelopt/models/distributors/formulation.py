@@ -25,34 +25,35 @@ def min_loads(net) -> np.ndarray:
     return np.nan_to_num(pd.to_numeric(dists["min_load"], errors="coerce").to_numpy(dtype=float), nan=0.0)
 
 
-def link_state(model, net, allowed: np.ndarray | None = None, close_idle: bool | None = None) -> dict[str, Any]:
+def link_state(model, net, allowed: tuple[np.ndarray, np.ndarray] | None = None,
+               close_idle: bool | None = None) -> dict[str, Any]:
     """The links and per-distributor arrays of ``model`` on ``net``, without any variable or row.
 
-    The part of :func:`build_formulation`'s state that the covering p-center needs (it
-    builds its own set-cover problems); ``allowed`` and ``close_idle`` as there.
+    The part of :func:`build_formulation`'s state that the radius strategies need (they
+    build their own problems); ``allowed`` and ``close_idle`` as there.
     """
     narrowed = allowed is not None if close_idle is None else close_idle
-    allowed = model._allowed(net) if allowed is None else allowed
-    n, m = allowed.shape
+    oi, dj = model._allowed(net) if allowed is None else allowed
     outlets, dists = net.outlets, net.distributors
+    n, m = len(outlets), len(dists)
     forced = model._forced_open(net)
     excluded = model._excluded(net)
-    oi, dj = np.nonzero(allowed)
     if narrowed:
         # a distributor the narrowing left without links can only add fixed cost: keep it closed
-        excluded = excluded | (~allowed.any(axis=0) & ~forced)
+        excluded = excluded | ((np.bincount(dj, minlength=m) == 0) & ~forced)
     return {"oi": oi, "dj": dj, "cost": net.link_costs(oi, dj), "demand": outlets["demand"].to_numpy(dtype=float),
             "capacity": dists["capacity"].to_numpy(dtype=float), "fixed": dists["fixed_cost"].to_numpy(dtype=float),
             "forced": forced, "excluded": excluded, "existing": dists["existing"].to_numpy(dtype=bool),
             "n": n, "m": m}
 
 
-def build_formulation(model, net, ap: ArrayProblem, allowed: np.ndarray | None = None,
+def build_formulation(model, net, ap: ArrayProblem, allowed: tuple[np.ndarray, np.ndarray] | None = None,
                       close_idle: bool | None = None, relax: bool = False) -> dict[str, Any]:
     """Add the variables, rows and objective of ``model`` on ``net`` to ``ap``; return the state.
 
-    ``allowed`` narrows the links; with ``close_idle`` (the default when ``allowed`` is
-    given: the Lagrangian strategy) a distributor left without links is kept closed.
+    ``allowed`` (links ``(oi, dj)``, by outlet then distributor) narrows the links; with
+    ``close_idle`` (the default when ``allowed`` is given: the Lagrangian strategy) a
+    distributor left without links is kept closed.
     ``relax`` makes every variable continuous (the LP relaxation).
     """
     base = link_state(model, net, allowed, close_idle)

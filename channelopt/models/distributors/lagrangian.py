@@ -55,9 +55,8 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
     ``model`` is a checked :class:`DistributorSelection` (its ``build`` ran ``_check``).
     """
     t_start = time.perf_counter() if t_start is None else t_start
-    allowed = model._allowed(net)
-    oi, dj = np.nonzero(allowed)
-    n, m = allowed.shape
+    oi, dj = model._allowed(net)
+    n, m = len(net.outlets), len(net.distributors)
     cost = net.link_costs(oi, dj)
     demand = net.outlets["demand"].to_numpy(dtype=float)
     capacity = net.distributors["capacity"].to_numpy(dtype=float)
@@ -165,7 +164,8 @@ def solve_lagrangian(model, net, solver: Solver, t_start: float | None = None) -
     # holds for the full model.
     slack = upper - lower
     shut = (lag.open_penalty > slack + 1e-9 * max(1.0, abs(upper))) & ~best["open"]
-    narrowed = allowed & ~shut[None, :]
+    live = ~shut[dj]
+    narrowed = (oi[live], dj[live])
     t0 = time.perf_counter()
     prob = ArrayProblem(model.kind, model.sense)
     state = build_formulation(model, net, prob, allowed=narrowed)

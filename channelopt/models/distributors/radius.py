@@ -83,20 +83,60 @@ def radius_eligible(model, has_min_load: bool = False) -> bool:
             and model.max_per_region is None and not has_min_load)
 
 
+def _by_outlet_then_cost(oi: np.ndarray, cost: np.ndarray, n: int, block: int = 1 << 20) -> np.ndarray:
+    """``np.lexsort((cost, oi))``: positions by outlet, then cost, ties in the given order.
+
+    Links given by outlet (as the models make them) are sorted one outlet's run at a
+    time: runs of equal length side by side in blocks of about ``block`` links, each
+    row sorted on its own (20,000 x 1,000 links: 4.8 s against lexsort's 21.8 s).
+    """
+    if len(oi) and bool((oi[1:] < oi[:-1]).any()):
+        return np.lexsort((cost, oi))
+    counts = np.bincount(oi, minlength=n)
+    start = np.zeros(n, dtype=np.int64)
+    start[1:] = np.cumsum(counts)[:-1]
+    order = np.empty(len(oi), dtype=np.int64)
+    by_length = np.argsort(counts, kind="stable")
+    sizes = counts[by_length]
+    edges = np.flatnonzero(np.r_[True, sizes[1:] != sizes[:-1]])
+    for a, b in zip(edges, np.r_[edges[1:], len(sizes)]):
+        size = int(sizes[a])
+        if size == 0:
+            continue
+        rows = by_length[a:b]
+        step = max(1, block // size)
+        for lo in range(0, len(rows), step):
+            idx = start[rows[lo:lo + step], None] + np.arange(size)  # (rows, size): each a run of links
+            within = np.argsort(cost[idx], axis=1, kind="stable")
+            order[idx] = np.take_along_axis(idx, within, axis=1)
+    return order
+
+
 class Levels:
-    """Sorted distinct costs per outlet over sparse links (no dense n x m array)."""
+    """Sorted distinct costs per outlet over sparse links (no dense n x m array).
+
+    Positions are kept as int32 when they fit (20 million links: 160 MB less per array).
+    """
 
     def __init__(self, oi: np.ndarray, dj: np.ndarray, cost: np.ndarray, n: int):
-        order = np.lexsort((cost, oi))
-        self.oi, self.dj, self.cost = oi[order], dj[order], cost[order]
+        order = _by_outlet_then_cost(oi, cost, n)
+        small = max(n, int(dj.max(initial=0)) + 1) < 2**31 - 1
+        index = np.int32 if small else np.int64
+        self.oi = oi.astype(index, copy=False)[order]
+        self.dj = dj.astype(index, copy=False)[order]
+        self.cost = cost[order]
+        del order
         self.n = n
-        row_start = np.r_[True, self.oi[1:] != self.oi[:-1]]
-        new_level = row_start | np.r_[True, self.cost[1:] != self.cost[:-1]]
-        level_id = np.cumsum(new_level) - 1  # global level number of each link
-        first_level = np.zeros(n, dtype=np.int64)
+        new_level = np.r_[True, self.oi[1:] != self.oi[:-1]]  # a run's first link starts a level
+        new_level[1:] |= self.cost[1:] != self.cost[:-1]
         counts = np.bincount(self.oi[new_level], minlength=n)
+        first_level = np.zeros(n, dtype=np.int64)
         first_level[1:] = np.cumsum(counts)[:-1]
-        self.level = level_id - first_level[self.oi]  # level of each link within its outlet
+        level_dtype = np.int32 if len(self.cost) < 2**31 - 1 else np.int64
+        level = np.cumsum(new_level, dtype=level_dtype)  # global level number of each link, plus one
+        level -= 1
+        level -= first_level.astype(level_dtype)[self.oi]
+        self.level = level  # level of each link within its outlet
         self.n_levels = counts  # K_i
         self.first = first_level
         self.value = self.cost[new_level]  # u_i^k at first[i] + k
@@ -560,6 +600,9 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
     forced, excluded = state["forced"], state["excluded"]
     fixed = state["fixed"] if model.objective == "min_cost" else np.zeros(m)
     lv = Levels(oi, dj, cost, n)
+    # the same links, sorted: the build's copies go (one copy of every link is held, not two)
+    oi, dj, cost = lv.oi, lv.dj, lv.cost
+    state.update(oi=oi, dj=dj, cost=cost)
     limit = solver.time_limit
     # every phase and sub-solve draws on the caller's clock (building charged), and Ctrl-C reaches them
     budget = solver.remaining()

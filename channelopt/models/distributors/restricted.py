@@ -54,26 +54,37 @@ def _remaining(solver: Solver, t_start: float) -> float | None:
     return solver.remaining()
 
 
-def full_lp_bound(model, net, allowed: np.ndarray, solver: Solver, t_start: float,
+def _among(foi: np.ndarray, fdj: np.ndarray, links: tuple[np.ndarray, np.ndarray], m: int) -> np.ndarray:
+    """Which of the links ``(foi, fdj)`` (by outlet, then distributor) are in ``links``: a mask over them."""
+    key = foi.astype(np.int64) * m + fdj
+    sub = links[0].astype(np.int64) * m + links[1]
+    pos = np.minimum(np.searchsorted(key, sub), max(len(key) - 1, 0))
+    found = pos[key[pos] == sub] if len(key) else pos[:0]
+    inside = np.zeros(len(key), dtype=bool)
+    inside[found] = True
+    return inside
+
+
+def full_lp_bound(model, net, allowed: tuple[np.ndarray, np.ndarray], solver: Solver, t_start: float,
                   max_rounds: int = 50) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
-    """LP bound of the full problem by column generation from the ``allowed`` links.
+    """LP bound of the full problem by column generation from the ``allowed`` links ``(oi, dj)``.
 
     Returns ``(bound, oi, dj, reduced_cost)`` over every link of the full problem, or
     None when the time ran out first.
     """
-    full = model._allowed(net, sparse=False)
-    foi, fdj = np.nonzero(full)
+    foi, fdj = model._allowed(net, sparse=False)
     cost = net.link_costs(foi, fdj)
     demand = net.outlets["demand"].to_numpy(dtype=float)
-    n, m = full.shape
-    current = allowed & full
+    n, m = len(net.outlets), len(net.distributors)
+    current = _among(foi, fdj, allowed, m)  # over the full links: in the model now
     scale = max(1.0, float(np.abs(cost).max(initial=0.0)))
     for _ in range(max_rounds):
         left = _remaining(solver, t_start)
         if solver.interrupted or (left is not None and left <= 0.05 * solver.time_limit):
             return None
         ap = ArrayProblem("full_lp_bound", "min")
-        state = build_formulation(model, net, ap, allowed=current, close_idle=False, relax=True)
+        state = build_formulation(model, net, ap, allowed=(foi[current], fdj[current]), close_idle=False,
+                                  relax=True)
         # HiGHS for its duals, without the user's MIP options, on the caller's clock (and Ctrl-C)
         info = dataclasses.replace(solver, name="highs", options={}, msg=False).solve(ap)
         if info.status != "optimal" or ap.duals is None:
@@ -87,12 +98,10 @@ def full_lp_bound(model, net, allowed: np.ndarray, solver: Solver, t_start: floa
         if "cap" in rows:
             u[rows["cap_of"]] = ap.duals[rows["cap"].slice]
         rc = cost - v[foi] - demand[foi] * u[fdj]
-        missing = ~current[foi, fdj]
-        enter = missing & (rc < -1e-9 * scale)
+        enter = ~current & (rc < -1e-9 * scale)
         if not enter.any():
             return float(info.objective), foi, fdj, rc
-        current = current.copy()
-        current[foi[enter], fdj[enter]] = True
+        current = current | enter
     return None
 
 
@@ -140,8 +149,10 @@ def certify(built, plan, solver: Solver, t_start: float):
         return plan
     # reduced-cost fixing: a plan better than z uses only links with rc < z - lp
     useful = rc < (z - lp) * (1 + 1e-9) + 1e-9 * max(1.0, abs(z))
-    widened = restricted_allowed.copy()
-    widened[foi[useful], fdj[useful]] = True
+    m = len(net.distributors)
+    before = _among(foi, fdj, restricted_allowed, m)
+    wide = before | useful
+    widened = (foi[wide], fdj[wide])
     left = _remaining(solver, t_start)
     if solver.interrupted or (left is not None and left <= 0.05 * solver.time_limit):
         return plan
@@ -158,7 +169,7 @@ def certify(built, plan, solver: Solver, t_start: float):
         info.termination = "interrupted"
         return plan
     wi = wide_plan.info
-    n_added = int((widened & ~restricted_allowed).sum())
+    n_added = int((wide & ~before).sum())
     if solver.interrupted:
         info.termination = "interrupted"
     if not wi.has_solution:

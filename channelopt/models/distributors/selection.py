@@ -237,9 +237,9 @@ class DistributorSelection(Model):
         t0 = time.perf_counter()
         allowed = self._allowed(network)
         restricted = False
-        if self.candidates is not None:
-            restricted = bool((self._allowed(network, sparse=False) & ~allowed).any())
-        strategy = choose_strategy(self, int(allowed.sum()))
+        if self.candidates is not None:  # the candidates are a subset of the allowed links: fewer means restricted
+            restricted = bool(self._reach(network).sum() > len(allowed[0]))
+        strategy = choose_strategy(self, len(allowed[0]))
         has_min_load = bool(min_loads(network).any())
         if strategy == "lagrangian" and has_min_load:
             strategy = "mip"  # "auto": the Lagrangian path does not carry minimum loads
@@ -265,10 +265,15 @@ class DistributorSelection(Model):
             state = link_state(self, network, allowed=allowed, close_idle=False)
 
             def formulate(state=state):
-                state.update(build_formulation(self, network, ap, allowed=allowed, close_idle=False))
+                # the links measured again (the same ones): holding them for a read that rarely comes would
+                # keep a second copy of every link alive beside the strategy's sorted one
+                state.update(build_formulation(self, network, ap, allowed=self._allowed(network), close_idle=False))
         else:
             state = build_formulation(self, network, ap, allowed=allowed, close_idle=False)
-        state.update(allowed=allowed, restricted=restricted)
+        state["restricted"] = restricted
+        if restricted:  # what the certification widens from
+            state["allowed"] = allowed
+        del allowed
         build_seconds = time.perf_counter() - t0
         if formulate is None:
             log.info("%s built: %d variables, %d constraints in %.2fs (strategy %s)", self.kind, ap.n_cols,
@@ -438,8 +443,7 @@ class DistributorSelection(Model):
                                   f"{fixed[new_forced].sum():,.6g} of the new distributors in keep.",
                                   reasons=["max_new_cost below kept new signings"])
         if self._serve_all():
-            allowed = self._allowed(net, sparse=False)
-            unreachable = np.flatnonzero(~allowed.any(axis=1))
+            unreachable = np.flatnonzero(self._reach(net) == 0)
             if len(unreachable):
                 out_ids = net.outlet_ids[unreachable].tolist()
                 raise InfeasibleError(
@@ -472,8 +476,9 @@ class DistributorSelection(Model):
                             f"the {self.p} largest capacities sum to {top:,.6g}, below total demand "
                             f"{demand.sum():,.6g}; raise p or capacity.", reasons=["p largest capacities below demand"])
                 if self.single_source:
-                    cap_ok = allowed & (capacity[None, :] >= demand[:, None] - 1e-9)
-                    over = np.flatnonzero(~cap_ok.any(axis=1))
+                    oi, dj = self._allowed(net, sparse=False)
+                    fits = capacity[dj] >= demand[oi] - 1e-9
+                    over = np.flatnonzero(np.bincount(oi[fits], minlength=len(demand)) == 0)
                     if len(over):
                         raise InfeasibleError(
                             f"outlets {format_ids(net.outlet_ids[over])} each need more than the capacity of every "
@@ -512,11 +517,11 @@ class DistributorSelection(Model):
                 raise
             return net.link_costs(oi, dj)
 
-    def _allowed(self, net, *, sparse: bool = True) -> np.ndarray:
-        """Links (outlet, distributor) the model may use; sparse candidates applied when asked.
+    def _allowed(self, net, *, sparse: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Links ``(oi, dj)`` the model may use, by outlet then distributor; sparse candidates applied when asked.
 
-        A boolean (n, m) mask, built by the network a chunk of outlets at a time: no
-        float n x m array (cost, distance) is made for it (issue 13).
+        Position arrays over the allowed links, made by the network a chunk of outlets at
+        a time: no n x m array, boolean or float (issue 13).
         """
         k, radius = parse_candidates(self.candidates)
         excluded = self._excluded(net)
@@ -527,10 +532,14 @@ class DistributorSelection(Model):
                 if self.max_distance is not None or self.objective == "p_center":
                     raise
                 links = net.links(k=k, radius=radius, exclude=excluded, by="cost")
-            allowed = np.zeros((len(net.outlets), len(net.distributors)), dtype=bool)
-            allowed[links["outlet"].to_numpy(), links["distributor"].to_numpy()] = True
-            return allowed
-        return net.allowed_mask(max_distance=self.max_distance, exclude=excluded)
+            oi, dj = links["outlet"].to_numpy(), links["distributor"].to_numpy()
+            order = np.lexsort((dj, oi))  # the order of every allowed link's (by outlet, then distributor)
+            return oi[order], dj[order]
+        return net.allowed_links(max_distance=self.max_distance, exclude=excluded)
+
+    def _reach(self, net) -> np.ndarray:
+        """How many allowed links each outlet has (before any ``candidates`` restriction); kept by the network."""
+        return net.allowed_counts(max_distance=self.max_distance, exclude=self._excluded(net))
 
     # ------------------------------------------------------------------ diagnosis
     def _diagnose(self, net, state) -> list[str]:
