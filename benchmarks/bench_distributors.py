@@ -349,15 +349,26 @@ def bench_pmed(quick: bool) -> None:
     table(comp, "same instances: default path vs the old path (PuLP objects, classic MIP) vs spopt (HiGHS)")
 
 
+SWEEP_SIZES: list[tuple[int, int]] | None = None
+#: a directory holding an older ``channelopt`` package (e.g. ``git archive <commit> channelopt | tar -x -C DIR``):
+#: the sweep runs it as path "base" beside the default path, in the same run
+BASE_DIR: str | None = None
+
+
 def bench_sweep(quick: bool) -> None:
     """Random Euclidean p-median sizes: default path vs old path vs spopt, one process each.
 
     Up to 3,000 x 300 with a 120 s limit and proof asked (mip_gap 0); 20,000 x 1,000
-    (p=100, dense costs: 20 million links) with 300 s and a 1% target gap.
+    (p=100, dense costs: 20 million links) with 300 s and a 1% target gap. ``--base DIR``
+    adds an older checkout's default path ("base") to every size; ``--sweep-sizes``
+    picks sizes. Ends with the memory ceiling per size (peak RSS of the default path's
+    process, the instance's own cost and distance matrices included).
     """
     sizes = [(500, 50, 5, 120.0, 0.0), (1000, 100, 10, 120.0, 0.0)]
     if not quick:
         sizes += [(3000, 300, 30, 120.0, 0.0), (20000, 1000, 100, 300.0, 0.01)]
+    if SWEEP_SIZES:
+        sizes = [s for s in sizes if (s[0], s[1]) in SWEEP_SIZES]
     rows = []
     for n, m, p, limit, gap in sizes:
         paths = [("new", None), ("old", {"CHANNELOPT_BUILD_PATH": "pulp"}), ("spopt", None)]
@@ -365,6 +376,8 @@ def bench_sweep(quick: bool) -> None:
             paths = [("new", None), ("spopt", None)]  # the old path had no bound after 600 s (issue 13)
         if n >= 20000:
             paths = [("new", None)]  # spopt's model holds 20 million PuLP variables
+        if BASE_DIR:
+            paths.insert(1, ("base", {"PYTHONPATH": BASE_DIR}))
         for path, env in paths:
             r = run_case({"kind": "sweep", "n": n, "m": m, "p": p, "path": path, "limit": limit, "mip_gap": gap}, env)
             rows.append({"size": f"{n}x{m}", "p": p, "path": path, "limit": limit, "target_gap": gap,
@@ -373,6 +386,9 @@ def bench_sweep(quick: bool) -> None:
                          "steps": r.get("steps", "")})
             table(rows[-1:], "progress")
     table(rows, "p-median size sweep")
+    ceiling = {r["size"]: r["peak_mb"] for r in rows if r["path"] == "new" and r.get("peak_mb")}
+    print("memory ceiling of the default path (peak RSS, instance matrices included): "
+          + "; ".join(f"{size} {mb:,.0f} MB" for size, mb in ceiling.items()))
 
 
 def bench_china(quick: bool) -> None:
@@ -396,7 +412,7 @@ SECTIONS = {"optima": bench_optima, "spopt": bench_spopt, "solvers": bench_solve
 
 
 def main(argv=None) -> None:
-    global MIP_LIMIT, SPOPT_SIZES, SPOPT_LIMIT, PMED_NAMES, PMED_LIMIT
+    global MIP_LIMIT, SPOPT_SIZES, SPOPT_LIMIT, PMED_NAMES, PMED_LIMIT, SWEEP_SIZES, BASE_DIR
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes only")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -406,6 +422,8 @@ def main(argv=None) -> None:
     ap.add_argument("--mip-limit", type=float, default=MIP_LIMIT, help="seconds for the plain MIP in 'large'")
     ap.add_argument("--spopt-sizes", nargs="*", default=None, help="sizes for 'spopt', e.g. 3000x300")
     ap.add_argument("--spopt-limit", type=float, default=None, help="seconds for each solve in 'spopt'")
+    ap.add_argument("--sweep-sizes", nargs="*", default=None, help="sizes for 'sweep', e.g. 3000x300 20000x1000")
+    ap.add_argument("--base", default=None, help="directory with an older channelopt package: 'sweep' runs it too")
     args = ap.parse_args(argv)
     if args.worker:
         import json
@@ -416,6 +434,9 @@ def main(argv=None) -> None:
     if args.spopt_sizes:
         SPOPT_SIZES = [tuple(int(v) for v in size.split("x")) for size in args.spopt_sizes]
     SPOPT_LIMIT = args.spopt_limit
+    if args.sweep_sizes:
+        SWEEP_SIZES = [tuple(int(v) for v in size.split("x")) for size in args.sweep_sizes]
+    BASE_DIR = args.base
     MIP_LIMIT = args.mip_limit
     if not BENCH.is_dir() and {"optima", "solvers"} & set(args.only):
         print(f"benchmark data not found at {BENCH}; skipping optima and solvers")

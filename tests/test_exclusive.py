@@ -205,3 +205,29 @@ def test_ejection_moves_a_group_where_only_a_chain_of_two_moves_pays():
     assert _eject_moves(owner, cost, demand, rem, used, lambda: False)
     assert owner.tolist() == [1, 2]
     assert rem.tolist() == [10.0, 4.0, 4.0]
+
+
+@pytest.mark.parametrize("max_distance", [None, 40.0])
+def test_group_sums_match_the_dense_matrices(max_distance):
+    """The stage's per-group counts and costs, made a few outlets at a time on the links, are the dense
+    matrices' sums (written here from compatibility, costs() and distances())."""
+    from channelopt.models._exclusive import _group_links
+
+    net = co.make_synthetic(8, 60, 6, seed=3)
+    fresh = co.make_synthetic(8, 60, 6, seed=3)  # no dense matrix computed before the stage reads it
+    territory = _territories(net, 3)
+    live = np.flatnonzero(np.arange(len(territory)) % 5 != 0)  # some outlets not served
+    codes = territory[live]
+    cols = np.array([0, 2, 3, 5])
+    ok = net.compatibility[np.ix_(live, cols)]
+    if max_distance is not None:
+        ok = ok & (net.distances()[np.ix_(live, cols)] <= max_distance)
+    bad = np.zeros((3, len(cols)), dtype=int)
+    np.add.at(bad, codes, (~ok).astype(int))
+    cost = np.zeros((3, len(cols)))
+    np.add.at(cost, codes, net.costs()[np.ix_(live, cols)])
+    got_bad, got_cost = _group_links(fresh, live, codes, cols, 3, max_distance, chunk_cells=37)  # many chunks
+    assert got_bad.tolist() == bad.tolist()
+    assert len(np.unique(bad)) > 2  # the rules bind unevenly (not a vacuous check)
+    assert got_cost == pytest.approx(cost, rel=1e-12)
+    assert fresh._costs is None and fresh._distances is None

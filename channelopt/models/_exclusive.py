@@ -52,7 +52,8 @@ def assign_exclusive(net, territory: np.ndarray, served: np.ndarray, is_open: np
     ----------
     net : ChannelNetwork
         Reads ``outlets`` (``channel``, ``demand``), ``distributors`` (``fixed_cost``,
-        ``capacity``), ``costs()``, ``compatibility`` and, with ``max_distance``, ``distances()``.
+        ``capacity``), the channel table and, on the links, costs and (with ``max_distance``)
+        distances; no outlet x distributor array is made.
     territory : array of labels, one per outlet
     served : bool array, one per outlet
         Outlets the plan serves (the others stay unserved).
@@ -106,14 +107,7 @@ def assign_exclusive(net, territory: np.ndarray, served: np.ndarray, is_open: np
     may_open = bool((usable & ~is_open).any())
     # A group may go to j only when j may serve every outlet in it.
     cols = np.flatnonzero(usable)
-    ok = net.compatibility[np.ix_(live, cols)]
-    cost = net.costs()[np.ix_(live, cols)]
-    if max_distance is not None:
-        ok = ok & (net.distances()[np.ix_(live, cols)] <= max_distance)
-    bad = np.zeros((n_groups, len(cols)), dtype=int)
-    np.add.at(bad, codes, (~ok).astype(int))
-    g_cost = np.zeros((n_groups, len(cols)))
-    np.add.at(g_cost, codes, np.where(np.isfinite(cost), cost, 0.0))
+    bad, g_cost = _group_links(net, live, codes, cols, n_groups, max_distance)
     capacity = dists["capacity"].to_numpy(dtype=float)
     cap = capacity[cols] if capacitated else np.full(len(cols), np.inf)
     cap = np.where(np.isfinite(cap), cap, np.inf)
@@ -256,9 +250,10 @@ def exclusive_violations(net, owner: np.ndarray, is_open: np.ndarray, group: np.
     if idx.size:
         if not is_open[owner[idx]].all():
             problems.append("an outlet is served by a distributor that is not signed")
-        if not net.compatibility[idx, owner[idx]].all():
+        channel, _, table = net.channel_table()  # read on the plan's links: no outlet x distributor array
+        if not table[channel[idx], owner[idx]].all():
             problems.append("an outlet is served by a distributor that does not carry its channel")
-        if max_distance is not None and (net.distances()[idx, owner[idx]] > max_distance).any():
+        if max_distance is not None and (net.link_distances(idx, owner[idx]) > max_distance).any():
             problems.append(f"an outlet is served from further than max_distance {max_distance:g} km")
     if capacitated:
         load = np.bincount(owner[idx], weights=net.outlets["demand"].to_numpy(dtype=float)[idx],
@@ -268,6 +263,31 @@ def exclusive_violations(net, owner: np.ndarray, is_open: np.ndarray, group: np.
         problems += [f"{net.distributor_ids[j]} carries {load[j]:,.6g} over its capacity {cap[j]:,.6g}"
                      for j in over[:5]]
     return problems
+
+
+def _group_links(net, live: np.ndarray, codes: np.ndarray, cols: np.ndarray, n_groups: int,
+                 max_distance: float | None, chunk_cells: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
+    """Per group and distributor in ``cols``: how many of the group's outlets it may not serve (channel,
+    ``max_distance``) and the sum of their finite service costs.
+
+    Measured a chunk of outlets at a time on the links (``channel_table``, ``link_costs``,
+    ``link_distances``): no outlet x distributor array (issue 13). The rows are added in
+    outlet order, as one pass over the whole matrix added them.
+    """
+    channel, _, table = net.channel_table()
+    bad = np.zeros((n_groups, len(cols)), dtype=int)
+    g_cost = np.zeros((n_groups, len(cols)))
+    step = max(1, int(chunk_cells) // max(len(cols), 1))
+    for lo in range(0, len(live), step):
+        rows = live[lo:lo + step]
+        oi, dj = np.repeat(rows, len(cols)), np.tile(cols, len(rows))
+        ok = table[channel[rows]][:, cols]
+        if max_distance is not None:
+            ok &= net.link_distances(oi, dj).reshape(len(rows), len(cols)) <= max_distance
+        cost = net.link_costs(oi, dj).reshape(len(rows), len(cols))
+        np.add.at(bad, codes[lo:lo + step], (~ok).astype(int))
+        np.add.at(g_cost, codes[lo:lo + step], np.where(np.isfinite(cost), cost, 0.0))
+    return bad, g_cost
 
 
 def greedy_owners(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, open_cost: np.ndarray,
