@@ -193,19 +193,27 @@ class JointPlanner(Model):
         outlets, dists = net.outlets, net.distributors
         R, J = len(net.region_ids), len(dists)
         ro = net.outlet_region_index
-        compat = net.compatibility
+        channel, _, table = net.channel_table()
         pot = outlets["potential"].to_numpy(dtype=float)
         dem = outlets["demand"].to_numpy(dtype=float)
         work = outlets["workload"].to_numpy(dtype=float)
-        cost = np.asarray(net.costs(), dtype=float)
-        onehot = np.zeros((R, len(outlets)))
-        onehot[ro, np.arange(len(outlets))] = 1.0
-        # Region x distributor aggregates over the outlets j may serve in r.
-        P = onehot @ (compat * pot[:, None])
-        D = onehot @ (compat * dem[:, None])
-        W = onehot @ (compat * work[:, None])
-        C = onehot @ (compat * cost)
-        n_ok = onehot @ compat.astype(float)
+        # Region x distributor aggregates over the outlets j may serve in r, a chunk of outlets at a
+        # time on the links (no outlet x distributor array, issue 13), summed in outlet order
+        P, D, W, C, n_ok = (np.zeros(R * J) for _ in range(5))
+        n = len(outlets)
+        step = max(1, (1 << 18) // max(J, 1))
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            ok = table[channel[lo:hi]].astype(float)  # (rows, J)
+            oi, dj = np.divmod(np.arange(lo * J, hi * J, dtype=np.int64), J)
+            key = (ro[oi] * J + dj)
+            P += np.bincount(key, weights=(ok * pot[lo:hi, None]).ravel(), minlength=R * J)
+            D += np.bincount(key, weights=(ok * dem[lo:hi, None]).ravel(), minlength=R * J)
+            W += np.bincount(key, weights=(ok * work[lo:hi, None]).ravel(), minlength=R * J)
+            C += np.bincount(key, weights=(ok * net.link_costs(oi, dj).reshape(hi - lo, J)).ravel(),
+                             minlength=R * J)
+            n_ok += np.bincount(key, weights=ok.ravel(), minlength=R * J)
+        P, D, W, C, n_ok = (a.reshape(R, J) for a in (P, D, W, C, n_ok))
         cap = dists["capacity"].to_numpy(dtype=float)
         fits = (D <= cap[None, :] * (1 + 1e-12)) if self.capacitated else np.ones((R, J), dtype=bool)
         # Without contiguity a pair that serves no outlet is useless; with it, it may connect.
@@ -216,9 +224,9 @@ class JointPlanner(Model):
             idx = pd.Index(net.region_ids).get_indexer(dists["region_id"])
             home = np.where(pd.isna(dists["region_id"]).to_numpy(), -1, idx).astype(np.int64)
         forced = dists["existing"].to_numpy(dtype=bool) if self.keep_existing else np.zeros(J, dtype=bool)
-        return {"R": R, "J": J, "ro": ro, "compat": compat, "P": P, "D": D, "W": W, "C": C, "cap": cap,
+        return {"R": R, "J": J, "ro": ro, "P": P, "D": D, "W": W, "C": C, "cap": cap,
                 "fixed": dists["fixed_cost"].to_numpy(dtype=float), "pr": pr, "pj": pj, "home": home,
-                "forced": forced, "cost": cost}
+                "forced": forced}
 
     def _cells(self, net, data) -> pd.DataFrame:
         """Region x channel x activity cells over every group with positive potential."""
@@ -491,8 +499,10 @@ def _joint_plan(model: JointPlanner, net, state: dict[str, Any], info: SolveInfo
     ro = state["ro"]
     j_of = owner[ro]
     n = len(outlets)
-    served = (j_of >= 0) & state["compat"][np.arange(n), np.maximum(j_of, 0)]
-    cost = np.where(served, state["cost"][np.arange(n), np.maximum(j_of, 0)], 0.0)
+    channel, _, table = net.channel_table()  # on each outlet's one link: no outlet x distributor array
+    served = (j_of >= 0) & table[channel, np.maximum(j_of, 0)]
+    cost = np.zeros(n)
+    cost[served] = net.link_costs(np.flatnonzero(served), j_of[served])
     dist_ids = net.distributor_ids
     main = np.where(served, dist_ids[np.maximum(j_of, 0)], None)
     pot = outlets["potential"].to_numpy(dtype=float)

@@ -282,3 +282,32 @@ def test_array_build_makes_no_pulp_object_and_matches_its_pulp_problem(small, mo
     reference = old.solve(co.Solver("highs"))
     assert plan.status == reference.status == "optimal"
     assert plan.objective == pytest.approx(reference.objective, rel=1e-6)
+
+
+def test_region_aggregates_are_the_outlet_sums_without_a_dense_matrix():
+    """P, D, W, C and the compatible-outlet counts per region x distributor equal sums written here over the
+    dense matrices, while the planner itself computes no outlet x distributor matrix."""
+    net = co.make_synthetic(10, 150, 5, seed=4)
+    # D-002 carries pharmacy only: regions R-0005 and R-0006 have no outlet it may serve
+    net.distributors.loc[1, "channels"] = "pharmacy"
+    fresh = co.ChannelNetwork(net.regions, net.outlets, net.distributors, net.graph)
+    d = JointPlanner(margin=0.25, contiguity=False, capacitated=True)._data(fresh)
+    assert fresh._costs is None and fresh._distances is None
+    comp, cost = net.compatibility, net.costs()
+    ro = net.outlet_region_index
+    o = net.outlets
+    R, J = len(net.region_ids), len(net.distributors)
+    ref = {k: np.zeros((R, J)) for k in ("P", "D", "W", "C", "n")}
+    for i in range(len(o)):
+        ref["P"][ro[i]] += comp[i] * o["potential"].iloc[i]
+        ref["D"][ro[i]] += comp[i] * o["demand"].iloc[i]
+        ref["W"][ro[i]] += comp[i] * o["workload"].iloc[i]
+        ref["C"][ro[i]] += comp[i] * cost[i]
+        ref["n"][ro[i]] += comp[i]
+    assert (ref["n"] == 0).sum() == 2  # channel rules bind (not a vacuous check)
+    for key in ("P", "D", "W", "C"):
+        assert d[key] == pytest.approx(ref[key], rel=1e-12), key
+    # pairs with no compatible outlet are dropped (no contiguity): exactly those with a zero count
+    pairs = set(zip(d["pr"].tolist(), d["pj"].tolist()))
+    fits = d["D"] <= d["cap"][None, :] * (1 + 1e-12)
+    assert pairs == set(zip(*np.nonzero((ref["n"] > 0) & fits)))
