@@ -463,7 +463,10 @@ def link_penalty(lag: dict, lv: Levels, p: int | None, forced, closed) -> np.nda
     A link whose bound plus penalty reaches the best plan's cost carries no better plan.
     """
     v, rho = lag["v"], lag["rho"]
-    pen = np.maximum(lv.cost - v[lv.oi], 0.0)
+    # in place: one array per link (20 million links: each temporary is 160 MB)
+    pen = v[lv.oi]
+    np.subtract(lv.cost, pen, out=pen)
+    np.maximum(pen, 0.0, out=pen)
     chosen, last, _ = _relaxed_choice(rho, p, forced, closed)
     free = ~forced & ~closed
     if p is None:
@@ -472,7 +475,18 @@ def link_penalty(lag: dict, lv: Levels, p: int | None, forced, closed) -> np.nda
         extra = np.zeros(len(rho))  # every free distributor opens (or none may): no facility term
     else:
         extra = np.where(free & ~chosen, rho - last, 0.0)
-    return pen + extra[lv.dj]
+    pen += extra[lv.dj]
+    return pen
+
+
+def _kept_links(bound: float, pen: np.ndarray, upper: float, integral: bool) -> np.ndarray:
+    """``~_proves(bound + pen, upper, integral)`` computed in ``pen`` (overwritten): links a better plan may use."""
+    pen += bound
+    if integral:
+        pen -= 1e-6
+        np.ceil(pen, out=pen)
+        return ~(pen >= upper - 1e-9)
+    return ~(pen >= upper + 1e-9 * max(1.0, abs(upper)))
 
 
 class _Links:
@@ -552,7 +566,9 @@ def branch(lv, m: int, *, p: int | None, fixed, forced, closed, v, bound: float,
             return []
         # links no plan better than upper uses (below this node)
         pen = link_penalty(res, links, p, f, c)
-        alive = ~c[links.dj] & ~_proves(res["bound"] + pen, upper, integral)
+        alive = _kept_links(res["bound"], pen, upper, integral)
+        del pen
+        alive &= ~c[links.dj]
         if not (np.bincount(links.oi[alive], minlength=links.n) > 0).all():
             return []  # an outlet has no link left: no better plan below this node
         if not alive.all():
@@ -706,7 +722,9 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
         t0 = time.perf_counter()
         shut, keep = _penalty_fixing(lag, model.p, forced, excluded, best_obj, integral)
         pen = link_penalty(lag, lv, model.p, forced | keep, excluded | shut)
-        live = ~shut[lv.dj] & ~excluded[lv.dj] & ~_proves(lag["bound"] + pen, best_obj, integral)
+        live = _kept_links(lag["bound"], pen, best_obj, integral)
+        del pen
+        live &= ~(shut | excluded)[lv.dj]
         steps["fixing"] = {"closed": int(shut.sum()), "opened": int(keep.sum()), "links": int(live.sum()),
                            "seconds": time.perf_counter() - t0}
         if not side_rows:
@@ -716,9 +734,11 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
             left = solver.remaining()
             # a margin for plan assembly after the tree (as for the MIP below)
             room = math.inf if left is None or budget is None else max(0.0, left - 0.1 * budget)
-            res = branch(_Links(lv, live), m, p=model.p, fixed=fixed, forced=forced | keep, closed=excluded | shut,
+            links = lv if live.all() else _Links(lv, live)  # a copy only of what the fixing left
+            res = branch(links, m, p=model.p, fixed=fixed, forced=forced | keep, closed=excluded | shut,
                          v=lag["v"], bound=lag["bound"], upper=best_obj, integral=integral, seconds=room,
                          price=price)
+            del links
             if res["interrupted"]:
                 solver.deadline.interrupt()
             if res["open"] is not None and res["upper"] < best_obj:
