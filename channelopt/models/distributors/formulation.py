@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..._arrays import ArrayProblem
 
-__all__ = ["build_formulation", "link_state", "min_loads"]
+__all__ = ["build_formulation", "link_state", "links_member", "links_union", "min_loads"]
 
 
 def min_loads(net) -> np.ndarray:
@@ -23,6 +23,23 @@ def min_loads(net) -> np.ndarray:
     if "min_load" not in dists.columns:
         return np.zeros(len(dists))
     return np.nan_to_num(pd.to_numeric(dists["min_load"], errors="coerce").to_numpy(dtype=float), nan=0.0)
+
+
+def links_member(oi: np.ndarray, dj: np.ndarray, links: tuple[np.ndarray, np.ndarray], m: int) -> np.ndarray:
+    """Whether each pair ``(oi[k], dj[k])`` is one of ``links`` (given by outlet, then distributor)."""
+    key = links[0].astype(np.int64) * m + links[1]
+    query = np.asarray(oi, dtype=np.int64) * m + dj
+    if not len(key):
+        return np.zeros(len(query), dtype=bool)
+    pos = np.minimum(np.searchsorted(key, query), len(key) - 1)
+    return key[pos] == query
+
+
+def links_union(links: tuple[np.ndarray, np.ndarray], oi: np.ndarray, dj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``links`` and the pairs ``(oi, dj)`` (not among them), by outlet, then distributor."""
+    w_oi, w_dj = np.r_[links[0], oi], np.r_[links[1], dj]
+    order = np.lexsort((w_dj, w_oi))
+    return w_oi[order], w_dj[order]
 
 
 def link_state(model, net, allowed: tuple[np.ndarray, np.ndarray] | None = None,

@@ -63,7 +63,7 @@ from ..._arrays import ArrayProblem
 from ...exceptions import InfeasibleError, NoSolutionError
 from ...plan import Plan
 from ...solver import SolveInfo, Solver, _gap
-from .formulation import link_state
+from .formulation import link_state, links_member, links_union
 from .plan import single_source_plan
 
 __all__ = ["certify_pcenter", "pcenter_eligible", "solve_pcenter"]
@@ -597,16 +597,15 @@ def certify_pcenter(built, plan: Plan, solver: Solver, t_start: float) -> Plan:
     info = plan.info
     note = f"candidates={model.candidates!r} restrict the links"
     z = float(info.objective)
-    restricted = state["allowed"]
+    restricted = state["allowed"]  # links (oi, dj), by outlet then distributor
     near = net.links(radius=z, max_distance=model.max_distance, exclude=state["excluded"], keep_nearest=False)
     oi, dj = near["outlet"].to_numpy(dtype=np.int64), near["distributor"].to_numpy(dtype=np.int64)
-    missing = ~restricted[oi, dj]
+    missing = ~links_member(oi, dj, restricted, len(net.distributors))
     if not missing.any():
         info.message = (f"{note}; they hold every allowed link within the plan's radius {z:,.6g}, so the "
                         f"status and bound hold for the unrestricted problem. {info.message}").strip()
         return plan
-    widened = restricted.copy()
-    widened[oi[missing], dj[missing]] = True
+    widened = links_union(restricted, oi[missing], dj[missing])
     t0 = time.perf_counter()
     wide_state = link_state(model, net, allowed=widened, close_idle=False)
     wide_state.update(allowed=widened, restricted=False)

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..._arrays import ArrayProblem
 from ...solver import Solver, _gap
-from .formulation import build_formulation
+from .formulation import build_formulation, links_member
 from .pcenter import certify_pcenter
 
 __all__ = ["certify", "full_lp_bound", "supports_bound"]
@@ -54,17 +54,6 @@ def _remaining(solver: Solver, t_start: float) -> float | None:
     return solver.remaining()
 
 
-def _among(foi: np.ndarray, fdj: np.ndarray, links: tuple[np.ndarray, np.ndarray], m: int) -> np.ndarray:
-    """Which of the links ``(foi, fdj)`` (by outlet, then distributor) are in ``links``: a mask over them."""
-    key = foi.astype(np.int64) * m + fdj
-    sub = links[0].astype(np.int64) * m + links[1]
-    pos = np.minimum(np.searchsorted(key, sub), max(len(key) - 1, 0))
-    found = pos[key[pos] == sub] if len(key) else pos[:0]
-    inside = np.zeros(len(key), dtype=bool)
-    inside[found] = True
-    return inside
-
-
 def full_lp_bound(model, net, allowed: tuple[np.ndarray, np.ndarray], solver: Solver, t_start: float,
                   max_rounds: int = 50) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
     """LP bound of the full problem by column generation from the ``allowed`` links ``(oi, dj)``.
@@ -76,7 +65,7 @@ def full_lp_bound(model, net, allowed: tuple[np.ndarray, np.ndarray], solver: So
     cost = net.link_costs(foi, fdj)
     demand = net.outlets["demand"].to_numpy(dtype=float)
     n, m = len(net.outlets), len(net.distributors)
-    current = _among(foi, fdj, allowed, m)  # over the full links: in the model now
+    current = links_member(foi, fdj, allowed, m)  # over the full links: in the model now
     scale = max(1.0, float(np.abs(cost).max(initial=0.0)))
     for _ in range(max_rounds):
         left = _remaining(solver, t_start)
@@ -150,7 +139,7 @@ def certify(built, plan, solver: Solver, t_start: float):
     # reduced-cost fixing: a plan better than z uses only links with rc < z - lp
     useful = rc < (z - lp) * (1 + 1e-9) + 1e-9 * max(1.0, abs(z))
     m = len(net.distributors)
-    before = _among(foi, fdj, restricted_allowed, m)
+    before = links_member(foi, fdj, restricted_allowed, m)
     wide = before | useful
     widened = (foi[wide], fdj[wide])
     left = _remaining(solver, t_start)
