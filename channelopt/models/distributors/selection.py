@@ -500,16 +500,9 @@ class DistributorSelection(Model):
             forced = forced | dists["existing"].to_numpy(dtype=bool)
         return forced & ~self._excluded(net)
 
-    def _distance_matrix(self, net) -> np.ndarray:
-        try:
-            return net.distances()
-        except SettingsError:
-            if self.max_distance is not None or self.objective == "p_center":
-                raise
-            return net.costs()
-
     def _link_distances(self, net, oi, dj) -> np.ndarray:
-        """:meth:`_distance_matrix` on the links ``(oi, dj)`` only (no n x m array)."""
+        """Distances (km) of the links ``(oi, dj)``, or their costs when the network has no distances and
+        no rule needs them (no n x m array)."""
         try:
             return net.link_distances(oi, dj)
         except SettingsError:
