@@ -158,6 +158,7 @@ def test_tables_read_late_are_the_tables_at_solve_time():
     net.distributors.loc[1, "fixed_cost"] = 99.0
     net.distributors.loc[2, "distributor_id"] = "changed"
     net.distributors.loc[0, "existing"] = True
+    net.regions.loc[0, "region_id"] = "renamed"
     for name, table in _every_table(later).items():
         pd.testing.assert_frame_equal(table, now[name], check_exact=True, obj=name)
     # what the tables say, from the data (p-median, uncapacitated: each outlet to its cheapest open one)
@@ -340,3 +341,54 @@ def test_ctrl_c_during_an_inline_run_is_held_and_returns_its_plan(tmp_path):
     _, status, termination, objective, bound, ok, threads = line.split()
     assert (status, termination, ok, threads) == ("feasible", "interrupted", "True", "0")
     assert float(objective) > 0 and float(bound) >= float(objective)
+
+
+def test_a_recycled_highs_object_keeps_nothing_of_the_run_before(monkeypatch):
+    import channelopt.solver as cs
+    from channelopt import Solver
+    from channelopt._arrays import ArrayProblem
+
+    monkeypatch.setattr(cs, "_IDLE_HIGHS", [])
+
+    def lp():
+        ap = ArrayProblem("lp", "max")
+        x = ap.add_vars("x", 2, upper=3.0, cost=[1.0, 1.0])
+        ap.add_row("r", x.index, [1.0, 2.0], "<=", 4.0)
+        return ap, x
+
+    ap, _ = lp()
+    first = Solver("highs", options={"simplex_iteration_limit": 0}).solve(ap)
+    assert first.termination == "iteration_limit" and first.status != "optimal"
+    assert len(cs._IDLE_HIGHS) == 1
+    pooled = cs._IDLE_HIGHS[0]
+    ap, x = lp()
+    second = Solver("highs").solve(ap)
+    assert cs._IDLE_HIGHS == [pooled]  # the same object served the second solve, and came back
+    # by hand: x0 = 3 (its bound), then x1 = (4 - 3) / 2
+    assert (second.status, second.objective) == ("optimal", pytest.approx(3.5))
+    np.testing.assert_allclose(x.value, [3.0, 0.5])
+    # a MIP start of the run before is not carried either: a knapsack after it is solved afresh
+    kn, y, best = _knapsack()
+    third = Solver("highs").solve(kn, warm_start={y: [1, 1, 0, 0, 1]})
+    ap, x = lp()
+    assert Solver("highs").solve(ap).objective == pytest.approx(3.5)
+    assert third.objective == pytest.approx(best)
+
+
+def test_overall_coverage_numbers_are_the_plans_own():
+    import channelopt as co
+
+    net = _network()
+    # one distributor within 0.5: only outlet c (region r1) is in range of one (y, at 0.03; by hand)
+    plan = co.DistributorSelection(objective="max_coverage", p=1, max_distance=0.5).solve(net)
+    a = plan.assignments
+    covered = a["covered"].to_numpy()
+    assert covered.tolist() == [False, False, True, False, False, False]
+    regions = ["r1", "r2", "r3"]
+    reached = set(a.loc[a["covered"], "region_id"])
+    assert plan.metrics["region_coverage"] == pytest.approx(len(reached) / len(regions))
+    assert plan.metrics["covered_outlets"] == int(covered.sum())
+    assert plan.metrics["covered_weight"] == pytest.approx(float(np.arange(1, 7)[covered].sum()))
+    by_region = plan.metrics.by_region
+    assert by_region.index.tolist() == regions
+    assert by_region["covered"].tolist() == [r in reached for r in regions]

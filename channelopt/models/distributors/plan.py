@@ -103,8 +103,10 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
                             index=pd.Index(dist_ids, name="distributor_id"))
 
     rcode = net.outlet_region_index
-    metrics = _coverage(outlets, covered, pd.Index(list(net.region_ids), name="region_id"), rcode,
-                        (ko, ko, kd) if len(ko) else None)
+    region_ids = net.region_ids.copy()  # the network's ids are unique: by_region's index is made when read
+    metrics = _coverage(outlets, covered, lambda: pd.Index(list(region_ids), name="region_id"), rcode,
+                        (ko, ko, kd) if len(ko) else None, n_regions=len(region_ids),
+                        channels=np.asarray(channel_col, dtype=object), potential=potential)
     fixed_total = float(fixed[is_open].sum())
     service_total = float(link_cost.sum())
     open_load, open_util = load[is_open], utilisation[is_open]
