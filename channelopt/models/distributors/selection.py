@@ -391,7 +391,7 @@ class DistributorSelection(Model):
         dists = net._need_distributors()
         net._need_outlets()
         m = len(dists)
-        ids = set(net.distributor_ids.tolist())
+        ids = set(net.distributor_ids.tolist()) if (self.keep or self.exclude) else set()  # ~0.1 ms: when needed
         for what in ("keep", "exclude"):
             given = getattr(self, what) or []
             if isinstance(given, (str, bytes)):
