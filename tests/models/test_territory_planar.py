@@ -153,3 +153,37 @@ def test_territory_design_proves_two_territories_against_brute_force(seed, tol):
     label = np.array([plan.assignments.set_index("region_id").loc[v, "territory"] for v in range(13)])
     label = (label == label[0]).astype(int)
     check_split(13, e, pop, lower, upper, label, best)
+
+
+@pytest.mark.parametrize("k,seed", [(3, 0), (3, 1), (4, 2)])
+def test_carved_parts_are_connected_and_balanced(k, seed):
+    from channelopt.models.territories.planar import carve
+
+    e, pop = delaunay_map(60, seed)
+    lower, upper = math.ceil(0.95 * pop.sum() / k), math.floor(1.05 * pop.sum() / k)
+    label = carve(60, e, pop[:, None], np.array([lower]), np.array([upper]), k, seconds=30)
+    assert label is not None
+    g = nx.Graph()
+    g.add_edges_from(e.tolist())
+    assert sorted(np.unique(label).tolist()) == list(range(k))
+    for t in range(k):
+        assert nx.is_connected(g.subgraph(np.flatnonzero(label == t).tolist()))
+        assert lower <= pop[label == t].sum() <= upper
+
+
+def test_first_split_cuts_the_brute_force_fewest_edges_on_a_grid_side():
+    # one part of 6 cells and the rest of 12 on a 3x6 grid; the brute force over connected splits says how few
+    from channelopt.models.territories.planar import first_split
+
+    g = nx.grid_2d_graph(3, 6)
+    idx = {v: i for i, v in enumerate(g)}
+    e = np.array([[idx[a], idx[b]] for a, b in g.edges()])
+    h = nx.relabel_nodes(g, idx)
+    best = min(
+        int((np.isin(e[:, 0], s) != np.isin(e[:, 1], s)).sum())
+        for s in itertools.combinations(range(18), 6)
+        if nx.is_connected(h.subgraph(s)) and nx.is_connected(h.subgraph(set(range(18)) - set(s)))
+    )
+    label, cut = first_split(18, e, np.ones(18), (6, 6), (12, 12))
+    assert cut == best == int((label[e[:, 0]] != label[e[:, 1]]).sum())
+    assert int(label.sum()) == 6

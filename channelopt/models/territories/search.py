@@ -147,7 +147,10 @@ class TerritoryBuilt(BuiltModel):
             seconds = model.heuristic_seconds
             if deadline is not None and model.method != "heuristic":
                 seconds = min(seconds, HEURISTIC_SHARE * left)
-            hres = run_heuristic(model, d, solver, seconds)
+            if model.method != "heuristic" and planar.applies(model, d, self):
+                hres = planar.warm_plan(d, seconds, lambda s: run_heuristic(model, d, solver, s))
+            else:
+                hres = run_heuristic(model, d, solver, seconds)
         h_ok = respects_rules(model, d, hres)
         state["heuristic_seconds"] = state.get("heuristic_seconds", 0.0) + (time.perf_counter() - t0)
         if model.method == "heuristic":
@@ -290,17 +293,21 @@ class TerritoryBuilt(BuiltModel):
 
     @staticmethod
     def _planar(d, hres, h_ok, deadline, state):
-        """Run :func:`.planar.solve_split` in its share of the time; a better split replaces the heuristic's."""
+        """For two territories, :func:`.planar.solve_split` in its share of the time: a bound, and a plan that
+        replaces the warm start's when it cuts fewer edges."""
         t0 = time.perf_counter()
-        seconds = planar.PLANAR_SECONDS if deadline is None else planar.PLANAR_SHARE * max(deadline - t0, 0.0)
-        split = planar.solve_split(d, hres.objective if h_ok else math.inf, seconds)
+        split = None
+        if d.k == 2:
+            seconds = planar.PLANAR_SECONDS if deadline is None else planar.PLANAR_SHARE * max(deadline - t0, 0.0)
+            split = planar.solve_split(d, hres.objective if h_ok else math.inf, seconds)
+            if split is not None and split.label is not None and (
+                    not h_ok or split.cut * d.edge_w[0] < hres.objective - 1e-9):
+                # the split is balanced and both parts connected (checked in planar._split)
+                hres = heur.Result(label=split.label.astype(np.int64), centres=None,
+                                   objective=float(split.cut * d.edge_w[0]), violation=0.0, contiguous=True,
+                                   seconds=split.seconds)
+                h_ok = True
         state["planar_seconds"] = time.perf_counter() - t0
-        if split is not None and split.label is not None and (not h_ok or split.cut * d.edge_w[0] < hres.objective):
-            # the split is balanced and both parts connected (checked in planar._split); centres as the MILP's
-            hres = heur.Result(label=split.label.astype(np.int64), centres=None,
-                               objective=float(split.cut * d.edge_w[0]), violation=0.0, contiguous=True,
-                               seconds=split.seconds)
-            h_ok = True
         log.debug("territories: planar search %.2fs, bound %s", state["planar_seconds"],
                   None if split is None else split.bound)
         return split, hres, h_ok
