@@ -258,3 +258,49 @@ def test_the_bound_stage_runs_on_the_callers_solver_so_ctrl_c_stops_it():
         assert how == "counting" and bound < one
     finally:
         co.Solver("highs").start_clock()  # a new solve from the top clears the Ctrl-C flag
+
+
+def test_an_exact_resplit_of_two_territories_matches_brute_force_and_keeps_the_rest():
+    # the re-split MIP (pairs of the group's regions, neighbour rows, separator re-solves) against every
+    # contiguous balanced split of the same regions, enumerated here
+    import itertools
+
+    from channelopt.models.territories import heuristics as heur
+    from channelopt.models.territories.allocation import _resplit
+    from channelopt.models.territories.data import prepare
+    from channelopt.models.territories.diagnosis import heuristic_problem
+
+    improved = 0
+    for seed in (2, 3, 5, 8, 9, 21):  # on 2, 9 and 21 the best split ignoring contiguity is cut in pieces
+        g = _planar(14, seed)
+        net = co.ChannelNetwork.from_graph(g, ["pop"])
+        total = net.regions["pop"].sum()
+        model = TerritoryDesign(k=3, weight="pop", balance={"pop": (0.8 * total / 3, 1.2 * total / 3)})
+        d = prepare(model, net)
+        pb = heuristic_problem(model, d)
+        start = heur.solve_heuristic(pb, seconds=0.3, seed=seed, max_starts=1)
+        assert start.violation == 0 and start.contiguous
+        label, centres = start.label, start.centres
+        group = [0, 1]
+        regions = np.flatnonzero(np.isin(label, group))
+        best = np.inf
+        for bits in itertools.product(group, repeat=len(regions)):
+            lab = label.copy()
+            lab[regions] = bits
+            if heur.violation(pb, lab) > 1e-9 or len(set(bits)) < 2:
+                continue
+            if any(not nx.is_connected(g.subgraph([d.ids[v] for v in np.flatnonzero(lab == t)])) for t in group):
+                continue
+            best = min(best, heur.objective_value(pb, lab))  # each territory at its best centre
+        before = heur.objective_value(pb, label, centres)
+        out = _resplit(model, d, label, centres, group, co.Solver("highs"), 30.0)
+        if best < before - 1e-9:
+            assert out is not None
+            new_label, new_centres = out
+            assert (new_label[label == 2] == 2).all() and new_centres[2] == centres[2]
+            assert heur.violation(pb, new_label) <= 1e-9
+            assert heur.objective_value(pb, new_label, new_centres) == pytest.approx(best, rel=1e-9)
+            improved += 1
+        else:
+            assert out is None
+    assert improved >= 1

@@ -313,3 +313,102 @@ def lp_polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver
             current[t] = int(rng.choice(members))
     log.debug("territories: LP location-allocation %d rounds, %d kicks, best %.6g", rounds, kicks, best[2])
     return best
+
+
+def _sub_data(d: TerritoryData, regions: np.ndarray, k: int) -> TerritoryData:
+    """``d`` restricted to ``regions`` (positions renumbered 0..), split into ``k`` territories."""
+    pos = np.full(d.n, -1)
+    pos[regions] = np.arange(len(regions))
+    adj = [[int(pos[u]) for u in d.adj[v] if pos[u] >= 0] for v in regions.tolist()]
+    edges = np.array([(i, j) for i, nb in enumerate(adj) for j in nb if i < j], dtype=np.int64).reshape(-1, 2)
+    return dataclasses.replace(
+        d, ids=[d.ids[v] for v in regions.tolist()], n=len(regions), k=k, edges=edges, adj=adj,
+        loads=d.loads[regions], weights=d.weights[regions], dist=d.dist[np.ix_(regions, regions)],
+        centres=None, current=None, locked=None, edge_w=np.ones(len(edges)))
+
+
+def _resplit(model, d: TerritoryData, label, centres, group: list[int], solver: Solver, seconds: float):
+    """The best contiguous balanced split of the territories in ``group`` among their own regions (a MIP).
+
+    The territories outside ``group`` stay as they are, so any split of the group's regions
+    into ``len(group)`` contiguous territories keeping balance gives a plan keeping every
+    rule. The p-median MIP (every pair of the group's regions, neighbour rows up front,
+    separator rows in a re-solve loop) starts from the current split. Returns the new
+    ``(label, centres)`` of the whole map, or None when no better split is proven or found
+    in ``seconds``.
+    """
+    from ..._arrays import ArrayProblem
+    from .pmedian import add_separator_cuts, build_pmedian, pairs, read_plan, start_values
+
+    deadline = time.perf_counter() + seconds
+    regions = np.flatnonzero(np.isin(label, group))
+    sub = _sub_data(d, regions, len(group))
+    pos = {int(v): i for i, v in enumerate(regions.tolist())}
+    slot = {t: j for j, t in enumerate(group)}
+    sub_label = np.array([slot[int(t)] for t in label[regions].tolist()])
+    sub_centres = [pos[int(centres[t])] for t in group]
+    ap = ArrayProblem("resplit", "min")
+    state = build_pmedian(model, sub, ap, *pairs(sub, None))
+    state["cuts"] = 0
+    start = start_values(sub, state, sub_label, sub_centres)
+    before = float((sub.weights * sub.dist[np.arange(sub.n), np.asarray(sub_centres)[sub_label]]).sum())
+    while True:
+        left = deadline - time.perf_counter()
+        if left < 0.05 or solver.interrupted:
+            return None
+        info = dataclasses.replace(solver, time_limit=left, mip_gap=1e-6).solve(ap, warm_start=start)
+        log.debug("territories: re-split %s (%d regions) %s %.6g (bound %.6g) vs %.6g in %.2fs", group, sub.n,
+                  info.status, info.objective, info.bound, before, info.seconds)
+        if not info.has_solution or info.objective >= before - 1e-9 * max(1.0, abs(before)):
+            return None
+        new_label, new_centres = read_plan(sub, state)
+        cuts = separator_cuts(sub.adj, new_label, dict(enumerate(new_centres)))
+        if not cuts:
+            break
+        add_separator_cuts(ap, state, cuts, new_centres)
+    out = np.asarray(label).copy()
+    out_centres = list(centres)
+    for j, t in enumerate(group):
+        out[regions[new_label == j]] = t
+        out_centres[t] = int(regions[new_centres[j]])
+    return out, out_centres
+
+
+def fix_and_optimise(model, d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver, seconds: float,
+                     seed: int = 0, size: int = 2):
+    """Exact re-splits of ``size`` neighbouring territories at a time (:func:`_resplit`) until none improves.
+
+    Returns the best ``(label, centres, objective)``, never worse than the input; every
+    accepted plan is checked for balance and contiguity on the plan itself.
+    """
+    deadline = time.perf_counter() + seconds
+    rng = np.random.default_rng(seed)
+    best = (np.asarray(label).copy(), list(centres), heur.objective_value(pb, label, centres))
+    tried: set = set()
+    while time.perf_counter() < deadline - 0.2 and not solver.interrupted:
+        lab = best[0]
+        touch = {(int(lab[u]), int(lab[v])) for u, v in d.edges.tolist() if lab[u] != lab[v]}
+        groups = sorted({tuple(sorted(p)) for p in touch} - tried)
+        if size > 2:
+            groups = sorted({tuple(sorted({a, b, c})) for (a, b) in groups for (b2, c) in touch
+                             if b2 in (a, b) and c not in (a, b)} - tried)
+        if not groups:
+            break
+        group = list(groups[int(rng.integers(len(groups)))])
+        tried.add(tuple(group))
+        out = _resplit(model, d, best[0], best[1], group, solver, min(deadline - time.perf_counter(), SUB_SECONDS))
+        if out is None:
+            continue
+        obj = heur.objective_value(pb, out[0], out[1])
+        ok = heur.violation(pb, out[0]) <= 1e-9 and all(
+            len(pieces(d.adj, np.flatnonzero(out[0] == t))) == 1 for t in range(d.k))
+        if ok and obj < best[2] - 1e-9 * max(1.0, abs(best[2])):
+            log.debug("territories: re-split of %s %.6g -> %.6g, %.1fs left", group, best[2], obj,
+                      deadline - time.perf_counter())
+            best = (out[0], out[1], obj)
+            tried = {g for g in tried if not set(g) & set(group)}
+    return best
+
+
+#: seconds at most for one re-split MIP of :func:`fix_and_optimise`
+SUB_SECONDS = 10.0
