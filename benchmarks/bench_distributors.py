@@ -1,7 +1,7 @@
 """DistributorSelection benchmarks: published optima, spopt, HiGHS vs CBC, scaling, memory.
 
 Run: ``python benchmarks/bench_distributors.py [--quick] [--only SECTION ...]``
-Sections: optima, spopt, solvers, scaling, large, pmed, sweep, china. ``pmed`` is the
+Sections: optima, spopt, solvers, scaling, large, pmed, sweep, china, pcenter. ``pmed`` is the
 OR-Library pmed1-40 table (default path, one process per instance for honest peak
 memory, load average per row) and a default/old/spopt comparison on four of them;
 ``sweep`` sizes p-median up to 3,000 x 300 (proof asked, 120 s) and 20,000 x 1,000
@@ -9,6 +9,9 @@ memory, load average per row) and a default/old/spopt comparison on four of them
 PuLP path vs arrays), ``strategy='auto'`` vs the MIP at 20 s, and the coverage floor. Timing claims are ratios against a
 baseline measured in the same run. ``large`` is the 20,000 x 500 sparse capacitated
 instance: ``strategy="lagrangian"`` against the plain MIP (``--mip-limit`` seconds).
+``pcenter`` is random Euclidean p-center at 1,000 x 100 and 3,000 x 300 (p=10, 30): the
+default path, an older checkout (``--base DIR``) and spopt, one process each, and
+sparse ``candidates`` rows with their full-problem bound.
 """
 
 from __future__ import annotations
@@ -283,6 +286,30 @@ def _worker(spec: dict) -> dict:
                 out["steps"] = "; ".join(f"{r['step']} {r['seconds']:.1f}s" for r in plan.solve_steps.to_dict("records")
                                          if isinstance(r.get("seconds"), float))
         out["load_s"] = t_load
+    elif kind == "pcenter":
+        dist, _ = random_instance(spec["n"], spec["m"], seed=spec["n"])
+        p = spec["p"]
+        out["load_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if path == "spopt":
+            from spopt.locate import PCenter
+
+            sp = PCenter.from_cost_matrix(dist, p_facilities=p)
+            out["build_s"] = time.perf_counter() - t0
+            try:
+                sp.solve(pulp.HiGHS(msg=False, timeLimit=limit))
+                out.update(objective=pulp.value(sp.problem.objective),
+                           status="reported " + pulp.LpStatus[sp.problem.status])
+            except RuntimeError as exc:  # spopt refuses a plan PuLP calls "Not Solved" (its time limit)
+                out.update(objective=float("nan"), status=f"refused: {str(exc)[:30]}")
+        else:  # "new" or "base" (the same code path, the package found first on PYTHONPATH)
+            net = co.ChannelNetwork.from_cost_matrix(dist, distances=dist)
+            model = co.DistributorSelection(objective="p_center", p=p, candidates=spec.get("candidates"))
+            plan = model.solve(net, solver=co.Solver("highs", time_limit=limit))
+            out.update(objective=plan.objective, status=plan.status, bound=plan.info.bound, gap=plan.info.gap)
+            out["steps"] = "; ".join(f"{r['step']} {r['seconds']:.1f}s" for r in plan.solve_steps.to_dict("records")
+                                     if isinstance(r.get("seconds"), float))
+            out["message"] = plan.info.message[:160]
     elif kind == "china":
         net = co.load_example("china")
         what = spec["what"]
@@ -305,12 +332,15 @@ def _worker(spec: dict) -> dict:
     return out
 
 
-def run_case(spec: dict, env: dict | None = None) -> dict:
+def run_case(spec: dict, env: dict | None = None, timeout: float | None = None) -> dict:
     import json
     import subprocess
 
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
-    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": f"killed at {timeout:.0f} s wall, no plan", "seconds": timeout}
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
     if res.returncode != 0 or not lines:
         return {"status": f"failed: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}"}
@@ -391,6 +421,49 @@ def bench_sweep(quick: bool) -> None:
           + "; ".join(f"{size} {mb:,.0f} MB" for size, mb in ceiling.items()))
 
 
+PCENTER_SPOPT_LIMIT = 120.0
+#: wall seconds after which spopt's p-center process is stopped
+PCENTER_SPOPT_WALL = 300.0
+
+
+def bench_pcenter(quick: bool) -> None:
+    """Random Euclidean p-center: default path vs an older one (``--base DIR``) vs spopt, one process each.
+
+    The base is another checkout of channelopt put first on ``PYTHONPATH`` (e.g.
+    ``git archive 9984053 channelopt | tar -x -C DIR``: the covering search before
+    issue 13's session 4). spopt's assignment MIP gets ``--pcenter-spopt-limit``
+    seconds of HiGHS (its PuLP build is not capped). The last rows are sparse
+    ``candidates``: the plan widened to every link within its radius, so status and bound
+    are the full problem's.
+    """
+    sizes = [(1000, 100, 10)] + ([] if quick else [(3000, 300, 10), (3000, 300, 30)])
+    rows = []
+    for n, m, p in sizes:
+        paths = [("new", None)]
+        if BASE_DIR:
+            paths.append(("base", {"PYTHONPATH": BASE_DIR}))
+        paths.append(("spopt", None))
+        for path, env in paths:
+            limit = PCENTER_SPOPT_LIMIT if path == "spopt" else 120.0
+            load = os.getloadavg()[0]
+            # spopt's PuLP build and HiGHS overrun its limit (1,000 x 100: 165 s wall for a 60 s limit)
+            r = run_case({"kind": "pcenter", "n": n, "m": m, "p": p, "path": path, "limit": limit}, env,
+                         timeout=PCENTER_SPOPT_WALL if path == "spopt" else None)
+            rows.append({"size": f"{n}x{m}", "p": p, "path": path, "limit": limit, "objective": r.get("objective"),
+                         "bound": r.get("bound"), "status": r.get("status"), "seconds": r.get("seconds"),
+                         "peak_mb": r.get("peak_mb"), "load1": load, "steps": r.get("steps", r.get("build_s", ""))})
+            table(rows[-1:], "progress")
+    for n, m, p, cand in [(1000, 100, 10, 25)] + ([] if quick else [(3000, 300, 30, 20)]):
+        load = os.getloadavg()[0]
+        r = run_case({"kind": "pcenter", "n": n, "m": m, "p": p, "path": "new", "limit": 120.0, "candidates": cand})
+        rows.append({"size": f"{n}x{m} candidates={cand}", "p": p, "path": "new", "limit": 120.0,
+                     "objective": r.get("objective"), "bound": r.get("bound"), "status": r.get("status"),
+                     "seconds": r.get("seconds"), "peak_mb": r.get("peak_mb"), "load1": load,
+                     "steps": r.get("message", "")})
+        table(rows[-1:], "progress")
+    table(rows, "p-center, random Euclidean (seed n), 120 s limit; spopt's HiGHS capped, one process each")
+
+
 def bench_china(quick: bool) -> None:
     """China example: build time and memory old vs arrays; auto vs MIP at 20 s; coverage floor at 5 s."""
     rows = []
@@ -408,11 +481,12 @@ def bench_china(quick: bool) -> None:
 
 
 SECTIONS = {"optima": bench_optima, "spopt": bench_spopt, "solvers": bench_solvers, "scaling": bench_scaling,
-            "large": bench_large, "pmed": bench_pmed, "sweep": bench_sweep, "china": bench_china}
+            "large": bench_large, "pmed": bench_pmed, "sweep": bench_sweep, "china": bench_china,
+            "pcenter": bench_pcenter}
 
 
 def main(argv=None) -> None:
-    global MIP_LIMIT, SPOPT_SIZES, SPOPT_LIMIT, PMED_NAMES, PMED_LIMIT, SWEEP_SIZES, BASE_DIR
+    global MIP_LIMIT, SPOPT_SIZES, SPOPT_LIMIT, PMED_NAMES, PMED_LIMIT, SWEEP_SIZES, BASE_DIR, PCENTER_SPOPT_LIMIT
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes only")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -424,6 +498,8 @@ def main(argv=None) -> None:
     ap.add_argument("--spopt-limit", type=float, default=None, help="seconds for each solve in 'spopt'")
     ap.add_argument("--sweep-sizes", nargs="*", default=None, help="sizes for 'sweep', e.g. 3000x300 20000x1000")
     ap.add_argument("--base", default=None, help="directory with an older channelopt package: 'sweep' runs it too")
+    ap.add_argument("--pcenter-spopt-limit", type=float, default=PCENTER_SPOPT_LIMIT,
+                    help="seconds of HiGHS for spopt's p-center in 'pcenter'")
     args = ap.parse_args(argv)
     if args.worker:
         import json
@@ -438,6 +514,7 @@ def main(argv=None) -> None:
         SWEEP_SIZES = [tuple(int(v) for v in size.split("x")) for size in args.sweep_sizes]
     BASE_DIR = args.base
     MIP_LIMIT = args.mip_limit
+    PCENTER_SPOPT_LIMIT = args.pcenter_spopt_limit
     if not BENCH.is_dir() and {"optima", "solvers"} & set(args.only):
         print(f"benchmark data not found at {BENCH}; skipping optima and solvers")
         args.only = [s for s in args.only if s not in ("optima", "solvers")]
