@@ -461,6 +461,10 @@ def bench_pcenter(quick: bool) -> None:
                      "seconds": r.get("seconds"), "peak_mb": r.get("peak_mb"), "load1": load,
                      "steps": r.get("message", "")})
         table(rows[-1:], "progress")
+    for r in rows:  # six digits: a bound a few levels below the optimum reads the same at four
+        for key in ("objective", "bound"):
+            if isinstance(r.get(key), float):
+                r[key] = f"{r[key]:.6g}"
     table(rows, "p-center, random Euclidean (seed n), 120 s limit; spopt's HiGHS capped, one process each")
 
 
