@@ -501,7 +501,8 @@ def main(argv=None) -> None:
     ap.add_argument("--spopt-sizes", nargs="*", default=None, help="sizes for 'spopt', e.g. 3000x300")
     ap.add_argument("--spopt-limit", type=float, default=None, help="seconds for each solve in 'spopt'")
     ap.add_argument("--sweep-sizes", nargs="*", default=None, help="sizes for 'sweep', e.g. 3000x300 20000x1000")
-    ap.add_argument("--base", default=None, help="directory with an older channelopt package: 'sweep' runs it too")
+    ap.add_argument("--base", default=None,
+                    help="directory with an older channelopt package: 'sweep' and 'pcenter' run it too")
     ap.add_argument("--pcenter-spopt-limit", type=float, default=PCENTER_SPOPT_LIMIT,
                     help="seconds of HiGHS for spopt's p-center in 'pcenter'")
     args = ap.parse_args(argv)
