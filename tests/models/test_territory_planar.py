@@ -187,3 +187,53 @@ def test_first_split_cuts_the_brute_force_fewest_edges_on_a_grid_side():
     label, cut = first_split(18, e, np.ones(18), (6, 6), (12, 12))
     assert cut == best == int((label[e[:, 0]] != label[e[:, 1]]).sum())
     assert int(label.sum()) == 6
+
+
+def brute_force_k(n, edges, pop, k, lower, upper):
+    """Fewest cut edges over every split into k connected parts with loads in [lower, upper]."""
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(edges.tolist())
+    best = math.inf
+    for label in itertools.product(range(k), repeat=n - 1):
+        label = np.array((0,) + label)  # region 0 in part 0: each split counted k!/(k-1)! times at most
+        sums = np.bincount(label, weights=pop, minlength=k)
+        if (sums < lower).any() or (sums > upper).any():
+            continue
+        if all(nx.is_connected(g.subgraph(np.flatnonzero(label == t).tolist())) for t in range(k)):
+            best = min(best, int((label[edges[:, 0]] != label[edges[:, 1]]).sum()))
+    return best
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_three_territories_bound_stays_below_the_brute_force_optimum(seed):
+    from channelopt.models.territories.planar import solve_split
+
+    e, pop = delaunay_map(10, seed)
+    lower, upper = math.ceil(0.9 * pop.sum() / 3), math.floor(1.1 * pop.sum() / 3)
+    best = brute_force_k(10, e, pop, 3, lower, upper)
+    g = nx.Graph()
+    g.add_edges_from(e.tolist())
+    nx.set_node_attributes(g, {v: float(pop[v]) for v in range(10)}, "pop")
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    model = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lower, upper)})
+    d = model.build(net).state["data"]
+    res = solve_split(d, math.inf, 30.0)
+    assert res.complete and 0 < res.bound <= best
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = model.solve(net)
+    assert plan.status == "optimal" and plan.objective == best and plan.bound <= best
+
+
+def test_three_territories_bound_on_a_grid():
+    # 3x6 grid, 6 cells each: two straight cuts make 6 cut edges; the fewest edges around 6 cells with a connected
+    # rest are 3 (two end columns), so the bound is ceil(1.5 x 3) = 5
+    from channelopt.models.territories.planar import solve_split
+
+    g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(3, 6))
+    nx.set_node_attributes(g, 1.0, "pop")
+    d = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (6, 6)}).build(
+        co.ChannelNetwork.from_graph(g, ["pop"])).state["data"]
+    res = solve_split(d, math.inf, 30.0)
+    assert res.bound == 5.0  # ceil(1.5 x 3)

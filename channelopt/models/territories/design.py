@@ -120,6 +120,10 @@ class TerritoryDesign(Model):
     roots the balance bounds rule out are fixed (see :mod:`.labelling`). HiGHS 1.16
     cannot add rows inside its own search from Python (:mod:`.callbacks`), so the
     separator rows of free-centre compactness are added between warm-started solves.
+    For contiguous ``cut_edges`` on a connected planar map (:mod:`.planar`), the first
+    plan is carved one territory at a time along short dual cycles, and with ``k=2``
+    the shortest balanced closed dual walk bounds the cut, which often proves the plan
+    before the MILP starts.
 
     Examples
     --------

@@ -142,7 +142,8 @@ def _split(n: int, edges: np.ndarray, cut_edges: np.ndarray, load, side, rest):
 
 
 def bisection(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, *, limit: int,
-              seconds: float = 30.0, resolution: int = 20000, dual: DualMap | None = None) -> Bisection | None:
+              seconds: float = 30.0, resolution: int = 20000, dual: DualMap | None = None,
+              rest: tuple[float, float] | None = None) -> Bisection | None:
     """Fewest cut edges of a split into two connected parts with loads in ``[lower, upper]`` (a lower bound).
 
     Parameters
@@ -152,8 +153,12 @@ def bisection(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: 
         One balance attribute; the bound holds for any further attributes as well.
     limit : int
         Cut edges of a known plan: only shorter splits are searched, so the bound is at most ``limit``.
+    rest : (float, float), optional
+        Bounds of the other part's load when they differ from ``[lower, upper]`` (one territory cut off
+        from ``k - 1``).
     seconds : float
-        Time budget; past it the search stops and ``complete`` is False (``bound`` is then 0).
+        Time budget; past it the search stops and ``complete`` is False: ``bound`` is then what the
+        finished passes proved (0 when none finished).
     resolution : int
         Load quanta in the total (``quantum = total / resolution``, at least 1 for integer loads).
 
@@ -174,7 +179,7 @@ def bisection(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: 
     (4.0, 4, True)
     """
     t0 = time.perf_counter()
-    ctx = _setup(n, edges, load, (lower, upper), (lower, upper), limit, resolution, dual)
+    ctx = _setup(n, edges, load, (lower, upper), (lower, upper) if rest is None else rest, limit, resolution, dual)
     if ctx is None:
         return None
     if ctx == "empty":
@@ -463,12 +468,34 @@ def warm_plan(d, seconds: float, heuristic):
 
 
 def solve_split(d, limit_objective: float, seconds: float) -> Bisection | None:
-    """:func:`bisection` on ``d`` below a plan of ``limit_objective``; bound and cut in objective units."""
+    """A bound on ``d``'s cut edges from :func:`bisection`, in objective units; for k=2 also a split.
+
+    k=2: the search below the plan of ``limit_objective``. k >= 3: ``c``, the fewest edges around one
+    territory whose complement is connected (its side in ``[L, U]``, the rest in ``[(k-1) L, (k-1) U]``),
+    bounds the cut: two parts at least have a connected complement (the parts' adjacency graph is
+    connected, and a graph has two vertices that do not cut it), each bounded by ``c``, and every cut edge
+    lies on two parts' boundaries, so the cut is at least ``c``; for k=3 at least ``1.5 c`` (all three
+    complements connected: half of three boundaries; else the middle part's boundary holds the other two:
+    their sum, ``2 c``).
+    """
     w0 = float(np.asarray(d.edge_w, dtype=float)[0])
-    limit = int(math.floor(limit_objective / w0 + 1e-9)) if math.isfinite(limit_objective) else len(d.edges) + 1
     p = _attr(d)
-    res = bisection(d.n, d.edges, d.loads[:, p], float(d.lower[p]), float(d.upper[p]), limit=max(limit, 1),
-                    seconds=seconds)
+    lo, up, k = float(d.lower[p]), float(d.upper[p]), d.k
+    if k == 2:
+        limit = int(math.floor(limit_objective / w0 + 1e-9)) if math.isfinite(limit_objective) else len(d.edges) + 1
+        res = bisection(d.n, d.edges, d.loads[:, p], lo, up, limit=max(limit, 1), seconds=seconds)
+    else:
+        t0 = time.perf_counter()
+        rest = ((k - 1) * lo, (k - 1) * up)
+        first = first_split(d.n, d.edges, d.loads[:, p], (lo, up), rest, seconds=seconds)
+        limit = len(d.edges) + 1 if first is None else first[1]
+        res = bisection(d.n, d.edges, d.loads[:, p], lo, up, limit=max(limit, 1), rest=rest,
+                        seconds=max(seconds - (time.perf_counter() - t0), 0.0))
+        if res is None:
+            return None
+        factor = 1.5 if k == 3 else 1.0
+        bound = math.ceil(factor * res.bound - 1e-9) if math.isfinite(res.bound) else res.bound
+        res = dataclasses.replace(res, bound=float(bound), label=None, cut=None)
     if res is None:
         return None
     if res.label is not None:
