@@ -134,7 +134,9 @@ def _network():
 
 def _every_table(plan) -> dict[str, pd.DataFrame]:
     m = plan.metrics
+    # the p-median below solves by the radius strategy, whose plan also carries its solve_steps
     return {"assignments": plan.assignments, "distributors": plan.distributors, "links": plan.links,
+            "solve_steps": plan.solve_steps.drop(columns="seconds"),  # seconds differ from solve to solve
             "by_region": m.by_region, "by_channel": m.by_channel, "by_distributor": m.by_distributor}
 
 

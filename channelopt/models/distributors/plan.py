@@ -153,7 +153,12 @@ def single_source_plan(model, net, solver, oi, dj, opened, info: SolveInfo, step
     plan = selection_plan(net, oi, dj, np.ones(len(oi)), opened.astype(float), info, model.kind,
                           max_distance=model.max_distance)
     plan.metrics.overall["selection_objective"] = model.objective
-    plan.tables["solve_steps"] = pd.DataFrame([{"step": k, **v} for k, v in steps.items()])
+    rows = [{"step": k, **v} for k, v in steps.items()]  # taken now; the frame is made with the other tables
+    tables = plan.__dict__.get("_pending", {}).get("tables")
+    if tables is not None:
+        plan._defer(tables=lambda: {**tables(), "solve_steps": pd.DataFrame(rows)})
+    else:
+        plan.tables["solve_steps"] = pd.DataFrame(rows)
     plan.settings = {"model": type(model).__name__, **model.get_params(), "solver": solver.to_dict()}
     if info.status != "optimal":
         warnings.warn(f"{type(model).__name__} plan is {info.status}, not proven optimal: gap {info.gap:.2%}.",
