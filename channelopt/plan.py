@@ -152,9 +152,12 @@ class Plan(_Deferred):
         made, value = self._deferred(name)
         if made:
             return value
+        if name.startswith("_"):
+            # copy's __deepcopy__, IPython's _repr_html_ ...: asked often, never a table, so no table is made
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
         # Tables of kinds without a property above (pricing, assortment, partner tiers ...).
         tables = self._tables()
-        if not name.startswith("_") and name in tables:
+        if name in tables:
             return tables[name]
         # Also reached when a table property above finds no such table.
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r} (a {self.__dict__.get('kind')} plan; "

@@ -394,3 +394,13 @@ def test_overall_coverage_numbers_are_the_plans_own():
     by_region = plan.metrics.by_region
     assert by_region.index.tolist() == regions
     assert by_region["covered"].tolist() == [r in reached for r in regions]
+
+
+def test_looking_for_private_attributes_makes_no_table():
+    plan = _solve(_network())
+    # what copy, pickle and IPython's display ask for before they do anything
+    for name in ("_repr_html_", "_ipython_display_", "__deepcopy__"):
+        assert not hasattr(plan, name)
+    assert "assignments" not in vars(plan) and "tables" not in vars(plan)
+    with pytest.raises(AttributeError, match="its tables are \\['distributors', 'links', 'solve_steps'\\]"):
+        plan.territories  # noqa: B018 - a table this plan has not: the message lists the ones it has
