@@ -404,3 +404,28 @@ def test_looking_for_private_attributes_makes_no_table():
     assert "assignments" not in vars(plan) and "tables" not in vars(plan)
     with pytest.raises(AttributeError, match="its tables are \\['distributors', 'links', 'solve_steps'\\]"):
         plan.territories  # noqa: B018 - a table this plan has not: the message lists the ones it has
+
+
+def test_an_inline_run_in_a_thread_of_the_callers_own(worker_starts, monkeypatch):
+    # a scenario batch's Dask or pool threads: no SIGINT handler can be set there, and none is needed
+    import threading
+
+    import channelopt.solver as cs
+    from channelopt import Solver
+
+    monkeypatch.setattr(cs, "INLINE_SLICE", 30.0)
+    out = {}
+
+    def solve():
+        ap, x, best = _knapsack()
+        try:
+            out["info"], out["best"] = Solver("highs", time_limit=60.0).solve(ap), best
+        except BaseException as exc:  # reported to the test below, not lost in the thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=solve)
+    thread.start()
+    thread.join()
+    assert "error" not in out, out.get("error")
+    assert worker_starts == []
+    assert (out["info"].status, out["info"].objective) == ("optimal", pytest.approx(out["best"]))
