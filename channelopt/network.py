@@ -33,6 +33,10 @@ DEFAULT_COST_PER_KM = 2e-4
 _LONLAT = ("lon", "lat")
 
 _REGION_ID = "region_id"
+#: networks of at most this many outlet x distributor pairs keep their allowed links, not only the counts:
+#: a solve asks for the counts (the check) and then the links (the build), and on a tiny network each pass
+#: over the pairs (channel table, costs, distances) costs about as much as the solve itself (issue 13)
+_KEEP_LINKS_PAIRS = 1 << 16
 _OUTLET_ID = "outlet_id"
 _DIST_ID = "distributor_id"
 
@@ -921,7 +925,8 @@ class ChannelNetwork:
         finite, the distance is within ``max_distance`` km and the distributor is not in
         ``exclude`` (a boolean mask): :meth:`links` without ``k`` or ``radius``. Built a
         chunk of outlets at a time, so no n x m array is made (issue 13); the network
-        keeps only each outlet's count (:meth:`allowed_counts`), not the links.
+        keeps only each outlet's count (:meth:`allowed_counts`), not the links (but for
+        networks of at most 65,536 pairs, whose links :meth:`allowed_counts` keeps).
 
         Examples
         --------
@@ -929,6 +934,9 @@ class ChannelNetwork:
         >>> [a.tolist() for a in net.allowed_links(max_distance=3)]
         [[0, 0, 1, 1], [0, 2, 0, 1]]
         """
+        kept = self._allowed_cache(max_distance, exclude)
+        if "links" in kept:  # a small network's, kept by allowed_counts: copies, the caller may change them
+            return kept["links"][0].copy(), kept["links"][1].copy()
         oi_parts, dj_parts = [], []
         for lo, _hi, ok, _, _ in self._link_chunks(max_distance=max_distance, exclude=exclude, need_distance=False):
             r, c = np.nonzero(ok)
@@ -936,7 +944,6 @@ class ChannelNetwork:
             dj_parts.append(c)
         oi = np.concatenate(oi_parts) if oi_parts else np.zeros(0, dtype=np.intp)
         dj = np.concatenate(dj_parts) if dj_parts else np.zeros(0, dtype=np.intp)
-        kept = self._allowed_cache(max_distance, exclude)
         if "counts" not in kept:
             counts = np.bincount(oi, minlength=len(self._need_outlets()))
             counts.flags.writeable = False
@@ -950,6 +957,10 @@ class ChannelNetwork:
         :meth:`allowed_links` already counted them.
         """
         kept = self._allowed_cache(max_distance, exclude)
+        if "counts" not in kept and len(self._need_outlets()) * len(self._need_distributors()) <= _KEEP_LINKS_PAIRS:
+            oi, dj = self.allowed_links(max_distance=max_distance, exclude=exclude)  # counts them too
+            oi.flags.writeable = dj.flags.writeable = False
+            kept["links"] = (oi, dj)
         if "counts" not in kept:
             counts = np.zeros(len(self._need_outlets()), dtype=np.intp)
             for lo, hi, ok, _, _ in self._link_chunks(max_distance=max_distance, exclude=exclude,

@@ -429,3 +429,24 @@ def test_an_inline_run_in_a_thread_of_the_callers_own(worker_starts, monkeypatch
     assert "error" not in out, out.get("error")
     assert worker_starts == []
     assert (out["info"].status, out["info"].objective) == ("optimal", pytest.approx(out["best"]))
+
+
+def test_a_small_networks_kept_links_are_its_allowed_links_and_copies():
+    """allowed_counts keeps a small network's links for the build; allowed_links then returns them,
+    per (max_distance, exclude), as arrays the caller may change. Expected links from the matrix here."""
+    rng = np.random.default_rng(3)
+    d = rng.uniform(0, 10, (12, 4)).round(2)
+    net = ChannelNetwork.from_cost_matrix(2 * d, distances=d)
+    ex = np.array([False, True, False, False])
+    for md, exclude in [(5.0, None), (5.0, ex), (7.0, ex), (None, None)]:
+        ok = np.ones(d.shape, dtype=bool) if md is None else d <= md
+        if exclude is not None:
+            ok &= ~exclude[None, :]
+        want = [a.tolist() for a in np.nonzero(ok)]
+        assert net.allowed_counts(max_distance=md, exclude=exclude).tolist() == ok.sum(axis=1).tolist()
+        assert "links" in next(iter(net._allowed_kept.values()))  # the kept path is the one tested
+        for _ in range(2):
+            oi, dj = net.allowed_links(max_distance=md, exclude=exclude)
+            assert [oi.tolist(), dj.tolist()] == want
+            oi[:] = 0  # the caller's to change: the next call is unharmed
+            dj[:] = 0
