@@ -114,3 +114,17 @@ def test_channel_table_rows_are_the_compatibility_rows():
     codes, channels, table = net.channel_table()
     assert (table[codes] == net.compatibility).all()
     assert list(channels[codes]) == net.outlets["channel"].tolist()
+
+
+def test_selection_build_with_candidates_makes_no_n_by_m_array():
+    # checks, candidate links, the restriction test and the radius build: per-outlet counts and links only
+    # (a boolean n x m mask of this network is 20 MB; the build made three before issue 13: 76 MB peak)
+    net = point_network(20_000, 1_000, 4)
+    tracemalloc.start()
+    built = co.DistributorSelection(objective="p_median", p=50, candidates=10).build(net)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert built.strategy == "radius" and built.state["restricted"]
+    assert len(built.state["oi"]) == 20_000 * 10
+    assert net._distances is None and net._costs is None
+    assert peak < 45 * 2**20, f"peak {peak / 2**20:.0f} MB"
