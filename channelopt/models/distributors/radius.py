@@ -119,12 +119,27 @@ class Levels:
     """
 
     def __init__(self, oi: np.ndarray, dj: np.ndarray, cost: np.ndarray, n: int):
-        order = _by_outlet_then_cost(oi, cost, n)
-        small = max(n, int(dj.max(initial=0)) + 1) < 2**31 - 1
+        self._sort({"oi": oi, "dj": dj, "cost": cost}, n)
+
+    @classmethod
+    def take(cls, state: dict, n: int) -> Levels:
+        """The levels of ``state``'s links, which move into them: ``state["oi"]``, ``["dj"]``, ``["cost"]``
+        become the sorted arrays, and each given array is let go as soon as its sorted copy exists
+        (20 million links: about 300 MB less at the peak than holding both sets)."""
+        lv = cls.__new__(cls)
+        links = {key: state.pop(key) for key in ("oi", "dj", "cost")}
+        lv._sort(links, n)
+        state.update(oi=lv.oi, dj=lv.dj, cost=lv.cost)
+        return lv
+
+    def _sort(self, links: dict, n: int) -> None:
+        # ``links`` is emptied as the sorted arrays are made (the caller's other references, if any, stay)
+        order = _by_outlet_then_cost(links["oi"], links["cost"], n)
+        small = max(n, int(links["dj"].max(initial=0)) + 1) < 2**31 - 1
         index = np.int32 if small else np.int64
-        self.oi = oi.astype(index, copy=False)[order]
-        self.dj = dj.astype(index, copy=False)[order]
-        self.cost = cost[order]
+        self.oi = links.pop("oi").astype(index, copy=False)[order]
+        self.dj = links.pop("dj").astype(index, copy=False)[order]
+        self.cost = links.pop("cost")[order]
         del order
         self.n = n
         new_level = np.r_[True, self.oi[1:] != self.oi[:-1]]  # a run's first link starts a level
@@ -611,14 +626,12 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
     t_start = time.perf_counter() if t_start is None else t_start  # the solve's clock (building included)
     solver = solver.start_clock()  # a no-op when the built model's solve started it
     model, net, state = built.model, built.network, built.state
-    oi, dj, cost = state["oi"], state["dj"], state["cost"]
     n, m = state["n"], state["m"]
     forced, excluded = state["forced"], state["excluded"]
     fixed = state["fixed"] if model.objective == "min_cost" else np.zeros(m)
-    lv = Levels(oi, dj, cost, n)
-    # the same links, sorted: the build's copies go (one copy of every link is held, not two)
+    # the same links, sorted, replace the build's in the state: one copy of every link is held, not two
+    lv = Levels.take(state, n)
     oi, dj, cost = lv.oi, lv.dj, lv.cost
-    state.update(oi=oi, dj=dj, cost=cost)
     limit = solver.time_limit
     # every phase and sub-solve draws on the caller's clock (building charged), and Ctrl-C reaches them
     budget = solver.remaining()
