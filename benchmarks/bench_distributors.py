@@ -281,7 +281,7 @@ def _worker(spec: dict) -> dict:
             model = co.DistributorSelection(objective="p_median", p=p, strategy="mip" if path == "old" else "auto")
             plan = model.solve(net, solver=co.Solver("highs", time_limit=limit, mip_gap=spec.get("mip_gap", 0.0)))
             out.update(objective=plan.objective, status=plan.status, bound=plan.info.bound, gap=plan.info.gap,
-                       strategy=plan.settings.get("strategy"))
+                       strategy=plan.settings.get("strategy"), build_s=plan.info.build_seconds)
             if "solve_steps" in plan.tables:  # where the time went (heuristic, Lagrangian, tree / MIP)
                 out["steps"] = "; ".join(f"{r['step']} {r['seconds']:.1f}s" for r in plan.solve_steps.to_dict("records")
                                          if isinstance(r.get("seconds"), float))
@@ -412,8 +412,8 @@ def bench_sweep(quick: bool) -> None:
             r = run_case({"kind": "sweep", "n": n, "m": m, "p": p, "path": path, "limit": limit, "mip_gap": gap}, env)
             rows.append({"size": f"{n}x{m}", "p": p, "path": path, "limit": limit, "target_gap": gap,
                          "objective": r.get("objective"), "status": r.get("status"), "gap": r.get("gap"),
-                         "seconds": r.get("seconds"), "peak_mb": r.get("peak_mb"), "load1": os.getloadavg()[0],
-                         "steps": r.get("steps", "")})
+                         "seconds": r.get("seconds"), "build_s": r.get("build_s"), "peak_mb": r.get("peak_mb"),
+                         "load1": os.getloadavg()[0], "steps": r.get("steps", "")})
             table(rows[-1:], "progress")
     table(rows, "p-median size sweep")
     ceiling = {r["size"]: r["peak_mb"] for r in rows if r["path"] == "new" and r.get("peak_mb")}
