@@ -450,3 +450,24 @@ def test_a_small_networks_kept_links_are_its_allowed_links_and_copies():
             assert [oi.tolist(), dj.tolist()] == want
             oi[:] = 0  # the caller's to change: the next call is unharmed
             dj[:] = 0
+
+
+def test_settings_are_each_constructors_own_when_the_names_are_kept():
+    """get_params keeps the constructor's parameter names per function: a subclass with a setting of its
+    own reports it, and its parent does not (names from inspect, here)."""
+    import inspect
+
+    import channelopt as co
+
+    class Wider(co.DistributorSelection):
+        def __init__(self, extra=1, objective="min_cost", max_distance=None):
+            super().__init__(objective=objective, max_distance=max_distance)
+            self.extra = extra
+
+    parent = co.DistributorSelection(objective="set_cover", max_distance=8.0)
+    assert list(parent.get_params()) == [n for n in inspect.signature(co.DistributorSelection.__init__).parameters
+                                         if n != "self"]
+    assert "extra" not in parent.get_params()
+    wide = Wider(extra=3, objective="set_cover", max_distance=8.0)
+    assert wide.get_params() == {"extra": 3, "objective": "set_cover", "max_distance": 8.0}
+    assert wide.clone(extra=4).extra == 4
