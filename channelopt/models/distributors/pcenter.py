@@ -39,7 +39,8 @@ under load ~13, median of 3 (``benchmarks/bench_spopt.py``): spopt's SF 205 x 16
 case p=4 0.05 s against 9.4 s and 14.3 s; Columbus 49 x 49 p=2/4/6/8 0.04-0.13 s
 against 3.8-19.5 s and 1.6-13.0 s; the same optimum everywhere. Random 3,000 x 300,
 p=30: proven (12.751) in 44 s at load 7, where the unreduced steps with bisection
-stopped at 120 s with 12.751 against a bound of 12.565 (``benchmarks/RESULTS.md``).
+stopped at 120 s with 12.751 against a bound of 12.565; under load 11-14 neither proves
+it in 120 s (bounds 12.639 against 12.379; ``benchmarks/RESULTS.md``).
 Tried and dropped: one MIP over every level in the window (Elloumi, Labbé & Pochet 2004,
 HiGHS: 13.012 against a bound of 12.505 after 300 s), and each step over a growing subset of
 outlets (Chen & Chen 2009; about 200 of the 455 reduced rows were needed, 25-44 rounds,
