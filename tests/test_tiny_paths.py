@@ -471,3 +471,32 @@ def test_settings_are_each_constructors_own_when_the_names_are_kept():
     wide = Wider(extra=3, objective="set_cover", max_distance=8.0)
     assert wide.get_params() == {"extra": 3, "objective": "set_cover", "max_distance": 8.0}
     assert wide.clone(extra=4).extra == 4
+
+
+def test_allowed_links_follow_the_distributors_channels_with_and_without_restrictions():
+    """Links from the channels written here: every link when no distributor restricts channels (whatever the
+    outlets' channels), only the compatible ones when one does."""
+    d = np.arange(1.0, 13.0).reshape(4, 3)
+    outlets = pd.DataFrame({"outlet_id": ["a", "b", "c", "e"], "region_id": "r",
+                            "channel": ["pharmacy", "catering", "pharmacy", "community"], "potential": 1.0})
+    regions = pd.DataFrame({"region_id": ["r"]})
+    for channels, ok in [([None, None, None], np.ones((4, 3), dtype=bool)),
+                         ([None, "pharmacy", "catering;community"],
+                          np.array([[1, 1, 0], [1, 0, 1], [1, 1, 0], [1, 0, 1]], dtype=bool))]:
+        dists = pd.DataFrame({"distributor_id": ["x", "y", "z"], "fixed_cost": 0.0, "capacity": np.inf,
+                              "channels": channels})
+        net = ChannelNetwork(regions, outlets, dists, costs=d, distances=d, graph=_one_node("r"))
+        oi, dj = net.allowed_links(max_distance=9.5)
+        want = ok & (d <= 9.5)
+        assert [oi.tolist(), dj.tolist()] == [a.tolist() for a in np.nonzero(want)]
+        net2 = ChannelNetwork(regions, outlets, dists, costs=d, distances=d, graph=_one_node("r"))
+        assert net2.allowed_counts(exclude=np.array([False, True, False])).tolist() == \
+            (ok & np.array([True, False, True])).sum(axis=1).tolist()
+
+
+def _one_node(name):
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_node(name)
+    return g
