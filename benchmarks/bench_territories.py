@@ -22,7 +22,8 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``reach``: ``prev`` + roots and members fixed from path loads (Validi & Buchanan's L/U-fixing from every root);
 - ``single``: ``reach`` + one flow for all territories that cut edges block (their SCF);
 - ``extended``: ``reach`` + their extended objective (``z[e,j] >= x[u,j] - x[v,j]``, an edge costs ``sum_j z``);
-- ``new``: ``reach`` + single flow + extended objective (the default path).
+- ``s3``: ``reach`` + single flow + extended objective (session 3's default);
+- ``new``: ``s3`` + per-territory boundary floors (``labelling.BOUNDARY``; the default path).
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ from channelopt.models.territories import TerritoryDesign, labelling
 ROOT = Path(__file__).resolve().parents[1]
 
 _PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max", "reach": False,
-         "flow": "slots"}
+         "flow": "slots", "boundary": False}
 VARIANTS = {
     "old": {"build": "pulp", "symmetry": "explicit", "order": "index", "fixing": False, "cut": "max", "reach": False,
-            "flow": "slots"},
+            "flow": "slots", "boundary": False},
     "arrays": {**_PREV, "symmetry": "explicit", "order": "index", "fixing": False},
     "cumulative": {**_PREV, "order": "index", "fixing": False},
     "order": {**_PREV, "fixing": False},
@@ -56,7 +57,8 @@ VARIANTS = {
     "reach": {**_PREV, "reach": True},
     "single": {**_PREV, "reach": True, "flow": "single"},
     "extended": {**_PREV, "reach": True, "cut": "extended"},
-    "new": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
+    "s3": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
+    "new": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": True},
 }
 
 
@@ -65,6 +67,7 @@ def configure(variant: str) -> None:
     os.environ["CHANNELOPT_BUILD_PATH"] = v["build"]
     labelling.SYMMETRY, labelling.ORDER, labelling.LOAD_FIXING = v["symmetry"], v["order"], v["fixing"]
     labelling.CUT_ROWS, labelling.REACH_FIXING, labelling.FLOW = v["cut"], v["reach"], v["flow"]
+    labelling.BOUNDARY = v["boundary"]
 
 
 def benchdata() -> Path:

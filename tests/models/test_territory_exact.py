@@ -100,11 +100,55 @@ def test_reach_fixing_bites():
     assert root_ok[:, 0].tolist() == [True] + [False] * 8
 
 
+def slot_boundary(g: nx.Graph, slot: np.ndarray, j: int) -> int:
+    return int(sum((slot[u] == j) != (slot[v] == j) for u, v in g.edges))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(7, 9), k=st.integers(2, 3), tol=st.sampled_from([0.1, 0.3, 0.6]))
+def test_boundary_floor_never_exceeds_a_territory_boundary(seed, n, k, tol):
+    # every contiguous balanced partition, labelled as the symmetry rows label it: slot j's cut edges are at
+    # least the floor of its root (the first region of j in load order)
+    g = planar(n, seed)
+    total = sum(nx.get_node_attributes(g, "pop").values())
+    lo, hi = (1 - tol) * total / k, (1 + tol) * total / k
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    d = prepare(TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}), net)
+    order, _, (root_ok, member_ok) = fixings(d)
+    b = labelling.boundary_floor(d, order, root_ok, member_ok, seconds=(30.0, 300.0))
+    assert np.isfinite(b).all() or not any(True for _ in partitions(g, k, lo, hi))
+    pos = np.argsort(order)
+    tight = 0
+    for lab in partitions(g, k, lo, hi):
+        slot = canonical(lab, order)
+        for j in range(k):
+            root = int(pos[slot == j].min())
+            have = slot_boundary(g, slot, j)
+            assert b[root, j] <= have, (lab, j, root, b[root, j], have)
+            tight += b[root, j] == have
+    assert (b >= 0).all()
+
+
+def test_boundary_floor_on_a_path():
+    # a path 0-1-...-8 of equal loads in 3 territories of exactly 3 (load order = path order): three regions
+    # from root p on, holding p, cost 1 cut edge at the two ends of the path ({0,1,2}, {6,7,8}) and 2 elsewhere
+    g = nx.path_graph(9)
+    nx.set_node_attributes(g, 1.0, "pop")
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    d = prepare(TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (3, 3)}), net)
+    order, _, (root_ok, member_ok) = fixings(d)
+    assert [np.flatnonzero(root_ok[:, j]).tolist() for j in range(3)] == [[0], [1, 2, 3], [2, 3, 4, 5, 6]]
+    b = labelling.boundary_floor(d, order, root_ok, member_ok)
+    assert [b[root_ok[:, j], j].tolist() for j in range(3)] == [[1], [2, 2, 2], [2, 2, 2, 2, 1]]
+    assert (b[~root_ok] == 0).all()
+
+
 SWITCHES = [
-    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": False},
-    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": True},
-    {"FLOW": "single", "CUT_ROWS": "max", "REACH_FIXING": True},
-    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True},
+    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": False, "BOUNDARY": False},
+    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": True, "BOUNDARY": False},
+    {"FLOW": "single", "CUT_ROWS": "max", "REACH_FIXING": True, "BOUNDARY": False},
+    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": False},
+    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": True},
 ]
 
 

@@ -52,6 +52,11 @@ REACH_FIXING = True
 #: contiguity rows of the symmetric cut-edge model: "slots" (one flow per slot, 2 m k arcs) or
 #: "single" (one flow for all slots that cut edges block, 2 m arcs; Validi & Buchanan's SCF)
 FLOW = "single"
+#: with the extended cut objective and free roots: per-slot boundary rows, a territory's cut edges at least
+#: the smallest edge boundary of a balanced region set holding its root (:func:`boundary_floor`)
+BOUNDARY = True
+#: seconds at most for one boundary sub-MIP and for all of them (its dual bound is used when it stops early)
+BOUNDARY_SECONDS = (2.0, 20.0)
 
 
 def region_order(d: TerritoryData, order: str | None = None) -> np.ndarray:
@@ -180,6 +185,84 @@ def symmetric_fixing(d: TerritoryData, contiguity: bool) -> tuple[np.ndarray, np
     if REACH_FIXING and contiguity and k > 1:
         root_ok, member_ok = reach_fixing(d, order, root_ok)
     return order, root_ok, member_ok
+
+
+def boundary_floor(d: TerritoryData, order: np.ndarray, root_ok: np.ndarray, member_ok: np.ndarray,
+                   seconds: tuple[float, float] | None = None) -> np.ndarray:
+    """By position: ``b[p, j]`` = a lower bound on slot ``j``'s cut edges when ``p`` is its root.
+
+    Slot ``j`` rooted at ``p`` is a set ``S`` of positions ``>= p`` that ``member_ok[:, j]``
+    allows, holding ``p``, with every balance attribute in its bounds; its cut edges
+    (weighted) are the edges with one end in ``S``. ``b[p, j]`` is the least such boundary
+    over all such sets (contiguous or not, so a relaxation), from a small MIP each; a
+    sub-MIP stopped by its time limit gives its dual bound, still a valid floor. Zero
+    where ``p`` cannot root ``j`` or time ran out.
+    """
+    import time
+
+    from ..._arrays import ArrayProblem as _AP
+    from ...solver import Solver
+
+    one, total = seconds or BOUNDARY_SECONDS
+    n, k = root_ok.shape
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    e = pos[np.asarray(d.edges, dtype=np.int64).reshape(-1, 2)]
+    w = np.asarray(d.edge_w, dtype=float)
+    integral = bool(np.all(w == np.round(w)))
+    loads = d.loads[order]
+    b = np.zeros((n, k))
+    seen: dict[int, float] = {}
+    t0 = time.perf_counter()
+    # slots with one possible root first (their floor is a constant of the LP), then roots in position order
+    pp, jj = np.nonzero(root_ok)
+    first = np.lexsort((pp, root_ok.sum(axis=0)[jj] > 1))
+    for p, j in zip(pp[first].tolist(), jj[first].tolist()):
+        if p in seen:
+            b[p, j] = seen[p]
+            continue
+        # one sub-MIP per root serves every slot it may root: members of any of those slots (a relaxation
+        # for each; on OK the floors of the two free slots' shared roots were equal either way)
+        allowed = member_ok[:, root_ok[p]].any(axis=1)
+        allowed[:p] = False
+        allowed[p] = True
+        left = total - (time.perf_counter() - t0)
+        if left <= 0.05:
+            break
+        idx = np.flatnonzero(allowed)
+        local = np.full(n, -1, dtype=np.int64)
+        local[idx] = np.arange(len(idx))
+        ina, inb = allowed[e[:, 0]], allowed[e[:, 1]]
+        both = ina & inb
+        one_end = ina ^ inb
+        ap = _AP("boundary")
+        s = ap.add_vars("s", len(idx), upper=1.0, integer=True)
+        ap.set_bounds(s[local[p]], lower=1.0)
+        # an edge with one end outside the allowed set is cut whenever that end is in S
+        ends = np.where(ina[one_end], e[one_end, 0], e[one_end, 1])
+        ap.add_cost(s[local[ends]], w[one_end])
+        eb = e[both]
+        t = ap.add_vars("t", len(eb), upper=1.0, cost=w[both])
+        rows = np.arange(len(eb))
+        for sign in (1.0, -1.0):
+            ap.add_rows(f"t{int(sign)}", np.r_[rows, rows, rows], np.r_[t.index, s[local[eb[:, 0]]],
+                        s[local[eb[:, 1]]]], np.r_[np.ones(len(eb)), -sign * np.ones(len(eb)), sign * np.ones(len(eb))],
+                        sense=">=", rhs=0.0, n_rows=len(eb))
+        for a in range(loads.shape[1]):
+            if d.lower[a] > 0:
+                ap.add_row(f"lo{a}", s.index, loads[idx, a], ">=", d.lower[a])
+            if np.isfinite(d.upper[a]):
+                ap.add_row(f"hi{a}", s.index, loads[idx, a], "<=", d.upper[a])
+        info = Solver("highs", time_limit=max(0.05, min(one, left)), threads=1).solve(ap)
+        if info.status == "infeasible":
+            val = np.inf  # no balanced set: reach fixing missed it; the row then forbids the root
+        else:
+            val = float(info.bound) if np.isfinite(info.bound) else 0.0
+            if integral:
+                val = float(np.ceil(val - 1e-6))
+            val = max(val, 0.0)
+        seen[p] = b[p, j] = val
+    return b
 
 
 def path_loads(d: TerritoryData, order: np.ndarray | None = None):
@@ -322,6 +405,8 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
             # y_e = sum_j z[e,j] carries the cost and is the cut indicator the single flow reads
             ap.add_rows("cutsum", np.r_[np.arange(m), e], np.r_[y.index, z[e, j]], np.r_[np.ones(m), -ones],
                         sense="==", rhs=0.0, n_rows=m)
+            if BOUNDARY and sym and r is not None and k > 1:
+                _boundary_rows(ap, d, order, root_ok, member_ok, x, r, z, y)
         else:
             ap.add_rows("cutlink", np.r_[rows, rows, rows], np.r_[y[e], x[u, j], x[v, j]],
                         np.r_[ones, -ones, ones], sense=">=", rhs=0.0, n_rows=m * k)
@@ -394,3 +479,36 @@ def _cumulative_root_order(ap: ArrayProblem, x, r) -> None:
         mo = len(vo)
         ap.add_rows("rootorder", np.r_[np.arange(mo), np.arange(mo)], np.r_[big_r[vo, jo + 1], big_r[vo - 1, jo]],
                     np.r_[np.ones(mo), -np.ones(mo)], sense="<=", rhs=0.0, n_rows=mo)
+
+
+def _boundary_rows(ap: ArrayProblem, d: TerritoryData, order, root_ok, member_ok, x, r, z, y) -> None:
+    """Slot ``j``'s boundary ``sum_e w_e |x[u,j] - x[v,j]|`` is at least ``sum_p b[p,j] r[p,j]``.
+
+    ``b`` is :func:`boundary_floor`.
+
+    ``z[e,j]`` prices the edges leaving ``j`` from their first end; ``z2[e,j] >= x[v,j] - x[u,j]``
+    with ``y_e = sum_j z2[e,j]`` prices those leaving from the second, so the two sum to the slot's
+    boundary. The cut edges are half the boundaries summed over slots, so the rows lift the LP bound
+    where fractional labels spread a territory thin.
+    """
+    n, k = x.shape
+    m = len(d.edges)
+    b = boundary_floor(d, order, root_ok, member_ok)
+    dead = np.isinf(b)
+    if dead.any():
+        pp, jj = np.nonzero(dead)
+        ap.set_bounds(r[order[pp], jj], upper=0.0)
+        b[dead] = 0.0
+    e, j = np.divmod(np.arange(m * k), k)
+    u, v = d.edges[e, 0], d.edges[e, 1]
+    rows = np.arange(m * k)
+    ones = np.ones(m * k)
+    z2 = ap.add_vars("cutvar2", (m, k), upper=1.0)
+    ap.add_rows("cutlink2", np.r_[rows, rows, rows], np.r_[z2[e, j], x[v, j], x[u, j]],
+                np.r_[ones, -ones, ones], sense=">=", rhs=0.0, n_rows=m * k)
+    ap.add_rows("cutsum2", np.r_[np.arange(m), e], np.r_[y.index, z2[e, j]], np.r_[np.ones(m), -ones],
+                sense="==", rhs=0.0, n_rows=m)
+    w = np.asarray(d.edge_w, dtype=float)[e]
+    pp, jj = np.nonzero(b > 0)
+    ap.add_rows("boundary", np.r_[j, j, jj], np.r_[z[e, j], z2[e, j], r[order[pp], jj]],
+                np.r_[w, w, -b[pp, jj]], sense=">=", rhs=0.0, n_rows=k)
