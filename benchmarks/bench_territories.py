@@ -23,7 +23,8 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``single``: ``reach`` + one flow for all territories that cut edges block (their SCF);
 - ``extended``: ``reach`` + their extended objective (``z[e,j] >= x[u,j] - x[v,j]``, an edge costs ``sum_j z``);
 - ``s3``: ``reach`` + single flow + extended objective (session 3's default);
-- ``new``: ``s3`` + per-territory boundary floors (``labelling.BOUNDARY``; the default path).
+- ``new``: ``s3`` + per-territory boundary floors (``labelling.BOUNDARY``; the default path);
+- ``cheap``: ``new`` with the floors' sub-MIPs capped at 0.5 s each, 5 s in all.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import channelopt as co
 from channelopt.models.territories import TerritoryDesign, labelling
 
 ROOT = Path(__file__).resolve().parents[1]
+_BOUNDARY_SECONDS = labelling.BOUNDARY_SECONDS
 
 _PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max", "reach": False,
          "flow": "slots", "boundary": False}
@@ -59,6 +61,8 @@ VARIANTS = {
     "extended": {**_PREV, "reach": True, "cut": "extended"},
     "s3": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
     "new": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": True},
+    "cheap": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": True,
+              "boundary_seconds": (0.5, 5.0)},
 }
 
 
@@ -68,6 +72,7 @@ def configure(variant: str) -> None:
     labelling.SYMMETRY, labelling.ORDER, labelling.LOAD_FIXING = v["symmetry"], v["order"], v["fixing"]
     labelling.CUT_ROWS, labelling.REACH_FIXING, labelling.FLOW = v["cut"], v["reach"], v["flow"]
     labelling.BOUNDARY = v["boundary"]
+    labelling.BOUNDARY_SECONDS = v.get("boundary_seconds", _BOUNDARY_SECONDS)
 
 
 def benchdata() -> Path:

@@ -223,3 +223,17 @@ def test_a_user_row_that_makes_the_model_infeasible_is_not_answered_by_the_heuri
     with pytest.raises(co.exceptions.InfeasibleError) as err:
         built.solve(co.Solver("highs"))
     assert "pop" in str(err.value)
+
+
+def test_boundary_floor_keeps_to_its_share_of_the_clock():
+    # the floors are a build step: on a started clock they get BOUNDARY_SHARE of what is left, so a solve with
+    # almost no time left computes none (all zero, rows vacuous) instead of running past the user's limit
+    g = nx.path_graph(9)
+    nx.set_node_attributes(g, 1.0, "pop")
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    d = prepare(TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (3, 3)}), net)
+    order, _, (root_ok, member_ok) = fixings(d)
+    unlimited = labelling.boundary_floor(d, order, root_ok, member_ok, solver=co.Solver("highs").start_clock())
+    assert unlimited[0, 0] == 1.0 and unlimited.sum() == 16.0
+    short = co.Solver("highs", time_limit=0.2).start_clock()
+    assert (labelling.boundary_floor(d, order, root_ok, member_ok, solver=short) == 0).all()

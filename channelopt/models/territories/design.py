@@ -268,7 +268,7 @@ class TerritoryDesign(Model):
         else:
             t0 = time.perf_counter()
             if self.method == "exact":
-                state.update(build_labelling(self, d, ap))
+                state.update(build_labelling(self, d, ap, solver=solver if isinstance(solver, Solver) else None))
         built = TerritoryBuilt(self, network, None, state, time.perf_counter() - t0, arrays=ap)
         if _build_path() == "pulp":
             built.problem  # noqa: B018 - the before/after benchmark's PuLP objects

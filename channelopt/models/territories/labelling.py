@@ -57,6 +57,8 @@ FLOW = "single"
 BOUNDARY = True
 #: seconds at most for one boundary sub-MIP and for all of them (its dual bound is used when it stops early)
 BOUNDARY_SECONDS = (2.0, 20.0)
+#: at most this share of what is left of the solve's time limit goes to the floors
+BOUNDARY_SHARE = 0.15
 
 
 def region_order(d: TerritoryData, order: str | None = None) -> np.ndarray:
@@ -188,7 +190,7 @@ def symmetric_fixing(d: TerritoryData, contiguity: bool) -> tuple[np.ndarray, np
 
 
 def boundary_floor(d: TerritoryData, order: np.ndarray, root_ok: np.ndarray, member_ok: np.ndarray,
-                   seconds: tuple[float, float] | None = None) -> np.ndarray:
+                   seconds: tuple[float, float] | None = None, solver=None) -> np.ndarray:
     """By position: ``b[p, j]`` = a lower bound on slot ``j``'s cut edges when ``p`` is its root.
 
     Slot ``j`` rooted at ``p`` is a set ``S`` of positions ``>= p`` that ``member_ok[:, j]``
@@ -196,14 +198,21 @@ def boundary_floor(d: TerritoryData, order: np.ndarray, root_ok: np.ndarray, mem
     (weighted) are the edges with one end in ``S``. ``b[p, j]`` is the least such boundary
     over all such sets (contiguous or not, so a relaxation), from a small MIP each; a
     sub-MIP stopped by its time limit gives its dual bound, still a valid floor. Zero
-    where ``p`` cannot root ``j`` or time ran out.
+    where ``p`` cannot root ``j`` or time ran out; ``inf`` where no balanced set exists.
+
+    ``seconds`` is (one sub-MIP, all) in seconds (default :data:`BOUNDARY_SECONDS`); with a
+    started ``solver`` clock, all of them get at most :data:`BOUNDARY_SHARE` of what is left,
+    and Ctrl-C stops them.
     """
+    import dataclasses
     import time
 
     from ..._arrays import ArrayProblem as _AP
     from ...solver import Solver
 
     one, total = seconds or BOUNDARY_SECONDS
+    if solver is not None and solver.remaining() is not None:
+        total = min(total, BOUNDARY_SHARE * solver.remaining())
     n, k = root_ok.shape
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)
@@ -227,7 +236,7 @@ def boundary_floor(d: TerritoryData, order: np.ndarray, root_ok: np.ndarray, mem
         allowed[:p] = False
         allowed[p] = True
         left = total - (time.perf_counter() - t0)
-        if left <= 0.05:
+        if left <= 0.05 or (solver is not None and solver.interrupted):
             break
         idx = np.flatnonzero(allowed)
         local = np.full(n, -1, dtype=np.int64)
@@ -253,7 +262,14 @@ def boundary_floor(d: TerritoryData, order: np.ndarray, root_ok: np.ndarray, mem
                 ap.add_row(f"lo{a}", s.index, loads[idx, a], ">=", d.lower[a])
             if np.isfinite(d.upper[a]):
                 ap.add_row(f"hi{a}", s.index, loads[idx, a], "<=", d.upper[a])
-        info = Solver("highs", time_limit=max(0.05, min(one, left)), threads=1).solve(ap)
+        limit = max(0.05, min(one, left))
+        if solver is not None:
+            # on the caller's clock (Ctrl-C reaches the whole solve), always HiGHS, one thread, proven
+            sub = dataclasses.replace(solver.start_clock(), name="highs", time_limit=limit, mip_gap=0.0,
+                                      threads=1, msg=False, options={})
+        else:
+            sub = Solver("highs", time_limit=limit, threads=1)
+        info = sub.solve(ap)
         if info.status == "infeasible":
             val = np.inf  # no balanced set: reach fixing missed it; the row then forbids the root
         else:
@@ -304,11 +320,13 @@ def symmetric(d: TerritoryData) -> bool:
     return d.centres is None and d.current is None and d.locked is None
 
 
-def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: str | None = None) -> dict[str, Any]:
+def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: str | None = None,
+                    solver=None) -> dict[str, Any]:
     """Add the labelling model of ``d`` to ``ap`` (blocks of rows); return the state the solve reads.
 
     ``settings`` is the :class:`TerritoryDesign` (``objective``, ``contiguity``,
-    ``max_changes``). ``symmetry`` overrides :data:`SYMMETRY`.
+    ``max_changes``). ``symmetry`` overrides :data:`SYMMETRY`. ``solver``: the solve's
+    started :class:`~channelopt.Solver`, whose clock bounds the boundary floors.
     """
     symmetry = symmetry or SYMMETRY
     n, k = d.n, d.k
@@ -406,7 +424,7 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
             ap.add_rows("cutsum", np.r_[np.arange(m), e], np.r_[y.index, z[e, j]], np.r_[np.ones(m), -ones],
                         sense="==", rhs=0.0, n_rows=m)
             if BOUNDARY and sym and r is not None and k > 1:
-                _boundary_rows(ap, d, order, root_ok, member_ok, x, r, z, y)
+                _boundary_rows(ap, d, order, root_ok, member_ok, x, r, z, y, solver)
         else:
             ap.add_rows("cutlink", np.r_[rows, rows, rows], np.r_[y[e], x[u, j], x[v, j]],
                         np.r_[ones, -ones, ones], sense=">=", rhs=0.0, n_rows=m * k)
@@ -481,7 +499,7 @@ def _cumulative_root_order(ap: ArrayProblem, x, r) -> None:
                     np.r_[np.ones(mo), -np.ones(mo)], sense="<=", rhs=0.0, n_rows=mo)
 
 
-def _boundary_rows(ap: ArrayProblem, d: TerritoryData, order, root_ok, member_ok, x, r, z, y) -> None:
+def _boundary_rows(ap: ArrayProblem, d: TerritoryData, order, root_ok, member_ok, x, r, z, y, solver) -> None:
     """Slot ``j``'s boundary ``sum_e w_e |x[u,j] - x[v,j]|`` is at least ``sum_p b[p,j] r[p,j]``.
 
     ``b`` is :func:`boundary_floor`.
@@ -493,7 +511,7 @@ def _boundary_rows(ap: ArrayProblem, d: TerritoryData, order, root_ok, member_ok
     """
     n, k = x.shape
     m = len(d.edges)
-    b = boundary_floor(d, order, root_ok, member_ok)
+    b = boundary_floor(d, order, root_ok, member_ok, solver=solver)
     dead = np.isinf(b)
     if dead.any():
         pp, jj = np.nonzero(dead)
