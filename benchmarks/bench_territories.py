@@ -47,10 +47,10 @@ ROOT = Path(__file__).resolve().parents[1]
 _BOUNDARY_SECONDS = labelling.BOUNDARY_SECONDS
 
 _PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max", "reach": False,
-         "flow": "slots", "boundary": False}
+         "flow": "slots", "boundary": None}
 VARIANTS = {
     "old": {"build": "pulp", "symmetry": "explicit", "order": "index", "fixing": False, "cut": "max", "reach": False,
-            "flow": "slots", "boundary": False},
+            "flow": "slots", "boundary": None},
     "arrays": {**_PREV, "symmetry": "explicit", "order": "index", "fixing": False},
     "cumulative": {**_PREV, "order": "index", "fixing": False},
     "order": {**_PREV, "fixing": False},
@@ -60,9 +60,10 @@ VARIANTS = {
     "single": {**_PREV, "reach": True, "flow": "single"},
     "extended": {**_PREV, "reach": True, "cut": "extended"},
     "s3": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
-    "new": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": True},
-    "cheap": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": True,
+    "slots": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots"},
+    "cheap": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots",
               "boundary_seconds": (0.5, 5.0)},
+    "new": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "total"},
 }
 
 

@@ -144,11 +144,12 @@ def test_boundary_floor_on_a_path():
 
 
 SWITCHES = [
-    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": False, "BOUNDARY": False},
-    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": True, "BOUNDARY": False},
-    {"FLOW": "single", "CUT_ROWS": "max", "REACH_FIXING": True, "BOUNDARY": False},
-    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": False},
-    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": True},
+    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": False, "BOUNDARY": None},
+    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": True, "BOUNDARY": None},
+    {"FLOW": "single", "CUT_ROWS": "max", "REACH_FIXING": True, "BOUNDARY": None},
+    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": None},
+    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": "slots"},
+    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": "total"},
 ]
 
 

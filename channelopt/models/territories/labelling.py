@@ -52,9 +52,10 @@ REACH_FIXING = True
 #: contiguity rows of the symmetric cut-edge model: "slots" (one flow per slot, 2 m k arcs) or
 #: "single" (one flow for all slots that cut edges block, 2 m arcs; Validi & Buchanan's SCF)
 FLOW = "single"
-#: with the extended cut objective and free roots: per-slot boundary rows, a territory's cut edges at least
-#: the smallest edge boundary of a balanced region set holding its root (:func:`boundary_floor`)
-BOUNDARY = True
+#: with the extended cut objective and free roots, floors from the smallest edge boundary of a balanced region
+#: set holding a slot's root (:func:`boundary_floor`): "slots" (a row per slot, on a second block of cut
+#: variables), "total" (one row: twice the cut edges cover the floors of all slots) or None
+BOUNDARY = "total"
 #: seconds at most for one boundary sub-MIP and for all of them (its dual bound is used when it stops early)
 BOUNDARY_SECONDS = (2.0, 20.0)
 #: at most this share of what is left of the solve's time limit goes to the floors
@@ -423,7 +424,7 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
             # y_e = sum_j z[e,j] carries the cost and is the cut indicator the single flow reads
             ap.add_rows("cutsum", np.r_[np.arange(m), e], np.r_[y.index, z[e, j]], np.r_[np.ones(m), -ones],
                         sense="==", rhs=0.0, n_rows=m)
-            if BOUNDARY and sym and r is not None and k > 1:
+            if BOUNDARY in ("slots", "total") and sym and r is not None and k > 1:
                 _boundary_rows(ap, d, order, root_ok, member_ok, x, r, z, y, solver)
         else:
             ap.add_rows("cutlink", np.r_[rows, rows, rows], np.r_[y[e], x[u, j], x[v, j]],
@@ -517,6 +518,12 @@ def _boundary_rows(ap: ArrayProblem, d: TerritoryData, order, root_ok, member_ok
         pp, jj = np.nonzero(dead)
         ap.set_bounds(r[order[pp], jj], upper=0.0)
         b[dead] = 0.0
+    pp, jj = np.nonzero(b > 0)
+    if BOUNDARY == "total":
+        # every cut edge lies on two territories' boundaries: 2 sum_e w_e y_e >= sum_j sum_p b[p,j] r[p,j]
+        ap.add_row("boundary", np.r_[y.index, r[order[pp], jj]], np.r_[2.0 * np.asarray(d.edge_w, dtype=float),
+                   -b[pp, jj]], ">=", 0.0)
+        return
     e, j = np.divmod(np.arange(m * k), k)
     u, v = d.edges[e, 0], d.edges[e, 1]
     rows = np.arange(m * k)
@@ -527,6 +534,5 @@ def _boundary_rows(ap: ArrayProblem, d: TerritoryData, order, root_ok, member_ok
     ap.add_rows("cutsum2", np.r_[np.arange(m), e], np.r_[y.index, z2[e, j]], np.r_[np.ones(m), -ones],
                 sense="==", rhs=0.0, n_rows=m)
     w = np.asarray(d.edge_w, dtype=float)[e]
-    pp, jj = np.nonzero(b > 0)
     ap.add_rows("boundary", np.r_[j, j, jj], np.r_[z[e, j], z2[e, j], r[order[pp], jj]],
                 np.r_[w, w, -b[pp, jj]], sense=">=", rhs=0.0, n_rows=k)
