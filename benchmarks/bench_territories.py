@@ -22,9 +22,10 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``reach``: ``prev`` + roots and members fixed from path loads (Validi & Buchanan's L/U-fixing from every root);
 - ``single``: ``reach`` + one flow for all territories that cut edges block (their SCF);
 - ``extended``: ``reach`` + their extended objective (``z[e,j] >= x[u,j] - x[v,j]``, an edge costs ``sum_j z``);
-- ``s3``: ``reach`` + single flow + extended objective (session 3's default);
-- ``new``: ``s3`` + per-territory boundary floors (``labelling.BOUNDARY``; the default path);
-- ``cheap``: ``new`` with the floors' sub-MIPs capped at 0.5 s each, 5 s in all.
+- ``new``: ``reach`` + single flow + extended objective (the default path);
+- ``floors``: ``new`` + the boundary floors as one row (``labelling.BOUNDARY = "total"``; not the default);
+- ``slots``: ``new`` + the floors as one row per territory, on a second block of cut variables;
+- ``cheap``: ``slots`` with the floors' sub-MIPs capped at 0.5 s each, 5 s in all.
 """
 
 from __future__ import annotations
@@ -59,11 +60,11 @@ VARIANTS = {
     "reach": {**_PREV, "reach": True},
     "single": {**_PREV, "reach": True, "flow": "single"},
     "extended": {**_PREV, "reach": True, "cut": "extended"},
-    "s3": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
+    "new": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
+    "floors": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "total"},
     "slots": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots"},
     "cheap": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots",
               "boundary_seconds": (0.5, 5.0)},
-    "new": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "total"},
 }
 
 

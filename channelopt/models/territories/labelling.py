@@ -19,6 +19,17 @@ Still open after about 150 CPU seconds: OK 45/30.6 (optimum 40), KS 36/22.4 (32)
 (CPU seconds to proof, WV and NE): rows ``x[v,j] <= sum_{u in N(v)} x[u,j]`` for regions too
 light to be a territory alone, 24.6 vs 25.1 and 8.9 vs 11.3; HiGHS ``mip_heuristic_effort``
 0.01 instead of 0.05, 26.5 and 11.5.
+
+Boundary floors (:data:`BOUNDARY`, :func:`boundary_floor`): a territory rooted at ``p`` is a
+balanced region set holding ``p``, so its cut edges are at least the least boundary of such a
+set. The LP bound rose from 20.2 to 25.5 on OK (optimum 40; HiGHS's root after presolve 21.0
+to 32.5) and from 7.1 to 15.0 on WV (23). Measured at 150 s (1 thread, load 9-12, the same
+run): bounds OK 29 -> 30.5, KS 19.6 -> 22, AR 18.2 -> 20, in 42.6/45.7/48.7 CPU s against
+48.8/49.3/52.0, the floors' sub-MIPs included (15-20 s wall of the limit). They do not
+shorten the proofs already in reach: WV proven in 55.5 CPU s with the one "total" row
+against 42.6 without; the per-slot rows took 69.8 (sub-MIPs capped at 0.5 s) or did not
+prove it in 89; NE 12.8 against 10.5. Not kept: floors of connected sets only (a flow in
+each sub-MIP: the same floors on OK where both finished, sub-MIPs 2-10x slower).
 """
 
 from __future__ import annotations
@@ -54,8 +65,9 @@ REACH_FIXING = True
 FLOW = "single"
 #: with the extended cut objective and free roots, floors from the smallest edge boundary of a balanced region
 #: set holding a slot's root (:func:`boundary_floor`): "slots" (a row per slot, on a second block of cut
-#: variables), "total" (one row: twice the cut edges cover the floors of all slots) or None
-BOUNDARY = "total"
+#: variables), "total" (one row: twice the cut edges cover the floors of all slots) or None (the default: they
+#: lift the bound of the maps not proven in time but slow the proofs in reach, see the module docstring)
+BOUNDARY = None
 #: seconds at most for one boundary sub-MIP and for all of them (its dual bound is used when it stops early)
 BOUNDARY_SECONDS = (2.0, 20.0)
 #: at most this share of what is left of the solve's time limit goes to the floors
