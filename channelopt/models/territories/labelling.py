@@ -20,16 +20,14 @@ Still open after about 150 CPU seconds: OK 45/30.6 (optimum 40), KS 36/22.4 (32)
 light to be a territory alone, 24.6 vs 25.1 and 8.9 vs 11.3; HiGHS ``mip_heuristic_effort``
 0.01 instead of 0.05, 26.5 and 11.5.
 
-Boundary floors (:data:`BOUNDARY`, :func:`boundary_floor`): a territory rooted at ``p`` is a
-balanced region set holding ``p``, so its cut edges are at least the least boundary of such a
-set. The LP bound rose from 20.2 to 25.5 on OK (optimum 40; HiGHS's root after presolve 21.0
-to 32.5) and from 7.1 to 15.0 on WV (23). Measured at 150 s (1 thread, load 9-12, the same
-run): bounds OK 29 -> 30.5, KS 19.6 -> 22, AR 18.2 -> 20, in 42.6/45.7/48.7 CPU s against
-48.8/49.3/52.0, the floors' sub-MIPs included (15-20 s wall of the limit). They do not
-shorten the proofs already in reach: WV proven in 55.5 CPU s with the one "total" row
-against 42.6 without; the per-slot rows took 69.8 (sub-MIPs capped at 0.5 s) or did not
-prove it in 89; NE 12.8 against 10.5. Not kept: floors of connected sets only (a flow in
-each sub-MIP: the same floors on OK where both finished, sub-MIPs 2-10x slower).
+Boundary floors (:data:`BOUNDARY`, :func:`boundary_floor`; off by default): a territory rooted at
+``p`` is a balanced region set holding ``p``, so its cut edges are at least the least boundary
+of such a set. With the floors complete the LP bound rises from 7.09 to 16.5 on WV (optimum
+23), 20.22 to 32.5 on OK (40) and 12.07 to 25.5 on KS (32), one row as much as a row per slot.
+Bounds at the limit rose on every map not proven (120-150 s, load 9-15): OK 29 -> 30.5 and
+25.1 -> 29.5, KS 19.6 -> 22, AR 18.2 -> 20 and 16.6 -> 19; but the proofs in reach got slower
+(CPU s): WV 42.6 -> 55.5 and 26.6 -> 31.2, NE 14.9 -> 31.0. Not kept: floors of connected sets
+only (a flow in each sub-MIP: the same floors on OK where both finished, sub-MIPs 2-10x slower).
 """
 
 from __future__ import annotations
@@ -209,7 +207,8 @@ def boundary_floor(d: TerritoryData, order: np.ndarray, root_ok: np.ndarray, mem
     Slot ``j`` rooted at ``p`` is a set ``S`` of positions ``>= p`` that ``member_ok[:, j]``
     allows, holding ``p``, with every balance attribute in its bounds; its cut edges
     (weighted) are the edges with one end in ``S``. ``b[p, j]`` is the least such boundary
-    over all such sets (contiguous or not, so a relaxation), from a small MIP each; a
+    over the sets that any slot ``p`` may root allows (contiguous or not: a relaxation, one
+    small MIP per root); a
     sub-MIP stopped by its time limit gives its dual bound, still a valid floor. Zero
     where ``p`` cannot root ``j`` or time ran out; ``inf`` where no balanced set exists.
 
