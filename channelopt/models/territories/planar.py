@@ -393,10 +393,12 @@ def _trace(layers, i, idx) -> np.ndarray:
     return np.array(arcs[::-1], dtype=np.int64)
 
 
-#: share of what is left of ``time_limit`` (after the heuristic) that the planar search may use; without a
-#: limit it gets PLANAR_SECONDS. Measured (synthetic Delaunay maps, +-0.5%, k=2): n=300 proven at 24 cut edges
-#: in 4 CPU s, n=550 at 34 in 35 CPU s, where the labelling MILP stood at 41/15.1 and 40/3.0 after 150 s
-PLANAR_SHARE = 0.7
+#: share of what is left of ``time_limit`` (after the warm start) that the planar bound search may use, by k;
+#: without a limit it gets PLANAR_SECONDS. For k=2 the MILP's bounds were 2.5-15 where the search proves
+#: (synthetic Delaunay maps, +-0.5%: n=300 24 in 1.6 CPU s, n=400 30 in 5.7, n=550 34 in 18.4; at 0.7 the
+#: n=550 search ran out at 26 under load 12); for k >= 3 the search bounds but rarely proves, the MILP may
+PLANAR_SHARE = {2: 0.9}
+PLANAR_SHARE_MORE = 0.3
 PLANAR_SECONDS = 600.0
 #: share of what is left (and seconds without a limit) for the part-by-part first plan (:func:`carve`);
 #: measured: the first cut of n=550 takes 0.5-0.7 CPU s and is the k=2 optimum there (34)

@@ -299,7 +299,8 @@ class TerritoryBuilt(BuiltModel):
         t0 = time.perf_counter()
         split = None
         if d.k >= 2:
-            seconds = planar.PLANAR_SECONDS if deadline is None else planar.PLANAR_SHARE * max(deadline - t0, 0.0)
+            share = planar.PLANAR_SHARE.get(d.k, planar.PLANAR_SHARE_MORE)
+            seconds = planar.PLANAR_SECONDS if deadline is None else share * max(deadline - t0, 0.0)
             split = planar.solve_split(d, hres.objective if h_ok else math.inf, seconds)
             if split is not None and split.label is not None and (
                     not h_ok or split.cut * d.edge_w[0] < hres.objective - 1e-9):
