@@ -18,9 +18,16 @@ Weights are counted in quanta of ``total / resolution``; a walk of length ``l`` 
 then off by at most ``l/2`` quanta, and the intervals are widened by that, so the bound
 stays valid (it is exact with quantum 1 for integer loads).
 
-Measured (synthetic Delaunay maps, seed 0, +-0.5%): n=300, k=2: a plan of 41 cut edges
-with a bound of 15.1 after 150 s of the labelling MILP (24 CPU s at load 7), see
-``benchmarks/RESULTS.md``.
+:func:`first_split` searches from the outer face only for a quick split, :func:`carve`
+cuts ``k`` territories off one at a time (a first plan), and :func:`solve_split` turns
+the search into a bound for ``k >= 3`` as well (one territory's boundary, counted over
+the territories whose rest is connected).
+
+Measured (synthetic Delaunay maps of ``benchmarks/bench_territories.py``, seed 0, +-0.5%,
+``benchmarks/RESULTS.md``): the labelling MILP alone ended at 41/15.1, 41/2.5 and 40/3.0
+(plan/bound, 150 s) for n=300, 400, 550 with k=2; this search proves 24, 30 and 34 in 1.6,
+5.7 and 18.4 CPU seconds. For k=3 the carved plans cut 54, 52 and 65 edges (the heuristic's
+105, 116, 129) and the bound is 39 and 41 at n=300 and 400 (the MILP's 9.6 and 5.6).
 """
 
 from __future__ import annotations
