@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pulp
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
@@ -331,6 +331,9 @@ def test_lagrangian_bound_is_below_the_optimum_and_penalties_are_sound(seed, rat
     # the optimum over the restricted links the bound sees (model.solve certifies and widens to the full
     # problem, whose optimum can lie below it: seed=156, ratio=1.5, k=3)
     exact = HIGHS.solve(model.build(net).problem)
+    # the k nearest links alone may leave too little capacity for some outlets (seed=815, ratio=1.5, k=3:
+    # infeasible, solve() then widens to every link); the bound is only compared with an optimum
+    assume(exact.status == "optimal")
     oi, dj = model._allowed(net)
     dists = net.distributors
     lag = lagrangian_bound(oi, dj, net.costs()[oi, dj], net.outlets["demand"].to_numpy(float),
