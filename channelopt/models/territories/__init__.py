@@ -7,6 +7,7 @@
 - :mod:`.heuristics`, :mod:`.allocation` -- construction, local search, location-allocation;
 - :mod:`.search` -- how a built model is solved inside one time limit;
 - :mod:`.bounds` -- bounds valid for the problem asked; :mod:`.diagnosis` -- infeasibility messages;
+- :mod:`.planar` -- on planar maps: first plans carved along dual cycles, the dual-cycle cut-edge bound;
 - :mod:`.assembly` -- the Plan; :mod:`.callbacks` -- what HiGHS 1.16's MIP callbacks allow.
 """
 
