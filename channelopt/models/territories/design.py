@@ -13,13 +13,12 @@ from ...exceptions import SettingsError
 from ...plan import Plan
 from ...solver import SolveInfo, Solver
 from .._base import Model, _build_path
-from . import planar
 from .assembly import assemble_plan
 from .data import prepare
 from .diagnosis import check_totals, reasons
 from .labelling import build_labelling
 from .pmedian import build_pmedian, pairs, read_plan
-from .search import HEURISTIC_SHARE, TerritoryBuilt, respects_rules, run_heuristic
+from .search import HEURISTIC_SHARE, TerritoryBuilt, respects_rules, warm_plan
 
 __all__ = ["TerritoryDesign"]
 
@@ -250,10 +249,7 @@ class TerritoryDesign(Model):
                     # the same share of the one clock as the warm start at solve time (search.HEURISTIC_SHARE)
                     hsolver = solver.share(HEURISTIC_SHARE)
                     seconds = min(seconds, hsolver.remaining())
-            if planar.applies(self, d, None):
-                hres = planar.warm_plan(d, seconds, lambda s: run_heuristic(self, d, hsolver, s))
-            else:
-                hres = run_heuristic(self, d, hsolver, seconds)
+            hres = warm_plan(self, d, hsolver, seconds)
             heuristic_seconds = time.perf_counter() - t0
             state.update(heuristic=hres, heuristic_seconds=heuristic_seconds)
         if self.method == "exact" and free_centres:

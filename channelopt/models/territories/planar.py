@@ -516,21 +516,6 @@ def solve_split(d, limit_objective: float, seconds: float) -> Bisection | None:
     return dataclasses.replace(res, bound=res.bound * w0)
 
 
-def with_bound(info, bound: float, mip_gap: float):
-    """``info`` with the planar ``bound`` where it is higher; "optimal" once the plan meets it within ``mip_gap``."""
-    from ...solver import _gap
-
-    if not math.isfinite(bound) or (math.isfinite(info.bound) and bound <= info.bound):
-        return info
-    bound = min(bound, info.objective)  # never above the plan it bounds (a plan below it would be a bug upstream)
-    gap = _gap(info.objective, bound)
-    proven = gap <= max(mip_gap or 0.0, 1e-9)
-    note = "the bound is the planar dual-cycle search's"
-    return dataclasses.replace(info, bound=bound, gap=gap, status="optimal" if proven else info.status,
-                               termination="optimal" if proven else info.termination,
-                               message="; ".join(m for m in (info.message, note) if m))
-
-
 def carve(n: int, edges: np.ndarray, loads: np.ndarray, lower: np.ndarray, upper: np.ndarray, k: int, *,
           seconds: float = 10.0, attr: int = 0) -> np.ndarray | None:
     """k connected parts with every load in bounds, cut off one at a time by :func:`first_split`; None if none.

@@ -83,6 +83,29 @@ def bound_seconds(deadline: float | None) -> float:
     return max(0.0, min(deadline - time.perf_counter(), BOUND_SECONDS))
 
 
+def warm_plan(model, d, solver: Solver, seconds: float, built=None) -> heur.Result:
+    """The exact search's first plan: carved along dual cycles on planar maps (:func:`.planar.warm_plan`,
+    which falls back to :func:`run_heuristic`), else :func:`run_heuristic`."""
+    if model.method != "heuristic" and planar.applies(model, d, built):
+        return planar.warm_plan(d, seconds, lambda s: run_heuristic(model, d, solver, s))
+    return run_heuristic(model, d, solver, seconds)
+
+
+def raised_bound(info: SolveInfo, bound: float, how: str, mip_gap: float) -> SolveInfo:
+    """``info`` with a valid ``bound`` where it is higher, and "optimal" once the plan meets it within ``mip_gap``.
+
+    ``how`` says where the bound comes from, for the plan's message.
+    """
+    if not math.isfinite(bound) or (math.isfinite(info.bound) and bound <= info.bound):
+        return info
+    bound = min(bound, info.objective)  # never above the plan it bounds (a plan below it would be a bug upstream)
+    gap = _gap(info.objective, bound)
+    proven = gap <= max(mip_gap or 0.0, 1e-9)
+    return dataclasses.replace(info, bound=bound, gap=gap, status="optimal" if proven else info.status,
+                               termination="optimal" if proven else info.termination,
+                               message="; ".join(m for m in (info.message, f"the bound is {how}") if m))
+
+
 def run_heuristic(model, d, solver: Solver, seconds: float) -> heur.Result:
     """Construction + local search, then location-allocation rounds where centres are free."""
     t0 = time.perf_counter()
@@ -147,10 +170,7 @@ class TerritoryBuilt(BuiltModel):
             seconds = model.heuristic_seconds
             if deadline is not None and model.method != "heuristic":
                 seconds = min(seconds, HEURISTIC_SHARE * left)
-            if model.method != "heuristic" and planar.applies(model, d, self):
-                hres = planar.warm_plan(d, seconds, lambda s: run_heuristic(model, d, solver, s))
-            else:
-                hres = run_heuristic(model, d, solver, seconds)
+            hres = warm_plan(model, d, solver, seconds, self)
         h_ok = respects_rules(model, d, hres)
         state["heuristic_seconds"] = state.get("heuristic_seconds", 0.0) + (time.perf_counter() - t0)
         if model.method == "heuristic":
@@ -207,8 +227,8 @@ class TerritoryBuilt(BuiltModel):
             why = reasons(model, d)
             raise InfeasibleError(balance_message(model, d, why), reasons=why)
         label, centres, info = outcome
-        if split is not None and (split.bound > info.bound or not math.isfinite(info.bound)):
-            info = planar.with_bound(info, split.bound, solver.mip_gap)
+        if split is not None:
+            info = raised_bound(info, split.bound, "the planar dual-cycle search's", solver.mip_gap)
         if state.get("restricted"):
             info = self._honest_bound(info, d, solver, deadline)
         elif not math.isfinite(info.bound) or (info.status != "optimal" and state["form"] == "hess"):
@@ -217,9 +237,7 @@ class TerritoryBuilt(BuiltModel):
             seconds, tb = bound_seconds(deadline), time.perf_counter()
             bound, how = valid_bound(model, d, info.objective, solver, seconds)
             log.debug("territories: bound stage %.2fs of %.2fs (%s)", time.perf_counter() - tb, seconds, how)
-            if not math.isfinite(info.bound) or bound > info.bound:
-                info = dataclasses.replace(info, bound=bound, gap=_gap(info.objective, bound),
-                                           message="; ".join(m for m in (info.message, f"the bound is {how}") if m))
+            info = raised_bound(info, bound, how, solver.mip_gap)
         info.seconds = time.perf_counter() - t0
         return self._finish(d, label, centres, info, state)
 
