@@ -196,6 +196,30 @@ def test_breadth_target_spreads_support_over_regions():
     assert plan.metrics["response"] <= free.metrics["response"] + 1e-6
 
 
+def test_a_cell_switched_off_within_the_integrality_tolerance_spends_nothing():
+    # HiGHS accepts z = 1e-6 as integral 0, and spend <= hi * z then lets the cell carry a sliver of spend:
+    # the plan must show the switch's verdict (0), not the sliver (seen once as 3.4e-5 under reach_spend 1)
+    cells = random_cells(16, 31, regions=8)
+    cells.loc[cells["region_id"].isin(["r0", "r1"]), "curve"] = Hill(1000.0, 20.0, 1.0)
+    model = BudgetAllocation(total=60.0, cells=cells, min_regions_reached=0.8, reach_spend=1.0)
+    built = model.build(None)
+    plan = built.solve()
+    state = built.state
+    sol = state["d"].problem.solution
+    z_cells = np.asarray(state["z_cells"])
+    off = z_cells[np.round(state["z"].value.reshape(-1)) == 0]
+    assert len(off), "the instance needs a cell switched off"
+    cell = int(off[0])
+    first_seg = int(np.flatnonzero(np.asarray(state["seg_cell"]) == cell)[0])
+    sliver = sol.copy()
+    sliver[state["z"].index.reshape(-1)[np.flatnonzero(z_cells == cell)[0]]] = 1e-6
+    sliver[state["d"].index.reshape(-1)[first_seg]] = 3.4e-5
+    state["d"].problem.solution = sliver
+    again = model._extract(None, state, plan.info)
+    assert again.allocations["spend"].iloc[cell] == 0.0
+    assert (again.allocations.loc[again.allocations["spend"] > 0, "spend"] >= 1.0 - 1e-6).all()
+
+
 def test_target_mode_finds_the_least_spend_reaching_the_response():
     cells = random_cells(8, 41)
     target = 250.0
