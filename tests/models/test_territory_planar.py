@@ -237,3 +237,70 @@ def test_three_territories_bound_on_a_grid():
         co.ChannelNetwork.from_graph(g, ["pop"])).state["data"]
     res = solve_split(d, math.inf, 30.0)
     assert res.bound == 5.0  # ceil(1.5 x 3)
+
+
+PLANAR_SIGINT = '''
+import json, os, signal, sys, warnings
+import networkx as nx
+import numpy as np
+from scipy.spatial import Delaunay
+import channelopt as co
+from channelopt.models.territories import TerritoryDesign, planar
+
+rng = np.random.default_rng(5)
+pts = rng.uniform(0, 1, (200, 2))
+g = nx.Graph()
+for i in range(200):
+    g.add_node(i, pop=float(rng.integers(50, 150)))
+for a, b, c in Delaunay(pts).simplices.tolist():
+    g.add_edges_from([(a, b), (b, c), (a, c)])
+total = sum(p for _, p in g.nodes(data="pop"))
+lower, upper = 0.995 * total / 3, 1.005 * total / 3
+search = planar._pass
+
+def pass_with_ctrl_c(*args, **kwargs):
+    # a real SIGINT, delivered inside the dual-cycle search's own Python steps
+    os.kill(os.getpid(), signal.SIGINT)
+    return search(*args, **kwargs)
+
+planar._pass = pass_with_ctrl_c
+net = co.ChannelNetwork.from_graph(g, ["pop"])
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    plan = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lower, upper)}).solve(
+        net, solver=co.Solver("highs", time_limit=60))
+a = plan.assignments
+print("RESULT " + json.dumps({"status": plan.status, "termination": plan.info.termination,
+                              "objective": plan.objective, "bound": plan.bound,
+                              "label": dict(zip(map(int, a["region_id"]), map(str, a["territory"]))),
+                              "edges": [list(e) for e in g.edges], "pop": [g.nodes[v]["pop"] for v in g],
+                              "lower": lower, "upper": upper}))
+'''
+
+
+def test_ctrl_c_in_the_planar_search_returns_the_plan_in_hand(tmp_path):
+    # before the catch, KeyboardInterrupt escaped the search and the carved plan in hand was lost
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "planar_sigint.py"
+    script.write_text(PLANAR_SIGINT)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
+    r = json.loads(lines[-1][len("RESULT "):])
+    assert (r["status"], r["termination"]) == ("feasible", "interrupted")
+    # the plan keeps every rule it states, checked here on the graph
+    g = nx.Graph(map(tuple, r["edges"]))
+    parts: dict[str, list[int]] = {}
+    for v, t in r["label"].items():
+        parts.setdefault(t, []).append(int(v))
+    assert len(parts) == 3 and sum(map(len, parts.values())) == 200
+    for members in parts.values():
+        assert nx.is_connected(g.subgraph(members))
+        load = sum(r["pop"][v] for v in members)
+        assert r["lower"] - 1e-6 <= load <= r["upper"] + 1e-6
+    label = {int(v): t for v, t in r["label"].items()}
+    assert r["objective"] == sum(label[u] != label[v] for u, v in g.edges)
+    assert 0 <= r["bound"] <= r["objective"]

@@ -188,7 +188,7 @@ class TerritoryBuilt(BuiltModel):
         split = None
         if planar.applies(model, d, self):
             # contiguous territories on a planar map: the dual-cycle search bounds the cut (k=2: often proves it)
-            split, hres, h_ok = self._planar(d, hres, h_ok, deadline, state)
+            split, hres, h_ok = self._planar(d, hres, h_ok, deadline, state, solver)
             # a search cut short still proved its finished passes: its bound holds either way
             if split is not None and h_ok and hres.objective <= split.bound + 1e-9:
                 info = SolveInfo("planar", "optimal", "optimal", objective=hres.objective, bound=split.bound,
@@ -311,7 +311,7 @@ class TerritoryBuilt(BuiltModel):
         return label, centres, info
 
     @staticmethod
-    def _planar(d, hres, h_ok, deadline, state):
+    def _planar(d, hres, h_ok, deadline, state, solver: Solver):
         """:func:`.planar.solve_split` in its share of the time: a bound, and for two territories a plan
         that replaces the warm start's when it cuts fewer edges."""
         t0 = time.perf_counter()
@@ -319,7 +319,14 @@ class TerritoryBuilt(BuiltModel):
         if d.k >= 2:
             share = planar.PLANAR_SHARE.get(d.k, planar.PLANAR_SHARE_MORE)
             seconds = planar.PLANAR_SECONDS if deadline is None else share * max(deadline - t0, 0.0)
-            split = planar.solve_split(d, hres.objective if h_ok else math.inf, seconds)
+            try:
+                split = planar.solve_split(d, hres.objective if h_ok else math.inf, seconds)
+            except KeyboardInterrupt:
+                if not h_ok:
+                    raise
+                # Ctrl-C in the search's own Python steps: the plan in hand comes back, marked interrupted
+                # (the clock is told, so no later stage starts); the unfinished search claims no bound
+                solver.deadline.interrupt()
             if split is not None and split.label is not None and (
                     not h_ok or split.cut * d.edge_w[0] < hres.objective - 1e-9):
                 # the split is balanced and both parts connected (checked in planar._split)
