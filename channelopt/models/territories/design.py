@@ -18,7 +18,7 @@ from .data import prepare
 from .diagnosis import check_totals, reasons
 from .labelling import build_labelling
 from .pmedian import build_pmedian, pairs, read_plan
-from .search import HEURISTIC_SHARE, TerritoryBuilt, respects_rules, warm_plan
+from .search import HEURISTIC_SHARE, TerritoryBuilt, respects_rules, warm_start_plan
 
 __all__ = ["TerritoryDesign"]
 
@@ -249,7 +249,7 @@ class TerritoryDesign(Model):
                     # the same share of the one clock as the warm start at solve time (search.HEURISTIC_SHARE)
                     hsolver = solver.share(HEURISTIC_SHARE)
                     seconds = min(seconds, hsolver.remaining())
-            hres = warm_plan(self, d, hsolver, seconds)
+            hres = warm_start_plan(self, d, hsolver, seconds)
             heuristic_seconds = time.perf_counter() - t0
             state.update(heuristic=hres, heuristic_seconds=heuristic_seconds)
         if self.method == "exact" and free_centres:

@@ -83,7 +83,7 @@ def bound_seconds(deadline: float | None) -> float:
     return max(0.0, min(deadline - time.perf_counter(), BOUND_SECONDS))
 
 
-def warm_plan(model, d, solver: Solver, seconds: float, built=None) -> heur.Result:
+def warm_start_plan(model, d, solver: Solver, seconds: float, built=None) -> heur.Result:
     """The exact search's first plan: carved along dual cycles on planar maps (:func:`.planar.warm_plan`,
     which falls back to :func:`run_heuristic`), else :func:`run_heuristic`."""
     if model.method != "heuristic" and planar.applies(model, d, built):
@@ -170,7 +170,7 @@ class TerritoryBuilt(BuiltModel):
             seconds = model.heuristic_seconds
             if deadline is not None and model.method != "heuristic":
                 seconds = min(seconds, HEURISTIC_SHARE * left)
-            hres = warm_plan(model, d, solver, seconds, self)
+            hres = warm_start_plan(model, d, solver, seconds, self)
         h_ok = respects_rules(model, d, hres)
         state["heuristic_seconds"] = state.get("heuristic_seconds", 0.0) + (time.perf_counter() - t0)
         if model.method == "heuristic":
