@@ -335,9 +335,13 @@ def coverage_metrics(
     return _coverage(outlets, covered, index, rcode, link_codes, budget)
 
 
-def _coverage(outlets: pd.DataFrame, covered, index, rcode: np.ndarray, link_codes=None,
+#: ``_coverage(visits=...)`` not given: read ``visits_per_month`` from the outlets frame, if it has one
+_FROM_FRAME = object()
+
+
+def _coverage(outlets, covered, index, rcode: np.ndarray, link_codes=None,
               budget: pd.DataFrame | None = None, *, n_regions: int | None = None,
-              channels: np.ndarray | None = None, potential: np.ndarray | None = None) -> Metrics:
+              channels: np.ndarray | None = None, potential: np.ndarray | None = None, visits=_FROM_FRAME) -> Metrics:
     """:func:`coverage_metrics` on integer codes: ``rcode`` (each outlet's position in ``index``, -1
     outside it) and ``link_codes`` = (outlet code, position in ``outlets`` or -1, distributor code)
     of each link with a positive share. Plan assembly, which holds the codes already, calls it
@@ -345,11 +349,17 @@ def _coverage(outlets: pd.DataFrame, covered, index, rcode: np.ndarray, link_cod
 
     ``index`` may be a function making the region index, with ``n_regions`` its length, when the
     region ids are unique (a network's): the index (~0.2 ms at 100 outlets) is then made only
-    if ``by_region`` is read. ``channels`` and ``potential`` are the outlets' columns, when the
-    caller holds them already."""
+    if ``by_region`` is read. ``channels``, ``potential`` and ``visits`` (``visits_per_month``, None
+    when the outlets have none) are the outlets' columns, when the caller holds them already.
+    ``outlets`` is the frame or a function giving it: plan assembly hands the network's, which is
+    then read only where a column was not handed over (and a light network's is never made)."""
+    frame = outlets if callable(outlets) else (lambda: outlets)
     covered = np.asarray(covered, dtype=bool)
-    channels = outlets["channel"].to_numpy() if channels is None else channels
-    potential = outlets["potential"].to_numpy(dtype=float) if potential is None else potential
+    channels = frame()["channel"].to_numpy() if channels is None else channels
+    potential = frame()["potential"].to_numpy(dtype=float) if potential is None else potential
+    if visits is _FROM_FRAME:
+        outlets = frame()
+        visits = outlets["visits_per_month"].to_numpy(dtype=float) if "visits_per_month" in outlets.columns else None
     deferred_index = callable(index)
     n_reg = n_regions if deferred_index else len(index)
     inr = rcode >= 0
@@ -381,9 +391,8 @@ def _coverage(outlets: pd.DataFrame, covered, index, rcode: np.ndarray, link_cod
             "numeric_distribution": nd, "weighted_distribution": wd, "channel_breadth": breadth,
             "penetration": nd, "covered": n_cov > 0}
 
-    if "visits_per_month" in outlets.columns:
-        visits = outlets["visits_per_month"].to_numpy(dtype=float) * covered
-        v = per_region(visits[inr])
+    if visits is not None:
+        v = per_region((visits * covered)[inr])
         with np.errstate(invalid="ignore", divide="ignore"):
             cols["visits_per_covered_outlet"] = np.where(n_cov > 0, v / np.where(n_cov > 0, n_cov, 1), np.nan)
 
@@ -394,7 +403,7 @@ def _coverage(outlets: pd.DataFrame, covered, index, rcode: np.ndarray, link_cod
         "weighted_distribution": weighted_distribution(covered, potential),
         # unique region ids (a deferred index): the regions reached are the distinct codes covered
         "region_coverage": (_ratio(len(np.unique(rcode[covered & inr])), n_reg) if deferred_index
-                            else region_coverage(covered, outlets["region_id"].to_numpy(), list(index))),
+                            else region_coverage(covered, frame()["region_id"].to_numpy(), list(index))),
         "mean_channel_breadth": _nanmean(breadth),
         "mean_penetration_covered_regions": _nanmean(nd[n_cov > 0]),
     }
@@ -410,7 +419,7 @@ def _coverage(outlets: pd.DataFrame, covered, index, rcode: np.ndarray, link_cod
     # regions outside all_regions still count as reached by their channel
     out_cov = ~inr & covered & (ccode >= 0)
     if out_cov.any():
-        regions = outlets["region_id"].to_numpy()
+        regions = frame()["region_id"].to_numpy()
         extra = pd.DataFrame({"c": ccode[out_cov], "r": regions[out_cov]}).groupby("c")["r"].nunique()
         c_reached[extra.index.to_numpy()] += extra.to_numpy()
 

@@ -7,6 +7,7 @@ frames it was given.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Hashable, Iterable, Sequence
 from functools import cached_property
 
@@ -169,9 +170,13 @@ def _check_numeric(frame: pd.DataFrame, name: str, id_col: str, column: str, *,
 
 
 def _plain_ids(ids: list) -> bool:
-    """Unique, present ids of one plain type (str or int): nothing ``_require_frame`` would reject."""
+    """Unique, present ids of one plain type (str, or int within int64): nothing ``_require_frame`` would reject,
+    and a column pandas holds as ``str`` or ``int64`` (what :meth:`ChannelNetwork._column` gives for a deferred
+    frame)."""
     kinds = {type(v) for v in ids}
-    return len(kinds) == 1 and kinds <= {str, int} and len(set(ids)) == len(ids)
+    if not (len(kinds) == 1 and kinds <= {str, int} and len(set(ids)) == len(ids)):
+        return False
+    return kinds == {str} or (-(1 << 63) <= min(ids) and max(ids) < (1 << 63))
 
 
 def _light_matrix_network(cls, outlet_ids: list, distributor_ids: list, region_ids: list, channels,
@@ -184,7 +189,10 @@ def _light_matrix_network(cls, outlet_ids: list, distributor_ids: list, region_i
     When one fails, None: the caller builds through the general constructor, whose checks
     name the column, ids and fix. The frames are made once each, with the columns and
     dtypes the general path gives them (at 100 x 5 its copies, resets, inserts and
-    per-column checks took ~2 ms of a ~8 ms solve, half of spopt's whole model; issue 13).
+    per-column checks took ~2 ms of a ~8 ms solve, half of spopt's whole model; issue 13),
+    and only when first read (:func:`_deferred_frame`): a solve reads the columns it needs
+    through :meth:`ChannelNetwork._column`, so the three frames (~0.45 ms, and ~0.1 ms for
+    each first read of a column of a fresh frame) are made only if someone asks for them.
     """
     d, pot, fixed, cap = vectors
     n, m = len(outlet_ids), len(distributor_ids)
@@ -205,13 +213,18 @@ def _light_matrix_network(cls, outlet_ids: list, distributor_ids: list, region_i
     net = cls.__new__(cls)
     net._settings(None, None, "length", "queen", DEFAULT_COST_PER_KM)
     regions = list(dict.fromkeys(region_ids))
-    net.regions = pd.DataFrame({_REGION_ID: regions})
-    # the columns the general path adds (workload; existing, channels), in its order and dtypes
-    net.outlets = pd.DataFrame({_OUTLET_ID: outlet_ids, _REGION_ID: region_ids, "channel": channels,
-                                "potential": pot, "demand": d, "workload": np.ones(n)})
-    net.distributors = pd.DataFrame({_DIST_ID: distributor_ids, "fixed_cost": fixed, "capacity": cap,
-                                     "existing": np.zeros(m, dtype=bool),
-                                     "channels": np.full(m, None, dtype=object)})
+    workload, existing, served = np.ones(n), np.zeros(m, dtype=bool), np.full(m, None, dtype=object)
+    for arr in (pot, d, workload, fixed, cap, existing, served):
+        arr.flags.writeable = False  # the deferred frames' columns: read by the solve, copied into the frames
+    # the columns the general path adds (workload; existing, channels), in its order and dtypes; each frame is
+    # made from its dict on first read (pandas copies every column in), so these stay as they are
+    net.__dict__["_pending_frames"] = {
+        "regions": (len(regions), {_REGION_ID: regions}),
+        "outlets": (n, {_OUTLET_ID: outlet_ids, _REGION_ID: region_ids, "channel": channels,
+                        "potential": pot, "demand": d, "workload": workload}),
+        "distributors": (m, {_DIST_ID: distributor_ids, "fixed_cost": fixed, "capacity": cap,
+                             "existing": existing, "channels": served}),
+    }
     net.crs = None
     net.graph = nx.Graph()
     net.graph.add_nodes_from(regions)
@@ -238,6 +251,54 @@ def _parse_channels(value) -> frozenset | None:
     if isinstance(value, Iterable):
         return frozenset(str(v) for v in value)
     return None
+
+
+_FRAMES_LOCK = threading.Lock()
+
+
+def _deferred_frame(name: str) -> property:
+    """The attribute ``name`` (``regions``, ``outlets``, ``distributors``): a frame, or one still to be made.
+
+    The frame lives in the instance's ``__dict__`` under its own name, as a plain
+    attribute would (pickles, :meth:`ChannelNetwork.copy` and ``vars`` see the same keys).
+    ``from_cost_matrix``'s light path leaves the columns in ``_pending_frames`` instead;
+    the frame is made from them on first read, once. Setting the attribute drops them.
+    """
+
+    def get(self):
+        d = self.__dict__
+        try:
+            return d[name]
+        except KeyError:
+            pass
+        with _FRAMES_LOCK:  # two threads reading it first get the same frame, never one each
+            if name in d:
+                return d[name]
+            pending = d.get("_pending_frames")
+            if not pending or name not in pending:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
+            frame = pd.DataFrame(pending[name][1])
+            d[name] = frame
+            _drop_pending(d, name)
+        return frame
+
+    def set(self, value) -> None:
+        d = self.__dict__
+        _drop_pending(d, name)
+        d[name] = value
+
+    return property(get, set, doc=f"The {name} frame (made on first read for a light matrix network).")
+
+
+def _drop_pending(d: dict, name: str) -> None:
+    # a new dict, never an edit: a copy of the network made before shares the old one
+    pending = d.get("_pending_frames")
+    if pending and name in pending:
+        rest = {k: v for k, v in pending.items() if k != name}
+        if rest:
+            d["_pending_frames"] = rest
+        else:
+            del d["_pending_frames"]
 
 
 class ChannelNetwork:
@@ -690,17 +751,88 @@ class ChannelNetwork:
         return (f"ChannelNetwork({len(self.regions)} regions, {n_out} outlets, {n_dist} distributors, "
                 f"{len(self.channels)} channels, {self.graph.number_of_edges()} edges)")
 
+    regions = _deferred_frame("regions")
+    outlets = _deferred_frame("outlets")
+    distributors = _deferred_frame("distributors")
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for _, cols in state.get("_pending_frames", {}).values():
+            for value in cols.values():
+                if isinstance(value, np.ndarray):
+                    value.flags.writeable = False  # as made (pickle does not keep the flag)
+
+    def _pending(self, table: str):
+        """``(rows, columns)`` of ``table`` while its frame is still to be made, else None."""
+        d = self.__dict__
+        if table in d:
+            return None
+        pending = d.get("_pending_frames")
+        return pending.get(table) if pending else None
+
+    def _count(self, table: str) -> int:
+        """Rows of ``table`` (``"outlets"``, ``"distributors"``, ``"regions"``), without making its frame."""
+        pending = self._pending(table)
+        if pending is not None:
+            return pending[0]
+        if table == "outlets":
+            return len(self._need_outlets())
+        if table == "distributors":
+            return len(self._need_distributors())
+        return len(self.regions)
+
+    def _has_column(self, table: str, column: str) -> bool:
+        pending = self._pending(table)
+        if pending is not None:
+            return column in pending[1]
+        frame = getattr(self, table)
+        return frame is not None and column in frame.columns
+
+    def _column(self, table: str, column: str, dtype=None, *, copy: bool = False) -> np.ndarray:
+        """``getattr(self, table)[column].to_numpy(dtype, copy=copy)``, without making a frame still to be made.
+
+        The values are the frame's: the same numbers, ids and dtypes (str ids as an object
+        array). Read them, never write them (a deferred frame's columns are read-only).
+        ``copy``: values kept past later edits of the frame; a deferred frame's columns never
+        change (its frame is made from copies), so they need none.
+        """
+        pending = self._pending(table)
+        if pending is None:
+            frame = self._need_outlets() if table == "outlets" else (
+                self._need_distributors() if table == "distributors" else self.regions)
+            return frame[column].to_numpy(dtype=dtype, copy=copy)
+        rows, cols = pending
+        value = cols[column]
+        if isinstance(value, str):  # one channel for every outlet
+            return np.full(rows, value, dtype=object if dtype is None else dtype)
+        if isinstance(value, list):  # ids (or channels): all str or all int64 (see _plain_ids)
+            return np.array(value, dtype=dtype if dtype is not None else (
+                object if rows and isinstance(value[0], str) else np.int64))
+        return value if dtype is None else value.astype(dtype, copy=False)
+
+    def _column_array(self, table: str, column: str):
+        """A function giving ``getattr(self, table)[column].array`` as it is now (a copy): a later edit of the
+        frame does not reach it. A deferred frame's column is made only when the function is called."""
+        pending = self._pending(table)
+        if pending is None:
+            arr = getattr(self, table)[column].array.copy()
+            return lambda: arr
+        rows, cols = pending
+        value = cols[column]
+        # the frame's own inference: pandas makes a frame's column as it makes a Series
+        return lambda: pd.Series([value] * rows if isinstance(value, str) else value).array
+
     @property
     def region_ids(self) -> np.ndarray:
-        return self.regions[_REGION_ID].to_numpy()
+        return self._column("regions", _REGION_ID)
 
     @property
     def outlet_ids(self) -> np.ndarray:
-        return self._need_outlets()[_OUTLET_ID].to_numpy()
+        return self._column("outlets", _OUTLET_ID)
 
     @property
     def distributor_ids(self) -> np.ndarray:
-        return self._need_distributors()[_DIST_ID].to_numpy()
+        return self._column("distributors", _DIST_ID)
 
     @property
     def channels(self) -> list[str]:
@@ -878,10 +1010,9 @@ class ChannelNetwork:
         ``ok`` marks the allowed links (compatible channel, finite cost, within
         ``max_distance``, distributor not excluded); ``distance`` is None unless needed.
         """
-        outlets, dists = self._need_outlets(), self._need_distributors()
-        n, m = len(outlets), len(dists)
+        n, m = self._count("outlets"), self._count("distributors")
         cols = np.ones(m, dtype=bool) if exclude is None else ~np.asarray(exclude, dtype=bool)
-        if all(_parse_channels(v) is None for v in dists["channels"].tolist()):
+        if all(_parse_channels(v) is None for v in self._column("distributors", "channels").tolist()):
             # every distributor carries every channel (e.g. any from_cost_matrix network): the outlets'
             # channels need no codes (factorising them took ~0.1 ms of a 5 ms 100 x 5 set cover)
             codes, table = np.zeros(n, dtype=np.intp), cols[None, :]
@@ -890,7 +1021,7 @@ class ChannelNetwork:
             table = table & cols[None, :]
         step = max(1, int(chunk_cells) // max(m, 1))
         need = need_distance or max_distance is not None
-        demand = outlets["demand"].to_numpy(dtype=float)
+        demand = self._column("outlets", "demand", float)
         for lo in range(0, n, step):
             hi = min(n, lo + step)
             dist = None
@@ -950,7 +1081,7 @@ class ChannelNetwork:
         oi = np.concatenate(oi_parts) if oi_parts else np.zeros(0, dtype=np.intp)
         dj = np.concatenate(dj_parts) if dj_parts else np.zeros(0, dtype=np.intp)
         if "counts" not in kept:
-            counts = np.bincount(oi, minlength=len(self._need_outlets()))
+            counts = np.bincount(oi, minlength=self._count("outlets"))
             counts.flags.writeable = False
             kept["counts"] = counts
         return oi, dj
@@ -962,12 +1093,12 @@ class ChannelNetwork:
         :meth:`allowed_links` already counted them.
         """
         kept = self._allowed_cache(max_distance, exclude)
-        if "counts" not in kept and len(self._need_outlets()) * len(self._need_distributors()) <= _KEEP_LINKS_PAIRS:
+        if "counts" not in kept and self._count("outlets") * self._count("distributors") <= _KEEP_LINKS_PAIRS:
             oi, dj = self.allowed_links(max_distance=max_distance, exclude=exclude)  # counts them too
             oi.flags.writeable = dj.flags.writeable = False
             kept["links"] = (oi, dj)
         if "counts" not in kept:
-            counts = np.zeros(len(self._need_outlets()), dtype=np.intp)
+            counts = np.zeros(self._count("outlets"), dtype=np.intp)
             for lo, hi, ok, _, _ in self._link_chunks(max_distance=max_distance, exclude=exclude,
                                                       need_distance=False):
                 counts[lo:hi] = ok.sum(axis=1)
@@ -1123,6 +1254,8 @@ class ChannelNetwork:
         return out
 
     def copy(self) -> ChannelNetwork:
+        for table in ("regions", "outlets", "distributors"):
+            getattr(self, table)  # a copy shares its frames with this network, as it always has: make them first
         new = object.__new__(ChannelNetwork)
         new.__dict__.update(self.__dict__)
         new.__dict__.pop("_allowed_kept", None)

@@ -19,10 +19,9 @@ __all__ = ["build_formulation", "link_state", "links_member", "links_union", "mi
 
 def min_loads(net) -> np.ndarray:
     """The ``min_load`` column of the distributors table (0 where absent): a contracted minimum volume."""
-    dists = net.distributors
-    if "min_load" not in dists.columns:
-        return np.zeros(len(dists))
-    return np.nan_to_num(pd.to_numeric(dists["min_load"], errors="coerce").to_numpy(dtype=float), nan=0.0)
+    if not net._has_column("distributors", "min_load"):
+        return np.zeros(net._count("distributors"))
+    return np.nan_to_num(pd.to_numeric(net.distributors["min_load"], errors="coerce").to_numpy(dtype=float), nan=0.0)
 
 
 def links_member(oi: np.ndarray, dj: np.ndarray, links: tuple[np.ndarray, np.ndarray], m: int) -> np.ndarray:
@@ -51,16 +50,16 @@ def link_state(model, net, allowed: tuple[np.ndarray, np.ndarray] | None = None,
     """
     narrowed = allowed is not None if close_idle is None else close_idle
     oi, dj = model._allowed(net) if allowed is None else allowed
-    outlets, dists = net.outlets, net.distributors
-    n, m = len(outlets), len(dists)
+    n, m = net._count("outlets"), net._count("distributors")
     forced = model._forced_open(net)
     excluded = model._excluded(net)
     if narrowed:
         # a distributor the narrowing left without links can only add fixed cost: keep it closed
         excluded = excluded | ((np.bincount(dj, minlength=m) == 0) & ~forced)
-    return {"oi": oi, "dj": dj, "cost": net.link_costs(oi, dj), "demand": outlets["demand"].to_numpy(dtype=float),
-            "capacity": dists["capacity"].to_numpy(dtype=float), "fixed": dists["fixed_cost"].to_numpy(dtype=float),
-            "forced": forced, "excluded": excluded, "existing": dists["existing"].to_numpy(dtype=bool),
+    column = net._column
+    return {"oi": oi, "dj": dj, "cost": net.link_costs(oi, dj), "demand": column("outlets", "demand", float),
+            "capacity": column("distributors", "capacity", float), "fixed": column("distributors", "fixed_cost", float),
+            "forced": forced, "excluded": excluded, "existing": column("distributors", "existing", bool),
             "n": n, "m": m}
 
 
@@ -76,7 +75,7 @@ def build_formulation(model, net, ap: ArrayProblem, allowed: tuple[np.ndarray, n
     base = link_state(model, net, allowed, close_idle)
     oi, dj, cost, demand, capacity = base["oi"], base["dj"], base["cost"], base["demand"], base["capacity"]
     fixed, forced, excluded, existing, n, m = (base[k] for k in ("fixed", "forced", "excluded", "existing", "n", "m"))
-    potential = net.outlets["potential"].to_numpy(dtype=float)
+    potential = net._column("outlets", "potential", float)
     serve_all = model._serve_all()
     integer = not relax
     n_links = len(oi)

@@ -27,9 +27,9 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
     objective (issue 13). ``covered_weight`` (one weight per outlet) adds the metric of
     that name: the weight of the covered outlets.
     """
-    outlets = net.outlets
-    dists = net.distributors
-    n, m = len(outlets), len(dists)
+    # the network's columns through its readers: a light matrix network's frames stay unmade
+    column = net._column
+    n, m = net._count("outlets"), net._count("distributors")
     xval = np.clip(np.nan_to_num(xval), 0.0, 1.0)
     keep = xval > 1e-6
     ko, kd, kx = oi[keep], dj[keep], xval[keep]
@@ -38,9 +38,10 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
         dist_link = net.link_distances(ko, kd)
     except SettingsError:
         dist_link = None
-    # copies: a table made later must not see later edits of the network's frames
-    out_ids = outlets["outlet_id"].array.copy()
-    dist_ids = dists["distributor_id"].array.copy()
+    # copies: a table made later must not see later edits of the network's frames (the id columns are made
+    # when a table is: functions giving them as they are now)
+    out_ids = net._column_array("outlets", "outlet_id")
+    dist_ids = net._column_array("distributors", "distributor_id")
     link_cost = net.link_costs(ko, kd) * kx
     share_sum = np.bincount(ko, weights=kx, minlength=n)
     # main distributor: the largest share per outlet
@@ -53,41 +54,45 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
     main_share = np.zeros(n)
     main_share[ko[main_rows]] = kx[main_rows]
     covered = share_sum > 0.5
-    potential = outlets["potential"].to_numpy(dtype=float, copy=True)
+    potential = column("outlets", "potential", float, copy=True)
     dist_main = None
     if dist_link is not None:
         dist_main = np.full(n, np.nan)
         dist_main[ko[main_rows]] = dist_link[main_rows]
-    demand = outlets["demand"].to_numpy(dtype=float)
+    demand = column("outlets", "demand", float)
     load = np.bincount(kd, weights=demand[ko] * kx, minlength=m)
     is_open = np.round(np.nan_to_num(yval)) > 0.5
-    capacity = dists["capacity"].to_numpy(dtype=float, copy=True)
-    fixed = dists["fixed_cost"].to_numpy(dtype=float, copy=True)
-    existing = dists["existing"].to_numpy(dtype=bool, copy=True)
+    capacity = column("distributors", "capacity", float, copy=True)
+    fixed = column("distributors", "fixed_cost", float, copy=True)
+    existing = column("distributors", "existing", bool, copy=True)
     utilisation = np.where(np.isfinite(capacity) & (capacity > 0), load / np.where(capacity > 0, capacity, 1), np.nan)
     service = np.bincount(kd, weights=link_cost, minlength=m)
     t_cols = {"distributor_id": dist_ids}
-    if "region_id" in dists.columns:
-        t_cols["region_id"] = dists["region_id"].array.copy()
+    if net._has_column("distributors", "region_id"):
+        t_cols["region_id"] = net._column_array("distributors", "region_id")
     t_cols.update({"open": is_open, "existing": existing, "fixed_cost": fixed, "capacity": capacity, "load": load,
                    "utilisation": utilisation, "outlets_served": np.bincount(kd, minlength=m),
                    "service_cost": service})
-    region_col = outlets["region_id"].array.copy()
-    channel_col = outlets["channel"].array.copy()
+    region_col = net._column_array("outlets", "region_id")
+    channel_col = net._column_array("outlets", "channel")
+
+    def distributors() -> dict:
+        return {k: v() if callable(v) else v for k, v in t_cols.items()}
 
     def links() -> pd.DataFrame:
-        cols = {"outlet_id": out_ids.take(ko), "distributor_id": dist_ids.take(kd), "share": kx, "cost": link_cost}
+        cols = {"outlet_id": out_ids().take(ko), "distributor_id": dist_ids().take(kd), "share": kx,
+                "cost": link_cost}
         if dist_link is not None:
             cols["distance"] = dist_link
         return pd.DataFrame(cols)
 
     def assignments() -> pd.DataFrame:
         cols = {
-            "outlet_id": out_ids,
-            "region_id": region_col,
-            "channel": channel_col,
+            "outlet_id": out_ids(),
+            "region_id": region_col(),
+            "channel": channel_col(),
             "potential": potential,
-            "distributor_id": _main_ids(dist_ids, main_pos),
+            "distributor_id": _main_ids(dist_ids(), main_pos),
             "share": main_share,
             "n_distributors": np.bincount(ko, minlength=n),
             "cost": np.bincount(ko, weights=link_cost, minlength=n),
@@ -99,14 +104,16 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
 
     def by_distributor() -> pd.DataFrame:
         # table.set_index("distributor_id"), made directly (a third of the assembly's time at 100 x 10)
-        return pd.DataFrame({k: v for k, v in t_cols.items() if k != "distributor_id"},
-                            index=pd.Index(dist_ids, name="distributor_id"))
+        cols = distributors()
+        return pd.DataFrame({k: v for k, v in cols.items() if k != "distributor_id"},
+                            index=pd.Index(cols["distributor_id"], name="distributor_id"))
 
     rcode = net.outlet_region_index
-    region_ids = net.region_ids.copy()  # the network's ids are unique: by_region's index is made when read
-    metrics = _coverage(outlets, covered, lambda: pd.Index(list(region_ids), name="region_id"), rcode,
+    region_ids = column("regions", "region_id", copy=True)  # unique: by_region's index is made when read
+    visits = column("outlets", "visits_per_month", float) if net._has_column("outlets", "visits_per_month") else None
+    metrics = _coverage(lambda: net.outlets, covered, lambda: pd.Index(list(region_ids), name="region_id"), rcode,
                         (ko, ko, kd) if len(ko) else None, n_regions=len(region_ids),
-                        channels=np.asarray(channel_col, dtype=object), potential=potential)
+                        channels=column("outlets", "channel", object, copy=True), potential=potential, visits=visits)
     fixed_total = float(fixed[is_open].sum())
     service_total = float(link_cost.sum())
     open_load, open_util = load[is_open], utilisation[is_open]
@@ -132,7 +139,7 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
         metrics.overall["covered_weight"] = float(np.asarray(covered_weight, dtype=float)[covered].sum())
     plan = Plan(kind=kind, info=info, assignments=None, metrics=metrics, network=net)
     plan._defer(assignments=assignments,
-                tables=lambda: {"distributors": pd.DataFrame(t_cols), "links": links()})
+                tables=lambda: {"distributors": pd.DataFrame(distributors()), "links": links()})
     return plan
 
 

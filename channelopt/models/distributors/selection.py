@@ -388,9 +388,9 @@ class DistributorSelection(Model):
         if net is None:
             raise SettingsError("DistributorSelection.solve needs a ChannelNetwork.")
         self._check_settings()
-        dists = net._need_distributors()
-        net._need_outlets()
-        m = len(dists)
+        # counts and columns through the network's readers: a light matrix network's frames stay unmade
+        m = net._count("distributors")
+        net._count("outlets")
         ids = set(net.distributor_ids.tolist()) if (self.keep or self.exclude) else set()  # ~0.1 ms: when needed
         for what in ("keep", "exclude"):
             given = getattr(self, what) or []
@@ -429,11 +429,11 @@ class DistributorSelection(Model):
             if forced.sum() > self.p:
                 raise SettingsError(f"p={self.p} is smaller than the {int(forced.sum())} distributors that must stay "
                                     f"open (keep + existing); raise p or set keep_existing=False.")
-        new_forced = forced & ~dists["existing"].to_numpy(dtype=bool)
+        new_forced = forced & ~net._column("distributors", "existing", bool)
         if self.max_new is not None and new_forced.sum() > self.max_new:
             raise SettingsError(f"max_new={self.max_new} is below the {int(new_forced.sum())} new distributors in "
                                 f"keep; raise max_new or shorten keep.")
-        fixed = dists["fixed_cost"].to_numpy(dtype=float)
+        fixed = net._column("distributors", "fixed_cost", float)
         if self.budget is not None and fixed[forced].sum() > self.budget + 1e-9:
             raise InfeasibleError(f"budget={self.budget:,.6g} is below the fixed cost {fixed[forced].sum():,.6g} of "
                                   f"the distributors that must stay open; raise budget or release some.",
@@ -462,8 +462,8 @@ class DistributorSelection(Model):
                         f"or set min_coverage to allow unserved outlets.",
                         reasons=[f"channels need at least {need} distributors"])
             if self.capacitated:
-                demand = net.outlets["demand"].to_numpy(dtype=float)
-                capacity = dists["capacity"].to_numpy(dtype=float)
+                demand = net._column("outlets", "demand", float)
+                capacity = net._column("distributors", "capacity", float)
                 usable = capacity[~excluded]
                 if usable.sum() < demand.sum() - 1e-9:
                     raise InfeasibleError(
@@ -487,17 +487,16 @@ class DistributorSelection(Model):
 
     def _excluded(self, net) -> np.ndarray:
         if not self.exclude:  # the usual case; isin costs ~0.1 ms a call and a solve makes several
-            return np.zeros(len(net.distributors), dtype=bool)
+            return np.zeros(net._count("distributors"), dtype=bool)
         return net.distributors["distributor_id"].isin(list(self.exclude)).to_numpy()
 
     def _forced_open(self, net) -> np.ndarray:
-        dists = net.distributors
         if self.keep:
-            forced = dists["distributor_id"].isin(list(self.keep)).to_numpy()
+            forced = net.distributors["distributor_id"].isin(list(self.keep)).to_numpy()
         else:
-            forced = np.zeros(len(dists), dtype=bool)
+            forced = np.zeros(net._count("distributors"), dtype=bool)
         if self.keep_existing:
-            forced = forced | dists["existing"].to_numpy(dtype=bool)
+            forced = forced | net._column("distributors", "existing", bool)
         return forced & ~self._excluded(net)
 
     def _link_distances(self, net, oi, dj) -> np.ndarray:
@@ -591,7 +590,7 @@ class DistributorSelection(Model):
             xval[order[first]] = 1.0
         weight = None
         if self.objective == "max_coverage":
-            weight = state["demand"] if self.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
+            weight = state["demand"] if self.coverage_weight == "demand" else net._column("outlets", "potential", float)
         plan = selection_plan(net, oi, dj, xval, yval, info, self.kind, max_distance=self.max_distance,
                               covered_weight=weight)
         overall = plan.metrics.overall

@@ -45,13 +45,13 @@ def warm_start(model, net, state: dict[str, Any], seconds: float | None = None) 
         is_open = heur.greedy_median_links(oi, dj, dist, n, m, p=model.p, forced=forced, closed=closed,
                                            seconds=secs / 2)
     elif model.capacitated and obj == "max_coverage":
-        weight = state["demand"] if model.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
+        weight = state["demand"] if model.coverage_weight == "demand" else net._column("outlets", "potential", float)
         is_open, pick = greedy_capacitated_cover(oi, dj, weight, state["demand"], state["capacity"], p=model.p,
                                                  budget=model.budget, fixed=state["fixed"], forced=forced,
                                                  closed=closed)
         return _coverage_start(model, state, is_open, pick)
     else:
-        weight = state["demand"] if model.coverage_weight == "demand" else net.outlets["potential"].to_numpy(float)
+        weight = state["demand"] if model.coverage_weight == "demand" else net._column("outlets", "potential", float)
         is_open = heur.greedy_cover_links(oi, dj, n, m, weight, p=model.p, budget=model.budget, fixed=state["fixed"],
                                           forced=forced, closed=closed, full=obj == "set_cover")
     if model.p is not None and is_open.sum() != model.p:
