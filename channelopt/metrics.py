@@ -341,7 +341,8 @@ _FROM_FRAME = object()
 
 def _coverage(outlets, covered, index, rcode: np.ndarray, link_codes=None,
               budget: pd.DataFrame | None = None, *, n_regions: int | None = None,
-              channels: np.ndarray | None = None, potential: np.ndarray | None = None, visits=_FROM_FRAME) -> Metrics:
+              channels: np.ndarray | None = None, potential: np.ndarray | None = None, visits=_FROM_FRAME,
+              channel_codes: tuple[np.ndarray, np.ndarray] | None = None) -> Metrics:
     """:func:`coverage_metrics` on integer codes: ``rcode`` (each outlet's position in ``index``, -1
     outside it) and ``link_codes`` = (outlet code, position in ``outlets`` or -1, distributor code)
     of each link with a positive share. Plan assembly, which holds the codes already, calls it
@@ -350,12 +351,14 @@ def _coverage(outlets, covered, index, rcode: np.ndarray, link_codes=None,
     ``index`` may be a function making the region index, with ``n_regions`` its length, when the
     region ids are unique (a network's): the index (~0.2 ms at 100 outlets) is then made only
     if ``by_region`` is read. ``channels``, ``potential`` and ``visits`` (``visits_per_month``, None
-    when the outlets have none) are the outlets' columns, when the caller holds them already.
+    when the outlets have none) are the outlets' columns, when the caller holds them already;
+    ``channel_codes`` is ``pd.factorize(channels, sort=True)``, when the caller knows it.
     ``outlets`` is the frame or a function giving it: plan assembly hands the network's, which is
     then read only where a column was not handed over (and a light network's is never made)."""
     frame = outlets if callable(outlets) else (lambda: outlets)
     covered = np.asarray(covered, dtype=bool)
-    channels = frame()["channel"].to_numpy() if channels is None else channels
+    if channel_codes is None and channels is None:
+        channels = frame()["channel"].to_numpy()
     potential = frame()["potential"].to_numpy(dtype=float) if potential is None else potential
     if visits is _FROM_FRAME:
         outlets = frame()
@@ -378,7 +381,7 @@ def _coverage(outlets, covered, index, rcode: np.ndarray, link_codes=None,
         nd = np.where(n_out > 0, n_cov / np.where(n_out > 0, n_out, 1), np.nan)
         wd = np.where(pot != 0, cov_pot / np.where(pot != 0, pot, 1.0), np.nan)
     # channel breadth: distinct channel types reached / present, from unique (region, channel) pairs
-    ccode, ch_names = pd.factorize(channels, sort=True)
+    ccode, ch_names = pd.factorize(channels, sort=True) if channel_codes is None else channel_codes
     n_ch = max(len(ch_names), 1)
     ok = inr & (ccode >= 0)
     pair = rcode[ok].astype(np.int64) * n_ch + ccode[ok]

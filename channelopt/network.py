@@ -822,6 +822,14 @@ class ChannelNetwork:
         # the frame's own inference: pandas makes a frame's column as it makes a Series
         return lambda: pd.Series([value] * rows if isinstance(value, str) else value).array
 
+    def _channel_codes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``pd.factorize(outlets.channel, sort=True)`` when one channel given as text is every outlet's (a
+        deferred frame: codes all 0, no pass over the outlets), else None (factorise the column)."""
+        pending = self._pending("outlets")
+        if pending is None or not isinstance(pending[1]["channel"], str):
+            return None
+        return np.zeros(pending[0], dtype=np.intp), np.array([pending[1]["channel"]], dtype=object)
+
     @property
     def region_ids(self) -> np.ndarray:
         return self._column("regions", _REGION_ID)

@@ -626,6 +626,32 @@ class _Tol:
         return cls(1e-7, 1e-9, _scaling(a)[0], 0.0)
 
 
+def _matrix(a: LpArrays):
+    """``a``'s rows as a scipy CSR matrix (on ``a``'s own arrays, no copy), made once per ``LpArrays``.
+
+    The solver's plan check and a model's start check both multiply by it; on a tiny model
+    making it (~13 us) cost more than the product (issue 13). The arrays of an ``LpArrays``
+    are never changed in place (a changed model is a new ``LpArrays``).
+    """
+    kept = a.__dict__.setdefault("_kept", {})
+    if "matrix" not in kept:
+        from scipy.sparse import csr_matrix
+
+        kept["matrix"] = csr_matrix((a.data, a.indices, a.indptr), shape=(len(a.row_lower), len(a.cost)))
+    return kept["matrix"]
+
+
+def _bound_size(a: LpArrays, which: str) -> np.ndarray:
+    """``max(1, |lower|, |upper|)`` of the finite bounds of ``a``'s columns (``which="col"``) or rows
+    (``"row"``), kept per ``LpArrays``: the scale of the checks' tolerances."""
+    kept = a.__dict__.setdefault("_kept", {})
+    if which not in kept:
+        lo, hi = (a.col_lower, a.col_upper) if which == "col" else (a.row_lower, a.row_upper)
+        kept[which] = np.maximum(1.0, np.maximum(np.abs(np.nan_to_num(lo, posinf=0, neginf=0)),
+                                                 np.abs(np.nan_to_num(hi, posinf=0, neginf=0))))
+    return kept[which]
+
+
 def _violation(a: LpArrays, values: np.ndarray, objective: float, tol: _Tol) -> str | None:
     """What is wrong with a plan, before any rounding; ``None`` when it keeps every rule.
 
@@ -633,24 +659,19 @@ def _violation(a: LpArrays, values: np.ndarray, objective: float, tol: _Tol) -> 
     scaled units the solver saw, i.e. ``10 * tol / row_scale`` in the model's units:
     a capacity row of 1e7 with demands of 1e4 allows about 0.08, not 100.
     """
-    n = len(values)
     if a.is_mip:
         frac = np.abs(values[a.integer] - np.round(values[a.integer]))
         if frac.max(initial=0.0) > 10 * tol.integer:
             j = np.flatnonzero(a.integer)[int(np.argmax(frac))]
             return f"is not integral (column {j} = {float(values[j])!r})"
-    slack = 10 * tol.feas * np.maximum(1.0, np.maximum(np.abs(np.nan_to_num(a.col_lower, posinf=0, neginf=0)),
-                                                       np.abs(np.nan_to_num(a.col_upper, posinf=0, neginf=0))))
-    slack = slack + tol.printed * np.abs(values)
+    slack = 10 * tol.feas * _bound_size(a, "col") + tol.printed * np.abs(values)
     bad = (values < a.col_lower - slack) | (values > a.col_upper + slack)
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         return (f"breaks the bounds of column {j} ({float(values[j])!r} outside "
                 f"[{a.col_lower[j]}, {a.col_upper[j]}])")
-    from scipy.sparse import csr_matrix
-
     m = len(a.row_lower)
-    matrix = csr_matrix((a.data, a.indices, a.indptr), shape=(m, n))
+    matrix = _matrix(a)
     activity = matrix @ values
     row_scale = np.ones(m) if tol.row_scale is None else tol.row_scale
     row_tol = 10 * tol.feas / row_scale

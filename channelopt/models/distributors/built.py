@@ -149,6 +149,8 @@ class SelectionBuilt(BuiltModel):
             except Exception as exc:  # a failed heuristic must never block the exact solve
                 log.debug("heuristic start failed: %s", exc)
                 start = None
+            if start is not None:  # one vector for the check, the price and the solver (not three from the dict)
+                start = self.arrays.start_vector(start)
             if start is not None and start_is_feasible(self.arrays, start):
                 heuristic = (start, start_objective(self.arrays, start))
             elif start is not None:

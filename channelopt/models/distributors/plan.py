@@ -111,9 +111,11 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
     rcode = net.outlet_region_index
     region_ids = column("regions", "region_id", copy=True)  # unique: by_region's index is made when read
     visits = column("outlets", "visits_per_month", float) if net._has_column("outlets", "visits_per_month") else None
+    codes = net._channel_codes()
     metrics = _coverage(lambda: net.outlets, covered, lambda: pd.Index(list(region_ids), name="region_id"), rcode,
                         (ko, ko, kd) if len(ko) else None, n_regions=len(region_ids),
-                        channels=column("outlets", "channel", object, copy=True), potential=potential, visits=visits)
+                        channels=None if codes is not None else column("outlets", "channel", object, copy=True),
+                        channel_codes=codes, potential=potential, visits=visits)
     fixed_total = float(fixed[is_open].sum())
     service_total = float(link_cost.sum())
     open_load, open_util = load[is_open], utilisation[is_open]

@@ -181,9 +181,10 @@ def greedy_capacitated_cover(oi, dj, weight, demand, capacity, *, p=None, budget
     return is_open, pick
 
 
-def start_is_feasible(ap, start: dict, tol: float = 1e-6) -> bool:
-    """Whether a complete start keeps every row, bound and integrality of ``ap`` (checked on the arrays)."""
-    import scipy.sparse as sp
+def start_is_feasible(ap, start, tol: float = 1e-6) -> bool:
+    """Whether a complete start (``{VarBlock: values}`` or a vector) keeps every row, bound and integrality of
+    ``ap`` (checked on the arrays; the matrix and the rows' tolerance scale are the solver's plan check's)."""
+    from ...solver import _bound_size, _matrix
 
     vec = ap.start_vector(start)
     if vec is None or np.isnan(vec).any():
@@ -193,14 +194,12 @@ def start_is_feasible(ap, start: dict, tol: float = 1e-6) -> bool:
         return False
     if (np.abs(vec[a.integer] - np.round(vec[a.integer])) > tol).any():
         return False
-    csr = sp.csr_matrix((a.data, a.indices, a.indptr), shape=(len(a.row_lower), len(vec)))
-    act = csr @ vec
-    scale = tol * np.maximum(1.0, np.maximum(np.abs(np.nan_to_num(a.row_lower, posinf=0, neginf=0)),
-                                             np.abs(np.nan_to_num(a.row_upper, posinf=0, neginf=0))))
+    act = _matrix(a) @ vec
+    scale = tol * _bound_size(a, "row")
     return bool(((act >= a.row_lower - scale) & (act <= a.row_upper + scale)).all())
 
 
-def start_objective(ap, start: dict) -> float:
+def start_objective(ap, start) -> float:
     """The model's own objective at a start (columns missing from it count as 0)."""
     a = ap.arrays()
     return float(a.cost @ np.nan_to_num(ap.start_vector(start)) + a.offset)
