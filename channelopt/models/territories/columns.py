@@ -1,0 +1,432 @@
+"""Set-partitioning bound by column generation: connected, balanced territories as columns.
+
+Dantzig-Wolfe master LP over territories ``S`` (connected, every balance attribute in
+its bounds)::
+
+    min  sum_S c(S) lam_S
+    s.t. sum_{S holds v} lam_S = 1      for every region v      (duals pi_v)
+         sum_S lam_S = k                                         (dual mu)
+         lam >= 0
+
+with ``c(S) = w(delta(S)) / 2``: every cut edge lies on the boundaries of exactly two
+territories of a partition, so the halves sum to the plan's cut edges.
+
+Pricing: ``min c(S) - pi(S)`` over connected balanced ``S``, a small HiGHS MIP
+(``t_e >= |s_u - s_v|``) whose connectivity comes from a-b separator rows
+(``s_a + s_b - 1 <= sum_{c in N(C)} s_c`` for a component ``C`` of a disconnected answer);
+the rows depend on the graph only, so they are kept from round to round.
+
+The bound: for any ``pi``, every partition into ``k`` territories costs
+``sum_S (c(S) - pi(S)) + sum_v pi_v >= sum_v pi_v + k * min_S (c(S) - pi(S))``
+(exactly ``k`` territories, each term at least the minimum), so with ``rc`` a lower bound on
+that minimum (the pricing MIP's dual bound when it stops early), ``sum_v pi_v + k rc`` is a
+valid lower bound at every round (Lasdon/Farley), also when column generation stops early.
+Duals are smoothed (Wentges): pricing runs at ``alpha pi_best + (1 - alpha) pi_RMP``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+
+import numpy as np
+
+from ..._arrays import ArrayProblem
+from ...solver import Solver
+from .data import TerritoryData
+
+__all__ = ["ColumnBound", "column_bound", "territory_cost"]
+
+log = logging.getLogger("channelopt.models")
+
+#: Wentges smoothing weight of the best duals so far
+SMOOTHING = 0.7
+#: quick rounds stop the pricing MIP after this many improving solutions (0: every round exact)
+QUICK = 3
+#: every this many rounds the pricing is solved to optimality (a bound)
+EXACT_EVERY = 10
+#: separator rows per stray component of a disconnected answer: "all" (one per region in it) or "one"
+CUTS_PER_COMPONENT = "all"
+#: the smoothing's first centre: "population" (the incumbent spread by load) or None (the first master's duals)
+START = "population"
+#: seconds at most for one pricing MIP (its dual bound is used when it stops)
+PRICING_SECONDS = 10.0
+
+
+@dataclasses.dataclass
+class ColumnBound:
+    """What :func:`column_bound` found.
+
+    Attributes
+    ----------
+    bound : float
+        A lower bound on the cut edges of every contiguous balanced ``k``-partition
+        (``-inf`` when none was proven).
+    lp : float
+        The restricted master LP's value in the last round (an upper bound on the master LP).
+    rounds, columns : int
+    seconds : float
+    label : numpy.ndarray or None
+        The best plan from the restricted master as an integer program (territory per region).
+    objective : float
+        That plan's cut edges (``inf`` without one).
+    converged : bool
+        Whether the master LP was solved (bound within 1e-6 of ``lp``).
+    """
+
+    bound: float
+    lp: float
+    rounds: int
+    columns: int
+    seconds: float
+    label: np.ndarray | None = None
+    objective: float = math.inf
+    converged: bool = False
+
+
+def territory_cost(d: TerritoryData, members: np.ndarray) -> float:
+    """``c(S)``: half the weight of the edges with one end in ``S`` (bool array over regions)."""
+    e = np.asarray(d.edges, dtype=np.int64).reshape(-1, 2)
+    cut = members[e[:, 0]] != members[e[:, 1]]
+    return 0.5 * float(np.asarray(d.edge_w, dtype=float)[cut].sum())
+
+
+def _components(adj, members: np.ndarray) -> list[list[int]]:
+    seen = np.zeros(len(members), dtype=bool)
+    out = []
+    for s in np.flatnonzero(members).tolist():
+        if seen[s]:
+            continue
+        seen[s] = True
+        stack, comp = [s], []
+        while stack:
+            u = stack.pop()
+            comp.append(u)
+            for v in adj[u]:
+                if members[v] and not seen[v]:
+                    seen[v] = True
+                    stack.append(v)
+        out.append(comp)
+    return out
+
+
+def balanced(d: TerritoryData, members: np.ndarray) -> bool:
+    tol = 1e-9
+    for a in range(d.loads.shape[1]):
+        load = float(d.loads[members, a].sum())
+        if load < d.lower[a] - tol * max(1.0, abs(d.lower[a])) or load > d.upper[a] + tol * max(1.0, abs(d.upper[a])):
+            return False
+    return True
+
+
+class _Pricing:
+    """The pricing MIP ``min w(delta(S))/2 - pi(S)`` over connected balanced ``S``, on one HiGHS object.
+
+    Only the costs of ``s`` change from round to round; separator rows (valid for every ``pi``) are
+    added to the same model and kept. Every improving solution HiGHS saves along the way that is
+    connected is a column too.
+    """
+
+    def __init__(self, d: TerritoryData):
+        import highspy
+
+        from ...solver import _reset_scheduler_if_threads_changed, _stdout_silenced
+
+        self.d = d
+        e = self.e = np.asarray(d.edges, dtype=np.int64).reshape(-1, 2)
+        w = self.w = np.asarray(d.edge_w, dtype=float)
+        n, m = d.n, len(e)
+        _reset_scheduler_if_threads_changed(1)
+        with _stdout_silenced(True):
+            h = self.h = highspy.Highs()
+        for key, value in (("output_flag", False), ("threads", 1), ("mip_rel_gap", 0.0), ("mip_abs_gap", 1e-9),
+                           ("mip_improving_solution_save", True)):
+            h.setOptionValue(key, value)
+        inf = highspy.kHighsInf
+        h.addVars(n, np.zeros(n), np.ones(n))
+        h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.full(n, highspy.HighsVarType.kInteger))
+        h.addVars(m, np.zeros(m), np.ones(m))
+        h.changeColsCost(m, np.arange(n, n + m, dtype=np.int32), 0.5 * w)
+        # t_e >= s_u - s_v and t_e >= s_v - s_u
+        idx = np.c_[n + np.arange(m), e[:, 0], e[:, 1]].reshape(-1).astype(np.int32)
+        for sign in (1.0, -1.0):
+            val = np.tile([1.0, -sign, sign], m)
+            h.addRows(m, np.zeros(m), np.full(m, inf), 3 * m, np.arange(0, 3 * m, 3, dtype=np.int32), idx, val)
+        for a in range(d.loads.shape[1]):
+            lo = d.lower[a] if d.lower[a] > 0 or (d.loads[:, a] < 0).any() else -inf
+            hi = d.upper[a] if np.isfinite(d.upper[a]) else inf
+            h.addRow(lo, hi, n, np.arange(n, dtype=np.int32), d.loads[:, a].astype(float))
+        self.cuts = 0
+        self.calls = 0
+        self.inf = inf
+
+    def solve(self, pi: np.ndarray, solver: Solver, limit: float, quick: int = 0):
+        """``(columns, lower bound)``: connected balanced sets found, by value, and a bound on the minimum.
+
+        A disconnected answer gets separator rows and the MIP runs again. Every run's dual bound is a
+        valid bound (the rows added later only cut off disconnected sets). ``quick``: stop each run after
+        that many improving solutions (0: solve to optimality).
+        """
+        import highspy
+
+        from ...solver import _run_interruptible
+
+        d, h, n = self.d, self.h, self.d.n
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), -np.asarray(pi, dtype=float))
+        h.setOptionValue("mip_max_improving_sols", int(quick) if quick else 2**30)
+        t_end = time.perf_counter() + limit
+        bound = -math.inf
+        found: dict[bytes, tuple[float, np.ndarray]] = {}
+        while True:
+            left = t_end - time.perf_counter()
+            rem = solver.remaining()
+            left = left if rem is None else min(left, rem)
+            if left <= 0.01 or solver.interrupted or self.h is None:
+                return self._out(found), bound
+            h.setOptionValue("time_limit", float(left))
+            _, interrupted, abandoned = _run_interruptible(h, solver.deadline, float(left))
+            self.calls += 1
+            if abandoned:
+                self.h = None  # still running in the background: never touched again
+                return self._out(found), bound
+            status, info = h.getModelStatus(), h.getInfo()
+            if status == highspy.HighsModelStatus.kInfeasible:
+                return [], math.inf  # no balanced set at all
+            if math.isfinite(info.mip_dual_bound):
+                bound = max(bound, float(info.mip_dual_bound))
+            stray = []
+            for sol in h.getSavedMipSolutions():
+                members = np.asarray(sol.col_value[:n]) > 0.5
+                comps = _components(d.adj, members)
+                if len(comps) == 1:
+                    found.setdefault(np.packbits(members).tobytes(), (float(sol.objective), members))
+                elif len(comps) > 1:
+                    stray.append(comps)
+            if interrupted or info.primal_solution_status != 2:  # 2: a feasible solution is at hand
+                return self._out(found), bound
+            x = np.asarray(h.getSolution().col_value[:n]) > 0.5
+            comps = _components(d.adj, x)
+            if len(comps) == 1:
+                if status == highspy.HighsModelStatus.kOptimal:
+                    bound = max(bound, float(info.objective_function_value))
+                return self._out(found), bound
+            if quick and found:
+                return self._out(found), bound
+            for c in [*stray, comps]:
+                self._add_cuts(c, pi)
+
+    def close(self) -> None:
+        self.h = None
+
+    @staticmethod
+    def _out(found) -> list[np.ndarray]:
+        return [m for _, m in sorted(found.values(), key=lambda vm: vm[0])]
+
+    def _add_cuts(self, comps, pi) -> None:
+        adj, n = self.d.adj, self.d.n
+        big = max(comps, key=lambda c: float(np.sum(pi[c])))
+        b = max(big, key=lambda v: pi[v])
+        for comp in comps:
+            if comp is big:
+                continue
+            inside = np.zeros(n, dtype=bool)
+            inside[comp] = True
+            border = sorted({v for u in comp for v in adj[u] if not inside[v]})
+            # s_a + s_b - 1 <= sum_{c in N(C)} s_c, for every a in C: C's border separates it from b
+            for a in (comp if CUTS_PER_COMPONENT == "all" else [max(comp, key=lambda v: pi[v])]):
+                idx = np.asarray([a, b, *border], dtype=np.int32)
+                val = np.r_[1.0, 1.0, -np.ones(len(border))]
+                self.h.addRow(-self.inf, 1.0, len(idx), idx, val)
+                self.cuts += 1
+
+
+class _Master:
+    """The restricted master LP: columns as bool arrays, artificial slack rows so that it is always feasible."""
+
+    def __init__(self, d: TerritoryData, big: float):
+        self.d = d
+        self.big = big
+        self.cols: list[np.ndarray] = []
+        self.cost: list[float] = []
+        self.keys: set[bytes] = set()
+
+    def add(self, members: np.ndarray) -> bool:
+        key = np.packbits(members).tobytes()
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        self.cols.append(members.copy())
+        self.cost.append(territory_cost(self.d, members))
+        return True
+
+    def _problem(self, integer: bool):
+        d = self.d
+        n, q = d.n, len(self.cols)
+        ap = ArrayProblem("master")
+        lam = ap.add_vars("lam", q, upper=1.0 if integer else np.inf, integer=integer, cost=np.asarray(self.cost))
+        mat = np.array(self.cols, dtype=bool).T if q else np.zeros((n, 0), dtype=bool)
+        rr, cc = np.nonzero(mat)
+        if integer:
+            ap.add_rows("part", rr, lam[cc], sense="==", rhs=1.0, n_rows=n)
+            ap.add_row("card", lam.index, np.ones(q), "==", float(d.k))
+            return ap, lam
+        art = ap.add_vars("art", n, cost=self.big)
+        ap.add_rows("part", np.r_[rr, np.arange(n)], np.r_[lam[cc], art.index], sense="==", rhs=1.0, n_rows=n)
+        cp = ap.add_vars("cardslack", 2, cost=self.big)
+        ap.add_row("card", np.r_[lam.index, cp.index], np.r_[np.ones(q), 1.0, -1.0], "==", float(d.k))
+        return ap, lam
+
+    def solve_lp(self, solver: Solver):
+        ap, lam = self._problem(False)
+        sub = dataclasses.replace(solver, name="highs", mip_gap=0.0, threads=1, msg=False, options={})
+        info = sub.solve(ap)
+        if info.duals is None:
+            return None
+        duals = np.asarray(info.duals, dtype=float)
+        q = len(self.cols)
+        # the artificial columns' total: regions (or the count row) no generated territory covers yet
+        art = float(info.values[q:].sum())
+        return float(info.objective), duals[: self.d.n], float(duals[self.d.n]), art
+
+    def solve_ip(self, solver: Solver, limit: float):
+        ap, lam = self._problem(True)
+        sub = dataclasses.replace(solver, name="highs", time_limit=limit, mip_gap=0.0, threads=1, msg=False,
+                                  options={})
+        info = sub.solve(ap)
+        if not info.has_solution:
+            return None, math.inf
+        chosen = np.flatnonzero(info.values[lam.slice] > 0.5)
+        label = np.full(self.d.n, -1, dtype=np.int64)
+        for j, c in enumerate(chosen.tolist()):
+            label[self.cols[c]] = j
+        return label, float(info.objective)
+
+
+def column_bound(d: TerritoryData, seconds: float, *, solver: Solver | None = None, seeds=(),
+                 incumbent: float = math.inf, plan_seconds: float = 0.0, log_rounds: bool = False) -> ColumnBound:
+    """Column generation for the set-partitioning bound on the cut edges of contiguous balanced ``k``-partitions.
+
+    Parameters
+    ----------
+    d : TerritoryData
+        Interchangeable territories, cut-edge objective (``edge_w``), balance bounds on ``loads``.
+    seconds : float
+        Time for the whole search, on ``solver``'s clock when it has one (Ctrl-C stops it; the
+        bound so far is kept).
+    seeds : iterable of label arrays
+        Plans whose connected balanced territories seed the master.
+    incumbent : float
+        Cut edges of the best plan known: the search stops once the bound proves it (integral weights:
+        a bound above ``incumbent - 1``).
+    plan_seconds : float
+        Seconds for the master as an integer program over the columns found (a plan), after the bound.
+
+    Returns
+    -------
+    ColumnBound
+
+    Examples
+    --------
+    >>> import networkx as nx, channelopt as co
+    >>> from channelopt.models.territories.data import prepare
+    >>> g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(2, 4))
+    >>> nx.set_node_attributes(g, 1.0, "pop")
+    >>> net = co.ChannelNetwork.from_graph(g, ["pop"])
+    >>> d = prepare(co.TerritoryDesign(k=2, objective="cut_edges", balance={"pop": (4, 4)}), net)
+    >>> res = column_bound(d, 10.0)
+    >>> res.bound, res.converged
+    (2.0, True)
+    """
+    t0 = time.perf_counter()
+    solver = (solver or Solver("highs")).start_clock()
+    w = np.asarray(d.edge_w, dtype=float)
+    e = np.asarray(d.edges, dtype=np.int64).reshape(-1, 2)
+    integral = bool(np.all(w == np.round(w)))
+    strength = np.zeros(d.n)
+    np.add.at(strength, e[:, 0], w)
+    np.add.at(strength, e[:, 1], w)
+    master = _Master(d, big=max(1.0, float(strength.max(initial=0.0))))
+    plan, plan_obj = None, math.inf
+    for label in seeds:
+        label = np.asarray(label)
+        for j in np.unique(label):
+            members = label == j
+            if balanced(d, members) and len(_components(d.adj, members)) == 1:
+                master.add(members)
+        obj = float(w[label[e[:, 0]] != label[e[:, 1]]].sum())
+        if obj < plan_obj and len(np.unique(label)) == d.k and all(
+                balanced(d, label == j) and len(_components(d.adj, label == j)) == 1 for j in np.unique(label)):
+            plan, plan_obj = label, obj
+    incumbent = min(incumbent, plan_obj)
+    pricing = _Pricing(d)
+    best, best_pi = -math.inf, None
+    rounds, lp, converged = 0, math.inf, False
+
+    def left() -> float:
+        rest = seconds - (time.perf_counter() - t0)
+        r = solver.remaining()
+        return rest if r is None else min(rest, r)
+
+    def proven() -> bool:
+        return integral and math.isfinite(incumbent) and best > incumbent - 1.0 + 1e-6
+
+    def price(pi, quick):
+        nonlocal best, best_pi
+        cols, lb = pricing.solve(pi, solver, min(PRICING_SECONDS, left()), quick=quick)
+        if math.isfinite(lb):
+            # every k-partition costs sum_v pi_v + sum_S (c(S) - pi(S)) >= sum_v pi_v + k lb
+            bound = float(pi.sum()) + d.k * lb
+            if bound > best:
+                best, best_pi = bound, pi.copy()
+        return cols
+
+    try:
+        if START == "population" and d.loads.shape[1] and math.isfinite(incumbent):
+            # the smoothing's first centre: the incumbent's cut edges spread by load (then c(S) - pi(S) is about
+            # c(S) - incumbent/k on a balanced S, so the pricing looks for short boundaries: the boundary floors)
+            pi0 = incumbent * d.loads[:, 0] / max(float(d.loads[:, 0].sum()), 1e-12)
+            for col in price(pi0, 0):
+                master.add(col)
+        quick_fails = 0
+        while left() > 0.05 and not solver.interrupted and not proven():
+            rounds += 1
+            res = master.solve_lp(solver)
+            if res is None:
+                break
+            lp, pi_rmp, mu, art = res
+            # quick rounds stop the pricing MIP at its first improving solutions (columns); an exact round solves
+            # it to optimality (a bound) when a quick one found nothing, and every EXACT_EVERY rounds
+            exact = QUICK == 0 or quick_fails > 0 or rounds % EXACT_EVERY == 0
+            a = SMOOTHING if best_pi is not None else 0.0
+            added = False
+            while True:
+                pi = pi_rmp if a == 0.0 else a * best_pi + (1 - a) * pi_rmp  # Wentges smoothing
+                for col in price(pi, 0 if exact else QUICK):
+                    if territory_cost(d, col) - float(pi_rmp[col].sum()) - mu < -1e-7:
+                        added |= master.add(col)
+                if added or a == 0.0 or left() <= 0.05:
+                    break
+                a = 0.0  # mis-pricing: price at the master's own duals
+            if log_rounds:
+                log.info("columns: round %d%s lp %.4f bound %.4f columns %d separators %d MIPs %d %.1fs", rounds,
+                         "*" if exact else "", lp, best, len(master.cols), pricing.cuts, pricing.calls,
+                         time.perf_counter() - t0)
+            if best >= lp - 1e-6:
+                if art > 1e-9:
+                    master.big *= 4.0  # the artificial rows still cover regions: the master's own LP is higher
+                    continue
+                converged = True
+                break
+            quick_fails = 0 if added else quick_fails + 1
+        if plan_seconds > 0 and not solver.interrupted and master.cols:
+            label, obj = master.solve_ip(solver, min(plan_seconds, max(left(), 0.0) + plan_seconds))
+            if label is not None and obj < plan_obj - 1e-9:
+                plan, plan_obj = label, obj
+    except KeyboardInterrupt:
+        solver.deadline.interrupt()  # the bound so far holds; the caller returns its plan, marked interrupted
+    finally:
+        pricing.close()
+    return ColumnBound(bound=best, lp=lp, rounds=rounds, columns=len(master.cols), seconds=time.perf_counter() - t0,
+                       label=plan, objective=plan_obj, converged=converged)

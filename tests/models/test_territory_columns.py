@@ -1,0 +1,239 @@
+"""The set-partitioning (column generation) bound against brute force on tiny maps.
+
+Every test enumerates, by itself, all connected balanced region sets (the columns) and all
+contiguous balanced k-partitions; the master LP over all columns is a ``scipy.optimize.linprog``
+model written here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+import channelopt as co
+from channelopt.models.territories import columns
+from channelopt.models.territories.data import prepare
+
+
+def _data(g: nx.Graph, k: int, lo: float, hi: float, weight: str | None = None):
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    model = co.TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}, edge_weight=weight)
+    return prepare(model, net)
+
+
+def _enumerate(g: nx.Graph, k: int, lo: float, hi: float, weight: str | None = None):
+    """All connected sets with load in [lo, hi] (as frozensets of node positions) and their costs w(delta(S))/2."""
+    nodes = list(g.nodes)
+    pos = {v: i for i, v in enumerate(nodes)}
+    pop = np.array([g.nodes[v]["pop"] for v in nodes], dtype=float)
+    edges = [(pos[u], pos[v], 1.0 if weight is None else float(g.edges[u, v][weight])) for u, v in g.edges]
+    cols = []
+    for r in range(1, len(nodes) + 1):
+        for sub in itertools.combinations(range(len(nodes)), r):
+            if not lo - 1e-9 <= pop[list(sub)].sum() <= hi + 1e-9:
+                continue
+            if not nx.is_connected(g.subgraph([nodes[i] for i in sub])):
+                continue
+            s = set(sub)
+            cols.append((frozenset(sub), sum(w for u, v, w in edges if (u in s) != (v in s)) / 2))
+    return cols, edges
+
+
+def _optimum(n: int, k: int, cols, edges) -> float:
+    """The fewest (weighted) cut edges over all partitions into k of the enumerated sets (exact cover search)."""
+    by_first = {}
+    for s, _ in cols:
+        by_first.setdefault(min(s), []).append(s)
+    best = [math.inf]
+
+    def cover(left: frozenset, parts: list):
+        if not left:
+            if len(parts) == k:
+                label = {v: j for j, p in enumerate(parts) for v in p}
+                best[0] = min(best[0], sum(w for u, v, w in edges if label[u] != label[v]))
+            return
+        if len(parts) >= k:
+            return
+        for s in by_first.get(min(left), []):
+            if s <= left:
+                cover(left - s, [*parts, s])
+
+    cover(frozenset(range(n)), [])
+    return best[0]
+
+
+def _master_lp(n: int, k: int, cols) -> float:
+    """min sum c(S) lam_S, every region covered once, k territories, lam >= 0: scipy's HiGHS, written here."""
+    a = np.zeros((n + 1, len(cols)))
+    for j, (s, _) in enumerate(cols):
+        a[list(s), j] = 1.0
+    a[n, :] = 1.0
+    res = linprog([c for _, c in cols], A_eq=a, b_eq=np.r_[np.ones(n), k], bounds=(0, None), method="highs")
+    return res.fun if res.status == 0 else math.inf
+
+
+def _check(g, k, lo, hi, weight=None, seconds=30.0):
+    d = _data(g, k, lo, hi, weight)
+    cols, edges = _enumerate(g, k, lo, hi, weight)
+    opt = _optimum(d.n, k, cols, edges)
+    lp = _master_lp(d.n, k, cols)
+    res = columns.column_bound(d, seconds)
+    return d, res, opt, lp
+
+
+def _grid(r: int, c: int, pops=None) -> nx.Graph:
+    g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(r, c))
+    for v in g.nodes:
+        g.nodes[v]["pop"] = 1.0 if pops is None else float(pops[v])
+    return g
+
+
+def test_territory_cost_counts_each_cut_edge_once_over_a_partition():
+    # the half boundaries of a partition's territories sum to its cut edges (weighted), on every 3-partition
+    # of a 2 x 4 ladder with border lengths
+    g = _grid(2, 4)
+    for i, (u, v) in enumerate(g.edges):
+        g.edges[u, v]["w"] = 1.0 + 0.5 * i
+    d = _data(g, 3, 1, 8, "w")
+    seen = 0
+    for label in itertools.product(range(3), repeat=d.n):
+        label = np.asarray(label)
+        if len(set(label.tolist())) < 3:
+            continue
+        cut = sum(g.edges[u, v]["w"] for u, v in g.edges if label[u] != label[v])
+        assert sum(columns.territory_cost(d, label == j) for j in range(3)) == pytest.approx(cut)
+        seen += 1
+    assert seen == 3 ** 8 - 3 * 2 ** 8 + 3
+
+
+def test_ladder_bound_is_the_optimum_where_the_lp_is_integral():
+    g = _grid(2, 4)
+    d, res, opt, lp = _check(g, 2, 4, 4)
+    assert (opt, lp) == (2.0, 2.0)
+    assert res.converged
+    assert res.bound == pytest.approx(2.0)
+
+
+def test_bound_equals_the_master_lp_written_with_linprog_on_a_fractional_case():
+    # a 2 x 5 ladder, k=3, loads 7 each: the master LP (5.5) is fractional below the optimum (6)
+    g = _grid(2, 5, pops=[3, 2, 1, 1, 3, 2, 2, 2, 3, 2])
+    d, res, opt, lp = _check(g, 3, 7, 7)
+    assert (opt, lp) == (6.0, 5.5)
+    assert res.converged
+    assert res.bound == pytest.approx(lp, abs=1e-6)
+    assert res.lp == pytest.approx(lp, abs=1e-6)
+
+
+def test_contiguity_binds_in_the_columns():
+    # 8 regions, k=2, loads 15-17: over every balanced set the master LP is 4, over connected ones 5 (= the
+    # optimum); found by a search over random maps, both values computed here
+    g = nx.Graph()
+    g.add_nodes_from(range(8))  # positions are node numbers
+    g.add_edges_from([(0, 1), (1, 2), (1, 4), (1, 6), (2, 3), (2, 7), (3, 4), (3, 5), (4, 5), (4, 6), (5, 6)])
+    pops = [1, 8, 7, 1, 6, 4, 3, 3]
+    for v, p in enumerate(pops):
+        g.nodes[v]["pop"] = float(p)
+    d, res, opt, lp = _check(g, 2, 15, 17)
+    loose = []
+    for r in range(1, 9):
+        for sub in itertools.combinations(range(8), r):
+            if 15 <= sum(pops[i] for i in sub) <= 17:
+                s = set(sub)
+                loose.append((frozenset(sub), sum(1 for u, v in g.edges if (u in s) != (v in s)) / 2))
+    assert (_master_lp(8, 2, loose), lp, opt) == (4.0, 5.0, 5.0)
+    assert res.converged
+    assert res.bound == pytest.approx(5.0, abs=1e-6)
+
+
+def test_weighted_borders():
+    g = _grid(3, 3, pops=[2, 1, 1, 1, 2, 1, 1, 1, 2])
+    rng = np.random.default_rng(3)
+    for u, v in g.edges:
+        g.edges[u, v]["w"] = float(rng.integers(1, 5)) + 0.25
+    d, res, opt, lp = _check(g, 3, 4, 4, "w")
+    assert np.isfinite(opt)
+    assert res.converged
+    assert res.bound == pytest.approx(lp, abs=1e-6)
+    assert res.bound <= opt + 1e-9
+
+
+def test_plan_from_the_integer_master_keeps_every_rule():
+    g = _grid(3, 4, pops=[1, 2, 1, 1, 1, 1, 2, 1, 1, 1, 1, 2])
+    d, res, opt, lp = _check(g, 3, 5, 5)
+    res = columns.column_bound(d, 30.0, plan_seconds=10.0)
+    label = res.label
+    assert label is not None and sorted(set(label.tolist())) == [0, 1, 2]
+    pops = np.array([g.nodes[v]["pop"] for v in g.nodes])
+    for j in range(3):
+        part = [v for v in g.nodes if label[v] == j]
+        assert pops[part].sum() == 5
+        assert nx.is_connected(g.subgraph(part))
+    cut = sum(1 for u, v in g.edges if label[u] != label[v])
+    assert res.objective == cut
+    assert res.bound <= cut + 1e-9 and cut >= opt
+
+
+def test_an_incumbent_the_bound_proves_stops_the_search():
+    g = _grid(2, 4)
+    d = _data(g, 2, 4, 4)
+    label = np.array([0, 0, 1, 1, 0, 0, 1, 1])  # 2 x 2 blocks: 2 cut edges, the optimum
+    res = columns.column_bound(d, 30.0, seeds=[label])
+    assert res.objective == 2.0 and res.label.tolist() == label.tolist()
+    assert res.bound > 1.0  # above incumbent - 1: proven (integral weights)
+
+
+@st.composite
+def _maps(draw):
+    n = draw(st.integers(5, 9))
+    seed = draw(st.integers(0, 10_000))
+    rng = np.random.default_rng(seed)
+    # a random connected map: a random tree plus a few chords
+    g = nx.random_labeled_tree(n, seed=seed) if hasattr(nx, "random_labeled_tree") else nx.random_tree(n, seed=seed)
+    for _ in range(draw(st.integers(0, n))):
+        u, v = rng.choice(n, 2, replace=False)
+        g.add_edge(int(u), int(v))
+    pops = rng.integers(1, 5, n).astype(float)
+    for v in g.nodes:
+        g.nodes[v]["pop"] = float(pops[v])
+    k = draw(st.integers(2, 3))
+    mean = pops.sum() / k
+    tol = draw(st.sampled_from([0.0, 0.1, 0.25, 0.5]))
+    return g, k, math.floor(mean * (1 - tol)), math.ceil(mean * (1 + tol))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_maps())
+def test_bound_is_valid_and_converges_to_the_master_lp(case):
+    g, k, lo, hi = case
+    g = nx.convert_node_labels_to_integers(g)
+    d = _data(g, k, lo, hi)
+    cols, edges = _enumerate(g, k, lo, hi)
+    opt = _optimum(d.n, k, cols, edges)
+    if not math.isfinite(opt):
+        return  # no contiguous balanced partition: the bound claims nothing testable here
+    lp = _master_lp(d.n, k, cols)
+    res = columns.column_bound(d, 30.0)
+    assert res.bound <= opt + 1e-6
+    assert res.converged
+    assert res.bound == pytest.approx(lp, abs=1e-6)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_maps(), st.floats(0.0, 0.05))
+def test_a_bound_stopped_early_is_still_valid(case, seconds):
+    g, k, lo, hi = case
+    g = nx.convert_node_labels_to_integers(g)
+    d = _data(g, k, lo, hi)
+    cols, edges = _enumerate(g, k, lo, hi)
+    opt = _optimum(d.n, k, cols, edges)
+    if not math.isfinite(opt):
+        return
+    res = columns.column_bound(d, seconds)
+    assert res.bound <= opt + 1e-6
