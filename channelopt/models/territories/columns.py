@@ -112,7 +112,7 @@ def _components(adj, members: np.ndarray) -> list[list[int]]:
     return out
 
 
-def balanced(d: TerritoryData, members: np.ndarray) -> bool:
+def _balanced(d: TerritoryData, members: np.ndarray) -> bool:
     tol = 1e-9
     for a in range(d.loads.shape[1]):
         load = float(d.loads[members, a].sum())
@@ -353,11 +353,11 @@ def column_bound(d: TerritoryData, seconds: float, *, solver: Solver | None = No
         label = np.asarray(label)
         for j in np.unique(label):
             members = label == j
-            if balanced(d, members) and len(_components(d.adj, members)) == 1:
+            if _balanced(d, members) and len(_components(d.adj, members)) == 1:
                 master.add(members)
         obj = float(w[label[e[:, 0]] != label[e[:, 1]]].sum())
         if obj < plan_obj and len(np.unique(label)) == d.k and all(
-                balanced(d, label == j) and len(_components(d.adj, label == j)) == 1 for j in np.unique(label)):
+                _balanced(d, label == j) and len(_components(d.adj, label == j)) == 1 for j in np.unique(label)):
             plan, plan_obj = label, obj
     incumbent = min(incumbent, plan_obj)
     pricing = _Pricing(d)
