@@ -489,7 +489,10 @@ def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float,
             if b_lo > b_hi or not m.any():
                 continue
             x = np.mod(r2[m] - b_hi, big)
-            l3 = _range_min(table, x, x + (b_hi - b_lo))
+            if b_hi - b_lo + 1 >= big:  # coarse quanta: every residue fits
+                l3 = np.full(len(x), d.min())
+            else:
+                l3 = _range_min(table, x, x + (b_hi - b_lo))
             best = min(best, float((l1[m] + l2[m] + np.maximum(l3, l1[m])).min()))
     return best
 
