@@ -530,7 +530,7 @@ def _trace(layers, i, idx) -> np.ndarray:
 #: without a limit it gets PLANAR_SECONDS. For k=2 the MILP's bounds were 2.5-15 where the search proves
 #: (synthetic Delaunay maps, +-0.5%: n=300 24 in 1.6 CPU s, n=400 30 in 5.7, n=550 34 in 18.4; at 0.7 the
 #: n=550 search ran out at 26 under load 12); for k >= 3 the search bounds but rarely proves, the MILP may
-PLANAR_SHARE = {2: 0.9}
+PLANAR_SHARE = {2: 0.9, 3: 0.9}
 PLANAR_SHARE_MORE = 0.3
 PLANAR_SECONDS = 600.0
 #: share of what is left (and seconds without a limit) for the part-by-part first plan (:func:`carve`);
