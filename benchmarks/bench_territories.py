@@ -338,16 +338,28 @@ def china_limit(seconds: float = 120.0, threads: int = 1) -> dict:
     Rows: the default (exact, heuristic_seconds=5); exact with the heuristic at its full share of the limit;
     the heuristic-plus-bound mode with 80% of the limit for the heuristic. Each plan's bound is valid for the
     full problem.
+
+    Issue 12 (session 5): the default row runs twice, with the HiGHS probe (``search.PROBE_SHARE``, new) and
+    without it (HiGHS gets the whole exact search, the session-4 path), one after the other.
     """
+    from channelopt.models.territories import search
+
     net = co.datasets.load_example("china")
-    for method, hs in (("exact", 5.0), ("exact", seconds), ("heuristic", 0.8 * seconds)):
-        _china_limit_row(net, seconds, threads, method, hs)
+    probe = search.PROBE_SHARE
+    for method, hs, share in (("exact", 5.0, probe), ("exact", 5.0, None), ("exact", seconds, probe),
+                              ("heuristic", 0.8 * seconds, probe)):
+        search.PROBE_SHARE = share
+        try:
+            _china_limit_row(net, seconds, threads, method, hs, "" if share is not None else " (no probe: session 4)")
+        finally:
+            search.PROBE_SHARE = probe
 
 
-def _china_limit_row(net, seconds, threads, method, heuristic_seconds) -> dict:
+def _china_limit_row(net, seconds, threads, method, heuristic_seconds, note="") -> dict:
     import resource
 
     before = load_average()
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -355,14 +367,15 @@ def _china_limit_row(net, seconds, threads, method, heuristic_seconds) -> dict:
                                heuristic_seconds=heuristic_seconds).solve(
             net, solver=co.Solver("highs", time_limit=seconds, threads=threads))
     out = {
-        "case": f"china k=12 {method} heuristic_seconds={heuristic_seconds:g} limit {seconds:g}s",
-        "seconds": time.perf_counter() - t0, "objective": plan.objective,
+        "case": f"china k=12 {method} heuristic_seconds={heuristic_seconds:g} limit {seconds:g}s{note}",
+        "seconds": time.perf_counter() - t0, "cpu": time.process_time() - cpu0, "objective": plan.objective,
         "bound": plan.bound, "gap": plan.gap, "status": plan.status,
         "contiguous": plan.metrics["contiguity_verified"], "max_deviation": plan.metrics["max_deviation_workload"],
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, "bound_from": plan.info.message,
         "load": f"{before} -> {load_average()}",
     }
-    print(f"{out['case']}: {out['seconds']:.1f}s objective {out['objective']:.6g} bound {out['bound']:.6g} gap "
+    print(f"{out['case']}: {out['seconds']:.1f}s (cpu {out['cpu']:.1f}s) objective {out['objective']:.6g} "
+          f"bound {out['bound']:.6g} gap "
           f"{out['gap']:.2%} {out['status']} contiguous={out['contiguous']} max deviation {out['max_deviation']:.2%}"
           f" peak RSS {out['peak_rss_gb']:.2f} GB; load {out['load']}; {out['bound_from']}", flush=True)
     return out

@@ -134,10 +134,16 @@ def polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver, s
     deadline = time.perf_counter() + seconds
     best = (np.asarray(label).copy(), list(centres), heur.objective_value(pb, label, centres))
     chains = True
-    while time.perf_counter() < deadline - 0.5:
-        out = allocate(
-            d, best[1], solver, best[0], deadline - time.perf_counter(), pb.contiguity, chains=chains
-        )
+    while time.perf_counter() < deadline - 0.5 and not solver.interrupted:
+        try:
+            out = allocate(
+                d, best[1], solver, best[0], deadline - time.perf_counter(), pb.contiguity, chains=chains
+            )
+        except KeyboardInterrupt:
+            # Ctrl-C in the rounds' own Python steps: the best plan so far comes back, and the clock is
+            # told, so no later stage starts (a Ctrl-C inside a solver call is the solver's to handle)
+            solver.deadline.interrupt()
+            break
         ok = out is not None and not (out[0] < 0).any() and heur.violation(pb, out[0]) <= 1e-9
         if ok and pb.contiguity:
             # never taken unless every territory really is one piece
@@ -290,7 +296,11 @@ def lp_polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver
     current = list(best[1])
     rounds = kicks = 0
     while time.perf_counter() < deadline - 0.5 and not solver.interrupted:
-        out = _lp_round(d, pb, current, solver, deadline, rng)
+        try:
+            out = _lp_round(d, pb, current, solver, deadline, rng)
+        except KeyboardInterrupt:
+            solver.deadline.interrupt()  # as in polish: the best plan so far comes back
+            break
         rounds += 1
         if out is not None and out[3]:
             if all(set(out[1]) != set(e[1]) for e in elite):
