@@ -332,30 +332,32 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def china_limit(seconds: float = 120.0, threads: int = 1) -> dict:
+def china_limit(seconds: float = 120.0, threads: int = 1, seeds=(0,)) -> list[dict]:
     """Issue 12's china target: k=12, compactness, 5% workload balance, contiguous, under ``time_limit=seconds``.
 
-    Rows: the default (exact, heuristic_seconds=5); exact with the heuristic at its full share of the limit;
-    the heuristic-plus-bound mode with 80% of the limit for the heuristic. Each plan's bound is valid for the
-    full problem.
-
-    Issue 12 (session 5): the default row runs twice, with the HiGHS probe (``search.PROBE_SHARE``, new) and
-    without it (HiGHS gets the whole exact search, the session-4 path), one after the other.
+    Rows, per seed, one after the other in one process: the default (exact, heuristic_seconds=5) and the
+    heuristic-plus-bound mode with 80% of the limit for the heuristic, each new and as in session 4
+    ("old": no HiGHS probe, ``search.PROBE_SHARE = None``, and one location-allocation pass,
+    ``search.CYCLES = False``). Each plan's bound is valid for the full problem.
     """
     from channelopt.models.territories import search
 
     net = co.datasets.load_example("china")
-    probe = search.PROBE_SHARE
-    for method, hs, share in (("exact", 5.0, probe), ("exact", 5.0, None), ("exact", seconds, probe),
-                              ("heuristic", 0.8 * seconds, probe)):
-        search.PROBE_SHARE = share
-        try:
-            _china_limit_row(net, seconds, threads, method, hs, "" if share is not None else " (no probe: session 4)")
-        finally:
-            search.PROBE_SHARE = probe
+    probe, cycles = search.PROBE_SHARE, search.CYCLES
+    rows = []
+    for seed in seeds:
+        for method, hs, old in (("exact", 5.0, False), ("exact", 5.0, True), ("heuristic", 0.8 * seconds, False),
+                                ("heuristic", 0.8 * seconds, True)):
+            search.PROBE_SHARE, search.CYCLES = (None, False) if old else (probe, cycles)
+            try:
+                rows.append(_china_limit_row(net, seconds, threads, method, hs, " old (session 4)" if old else " new",
+                                             seed))
+            finally:
+                search.PROBE_SHARE, search.CYCLES = probe, cycles
+    return rows
 
 
-def _china_limit_row(net, seconds, threads, method, heuristic_seconds, note="") -> dict:
+def _china_limit_row(net, seconds, threads, method, heuristic_seconds, note="", seed=0) -> dict:
     import resource
 
     before = load_average()
@@ -364,10 +366,10 @@ def _china_limit_row(net, seconds, threads, method, heuristic_seconds, note="") 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plan = TerritoryDesign(k=12, balance={"workload": 0.05}, method=method,
-                               heuristic_seconds=heuristic_seconds).solve(
+                               heuristic_seconds=heuristic_seconds, seed=seed).solve(
             net, solver=co.Solver("highs", time_limit=seconds, threads=threads))
     out = {
-        "case": f"china k=12 {method} heuristic_seconds={heuristic_seconds:g} limit {seconds:g}s{note}",
+        "case": f"china k=12 {method} heuristic_seconds={heuristic_seconds:g} limit {seconds:g}s seed {seed}{note}",
         "seconds": time.perf_counter() - t0, "cpu": time.process_time() - cpu0, "objective": plan.objective,
         "bound": plan.bound, "gap": plan.gap, "status": plan.status,
         "contiguous": plan.metrics["contiguity_verified"], "max_deviation": plan.metrics["max_deviation_workload"],
@@ -394,6 +396,7 @@ def main() -> None:
                     help="also design 60 territories on the ~2,800-county synthetic network with this heuristic time")
     ap.add_argument("--china-limit", type=float, default=0.0, metavar="SECONDS",
                     help="china k=12, 5%% balance, default path under time_limit=SECONDS (issue 12: 1%% in 120 s)")
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0], help="heuristic seeds of the --china-limit rows")
     ap.add_argument("--synthetic", action="store_true",
                     help="issue 12's large graphs: synthetic Delaunay dual graphs (--sizes, --ks, --tolerance), "
                          "default path, --time-limit each")
@@ -413,7 +416,7 @@ def main() -> None:
         rows = districting(set(args.states), args.variants, args.time_limit, args.threads)
         print_table(rows, args.variants)
     if args.china_limit:
-        china_limit(args.china_limit, threads=args.threads)
+        china_limit(args.china_limit, threads=args.threads, seeds=args.seeds)
     if args.counties:
         before = load_average()
         counties(args.counties, threads=args.threads)
