@@ -337,23 +337,24 @@ def china_limit(seconds: float = 120.0, threads: int = 1, seeds=(0,)) -> list[di
 
     Rows, per seed, one after the other in one process: the default (exact, heuristic_seconds=5) and the
     heuristic-plus-bound mode with 80% of the limit for the heuristic, each new and as in session 4
-    ("old": no HiGHS probe, ``search.PROBE_SHARE = None``, and one location-allocation pass,
-    ``search.CYCLES = False``). Each plan's bound is valid for the full problem.
+    ("old": no HiGHS probe, ``search.PROBE_SHARE = None``, one location-allocation pass,
+    ``search.CYCLES = False``, no branching on centres in the bound stage, ``bounds.BRANCHING = False``).
+    Each plan's bound is valid for the full problem.
     """
-    from channelopt.models.territories import search
+    from channelopt.models.territories import bounds, search
 
     net = co.datasets.load_example("china")
-    probe, cycles = search.PROBE_SHARE, search.CYCLES
+    now = search.PROBE_SHARE, search.CYCLES, bounds.BRANCHING
     rows = []
     for seed in seeds:
         for method, hs, old in (("exact", 5.0, False), ("exact", 5.0, True), ("heuristic", 0.8 * seconds, False),
                                 ("heuristic", 0.8 * seconds, True)):
-            search.PROBE_SHARE, search.CYCLES = (None, False) if old else (probe, cycles)
+            search.PROBE_SHARE, search.CYCLES, bounds.BRANCHING = (None, False, False) if old else now
             try:
                 rows.append(_china_limit_row(net, seconds, threads, method, hs, " old (session 4)" if old else " new",
                                              seed))
             finally:
-                search.PROBE_SHARE, search.CYCLES = probe, cycles
+                search.PROBE_SHARE, search.CYCLES, bounds.BRANCHING = now
     return rows
 
 
