@@ -647,8 +647,8 @@ def _bound_size(a: LpArrays, which: str) -> np.ndarray:
     kept = a.__dict__.setdefault("_kept", {})
     if which not in kept:
         lo, hi = (a.col_lower, a.col_upper) if which == "col" else (a.row_lower, a.row_upper)
-        kept[which] = np.maximum(1.0, np.maximum(np.abs(np.nan_to_num(lo, posinf=0, neginf=0)),
-                                                 np.abs(np.nan_to_num(hi, posinf=0, neginf=0))))
+        kept[which] = np.maximum(1.0, np.maximum(np.where(np.isfinite(lo), np.abs(lo), 0.0),
+                                                 np.where(np.isfinite(hi), np.abs(hi), 0.0)))
     return kept[which]
 
 

@@ -1,10 +1,11 @@
-"""The start check and the solver's plan check against a dense check written here (issue 13).
+"""The start check, the solver's plan check and the model's CSR assembly against checks written here (issue 13).
 
 Both checks now share one CSR matrix and the bound scales, kept per ``LpArrays``
 (``solver._matrix``, ``solver._bound_size``), and a DistributorSelection hands its
 heuristic start on as one vector. On random small problems with integer data (so every
 activity is exact) they must say what a dense ``A @ x`` check says, also after rows are
-added to the problem (a new ``LpArrays``, nothing kept from the old one).
+added to the problem (a new ``LpArrays``, nothing kept from the old one). The CSR arrays
+``ArrayProblem.arrays()`` assembles (in numpy when no pair repeats) must be scipy's.
 """
 
 from __future__ import annotations
@@ -102,3 +103,30 @@ def test_the_plan_check_is_the_dense_check(prob, feas):
     assert (got is not None) == _dense_violated(lower, upper, integer, rows, values, feas), got
     # the second check of the same LpArrays reuses what the first kept, and says the same
     assert _violation(a, values, float(a.cost @ values), tol) == got
+
+
+# ---------------------------------------------------------------- the CSR assembly of ArrayProblem.arrays()
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 6), st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5),
+                                                                st.sampled_from([0.0, 1.0, -2.5, 0.1, 1e7])),
+                                                      max_size=25))
+def test_the_csr_of_the_triplets_is_scipys(m, n, triplets):
+    import scipy.sparse as sp
+
+    from channelopt._arrays import _csr
+
+    triplets = [(r % m, c % n, v) for r, c, v in triplets]
+    r = np.array([t[0] for t in triplets], dtype=np.int64)
+    c = np.array([t[1] for t in triplets], dtype=np.int64)
+    v = np.array([t[2] for t in triplets], dtype=float)
+    want = sp.csr_matrix((v, (r, c)), shape=(m, n))  # written out: scipy's canonical form
+    want.sum_duplicates()
+    want.sort_indices()
+    indptr, indices, data = _csr(r, c, v, m, n)
+    assert (indptr.dtype, indices.dtype, data.dtype) == (np.int64, np.int32, np.float64)
+    np.testing.assert_array_equal(indptr, want.indptr)
+    np.testing.assert_array_equal(indices, want.indices)
+    np.testing.assert_array_equal(data, want.data)  # explicit zeros kept, duplicates summed
+    dense = np.zeros((m, n))
+    np.add.at(dense, (r, c), v)
+    np.testing.assert_array_equal(sp.csr_matrix((data, indices, indptr), shape=(m, n)).toarray(), dense)

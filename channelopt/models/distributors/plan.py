@@ -30,7 +30,8 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
     # the network's columns through its readers: a light matrix network's frames stay unmade
     column = net._column
     n, m = net._count("outlets"), net._count("distributors")
-    xval = np.clip(np.nan_to_num(xval), 0.0, 1.0)
+    # np.clip(np.nan_to_num(xval), 0, 1) without nan_to_num's passes (NaN and -inf -> 0, inf -> 1)
+    xval = np.where(xval > 0.0, np.minimum(xval, 1.0), 0.0)
     keep = xval > 1e-6
     ko, kd, kx = oi[keep], dj[keep], xval[keep]
     # the plan's links only (no n x m matrix; issue 13)
@@ -61,7 +62,7 @@ def selection_plan(net, oi, dj, xval, yval, info: SolveInfo, kind: str, max_dist
         dist_main[ko[main_rows]] = dist_link[main_rows]
     demand = column("outlets", "demand", float)
     load = np.bincount(kd, weights=demand[ko] * kx, minlength=m)
-    is_open = np.round(np.nan_to_num(yval)) > 0.5
+    is_open = yval > 0.5  # np.round(np.nan_to_num(yval)) > 0.5, in one pass (NaN compares False)
     capacity = column("distributors", "capacity", float, copy=True)
     fixed = column("distributors", "fixed_cost", float, copy=True)
     existing = column("distributors", "existing", bool, copy=True)

@@ -577,7 +577,7 @@ class DistributorSelection(Model):
         else:
             # no link variables (coverage models), or a p-center optimum that may split an outlet
             # between links: each served outlet goes whole to its nearest open allowed distributor
-            is_open = np.round(np.nan_to_num(yval)) > 0.5
+            is_open = yval > 0.5  # np.round(np.nan_to_num(yval)) > 0.5 in one pass (NaN compares False)
             served = np.ones(state["n"], dtype=bool)
             if state["x"] is not None and state["z"] is not None:
                 served = state["z"].value > 0.5
@@ -595,7 +595,7 @@ class DistributorSelection(Model):
                               covered_weight=weight)
         overall = plan.metrics.overall
         overall["selection_objective"] = self.objective
-        is_open = np.round(np.nan_to_num(yval)) > 0.5  # the plan's "open" column (its tables are made when read)
+        is_open = yval > 0.5  # the plan's "open" column (its tables are made when read)
         if self.objective == "backup_coverage":
             # counted from the plan itself: outlets with at least two open distributors in range
             in_range = np.bincount(oi, weights=is_open[dj].astype(float), minlength=state["n"])
