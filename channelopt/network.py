@@ -1002,10 +1002,9 @@ class ChannelNetwork:
         them and ``table[c, j]`` whether distributor ``j`` serves channel ``c``; outlet
         ``i``'s row of :attr:`compatibility` is ``table[codes[i]]``.
         """
-        outlets, dists = self._need_outlets(), self._need_distributors()
-        codes, uniq = pd.factorize(outlets["channel"])
-        table = np.ones((len(uniq), len(dists)), dtype=bool)
-        for j, value in enumerate(dists["channels"].tolist()):
+        codes, uniq = pd.factorize(self._column("outlets", "channel"))
+        table = np.ones((len(uniq), self._count("distributors")), dtype=bool)
+        for j, value in enumerate(self._column("distributors", "channels").tolist()):
             allowed = _parse_channels(value)
             if allowed is not None:
                 table[:, j] = np.isin(np.asarray(uniq, dtype=object), list(allowed))

@@ -165,11 +165,16 @@ MODELS = [{"objective": "min_cost"},
           {"objective": "set_cover", "max_distance": 8.0},
           {"objective": "max_coverage", "p": 1, "max_distance": 6.0},
           {"objective": "max_coverage", "p": 1, "max_distance": 6.0, "coverage_weight": "potential"},
-          {"objective": "backup_coverage", "max_distance": 10.0}]
+          {"objective": "backup_coverage", "max_distance": 10.0},
+          {"objective": "p_median", "p": 1},  # the radius strategy
+          {"objective": "p_median", "p": 1, "strategy": "mip"},
+          {"objective": "p_center", "p": 1},  # covering steps
+          {"objective": "min_cost", "candidates": 1}]  # restricted links, certified or widened
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(networks(), st.sampled_from(MODELS))
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: "-".join(f"{v}" for v in m.values()))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kw=networks())
 def test_a_plan_on_a_deferred_network_is_the_plan_on_the_general_one(kw, model):
     cost, rest = _split(kw)
     light = ChannelNetwork.from_cost_matrix(cost, **rest)

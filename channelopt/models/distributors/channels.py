@@ -15,7 +15,7 @@ def min_distributors_for_channels(net, excluded: np.ndarray, forced: np.ndarray,
     Breadth-first search over channel masks; ``None`` when there are too many channel
     types for that to be cheap (the solver then finds any conflict itself).
     """
-    channels = net.outlets["channel"].to_numpy()
+    channels = net._column("outlets", "channel")  # a deferred outlets frame stays unmade
     kinds = pd.unique(channels)
     if len(kinds) > max_channels:
         return None

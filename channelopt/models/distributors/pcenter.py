@@ -601,7 +601,7 @@ def certify_pcenter(built, plan: Plan, solver: Solver, t_start: float) -> Plan:
     restricted = state["allowed"]  # links (oi, dj), by outlet then distributor
     near = net.links(radius=z, max_distance=model.max_distance, exclude=state["excluded"], keep_nearest=False)
     oi, dj = near["outlet"].to_numpy(dtype=np.int64), near["distributor"].to_numpy(dtype=np.int64)
-    missing = ~links_member(oi, dj, restricted, len(net.distributors))
+    missing = ~links_member(oi, dj, restricted, net._count("distributors"))
     if not missing.any():
         info.message = (f"{note}; they hold every allowed link within the plan's radius {z:,.6g}, so the "
                         f"status and bound hold for the unrestricted problem. {info.message}").strip()

@@ -395,7 +395,7 @@ def _build(model, lv: Levels, top: np.ndarray, y_lo, y_hi, fixed, net, all_fixed
     rk = np.arange(int(nr.sum())) - r_first[ri]
     ap.add_rows("level", rows=rows, cols=cols, coefs=coefs, sense=">=", rhs=(rk == 0).astype(float),
                 n_rows=int(nr.sum()))
-    existing = net.distributors["existing"].to_numpy(dtype=bool)
+    existing = net._column("distributors", "existing", bool)
     if model.p is not None:
         ap.add_row("p", y.index, 1.0, "==", float(model.p))
     if model.budget is not None:
@@ -639,7 +639,7 @@ def solve_radius(built, solver: Solver, t_start: float | None = None) -> Plan:
     steps: dict[str, dict] = {}
 
     all_fixed = state["fixed"]  # the budget rows count fixed costs even when the objective does not
-    existing = net.distributors["existing"].to_numpy(dtype=bool)
+    existing = net._column("distributors", "existing", bool)
 
     def price(mask):
         """The plan's cost, or inf when ``mask`` breaks a rule of the model."""

@@ -63,8 +63,8 @@ def full_lp_bound(model, net, allowed: tuple[np.ndarray, np.ndarray], solver: So
     """
     foi, fdj = model._allowed(net, sparse=False)
     cost = net.link_costs(foi, fdj)
-    demand = net.outlets["demand"].to_numpy(dtype=float)
-    n, m = len(net.outlets), len(net.distributors)
+    demand = net._column("outlets", "demand", float)
+    n, m = net._count("outlets"), net._count("distributors")
     current = links_member(foi, fdj, allowed, m)  # over the full links: in the model now
     scale = max(1.0, float(np.abs(cost).max(initial=0.0)))
     for _ in range(max_rounds):
@@ -138,7 +138,7 @@ def certify(built, plan, solver: Solver, t_start: float):
         return plan
     # reduced-cost fixing: a plan better than z uses only links with rc < z - lp
     useful = rc < (z - lp) * (1 + 1e-9) + 1e-9 * max(1.0, abs(z))
-    m = len(net.distributors)
+    m = net._count("distributors")
     before = links_member(foi, fdj, restricted_allowed, m)
     wide = before | useful
     widened = (foi[wide], fdj[wide])
