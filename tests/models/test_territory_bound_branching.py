@@ -33,9 +33,10 @@ def _planar(n: int, seed: int) -> nx.Graph:
     return g
 
 
-def _balanced_pmedian(w, dist, a, lo, hi, k, integer: bool) -> float:
+def _balanced_pmedian(w, dist, a, lo, hi, k, integer: bool, fixed=None) -> float:
     """min sum w_v d(v, c) x[v, c]: each region in one territory, k centres y_c = x[c, c], x[v, c] <= y_c,
-    lo y_c <= sum_v a_v x[v, c] <= hi y_c; the MILP (``integer``) or its LP, by scipy's milp."""
+    lo y_c <= sum_v a_v x[v, c] <= hi y_c; the MILP (``integer``) or its LP, by scipy's milp. ``fixed``:
+    centre -> 0/1 (y_c fixed); inf when no plan has those centres."""
     n = len(w)
     col = np.arange(n * n).reshape(n, n)  # col[v, c]
     rows, cols, vals, lo_r, hi_r = [], [], [], [], []
@@ -71,8 +72,13 @@ def _balanced_pmedian(w, dist, a, lo, hi, k, integer: bool) -> float:
             hi_r.append(high)
             r += 1
     m = coo_matrix((vals, (rows, cols)), shape=(r, n * n)).tocsr()
+    lb, ub = np.zeros(n * n), np.ones(n * n)
+    for c, y in (fixed or {}).items():
+        lb[col[c, c]] = ub[col[c, c]] = y
     res = milp((w[:, None] * dist).reshape(-1), constraints=LinearConstraint(m, lo_r, hi_r),
-               integrality=np.full(n * n, 1 if integer else 0), bounds=Bounds(0, 1))
+               integrality=np.full(n * n, 1 if integer else 0), bounds=Bounds(lb, ub))
+    if fixed and res.status == 2:
+        return np.inf
     assert res.status == 0, res.message
     return float(res.fun)
 
@@ -124,3 +130,33 @@ def test_branching_stays_below_the_contiguous_optimum_by_brute_force(seed):
     for upper in (expected, 1.1 * expected):
         branched = balanced_lagrangian_bound(d, upper, 5.0, branch=True)
         assert branched <= expected * (1 + 1e-9), (seed, upper, branched, expected)
+
+
+def test_every_node_and_child_bound_stays_below_the_milp_restricted_to_that_node():
+    # the branching's bounds node by node: each node's Lagrangian (after its steps) and each child's value at
+    # its parent's multipliers must stay below the MILP with the node's centres fixed (scipy milp, y_c fixed)
+    from channelopt.models.territories.bounds import _children, _knapsack_attribute, _node, _Pricing, _subgradient
+
+    rng = np.random.default_rng(0)
+    checked = 0
+    for n, seed in ((14, 1), (16, 1)):
+        net = co.ChannelNetwork.from_graph(_planar(n, seed), ["pop", "size"])
+        d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.1}, contiguity=False), net)
+        args = (d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4)
+        opt = _balanced_pmedian(*args, integer=True)
+        pr = _Pricing(d, _knapsack_attribute(d))
+        out: dict = {}
+        _subgradient(pr, pr.lam0.copy(), 1.05 * opt, np.inf, 500, out)
+        for _ in range(6):
+            centres = rng.permutation(n)
+            opened, closed = frozenset(centres[:rng.integers(0, 3)].tolist()), frozenset(centres[3:6].tolist())
+            v, lam, phi, pick = _node(pr, out["lam"], opened, closed, 1.05 * opt, 20, np.inf, None)
+            fixed = {**{c: 1 for c in opened}, **{c: 0 for c in closed}}
+            assert v <= _balanced_pmedian(*args, integer=True, fixed=fixed) * (1 + 1e-9), (opened, closed, v)
+            if pick is None:
+                continue
+            for (o, c), value in _children(float(lam.sum()), phi, 4, opened, closed, pick):
+                best = _balanced_pmedian(*args, integer=True, fixed={**{x: 1 for x in o}, **{x: 0 for x in c}})
+                assert value <= best * (1 + 1e-9), (o, c, value, best)
+                checked += 1
+    assert checked >= 10

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import logging
 import math
 import time
 
@@ -13,6 +14,8 @@ from ..._arrays import ArrayProblem
 from ...solver import Solver
 from .data import TerritoryData
 from .pmedian import build_pmedian, pairs
+
+log = logging.getLogger("channelopt.models")
 
 __all__ = [
     "combinatorial_bound", "pmedian_lp_bound", "pmedian_lagrangian_bound", "balanced_lagrangian_bound",
@@ -31,11 +34,12 @@ SCALED = True
 #: once the balanced Lagrangian's steps have converged with time left, branch on centres (open / closed) with
 #: the Lagrangian at each node (:func:`_centre_branching`; False: the session-4 bound, for the benchmark)
 BRANCHING = True
-#: subgradient steps per node of that branching (china k=12: 40 steps of 10-35 ms from the parent's multipliers;
-#: 184 nodes lifted the bound 0.35% above the root in 125 s at load 5-6)
-NODE_STEPS = 40
-#: open nodes kept at most (each holds n multipliers)
-MAX_NODES = 20_000
+#: subgradient steps per node of that branching, each 10-35 ms on china k=12. Branching on the parent's
+#: multipliers for 125 s (load 4-6): 40 steps +0.35% above the root (184 nodes), 20 steps +0.42% (622),
+#: 10 steps +0.33% (930)
+NODE_STEPS = 20
+#: bytes the branching's nodes may hold (n multipliers and n centre values each)
+NODE_MEMORY = 200e6
 
 
 def combinatorial_bound(model, d: TerritoryData) -> float:
@@ -309,36 +313,55 @@ def balanced_lagrangian_bound(d: TerritoryData, upper: float, seconds: float, *,
     return bound
 
 
+def _value(lam_sum: float, phi: np.ndarray, k: int, opened: frozenset, closed: frozenset):
+    """A node's Lagrangian value at one ``lambda`` (``phi`` its centre values, ``lam_sum`` its sum) and the
+    centres it opens: those in ``opened``, then the ``k - |opened|`` smallest ``phi`` of the others not in
+    ``closed``. ``(inf, None)`` when fewer than ``k`` centres can open (no plan in the node)."""
+    fo = np.fromiter(opened, dtype=np.int64, count=len(opened))
+    rest = phi.copy()
+    rest[fo] = np.inf
+    rest[np.fromiter(closed, dtype=np.int64, count=len(closed))] = np.inf
+    m = k - len(fo)
+    free = np.argpartition(rest, m - 1)[:m] if m > 0 else np.zeros(0, dtype=np.int64)
+    chosen = np.r_[fo, free].astype(np.int64)
+    if not np.isfinite(phi[chosen]).all():
+        return math.inf, None
+    return float(lam_sum + phi[chosen].sum()), chosen
+
+
+def _children(lam_sum: float, phi: np.ndarray, k: int, opened: frozenset, closed: frozenset, pick: int):
+    """The two children of a node branching on centre ``pick`` (open, closed), each with its Lagrangian
+    value at the node's multipliers (``phi``, ``lam_sum``): a valid bound for it before any step."""
+    out = []
+    for child in ((opened | {pick}, closed), (opened, closed | {pick})):
+        out.append((child, _value(lam_sum, phi, k, *child)[0]))
+    return out
+
+
 def _node(pr: _Pricing, lam: np.ndarray, opened: frozenset, closed: frozenset, upper: float, steps: int,
           deadline: float, stop: Solver | None):
-    """The Lagrangian of a node where the centres in ``opened`` are open and those in ``closed`` are not.
+    """Subgradient steps on the Lagrangian of a node where the centres in ``opened`` are open and those in
+    ``closed`` are not, from ``lam``.
 
     ``L(lambda) = sum(lambda) + sum of phi over opened + the k - |opened| smallest phi of the other centres
     (not closed)``: every plan of the node has its k centres so, so each value bounds each of its plans.
-    Returns ``(best value, its lambda, centre to branch on or None)``; the value is ``inf`` when fewer
-    than ``k`` centres can open (no plan in the node). The centre to branch on is the chosen free centre
-    with the largest ``phi`` (the last one taken); None when every centre is fixed by the node.
+    Returns ``(best value, its lambda, its phi, centre to branch on or None)``; the value is ``inf`` when
+    fewer than ``k`` centres can open. The centre to branch on is the free centre taken last (the largest
+    ``phi`` among those chosen); None when the node fixes every centre.
     """
     k = pr.k
-    fo = np.fromiter(opened, dtype=np.int64, count=len(opened))
-    shut = np.fromiter(closed, dtype=np.int64, count=len(closed))
-    m = k - len(fo)
     base = float(pr.lam0.mean()) if pr.lam0.mean() > 0 else 0.0
     scale = np.maximum(pr.lam0, 0.1 * base) / base if base > 0 else np.ones(pr.n)
-    best, best_lam, pick, theta, stall = -math.inf, lam, None, 0.2, 0
+    best, best_lam, best_phi, pick, theta, stall = -math.inf, lam, None, None, 0.2, 0
     for _ in range(steps):
-        phi = pr.evaluate(lam).copy()
-        phi[shut] = np.inf
-        rest = phi.copy()
-        rest[fo] = np.inf
-        free = np.argpartition(rest, m - 1)[:m] if m > 0 else np.zeros(0, dtype=np.int64)
-        chosen = np.r_[fo, free].astype(np.int64)
-        if not np.isfinite(phi[chosen]).all():
-            return math.inf, lam, None  # fewer than k centres can open here: no plan in this node
-        val = float(lam.sum() + phi[chosen].sum())
+        phi = pr.evaluate(lam)
+        val, chosen = _value(float(lam.sum()), phi, k, opened, closed)
+        if chosen is None:
+            return math.inf, lam, None, None
         if val > best:
-            best, best_lam, stall = val, lam.copy(), 0
-            pick = int(free[np.argmax(rest[free])]) if m > 0 else None
+            best, best_lam, best_phi, stall = val, lam.copy(), phi.copy(), 0
+            free = np.array([c for c in chosen.tolist() if c not in opened], dtype=np.int64)
+            pick = int(free[np.argmax(phi[free])]) if len(free) else None
         else:
             stall += 1
             if stall >= 10:
@@ -348,7 +371,7 @@ def _node(pr: _Pricing, lam: np.ndarray, opened: frozenset, closed: frozenset, u
         if norm < 1e-12 or val >= upper or time.perf_counter() > deadline or (stop is not None and stop.interrupted):
             break
         lam = lam + theta * max(upper - val, 1e-9) / norm * g
-    return best, best_lam, pick
+    return best, best_lam, best_phi, pick
 
 
 def _centre_branching(pr: _Pricing, lam: np.ndarray, root: float, upper: float, deadline: float,
@@ -357,39 +380,46 @@ def _centre_branching(pr: _Pricing, lam: np.ndarray, root: float, upper: float, 
 
     The balanced p-median LP (which the root Lagrangian tends to) opens many centres a little
     (china, k=12: 23 centres at y > 0, 5 territories' worth spread over 16 of them); branching on
-    the centre a node's Lagrangian takes last lifts the bound above the LP. Each node starts from
-    its parent's multipliers and keeps at least its parent's value (its plans are among the parent's).
-    Nodes whose bound reaches ``upper`` (a plan's objective) hold no better plan and are dropped.
-    Returns the smallest bound of the nodes left (``upper`` when none is left: the plan is optimal
-    for the relaxation), never below ``root``.
+    the centre a node's Lagrangian takes last lifts the bound above the LP. A node gets its
+    ``NODE_STEPS`` steps (from its parent's multipliers) when it is the lowest one left; its
+    children enter with their value at its best multipliers (a valid bound, no steps). Every node
+    keeps at least its parent's value (its plans are among the parent's); nodes whose bound
+    reaches ``upper`` (a plan's objective) hold no better plan and are dropped. Returns the
+    smallest bound of the nodes left (``upper`` when none is left), never below ``root``.
     """
+    # heap entries: (bound, tie, opened, closed, lambda to start from, phi and pick once stepped, or None)
     heap: list = [(root, 0, frozenset(), frozenset(), lam, None)]
-    count = 1
+    count, nodes = 1, 0
+    cap = max(100, int(NODE_MEMORY / (16 * pr.n)))  # each stepped node holds lambda and phi
     while heap and time.perf_counter() < deadline and not (stop is not None and stop.interrupted):
-        val, _, opened, closed, lam_p, pick = heap[0]
-        if pick is None:
-            # a node not yet evaluated (the root), or one with every centre fixed: evaluate it once more
-            v, lam_p, pick = _node(pr, lam_p, opened, closed, upper, NODE_STEPS, deadline, stop)
-            if max(v, val) >= upper:
+        val, _, opened, closed, lam_p, done = heap[0]
+        if done is None:
+            v, lam_b, phi_b, pick = _node(pr, lam_p, opened, closed, upper, NODE_STEPS, deadline, stop)
+            nodes += 1
+            v = max(v, val)
+            if v >= upper:
                 heapq.heappop(heap)  # no plan better than ``upper`` in this node
-                continue
-            heapq.heapreplace(heap, (max(v, val), count, opened, closed, lam_p, pick))
+            elif pick is None:
+                # every centre fixed: its value rises only with more steps, from where they stopped
+                heapq.heapreplace(heap, (v, count, opened, closed, lam_b, None))
+                if v <= val:
+                    break
+            else:
+                heapq.heapreplace(heap, (v, count, opened, closed, lam_b, (phi_b, pick)))
             count += 1
-            if pick is None and v <= val:
-                break  # a fully fixed node whose value no longer rises: the bound stops here
             continue
-        if len(heap) >= MAX_NODES:
+        if len(heap) >= cap:
             break
         heapq.heappop(heap)
-        for child in ((opened | {pick}, closed), (opened, closed | {pick})):
-            v, lam_c, pick_c = _node(pr, lam_p, *child, upper, NODE_STEPS, deadline, stop)
+        phi_b, pick = done
+        for child, v in _children(float(lam_p.sum()), phi_b, pr.k, opened, closed, pick):
             v = max(v, val)
             if v < upper:
-                heapq.heappush(heap, (v, count, *child, lam_c, pick_c))
+                heapq.heappush(heap, (v, count, *child, lam_p, None))
                 count += 1
+    log.debug("territories: centre branching %d nodes stepped, %d left, bound %.6g (root %.6g)", nodes, len(heap),
+              heap[0][0] if heap else upper, root)
     return max(root, min(heap[0][0], upper)) if heap else max(root, upper)
-
-
 
 
 def _subgradient(pr: _Pricing, lam: np.ndarray, upper: float, deadline: float, iterations: int,
