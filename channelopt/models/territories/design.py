@@ -113,7 +113,13 @@ class TerritoryDesign(Model):
     Notes
     -----
     The solve runs the heuristic (a quarter of ``time_limit`` at most), then the MILP
-    from its plan, all inside ``time_limit``; building happens before. With
+    from its plan, all inside ``time_limit``; building happens before. With free centres
+    (``compactness``) and a time limit, HiGHS first gets a fifth of the exact search's
+    time; when it has not improved the heuristic's plan (or its gap is above 1%), the
+    rest goes to the heuristic, run as ``method="heuristic"`` runs it, and the better
+    plan is kept (china, k=12, 120 s: HiGHS never improved the warm start there). The
+    bound stage then uses the time left: the balanced p-median Lagrangian, then
+    branching on centres, which lifts it above the LP. With
     interchangeable territories the labelling model keeps each partition once: slots
     are ordered by their first region in load order, with O(n k) running-sum rows, and
     roots the balance bounds rule out are fixed (see :mod:`.labelling`). HiGHS 1.16
