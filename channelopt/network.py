@@ -644,6 +644,13 @@ class ChannelNetwork:
         potential : array, optional
             Sales potential for weighted distribution; defaults to ``demand``.
 
+        Notes
+        -----
+        When every check passes in numpy, the ``regions``, ``outlets`` and ``distributors``
+        frames are made on first read (a distributor-selection solve reads their columns
+        without making them): the same frames, made later. Once made, or set, a frame is
+        what every later solve reads; edit it in place or replace it as on any network.
+
         Examples
         --------
         >>> net = ChannelNetwork.from_cost_matrix([[1, 4], [3, 1], [5, 2]], fixed_cost=[2, 3])
