@@ -284,7 +284,12 @@ def test_outer_theta_bound_stays_below_every_split_around_the_outer_face(n, seed
     assert exact[2] == best
 
 
-@pytest.mark.parametrize("n,seed,tol", THREE)
+# maps whose optimum has one part enclosed by the other two (a scan of 235 maps): dropping that case, or the
+# shared half of the path through the outer face, put the bound above the optimum there
+ENCLOSED = [(9, 8, 0.03), (10, 8, 0.03), (11, 24, 0.3), (9, 23, 0.1)]
+
+
+@pytest.mark.parametrize("n,seed,tol", THREE + ENCLOSED)
 def test_three_territories_bound_by_arrangement_stays_below_the_brute_force_optimum(n, seed, tol):
     from channelopt.models.territories.planar import three_bound
 
