@@ -227,6 +227,18 @@ def test_three_territories_bound_stays_below_the_brute_force_optimum(seed):
     assert plan.status == "optimal" and plan.objective == best and plan.bound <= best
 
 
+def check_parts(n, edges, pop, lower, upper, label, cut):
+    """Three connected parts, loads in bounds, ``cut`` edges between them."""
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(edges.tolist())
+    assert sorted(np.unique(label).tolist()) == [0, 1, 2]
+    for t in (0, 1, 2):
+        assert nx.is_connected(g.subgraph(np.flatnonzero(label == t).tolist()))
+        assert lower <= pop[label == t].sum() <= upper
+    assert int((label[edges[:, 0]] != label[edges[:, 1]]).sum()) == cut
+
+
 def three_part_splits(n, edges, pop, lower, upper):
     """Every split into three connected parts with loads in [lower, upper]: ``(cut, kind)``, ``kind`` how the
     parts sit: "path" (one part's rest falls apart), else how many of the three boundaries touch the outer
@@ -299,8 +311,10 @@ def test_three_territories_bound_by_arrangement_stays_below_the_brute_force_opti
     best = min(c for c, _ in splits)
     c = bisection(n, e, pop, lower, upper, limit=len(e) + 1, rest=(2 * lower, 2 * upper))
     assert c.complete
-    bound = three_bound(n, e, pop, lower, upper, c.bound, len(e) + 1, time.perf_counter() + 60)
+    bound, label, cut = three_bound(n, e, pop, lower, upper, c.bound, len(e) + 1, time.perf_counter() + 60)
     assert math.ceil(1.5 * c.bound) <= bound <= best
+    if label is not None:  # a traced plan keeps the rules: three connected parts within the bounds, its cut counted
+        check_parts(n, e, pop, lower, upper, label, cut)
 
 
 def test_three_territories_bound_on_a_grid():

@@ -381,19 +381,22 @@ def _walks(ctx: _Ctx, s: int, horizon: int, deadline: float, *, restrict: bool, 
 THETA_RESOLUTION = 2000
 
 
-def _arms(ctx: _Ctx, depth: int, deadline: float):
+def _arms(ctx: _Ctx, depth: int, deadline: float, keep: bool = False):
     """Fewest arcs of a walk from the outer face (face 0, never entered again) to each face, by weight residue.
 
     ``D[f, r]``: the fewest arcs (at most ``depth``; ``depth + 1`` for none) of a walk from face 0 to ``f``
     whose rounded weight is ``r`` modulo the total (in quanta). Breadth first over (face, weight) states, each
-    state kept at its first layer. None when the deadline passes.
+    state kept at its first layer. None when the deadline passes. With ``keep``: ``(D, layers, at)``, the
+    layers as in :func:`_walks` and ``at[f * total + r]`` the state (``layer * 2**32 + index``) behind ``D``.
     """
     dm, w = ctx.dm, ctx.w
     off = depth * int(np.abs(w).max(initial=0)) + 1  # no walk of ``depth`` arcs (arcs may repeat) strays further
     width = 2 * off + 1
     big = int(round(float(ctx.load.sum()) / ctx.quantum))
     out = np.full((dm.n_faces, big), depth + 1, dtype=np.int16)
+    at = np.full(dm.n_faces * big, -1, dtype=np.int64) if keep else None
     keys, visited = np.array([off], dtype=np.int64), np.zeros(0, dtype=np.int64)
+    layers = [(keys, np.array([-1]), np.array([-1]))]
     for i in range(1, depth + 1):
         if time.perf_counter() > deadline:
             return None
@@ -404,17 +407,25 @@ def _arms(ctx: _Ctx, depth: int, deadline: float):
         arc = ctx.out_order[np.repeat(ctx.out_start[v], cnt) + pos]
         nv, ns = dm.head[arc], sig[src] + w[arc]
         ok = nv != 0  # an arm ends at the outer face's branch point: it never passes it
-        nk = np.unique(nv[ok] * width + ns[ok])
+        nk, first = np.unique(nv[ok] * width + ns[ok], return_index=True)
         if len(visited):
-            at = np.minimum(np.searchsorted(visited, nk), len(visited) - 1)
-            nk = nk[visited[at] != nk]
+            seen = np.minimum(np.searchsorted(visited, nk), len(visited) - 1)
+            fresh = visited[seen] != nk
+            nk, first = nk[fresh], first[fresh]
         if not len(nk):
             break
         visited = np.union1d(visited, nk)
         f, sg = np.divmod(nk, width)
-        np.minimum.at(out, (f, np.mod(sg - off, big)), i)
+        r = np.mod(sg - off, big)
+        if keep:
+            layers.append((nk, src[ok][first], arc[ok][first]))
+            fr = f * big + r
+            new = out.ravel()[fr] > i
+            u, idx = np.unique(fr[new], return_index=True)
+            at[u] = i * 2**32 + np.flatnonzero(new)[idx]
+        np.minimum.at(out, (f, r), i)
         keys = nk
-    return out
+    return (out, layers, at) if keep else out
 
 
 def _range_min(table, x, y):
@@ -436,7 +447,8 @@ def _min_table(a):
 
 
 def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, *, depth: int,
-                      cap: int, seconds: float = 30.0, resolution: int = THETA_RESOLUTION) -> float | None:
+                      cap: int, seconds: float = 30.0, resolution: int = THETA_RESOLUTION,
+                      plan: int | None = None):
     """Fewest cut edges of three connected parts (loads in ``[lower, upper]``) whose boundaries all meet the
     outer face, each with a connected rest: a lower bound, at most ``cap``; None when out of time or not planar.
 
@@ -449,6 +461,10 @@ def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float,
     with the three differences in the window widened by the rounding (a walk of ``l`` arcs is off by
     ``l / 2`` quanta at most). The shortest path is taken as ``s1``, so ``D[s1]`` is at most the others.
 
+    With ``plan`` (a plan's cut), returns ``(bound, label, cut)``: the walks of the best triples below
+    ``plan`` are traced, and where their edges split the map into three connected parts with loads in
+    bounds (checked with the exact loads) that split is ``label`` (else None) with ``cut`` edges.
+
     Examples
     --------
     >>> import networkx as nx
@@ -460,9 +476,10 @@ def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float,
     ctx = _setup(n, edges, load, (lower, upper), (2 * lower, 2 * upper), 2 * depth, resolution, None)
     if ctx is None or ctx == "empty":
         return None if ctx is None else float(cap)
-    arms = _arms(ctx, depth, deadline)
-    if arms is None:
+    traced = _arms(ctx, depth, deadline, keep=plan is not None)
+    if traced is None:
         return None
+    arms = traced[0] if plan is not None else traced
     big, q = arms.shape[1], ctx.quantum
     # rounding: an arc's weight is off by ``err`` quanta at most, two arms of ``depth`` arcs by 2 depth err; one
     # more where the total is not a whole number of quanta
@@ -471,11 +488,13 @@ def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float,
     slack = 2 * depth * err + (0.0 if abs(total_q - big) < 1e-9 else 1.0)
     lo, hi = int(math.floor(lower / q - slack - 1e-9)), int(math.ceil(upper / q + slack + 1e-9))
     best = float(cap)
+    below = -1 if plan is None else plan  # triples worth tracing: fewer arcs than the plan in hand
+    triples = []
     for f in range(1, ctx.dm.n_faces):
         if time.perf_counter() > deadline:
             return None
         d = arms[f].astype(np.float64)
-        r1 = np.flatnonzero(d <= min(depth, (best - 1) // 3))  # the shortest of three arms under ``best``
+        r1 = np.flatnonzero(d <= min(depth, (max(best, below) - 1) // 3))  # the shortest arm, under ``best``
         if not len(r1):
             continue
         l1 = d[r1]
@@ -483,7 +502,7 @@ def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float,
         for a in range(lo, hi + 1):
             r2 = np.mod(r1 - a, big)
             l2 = d[r2]
-            m = (l2 >= l1) & (2 * l1 + l2 < best)  # the third arm is at least the first
+            m = (l2 >= l1) & (2 * l1 + l2 < max(best, below))  # the third arm is at least the first
             # the third load, total - a - b, in the window too: b within [total - hi - a, total - lo - a]
             b_lo, b_hi = max(lo, big - hi - a), min(hi, big - lo - a)
             if b_lo > b_hi or not m.any():
@@ -493,8 +512,59 @@ def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float,
                 l3 = np.full(len(x), d.min())
             else:
                 l3 = _range_min(table, x, x + (b_hi - b_lo))
-            best = min(best, float((l1[m] + l2[m] + np.maximum(l3, l1[m])).min()))
-    return best
+            tot = l1[m] + l2[m] + np.maximum(l3, l1[m])
+            best = min(best, float(tot.min()))
+            if plan is not None:
+                j = np.flatnonzero((tot < below) & (l3 <= depth))
+                triples += [(float(tot[x]), f, int(r1[m][x]), int(r2[m][x]), int(b_lo), int(b_hi)) for x in j[:8]]
+    if plan is None:
+        return best
+    label, cut = _theta_split(ctx, traced, triples, lower, upper, deadline)
+    return best, label, cut
+
+
+def _theta_split(ctx: _Ctx, traced, triples, lower, upper, deadline, tries: int = 400):
+    """The best split into three connected parts with loads in ``[lower, upper]`` whose cut edges are the arcs of
+    one of ``triples``'s walks (fewest arcs first): ``(label, cut)``, or ``(None, None)``."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    arms, layers, at = traced
+    big = arms.shape[1]
+    tol = 1e-9 * max(1.0, float(ctx.load.sum()))
+    best, best_cut, seen = None, None, set()
+    for tot, f, r1, r2, b_lo, b_hi in sorted(triples)[:tries]:
+        if time.perf_counter() > deadline or (best_cut is not None and tot >= best_cut):
+            break
+        d = arms[f]
+        r3s = np.mod(r2 - np.arange(b_lo, b_hi + 1), big)
+        r3s = r3s[np.argsort(d[r3s], kind="stable")][:3]
+        for r3 in r3s.tolist():
+            if d[r3] > len(layers) - 1:
+                break
+            arcs = []
+            for r in (r1, r2, r3):
+                state = int(at[f * big + r])
+                arcs.append(_trace(layers, state >> 32, state & (2**32 - 1)))
+            cut_e = np.unique(ctx.dm.edge[np.concatenate(arcs)])
+            key = tuple(cut_e.tolist())
+            if key in seen:
+                continue
+            seen.add(key)
+            keep = np.ones(len(ctx.edges), dtype=bool)
+            keep[cut_e] = False
+            e = ctx.edges[keep]
+            parts, label = connected_components(csr_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])),
+                                                           shape=(ctx.n, ctx.n)), directed=False)
+            if parts != 3:
+                continue
+            sums = np.bincount(label, weights=ctx.load, minlength=3)
+            if (sums < lower - tol).any() or (sums > upper + tol).any():
+                continue
+            cut = int((label[ctx.edges[:, 0]] != label[ctx.edges[:, 1]]).sum())
+            if best_cut is None or cut < best_cut:
+                best, best_cut = label.astype(np.int64), cut
+    return best, best_cut
 
 
 def _meet(keys_i, keys_j, width, spans_q, slack):
@@ -632,14 +702,15 @@ def solve_split(d, limit_objective: float, seconds: float) -> Bisection | None:
             return None
         if k == 3:
             plan = int(math.floor(limit_objective / w0 + 1e-9)) if math.isfinite(limit_objective) else 2 * limit
-            bound = three_bound(d.n, d.edges, d.loads[:, p], lo, up, res.bound, plan, t0 + seconds)
+            # a plan traced from the theta search comes back as the split (search.py keeps it where it cuts less)
+            bound, label, cut = three_bound(d.n, d.edges, d.loads[:, p], lo, up, res.bound, plan, t0 + seconds)
         else:
-            bound = res.bound
-        res = dataclasses.replace(res, bound=float(bound), label=None, cut=None)
+            bound, label, cut = res.bound, None, None
+        res = dataclasses.replace(res, bound=float(bound), label=label, cut=cut)
     if res is None:
         return None
     if res.label is not None:
-        sums = np.zeros((2, d.loads.shape[1]))
+        sums = np.zeros((k, d.loads.shape[1]))
         np.add.at(sums, res.label, d.loads)
         tol = 1e-9 * np.maximum(1.0, np.abs(d.upper))
         if (sums < d.lower - tol).any() or (sums > d.upper + tol).any():
@@ -654,12 +725,12 @@ def solve_split(d, limit_objective: float, seconds: float) -> Bisection | None:
 THETA_SHARE = (0.4, 0.7)
 
 
-def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, c: float, target: int,
-                deadline: float) -> float:
+def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, c: float, plan: int,
+                deadline: float) -> tuple[float, np.ndarray | None, int | None]:
     """A lower bound on the cut edges of three connected parts with loads in ``[lower, upper]``, by how they sit.
 
-    ``c`` is a lower bound on the fewest edges around one part whose rest is connected; ``target`` the
-    bound worth reaching (a plan's cut). The parts' adjacency graph is a path or a triangle:
+    ``c`` is a lower bound on the fewest edges around one part whose rest is connected; ``plan`` a plan's cut
+    (no bound above it is needed). The parts' adjacency graph is a path or a triangle:
 
     - path (the middle part's rest falls apart): the cut is the two end parts' boundaries, at least ``2 c``;
     - triangle: every part's rest is connected, the cut (half the three boundaries, at least ``1.5 c``) is a
@@ -671,23 +742,25 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
       ``1.5 c0``.
 
     The bound is the least over the cases, rounded up; each search cut short by ``deadline`` falls back to
-    what ``c`` alone gives (``1.5 c``).
+    what ``c`` alone gives (``1.5 c``). Returns ``(bound, label, cut)``: ``label`` a split into three
+    connected parts within the bounds cutting ``cut < plan`` edges, traced from the theta search, or None.
 
     Examples
     --------
     >>> import networkx as nx
     >>> g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(3, 6))  # 6 cells each: two straight cuts, 6 edges
-    >>> three_bound(18, np.array(list(g.edges())), np.ones(18), 6, 6, 3, 6, time.perf_counter() + 30)
+    >>> three_bound(18, np.array(list(g.edges())), np.ones(18), 6, 6, 3, 7, time.perf_counter() + 30)[0]
     6.0
     """
     if not math.isfinite(c):
         return c
-    base, target = 1.5 * c, min(target, 2 * c)
+    base, target = 1.5 * c, min(plan, 2 * c)
     if target <= base:
-        return float(math.ceil(base - 1e-9))
-    theta = outer_theta_bound(n, edges, load, lower, upper, depth=max(1, int(math.ceil(target - c))),
-                              cap=int(target), seconds=THETA_SHARE[1] * max(deadline - time.perf_counter(), 0.0))
-    theta = base if theta is None else max(base, theta)
+        return float(math.ceil(base - 1e-9)), None, None
+    found = outer_theta_bound(n, edges, load, lower, upper, depth=max(1, int(math.ceil(target - c))),
+                              cap=int(target), seconds=THETA_SHARE[1] * max(deadline - time.perf_counter(), 0.0),
+                              plan=int(plan))
+    theta, label, cut = (base, None, None) if found is None else (max(base, found[0]), found[1], found[2])
     # a part whose boundary avoids the outer face: only worth searching below the bound reached so far
     worth = min(2 * c, theta)
     c0 = c
@@ -703,7 +776,7 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
     q = np.arange(1, int(theta) + 1)
     shared = float(np.maximum(theta - q, 2 * q + c0).min()) if len(q) else 0.0
     enclosed = max(base, c + c0 / 2, c0 + 2, min(shared, 1.5 * c0))
-    return float(math.ceil(min(2 * c, theta, enclosed) - 1e-9))
+    return float(math.ceil(min(2 * c, theta, enclosed) - 1e-9)), label, cut
 
 
 def carve(n: int, edges: np.ndarray, loads: np.ndarray, lower: np.ndarray, upper: np.ndarray, k: int, *,
