@@ -128,7 +128,9 @@ class TerritoryDesign(Model):
     For contiguous ``cut_edges`` on a connected planar map (:mod:`.planar`), the first
     plan is carved one territory at a time along short dual cycles, and with ``k=2``
     the shortest balanced closed dual walk bounds the cut, which often proves the plan
-    before the MILP starts.
+    before the MILP starts; with ``k=3`` the bound follows how three parts can sit (two
+    strips, three boundaries meeting at the outer face, one part enclosed), and plans
+    are traced from that search.
 
     Examples
     --------

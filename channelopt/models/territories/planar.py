@@ -21,7 +21,9 @@ stays valid (it is exact with quantum 1 for integer loads).
 :func:`first_split` searches from the outer face only for a quick split, :func:`carve`
 cuts ``k`` territories off one at a time (a first plan), and :func:`solve_split` turns
 the search into a bound for ``k >= 3`` as well (one territory's boundary, counted over
-the territories whose rest is connected).
+the territories whose rest is connected). For ``k=3``, :func:`three_bound` follows how
+three parts sit: strips, a theta of three paths from the outer face
+(:func:`outer_theta_bound`, which also traces plans), or a part enclosed by the others.
 
 Measured (synthetic Delaunay maps of ``benchmarks/bench_territories.py``, seed 0, +-0.5%,
 ``benchmarks/RESULTS.md``): the labelling MILP alone ended at 41/15.1, 41/2.5 and 40/3.0
@@ -38,7 +40,8 @@ import time
 
 import numpy as np
 
-__all__ = ["DualMap", "dual_map", "bisection", "Bisection", "first_split", "carve"]
+__all__ = ["DualMap", "dual_map", "bisection", "Bisection", "first_split", "carve", "outer_theta_bound",
+           "three_bound"]
 
 
 @dataclasses.dataclass
@@ -775,7 +778,7 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
     # (its three regions are the three parts) of ``cut + q`` arcs, and ``cut >= 2 q + c0``
     q = np.arange(1, int(theta) + 1)
     shared = float(np.maximum(theta - q, 2 * q + c0).min()) if len(q) else 0.0
-    enclosed = max(base, c + c0 / 2, c0 + 2, min(shared, 1.5 * c0))
+    enclosed = max(base, min(max(c + c0 / 2, c0 + 2, shared), 1.5 * c0))  # (a2) or (a3)
     return float(math.ceil(min(2 * c, theta, enclosed) - 1e-9)), label, cut
 
 
