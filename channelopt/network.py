@@ -1059,13 +1059,29 @@ class ChannelNetwork:
             yield lo, hi, ok, cost, dist
 
     def _allowed_cache(self, max_distance, exclude) -> dict:
-        """What is kept of :meth:`allowed_counts` for these settings (one entry: a network serves one model's
-        settings at a time)."""
-        key = (max_distance, None if exclude is None else np.asarray(exclude, dtype=bool).tobytes())
-        cache = self.__dict__.setdefault("_allowed_kept", {})
-        if key not in cache:
+        """What is kept of :meth:`allowed_counts` for these settings and this data (one entry: a network serves
+        one model's settings at a time).
+
+        The key holds what the links depend on besides the settings: the distributors' channel
+        lists, and the outlets' channels when some list restricts them (by value: an edit in
+        place counts), and the frames, cost and distance arrays in use (by object: a replaced
+        one counts). Keyed on the settings alone, a re-solve after ``net.distributors =
+        ....assign(channels=...)`` reused the old links and served outlets from distributors
+        that no longer carry their channel.
+        """
+        served = tuple(_parse_channels(v) for v in self._column("distributors", "channels").tolist())
+        channels = None
+        if any(s is not None for s in served):
+            channels = tuple(self._column("outlets", "channel").tolist())
+        key = (max_distance, None if exclude is None else np.asarray(exclude, dtype=bool).tobytes(), served, channels)
+        d = self.__dict__
+        objects = (d.get("outlets"), d.get("distributors"), self._costs, self._distances, self.road_graph)
+        cache = d.setdefault("_allowed_kept", {})
+        held = d.get("_allowed_for")
+        if key not in cache or held is None or any(a is not b for a, b in zip(held, objects)):
             cache.clear()
             cache[key] = {}
+            d["_allowed_for"] = objects
         return cache[key]
 
     def allowed_links(self, *, max_distance: float | None = None, exclude=None) -> tuple[np.ndarray, np.ndarray]:
@@ -1273,6 +1289,7 @@ class ChannelNetwork:
         new = object.__new__(ChannelNetwork)
         new.__dict__.update(self.__dict__)
         new.__dict__.pop("_allowed_kept", None)
+        new.__dict__.pop("_allowed_for", None)
         new.__dict__.pop("_points_kept", None)
         new.graph = self.graph.copy()
         return new

@@ -339,3 +339,56 @@ def test_visits_per_month_reach_the_plans_metrics_by_region():
     r = plan.metrics.by_region
     assert r.loc["n", "visits_per_covered_outlet"] == pytest.approx((4.0 + 2.0) / 2)
     assert math.isnan(r.loc["s", "visits_per_covered_outlet"])
+
+
+# ---------------------------------------------------------------- the kept allowed links follow the data
+def _served_ok(plan, net) -> bool:
+    """Every served outlet's distributor carries its channel (the distributors' lists, read here)."""
+    lists = {d: c for d, c in zip(net.distributors["distributor_id"], net.distributors["channels"])}
+    for channel, dist in plan.assignments[["channel", "distributor_id"]].itertuples(index=False):
+        allowed = lists[dist]
+        if allowed is not None and channel not in [p.strip() for p in str(allowed).split(";")]:
+            return False
+    return True
+
+
+def test_a_replaced_or_edited_channel_list_reaches_the_next_solve():
+    cost = [[1.0, 5.0], [5.0, 1.0]]
+    model = co.DistributorSelection(objective="set_cover", max_distance=2.0)
+    net = ChannelNetwork.from_cost_matrix(cost, channel=["traditional", "catering"])
+    assert model.solve(net).objective == 2.0
+    # nobody carries traditional any more: o0 cannot be served (a fresh network says so too)
+    net.distributors = net.distributors.assign(channels=["catering", "catering"])
+    with pytest.raises(co.exceptions.InfeasibleError) as err:
+        model.solve(net)
+    assert "outlets ['o0'] cannot be served" in str(err.value)
+    # edited in place, back to a list that serves both
+    net.distributors.loc[0, "channels"] = "traditional;catering"
+    plan = model.solve(net)
+    assert plan.objective == 2.0 and _served_ok(plan, net)
+    # an outlet's channel edited in place: o1 becomes traditional, which only d0 carries (5 km away)
+    net.outlets.loc[1, "channel"] = "traditional"
+    with pytest.raises(co.exceptions.InfeasibleError) as err:
+        model.solve(net)
+    assert "outlets ['o1'] cannot be served" in str(err.value)
+    plan = co.DistributorSelection(objective="set_cover", max_distance=6.0).solve(net)
+    assert plan.distributors["open"].tolist() == [True, False] and _served_ok(plan, net)
+
+
+def test_replaced_outlet_locations_reach_the_next_solve():
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    regions = gpd.GeoDataFrame({"region_id": ["r"]}, geometry=[box(0, 0, 10_000, 10_000)], crs=3857)
+    outlets = gpd.GeoDataFrame({"outlet_id": ["a", "b"], "region_id": ["r", "r"], "channel": "traditional",
+                                "potential": [1.0, 1.0]}, geometry=[Point(0, 0), Point(9_000, 0)], crs=3857)
+    dists = gpd.GeoDataFrame({"distributor_id": ["x", "y"], "fixed_cost": [1.0, 1.0], "capacity": [np.inf, np.inf]},
+                             geometry=[Point(500, 0), Point(8_500, 0)], crs=3857)
+    net = ChannelNetwork(regions, outlets, dists)
+    model = co.DistributorSelection(objective="set_cover", max_distance=1.0)  # km
+    assert model.solve(net).distributors["open"].tolist() == [True, True]  # each outlet 0.5 km from its own
+    # b moves next to x: x alone covers both (distances measured from the new frame)
+    net.outlets = net.outlets.set_geometry(gpd.GeoSeries([Point(0, 0), Point(1_000, 0)], crs=3857))
+    plan = model.solve(net)
+    assert plan.distributors["open"].tolist() == [True, False]
+    np.testing.assert_allclose(plan.assignments["distance"].to_numpy(), [0.5, 0.5])
