@@ -237,3 +237,109 @@ def test_a_bound_stopped_early_is_still_valid(case, seconds):
         return
     res = columns.column_bound(d, seconds)
     assert res.bound <= opt + 1e-6
+
+
+@pytest.fixture
+def stage_on(monkeypatch):
+    monkeypatch.setattr(columns, "STAGE", True)
+
+
+def test_stage_proves_the_plan_where_the_rounded_bound_meets_it(stage_on):
+    # a 2 x 5 ladder, k=3, loads 7, borders of two lengths (so the planar search, one weight only, stays out):
+    # the master LP rounded up is the optimum, so the stage proves the plan before the MILP
+    g = _grid(2, 5, pops=[3, 2, 1, 1, 3, 2, 2, 2, 3, 2])
+    for i, (u, v) in enumerate(g.edges):
+        g.edges[u, v]["w"] = 1.0 + (i % 5 == 2)
+    cols, edges = _enumerate(g, 3, 7, 7, "w")
+    opt, lp = _optimum(10, 3, cols, edges), _master_lp(10, 3, cols)
+    assert (lp, opt) == (6.5, 7.0)  # fractional, and rounding up closes it
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    plan = co.TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (7, 7)}, edge_weight="w").solve(
+        net, solver=co.Solver("highs", time_limit=60))
+    assert plan.status == "optimal" and plan.info.solver == "columns"
+    assert plan.objective == opt and plan.bound == opt
+    a = plan.assignments.set_index("region_id")["territory"]
+    for t in a.unique():
+        part = [v for v in g.nodes if a[v] == t]
+        assert nx.is_connected(g.subgraph(part)) and sum(g.nodes[v]["pop"] for v in part) == 7
+    assert sum(g.edges[u, v]["w"] for u, v in g.edges if a[u] != a[v]) == opt
+
+
+def test_stage_off_leaves_the_solve_alone():
+    g = _grid(2, 5, pops=[3, 2, 1, 1, 3, 2, 2, 2, 3, 2])
+    for i, (u, v) in enumerate(g.edges):
+        g.edges[u, v]["w"] = 1.0 + (i % 2)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    plan = co.TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (7, 7)}, edge_weight="w").solve(
+        net, solver=co.Solver("highs", time_limit=60))
+    assert plan.status == "optimal" and plan.info.solver != "columns"
+    assert "set-partitioning" not in plan.info.message
+
+
+COLUMNS_SIGINT = '''
+import json, os, signal, warnings
+import networkx as nx
+import numpy as np
+from scipy.spatial import Delaunay
+import channelopt as co
+from channelopt.models.territories import TerritoryDesign, columns
+
+rng = np.random.default_rng(5)
+pts = rng.uniform(0, 1, (60, 2))
+g = nx.Graph()
+for i in range(60):
+    g.add_node(i, pop=float(rng.integers(50, 150)))
+for a, b, c in Delaunay(pts).simplices.tolist():
+    g.add_edges_from([(a, b), (b, c), (a, c)])
+total = sum(p for _, p in g.nodes(data="pop"))
+lower, upper = 0.99 * total / 3, 1.01 * total / 3
+columns.STAGE = True
+cost = columns.territory_cost
+calls = [0]
+
+def cost_with_ctrl_c(*args, **kwargs):
+    # a real SIGINT, delivered in the column generation's own Python steps (after the seed plan's columns)
+    calls[0] += 1
+    if calls[0] == 6:
+        os.kill(os.getpid(), signal.SIGINT)
+    return cost(*args, **kwargs)
+
+columns.territory_cost = cost_with_ctrl_c
+net = co.ChannelNetwork.from_graph(g, ["pop"])
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    plan = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lower, upper)}).solve(
+        net, solver=co.Solver("highs", time_limit=120))
+a = plan.assignments
+print("RESULT " + json.dumps({"status": plan.status, "termination": plan.info.termination, "calls": calls[0],
+                              "objective": plan.objective, "bound": plan.bound,
+                              "label": dict(zip(map(int, a["region_id"]), map(str, a["territory"]))),
+                              "edges": [list(e) for e in g.edges], "pop": [g.nodes[v]["pop"] for v in g],
+                              "lower": lower, "upper": upper}))
+'''
+
+
+def test_ctrl_c_in_the_column_generation_returns_the_plan_in_hand(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "columns_sigint.py"
+    script.write_text(COLUMNS_SIGINT)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
+    r = json.loads(lines[-1][len("RESULT "):])
+    assert r["calls"] >= 6  # the SIGINT was sent
+    assert (r["status"], r["termination"]) == ("feasible", "interrupted")
+    g = nx.Graph(map(tuple, r["edges"]))
+    parts: dict[str, list[int]] = {}
+    for v, t in r["label"].items():
+        parts.setdefault(t, []).append(int(v))
+    assert len(parts) == 3 and sum(map(len, parts.values())) == 60
+    for members in parts.values():
+        assert nx.is_connected(g.subgraph(members))
+        assert r["lower"] - 1e-6 <= sum(r["pop"][v] for v in members) <= r["upper"] + 1e-6
+    label = {int(v): t for v, t in r["label"].items()}
+    assert r["objective"] == sum(label[u] != label[v] for u, v in g.edges)
+    assert r["bound"] is None or 0 <= r["bound"] <= r["objective"]

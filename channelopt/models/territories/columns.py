@@ -37,10 +37,20 @@ from ..._arrays import ArrayProblem
 from ...solver import Solver
 from .data import TerritoryData
 
-__all__ = ["ColumnBound", "column_bound", "territory_cost"]
+__all__ = ["ColumnBound", "column_bound", "territory_cost", "applies", "integral_bound"]
 
 log = logging.getLogger("channelopt.models")
 
+#: run :func:`column_bound` as a stage of the exact path (contiguous interchangeable cut-edge territories),
+#: before the labelling MILP; off by default (module docstring: slower than the MILP's own bound where it proves)
+STAGE = False
+#: share of what is left of the solve's time limit that the stage may use (and seconds without a limit)
+STAGE_SHARE = 0.3
+STAGE_SECONDS = 60.0
+#: price of an artificial column covering one region, in mean borders: it bounds the duals while few columns
+#: exist (WV, 60 s: master LP 26.4 with 3, 65 with the largest region degree); quadrupled whenever artificial
+#: columns are still in use once the bound meets the master
+ARTIFICIAL = 3.0
 #: Wentges smoothing weight of the best duals so far
 SMOOTHING = 0.7
 #: quick rounds stop the pricing MIP after this many improving solutions (0: every round exact)
@@ -84,6 +94,22 @@ class ColumnBound:
     label: np.ndarray | None = None
     objective: float = math.inf
     converged: bool = False
+
+
+def applies(model, d: TerritoryData, built=None) -> bool:
+    """Whether the stage runs: :data:`STAGE` on, contiguous interchangeable territories by cut edges, no user rows."""
+    from .labelling import symmetric
+
+    return bool(STAGE and model.objective == "cut_edges" and model.contiguity and d.k >= 2 and symmetric(d)
+                and len(d.edges) and not getattr(built, "has_problem", False))
+
+
+def integral_bound(d: TerritoryData, bound: float) -> float:
+    """``bound`` rounded up where every border weighs a whole number (then so does every plan)."""
+    w = np.asarray(d.edge_w, dtype=float)
+    if math.isfinite(bound) and np.all(w == np.round(w)):
+        return float(math.ceil(bound - 1e-6))
+    return bound
 
 
 def territory_cost(d: TerritoryData, members: np.ndarray) -> float:
@@ -254,8 +280,8 @@ class _Master:
 
     def add(self, members: np.ndarray) -> bool:
         key = np.packbits(members).tobytes()
-        if key in self.keys:
-            return False
+        if key in self.keys or not _balanced(self.d, members) or len(_components(self.d.adj, members)) != 1:
+            return False  # (a column is a territory some plan may hold: connected, every balance bound kept)
         self.keys.add(key)
         self.cols.append(members.copy())
         self.cost.append(territory_cost(self.d, members))
@@ -344,17 +370,13 @@ def column_bound(d: TerritoryData, seconds: float, *, solver: Solver | None = No
     w = np.asarray(d.edge_w, dtype=float)
     e = np.asarray(d.edges, dtype=np.int64).reshape(-1, 2)
     integral = bool(np.all(w == np.round(w)))
-    strength = np.zeros(d.n)
-    np.add.at(strength, e[:, 0], w)
-    np.add.at(strength, e[:, 1], w)
-    master = _Master(d, big=max(1.0, float(strength.max(initial=0.0))))
+    # artificial columns cover a region at ARTIFICIAL x the mean border (raised when they outlive convergence)
+    master = _Master(d, big=ARTIFICIAL * max(float(w.mean()) if len(w) else 1.0, 1e-9))
     plan, plan_obj = None, math.inf
     for label in seeds:
         label = np.asarray(label)
         for j in np.unique(label):
-            members = label == j
-            if _balanced(d, members) and len(_components(d.adj, members)) == 1:
-                master.add(members)
+            master.add(label == j)
         obj = float(w[label[e[:, 0]] != label[e[:, 1]]].sum())
         if obj < plan_obj and len(np.unique(label)) == d.k and all(
                 _balanced(d, label == j) and len(_components(d.adj, label == j)) == 1 for j in np.unique(label)):

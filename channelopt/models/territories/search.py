@@ -37,8 +37,8 @@ from ...solver import (
     _gap,  # the one gap function
 )
 from .._base import BuiltModel
+from . import columns, planar
 from . import heuristics as heur
-from . import planar
 from .allocation import lp_polish, polish
 from .assembly import assemble_plan
 from .bounds import valid_bound
@@ -239,6 +239,15 @@ class TerritoryBuilt(BuiltModel):
                                  gap=0.0, seconds=time.perf_counter() - t0)
                 info.message = f"proven by the planar dual-cycle search ({split.seconds:.1f}s)"
                 return self._finish(d, hres.label, hres.centres, info, state)
+        dw = None
+        if columns.applies(model, d, self) and not solver.interrupted:
+            # opt-in: the set-partitioning bound by column generation (:mod:`.columns`) before the MILP
+            dw, hres, h_ok = self._columns(d, hres, h_ok, deadline, state, solver)
+            if h_ok and hres.objective <= dw + 1e-9:
+                info = SolveInfo("columns", "optimal", "optimal", objective=hres.objective, bound=dw, gap=0.0,
+                                 seconds=time.perf_counter() - t0)
+                info.message = "proven by the set-partitioning bound (column generation)"
+                return self._finish(d, hres.label, hres.centres, info, state)
         exact_deadline = deadline
         if deadline is not None and (state.get("restricted") or state.get("form") == "hess"):
             rest = max(deadline - time.perf_counter(), 0.0)
@@ -276,6 +285,8 @@ class TerritoryBuilt(BuiltModel):
         label, centres, info = outcome
         if split is not None:
             info = raised_bound(info, split.bound, "the planar dual-cycle search's", solver.mip_gap)
+        if dw is not None:
+            info = raised_bound(info, dw, "the set-partitioning bound (column generation)", solver.mip_gap)
         if state.get("restricted"):
             info = self._honest_bound(info, d, solver, deadline)
         elif not math.isfinite(info.bound) or (info.status != "optimal" and state["form"] == "hess"):
@@ -441,6 +452,26 @@ class TerritoryBuilt(BuiltModel):
         log.debug("territories: planar search %.2fs, bound %s", state["planar_seconds"],
                   None if split is None else split.bound)
         return split, hres, h_ok
+
+    @staticmethod
+    def _columns(d, hres, h_ok, deadline, state, solver: Solver):
+        """:func:`.columns.column_bound` in its share of the time: a bound (rounded up for whole-number borders)
+        and the master's integer plan where it cuts fewer edges than the plan in hand."""
+        t0 = time.perf_counter()
+        seconds = columns.STAGE_SECONDS if deadline is None else columns.STAGE_SHARE * max(deadline - t0, 0.0)
+        res = columns.column_bound(d, seconds, solver=solver, seeds=[hres.label] if h_ok else (),
+                                   incumbent=hres.objective if h_ok else math.inf,
+                                   plan_seconds=min(2.0, 0.1 * seconds))
+        if res.label is not None and (not h_ok or res.objective < hres.objective - 1e-9):
+            # every column is connected and balanced (checked as it enters the master), one per territory
+            hres = heur.Result(label=res.label.astype(np.int64), centres=None, objective=res.objective,
+                               violation=0.0, contiguous=True, seconds=res.seconds)
+            h_ok = True
+        state["columns_seconds"] = time.perf_counter() - t0
+        state["columns"] = res
+        log.debug("territories: column generation %.2fs, bound %s, %d rounds", state["columns_seconds"], res.bound,
+                  res.rounds)
+        return columns.integral_bound(d, res.bound), hres, h_ok
 
     @staticmethod
     def _heuristic_answer(info: SolveInfo, hres):
