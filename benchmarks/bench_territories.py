@@ -25,7 +25,9 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``new``: ``reach`` + single flow + extended objective (the default path);
 - ``floors``: ``new`` + the boundary floors as one row (``labelling.BOUNDARY = "total"``; not the default);
 - ``slots``: ``new`` + the floors as one row per territory, on a second block of cut variables;
-- ``cheap``: ``slots`` with the floors' sub-MIPs capped at 0.5 s each, 5 s in all.
+- ``cheap``: ``slots`` with the floors' sub-MIPs capped at 0.5 s each, 5 s in all;
+- ``columns``: ``new`` + the set-partitioning bound by column generation as a stage before the MILP
+  (``columns.STAGE``, ``STAGE_SHARE`` of the time; not the default).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from pathlib import Path
 from networkx.readwrite import json_graph
 
 import channelopt as co
-from channelopt.models.territories import TerritoryDesign, labelling
+from channelopt.models.territories import TerritoryDesign, columns, labelling
 
 ROOT = Path(__file__).resolve().parents[1]
 _BOUNDARY_SECONDS = labelling.BOUNDARY_SECONDS
@@ -65,6 +67,7 @@ VARIANTS = {
     "slots": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots"},
     "cheap": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots",
               "boundary_seconds": (0.5, 5.0)},
+    "columns": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "columns": True},
 }
 
 
@@ -75,6 +78,7 @@ def configure(variant: str) -> None:
     labelling.CUT_ROWS, labelling.REACH_FIXING, labelling.FLOW = v["cut"], v["reach"], v["flow"]
     labelling.BOUNDARY = v["boundary"]
     labelling.BOUNDARY_SECONDS = v.get("boundary_seconds", _BOUNDARY_SECONDS)
+    columns.STAGE = v.get("columns", False)
 
 
 def benchdata() -> Path:

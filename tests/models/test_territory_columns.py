@@ -80,11 +80,16 @@ def _master_lp(n: int, k: int, cols) -> float:
 
 
 def _check(g, k, lo, hi, weight=None, seconds=30.0):
+    """The bound over every connected balanced set (``ROOTS`` off), the optimum and the linprog master LP."""
     d = _data(g, k, lo, hi, weight)
     cols, edges = _enumerate(g, k, lo, hi, weight)
     opt = _optimum(d.n, k, cols, edges)
     lp = _master_lp(d.n, k, cols)
-    res = columns.column_bound(d, seconds)
+    roots, columns.ROOTS = columns.ROOTS, False
+    try:
+        res = columns.column_bound(d, seconds)
+    finally:
+        columns.ROOTS = roots
     return d, res, opt, lp
 
 
@@ -211,6 +216,7 @@ def _maps(draw):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_maps())
 def test_bound_is_valid_and_converges_to_the_master_lp(case):
+    # with ROOTS off the columns are every connected balanced set: the bound converges to the linprog master LP
     g, k, lo, hi = case
     g = nx.convert_node_labels_to_integers(g)
     d = _data(g, k, lo, hi)
@@ -219,10 +225,18 @@ def test_bound_is_valid_and_converges_to_the_master_lp(case):
     if not math.isfinite(opt):
         return  # no contiguous balanced partition: the bound claims nothing testable here
     lp = _master_lp(d.n, k, cols)
-    res = columns.column_bound(d, 30.0)
+    roots, columns.ROOTS = columns.ROOTS, False
+    try:
+        res = columns.column_bound(d, 30.0)
+    finally:
+        columns.ROOTS = roots
     assert res.bound <= opt + 1e-6
     assert res.converged
     assert res.bound == pytest.approx(lp, abs=1e-6)
+    # pricing only the territories the labelling fixing leaves: still valid, never below the full master
+    res = columns.column_bound(d, 30.0)
+    assert res.converged
+    assert lp - 1e-6 <= res.bound <= opt + 1e-6
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
