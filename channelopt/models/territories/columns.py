@@ -215,6 +215,8 @@ class _Pricing:
         among those of the slots ``p`` may root: ``r_p`` marks the first region, ``s_q <= sum r_p`` over the
         roots allowing ``q``, and ``s_q + sum_{p after q} r_p <= 1``.
         """
+        import highspy
+
         from .labelling import symmetric_fixing
 
         d, n = self.d, self.d.n
@@ -229,7 +231,7 @@ class _Pricing:
         nr = len(roots)
         h.addVars(nr, np.zeros(nr), np.ones(nr))
         h.changeColsIntegrality(nr, np.arange(base, base + nr, dtype=np.int32),
-                                np.full(nr, __import__("highspy").HighsVarType.kInteger))
+                                np.full(nr, highspy.HighsVarType.kInteger))
         r = base + np.arange(nr)
         h.addRow(1.0, 1.0, nr, r.astype(np.int32), np.ones(nr))
         for i, p in enumerate(roots.tolist()):
