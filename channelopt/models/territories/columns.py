@@ -49,7 +49,7 @@ from ..._arrays import ArrayProblem
 from ...solver import Solver
 from .data import TerritoryData
 
-__all__ = ["ColumnBound", "column_bound", "territory_cost", "applies", "integral_bound"]
+__all__ = ["ColumnBound", "column_bound", "territory_cost", "stage_applies", "integral_bound"]
 
 log = logging.getLogger("channelopt.models")
 
@@ -111,7 +111,7 @@ class ColumnBound:
     converged: bool = False
 
 
-def applies(model, d: TerritoryData, built=None) -> bool:
+def stage_applies(model, d: TerritoryData, built=None) -> bool:
     """Whether the stage runs: :data:`STAGE` on, contiguous interchangeable territories by cut edges, no user rows."""
     from .labelling import symmetric
 

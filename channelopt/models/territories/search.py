@@ -240,7 +240,7 @@ class TerritoryBuilt(BuiltModel):
                 info.message = f"proven by the planar dual-cycle search ({split.seconds:.1f}s)"
                 return self._finish(d, hres.label, hres.centres, info, state)
         dw = None
-        if columns.applies(model, d, self) and not solver.interrupted:
+        if columns.stage_applies(model, d, self) and not solver.interrupted:
             # opt-in: the set-partitioning bound by column generation (:mod:`.columns`) before the MILP
             dw, hres, h_ok = self._columns(d, hres, h_ok, deadline, state, solver)
             if h_ok and hres.objective <= dw + 1e-9:
