@@ -362,14 +362,14 @@ for a, b, c in Delaunay(pts).simplices.tolist():
     g.add_edges_from([(a, b), (b, c), (a, c)])
 total = sum(p for _, p in g.nodes(data="pop"))
 lower, upper = 0.995 * total / 3, 1.005 * total / 3
-search = planar._pass
+search = getattr(planar, "STAGE")
 
 def pass_with_ctrl_c(*args, **kwargs):
     # a real SIGINT, delivered inside the dual-cycle search's own Python steps
     os.kill(os.getpid(), signal.SIGINT)
     return search(*args, **kwargs)
 
-planar._pass = pass_with_ctrl_c
+setattr(planar, "STAGE", pass_with_ctrl_c)
 net = co.ChannelNetwork.from_graph(g, ["pop"])
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -384,14 +384,16 @@ print("RESULT " + json.dumps({"status": plan.status, "termination": plan.info.te
 '''
 
 
-def test_ctrl_c_in_the_planar_search_returns_the_plan_in_hand(tmp_path):
-    # before the catch, KeyboardInterrupt escaped the search and the carved plan in hand was lost
+@pytest.mark.parametrize("stage", ["_pass", "_arms"])
+def test_ctrl_c_in_the_planar_search_returns_the_plan_in_hand(tmp_path, stage):
+    # before the catch, KeyboardInterrupt escaped the search and the carved plan in hand was lost; "_arms" is
+    # the k=3 theta search, after the search for c
     import json
     import subprocess
     import sys
 
     script = tmp_path / "planar_sigint.py"
-    script.write_text(PLANAR_SIGINT)
+    script.write_text(PLANAR_SIGINT.replace("STAGE", stage))
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-2000:]
