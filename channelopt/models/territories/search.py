@@ -378,11 +378,12 @@ class TerritoryBuilt(BuiltModel):
         """HiGHS from the warm start for ``PROBE_SHARE`` of the time to ``deadline``; then whichever helps.
 
         - HiGHS proved its plan optimal: that is the answer.
-        - HiGHS's plan is better than the warm start and its gap at most
-          ``PROBE_CONTINUE_GAP``: it runs again from that plan to ``deadline`` (the higher of
-          the two runs' bounds is kept; both hold for the model).
-        - Otherwise the heuristic's location-allocation continues from the better of the two
-          plans to ``deadline`` (:func:`run_heuristic` with ``start``) and the probe's bound is kept:
+        - HiGHS's gap is at most ``PROBE_CONTINUE_GAP`` (a proof in reach): it runs again from
+          the better plan to ``deadline`` (the higher of the two runs' bounds is kept; both
+          hold for the model).
+        - Otherwise the heuristic runs to ``deadline`` as ``method="heuristic"`` runs it
+          (:func:`run_heuristic` with ``start``, the better plan so far, which it keeps if
+          its own is not better), and the probe's bound is kept:
           on large maps HiGHS spends the whole limit without a better plan, and a user of the
           default path must not get a worse plan than ``method="heuristic"`` (china, k=12,
           120 s: 1.9% worse before). Ctrl-C in that stage returns the best plan so far,
@@ -400,10 +401,10 @@ class TerritoryBuilt(BuiltModel):
         if improved:
             start = heur.Result(label=np.asarray(label), centres=list(centres), objective=info.objective,
                                 violation=0.0, contiguous=True, seconds=0.0)
-            if math.isfinite(info.gap) and info.gap <= PROBE_CONTINUE_GAP:
-                label2, centres2, info2 = self._exact(self, state, solver, deadline, start)
-                how = f"{solver.name}'s first run's"
-                return label2, centres2, raised_bound(info2, info.bound, how, solver.mip_gap)
+        if math.isfinite(info.gap) and info.gap <= PROBE_CONTINUE_GAP:
+            # a proof looks in reach (whether or not HiGHS bettered the start): HiGHS runs on from the better plan
+            label2, centres2, info2 = self._exact(self, state, solver, deadline, start)
+            return label2, centres2, raised_bound(info2, info.bound, f"{solver.name}'s first run's", solver.mip_gap)
         t1 = time.perf_counter()
         try:
             res = run_heuristic(self.model, d, solver, deadline - t1, start=start)
