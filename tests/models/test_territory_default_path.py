@@ -69,7 +69,7 @@ def test_the_default_is_never_worse_than_the_heuristic_mode_when_highs_cannot_im
     assert d_obj <= h_obj * (1 + 1e-9), (d_obj, h_obj, default.info.message)
     # the bound stays honest: below the plan, and no proof is claimed by a stalled HiGHS
     assert default.bound <= d_obj + 1e-6 and default.status == "feasible"
-    assert "in its" in default.info.message and "location-allocation took the rest" in default.info.message
+    assert "in its" in default.info.message and "the heuristic took the rest" in default.info.message
 
 
 def test_a_highs_that_proves_the_optimum_in_its_probe_answers_as_before():
@@ -127,7 +127,7 @@ def test_ctrl_c_in_the_stage_after_a_stalled_probe_returns_the_plan_in_hand(tmp_
     r = json.loads(lines[-1][len("RESULT "):])
     assert (r["status"], r["termination"]) == ("feasible", "interrupted"), r
     # no round after the Ctrl-C: the stage stopped there, and the bound stage did not run its steps
-    assert r["calls"] == 2 and "location-allocation took the rest" in r["message"], r
+    assert r["calls"] == 2 and "the heuristic took the rest" in r["message"], r
     assert r["bound"] <= r["objective"] or np.isnan(r["bound"])
     # the plan is the stage's best so far (its first round improved on this map), not the plan it started from
     assert len(r["starts"]) == 1 and r["objective"] < r["starts"][0] * (1 - 1e-6), r

@@ -416,7 +416,7 @@ class TerritoryBuilt(BuiltModel):
         bound = info.bound if math.isfinite(info.bound) and info.bound <= res.objective + tol else math.nan
         did = (f"took the warm start {hres.objective:.6g} to {info.objective:.6g} (gap {info.gap:.1%})" if improved
                else "did not improve the warm start")
-        note = (f"{solver.name} {did} in its {probe:.1f}s probe; location-allocation took the rest "
+        note = (f"{solver.name} {did} in its {probe:.1f}s probe; the heuristic took the rest "
                 f"({time.perf_counter() - t1:.1f}s): {start.objective:.6g} -> {res.objective:.6g}")
         info = dataclasses.replace(
             info, status="feasible", objective=res.objective, bound=bound, gap=_gap(res.objective, bound),
