@@ -233,7 +233,7 @@ def _light_matrix_network(cls, outlet_ids: list, distributor_ids: list, region_i
     net.__dict__["outlet_region_index"] = np.fromiter((pos[r] for r in region_ids), dtype=np.intp, count=n)
     # two arrays, as the general path holds (costs() and distances() hand them out)
     net._costs, net._distances = cost, distances.copy() if distances is cost else distances
-    net._distances_given = True
+    net._costs_given = net._distances_given = True
     return net
 
 
@@ -301,6 +301,10 @@ def _drop_pending(d: dict, name: str) -> None:
             del d["_pending_frames"]
 
 
+#: replacing one of these attributes drops the arrays computed from them (:meth:`ChannelNetwork._forget_derived`)
+_DERIVED_FROM = frozenset({"regions", "outlets", "distributors", "cost_per_km", "road_graph", "road_weight"})
+
+
 class ChannelNetwork:
     """Regions, outlets, candidate distributors, adjacency and service costs.
 
@@ -341,15 +345,8 @@ class ChannelNetwork:
     road_weight : str
         Edge attribute holding the road length in **metres** (as osmnx writes it);
         distances are reported in km.
-
-    Notes
-    -----
-    **Units.** Every distance is in kilometres: haversine km for lon/lat (EPSG:4326)
-    geometry, projected coordinates converted from their CRS unit (metres for
-    EPSG:3857), road lengths from metres. ``max_distance`` and every other distance
-    setting is in km. Plain frames with ``lon``/``lat`` columns (degrees) become point
-    geometry in EPSG:4326.
     name : str, optional
+        A label for reports and scenario tables.
 
     Raises
     ------
@@ -358,6 +355,20 @@ class ChannelNetwork:
         outlets in unknown regions, geometry without a CRS, an empty input, a graph
         whose nodes do not match the regions. The message names the column, the
         offending ids, and the fix.
+
+    Notes
+    -----
+    **Units.** Every distance is in kilometres: haversine km for lon/lat (EPSG:4326)
+    geometry, projected coordinates converted from their CRS unit (metres for
+    EPSG:3857), road lengths from metres. ``max_distance`` and every other distance
+    setting is in km. Plain frames with ``lon``/``lat`` columns (degrees) become point
+    geometry in EPSG:4326.
+
+    **Changing the data.** Replace a frame or setting (``net.outlets = moved``,
+    ``net.cost_per_km = 3e-4``): the distances, costs, channel compatibility and region
+    index computed from the old ones are dropped and computed again when next asked.
+    Edits made in place inside a frame (``net.outlets.loc[...] = ...``) are not seen by
+    arrays computed before them; matrices given as ``costs=`` / ``distances=`` stay.
 
     Examples
     --------
@@ -400,7 +411,25 @@ class ChannelNetwork:
         self.graph = self._validate_graph(graph)
         self._costs = self._validate_matrix(costs, "costs") if costs is not None else None
         self._distances = self._validate_matrix(distances, "distances") if distances is not None else None
+        self._costs_given = costs is not None  # _costs also caches computed costs
         self._distances_given = distances is not None  # _distances also caches computed km
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _DERIVED_FROM:
+            self._forget_derived()
+        object.__setattr__(self, name, value)
+
+    def _forget_derived(self) -> None:
+        """Drop what was computed from the frames and settings (issue 13's review: after
+        ``net.outlets = moved`` a solve measured the old locations, and after a reordered frame
+        the cached region index put outlets in the wrong regions)."""
+        d = self.__dict__
+        for key in ("outlet_region_index", "compatibility"):
+            d.pop(key, None)
+        if "_distances" in d and not d.get("_distances_given", False):
+            d["_distances"] = None
+        if "_costs" in d and not d.get("_costs_given", False):
+            d["_costs"] = None
 
     def _settings(self, name, road_graph, road_weight, contiguity, cost_per_km) -> None:
         self.name = name
