@@ -234,14 +234,18 @@ def test_bound_is_valid_and_converges_to_the_master_lp(case):
     assert res.converged
     assert res.bound == pytest.approx(lp, abs=1e-6)
     # pricing only the territories the labelling fixing leaves: still valid, never below the full master
-    res = columns.column_bound(d, 30.0)
+    roots, columns.ROOTS = columns.ROOTS, True
+    try:
+        res = columns.column_bound(d, 30.0)
+    finally:
+        columns.ROOTS = roots
     assert res.converged
     assert lp - 1e-6 <= res.bound <= opt + 1e-6
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_maps(), st.floats(0.0, 0.05))
-def test_a_bound_stopped_early_is_still_valid(case, seconds):
+@given(_maps(), st.floats(0.0, 0.05), st.booleans())
+def test_a_bound_stopped_early_is_still_valid(case, seconds, roots):
     g, k, lo, hi = case
     g = nx.convert_node_labels_to_integers(g)
     d = _data(g, k, lo, hi)
@@ -249,7 +253,11 @@ def test_a_bound_stopped_early_is_still_valid(case, seconds):
     opt = _optimum(d.n, k, cols, edges)
     if not math.isfinite(opt):
         return
-    res = columns.column_bound(d, seconds)
+    before, columns.ROOTS = columns.ROOTS, roots
+    try:
+        res = columns.column_bound(d, seconds)
+    finally:
+        columns.ROOTS = before
     assert res.bound <= opt + 1e-6
 
 

@@ -24,16 +24,17 @@ valid lower bound at every round (Lasdon/Farley), also when column generation st
 Duals are smoothed (Wentges): pricing runs at ``alpha pi_best + (1 - alpha) pi_RMP``, from a first
 centre that spreads the incumbent's cut edges over the regions by load.
 
-Measured on Validi & Buchanan's counties (``column_bound`` alone, 150 s, 1 thread, seeded with the warm
-start plan, incumbent = optimum + 1, load 3.6-8; bound at 60 s / 150 s, CPU s): OK (opt 40) 28.5 / 32.1,
-52.8 CPU s; KS (32) 14.5 / 19.4, 54.2; AR (33) 22.5 / 27.7, 67.6; WV (23) 15.3 / 18.8, 109.9; NE (19)
-proven (18.05 > 18) at 62.9 s, 48.5 CPU s. The labelling MILP alone proves WV in 26.6 CPU s and NE in
-14.9 and ends at 120 s with OK 30.25, KS 24.43, AR 19.9. The pricing MIP (0.5-10 s each on these maps,
-1-3 re-solves for separator rows) is the cost; the master LP stayed at the seed plan's value on OK, KS and
-AR (degenerate) for 14-27 rounds. So the stage is off by default (:data:`STAGE`). Measured and kept: HiGHS
-presolve off in the pricing (1.2-2x faster per MIP on WV), one separator row per region of a stray
-component (WV at 60 s: master LP 34.2 against 35.4 with one row per component), artificial price 3 borders
-(WV at 50-60 s: master LP 26.4 against 65 with the largest region degree).
+Measured on Validi & Buchanan's counties (``column_bound`` alone with :data:`ROOTS` on, 150 s, 1 thread,
+seeded with the warm start plan, incumbent = optimum + 1, load 3.6-8; bound at 60 s / 150 s, CPU s): OK (opt
+40) 28.5 / 32.1, 52.8 CPU s; KS (32) 14.5 / 19.4, 54.2; AR (33) 22.5 / 27.7, 67.6; WV (23) 15.3 / 18.8, 109.9;
+NE (19) proven (18.05 > 18) at 62.9 s, 48.5 CPU s. The labelling MILP alone proves WV in 26.6 CPU s and NE in
+14.9 and ends at 120 s with OK 30.25, KS 24.43, AR 19.9. The pricing MIP (0.5-10 s each on these maps, 1-3
+re-solves for separator rows) is the cost; the master LP stayed at the seed plan's value on OK, KS and AR
+(degenerate) for 14-27 rounds. With :data:`ROOTS` off (now the default) the bound at 90 s rose on AR from 25.9
+to 30.8 and on WV from 15.3 to 21.4 (same process). So the stage is off by default (:data:`STAGE`). Measured
+and kept: HiGHS presolve off in the pricing (1.2-2x faster per MIP on WV), one separator row per region of a
+stray component (WV at 60 s: master LP 34.2 against 35.4 with one row per component), artificial price 3
+borders (WV at 50-60 s: master LP 26.4 against 65 with the largest region degree).
 """
 
 from __future__ import annotations
