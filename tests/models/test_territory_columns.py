@@ -263,7 +263,11 @@ def test_a_bound_stopped_early_is_still_valid(case, seconds, roots):
 
 @pytest.fixture
 def stage_on(monkeypatch):
-    monkeypatch.setattr(columns, "STAGE", True)
+    from channelopt.models.territories import search
+
+    # the module object the solve path reads (under --import-mode=importlib a doctest run of columns.py can
+    # leave another object under the same name in sys.modules)
+    monkeypatch.setattr(search.columns, "STAGE", True)
 
 
 def test_stage_proves_the_plan_where_the_rounded_bound_meets_it(stage_on):

@@ -421,8 +421,8 @@ def column_bound(d: TerritoryData, seconds: float, *, solver: Solver | None = No
     >>> net = co.ChannelNetwork.from_graph(g, ["pop"])
     >>> d = prepare(co.TerritoryDesign(k=2, objective="cut_edges", balance={"pop": (4, 4)}), net)
     >>> res = column_bound(d, 10.0)
-    >>> res.bound, res.converged
-    (2.0, True)
+    >>> round(res.bound, 6), res.converged, integral_bound(d, res.bound)
+    (2.0, True, 2.0)
     """
     t0 = time.perf_counter()
     solver = (solver or Solver("highs")).start_clock()
