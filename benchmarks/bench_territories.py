@@ -103,6 +103,10 @@ def paper_seconds(folder: Path) -> dict[str, float]:
 
 
 def districting(states, variants, time_limit, threads):
+    """Each variant at each thread count (``threads``: an int or a list; ``--threads 1 2`` runs the race of
+    ``Solver(threads=2)`` after the one-thread search, same process); a run's key is the variant, with
+    ``" t2"`` appended when several thread counts are compared."""
+    counts = [threads] if isinstance(threads, int) else list(threads)
     folder = benchdata()
     paper = paper_seconds(folder)
     rows = [
@@ -116,7 +120,8 @@ def districting(states, variants, time_limit, threads):
         net = co.ChannelNetwork.from_graph(graph, weight_attrs=["TOTPOP"])
         row = {"case": f"{r['state']} k={r['k']} n={r['n']}", "published": float(r["optimal_cut_edges"]),
                "paper": paper.get(r["state"], float("nan")), "runs": {}}
-        for variant in variants:
+        for variant, count in ((v, c) for v in variants for c in counts):
+            key = variant if len(counts) == 1 else f"{variant} t{count}"
             configure(variant)
             t0, c0 = time.perf_counter(), time.process_time()
             model = TerritoryDesign(k=int(r["k"]), objective="cut_edges",
@@ -124,7 +129,7 @@ def districting(states, variants, time_limit, threads):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    plan = model.solve(net, solver=co.Solver("highs", time_limit=time_limit, threads=threads))
+                    plan = model.solve(net, solver=co.Solver("highs", time_limit=time_limit, threads=count))
                 run = {"objective": plan.objective, "bound": plan.bound, "status": plan.status,
                        "contiguous": plan.metrics["contiguity_verified"], "build": plan.info.build_seconds}
             except co.exceptions.NoSolutionError:
@@ -133,8 +138,8 @@ def districting(states, variants, time_limit, threads):
             run["seconds"] = time.perf_counter() - t0
             run["cpu"] = time.process_time() - c0  # this process's CPU seconds: what the shared machine gave it
             run["load"] = os.getloadavg()[0]  # the machine is shared: the 1-minute load at the end of the run
-            row["runs"][variant] = run
-            print(f"  {r['state']} {variant}: {run['status']} objective {run['objective']} bound {run['bound']:.4g} "
+            row["runs"][key] = run
+            print(f"  {r['state']} {key}: {run['status']} objective {run['objective']} bound {run['bound']:.4g} "
                   f"in {run['seconds']:.1f}s, {run['cpu']:.1f} cpu, build {run['build']:.2f}s, load {run['load']:.1f}",
                   flush=True)
         out.append(row)
@@ -396,7 +401,9 @@ def main() -> None:
     ap.add_argument("--candidates", type=lambda v: None if v == "none" else int(v), nargs="*", default=[60])
     ap.add_argument("--time-limit", type=float, default=120.0)
     ap.add_argument("--china-seconds", type=float, default=290.0)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, nargs="*", default=[1],
+                    help="HiGHS threads; several (e.g. 1 2) compare them per state, variant by variant "
+                         "(threads >= 2 races HiGHS runs, see channelopt.solver.RACERS); other modes use the first")
     ap.add_argument("--counties", type=float, default=0.0, metavar="SECONDS",
                     help="also design 60 territories on the ~2,800-county synthetic network with this heuristic time")
     ap.add_argument("--china-limit", type=float, default=0.0, metavar="SECONDS",
@@ -409,6 +416,8 @@ def main() -> None:
     ap.add_argument("--ks", type=int, nargs="*", default=[2, 3])
     ap.add_argument("--tolerance", type=float, nargs="*", default=[0.005])
     args = ap.parse_args()
+    counts = args.threads or [1]
+    args.threads = counts[0]
     if args.synthetic:
         cases = [(n, k, tol) for n in args.sizes for k in args.ks for tol in args.tolerance]
         runs = synthetic(cases, args.time_limit, args.threads)
@@ -418,8 +427,8 @@ def main() -> None:
             print(f"{r['case']:36} {r['objective']:9.0f} {r['bound']:7.4g} {r['status']:>9} {r['seconds']:7.1f} "
                   f"{r['cpu']:7.1f}  {r['load']}")
     if args.states and not args.synthetic:
-        rows = districting(set(args.states), args.variants, args.time_limit, args.threads)
-        print_table(rows, args.variants)
+        rows = districting(set(args.states), args.variants, args.time_limit, counts)
+        print_table(rows, args.variants if len(counts) == 1 else [f"{v} t{c}" for v in args.variants for c in counts])
     if args.china_limit:
         china_limit(args.china_limit, threads=args.threads, seeds=args.seeds)
     if args.counties:

@@ -1,0 +1,171 @@
+"""``Solver(threads=2)``: two HiGHS runs race on one MIP (``channelopt.solver._run_race``).
+
+The instances are Validi & Buchanan's county maps (published optima, ``../shared/benchdata``).
+Every race is checked against the published optimum: a proven plan must reach it, and a bound
+(proven or not) must never pass it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+from networkx.readwrite import json_graph
+
+import channelopt as co
+from channelopt import solver as solver_module
+from channelopt.models.territories import TerritoryDesign
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def instance(benchdata, state: str):
+    folder = benchdata / "districting"
+    with open(folder / "optima_districting.csv", newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["state"] == state and r["contiguity"] == "contiguous")
+    with open(folder / row["graph_file"]) as fh:
+        graph = json_graph.adjacency_graph(json.load(fh))
+    net = co.ChannelNetwork.from_graph(graph, weight_attrs=["TOTPOP"])
+    model = TerritoryDesign(k=int(row["k"]), objective="cut_edges", balance={"TOTPOP": (int(row["L"]), int(row["U"]))})
+    return net, model, int(row["L"]), int(row["U"]), int(row["optimal_cut_edges"])
+
+
+def highs_threads_alive() -> int:
+    return sum(t.name == "channelopt-highs" and t.is_alive() for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("state", ["ME", "NM", "ID"])
+def test_race_on_the_labelling_milp_proves_the_published_optimum(benchdata, state):
+    # the MILP itself, cold (no heuristic, no planar stage): the race alone must prove it
+    net, model, _, _, optimum = instance(benchdata, state)
+    built = model.build(net)
+    info = co.Solver("highs", threads=2).solve(built.arrays)
+    assert "2 HiGHS runs raced" in info.message, info.message
+    assert info.status == "optimal", info
+    assert info.objective == pytest.approx(optimum, abs=1e-6)
+    assert info.bound == pytest.approx(optimum, abs=1e-6)
+    # the loser was stopped and waited for: no run goes on in the background
+    assert highs_threads_alive() == 0
+    assert not solver_module._abandoned_running()
+
+
+@pytest.mark.parametrize("state", ["ME", "NM"])
+def test_race_through_the_territory_solve_returns_a_checked_optimal_plan(benchdata, state):
+    net, model, lo, hi, optimum = instance(benchdata, state)
+    plan = model.solve(net, solver=co.Solver("highs", time_limit=120, threads=2))
+    assert "2 HiGHS runs raced" in plan.info.message, plan.info.message
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx(optimum, abs=1e-6)
+    assert plan.bound <= optimum + 1e-6
+    assert plan.metrics["cut_edges"] == optimum
+    assert plan.metrics["contiguity_verified"]
+    loads = plan.territories["TOTPOP"]
+    assert ((loads >= lo) & (loads <= hi)).all()
+
+
+def test_one_thread_does_not_race(benchdata):
+    net, model, _, _, optimum = instance(benchdata, "ME")
+    info = co.Solver("highs", threads=1).solve(model.build(net).arrays)
+    assert info.status == "optimal" and info.objective == pytest.approx(optimum, abs=1e-6)
+    assert "raced" not in info.message
+
+
+def test_a_time_limited_race_reports_a_valid_bound(benchdata):
+    # WV (optimum 23) is not proven in a few seconds: the bound is the better racer's, and still a bound
+    net, model, lo, hi, optimum = instance(benchdata, "WV")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        info = co.Solver("highs", threads=2, time_limit=4).solve(model.build(net).arrays)
+        plan = model.solve(net, solver=co.Solver("highs", threads=2, time_limit=8))
+    assert "2 HiGHS runs raced" in info.message, info.message
+    assert info.bound <= optimum + 1e-6  # cold, HiGHS may have no plan yet; its bound holds either way
+    assert "2 HiGHS runs raced" in plan.info.message, plan.info.message
+    assert plan.metrics["contiguity_verified"] and plan.objective >= optimum
+    assert plan.bound <= optimum + 1e-6
+    if plan.status != "optimal":
+        assert plan.bound < plan.objective
+        assert plan.gap == pytest.approx((plan.objective - plan.bound) / plan.objective)
+
+
+SIGINT_SCRIPT = textwrap.dedent('''
+    import csv, json, sys, time, warnings
+    import threading
+    from networkx.readwrite import json_graph
+    import channelopt as co
+    from channelopt import solver
+    from channelopt.models.territories import TerritoryDesign
+
+    folder, state = sys.argv[1], sys.argv[2]
+    row = next(r for r in csv.DictReader(open(folder + "/optima_districting.csv"))
+               if r["state"] == state and r["contiguity"] == "contiguous")
+    graph = json_graph.adjacency_graph(json.load(open(folder + "/" + row["graph_file"])))
+    net = co.ChannelNetwork.from_graph(graph, weight_attrs=["TOTPOP"])
+    race = solver._run_race
+    sizes = []
+
+    def watched(hs, *args, **kwargs):
+        # observe, do not change: say when the MILP's race starts, so the parent's SIGINT lands in it
+        sizes.append(len(hs))
+        if len(hs) > 1:
+            print("RACING", flush=True)
+        return race(hs, *args, **kwargs)
+
+    solver._run_race = watched
+    model = TerritoryDesign(k=int(row["k"]), objective="cut_edges", balance={"TOTPOP": (int(row["L"]), int(row["U"]))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = model.solve(net, solver=co.Solver("highs", threads=2))
+    ended = time.perf_counter()
+    loads = plan.territories["TOTPOP"]
+    print("RESULT " + json.dumps({
+        "status": plan.status, "termination": plan.info.termination, "objective": plan.objective,
+        "bound": plan.bound, "cut_edges": int(plan.metrics["cut_edges"]),
+        "contiguous": bool(plan.metrics["contiguity_verified"]),
+        "balanced": bool(((loads >= int(row["L"])) & (loads <= int(row["U"]))).all()),
+        "territories": int(plan.assignments["territory"].nunique()), "sizes": sizes,
+        "alive": sum(t.name == "channelopt-highs" and t.is_alive() for t in threading.enumerate()),
+        "message": plan.info.message}), flush=True)
+''')
+
+
+def test_ctrl_c_stops_both_racers_and_returns_the_best_plan(benchdata, tmp_path):
+    # KS (optimum 32) is far from proven without a limit: a real SIGINT during the race stops it
+    script = tmp_path / "race_sigint.py"
+    script.write_text(SIGINT_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, str(script), str(benchdata / "districting"), "KS"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in proc.stdout:
+            if line.startswith("RACING"):
+                break
+        else:
+            pytest.fail(f"no race started: {proc.stderr.read()[-2000:]}")
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)  # a guard against a hang, not a timing claim
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"Ctrl-C did not stop the race: {err[-2000:]}")
+    lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, err[-2000:]
+    r = json.loads(lines[-1][len("RESULT "):])
+    assert (r["status"], r["termination"]) == ("feasible", "interrupted"), r
+    assert 2 in r["sizes"], r
+    # both racers ended before the plan came back (none was left in the background)
+    assert r["alive"] == 0, r
+    # the plan keeps every rule, checked on the graph and with exact loads; the bound holds for KS
+    assert r["contiguous"] and r["balanced"] and r["territories"] == 4, r
+    assert r["cut_edges"] == pytest.approx(r["objective"]) and r["objective"] >= 32
+    assert r["bound"] <= 32 + 1e-6 or r["bound"] != r["bound"], r
