@@ -160,3 +160,66 @@ def test_every_node_and_child_bound_stays_below_the_milp_restricted_to_that_node
                 assert value <= best * (1 + 1e-9), (o, c, value, best)
                 checked += 1
     assert checked >= 10
+
+
+def test_the_bound_resumes_the_guides_root_steps_and_stays_below_the_milp():
+    # the location-allocation guide takes the root steps during the heuristic; the bound stage resumes them
+    # (same TerritoryData) and branches: every value stays below the MILP, and resuming never lowers it
+    from channelopt.models.territories.bounds import lagrangian_guide
+
+    for n, seed in ((16, 0), (16, 1), (20, 3)):
+        net = co.ChannelNetwork.from_graph(_planar(n, seed), ["pop", "size"])
+        d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.05}, contiguity=False), net)
+        opt = _balanced_pmedian(d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4, integer=True)
+        centres = lagrangian_guide(d, 1.02 * opt, 0.05)
+        assert len(set(centres)) == 4 and all(0 <= c < n for c in centres)
+        assert lagrangian_guide(d, 1.02 * opt, 0.0, new=True) is None  # the same centres again: not new
+        first = balanced_lagrangian_bound(d, 1.02 * opt, 0.2)
+        again = balanced_lagrangian_bound(d, 1.02 * opt, 5.0, branch=True)
+        assert first <= again <= opt * (1 + 1e-9), (seed, first, again, opt)
+
+
+def test_a_band_changed_in_place_gets_its_own_root_state():
+    # the cached root state is keyed on the band: after widening the band of the same object, a bound
+    # that reused the narrow band's multipliers and value would sit above the wide band's optimum
+    net = co.ChannelNetwork.from_graph(_planar(16, 1), ["pop", "size"])
+    d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.02}, contiguity=False), net)
+    a = d.loads[:, 0]
+    narrow = _balanced_pmedian(d.weights, d.dist, a, d.lower[0], d.upper[0], 4, integer=False)
+    assert balanced_lagrangian_bound(d, 1.1 * narrow, 5.0) > 0.99 * narrow  # converged near the narrow LP
+    mean = a.sum() / 4
+    d.lower, d.upper = np.array([0.5 * mean]), np.array([1.5 * mean])
+    wide = _balanced_pmedian(d.weights, d.dist, a, d.lower[0], d.upper[0], 4, integer=True)
+    assert wide < 0.99 * narrow  # the test means something: the narrow band's value is above this optimum
+    assert balanced_lagrangian_bound(d, 1.1 * wide, 5.0) <= wide * (1 + 1e-9)
+
+
+def test_the_guided_start_keeps_every_rule_and_never_replaces_a_better_plan():
+    from channelopt.models.territories import allocation
+    from channelopt.models.territories.diagnosis import heuristic_problem
+
+    g = _planar(40, 1)
+    net = co.ChannelNetwork.from_graph(g, ["pop", "size"])
+    model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05})
+    d = prepare(model, net)
+    pb = heuristic_problem(model, d)
+    solver = co.Solver("highs", threads=1).start_clock()
+    rng = np.random.default_rng(0)
+    label0, centres0 = np.zeros(d.n, dtype=int), [0, 1, 2, 3]
+    # a better plan in hand stays (a fresh TerritoryData: a centre set is guided once per map)
+    kept = allocation._guided(prepare(model, net), pb, (label0, centres0, -1.0), solver, 10.0, rng)
+    assert kept[2] == -1.0 and kept[0] is label0
+    label, centres, obj = allocation._guided(d, pb, (label0, centres0, np.inf), solver, 10.0, rng)
+    assert len(np.unique(label)) == 4 and sorted(np.unique(label).tolist()) == [0, 1, 2, 3]
+    a, total = d.loads[:, 0], d.loads[:, 0].sum()
+    ids = list(g.nodes)
+    for t in range(4):
+        members = np.flatnonzero(label == t)
+        assert 0.95 * total / 4 - 1e-9 <= a[members].sum() <= 1.05 * total / 4 + 1e-9
+        assert nx.is_connected(g.subgraph([ids[v] for v in members]))
+        assert centres[t] in members.tolist()
+    w = np.array([g.nodes[v]["pop"] for v in ids])
+    xy = np.array([[g.nodes[v]["x"], g.nodes[v]["y"]] for v in ids])
+    dist = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)) / 1000  # x/y in metres, cost per km
+    expected = sum(float(w[v] * dist[v, centres[label[v]]]) for v in range(d.n))
+    assert obj == pytest.approx(expected, rel=1e-6)

@@ -253,7 +253,8 @@ def test_the_bound_stage_runs_on_the_callers_solver_so_ctrl_c_stops_it():
     running.deadline.interrupt()
     try:
         assert np.isnan(pmedian_lp_bound(model, d, running, 60.0))
-        assert balanced_lagrangian_bound(d, upper, 60.0, iterations=500, solver=running) == one
+        # (a fresh TerritoryData: on ``d`` the steps resume from the 500 above, kept for the bound stage)
+        assert balanced_lagrangian_bound(prepare(model, net), upper, 60.0, iterations=500, solver=running) == one
         bound, how = valid_bound(model, d, upper, running, 60.0)
         assert how == "counting" and bound < one
     finally:

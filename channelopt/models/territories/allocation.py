@@ -275,6 +275,46 @@ def _recombine(d: TerritoryData, a: list[int], b: list[int], rng) -> list[int]:
     return out
 
 
+#: start location-allocation once from the centres the balanced Lagrangian opens most (:func:`_guided`), on
+#: maps of at most GUIDE_MAX_REGIONS regions, within GUIDE_SHARE of the rounds' time
+GUIDE = True
+GUIDE_MAX_REGIONS = 1000
+GUIDE_SHARE = 0.6
+#: of that time, the Lagrangian's root steps take at most this share (the rest: the assignment MIP rounds)
+GUIDE_STEPS_SHARE = 0.5
+
+
+def _guided(d: TerritoryData, pb: heur.Problem, best, solver: Solver, seconds: float, rng):
+    """``best``, or the plan location-allocation reaches from the Lagrangian's centres when that is better.
+
+    The root steps of :func:`.bounds.lagrangian_guide` run (on) here (the bound stage resumes them); their
+    ``k`` most open centres, when not tried before on this map, get an LP round and, where the assignment
+    MIP is small, the MIP rounds of :func:`polish`.
+    """
+    from .bounds import lagrangian_guide
+
+    deadline = time.perf_counter() + seconds
+    try:
+        centres = lagrangian_guide(d, best[2], seconds * GUIDE_STEPS_SHARE, solver, new=True)
+        if centres is None or solver.interrupted:
+            return best
+        out = _lp_round(d, pb, centres, solver, deadline, rng)
+        if out is None or not out[3]:
+            return best
+        got = out[:3]
+        if d.n * d.k <= GUIDE_MIP_PAIRS and not solver.interrupted:
+            got = polish(d, pb, got[0], got[1], solver, deadline - time.perf_counter())
+    except KeyboardInterrupt:
+        solver.deadline.interrupt()  # as in polish: the best plan so far comes back
+        return best
+    log.debug("territories: Lagrangian-guided location-allocation %.6g (best so far %.6g)", got[2], best[2])
+    return got if got[2] < best[2] - 1e-9 * max(1.0, abs(got[2])) else best
+
+
+#: the guided start's assignment MIP rounds run up to this many (region, territory) pairs
+GUIDE_MIP_PAIRS = 10_000
+
+
 def lp_polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver, seconds: float, seed: int = 0):
     """Location-allocation for large maps: LP assignment to fixed centres, rounding, contiguity repair, local search.
 
@@ -292,6 +332,8 @@ def lp_polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver
     deadline = time.perf_counter() + seconds
     rng = np.random.default_rng(seed)
     best = (np.asarray(label).copy(), list(centres), heur.objective_value(pb, label, centres))
+    if GUIDE and d.n <= GUIDE_MAX_REGIONS:
+        best = _guided(d, pb, best, solver, seconds * GUIDE_SHARE, rng)
     elite = [best]  # the best local optima, distinct centre sets, for recombination
     current = list(best[1])
     rounds = kicks = 0

@@ -7,6 +7,7 @@ import heapq
 import logging
 import math
 import time
+import weakref
 
 import numpy as np
 
@@ -19,7 +20,7 @@ log = logging.getLogger("channelopt.models")
 
 __all__ = [
     "combinatorial_bound", "pmedian_lp_bound", "pmedian_lagrangian_bound", "balanced_lagrangian_bound",
-    "valid_bound", "LP_BOUND_MAX_PAIRS",
+    "valid_bound", "lagrangian_guide", "LP_BOUND_MAX_PAIRS",
 ]
 
 #: the unrestricted p-median LP is solved for its bound up to this many (region, centre) pairs
@@ -38,6 +39,16 @@ BRANCHING = True
 #: multipliers for 125 s (load 4-6): 40 steps +0.35% above the root (184 nodes), 20 steps +0.42% (622),
 #: 10 steps +0.33% (930)
 NODE_STEPS = 20
+#: which centre a node branches on: "last" (the free centre its Lagrangian takes last, session 5) or
+#: "fractional" (the free centre its steps chose closest to half of the time, as an LP branches on the most
+#: fractional y). China, from the converged root, by CPU seconds (load 5-7): 15 s +0.260% / +0.306% above
+#: the root, 30 s +0.355% / +0.420% (last / fractional)
+BRANCH_RULE = "fractional"
+#: a node's first step size (Polyak's factor). From the root's multipliers, 20 / 60 steps on the closed child
+#: of china's first branch: 0.5 +444 / +4749, 0.2 +764 / +4491, 0.05 +108 / +2320
+NODE_THETA = 0.2
+#: the root steps count which centres open once the step size is at most this (the late steps, near the LP)
+GUIDE_THETA = 0.125
 #: bytes the branching's nodes may hold (n multipliers and n centre values each)
 NODE_MEMORY = 200e6
 
@@ -302,15 +313,113 @@ def balanced_lagrangian_bound(d: TerritoryData, upper: float, seconds: float, *,
     if p is None:
         return pmedian_lagrangian_bound(d, upper, seconds, solver=solver)
     deadline = time.perf_counter() + seconds
-    pr = _Pricing(d, p, near)
-    if pr.feasible.sum() < d.k:
-        return math.nan
-    lam = pr.lam0.copy() if lam0 is None else np.asarray(lam0, dtype=float).copy()
     out = {} if out is None else out
-    bound = _subgradient(pr, lam, upper, deadline, iterations, out, stop=solver)
+    if lam0 is None:
+        # resume the steps an earlier call on ``d`` made (the location-allocation guide's, in the heuristic)
+        st = _root(d, p, near)
+        pr = st["pr"]
+        if pr.feasible.sum() < d.k:
+            return math.nan
+        bound = _resume(st, upper, deadline, iterations, solver)
+        out["lam"] = st["lam"]
+    else:
+        pr = _Pricing(d, p, near)
+        if pr.feasible.sum() < d.k:
+            return math.nan
+        bound = _subgradient(pr, np.asarray(lam0, dtype=float).copy(), upper, deadline, iterations, out, stop=solver)
     if branch and BRANCHING and math.isfinite(bound) and math.isfinite(upper) and "lam" in out:
         bound = max(bound, _centre_branching(pr, out["lam"], bound, upper, deadline, stop=solver))
     return bound
+
+
+#: the root Lagrangian's steps per :class:`TerritoryData` (``id -> (weakref, state)``): the location-allocation
+#: guide (:func:`lagrangian_guide`) takes them during the heuristic and the bound stage resumes from where they
+#: stopped instead of starting again
+_ROOTS: dict[int, tuple] = {}
+
+
+def _root(d: TerritoryData, p: int, near: int | None) -> dict:
+    """The cached root state of ``d`` (its pricing, best ``lambda``, step size, centre counts), made if missing.
+
+    The key holds what the pricing reads (the band, ``k``, the arrays' identities), so a changed ``d`` never
+    reuses another's state."""
+    key = (p, near, d.k, d.lower.tobytes(), d.upper.tobytes(), id(d.dist), id(d.loads), id(d.weights))
+    hit = _ROOTS.get(id(d))
+    if hit is not None and hit[0]() is d and hit[1]["key"] == key:
+        return hit[1]
+    for i, (ref, _) in list(_ROOTS.items()):
+        if ref() is None:
+            del _ROOTS[i]
+    pr = _Pricing(d, p, near)
+    st = {"key": key, "pr": pr, "lam": pr.lam0.copy(), "theta": 2.0, "best": -math.inf,
+          "often": np.zeros(d.n), "counted": 0}
+    _ROOTS[id(d)] = (weakref.ref(d), st)
+    return st
+
+
+def _resume(st: dict, upper: float, deadline: float, iterations: int, stop: Solver | None) -> float:
+    """Subgradient steps from the state's best ``lambda`` and step size, until they converge or ``deadline``;
+    the state keeps the best. Returns the best value so far (valid for every plan, at any ``upper``)."""
+    if st["theta"] < 1e-4 and math.isfinite(st["best"]):
+        return st["best"]  # converged already
+    out: dict = {}
+    value = _subgradient(st["pr"], st["lam"].copy(), upper, deadline, iterations, out, stop=stop, theta=st["theta"])
+    if not math.isfinite(value):
+        return value
+    if "lam" in out and value >= st["best"]:
+        st["best"], st["lam"] = value, out["lam"]
+    st["theta"] = out.get("theta", st["theta"])
+    if "often" in out:
+        st["often"] = st["often"] + out["often"]
+        st["counted"] += int(out["often"].sum()) // st["pr"].k
+    return st["best"]
+
+
+def lagrangian_guide(d: TerritoryData, upper: float, seconds: float, solver: Solver | None = None,
+                     rng: np.random.Generator | None = None, new: bool = False) -> list[int] | None:
+    """``k`` centres the balanced Lagrangian opens most often, for location-allocation to start from; None
+    where the Lagrangian does not apply.
+
+    The steps (at most ``seconds``, resumed from earlier calls on ``d``, kept for the bound stage) tend to
+    the balanced p-median LP, whose centres are mostly whole (china, k=12, 5%: 8 of them at y > 0.85, the
+    rest of the territories spread over ~16 centres). The centres opened most often in the late steps
+    estimate ``y``; without ``rng`` the ``k`` largest, with it the whole ones plus a draw of the others by
+    ``y`` (another start each call). China: location-allocation from the 12 largest reached 5.72871e6 in
+    24 s, below the heuristic's 96 s plans (5.738e6-5.741e6). With ``new``, None when an earlier call on ``d``
+    returned the same centres (a short first call, e.g. the default path's 5 s warm start, does not use up
+    the guide: the set changes as the steps converge).
+    """
+    if d.centres is not None or d.dist is None or d.n < 2:
+        return None
+    p = _knapsack_attribute(d)
+    if p is None:
+        return None
+    st = _root(d, p, None)
+    if st["pr"].feasible.sum() < d.k:
+        return None
+    value = _resume(st, upper, time.perf_counter() + seconds, 3000, solver)
+    if not math.isfinite(value):
+        return None
+    k = d.k
+    y = st["often"] / max(st["counted"], 1)
+    if st["counted"] == 0:
+        phi = st["pr"].evaluate(st["lam"])
+        y = np.zeros(d.n)
+        y[np.argpartition(phi, k - 1)[:k]] = 1.0
+    if rng is None:
+        out = [int(c) for c in np.argsort(-y, kind="stable")[:k]]
+        seen = st.setdefault("returned", set())
+        if new and frozenset(out) in seen:
+            return None
+        seen.add(frozenset(out))
+        return out
+    whole = np.flatnonzero(y >= 0.99)[:k].tolist()
+    rest = np.setdiff1d(np.flatnonzero(y > 0), whole)
+    m = k - len(whole)
+    if m > len(rest):
+        return [int(c) for c in np.argsort(-y, kind="stable")[:k]]
+    pick = rng.choice(rest, size=m, replace=False, p=y[rest] / y[rest].sum()) if m > 0 else []
+    return [int(c) for c in [*whole, *pick]]
 
 
 def _value(lam_sum: float, phi: np.ndarray, k: int, opened: frozenset, closed: frozenset):
@@ -352,12 +461,16 @@ def _node(pr: _Pricing, lam: np.ndarray, opened: frozenset, closed: frozenset, u
     k = pr.k
     base = float(pr.lam0.mean()) if pr.lam0.mean() > 0 else 0.0
     scale = np.maximum(pr.lam0, 0.1 * base) / base if base > 0 else np.ones(pr.n)
-    best, best_lam, best_phi, pick, theta, stall = -math.inf, lam, None, None, 0.2, 0
+    best, best_lam, best_phi, pick, theta, stall = -math.inf, lam, None, None, NODE_THETA, 0
+    often = np.zeros(pr.n)  # how often each centre is chosen over the steps (its y in the LP, roughly)
+    done = 0
     for _ in range(steps):
         phi = pr.evaluate(lam)
         val, chosen = _value(float(lam.sum()), phi, k, opened, closed)
         if chosen is None:
             return math.inf, lam, None, None
+        often[chosen] += 1
+        done += 1
         if val > best:
             best, best_lam, best_phi, stall = val, lam.copy(), phi.copy(), 0
             free = np.array([c for c in chosen.tolist() if c not in opened], dtype=np.int64)
@@ -371,6 +484,14 @@ def _node(pr: _Pricing, lam: np.ndarray, opened: frozenset, closed: frozenset, u
         if norm < 1e-12 or val >= upper or time.perf_counter() > deadline or (stop is not None and stop.interrupted):
             break
         lam = lam + theta * max(upper - val, 1e-9) / norm * g
+    if BRANCH_RULE == "fractional" and pick is not None:
+        y = often / max(done, 1)
+        free = np.ones(pr.n, dtype=bool)
+        free[list(opened)] = False
+        free[list(closed)] = False
+        frac = np.flatnonzero(free & (y > 0) & (y < 1))
+        if len(frac):
+            pick = int(frac[np.argmin(np.abs(y[frac] - 0.5))])
     return best, best_lam, best_phi, pick
 
 
@@ -423,7 +544,7 @@ def _centre_branching(pr: _Pricing, lam: np.ndarray, root: float, upper: float, 
 
 
 def _subgradient(pr: _Pricing, lam: np.ndarray, upper: float, deadline: float, iterations: int,
-                 out: dict | None = None, stop: Solver | None = None) -> float:
+                 out: dict | None = None, stop: Solver | None = None, theta: float = 2.0) -> float:
     """Held-Karp subgradient steps from ``lam``, each region's step scaled by its typical cost.
 
     A step moves ``lambda_v`` in proportion to ``lam0_v`` (a member's typical cost, floored
@@ -435,12 +556,15 @@ def _subgradient(pr: _Pricing, lam: np.ndarray, upper: float, deadline: float, i
     k = pr.k
     base = float(pr.lam0.mean()) if SCALED and pr.lam0.mean() > 0 else 0.0
     scale = np.maximum(pr.lam0, 0.1 * base) / base if base > 0 else np.ones(pr.n)
-    best, theta, stall = -math.inf, 2.0, 0
+    best, stall = -math.inf, 0
+    often = np.zeros(pr.n)
     for _ in range(iterations):
         phi = pr.evaluate(lam)
         open_ = np.argpartition(phi, k - 1)[:k]
         if not np.isfinite(phi[open_]).all():
             return math.nan
+        if theta <= GUIDE_THETA:
+            often[open_] += 1  # late steps: how often each centre opens tends to its y in the LP
         val = float(lam.sum() + phi[open_].sum())
         if val > best + 1e-9 * max(1.0, abs(best)) or not math.isfinite(best):
             best, stall = val, 0
@@ -456,6 +580,8 @@ def _subgradient(pr: _Pricing, lam: np.ndarray, upper: float, deadline: float, i
             break
         gap = upper - val if math.isfinite(upper) else abs(val) + 1.0
         lam = lam + theta * max(gap, 1e-9) / norm * g
+    if out is not None:
+        out.update(theta=theta, often=often, best=best)
     return best
 
 
