@@ -223,3 +223,34 @@ def test_the_guided_start_keeps_every_rule_and_never_replaces_a_better_plan():
     dist = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)) / 1000  # x/y in metres, cost per km
     expected = sum(float(w[v] * dist[v, centres[label[v]]]) for v in range(d.n))
     assert obj == pytest.approx(expected, rel=1e-6)
+
+
+def test_centres_closed_by_reduced_cost_fixing_open_in_no_plan_below_the_upper_value():
+    # _fixed_closed: every centre it closes at a node, forced open there, leaves no plan below ``upper``
+    # (the scipy MILP with the node's centres and that one fixed)
+    from channelopt.models.territories.bounds import _fixed_closed, _knapsack_attribute, _node, _Pricing, _subgradient
+
+    # a wide band: the Lagrangian sits close to the MILP there, so fixing has little slack to hide a wrong rule
+    rng = np.random.default_rng(3)
+    checked = 0
+    for n, seed in ((14, 1), (16, 0)):
+        net = co.ChannelNetwork.from_graph(_planar(n, seed), ["pop", "size"])
+        d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.4}, contiguity=False), net)
+        args = (d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4)
+        opt = _balanced_pmedian(*args, integer=True)
+        pr = _Pricing(d, _knapsack_attribute(d))
+        out: dict = {}
+        _subgradient(pr, pr.lam0.copy(), 1.1 * opt, np.inf, 500, out)
+        for trial in range(4):
+            centres = rng.permutation(n)
+            opened, closed = (frozenset(), frozenset()) if trial == 0 else (
+                frozenset(centres[:1].tolist()), frozenset(centres[1:3].tolist()))
+            _, lam, phi, _ = _node(pr, out["lam"], opened, closed, 1.1 * opt, 20, np.inf, None)
+            if phi is None:
+                continue
+            upper = 1.03 * opt
+            for c in sorted(_fixed_closed(float(lam.sum()), phi, 4, opened, closed, upper)):
+                fixed = {**{x: 1 for x in opened}, **{x: 0 for x in closed}, c: 1}
+                assert _balanced_pmedian(*args, integer=True, fixed=fixed) >= upper * (1 - 1e-9), (opened, closed, c)
+                checked += 1
+    assert checked >= 5
