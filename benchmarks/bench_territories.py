@@ -22,7 +22,8 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``reach``: ``prev`` + roots and members fixed from path loads (Validi & Buchanan's L/U-fixing from every root);
 - ``single``: ``reach`` + one flow for all territories that cut edges block (their SCF);
 - ``extended``: ``reach`` + their extended objective (``z[e,j] >= x[u,j] - x[v,j]``, an edge costs ``sum_j z``);
-- ``new``: ``reach`` + single flow + extended objective (the default path);
+- ``new``: ``reach`` + single flow + extended objective + tail root-order rows + Z-fixing (the default path);
+- ``s5``: session 5's default: ``new`` with ``x[v,j] <= R[v,j]`` root-order rows and no Z-fixing;
 - ``floors``: ``new`` + the boundary floors as one row (``labelling.BOUNDARY = "total"``; not the default);
 - ``slots``: ``new`` + the floors as one row per territory, on a second block of cut variables;
 - ``cheap``: ``slots`` with the floors' sub-MIPs capped at 0.5 s each, 5 s in all;
@@ -51,6 +52,8 @@ _BOUNDARY_SECONDS = labelling.BOUNDARY_SECONDS
 
 _PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max", "reach": False,
          "flow": "slots", "boundary": None}
+#: this session's rows and fixings (the variants before ``new`` leave them out: they are the older paths)
+_NEW = {"minroot": "tail", "zfix": True}
 VARIANTS = {
     "old": {"build": "pulp", "symmetry": "explicit", "order": "index", "fixing": False, "cut": "max", "reach": False,
             "flow": "slots", "boundary": None},
@@ -62,12 +65,13 @@ VARIANTS = {
     "reach": {**_PREV, "reach": True},
     "single": {**_PREV, "reach": True, "flow": "single"},
     "extended": {**_PREV, "reach": True, "cut": "extended"},
-    "new": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
-    "floors": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "total"},
-    "slots": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots"},
-    "cheap": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots",
+    "new": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended"},
+    "floors": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "boundary": "total"},
+    "slots": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots"},
+    "cheap": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots",
               "boundary_seconds": (0.5, 5.0)},
-    "columns": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "columns": True},
+    "columns": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "columns": True},
+    "s5": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
 }
 
 
@@ -77,6 +81,7 @@ def configure(variant: str) -> None:
     labelling.SYMMETRY, labelling.ORDER, labelling.LOAD_FIXING = v["symmetry"], v["order"], v["fixing"]
     labelling.CUT_ROWS, labelling.REACH_FIXING, labelling.FLOW = v["cut"], v["reach"], v["flow"]
     labelling.BOUNDARY = v["boundary"]
+    labelling.MINROOT, labelling.Z_FIXING = v.get("minroot", "single"), v.get("zfix", False)
     labelling.BOUNDARY_SECONDS = v.get("boundary_seconds", _BOUNDARY_SECONDS)
     columns.STAGE = v.get("columns", False)
 

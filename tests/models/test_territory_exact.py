@@ -147,13 +147,16 @@ def test_boundary_floor_on_a_path():
     assert (b[~root_ok] == 0).all()
 
 
+_S = {"MINROOT": "tail", "Z_FIXING": True}
 SWITCHES = [
-    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": False, "BOUNDARY": None},
-    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": True, "BOUNDARY": None},
-    {"FLOW": "single", "CUT_ROWS": "max", "REACH_FIXING": True, "BOUNDARY": None},
-    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": None},
-    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": "slots"},
-    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": "total"},
+    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": False, "BOUNDARY": None, **_S},
+    {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": True, "BOUNDARY": None, **_S},
+    {"FLOW": "single", "CUT_ROWS": "max", "REACH_FIXING": True, "BOUNDARY": None, **_S},
+    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": None, **_S},
+    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": None, "MINROOT": "single",
+     "Z_FIXING": False},
+    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": "slots", **_S},
+    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": "total", **_S},
 ]
 
 
@@ -240,3 +243,32 @@ def test_boundary_floor_keeps_to_its_share_of_the_clock():
     assert unlimited[0, 0] == 1.0 and unlimited.sum() == 16.0
     short = co.Solver("highs", time_limit=0.2).start_clock()
     assert (labelling.boundary_floor(d, order, root_ok, member_ok, solver=short) == 0).all()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                              HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), n=st.integers(7, 9), k=st.integers(2, 3), tol=st.sampled_from([0.1, 0.3, 0.6]))
+def test_every_contiguous_balanced_partition_is_a_solution_of_the_built_model(switches, seed, n, k, tol):
+    # each contiguous balanced partition, labelled as the symmetry rows label it (slots by their first region in
+    # load order), with x fixed to it: the built model (all fixings, root-order and cut rows, flow) must be
+    # feasible and price it at its cut edges -- no fixing or row may cut off a plan, optimal or not
+    g = planar(n, seed)
+    lo, hi = window(g, k, tol)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    parts = list(itertools.islice(partitions(g, k, lo, hi), 12))
+    for switch in (SWITCHES[3], SWITCHES[4]):
+        for name, value in switch.items():
+            setattr(labelling, name, value)
+        for lab in parts:
+            built = TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}).build(net)
+            x, order = built.state["x"], built.state["order"]
+            slot = canonical(lab, order)
+            other = np.ones((n, k), dtype=bool)
+            other[np.arange(n), slot] = False
+            ap = built.arrays
+            # tighten only: a member's x is raised to 1 (infeasible if the fixing set it to 0), the rest lowered to 0
+            ap.set_bounds(x[np.arange(n), slot], lower=1.0)
+            ap.set_bounds(x.index[other.reshape(-1)], upper=0.0)
+            info = co.Solver("highs").solve(ap)
+            assert info.status == "optimal", (switch, lab.tolist(), slot.tolist())
+            assert info.objective == pytest.approx(sum(lab[u] != lab[v] for u, v in g.edges)), (switch, lab.tolist())

@@ -20,6 +20,21 @@ Still open after about 150 CPU seconds: OK 45/30.6 (optimum 40), KS 36/22.4 (32)
 light to be a territory alone, 24.6 vs 25.1 and 8.9 vs 11.3; HiGHS ``mip_heuristic_effort``
 0.01 instead of 0.05, 26.5 and 11.5.
 
+Fixings against Validi & Buchanan's (their table 14 counts; ours from :func:`symmetric_fixing`): root
+pairs (region, slot) left open, ours / theirs (n k less their L-, U_R- and diagonal fixings): OK 30 / ~18,
+KS 20 / ~13, WV 16 / ~14, NE 10 / ~10; members fixed to 0 beyond the diagonal: OK 81 (their U_X 87, which
+also counts lower bounds), KS 5 (11), NE 5 (8); z fixed (:data:`Z_FIXING`): OK 251 (their 250), KS 34 (34),
+WV 15 (14). Their order puts last a large set B whose pieces are lighter than a territory (a 60 s max-B
+MIP: OK |B| = 64, KS 95); a greedy B (lightest first, 57 and 87) left more roots open on KS (32) and IA
+(54) than load order, so load order stays. Per-root floors are near additive: the least joint boundary of
+the three forced slots is 35 on OK against 9 + 10 + 15, 28 on KS (slots 1, 2) against 14 + 14.
+
+Tail rows (:data:`MINROOT`) and Z-fixing, measured with the optimum given as a cutoff (HiGHS 1.16, 1
+thread, load 7-12, before/after side by side): WV proven in 15.2 CPU s / 2,691 nodes against 22.1 /
+4,147 (x[v,j] <= R[v,j], no Z-fixing); NE 9.7 against 10.1; OK 55.6 CPU s / 4,284 nodes against 73.6 /
+5,670; bound after 2,500 nodes OK 30.6 against 29.8. The LP bound is unchanged (OK 20.22, KS 12.07);
+the root bound after cuts barely moves (OK 24.0 against 24.2, KS 15.1 against 15.4).
+
 Boundary floors (:data:`BOUNDARY`, :func:`boundary_floor`; off by default): a territory rooted at
 ``p`` is a balanced region set holding ``p``, so its cut edges are at least the least boundary
 of such a set. With the floors complete the LP bound rises from 7.09 to 16.5 on WV (optimum
@@ -56,6 +71,13 @@ LOAD_FIXING = True
 #: "variation" with half the rows). Measured: variation alone solved ME/NM/ID 1.0-1.6x slower than max
 #: with the per-slot flow; extended with the single flow is the pair that pays (module docstring)
 CUT_ROWS = "extended"
+#: root-order rows ``x[v,j] <= R[v,j]`` ("single") or the tail sums ``sum_{t>=j} x[v,t] <= R[v,j]`` ("tail": a
+#: region in any slot from ``j`` on comes no earlier than ``j``'s root; the rows of Faenza & Kaibel's extended
+#: formulation of the partitioning orbitope that Validi & Buchanan use, O(n k^2) nonzeros)
+MINROOT = "tail"
+#: with the extended cut rows, fix ``z[e,j]`` from the bounds of ``x`` (Validi & Buchanan's Z-fixing) and drop
+#: the rows it makes redundant
+Z_FIXING = True
 #: with contiguity, fix roots and members from path loads (:func:`reach_fixing`)
 REACH_FIXING = True
 #: contiguity rows of the symmetric cut-edge model: "slots" (one flow per slot, 2 m k arcs) or
@@ -124,33 +146,11 @@ def reach_fixing(d: TerritoryData, order: np.ndarray, root_ok: np.ndarray) -> tu
     -------
     root_ok, member_ok : bool arrays (n, k), by position.
     """
-    from scipy.sparse.csgraph import dijkstra
-
     n, k = root_ok.shape
     root_ok = root_ok.copy()
     loads = d.loads[order]
     usable = [p for p in range(loads.shape[1]) if (loads[:, p] >= 0).all()]
-    reach = np.zeros((n, n), dtype=bool)  # reach[p, q]: q may share a territory rooted at p
-    mats = path_loads(d, order)
-    if not mats:
-        # no upper bound to measure paths against: reach is the piece of the graph after p
-        pos = np.empty(n, dtype=np.int64)
-        pos[order] = np.arange(n)
-        e = pos[np.asarray(d.edges, dtype=np.int64).reshape(-1, 2)]
-        from scipy.sparse import csr_matrix
-
-        mats = [(None, csr_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
-                                  shape=(n, n)), 0.0)]
-    for s in range(n):
-        ok = np.ones(n - s, dtype=bool)
-        for p, mat, eps in mats:
-            dist = dijkstra(mat[s:, s:], indices=0)
-            if p is None:
-                ok &= np.isfinite(dist)
-            else:
-                tol = 1e-9 * max(1.0, d.upper[p]) + n * eps
-                ok &= dist + loads[s, p] <= d.upper[p] + tol
-        reach[s, s:] = ok
+    reach = reach_sets(d, order)
     for p in usable:
         if d.lower[p] > 0:
             total = reach.astype(float) @ loads[:, p]
@@ -174,6 +174,40 @@ def reach_fixing(d: TerritoryData, order: np.ndarray, root_ok: np.ndarray) -> tu
             root_ok[q + 1:, j] = False
         if (root_ok == before).all():
             return root_ok, member_ok
+
+
+def reach_sets(d: TerritoryData, order: np.ndarray) -> np.ndarray:
+    """By position: ``reach[p, q]`` when ``q`` may share a contiguous territory whose first position is ``p``.
+
+    ``q >= p`` and some path from ``p`` to ``q`` through positions ``>= p`` has a load (both
+    ends included) within the upper bound of every capped attribute with loads >= 0.
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    n = d.n
+    loads = d.loads[order]
+    reach = np.zeros((n, n), dtype=bool)
+    mats = path_loads(d, order)
+    if not mats:
+        # no upper bound to measure paths against: reach is the piece of the graph after p
+        pos = np.empty(n, dtype=np.int64)
+        pos[order] = np.arange(n)
+        e = pos[np.asarray(d.edges, dtype=np.int64).reshape(-1, 2)]
+        from scipy.sparse import csr_matrix
+
+        mats = [(None, csr_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
+                                  shape=(n, n)), 0.0)]
+    for s in range(n):
+        ok = np.ones(n - s, dtype=bool)
+        for p, mat, eps in mats:
+            dist = dijkstra(mat[s:, s:], indices=0)
+            if p is None:
+                ok &= np.isfinite(dist)
+            else:
+                tol = 1e-9 * max(1.0, d.upper[p]) + n * eps
+                ok &= dist + loads[s, p] <= d.upper[p] + tol
+        reach[s, s:] = ok
+    return reach
 
 
 def symmetric_fixing(d: TerritoryData, contiguity: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -395,7 +429,7 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
             if symmetry == "explicit":
                 _explicit_root_order(ap, x[order], r[order])
             else:
-                _cumulative_root_order(ap, x[order], r[order])
+                _cumulative_root_order(ap, x[order], r[order], up[order] > 0)
         state["r"] = r
     for p in range(len(d.attrs)):
         a = np.repeat(d.loads[:, p], k)
@@ -429,9 +463,17 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
         elif CUT_ROWS == "extended":
             # Validi & Buchanan's extended objective: z[e,j] >= x[u,j] - x[v,j] and the edge costs sum_j z[e,j]
             # (one z is 1 on a cut edge); fractional labels pay half their total variation
-            z = ap.add_vars("cutvar", (m, k), upper=1.0)
-            ap.add_rows("cutlink", np.r_[rows, rows, rows], np.r_[z[e, j], x[u, j], x[v, j]],
-                        np.r_[ones, -ones, ones], sense=">=", rhs=0.0, n_rows=m * k)
+            z_up, z_lo = np.ones(m * k), np.zeros(m * k)
+            if Z_FIXING:
+                # their Z-fixing: z[e,j] = 0 where u cannot be in j or v must be, = 1 where u must and v cannot
+                z_up[(up[u, j] == 0) | (lo[v, j] == 1)] = 0.0
+                z_lo[(lo[u, j] == 1) & (up[v, j] == 0)] = 1.0
+            z = ap.add_vars("cutvar", (m, k), lower=z_lo.reshape(m, k), upper=z_up.reshape(m, k))
+            live = z_up > 0  # a row whose z is fixed at 0 always holds
+            nl = int(live.sum())
+            ap.add_rows("cutlink", np.r_[np.arange(nl), np.arange(nl), np.arange(nl)],
+                        np.r_[z[e[live], j[live]], x[u[live], j[live]], x[v[live], j[live]]],
+                        np.r_[np.ones(nl), -np.ones(nl), np.ones(nl)], sense=">=", rhs=0.0, n_rows=nl)
             # y_e = sum_j z[e,j] carries the cost and is the cut indicator the single flow reads
             ap.add_rows("cutsum", np.r_[np.arange(m), e], np.r_[y.index, z[e, j]], np.r_[np.ones(m), -ones],
                         sense="==", rhs=0.0, n_rows=m)
@@ -483,11 +525,13 @@ def _explicit_root_order(ap: ArrayProblem, x, r) -> None:
                     rhs=0.0, n_rows=count)
 
 
-def _cumulative_root_order(ap: ArrayProblem, x, r) -> None:
+def _cumulative_root_order(ap: ArrayProblem, x, r, x_live: np.ndarray | None = None) -> None:
     """The same rows through running sums ``R[v,j] = sum_{u<=v} r[u,j]``: O(n k) rows of <= 3 nonzeros.
 
-    ``R[v,j] = R[v-1,j] + r[v,j]``; no member below the root: ``x[v,j] <= R[v,j]``;
-    roots in slot order: ``R[v,j+1] <= R[v-1,j]``.
+    ``R[v,j] = R[v-1,j] + r[v,j]``; no member below the root: ``x[v,j] <= R[v,j]``, or with
+    :data:`MINROOT` "tail" no member of a later slot either, ``sum_{t>=j} x[v,t] <= R[v,j]``;
+    roots in slot order: ``R[v,j+1] <= R[v-1,j]``. ``x_live`` (by position) drops the columns
+    fixed at zero from the tail sums.
     """
     n, k = x.shape
     big_r = ap.add_vars("R", (n, k), upper=1.0)
@@ -498,10 +542,23 @@ def _cumulative_root_order(ap: ArrayProblem, x, r) -> None:
                 np.r_[np.ones(n * k), -np.ones(n * k), -np.ones(int(prev.sum()))], sense="==", rhs=0.0,
                 n_rows=n * k)
     keep = v >= j
+    if MINROOT == "tail":
+        keep &= j > 0  # slot 0: every region is in some slot, so its R is 1 from the first position on
     vk, jk = v[keep], j[keep]
     mk = len(vk)
-    ap.add_rows("minroot", np.r_[np.arange(mk), np.arange(mk)], np.r_[x[vk, jk], big_r[vk, jk]],
-                np.r_[np.ones(mk), -np.ones(mk)], sense="<=", rhs=0.0, n_rows=mk)
+    if MINROOT == "tail":
+        # row i: sum_{t >= jk[i]} x[vk[i], t] - R[vk[i], jk[i]] <= 0, without the columns fixed at zero
+        span = k - jk
+        rows = np.repeat(np.arange(mk), span)
+        t = jk[rows] + (np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span))
+        cols = x[vk[rows], t]
+        live = np.ones(len(cols), dtype=bool) if x_live is None else x_live[vk[rows], t]
+        ap.add_rows("minroot", np.r_[rows[live], np.arange(mk)], np.r_[cols[live], big_r[vk, jk]],
+                    np.r_[np.ones(int(live.sum())), -np.ones(mk)], sense="<=", rhs=0.0, n_rows=mk)
+        ap.set_bounds(big_r[np.arange(n), 0], lower=1.0)
+    else:
+        ap.add_rows("minroot", np.r_[np.arange(mk), np.arange(mk)], np.r_[x[vk, jk], big_r[vk, jk]],
+                    np.r_[np.ones(mk), -np.ones(mk)], sense="<=", rhs=0.0, n_rows=mk)
     if k > 1:
         ap.set_bounds(big_r[0, 1:], upper=0.0)
         vo, jo = np.divmod(np.arange((n - 1) * (k - 1)), k - 1)
