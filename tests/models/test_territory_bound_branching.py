@@ -254,3 +254,59 @@ def test_centres_closed_by_reduced_cost_fixing_open_in_no_plan_below_the_upper_v
                 assert _balanced_pmedian(*args, integer=True, fixed=fixed) >= upper * (1 - 1e-9), (opened, closed, c)
                 checked += 1
     assert checked >= 5
+
+
+def test_the_dives_tree_goes_on_in_the_bound_stage_and_stays_below_the_milp():
+    # lagrangian_dives steps nodes during the heuristic and keeps them; the bound stage's branching goes on
+    # from them: the bound stays below the MILP and, where the LP leaves a gap, rises above it on some maps
+    from channelopt.models.territories.bounds import _ROOTS, lagrangian_dives, lagrangian_guide
+
+    lifted = 0
+    for n, seed in ((16, 0), (16, 1), (20, 1), (20, 3), (20, 4)):
+        net = co.ChannelNetwork.from_graph(_planar(n, seed), ["pop", "size"])
+        d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.05}, contiguity=False), net)
+        args = (d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4)
+        opt, lp = _balanced_pmedian(*args, integer=True), _balanced_pmedian(*args, integer=False)
+        assert lagrangian_dives(d, 1.02 * opt, 1.0, lambda c: None) is False  # no converged root yet
+        lagrangian_guide(d, 1.02 * opt, 10.0)
+        seen = []
+        assert lagrangian_dives(d, 1.02 * opt, 1.0, seen.append) is True
+        assert seen and all(len(set(c)) == 4 for c in seen)
+        stepped = _ROOTS[id(d)][1]["tree"]["nodes"]
+        bound = balanced_lagrangian_bound(d, 1.01 * opt, 2.0, branch=True)
+        assert _ROOTS[id(d)][1]["tree"]["nodes"] >= stepped  # the same tree, gone on
+        assert bound <= opt * (1 + 1e-9), (seed, bound, opt)
+        lifted += bound > lp * (1 + 1e-3)
+    assert lifted >= 2
+
+
+def test_the_dives_keep_every_rule_and_never_replace_a_better_plan():
+    from channelopt.models.territories import allocation
+    from channelopt.models.territories.bounds import lagrangian_guide
+    from channelopt.models.territories.diagnosis import heuristic_problem
+
+    g = _planar(40, 1)
+    net = co.ChannelNetwork.from_graph(g, ["pop", "size"])
+    model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05})
+    solver = co.Solver("highs", threads=1).start_clock()
+    rng = np.random.default_rng(0)
+    label0, centres0 = np.zeros(40, dtype=int), [0, 1, 2, 3]
+    d = prepare(model, net)
+    pb = heuristic_problem(model, d)
+    lagrangian_guide(d, np.inf, 10.0)
+    kept = allocation._dives(d, pb, (label0, centres0, -1.0), solver, 3.0, rng)
+    assert kept[2] == -1.0 and kept[0] is label0
+    d = prepare(model, net)
+    lagrangian_guide(d, np.inf, 10.0)
+    label, centres, obj = allocation._dives(d, pb, (label0, centres0, 1e12), solver, 6.0, rng)
+    assert obj < 1e12
+    a, total, ids = d.loads[:, 0], d.loads[:, 0].sum(), list(g.nodes)
+    assert sorted(np.unique(label).tolist()) == [0, 1, 2, 3]
+    for t in range(4):
+        members = np.flatnonzero(label == t)
+        assert 0.95 * total / 4 - 1e-9 <= a[members].sum() <= 1.05 * total / 4 + 1e-9
+        assert nx.is_connected(g.subgraph([ids[v] for v in members]))
+    w = np.array([g.nodes[v]["pop"] for v in ids])
+    xy = np.array([[g.nodes[v]["x"], g.nodes[v]["y"]] for v in ids])
+    dist = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)) / 1000  # x/y in metres, cost per km
+    assert obj == pytest.approx(sum(float(w[v] * dist[v, centres[label[v]]]) for v in range(40)), rel=1e-6)

@@ -313,6 +313,44 @@ def _guided(d: TerritoryData, pb: heur.Problem, best, solver: Solver, seconds: f
 
 #: the guided start's assignment MIP rounds run up to this many (region, territory) pairs
 GUIDE_MIP_PAIRS = 10_000
+#: share of each call's time left after the guided start for the Lagrangian dives (:func:`_dives`; 0: none)
+DIVE_SHARE = 0.5
+
+
+def _dives(d: TerritoryData, pb: heur.Problem, best, solver: Solver, seconds: float, rng):
+    """``best``, or a better plan from an LP round at the centres of a node of the branching on centres.
+
+    :func:`.bounds.lagrangian_dives` steps the nodes (kept for the bound stage, which goes on from them);
+    each new centre set gets one LP round (:func:`_lp_round`), and the best of them, when better than
+    ``best``, the assignment MIP rounds of :func:`polish` where the MIP is small.
+    """
+    from .bounds import lagrangian_dives
+
+    deadline = time.perf_counter() + seconds
+    tried: set = set()
+    found = [best]
+
+    def visit(centres):
+        key = frozenset(centres)
+        if key in tried or time.perf_counter() > deadline - seconds / 3:
+            return
+        tried.add(key)
+        out = _lp_round(d, pb, centres, solver, deadline, rng)
+        if out is not None and out[3] and out[2] < found[0][2] - 1e-9 * max(1.0, abs(out[2])):
+            found[0] = out[:3]
+
+    try:
+        # the dives keep a third of the time for the MIP rounds of a better plan
+        if not lagrangian_dives(d, best[2], seconds * 2 / 3, visit, solver) or found[0] is best:
+            return best
+        got = found[0]
+        if d.n * d.k <= GUIDE_MIP_PAIRS and not solver.interrupted:
+            got = polish(d, pb, got[0], got[1], solver, deadline - time.perf_counter())
+    except KeyboardInterrupt:
+        solver.deadline.interrupt()
+        return found[0]
+    log.debug("territories: Lagrangian dives %d centre sets, %.6g (best so far %.6g)", len(tried), got[2], best[2])
+    return got if got[2] < best[2] else best
 
 
 def lp_polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver, seconds: float, seed: int = 0):
@@ -334,6 +372,8 @@ def lp_polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver
     best = (np.asarray(label).copy(), list(centres), heur.objective_value(pb, label, centres))
     if GUIDE and d.n <= GUIDE_MAX_REGIONS:
         best = _guided(d, pb, best, solver, seconds * GUIDE_SHARE, rng)
+        if DIVE_SHARE and not solver.interrupted:
+            best = _dives(d, pb, best, solver, DIVE_SHARE * (deadline - time.perf_counter()), rng)
     elite = [best]  # the best local optima, distinct centre sets, for recombination
     current = list(best[1])
     rounds = kicks = 0

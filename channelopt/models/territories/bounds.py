@@ -20,7 +20,7 @@ log = logging.getLogger("channelopt.models")
 
 __all__ = [
     "combinatorial_bound", "pmedian_lp_bound", "pmedian_lagrangian_bound", "balanced_lagrangian_bound",
-    "valid_bound", "lagrangian_guide", "LP_BOUND_MAX_PAIRS",
+    "valid_bound", "lagrangian_guide", "lagrangian_dives", "LP_BOUND_MAX_PAIRS",
 ]
 
 #: the unrestricted p-median LP is solved for its bound up to this many (region, centre) pairs
@@ -332,8 +332,29 @@ def balanced_lagrangian_bound(d: TerritoryData, upper: float, seconds: float, *,
             return math.nan
         bound = _subgradient(pr, np.asarray(lam0, dtype=float).copy(), upper, deadline, iterations, out, stop=solver)
     if branch and BRANCHING and math.isfinite(bound) and math.isfinite(upper) and "lam" in out:
-        bound = max(bound, _centre_branching(pr, out["lam"], bound, upper, deadline, stop=solver))
+        # the dives' tree (lagrangian_dives, in the heuristic) goes on here; it grew from the converged root
+        tree = st.setdefault("tree", {}) if lam0 is None and st["theta"] < 1e-4 else None
+        bound = max(bound, _centre_branching(pr, out["lam"], bound, upper, deadline, stop=solver, tree=tree))
     return bound
+
+
+def lagrangian_dives(d: TerritoryData, upper: float, seconds: float, visit, solver: Solver | None = None) -> bool:
+    """Branching on centres for at most ``seconds``, ``visit(centres)`` at each node stepped (a Lagrangian
+    heuristic: location-allocation from each node's centres); False when the root has not converged yet.
+
+    The nodes are kept on ``d``'s root state, so the bound stage's branching
+    (:func:`balanced_lagrangian_bound` with ``branch``) goes on from them: the time spent here also
+    raises the bound. Runs only once :func:`lagrangian_guide`'s root steps have converged.
+    """
+    p = _knapsack_attribute(d)
+    if d.centres is not None or d.dist is None or p is None or not math.isfinite(upper) or not BRANCHING:
+        return False
+    st = _root(d, p, None)
+    if st["theta"] >= 1e-4 or not math.isfinite(st["best"]):
+        return False
+    _centre_branching(st["pr"], st["lam"], st["best"], upper, time.perf_counter() + seconds, stop=solver,
+                      tree=st.setdefault("tree", {}), visit=visit)
+    return True
 
 
 #: the root Lagrangian's steps per :class:`TerritoryData` (``id -> (weakref, state)``): the location-allocation
@@ -520,7 +541,7 @@ def _fixed_closed(lam_sum: float, phi: np.ndarray, k: int, opened: frozenset, cl
 
 
 def _centre_branching(pr: _Pricing, lam: np.ndarray, root: float, upper: float, deadline: float,
-                      stop: Solver | None = None) -> float:
+                      stop: Solver | None = None, tree: dict | None = None, visit=None) -> float:
     """Best-first branching on centres (open / closed), the Lagrangian at each node, until ``deadline``.
 
     The balanced p-median LP (which the root Lagrangian tends to) opens many centres a little
@@ -531,16 +552,26 @@ def _centre_branching(pr: _Pricing, lam: np.ndarray, root: float, upper: float, 
     keeps at least its parent's value (its plans are among the parent's); nodes whose bound
     reaches ``upper`` (a plan's objective) hold no better plan and are dropped. Returns the
     smallest bound of the nodes left (``upper`` when none is left), never below ``root``.
+
+    ``tree`` (a dict) keeps the nodes between calls: a later call goes on from them (a lower ``upper``
+    only drops more of them). ``visit(centres)`` is called with each stepped node's chosen centres
+    (the Lagrangian heuristic's dives, :func:`lagrangian_dives`).
     """
     # heap entries: (bound, tie, opened, closed, lambda to start from, phi and pick once stepped, or None)
-    heap: list = [(root, 0, frozenset(), frozenset(), lam, None)]
-    count, nodes = 1, 0
+    tree = {} if tree is None else tree
+    if "heap" not in tree:
+        tree.update(heap=[(root, 0, frozenset(), frozenset(), lam, None)], count=1, nodes=0)
+    heap, count, nodes = tree["heap"], tree["count"], tree["nodes"]
     cap = max(100, int(NODE_MEMORY / (16 * pr.n)))  # each stepped node holds lambda and phi
     while heap and time.perf_counter() < deadline and not (stop is not None and stop.interrupted):
         val, _, opened, closed, lam_p, done = heap[0]
         if done is None:
             v, lam_b, phi_b, pick = _node(pr, lam_p, opened, closed, upper, NODE_STEPS, deadline, stop)
             nodes += 1
+            if visit is not None and phi_b is not None:
+                chosen = _value(float(lam_b.sum()), phi_b, pr.k, opened, closed)[1]
+                if chosen is not None:
+                    visit([int(c) for c in chosen])
             v = max(v, val)
             if v >= upper:
                 heapq.heappop(heap)  # no plan better than ``upper`` in this node
@@ -564,6 +595,7 @@ def _centre_branching(pr: _Pricing, lam: np.ndarray, root: float, upper: float, 
             if v < upper:
                 heapq.heappush(heap, (v, count, *child, lam_p, None))
                 count += 1
+    tree["count"], tree["nodes"] = count, nodes
     log.debug("territories: centre branching %d nodes stepped, %d left, bound %.6g (root %.6g)", nodes, len(heap),
               heap[0][0] if heap else upper, root)
     return max(root, min(heap[0][0], upper)) if heap else max(root, upper)
