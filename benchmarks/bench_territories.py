@@ -352,23 +352,28 @@ def china_limit(seconds: float = 120.0, threads: int = 1, seeds=(0,)) -> list[di
     Rows, per seed, one after the other in one process: the default (exact, heuristic_seconds=5) and the
     heuristic-plus-bound mode with 80% of the limit for the heuristic, each new and as in session 4
     ("old": no HiGHS probe, ``search.PROBE_SHARE = None``, one location-allocation pass,
-    ``search.CYCLES = False``, no branching on centres in the bound stage, ``bounds.BRANCHING = False``).
+    ``search.CYCLES = False``, no branching on centres in the bound stage, ``bounds.BRANCHING = False``, no
+    Lagrangian-guided location-allocation or dives, ``allocation.GUIDE = False``).
     Each plan's bound is valid for the full problem.
     """
-    from channelopt.models.territories import bounds, search
+    from channelopt.models.territories import allocation, bounds, search
 
     net = co.datasets.load_example("china")
-    now = search.PROBE_SHARE, search.CYCLES, bounds.BRANCHING
+    switches = ((search, "PROBE_SHARE", None), (search, "CYCLES", False), (bounds, "BRANCHING", False),
+                (allocation, "GUIDE", False), (bounds, "BRANCH_RULE", "last"), (bounds, "NODE_FIXING", False))
+    now = [getattr(m, name) for m, name, _ in switches]
     rows = []
     for seed in seeds:
         for method, hs, old in (("exact", 5.0, False), ("exact", 5.0, True), ("heuristic", 0.8 * seconds, False),
                                 ("heuristic", 0.8 * seconds, True)):
-            search.PROBE_SHARE, search.CYCLES, bounds.BRANCHING = (None, False, False) if old else now
+            for (m, name, before), value in zip(switches, now):
+                setattr(m, name, before if old else value)
             try:
                 rows.append(_china_limit_row(net, seconds, threads, method, hs, " old (session 4)" if old else " new",
                                              seed))
             finally:
-                search.PROBE_SHARE, search.CYCLES, bounds.BRANCHING = now
+                for (m, name, _), value in zip(switches, now):
+                    setattr(m, name, value)
     return rows
 
 

@@ -310,3 +310,19 @@ def test_the_dives_keep_every_rule_and_never_replace_a_better_plan():
     xy = np.array([[g.nodes[v]["x"], g.nodes[v]["y"]] for v in ids])
     dist = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)) / 1000  # x/y in metres, cost per km
     assert obj == pytest.approx(sum(float(w[v] * dist[v, centres[label[v]]]) for v in range(40)), rel=1e-6)
+
+
+def test_an_emptied_tree_bounds_a_later_solve_by_the_value_it_was_pruned_against():
+    # the kept tree empties when every node reaches the plan's value u; a later call with a higher plan
+    # value (another solve of the same model) must not report that higher value as the bound
+    from channelopt.models.territories.bounds import _ROOTS
+
+    net = co.ChannelNetwork.from_graph(_planar(16, 0), ["pop", "size"])
+    d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.05}, contiguity=False), net)
+    opt = _balanced_pmedian(d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4, integer=True)
+    root = balanced_lagrangian_bound(d, opt, 10.0)
+    low = root * 1.0005  # below the optimum: no plan there, so the branching soon drops every node
+    assert low < opt
+    assert balanced_lagrangian_bound(d, low, 5.0, branch=True) == pytest.approx(low)
+    assert _ROOTS[id(d)][1]["tree"]["heap"] == []
+    assert balanced_lagrangian_bound(d, 2 * opt, 5.0, branch=True) <= opt * (1 + 1e-9)

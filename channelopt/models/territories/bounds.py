@@ -562,6 +562,9 @@ def _centre_branching(pr: _Pricing, lam: np.ndarray, root: float, upper: float, 
     if "heap" not in tree:
         tree.update(heap=[(root, 0, frozenset(), frozenset(), lam, None)], count=1, nodes=0)
     heap, count, nodes = tree["heap"], tree["count"], tree["nodes"]
+    # the lowest plan value any call pruned against: an emptied tree proves no plan below it, not below a
+    # higher ``upper`` of a later call (another solve of the same model with less time)
+    upper = tree["upper"] = min(upper, tree.get("upper", math.inf))
     cap = max(100, int(NODE_MEMORY / (16 * pr.n)))  # each stepped node holds lambda and phi
     while heap and time.perf_counter() < deadline and not (stop is not None and stop.interrupted):
         val, _, opened, closed, lam_p, done = heap[0]
