@@ -29,6 +29,8 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``cheap``: ``slots`` with the floors' sub-MIPs capped at 0.5 s each, 5 s in all;
 - ``columns``: ``new`` + the set-partitioning bound by column generation as a stage before the MILP
   (``columns.STAGE``, ``STAGE_SHARE`` of the time; not the default).
+- ``seeds`` (with ``--threads 2`` or more only): ``new`` with the HiGHS racers differing by ``random_seed``
+  alone; ``new`` at two threads gives the second racer the boundary floors as one row (``search.RACE_FLOORS``).
 """
 
 from __future__ import annotations
@@ -45,10 +47,11 @@ from pathlib import Path
 from networkx.readwrite import json_graph
 
 import channelopt as co
-from channelopt.models.territories import TerritoryDesign, columns, labelling
+from channelopt.models.territories import TerritoryDesign, columns, labelling, search
 
 ROOT = Path(__file__).resolve().parents[1]
 _BOUNDARY_SECONDS = labelling.BOUNDARY_SECONDS
+_RACE_FLOORS = search.RACE_FLOORS
 
 _PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max", "reach": False,
          "flow": "slots", "boundary": None}
@@ -72,6 +75,9 @@ VARIANTS = {
               "boundary_seconds": (0.5, 5.0)},
     "columns": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "columns": True},
     "s5": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
+    # threads >= 2 only: the racers differ by random_seed alone (no boundary-floor row for the second)
+    "seeds": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "race_floors": None,
+              "race_only": True},
 }
 
 
@@ -83,6 +89,7 @@ def configure(variant: str) -> None:
     labelling.BOUNDARY = v["boundary"]
     labelling.MINROOT, labelling.Z_FIXING = v.get("minroot", "single"), v.get("zfix", False)
     labelling.BOUNDARY_SECONDS = v.get("boundary_seconds", _BOUNDARY_SECONDS)
+    search.RACE_FLOORS = v.get("race_floors", _RACE_FLOORS)
     columns.STAGE = v.get("columns", False)
 
 
@@ -125,7 +132,8 @@ def districting(states, variants, time_limit, threads):
         net = co.ChannelNetwork.from_graph(graph, weight_attrs=["TOTPOP"])
         row = {"case": f"{r['state']} k={r['k']} n={r['n']}", "published": float(r["optimal_cut_edges"]),
                "paper": paper.get(r["state"], float("nan")), "runs": {}}
-        for variant, count in ((v, c) for v in variants for c in counts):
+        for variant, count in ((v, c) for v in variants for c in counts
+                               if c >= 2 or not VARIANTS[v].get("race_only")):
             key = variant if len(counts) == 1 else f"{variant} t{count}"
             configure(variant)
             t0, c0 = time.perf_counter(), time.process_time()
@@ -438,7 +446,8 @@ def main() -> None:
                   f"{r['cpu']:7.1f}  {r['load']}")
     if args.states and not args.synthetic:
         rows = districting(set(args.states), args.variants, args.time_limit, counts)
-        print_table(rows, args.variants if len(counts) == 1 else [f"{v} t{c}" for v in args.variants for c in counts])
+        print_table(rows, args.variants if len(counts) == 1 else [
+            f"{v} t{c}" for v in args.variants for c in counts if c >= 2 or not VARIANTS[v].get("race_only")])
     if args.china_limit:
         china_limit(args.china_limit, threads=args.threads, seeds=args.seeds)
     if args.counties:

@@ -43,7 +43,8 @@ What may remain over the limit (the documented constant):
 Ctrl-C
 ------
 HiGHS runs in a worker thread while the calling thread waits, so SIGINT reaches
-Python: the solve is cancelled (``cancelSolve``), the best plan so far comes back
+Python: the solve is cancelled (``cancelSolve``; every racer of a ``threads >= 2``
+race, see :func:`_run_race`), the best plan so far comes back
 with termination ``"interrupted"`` (status ``"feasible"``), and no re-solve or later
 stage starts (:attr:`Deadline.interrupted`). A CBC subprocess gets SIGINT and writes
 its incumbent. :meth:`BuiltModel.solve` raises ``KeyboardInterrupt`` when no plan
@@ -140,7 +141,7 @@ class Deadline:
     """
 
     def __init__(self, seconds: float | None, start: float | None = None, *, parent: Deadline | None = None,
-                 capped: bool = True):
+                 capped: bool = True, stop=None):
         self.seconds = None if seconds is None else float(seconds)
         self.start = time.perf_counter() if start is None else float(start)
         self.end = None if seconds is None else self.start + float(seconds)
@@ -148,6 +149,9 @@ class Deadline:
         #: whether the parent's end bounds this clock too (an interrupt always reaches both)
         self.capped = capped
         self._interrupted = False
+        #: a callable saying this clock's work is no longer wanted (a race's racer that was told to stop):
+        #: it then reads as interrupted, and its parents do not
+        self.stop = stop
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
@@ -174,7 +178,8 @@ class Deadline:
     @property
     def interrupted(self) -> bool:
         """Ctrl-C arrived during this solve (or a parent's, or any solve inside the outermost one)."""
-        return _CTRL_C.is_set() or any(d._interrupted for d in self._chain())
+        return (_CTRL_C.is_set() or any(d._interrupted for d in self._chain())
+                or any(d.stop is not None and d.stop() for d in self._chain()))
 
     def interrupt(self) -> None:
         for d in self._chain():
@@ -287,7 +292,12 @@ class Solver:
         Relative optimality gap at which the solver may stop and call the plan optimal.
         The default proves optimality (up to an absolute gap of 1e-6).
     threads : int, optional
-        Threads the solver may use.
+        Threads the solver may use. With HiGHS, ``threads >= 2`` on a MIP starts
+        ``min(threads, RACERS)`` searches of the same problem at once, each with its own
+        ``random_seed`` (HiGHS's own branch and bound keeps about one core busy): they
+        hand each other their plans, the first proof (or one's plan meeting another's
+        bound) stops them all, and the bound reported is the best of theirs. CBC gets
+        ``-threads``.
     msg : bool, default False
         Show the solver log.
     options : mapping, optional
@@ -314,6 +324,8 @@ class Solver:
     msg: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
     _deadline: Deadline | None = field(default=None, repr=False, compare=False)
+    #: the problem's ``race_cuts`` during one call (see :func:`_racers`)
+    _race_cuts: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         name = str(self.name).lower()
@@ -409,6 +421,9 @@ class Solver:
         if isinstance(problem, ArrayProblem):
             arrays = problem.arrays()
             start = problem.start_vector(warm_start)
+            cuts = getattr(problem, "race_cuts", None)
+            if cuts is not None and self.name == "highs":
+                self = dataclasses.replace(self, _race_cuts=cuts)  # noqa: PLW0642
         else:
             arrays = to_arrays(problem)
             start = None
@@ -759,7 +774,8 @@ def _scaling(a: LpArrays) -> tuple[np.ndarray, float]:
 
 
 _SCHEDULER_LOCK = threading.Lock()
-_scheduler_threads: list[int | None] = [None]
+#: the ``threads`` each thread's HiGHS scheduler was sized for (HiGHS 1.16 keeps one per calling thread)
+_SCHEDULERS = threading.local()
 
 
 def _highs_options(h, settings: Solver, a: LpArrays, limit: float | None) -> None:
@@ -797,21 +813,26 @@ def _option(h, key: str):
 
 
 def _reset_scheduler_if_threads_changed(threads: int | None) -> None:
-    """HiGHS keeps one global thread scheduler per process, sized by the first solve.
+    """HiGHS keeps one thread scheduler per calling thread, sized by that thread's first solve.
 
     Measured with highspy 1.16: ``Solver(threads=1)`` then ``Solver(threads=2)`` in one
-    process fails with "kNotset" unless the scheduler is reset in between.
+    process fails with "kNotset" unless the scheduler is reset in between. The record is
+    per thread (HiGHS's ``HighsTaskExecutor`` handle is ``thread_local``): a race's second
+    racer solves sub-problems with one thread in its own thread (:func:`_racers`), and a
+    process-wide record then left the main thread's two-thread scheduler in place for a
+    later ``threads=1`` solve, which HiGHS refused (status "error").
     """
     import highspy
 
     with _SCHEDULER_LOCK:
-        if _scheduler_threads[0] != threads:
-            if _scheduler_threads[0] is not None or threads is not None:
+        current = getattr(_SCHEDULERS, "threads", None)
+        if current != threads:
+            if current is not None or threads is not None:
                 # never under a run left in the background (it was told to stop)
                 for _, worker in [x for x in _ABANDONED if x[1].is_alive()]:
                     worker.join()
                 highspy.Highs.resetGlobalScheduler(True)
-            _scheduler_threads[0] = threads
+            _SCHEDULERS.threads = threads
 
 
 #: seconds past HiGHS's own time limit before channelopt tells it to stop
@@ -828,6 +849,9 @@ READ_BACK_MAX_SHARE = 0.25
 #: seconds per million nonzeros to load a model into the solver; a call with less time left than that is
 #: not made (measured on the china capacitated MIP, 1.64M nonzeros, load 8-10: 1.0-1.2 s)
 LOAD_SECONDS_PER_MNZ = 0.6
+#: seconds a race waits for a racer told to stop while it is still in its step before the run (the boundary
+#: floors' sub-MIPs see the stop between and, through their clock, inside their runs), before leaving it
+PREPARE_WAIT = 3.0
 #: HiGHS objects whose runs were abandoned (kept alive until their worker threads end)
 _ABANDONED: list = []
 
@@ -919,6 +943,7 @@ class _Incumbent:
         self.bound = math.nan
         self.board = board
         self.fed = 0  # how many plans this run took from the board
+        self.given = None  # the objective of the last one
 
     def attach(self, h) -> None:
         h.cbMipImprovingSolution.subscribe(self._improving)
@@ -944,8 +969,11 @@ class _Incumbent:
         best = board.best
         if best is None or (self.best is not None and not board.better(best[1], self.best[1])):
             return
+        if self.given is not None and not board.better(best[1], self.given):
+            return  # handed over already (HiGHS 1.16 does not report a taken plan as improving)
         if e.data_in.setSolution(best[0]) == _highs_ok():
             self.fed += 1
+            self.given = best[1]
 
 
 class _Board:
@@ -1010,7 +1038,7 @@ def _run_interruptible(h, deadline: Deadline, limit: float | None):
     return statuses[0], interrupted, abandoned[0]
 
 
-def _run_race(hs: list, deadline: Deadline, limit: float | None, settled=None):
+def _run_race(hs: list, deadline: Deadline, limit: float | None, settled=None, prepare=None):
     """Every ``h.run()`` of ``hs`` in a worker thread of its own, watched as :func:`_run_interruptible` watches one.
 
     Ctrl-C, the watchdog and ``CANCEL_WAIT`` act on every run still going. ``settled``
@@ -1020,18 +1048,24 @@ def _run_race(hs: list, deadline: Deadline, limit: float | None, settled=None):
     to stop (``_channelopt_lost``) and, like any run, left to end in the background if
     they do not within ``CANCEL_WAIT``.
 
+    ``prepare`` (one callable or ``None`` per run) is called in the run's thread before it; the run
+    then gets HiGHS time limit what is left of ``limit``, and does not start if it was told to stop.
+
     Returns ``(run statuses, interrupted, abandoned flags)``, one status and flag per run
-    (``None`` for a run left in the background).
+    (``None`` for a run left in the background or never started).
     """
     presses, stopped_at = 0, None
     notify = threading.Event()
     results: list[dict[str, Any]] = [{} for _ in hs]
-    workers = [_Run(h, result, notify) for h, result in zip(hs, results)]
+    prepare = prepare or [None] * len(hs)
+    began = time.perf_counter()
+    workers = [_Run(h, result, notify, step, None if limit is None else began + limit)
+               for h, result, step in zip(hs, results, prepare)]
     for h in hs:
         h.HandleUserInterrupt = True
         h._channelopt_watchdog = False
         h._channelopt_lost = False
-    began = time.perf_counter()
+        h._channelopt_stopped = False
     cancel_at = None if limit is None else began + limit + HIGHS_GRACE
     # Ctrl-C while a thread starts would raise out of start() with runs going on unwatched
     # (and abort the process at exit): hold SIGINT until the wait loop below is in place. The
@@ -1055,6 +1089,7 @@ def _run_race(hs: list, deadline: Deadline, limit: float | None, settled=None):
 
     def stop(which: list[int]) -> float:
         for i in which:
+            hs[i]._channelopt_stopped = True  # (a run still in its prepare step then never starts)
             hs[i].cancelSolve()
             hs[i].setOptionValue("time_limit", 0.0)
         return time.perf_counter()
@@ -1090,6 +1125,10 @@ def _run_race(hs: list, deadline: Deadline, limit: float | None, settled=None):
                 raise
             log.warning("Ctrl-C: stopping the solver; the best plan so far is kept")
         now = time.perf_counter()
+        if stopped_at is None and deadline.interrupted:
+            # Ctrl-C caught by another thread's wait (a run inside a racer's prepare step sees no
+            # KeyboardInterrupt), or the race no longer needs this run (its clock's stop)
+            stopped_at = stop(going())
         if stopped_at is None and settled is not None and settled([not w.is_alive() for w in workers]):
             alive = going()
             for i in alive:
@@ -1101,7 +1140,8 @@ def _run_race(hs: list, deadline: Deadline, limit: float | None, settled=None):
             for i in going():
                 hs[i]._channelopt_watchdog = True  # its "interrupt" is then the time limit, not Ctrl-C
             stopped_at = stop(going())
-        if stopped_at is not None and now - stopped_at >= CANCEL_WAIT and going():
+        if stopped_at is not None and going() and now - stopped_at >= (
+                CANCEL_WAIT if any(workers[i].running for i in going()) else PREPARE_WAIT):
             log.warning("HiGHS did not stop within %.1fs; leaving that run to end in the background", CANCEL_WAIT)
             gone = [w.is_alive() for w in workers]
             abandon(going())
@@ -1166,13 +1206,28 @@ class _Run:
     releases the thread's own lock), and the run would go on unwatched.
     """
 
-    def __init__(self, h, result: dict, notify: threading.Event | None = None):
+    def __init__(self, h, result: dict, notify: threading.Event | None = None, prepare=None,
+                 end: float | None = None):
         self.done = threading.Event()
         self.notify = notify  # set too when the run ends (a race waits on one Event for all its runs)
+        self.prepare, self.end = prepare, end  # a step before the run, and when the run's limit ends
+        self.running = prepare is None  # False while the step before the run goes on
         self.thread = threading.Thread(target=self._target, args=(h, result), name="channelopt-highs", daemon=True)
 
     def _target(self, h, result: dict) -> None:
         try:
+            if self.prepare is not None:
+                try:
+                    self.prepare()
+                except Exception as exc:  # the run goes on without it
+                    log.warning("HiGHS race: the second run's extra rows failed (%r); it runs without them", exc)
+                # sub-solves in that step may have sized this thread's HiGHS scheduler for their own threads
+                type(h).resetThreadScheduler(False)
+                if getattr(h, "_channelopt_stopped", False):
+                    return
+                if self.end is not None:
+                    h.setOptionValue("time_limit", max(_MIN_CALL, self.end - time.perf_counter()))
+                self.running = True
             result["status"] = h.run()  # highspy releases the GIL inside
             # as highspy's own solve thread does: release this thread's HiGHS scheduler before the
             # thread ends (without it, a process exit after a Ctrl-C'd run could abort in C++)
@@ -1228,6 +1283,14 @@ def _load(h, lp, a: LpArrays, start: np.ndarray | None) -> bool:
 
     if h.passModel(lp) == highspy.HighsStatus.kError:
         return False
+    _set_start(h, a, start)
+    return True
+
+
+def _set_start(h, a: LpArrays, start: np.ndarray | None) -> None:
+    """Hand HiGHS the (partial) MIP start ``start`` (NaN: unset)."""
+    import highspy
+
     if start is not None and a.is_mip:
         # HiGHS completes the unset entries of a partial start by a sub-MIP.
         if np.isnan(start).any():
@@ -1238,7 +1301,6 @@ def _load(h, lp, a: LpArrays, start: np.ndarray | None) -> bool:
             sol.col_value = start.tolist()
             sol.value_valid = True
             h.setSolution(sol)
-    return True
 
 
 def _race_size(settings: Solver, a: LpArrays) -> int:
@@ -1250,8 +1312,17 @@ def _race_size(settings: Solver, a: LpArrays) -> int:
 
 def _racers(h, settings: Solver, a: LpArrays, lp, start, size: int, limit: float | None):
     """``h`` and ``size - 1`` more HiGHS objects on the same model and start, each with its own
-    ``random_seed``; a board shares their plans. Returns ``(racers, incumbents, limit)``, with the
-    time limit renewed after the extra loads (they are charged to the call)."""
+    ``random_seed``; a board shares their plans. Returns ``(racers, incumbents, limit, prepare)``,
+    with the time limit renewed after the extra loads (they are charged to the call).
+
+    ``settings._race_cuts`` (an array problem's ``race_cuts``) is a callable that, given a
+    :class:`Solver` on the solve's clock that reads as interrupted once the race no longer needs
+    the second racer, returns rows valid for every plan of the problem (``(indptr, indices, data, row_lower, row_upper,
+    zero_cols)``, CSR over the problem's columns; ``zero_cols``: columns that are 0 in every
+    plan), or ``None``. The second racer calls it in its own thread before its run and searches
+    with those rows: its plans are plans of the problem, and its bound holds for the problem
+    because the rows cut off none of its plans. ``prepare`` holds that step, one entry per racer.
+    """
     import highspy
 
     board = _Board(a.maximize)
@@ -1267,6 +1338,12 @@ def _racers(h, settings: Solver, a: LpArrays, lp, start, size: int, limit: float
             break
         racers.append(other)
         incumbents.append(_Incumbent(board))
+    prepare: list = [None] * len(racers)
+    if len(racers) > 1 and settings._race_cuts is not None:
+        second = racers[1]
+        clock = Deadline(None, parent=settings.deadline, stop=lambda: getattr(second, "_channelopt_stopped", False))
+        sub = dataclasses.replace(settings, _deadline=clock, _race_cuts=None)
+        prepare[1] = functools.partial(_add_race_cuts, second, settings._race_cuts, sub, a, start)
     if len(racers) > 1:
         for racer in racers:
             racer.setOptionValue("threads", per)
@@ -1276,7 +1353,30 @@ def _racers(h, settings: Solver, a: LpArrays, lp, start, size: int, limit: float
                 racer.setOptionValue("time_limit", float(limit))
         log.info("HiGHS: %d runs race on the MIP (random_seed %s, %d thread(s) each)", len(racers),
                  [int(_option(r, "random_seed")) for r in racers], per)
-    return racers, incumbents, limit
+    return racers, incumbents, limit, prepare
+
+
+def _add_race_cuts(h, make, solver: Solver, a: LpArrays, start: np.ndarray | None) -> None:
+    """Add the rows ``make(solver)`` returns (see :func:`_racers`) to ``h``, before its run, and hand it
+    the start again (measured: after ``addRows`` HiGHS 1.16 no longer had the start set before)."""
+    import highspy
+
+    cuts = make(solver)
+    if cuts is None:
+        return
+    indptr, indices, data, lower, upper, zero = cuts
+    inf = highspy.kHighsInf
+    if len(lower):
+        h.addRows(len(lower), np.where(np.isinf(lower), -inf, lower), np.where(np.isinf(upper), inf, upper),
+                  len(data), np.asarray(indptr[:-1], dtype=np.int32), np.asarray(indices, dtype=np.int32),
+                  np.asarray(data, dtype=float))
+    if len(zero):
+        zero = np.asarray(zero, dtype=np.int32)
+        h.changeColsBounds(len(zero), zero, np.zeros(len(zero)), np.zeros(len(zero)))
+    _set_start(h, a, start)
+    h._channelopt_cuts = (len(lower), len(zero))
+    log.info("HiGHS race: the second run searches with %d more row(s) and %d column(s) fixed at 0",
+             len(lower), len(zero))
 
 
 def _closed(objective: float, bound: float, maximize: bool, abs_gap: float, rel_gap: float) -> bool:
@@ -1309,14 +1409,15 @@ def _settled(racers: list, incumbents: list, a: LpArrays, settings: Solver):
     return settled
 
 
-def _race_pick(racers: list, incumbents: list, gone: list[bool], maximize: bool) -> tuple[int, str]:
+def _race_pick(racers: list, incumbents: list, ran: list[bool], maximize: bool) -> tuple[int, str]:
     """The racer whose result is read back: the first with a verdict of its own, else the one with the best
-    plan (racers left in the background are read only when no other remains). Returns ``(index, note)``."""
+    plan, among the racers whose run ended (``ran``; one never started still shows its start as a solution).
+    Returns ``(index, note)``; the first racer when none ended (left in the background, read from callbacks)."""
     import highspy
 
     ms = highspy.HighsModelStatus
     verdicts = (ms.kOptimal, ms.kInfeasible, ms.kUnbounded, ms.kUnboundedOrInfeasible)
-    done = [i for i, g in enumerate(gone) if not g]
+    done = [i for i, r in enumerate(ran) if r]
     if not done:
         return 0, f"{len(racers)} HiGHS runs raced"
     pick = next((i for i in done if racers[i].getModelStatus() in verdicts
@@ -1332,17 +1433,23 @@ def _race_pick(racers: list, incumbents: list, gone: list[bool], maximize: bool)
                     board.best, pick = (None, value), i
     fed = sum(inc.fed for inc in incumbents)
     seeds = [int(_option(r, "random_seed")) for r in racers]
-    note = (f"{len(racers)} HiGHS runs raced (random_seed {seeds}); the plan is from random_seed {seeds[pick]}"
+    cuts = [(i, r._channelopt_cuts) for i, r in enumerate(racers) if getattr(r, "_channelopt_cuts", None)]
+    note = (f"{len(racers)} HiGHS runs raced (random_seed {seeds}"
+            + "".join(f"; the one with {s} also with {m} row(s) and {z} column(s) at 0 valid for every plan"
+                      for i, (m, z) in cuts for s in [seeds[i]])
+            + f"); the plan is from random_seed {seeds[pick]}"
             + (f"; {fed} plan(s) passed between them" if fed else ""))
     return pick, note
 
 
-def _race_bound(racers: list, incumbents: list, gone: list[bool], maximize: bool, objective: float) -> float:
-    """The best dual bound over the racers (scaled units; callbacks' for runs left in the background),
-    never past ``objective``, the plan's (a bound of the same problem cannot be; rounding can)."""
+def _race_bound(racers: list, incumbents: list, gone: list[bool], ran: list[bool], maximize: bool,
+                objective: float) -> float:
+    """The best dual bound over the racers (scaled units; callbacks' for runs left in the background, none
+    from a run that never ran), never past ``objective``, the plan's (a bound of the same problem cannot be;
+    rounding can)."""
     bounds = []
-    for racer, incumbent, g in zip(racers, incumbents, gone):
-        bounds.append(incumbent.bound if g else float(racer.getInfo().mip_dual_bound))
+    for racer, incumbent, g, r in zip(racers, incumbents, gone, ran):
+        bounds.append(incumbent.bound if g else float(racer.getInfo().mip_dual_bound) if r else math.nan)
     bounds = [b for b in bounds if math.isfinite(b)]
     if not bounds:
         return math.nan
@@ -1413,7 +1520,7 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
         # HiGHS gets what is left now, less what reading its plan back will take.
         limit = _highs_time_limit(settings._call_limit(), len(a.data))
         h.setOptionValue("time_limit", float(limit))
-    racers, incumbents = [h], [_Incumbent()]
+    racers, incumbents, prepare = [h], [_Incumbent()], None
     run_status, interrupted, abandoned, sliced = None, False, False, False
     # a HiGHS time limit of the caller's own must be watched from a worker thread
     inline = len(a.data) <= INLINE_NNZ and "time_limit" not in settings.options
@@ -1434,14 +1541,15 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
     if not inline or sliced:
         size = _race_size(settings, a)
         if size > 1:
-            racers, incumbents, limit = _racers(h, settings, a, lp, start, size, limit)
+            racers, incumbents, limit, prepare = _racers(h, settings, a, lp, start, size, limit)
         if a.is_mip:
             for racer, incumbent in zip(racers, incumbents):
                 incumbent.attach(racer)
         settled = _settled(racers, incumbents, a, settings) if len(racers) > 1 else None
-        statuses, interrupted, gone = _run_race(racers, settings.deadline, limit, settled)
+        statuses, interrupted, gone = _run_race(racers, settings.deadline, limit, settled, prepare)
         if len(racers) > 1:
-            pick, note = _race_pick(racers, incumbents, gone, a.maximize)
+            ran = [not g and st is not None for g, st in zip(gone, statuses)]
+            pick, note = _race_pick(racers, incumbents, ran, a.maximize)
             h, run_status, abandoned = racers[pick], statuses[pick], gone[pick]
         else:
             run_status, abandoned = statuses[0], gone[0]
@@ -1485,7 +1593,7 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
             bound = math.nan
         if len(racers) > 1 and has_primal:
             # every racer solves the same problem: the best of their dual bounds holds for it
-            scaled = _race_bound(racers, incumbents, gone, a.maximize, float(info_h.objective_function_value))
+            scaled = _race_bound(racers, incumbents, gone, ran, a.maximize, float(info_h.objective_function_value))
             if math.isfinite(scaled):
                 bound = scaled / obj_scale
     else:

@@ -37,7 +37,7 @@ from ...solver import (
     _gap,  # the one gap function
 )
 from .._base import BuiltModel
-from . import columns, planar
+from . import columns, labelling, planar
 from . import heuristics as heur
 from .allocation import lp_polish, polish
 from .assembly import assemble_plan
@@ -88,6 +88,11 @@ PROBE_MIN_SECONDS = 2.0
 #: heuristic continues from the better plan (china, 17 s probe: HiGHS's own heuristics found a plan 0.15%
 #: better than the warm start with no root bound yet, and a full run gives nothing more)
 PROBE_CONTINUE_GAP = 0.01
+#: with ``Solver(threads >= 2)`` HiGHS runs race on the MILP (:data:`channelopt.solver.RACERS`); on the symmetric
+#: cut-edge labelling model the second racer searches with the boundary floors as one row
+#: (:func:`.labelling.boundary_floor`, computed in that racer's thread while the first searches): "total", or
+#: None (the racers differ by ``random_seed`` only)
+RACE_FLOORS: str | None = "total"
 
 
 
@@ -189,6 +194,32 @@ def respects_rules(model, d, res: heur.Result | None) -> bool:
     return len(np.unique(label)) == d.k
 
 
+def floor_cuts(d, state, contiguity: bool, solver: Solver):
+    """The boundary floors as one row over the built labelling model's columns, for the solve path's race.
+
+    Every territory's boundary is at least the floor of its root (:func:`.labelling.boundary_floor`), and
+    every cut edge lies on two boundaries: ``2 sum_e w_e y_e >= sum_{p,j} b[p,j] r[p,j]``; roots with no
+    balanced set around them are 0 in every plan. Both hold for every plan of the model, so a racer that
+    adds them keeps its plans and bound valid for it. Returns ``(indptr, indices, data, lower, upper,
+    zero_cols)`` (see :func:`channelopt.solver._racers`), or ``None`` when the build's region order differs.
+    """
+    order, root_ok, member_ok = labelling.symmetric_fixing(d, contiguity)
+    if not np.array_equal(order, state["order"]):
+        return None
+    b = labelling.boundary_floor(d, order, root_ok, member_ok, solver=solver)
+    r, y = state["r"], state["y"]
+    dead = np.isinf(b)
+    pp, jj = np.nonzero(dead)
+    zero = r[order[pp], jj]
+    b[dead] = 0.0
+    pp, jj = np.nonzero(b > 0)
+    cols = np.r_[y.index, r[order[pp], jj]]
+    vals = np.r_[2.0 * np.asarray(d.edge_w, dtype=float), -b[pp, jj]]
+    log.debug("territories: race floors, %d roots with a floor (largest %.3g), %d roots ruled out", len(pp),
+              float(b.max(initial=0.0)), len(zero))
+    return np.array([0, len(cols)]), cols, vals, np.array([0.0]), np.array([np.inf]), zero
+
+
 class TerritoryBuilt(BuiltModel):
     """A built :class:`TerritoryDesign`: ``problem`` is the PuLP model, open to changes.
 
@@ -254,6 +285,9 @@ class TerritoryBuilt(BuiltModel):
             exact_deadline = deadline - min(max(BOUND_SHARE * rest, BOUND_MIN_SECONDS), 0.25 * rest)
         log.debug("territories: heuristic %.2fs; exact search until %s s from now", time.perf_counter() - t0,
                   None if exact_deadline is None else round(exact_deadline - time.perf_counter(), 2))
+        floors = self._race_floors(d, state, solver)
+        if floors is not None:
+            self.arrays.race_cuts = floors  # read by the solve path in this solve only (removed below)
         try:
             if self._probes(d, h_ok, exact_deadline, state):
                 outcome = self._probe_then_improve(d, state, solver, exact_deadline, hres)
@@ -268,6 +302,9 @@ class TerritoryBuilt(BuiltModel):
                 f"(balance violation {hres.violation:.3g}, contiguous={hres.contiguous}); no plan keeping every "
                 "rule is returned."
             ) from None
+        finally:
+            if floors is not None:
+                del self.arrays.race_cuts
         if outcome is None and state.get("restricted"):
             # the nearest-candidate restriction, not a rule the user set, left no plan: drop it
             ap = ArrayProblem(model.kind, model.sense)
@@ -367,6 +404,16 @@ class TerritoryBuilt(BuiltModel):
         if hres is not None and hres.objective < info.objective - 1e-9 and info.status != "optimal":
             return TerritoryBuilt._heuristic_answer(info, hres)
         return label, centres, info
+
+    def _race_floors(self, d, state, solver: Solver):
+        """The second racer's extra row (:data:`RACE_FLOORS`): a callable for the solve path, or ``None``."""
+        model = self.model
+        if (RACE_FLOORS != "total" or solver.name != "highs" or not solver.threads or solver.threads < 2
+                or "threads" in solver.options or self.arrays is None or state.get("form") != "labelling"
+                or model.objective != "cut_edges" or d.k < 2 or labelling.BOUNDARY is not None
+                or state.get("r") is None or state.get("y") is None or not labelling.symmetric(d)):
+            return None
+        return lambda sub: floor_cuts(d, state, model.contiguity, sub)
 
     def _probes(self, d, h_ok: bool, deadline, state) -> bool:
         """Whether the exact search starts with a HiGHS probe that the heuristic may take over (PROBE_SHARE)."""
