@@ -29,8 +29,9 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``cheap``: ``slots`` with the floors' sub-MIPs capped at 0.5 s each, 5 s in all;
 - ``columns``: ``new`` + the set-partitioning bound by column generation as a stage before the MILP
   (``columns.STAGE``, ``STAGE_SHARE`` of the time; not the default).
-- ``seeds`` (with ``--threads 2`` or more only): ``new`` with the HiGHS racers differing by ``random_seed``
-  alone; ``new`` at two threads gives the second racer the boundary floors as one row (``search.RACE_FLOORS``).
+- ``racefloors`` (with ``--threads 2`` or more only): ``new`` with the second HiGHS racer searching with the
+  boundary floors as one row (``search.RACE_FLOORS = "total"``; not the default, where the racers differ by
+  ``random_seed`` alone).
 """
 
 from __future__ import annotations
@@ -75,9 +76,9 @@ VARIANTS = {
               "boundary_seconds": (0.5, 5.0)},
     "columns": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "columns": True},
     "s5": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
-    # threads >= 2 only: the racers differ by random_seed alone (no boundary-floor row for the second)
-    "seeds": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "race_floors": None,
-              "race_only": True},
+    # threads >= 2 only: the second racer also has the boundary-floor row
+    "racefloors": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "race_floors": "total",
+                   "race_only": True},
 }
 
 
