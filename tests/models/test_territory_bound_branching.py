@@ -326,3 +326,30 @@ def test_an_emptied_tree_bounds_a_later_solve_by_the_value_it_was_pruned_against
     assert balanced_lagrangian_bound(d, low, 5.0, branch=True) == pytest.approx(low)
     assert _ROOTS[id(d)][1]["tree"]["heap"] == []
     assert balanced_lagrangian_bound(d, 2 * opt, 5.0, branch=True) <= opt * (1 + 1e-9)
+
+
+def test_the_root_state_goes_with_its_map_and_ctrl_c_stops_the_dives():
+    import gc
+
+    from channelopt.models.territories import allocation
+    from channelopt.models.territories.bounds import _ROOTS, lagrangian_guide
+    from channelopt.models.territories.diagnosis import heuristic_problem
+
+    net = co.ChannelNetwork.from_graph(_planar(40, 1), ["pop", "size"])
+    model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05})
+    d = prepare(model, net)
+    lagrangian_guide(d, np.inf, 10.0)
+    key = id(d)
+    assert key in _ROOTS
+    # Ctrl-C (what the handler calls): the dives step no node and the plan in hand comes back
+    solver = co.Solver("highs", threads=1).start_clock()
+    solver.deadline.interrupt()
+    try:
+        best = (np.zeros(40, dtype=int), [0, 1, 2, 3], 1e12)
+        assert allocation._dives(d, heuristic_problem(model, d), best, solver, 30.0, np.random.default_rng(0)) is best
+        assert "tree" not in _ROOTS[key][1] or _ROOTS[key][1]["tree"]["nodes"] == 0
+    finally:
+        co.Solver("highs").start_clock()  # a new solve from the top clears the Ctrl-C flag
+    del d
+    gc.collect()
+    assert key not in _ROOTS

@@ -372,12 +372,11 @@ def _root(d: TerritoryData, p: int, near: int | None) -> dict:
     hit = _ROOTS.get(id(d))
     if hit is not None and hit[0]() is d and hit[1]["key"] == key:
         return hit[1]
-    for i, (ref, _) in list(_ROOTS.items()):
-        if ref() is None:
-            del _ROOTS[i]
     pr = _Pricing(d, p, near)
     st = {"key": key, "pr": pr, "lam": pr.lam0.copy(), "theta": 2.0, "best": -math.inf,
           "often": np.zeros(d.n), "counted": 0}
+    if hit is None:
+        weakref.finalize(d, _ROOTS.pop, id(d), None)  # the state (n x 8n/k arrays) goes with its map
     _ROOTS[id(d)] = (weakref.ref(d), st)
     return st
 
