@@ -313,7 +313,8 @@ def _guided(d: TerritoryData, pb: heur.Problem, best, solver: Solver, seconds: f
 
 #: the guided start's assignment MIP rounds run up to this many (region, territory) pairs
 GUIDE_MIP_PAIRS = 10_000
-#: share of each call's time left after the guided start for the Lagrangian dives (:func:`_dives`; 0: none)
+#: share of each call's time left after the guided start for the Lagrangian dives (:func:`_dives`; 0: none).
+#: china k=12, heuristic mode, 120 s (load 7.6-9.4): 0.5 gap 1.24% / 1.34% (seeds 0 / 1), 0.8 1.33% / 1.38%
 DIVE_SHARE = 0.5
 
 
