@@ -426,10 +426,10 @@ print("RESULT " + json.dumps({"status": plan.status, "termination": plan.info.te
 '''
 
 
-@pytest.mark.parametrize("stage", ["_pass", "_arms"])
+@pytest.mark.parametrize("stage", ["_pass", "_arms", "enclosed_bound"])
 def test_ctrl_c_in_the_planar_search_returns_the_plan_in_hand(tmp_path, stage):
     # before the catch, KeyboardInterrupt escaped the search and the carved plan in hand was lost; "_arms" is
-    # the k=3 theta search, after the search for c
+    # the k=3 theta search, after the search for c, and "enclosed_bound" the search after the theta
     import json
     import subprocess
     import sys
@@ -510,3 +510,24 @@ def test_the_searches_survive_a_walk_that_passes_one_arc_again_and_again():
 
     assert first_split(10, e, pop, (460, 508), (460, 508)) is None
     assert bisection(10, e, pop, 460, 508, limit=len(e) + 1, resolution=250).label is None
+
+
+@pytest.mark.parametrize("n,seed,tol", [(10, 16, 0.05), (10, 8, 0.2)])  # carve is beaten on the built model's order
+def test_the_k3_bound_stage_returns_the_plan_from_several_first_parts(n, seed, tol):
+    # solve_split carves from several first parts before its searches and hands the plan back (search.py keeps
+    # it where it cuts fewer edges than the warm start's, here carve's)
+    from channelopt.models.territories.planar import carve, solve_split
+
+    e, pop = delaunay_map(n, seed)
+    lower, upper = math.ceil((1 - tol) * pop.sum() / 3), math.floor((1 + tol) * pop.sum() / 3)
+    g = nx.Graph()
+    g.add_edges_from(e.tolist())
+    nx.set_node_attributes(g, {v: float(pop[v]) for v in range(n)}, "pop")
+    d = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lower, upper)}).build(
+        co.ChannelNetwork.from_graph(g, ["pop"])).state["data"]
+    one = carve(d.n, d.edges, d.loads, d.lower, d.upper, 3)
+    res = solve_split(d, float((one[d.edges[:, 0]] != one[d.edges[:, 1]]).sum()), 30.0)
+    label = res.label
+    assert label is not None and res.cut < int((one[d.edges[:, 0]] != one[d.edges[:, 1]]).sum())
+    check_parts(d.n, d.edges, d.loads[:, 0], lower, upper, label, res.cut)
+    assert res.bound <= brute_force_k(n, e, pop, 3, lower, upper) <= res.cut

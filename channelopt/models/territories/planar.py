@@ -669,19 +669,9 @@ def warm_plan(d, seconds: float, heuristic):
 
     t0 = time.perf_counter()
     first = first_plan(d, max(seconds, FIRST_FLOOR))
-    if d.k >= 3:
-        # a longer first bond can leave a rest that splits along fewer edges (CARVE_TRIES)
-        p = _attr(d)
-        label = carve_many(d.n, d.edges, d.loads, d.lower, d.upper, d.k, attr=p,
-                           seconds=CARVE_SHARE * max(seconds - (time.perf_counter() - t0), 0.0))
-        if label is not None:
-            cut = label[d.edges[:, 0]] != label[d.edges[:, 1]]
-            value = float(np.asarray(d.edge_w, dtype=float)[cut].sum())
-            if first is None or value < first[1] - 1e-9:
-                first = label, value
     carved = None
     if first is not None:
-        # each part is connected and balanced (checked in carve, carve_many); centres None as in the MILP's answers
+        # each part is connected and balanced (checked in carve); centres None as in the MILP's answers
         carved = heur.Result(label=first[0], centres=None, objective=first[1], violation=0.0, contiguous=True,
                              seconds=time.perf_counter() - t0)
         if d.k == 2:
@@ -702,7 +692,8 @@ def solve_split(d, limit_objective: float, seconds: float) -> Bisection | None:
     connected, and a graph has two vertices that do not cut it), each bounded by ``c``, and every cut edge
     lies on two parts' boundaries, so the cut is at least ``c``; for k=3 at least ``1.5 c`` (all three
     complements connected: half of three boundaries; else the middle part's boundary holds the other two:
-    their sum, ``2 c``).
+    their sum, ``2 c``). Before the searches, :func:`carve_many` (:data:`CARVE_SHARE` of the time) gives a plan,
+    returned as the split where it cuts fewer edges than ``limit_objective`` (and than a plan the theta traced).
     """
     w0 = float(np.asarray(d.edge_w, dtype=float)[0])
     p = _attr(d)
@@ -713,6 +704,13 @@ def solve_split(d, limit_objective: float, seconds: float) -> Bisection | None:
     else:
         t0 = time.perf_counter()
         rest = ((k - 1) * lo, (k - 1) * up)
+        # a plan from several first parts (CARVE_TRIES) first: a lower plan narrows the searches below
+        carved = carve_many(d.n, d.edges, d.loads, d.lower, d.upper, k, attr=p, seconds=CARVE_SHARE * seconds)
+        carved_cut = None if carved is None else int((carved[d.edges[:, 0]] != carved[d.edges[:, 1]]).sum())
+        if carved_cut is not None and carved_cut * w0 < limit_objective - 1e-9:
+            limit_objective = carved_cut * w0
+        else:
+            carved = None
         # only a limit for the search below: capped, as on WV (55 counties, k=3, +-0.5%) it found no split
         # for 58 of the stage's 60 s while the MILP proves the map in 19 s
         first = first_split(d.n, d.edges, d.loads[:, p], (lo, up), rest, seconds=FIRST_SPLIT_SHARE * seconds)
@@ -729,6 +727,8 @@ def solve_split(d, limit_objective: float, seconds: float) -> Bisection | None:
             bound, label, cut = three_bound(d.n, d.edges, d.loads[:, p], lo, up, res.bound, plan, t0 + seconds)
         else:
             bound, label, cut = res.bound, None, None
+        if carved is not None and (label is None or carved_cut < cut):
+            label, cut = carved, carved_cut  # every part connected (carved along bonds), balance checked below
         res = dataclasses.replace(res, bound=float(bound), label=label, cut=cut)
     if res is None:
         return None
@@ -932,8 +932,9 @@ def carve(n: int, edges: np.ndarray, loads: np.ndarray, lower: np.ndarray, upper
 #: Measured (synthetic n=300/400/550, k=3, +-0.5%, load 8-12): carve 54/52/65; 10 first parts at 2,000 quanta
 #: 53/51/64 in 1.3/1.2/1.6 CPU s; 40 first parts 53/51/64 in 5.2-5.6 CPU s; 10 or 40 at 250 quanta: 54 at n=300
 CARVE_TRIES = 10
-#: share of the warm start's time left after :func:`carve` that :func:`carve_many` may use (the heuristic the rest)
-CARVE_SHARE = 0.5
+#: k >= 3: share of the bound's time (:func:`solve_split`) for :func:`carve_many`, before the searches. In the
+#: warm start (5 s, half of it after carve) it ran out under load 6 and n=300 kept 54
+CARVE_SHARE = 0.1
 CARVE_RESOLUTION = 2000
 
 
