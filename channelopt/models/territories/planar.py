@@ -23,13 +23,15 @@ cuts ``k`` territories off one at a time (a first plan), and :func:`solve_split`
 the search into a bound for ``k >= 3`` as well (one territory's boundary, counted over
 the territories whose rest is connected). For ``k=3``, :func:`three_bound` follows how
 three parts sit: strips, a theta of three paths from the outer face
-(:func:`outer_theta_bound`, which also traces plans), or a part enclosed by the others.
+(:func:`outer_theta_bound`, which also traces plans), or a part enclosed by the others
+(:func:`enclosed_bound`). :func:`carve_many` carves from several first parts.
 
 Measured (synthetic Delaunay maps of ``benchmarks/bench_territories.py``, seed 0, +-0.5%,
 ``benchmarks/RESULTS.md``): the labelling MILP alone ended at 41/15.1, 41/2.5 and 40/3.0
 (plan/bound, 150 s) for n=300, 400, 550 with k=2; this search proves 24, 30 and 34 in 1.6,
 5.7 and 18.4 CPU seconds. For k=3 the carved plans cut 54, 52 and 65 edges (the heuristic's
-105, 116, 129) and the bound is 39 and 41 at n=300 and 400 (the MILP's 9.6 and 5.6).
+105, 116, 129), :func:`carve_many` 53, 51 and 64, and the bound (150 s, load 4-12) is 49, 49 and 60
+(the MILP's 9.6, 5.6 and 6.0; before :func:`enclosed_bound`, 41-48, 47 and 48).
 """
 
 from __future__ import annotations
@@ -364,7 +366,7 @@ def _walks(ctx: _Ctx, s: int, horizon: int, deadline: float, *, restrict: bool, 
             length = i + j
             if length > horizon:
                 continue
-            pairs = _meet(layers[i][0], layers[j][0], width, ctx.spans_q, length / 2 + 1e-9)
+            pairs = _meet(layers[i][0], layers[j][0], width, ctx.spans_q, length / 2 + 1e-9, 200)
             if not pairs:
                 continue
             first_hit = length if first_hit is None else first_hit
@@ -578,8 +580,10 @@ def _theta_split(ctx: _Ctx, traced, triples, lower, upper, deadline, tries: int 
     return best, best_cut
 
 
-def _meet(keys_i, keys_j, width, spans_q, slack):
-    """Pairs (state in i, state in j) at one face whose weights differ by a value in a widened span."""
+def _meet(keys_i, keys_j, width, spans_q, slack, most: int = 200):
+    """Pairs (state in i, state in j) at one face whose weights differ by a value in a widened span: the first
+    ``most`` (each hit gives one to four; WV, k=3: building all 1.4 million of them took 1.4 of carve_many's
+    2.1 s, while the search reads 200 at most)."""
     vi, si = np.divmod(keys_i, width)
     # sigma_i - sigma_j in [lo - slack, hi + slack]  <=>  sigma_j in [sigma_i - hi - slack, sigma_i - lo + slack]
     a = si[None, :] - np.floor(spans_q[:, 1] + slack).astype(np.int64)[:, None]
@@ -591,6 +595,7 @@ def _meet(keys_i, keys_j, width, spans_q, slack):
     hit = np.flatnonzero(good.ravel() & (right > left))
     if not len(hit):
         return []
+    hit = hit[:most]
     x = hit % len(keys_i)
     return [(int(p), int(y)) for p, lo, hi in zip(x.tolist(), left[hit].tolist(), right[hit].tolist())
             for y in range(lo, min(hi, lo + 4))]
@@ -705,7 +710,9 @@ def solve_split(d, limit_objective: float, seconds: float) -> Bisection | None:
         t0 = time.perf_counter()
         rest = ((k - 1) * lo, (k - 1) * up)
         # a plan from several first parts (CARVE_TRIES) first: a lower plan narrows the searches below
-        carved = carve_many(d.n, d.edges, d.loads, d.lower, d.upper, k, attr=p, seconds=CARVE_SHARE * seconds)
+        below = int(math.floor(limit_objective / w0 + 1e-9)) if math.isfinite(limit_objective) else None
+        carved = carve_many(d.n, d.edges, d.loads, d.lower, d.upper, k, attr=p, seconds=CARVE_SHARE * seconds,
+                            below=below)
         carved_cut = None if carved is None else int((carved[d.edges[:, 0]] != carved[d.edges[:, 1]]).sum())
         if carved_cut is not None and carved_cut * w0 < limit_objective - 1e-9:
             limit_objective = carved_cut * w0
@@ -940,14 +947,16 @@ CARVE_RESOLUTION = 2000
 
 def carve_many(n: int, edges: np.ndarray, loads: np.ndarray, lower: np.ndarray, upper: np.ndarray, k: int, *,
                seconds: float = 10.0, attr: int = 0, tries: int = CARVE_TRIES,
-               resolution: int = CARVE_RESOLUTION) -> np.ndarray | None:
+               resolution: int = CARVE_RESOLUTION, below: int | None = None) -> np.ndarray | None:
     """:func:`carve` with the first part chosen among the ``tries`` shortest balanced bonds from the outer face:
     the plan that cuts the fewest edges, or None.
 
     The first bond of :func:`carve` is the shortest, and the rest's split has to live with it; a longer first
     bond can leave a rest that splits along fewer edges. Each first part is connected with a connected rest and
     its load in bounds (checked with the exact loads); the rest is carved into ``k - 1`` parts; every
-    attribute's bounds are checked on the plan. A heuristic: a plan, no bound.
+    attribute's bounds are checked on the plan. With ``below`` (a plan's cut) only first bonds shorter than it
+    are searched (WV, k=3: balanced bonds from the outer face are rare, and the search ran its whole share).
+    A heuristic: a plan, no bound.
 
     Examples
     --------
@@ -966,7 +975,9 @@ def carve_many(n: int, edges: np.ndarray, loads: np.ndarray, lower: np.ndarray, 
     if ctx is None or ctx == "empty" or k < 2:
         return None
     firsts: list = []
-    _walks(ctx, 0, len(edges), deadline, restrict=False, first_only=False, collect=firsts, most=tries)
+    horizon = len(edges) if below is None else min(len(edges), below - 1)
+    if horizon >= 1:
+        _walks(ctx, 0, horizon, deadline, restrict=False, first_only=False, collect=firsts, most=tries)
     tol = 1e-9 * np.maximum(1.0, np.abs(loads.sum(axis=0)))
     best, best_cut = None, None
     for _, part in firsts:
