@@ -35,6 +35,13 @@ thread, load 7-12, before/after side by side): WV proven in 15.2 CPU s / 2,691 n
 5,670; bound after 2,500 nodes OK 30.6 against 29.8. The LP bound is unchanged (OK 20.22, KS 12.07);
 the root bound after cuts barely moves (OK 24.0 against 24.2, KS 15.1 against 15.4).
 
+Floors again on this path (tail rows + Z-fixing, complete floors, optimum as cutoff, load 4-7; CPU s of
+the MILP + of the floors): WV 21.1 + 2.4 ("total") and 26.8 + 2.5 ("slots") against 15.2; NE 5.4 + 5.1 and
+9.9 + 5.2 against 9.7; OK 111.3 + 6.2 and 144.3 + 6.0 against 55.6. They stay off. HiGHS heuristics off
+(RENS, RINS, feasibility jump, effort 0; same cutoff runs, load 8): WV 13.8 against 14.5, NE 6.5 against
+9.2, OK 53.2 against 54.7 CPU s; not kept: the real path leans on HiGHS to improve a warm start that is not
+optimal (KS), and a cutoff run does not measure that.
+
 Boundary floors (:data:`BOUNDARY`, :func:`boundary_floor`; off by default): a territory rooted at
 ``p`` is a balanced region set holding ``p``, so its cut edges are at least the least boundary
 of such a set. With the floors complete the LP bound rises from 7.09 to 16.5 on WV (optimum
