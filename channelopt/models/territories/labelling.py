@@ -33,7 +33,10 @@ Tail rows (:data:`MINROOT`) and Z-fixing, measured with the optimum given as a c
 thread, load 7-12, before/after side by side): WV proven in 15.2 CPU s / 2,691 nodes against 22.1 /
 4,147 (x[v,j] <= R[v,j], no Z-fixing); NE 9.7 against 10.1; OK 55.6 CPU s / 4,284 nodes against 73.6 /
 5,670; bound after 2,500 nodes OK 30.6 against 29.8. The LP bound is unchanged (OK 20.22, KS 12.07);
-the root bound after cuts barely moves (OK 24.0 against 24.2, KS 15.1 against 15.4).
+the root bound after cuts barely moves (OK 24.0 against 24.2, KS 15.1 against 15.4). The whole solve path
+(``bench_territories.py`` ``new`` against ``s5``, 180 s, 1 thread, two processes side by side, load 8-11, so
+each got 25-38 CPU s): NE proven in 5.8 against 9.2 CPU s, WV in 28.8 against 24.4; OK 43/29.92 against
+43/28.53, KS 33/21.4 against 33/21.53, AR 33/15.82 against 33/16.1.
 
 Floors again on this path (tail rows + Z-fixing, complete floors, optimum as cutoff, load 4-7; CPU s of
 the MILP + of the floors): WV 21.1 + 2.4 ("total") and 26.8 + 2.5 ("slots") against 15.2; NE 5.4 + 5.1 and
@@ -68,8 +71,15 @@ __all__ = ["build_labelling", "symmetric"]
 #: "explicit" (the 0.1 rows, O(k n^2) nonzeros); kept for the before/after benchmark
 SYMMETRY = "cumulative"
 #: the region order the symmetry rows use: "load" (largest first on the first balance
-#: attribute, which lets the load fixing below bite early) or "index" (0.1's order)
+#: attribute, which lets the load fixing below bite early), "index" (0.1's order) or, with contiguity,
+#: "back" (load order, but a large set whose pieces are each lighter than a territory goes last, where no
+#: region can root one: Validi & Buchanan's B_decreasing order, the set from :func:`back_set`). "back" leaves
+#: fewer roots open (WV 11 against 16, OK 23 against 30, KS 11 against 20, AR 22 against 35) but did not
+#: prove faster (optimum as cutoff, load 5-9: WV 22.3 against 14.3 CPU s, NE 8.0 against 9.0, OK 50.8
+#: against 52.3; KS bound after 70.1 CPU s 24.43 against 24.57), so it is not the default
 ORDER = "load"
+#: randomised greedy passes :func:`back_set` makes (at most; fewer on large maps, see there)
+BACK_TRIES = 300
 #: fix roots (and members before the first possible root) from the balance bounds
 LOAD_FIXING = True
 #: how a cut edge is priced: "max" (``y_e >= x[u,j] - x[v,j]`` for every slot, 0.1's rows),
@@ -101,12 +111,58 @@ BOUNDARY_SECONDS = (2.0, 20.0)
 BOUNDARY_SHARE = 0.15
 
 
-def region_order(d: TerritoryData, order: str | None = None) -> np.ndarray:
-    """Positions of the symmetry rows: ``order[i]`` is the region at position ``i``."""
+def region_order(d: TerritoryData, order: str | None = None, contiguity: bool = True) -> np.ndarray:
+    """Positions of the symmetry rows: ``order[i]`` is the region at position ``i``.
+
+    "back" applies with ``contiguity`` and a positive lower bound on the first balance attribute
+    (loads >= 0); otherwise it is "load".
+    """
     order = order or ORDER
-    if order == "load" and d.loads.shape[1]:
-        return np.argsort(-d.loads[:, 0], kind="stable")
+    if order in ("load", "back") and d.loads.shape[1]:
+        a = d.loads[:, 0]
+        if order == "back" and contiguity and d.lower[0] > 0 and (a >= 0).all():
+            back = np.zeros(d.n, dtype=bool)
+            back[back_set(d)] = True
+            front = np.flatnonzero(~back)
+            last = np.flatnonzero(back)
+            return np.r_[front[np.argsort(-a[front], kind="stable")], last[np.argsort(-a[last], kind="stable")]]
+        return np.argsort(-a, kind="stable")
     return np.arange(d.n)
+
+
+def back_set(d: TerritoryData, tries: int | None = None, seed: int = 0) -> np.ndarray:
+    """A large region set whose connected pieces each weigh less than the lower bound (first attribute).
+
+    A region placed after all regions outside the set reaches, through positions after its own, only
+    its piece of the set: too light to be a territory, so it roots none (:func:`reach_fixing` finds this
+    from the order). Validi & Buchanan find the largest such set with a MIP (60 s of Gurobi; OK 64 regions,
+    KS 95); here greedy passes add regions lightest first (the first pass) or in a randomly perturbed
+    order of loads, keeping a region when the piece it joins stays below the bound; the largest set
+    found is kept (deterministic for a ``seed``). ``tries`` defaults to :data:`BACK_TRIES`, at most
+    ``30000 / n`` on large maps.
+    """
+    n = d.n
+    a = d.loads[:, 0]
+    bound = d.lower[0]
+    tries = tries or max(1, min(BACK_TRIES, 30_000 // max(n, 1)))
+    rng = np.random.default_rng(seed)
+    best = np.zeros(0, dtype=np.int64)
+    for t in range(tries):
+        prio = a if t == 0 else a * np.exp(rng.normal(0.0, 0.7, n))
+        parent = list(range(n))
+        weight = a.tolist()
+        inside = [False] * n
+        for v in np.argsort(prio, kind="stable").tolist():
+            tops = {_find(parent, u) for u in d.adj[v] if inside[u]}
+            if a[v] + sum(weight[c] for c in tops) < bound:
+                inside[v] = True
+                for c in tops:
+                    parent[c] = v
+                weight[v] = a[v] + sum(weight[c] for c in tops)
+        chosen = np.flatnonzero(inside)
+        if len(chosen) > len(best):
+            best = chosen
+    return best
 
 
 def load_fixing(d: TerritoryData, order: np.ndarray) -> np.ndarray:
@@ -217,6 +273,14 @@ def reach_sets(d: TerritoryData, order: np.ndarray) -> np.ndarray:
     return reach
 
 
+def _find(parent: list, u: int) -> int:
+    """Union-find root of ``u`` (path halving)."""
+    while parent[u] != u:
+        parent[u] = parent[parent[u]]
+        u = parent[u]
+    return u
+
+
 def symmetric_fixing(d: TerritoryData, contiguity: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The region order of the symmetry rows and the roots and members it leaves, by position.
 
@@ -227,10 +291,10 @@ def symmetric_fixing(d: TerritoryData, contiguity: bool) -> tuple[np.ndarray, np
     Measured (Validi & Buchanan's U-fixing of roots): putting regions that pairwise can
     never share a territory first would fix each as a root, but on the county instances
     the largest such sets have 1-4 regions (maximum cliques of the conflict graph), and
-    reach fixing already fixes as many roots in load order, so no other order is tried.
+    reach fixing already fixes as many roots in load order. The "back" order (:data:`ORDER`) fixes more.
     """
     n, k = d.n, d.k
-    order = region_order(d)
+    order = region_order(d, contiguity=contiguity)
     root_ok = np.ones((n, k), dtype=bool)
     root_ok[np.triu_indices(n, 1, k)] = False
     if LOAD_FIXING:
