@@ -56,8 +56,8 @@ _RACE_FLOORS = search.RACE_FLOORS
 
 _PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max", "reach": False,
          "flow": "slots", "boundary": None}
-#: this session's rows and fixings (the variants before ``new`` leave them out: they are the older paths)
-_NEW = {"minroot": "tail", "zfix": True}
+#: session 6's tail root-order rows and Z-fixing (variant ``tail``): measured, off by default (labelling.MINROOT)
+_TAIL = {"minroot": "tail", "zfix": True}
 VARIANTS = {
     "old": {"build": "pulp", "symmetry": "explicit", "order": "index", "fixing": False, "cut": "max", "reach": False,
             "flow": "slots", "boundary": None},
@@ -69,15 +69,16 @@ VARIANTS = {
     "reach": {**_PREV, "reach": True},
     "single": {**_PREV, "reach": True, "flow": "single"},
     "extended": {**_PREV, "reach": True, "cut": "extended"},
-    "new": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended"},
-    "floors": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "boundary": "total"},
-    "slots": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots"},
-    "cheap": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots",
+    "new": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
+    "floors": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "total"},
+    "slots": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots"},
+    "cheap": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots",
               "boundary_seconds": (0.5, 5.0)},
-    "columns": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "columns": True},
+    "columns": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "columns": True},
+    "tail": {**_PREV, **_TAIL, "reach": True, "flow": "single", "cut": "extended"},
     "s5": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
     # threads >= 2 only: the second racer also has the boundary-floor row
-    "racefloors": {**_PREV, **_NEW, "reach": True, "flow": "single", "cut": "extended", "race_floors": "total",
+    "racefloors": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "race_floors": "total",
                    "race_only": True},
 }
 

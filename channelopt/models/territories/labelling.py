@@ -36,7 +36,11 @@ thread, load 7-12, before/after side by side): WV proven in 15.2 CPU s / 2,691 n
 the root bound after cuts barely moves (OK 24.0 against 24.2, KS 15.1 against 15.4). The whole solve path
 (``bench_territories.py`` ``new`` against ``s5``, 180 s, 1 thread, two processes side by side, load 8-11, so
 each got 25-38 CPU s): NE proven in 5.8 against 9.2 CPU s, WV in 28.8 against 24.4; OK 43/29.92 against
-43/28.53, KS 33/21.4 against 33/21.53, AR 33/15.82 against 33/16.1.
+43/28.53, KS 33/21.4 against 33/21.53, AR 33/15.82 against 33/16.1. Re-run at load 1.0-1.6 (one process
+per state, ``new`` then ``s5`` in one run, 180 s, 1 thread, 09:30-09:50 UTC 2026-12-02): OK 43/34.34 unproven
+against **proven in 84.1 s**; KS 33/27.63 against 32/26.55; WV proven in 44.9 against 43.9 s; AR in 134.6
+against 138.3 s; NE in 5.8 against 9.1 s. Only OK's proof, a target of issue 12, differs in kind, so both stay
+off by default (``MINROOT = "single"``, ``Z_FIXING = False``); the tests cover both.
 
 Floors again on this path (tail rows + Z-fixing, complete floors, optimum as cutoff, load 4-7; CPU s of
 the MILP + of the floors): WV 21.1 + 2.4 ("total") and 26.8 + 2.5 ("slots") against 15.2; NE 5.4 + 5.1 and
@@ -91,10 +95,10 @@ CUT_ROWS = "extended"
 #: root-order rows ``x[v,j] <= R[v,j]`` ("single") or the tail sums ``sum_{t>=j} x[v,t] <= R[v,j]`` ("tail": a
 #: region in any slot from ``j`` on comes no earlier than ``j``'s root; the rows of Faenza & Kaibel's extended
 #: formulation of the partitioning orbitope that Validi & Buchanan use, O(n k^2) nonzeros)
-MINROOT = "tail"
+MINROOT = "single"
 #: with the extended cut rows, fix ``z[e,j]`` from the bounds of ``x`` (Validi & Buchanan's Z-fixing) and drop
 #: the rows it makes redundant
-Z_FIXING = True
+Z_FIXING = False
 #: with contiguity, fix roots and members from path loads (:func:`reach_fixing`)
 REACH_FIXING = True
 #: contiguity rows of the symmetric cut-edge model: "slots" (one flow per slot, 2 m k arcs) or
