@@ -16,9 +16,18 @@ In a test, call the ``need_resource`` fixture, or skip with a reason starting wi
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from pathlib import Path
 
 import pytest
+
+# The Ctrl-C tests press Ctrl-C (SIGINT) in this process and in commands they start. A suite launched
+# with SIGINT ignored (`nohup make test &` in a shell without job control) passes SIG_IGN on to every
+# child, and Python then never raises KeyboardInterrupt there: 17 Ctrl-C tests failed that way. Put back
+# Python's own handler, which a terminal run has; children then start with the default disposition.
+if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOURCE = "[needs resource]"
