@@ -132,21 +132,30 @@ def test_branching_stays_below_the_contiguous_optimum_by_brute_force(seed):
         assert branched <= expected * (1 + 1e-9), (seed, upper, branched, expected)
 
 
+def _stepped(n: int, seed: int, band: float, upper: float):
+    """A k=4 map with ``band`` size balance, its balanced p-median arguments and MILP optimum, and the
+    root Lagrangian stepped 500 times against ``upper`` x that optimum: (args, opt, pricing, steps)."""
+    from channelopt.models.territories.bounds import _knapsack_attribute, _Pricing, _subgradient
+
+    net = co.ChannelNetwork.from_graph(_planar(n, seed), ["pop", "size"])
+    d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": band}, contiguity=False), net)
+    args = (d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4)
+    opt = _balanced_pmedian(*args, integer=True)
+    pr = _Pricing(d, _knapsack_attribute(d))
+    out: dict = {}
+    _subgradient(pr, pr.lam0.copy(), upper * opt, np.inf, 500, out)
+    return args, opt, pr, out
+
+
 def test_every_node_and_child_bound_stays_below_the_milp_restricted_to_that_node():
     # the branching's bounds node by node: each node's Lagrangian (after its steps) and each child's value at
     # its parent's multipliers must stay below the MILP with the node's centres fixed (scipy milp, y_c fixed)
-    from channelopt.models.territories.bounds import _children, _knapsack_attribute, _node, _Pricing, _subgradient
+    from channelopt.models.territories.bounds import _children, _node
 
     rng = np.random.default_rng(0)
     checked = 0
     for n, seed in ((14, 1), (16, 1)):
-        net = co.ChannelNetwork.from_graph(_planar(n, seed), ["pop", "size"])
-        d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.1}, contiguity=False), net)
-        args = (d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4)
-        opt = _balanced_pmedian(*args, integer=True)
-        pr = _Pricing(d, _knapsack_attribute(d))
-        out: dict = {}
-        _subgradient(pr, pr.lam0.copy(), 1.05 * opt, np.inf, 500, out)
+        args, opt, pr, out = _stepped(n, seed, 0.1, 1.05)
         for _ in range(6):
             centres = rng.permutation(n)
             opened, closed = frozenset(centres[:rng.integers(0, 3)].tolist()), frozenset(centres[3:6].tolist())
@@ -228,19 +237,13 @@ def test_the_guided_start_keeps_every_rule_and_never_replaces_a_better_plan():
 def test_centres_closed_by_reduced_cost_fixing_open_in_no_plan_below_the_upper_value():
     # _fixed_closed: every centre it closes at a node, forced open there, leaves no plan below ``upper``
     # (the scipy MILP with the node's centres and that one fixed)
-    from channelopt.models.territories.bounds import _fixed_closed, _knapsack_attribute, _node, _Pricing, _subgradient
+    from channelopt.models.territories.bounds import _fixed_closed, _node
 
     # a wide band: the Lagrangian sits close to the MILP there, so fixing has little slack to hide a wrong rule
     rng = np.random.default_rng(3)
     checked = 0
     for n, seed in ((14, 1), (16, 0)):
-        net = co.ChannelNetwork.from_graph(_planar(n, seed), ["pop", "size"])
-        d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.4}, contiguity=False), net)
-        args = (d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4)
-        opt = _balanced_pmedian(*args, integer=True)
-        pr = _Pricing(d, _knapsack_attribute(d))
-        out: dict = {}
-        _subgradient(pr, pr.lam0.copy(), 1.1 * opt, np.inf, 500, out)
+        args, opt, pr, out = _stepped(n, seed, 0.4, 1.1)
         for trial in range(4):
             centres = rng.permutation(n)
             opened, closed = (frozenset(), frozenset()) if trial == 0 else (
