@@ -1000,6 +1000,15 @@ def _highs_ok():
     return highspy.HighsStatus.kOk
 
 
+@functools.lru_cache(maxsize=1)
+def _verdicts() -> tuple:
+    """HiGHS model statuses that settle a MIP: optimal, infeasible, unbounded."""
+    import highspy
+
+    ms = highspy.HighsModelStatus
+    return ms.kOptimal, ms.kInfeasible, ms.kUnbounded, ms.kUnboundedOrInfeasible
+
+
 def _hold_sigint() -> bool:
     """Block SIGINT in this thread (the main thread only; threads started meanwhile inherit the block)."""
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
@@ -1390,10 +1399,7 @@ def _closed(objective: float, bound: float, maximize: bool, abs_gap: float, rel_
 def _settled(racers: list, incumbents: list, a: LpArrays, settings: Solver):
     """The race's stop test for :func:`_run_race`: a racer ended with a verdict (optimal, infeasible,
     unbounded), or the best plan of any racer meets the best dual bound of any racer."""
-    import highspy
-
-    ms = highspy.HighsModelStatus
-    verdicts = (ms.kOptimal, ms.kInfeasible, ms.kUnbounded, ms.kUnboundedOrInfeasible)
+    verdicts = _verdicts()
     abs_gap = float(_option(racers[0], "mip_abs_gap"))
     board = incumbents[0].board
 
@@ -1413,10 +1419,7 @@ def _race_pick(racers: list, incumbents: list, ran: list[bool], maximize: bool) 
     """The racer whose result is read back: the first with a verdict of its own, else the one with the best
     plan, among the racers whose run ended (``ran``; one never started still shows its start as a solution).
     Returns ``(index, note)``; the first racer when none ended (left in the background, read from callbacks)."""
-    import highspy
-
-    ms = highspy.HighsModelStatus
-    verdicts = (ms.kOptimal, ms.kInfeasible, ms.kUnbounded, ms.kUnboundedOrInfeasible)
+    verdicts = _verdicts()
     done = [i for i, r in enumerate(ran) if r]
     if not done:
         return 0, f"{len(racers)} HiGHS runs raced"
