@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -19,11 +20,13 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from networkx.readwrite import json_graph
 
 import channelopt as co
 from channelopt import solver as solver_module
+from channelopt._arrays import ArrayProblem
 from channelopt.models.territories import TerritoryDesign
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +103,52 @@ def test_a_time_limited_race_reports_a_valid_bound(benchdata):
     assert ((loads >= lo) & (loads <= hi)).all()
     assert plan.bound <= optimum + 1e-6
     assert plan.gap == pytest.approx((plan.objective - plan.bound) / plan.objective)
+
+
+
+def parity_problem(n: int, seed: int = 0):
+    """Binaries ``x`` with ``a @ x == d1`` and ``b @ x == d2``, where every ``a[j] + b[j]`` is even and
+    ``d1 + d2`` is odd: the two rows add up to an even left side equal to an odd number, so no plan exists.
+    Returns the problem and the two Chvatal-Gomory cuts of half that sum (``c @ x <= floor(s)`` and
+    ``c @ x >= ceil(s)``, ``c = (a + b) / 2``, ``s = (d1 + d2) / 2``), in the form of ``race_cuts``."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 100, n)
+    b = rng.integers(1, 100, n)
+    b = b + (a + b) % 2
+    d1, d2 = int(a.sum()) // 2, int(b.sum()) // 2
+    d2 += 1 - (d1 + d2) % 2
+    assert ((a + b) % 2 == 0).all() and (d1 + d2) % 2 == 1  # the proof that no plan exists
+    ap = ArrayProblem("parity")
+    x = ap.add_vars("x", n, upper=1, integer=True)
+    ap.add_rows("a", np.zeros(n), x.index, a, sense="==", rhs=d1)
+    ap.add_rows("b", np.zeros(n), x.index, b, sense="==", rhs=d2)
+    c, s = (a + b) // 2, (d1 + d2) / 2
+    cuts = (np.array([0, n, 2 * n]), np.tile(x.index, 2), np.tile(c, 2).astype(float),
+            np.array([-np.inf, np.ceil(s)]), np.array([np.floor(s), np.inf]), np.zeros(0, dtype=int))
+    return ap, cuts
+
+
+def test_a_racers_own_verdict_stops_the_race(caplog):
+    # The second racer is handed the two cuts (valid for every integer point, so for every plan): its root LP
+    # is infeasible, a verdict at once. The first searches the 60-binary parity problem by branching, which
+    # takes far longer than the limit (measured at n=40: 60,886 nodes in 20 s, not proven). HiGHS's presolve
+    # sees the parity at once (measured), so it is off here; that also skips the presolve-off confirmation.
+    ap, cuts = parity_problem(60)
+    made = []
+    ap.race_cuts = lambda solver: made.append(solver) or cuts
+    solver = co.Solver("highs", threads=2, time_limit=20, options={"presolve": "off"})
+    with caplog.at_level(logging.INFO, logger="channelopt.solver"):
+        info = solver.solve(ap)
+    assert made, "the second racer did not ask for its rows"
+    assert "2 HiGHS runs raced" in info.message, info.message
+    # the verdict is the second racer's, read back from it ...
+    assert (info.status, info.termination) == ("infeasible", "infeasible"), info
+    assert "the plan is from random_seed 1" in info.message, info.message
+    # ... and the race's stop test ended the first racer's search on it (not HiGHS's time limit)
+    assert "HiGHS race settled" in caplog.text and "stopping 1 run(s)" in caplog.text, caplog.text
+    assert "past its" not in caplog.text
+    assert highs_threads_alive() == 0
+    assert not solver_module._abandoned_running()
 
 
 SIGINT_SCRIPT = textwrap.dedent('''
