@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_territories.py [--states ME NM ID WV ...] [--variants old new] [--time-limit 120]``;
 ``--synthetic --time-limit 150`` prints issue 12's large-graph table instead (synthetic Delaunay dual graphs of
-300-550 units, k=2 and 3, +-0.5%, labelled synthetic; :func:`synthetic_dual_graph`).
+300-550 units, k=2 and 3, +-0.5%, labelled synthetic; :func:`channelopt.datasets.synthetic_dual_graph`).
 
 For every state each variant solves the same contiguous minimum cut-edge instance
 (+-0.5% population) in the same process, one after the other; the table gives
@@ -48,6 +48,7 @@ from pathlib import Path
 from networkx.readwrite import json_graph
 
 import channelopt as co
+from channelopt.datasets import synthetic_dual_graph  # (also read as bench_territories.synthetic_dual_graph)
 from channelopt.models.territories import TerritoryDesign, columns, labelling, search
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -264,54 +265,6 @@ def counties(seconds: float, k: int = 60, threads: int = 1) -> dict:
     return out
 
 
-def synthetic_dual_graph(n: int, seed: int = 0, prune: float = 2.5):
-    """A synthetic planar "dual graph" of ``n`` census-tract-like units (labelled synthetic; no real data).
-
-    Points: 60% around ``n // 60`` (at least 3) town centres (normal, sd 0.04) and 40% uniform in the
-    unit square; edges: their Delaunay triangulation with edges longer than ``prune`` x the median
-    dropped (the long slivers along the hull), except where one keeps the graph connected; so the
-    graph is planar and connected, average degree about 4.8 (tract dual graphs: 5-6). Populations:
-    lognormal around 4,000 (sd 0.35 of the log), integers, in node attribute ``TOTPOP``; ``x``, ``y``.
-    """
-    import networkx as nx
-    import numpy as np
-    from scipy.spatial import Delaunay
-
-    rng = np.random.default_rng(seed)
-    towns = rng.uniform(0, 1, (max(3, n // 60), 2))
-    n_town = int(0.6 * n)
-    which = rng.integers(0, len(towns), n_town)
-    pts = np.vstack([towns[which] + rng.normal(0, 0.04, (n_town, 2)), rng.uniform(0, 1, (n - n_town, 2))])
-    simplices = Delaunay(pts).simplices
-    e = np.vstack([simplices[:, [0, 1]], simplices[:, [1, 2]], simplices[:, [0, 2]]])
-    e = np.unique(np.sort(e, axis=1), axis=0)
-    length = np.linalg.norm(pts[e[:, 0]] - pts[e[:, 1]], axis=1)
-    # drop a long edge on the hull (it lies in one triangle) while both ends keep 3 neighbours: the
-    # triangle's other two edges still join them, so the graph stays connected, planar and bridge-free
-    # (no narrow necks that real tract graphs do not have)
-    in_tri = np.zeros(len(e), dtype=np.int64)
-    index = {(int(a), int(c)): i for i, (a, c) in enumerate(e.tolist())}
-    for t in np.sort(simplices, axis=1).tolist():
-        for a, c in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2])):
-            in_tri[index[(a, c)]] += 1
-    degree = np.bincount(e.reshape(-1), minlength=n)
-    keep = np.ones(len(e), dtype=bool)
-    for i in np.argsort(-length):
-        if length[i] <= prune * np.median(length):
-            break
-        u, v = e[i]
-        if in_tri[i] == 1 and degree[u] > 3 and degree[v] > 3:
-            keep[i] = False
-            degree[[u, v]] -= 1
-    g = nx.Graph(name=f"synthetic{n}")
-    g.add_nodes_from(range(n))
-    g.add_edges_from(e[keep].tolist())
-    pop = np.round(rng.lognormal(np.log(4000), 0.35, n)).astype(int)
-    for v in range(n):
-        g.nodes[v].update(TOTPOP=int(pop[v]), x=float(pts[v, 0]), y=float(pts[v, 1]))
-    return g
-
-
 def population_bounds(total: float, k: int, tolerance: float) -> tuple[int, int]:
     """Validi & Buchanan's L and U: ``ceil((1 - tol) P / k)`` and ``floor((1 + tol) P / k)``."""
     import math
@@ -327,7 +280,7 @@ def synthetic(cases, time_limit: float, threads: int, seed: int = 0) -> list[dic
     """Issue 12's large-graph target on :func:`synthetic_dual_graph` instances: the default path, one run each."""
     out = []
     for n, k, tol in cases:
-        g = synthetic_dual_graph(n, seed)
+        g = synthetic_dual_graph(n, seed=seed)
         net = co.ChannelNetwork.from_graph(g, weight_attrs=["TOTPOP"])
         lo, hi = population_bounds(sum(nx_pop for _, nx_pop in g.nodes(data="TOTPOP")), k, tol)
         before = load_average()

@@ -10,6 +10,10 @@ Shipped examples (fully offline, see ``data/README.md`` for provenance):
     The 100 North Carolina counties (real polygons, from libpysal's ``sids2``
     example), 1,500 synthetic outlets, 15 candidate distributors.
 
+Synthetic generators (labelled synthetic, seeded): :func:`make_synthetic` and
+:func:`make_counties` (networks), :func:`synthetic_dual_graph` (a planar dual graph
+with populations, for territory design at districting scale).
+
 Contains data from GeoNames (https://www.geonames.org), licensed CC BY 4.0.
 
 Examples
@@ -22,6 +26,7 @@ True
 """
 
 from channelopt.datasets._counties import make_counties
+from channelopt.datasets._dual import synthetic_dual_graph
 from channelopt.datasets._generate import CHANNELS, synthetic_frames
 from channelopt.datasets._loaders import (
     available_examples,
@@ -43,5 +48,6 @@ __all__ = [
     "load_product_catalogue",
     "synthetic_catalogue",
     "make_counties",
+    "synthetic_dual_graph",
     "synthetic_frames",
 ]

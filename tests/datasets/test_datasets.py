@@ -21,6 +21,7 @@ from channelopt.datasets import (
     example_frames,
     load_example,
     make_synthetic,
+    synthetic_dual_graph,
     synthetic_frames,
 )
 
@@ -274,6 +275,37 @@ def test_make_synthetic_large_sizes() -> None:
     net = make_synthetic(500, 20_000, 500, seed=1)
     assert len(net.outlets) == 20_000 and len(net.distributors) == 500
     assert net.distance_unit == "km"
+
+
+
+@pytest.mark.parametrize(("n", "seed"), [(5, 0), (60, 5), (300, 0)])
+def test_synthetic_dual_graph_is_a_pruned_triangulation(n: int, seed: int) -> None:
+    from scipy.spatial import Delaunay
+
+    g = synthetic_dual_graph(n, seed=seed)
+    assert sorted(g) == list(range(n)) and g.graph["synthetic"]
+    assert nx.is_connected(g) and nx.check_planarity(g)[0] and not nx.has_bridges(g)
+    pop = [g.nodes[v]["TOTPOP"] for v in g]
+    assert all(isinstance(p, int) and p > 0 for p in pop)
+    # every edge is one of the Delaunay triangulation of the units' own points
+    pts = np.array([[g.nodes[v]["x"], g.nodes[v]["y"]] for v in range(n)])
+    tri = {tuple(sorted(p)) for s in Delaunay(pts).simplices.tolist() for p in ((s[0], s[1]), (s[1], s[2]),
+                                                                               (s[0], s[2]))}
+    assert {tuple(sorted(e)) for e in g.edges} <= tri
+    # the same seed gives the same graph, another seed another one
+    again = synthetic_dual_graph(n, seed=seed)
+    assert sorted(again.edges) == sorted(g.edges) and dict(again.nodes(data=True)) == dict(g.nodes(data=True))
+    other = synthetic_dual_graph(n, seed=seed + 1)
+    assert dict(other.nodes(data=True)) != dict(g.nodes(data=True))
+
+
+def test_synthetic_dual_graph_refuses_bad_settings() -> None:
+    from channelopt.exceptions import SettingsError
+
+    with pytest.raises(SettingsError, match="at least 3 units"):
+        synthetic_dual_graph(2)
+    with pytest.raises(SettingsError, match="prune must be positive"):
+        synthetic_dual_graph(10, prune=0.0)
 
 
 def _assert_frames_close(new: pd.DataFrame, old: pd.DataFrame) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -20,6 +22,8 @@ from scipy.optimize import linprog
 import channelopt as co
 from channelopt.models.territories import columns
 from channelopt.models.territories.data import prepare
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _data(g: nx.Graph, k: int, lo: float, hi: float, weight: str | None = None):
@@ -304,20 +308,12 @@ def test_stage_off_leaves_the_solve_alone():
 
 COLUMNS_SIGINT = '''
 import json, os, signal, warnings
-import networkx as nx
-import numpy as np
-from scipy.spatial import Delaunay
 import channelopt as co
+from channelopt.datasets import synthetic_dual_graph
 from channelopt.models.territories import TerritoryDesign, columns
 
-rng = np.random.default_rng(5)
-pts = rng.uniform(0, 1, (60, 2))
-g = nx.Graph()
-for i in range(60):
-    g.add_node(i, pop=float(rng.integers(50, 150)))
-for a, b, c in Delaunay(pts).simplices.tolist():
-    g.add_edges_from([(a, b), (b, c), (a, c)])
-total = sum(p for _, p in g.nodes(data="pop"))
+g = synthetic_dual_graph(60, seed=5)
+total = sum(p for _, p in g.nodes(data="TOTPOP"))
 lower, upper = 0.99 * total / 3, 1.01 * total / 3
 columns.STAGE = True
 cost = columns.territory_cost
@@ -331,16 +327,16 @@ def cost_with_ctrl_c(*args, **kwargs):
     return cost(*args, **kwargs)
 
 columns.territory_cost = cost_with_ctrl_c
-net = co.ChannelNetwork.from_graph(g, ["pop"])
+net = co.ChannelNetwork.from_graph(g, ["TOTPOP"])
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    plan = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lower, upper)}).solve(
+    plan = TerritoryDesign(k=3, objective="cut_edges", balance={"TOTPOP": (lower, upper)}).solve(
         net, solver=co.Solver("highs", time_limit=120))
 a = plan.assignments
 print("RESULT " + json.dumps({"status": plan.status, "termination": plan.info.termination, "calls": calls[0],
                               "objective": plan.objective, "bound": plan.bound,
                               "label": dict(zip(map(int, a["region_id"]), map(str, a["territory"]))),
-                              "edges": [list(e) for e in g.edges], "pop": [g.nodes[v]["pop"] for v in g],
+                              "edges": [list(e) for e in g.edges], "pop": [g.nodes[v]["TOTPOP"] for v in g],
                               "lower": lower, "upper": upper}))
 '''
 
@@ -352,7 +348,9 @@ def test_ctrl_c_in_the_column_generation_returns_the_plan_in_hand(tmp_path):
 
     script = tmp_path / "columns_sigint.py"
     script.write_text(COLUMNS_SIGINT)
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    # the checkout's package, not whichever one the interpreter has installed
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-2000:]
     r = json.loads(lines[-1][len("RESULT "):])

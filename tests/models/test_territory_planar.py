@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
 import warnings
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -15,6 +17,8 @@ from scipy.spatial import Delaunay
 import channelopt as co
 from channelopt.models.territories import TerritoryDesign
 from channelopt.models.territories.planar import bisection, dual_map
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def delaunay_map(n: int, seed: int):
@@ -389,20 +393,12 @@ def test_three_territories_bound_on_a_grid():
 
 PLANAR_SIGINT = '''
 import json, os, signal, sys, warnings
-import networkx as nx
-import numpy as np
-from scipy.spatial import Delaunay
 import channelopt as co
+from channelopt.datasets import synthetic_dual_graph
 from channelopt.models.territories import TerritoryDesign, planar
 
-rng = np.random.default_rng(5)
-pts = rng.uniform(0, 1, (200, 2))
-g = nx.Graph()
-for i in range(200):
-    g.add_node(i, pop=float(rng.integers(50, 150)))
-for a, b, c in Delaunay(pts).simplices.tolist():
-    g.add_edges_from([(a, b), (b, c), (a, c)])
-total = sum(p for _, p in g.nodes(data="pop"))
+g = synthetic_dual_graph(200, seed=5)
+total = sum(p for _, p in g.nodes(data="TOTPOP"))
 lower, upper = 0.995 * total / 3, 1.005 * total / 3
 search = getattr(planar, "STAGE")
 
@@ -412,16 +408,16 @@ def pass_with_ctrl_c(*args, **kwargs):
     return search(*args, **kwargs)
 
 setattr(planar, "STAGE", pass_with_ctrl_c)
-net = co.ChannelNetwork.from_graph(g, ["pop"])
+net = co.ChannelNetwork.from_graph(g, ["TOTPOP"])
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    plan = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lower, upper)}).solve(
+    plan = TerritoryDesign(k=3, objective="cut_edges", balance={"TOTPOP": (lower, upper)}).solve(
         net, solver=co.Solver("highs", time_limit=60))
 a = plan.assignments
 print("RESULT " + json.dumps({"status": plan.status, "termination": plan.info.termination,
                               "objective": plan.objective, "bound": plan.bound,
                               "label": dict(zip(map(int, a["region_id"]), map(str, a["territory"]))),
-                              "edges": [list(e) for e in g.edges], "pop": [g.nodes[v]["pop"] for v in g],
+                              "edges": [list(e) for e in g.edges], "pop": [g.nodes[v]["TOTPOP"] for v in g],
                               "lower": lower, "upper": upper}))
 '''
 
@@ -436,7 +432,9 @@ def test_ctrl_c_in_the_planar_search_returns_the_plan_in_hand(tmp_path, stage):
 
     script = tmp_path / "planar_sigint.py"
     script.write_text(PLANAR_SIGINT.replace("STAGE", stage))
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    # the checkout's package, not whichever one the interpreter has installed
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-2000:]
     r = json.loads(lines[-1][len("RESULT "):])
