@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy.spatial import Delaunay
 
 import channelopt as co
-from channelopt.exceptions import InfeasibleError, SettingsError
+from channelopt.exceptions import InfeasibleError, NoSolutionError, SettingsError, SolverError
 from channelopt.models.territories import TerritoryDesign
 
 SOLVERS = [co.Solver("highs"), co.Solver("cbc")]
@@ -160,6 +160,85 @@ def test_infeasible_by_solver_reports_tolerance():
     with pytest.raises(InfeasibleError) as err:
         TerritoryDesign(k=2, objective="cut_edges", balance={"pop": (3, 3)}).solve(net)
     assert "tightest pop tolerance found" in str(err.value)
+
+
+
+def _just_over(over: float, pops=(100_000.0, 100_000.0, 99_990.0, 99_990.0)):
+    """A path of four regions and bounds ``[199_900, 200_000 - over]``. With the default loads the split
+    {0,1} | {2,3} cuts one edge but loads 200,000, ``over`` past the upper bound; every split keeping the bounds
+    cuts two or more."""
+    g = nx.path_graph(4)
+    nx.set_node_attributes(g, dict(enumerate(pops)), "pop")
+    return g, 199_900.0, 200_000.0 - over
+
+
+def _best_cut(g: nx.Graph, k: int, lo: float, hi: float) -> float:
+    """Fewest cut edges over every split into k non-empty parts (any shape) with loads in [lo, hi]."""
+    best = np.inf
+    for lab in itertools.product(range(k), repeat=g.number_of_nodes()):
+        loads = [sum(g.nodes[v]["pop"] for v in g if lab[v] == t) for t in range(k)]
+        if len(set(lab)) == k and all(lo <= x <= hi for x in loads):
+            best = min(best, sum(lab[u] != lab[v] for u, v in g.edges))
+    return best
+
+
+@pytest.mark.parametrize("over", [1e-4, 1e-5])
+def test_a_plan_keeps_the_stated_bounds_not_a_tolerance_past_them(over):
+    # 1e-4 past 200,000 is within the heuristic's 1e-9 of the mean load and within HiGHS's feasibility
+    # tolerance on the scaled row: the one-edge split came back "optimal" with a load above its own bound
+    g, lo, hi = _just_over(over)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    model = TerritoryDesign(k=2, objective="cut_edges", balance={"pop": (lo, hi)}, contiguity=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = model.solve(net, solver=co.Solver("highs", time_limit=30))
+    label = plan.assignments.set_index("region_id")["territory"]
+    loads = [sum(g.nodes[v]["pop"] for v in g if label[v] == t) for t in label.unique()]
+    assert len(loads) == 2 and all(lo <= x <= hi for x in loads), loads  # the bounds as the user gave them
+    assert plan.metrics["balance_ok_pop"]
+    assert plan.objective == sum(label[u] != label[v] for u, v in g.edges)
+    assert _best_cut(g, 2, lo, hi) == 2  # the instance: the one-edge split breaks the bound
+    assert plan.status == "optimal" and plan.objective == 2 and plan.bound <= 2
+
+
+@pytest.mark.parametrize(("method", "error"), [("exact", InfeasibleError), ("heuristic", NoSolutionError)])
+def test_no_plan_comes_back_when_every_split_passes_a_bound_by_a_tolerance(method, error):
+    # every two-two split has a side of 200,000, 1e-4 past the bound (the totals allow it): no plan exists.
+    # Before, the heuristic's plan came back (the exact path: as "optimal")
+    g, lo, hi = _just_over(1e-4, pops=(100_000.0, 100_000.0, 100_000.0, 99_980.0))
+    assert _best_cut(g, 2, lo, hi) == np.inf
+    model = TerritoryDesign(k=2, objective="cut_edges", balance={"pop": (lo, hi)}, contiguity=False, method=method)
+    with warnings.catch_warnings(), pytest.raises(error):
+        warnings.simplefilter("ignore")
+        model.solve(co.ChannelNetwork.from_graph(g, ["pop"]), solver=co.Solver("highs", time_limit=30))
+
+
+
+def test_a_solver_plan_past_a_bound_within_its_tolerance_is_not_returned():
+    # loads with a fractional part (the MILP's rows cannot be narrowed to whole numbers): every two-two split has
+    # a side 1e-4 past the bound, within HiGHS's tolerance, which returns one as feasible. It came back as the
+    # plan before (1e-4 is within 1e-6 of the mean); now the solve says what broke instead
+    g, lo, hi = _just_over(1e-4, pops=(100_000.5, 100_000.5, 100_000.5, 99_980.5))
+    hi += 1.0  # every split has a side of 200,001.0, against 200,000.9999
+    assert _best_cut(g, 2, lo, hi) == np.inf
+    model = TerritoryDesign(k=2, objective="cut_edges", balance={"pop": (lo, hi)}, contiguity=False)
+    with warnings.catch_warnings(), pytest.raises(SolverError, match="pass a balance bound by 0.0001"):
+        warnings.simplefilter("ignore")
+        model.solve(co.ChannelNetwork.from_graph(g, ["pop"]), solver=co.Solver("highs", time_limit=30))
+
+
+def test_a_start_is_checked_on_its_loads_not_on_what_it_claims():
+    # a plan from a stage that builds its Result by hand (violation=0.0: the carved plan, the planar split, a
+    # column) is handed to HiGHS as the start only when its loads keep the bounds
+    from channelopt.models.territories import heuristics as heur
+    from channelopt.models.territories.search import respects_rules
+
+    g, lo, hi = _just_over(1e-4)
+    model = TerritoryDesign(k=2, objective="cut_edges", balance={"pop": (lo, hi)}, contiguity=False)
+    d = model.build(co.ChannelNetwork.from_graph(g, ["pop"])).state["data"]
+    claims = dict(centres=None, objective=1.0, violation=0.0, contiguous=True, seconds=0.0)
+    assert not respects_rules(model, d, heur.Result(label=np.array([0, 0, 1, 1]), **claims))  # 200,000: over
+    assert respects_rules(model, d, heur.Result(label=np.array([0, 1, 1, 0]), **claims))  # 199,990 each
 
 
 def test_disconnected_graph_names_components_or_bridges():

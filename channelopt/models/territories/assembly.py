@@ -14,7 +14,7 @@ from ...metrics import balance as balance_of
 from ...metrics import cut_edges as count_cut_edges
 from ...plan import Plan
 from ...solver import SolveInfo
-from .data import TerritoryData
+from .data import TerritoryData, load_slack
 
 __all__ = ["assemble_plan"]
 
@@ -55,7 +55,9 @@ def assemble_plan(model, d: TerritoryData, label, centres, info: SolveInfo, stat
     terr = terr.reindex([lab for lab in d.labels if lab in set(labels)])
     for p, name in enumerate(d.attrs):
         terr[f"{name}_deviation"] = terr[f"{name}_ratio"] - 1.0
-        terr[f"{name}_within_bounds"] = (terr[name] >= d.lower[p] - 1e-6) & (terr[name] <= d.upper[p] + 1e-6)
+        # the test a plan passed to be returned (data.balance_kept)
+        terr[f"{name}_within_bounds"] = ((terr[name] >= d.lower[p] - load_slack(d.lower[p]))
+                                         & (terr[name] <= d.upper[p] + load_slack(d.upper[p])))
     if centres is not None:
         terr["centre"] = [d.ids[centres[d.labels.index(lab)]] for lab in terr.index]
     if d.net.outlets is not None and len(d.net.outlets):

@@ -15,7 +15,8 @@ import pandas as pd
 from ...exceptions import SettingsError, format_ids
 from .contiguity import adjacency_lists
 
-__all__ = ["TerritoryData", "prepare", "adj_weights", "OBJECTIVES", "METHODS"]
+__all__ = ["TerritoryData", "prepare", "adj_weights", "balance_excess", "balance_kept", "load_slack", "row_bounds",
+           "OBJECTIVES", "METHODS"]
 
 OBJECTIVES = ("compactness", "cut_edges", "disruption")
 METHODS = ("exact", "heuristic")
@@ -47,6 +48,48 @@ class TerritoryData:
     edge_w: np.ndarray
     table: pd.DataFrame
     bridged: bool = False
+
+
+def load_slack(bound):
+    """How far a territory's load may pass ``bound`` and still keep it: the floating-point noise of summing the
+    same loads in another order (1e-6, plus 1e-12 of the bound for loads past a million), never a solver's or a
+    heuristic's tolerance (HiGHS's, on a scaled row of loads near 1e5, is about 0.01)."""
+    return 1e-6 + 1e-12 * np.abs(bound)
+
+
+def balance_excess(d: TerritoryData, label) -> float:
+    """The most any territory's load of ``label`` passes a balance bound by (0.0 when every load keeps them)."""
+    sums = np.zeros((d.k, len(d.attrs)))
+    np.add.at(sums, np.asarray(label), d.loads)
+    return float(max(np.maximum(d.lower - sums, sums - d.upper).max(initial=0.0), 0.0))
+
+
+def balance_kept(d: TerritoryData, label) -> bool:
+    """Whether every territory of ``label`` keeps every balance bound (up to :func:`load_slack`), from its loads.
+
+    The one test of balance for a plan that is returned or handed to HiGHS as a start, and the one the plan
+    states (``<attr>_within_bounds``): a stage's own claim (a ``violation`` of 0.0) is not taken on trust.
+    """
+    sums = np.zeros((d.k, len(d.attrs)))
+    np.add.at(sums, np.asarray(label), d.loads)
+    return bool(((sums >= d.lower - load_slack(d.lower)) & (sums <= d.upper + load_slack(d.upper))).all())
+
+
+def row_bounds(d: TerritoryData, p: int) -> tuple[float, float]:
+    """The bounds of attribute ``p``'s balance rows in a MILP: ``d.lower[p]``, ``d.upper[p]``, narrowed to whole
+    numbers when every load is one (so is every territory's load; :func:`load_slack` kept).
+
+    The same plans keep them, so every bound of the model stays valid; but a solver's tolerance can no longer
+    let a load past a fractional bound (a load of 200,000 under ``upper = 199,999.9999`` was within HiGHS's
+    tolerance, came back "optimal", and broke the plan's own check).
+    """
+    lo, hi = float(d.lower[p]), float(d.upper[p])
+    a = d.loads[:, p]
+    if not (np.isfinite(a).all() and (a == np.round(a)).all()):
+        return lo, hi
+    wlo = float(math.ceil(lo - load_slack(lo))) if math.isfinite(lo) else lo
+    whi = float(math.floor(hi + load_slack(hi))) if math.isfinite(hi) else hi
+    return (wlo, whi) if wlo <= whi else (lo, hi)
 
 
 def _nearest(name: str, options) -> str:

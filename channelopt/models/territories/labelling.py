@@ -67,7 +67,7 @@ import numpy as np
 
 from ..._arrays import ArrayProblem
 from .contiguity import add_flow_contiguity, add_single_flow_contiguity
-from .data import TerritoryData
+from .data import TerritoryData, row_bounds
 
 __all__ = ["build_labelling", "symmetric"]
 
@@ -509,10 +509,11 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
     for p in range(len(d.attrs)):
         a = np.repeat(d.loads[:, p], k)
         slot = np.tile(np.arange(k), n)
+        row_lo, row_hi = row_bounds(d, p)
         if d.lower[p] > 0:
-            ap.add_rows(f"bal_lo_{p}", slot, x.index, a, sense=">=", rhs=d.lower[p], n_rows=k)
+            ap.add_rows(f"bal_lo_{p}", slot, x.index, a, sense=">=", rhs=row_lo, n_rows=k)
         if np.isfinite(d.upper[p]):
-            ap.add_rows(f"bal_hi_{p}", slot, x.index, a, sense="<=", rhs=d.upper[p], n_rows=k)
+            ap.add_rows(f"bal_hi_{p}", slot, x.index, a, sense="<=", rhs=row_hi, n_rows=k)
     single = FLOW == "single" and settings.contiguity and sym and settings.objective == "cut_edges" and r is not None
     if settings.contiguity and k > 1 and not single:
         add_flow_contiguity(ap, x, d.edges, roots=roots, root_vars=r)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..._arrays import ArrayProblem
-from .data import TerritoryData
+from .data import TerritoryData, row_bounds
 from .labelling import symmetric
 
 __all__ = ["pairs", "build_pmedian", "start_values", "add_separator_cuts", "read_plan"]
@@ -121,10 +121,11 @@ def build_pmedian(settings, d: TerritoryData, ap: ArrayProblem, pv: np.ndarray, 
     for p in range(len(d.attrs)):
         a = d.loads[pv, p]
         # x[c, c] is the centre switch itself, so the bound rides on it
+        row_lo, row_hi = row_bounds(d, p)
         if d.lower[p] > 0:
-            ap.add_rows(f"bal_lo_{p}", pc, cols, a - np.where(off, 0.0, d.lower[p]), sense=">=", rhs=0.0, n_rows=n)
+            ap.add_rows(f"bal_lo_{p}", pc, cols, a - np.where(off, 0.0, row_lo), sense=">=", rhs=0.0, n_rows=n)
         if np.isfinite(d.upper[p]):
-            ap.add_rows(f"bal_hi_{p}", pc, cols, a - np.where(off, 0.0, d.upper[p]), sense="<=", rhs=0.0, n_rows=n)
+            ap.add_rows(f"bal_hi_{p}", pc, cols, a - np.where(off, 0.0, row_hi), sense="<=", rhs=0.0, n_rows=n)
     if nbr is not None and len(nbr[0]):
         pi, j = nbr
         heads = pi[np.r_[True, pi[1:] != pi[:-1]]]  # pi is sorted (np.unique hashes: 0.4 s on china)
