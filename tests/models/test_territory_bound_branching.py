@@ -359,3 +359,22 @@ def test_the_root_state_goes_with_its_map_and_ctrl_c_stops_the_dives():
     del d
     gc.collect()
     assert key not in _ROOTS
+
+
+@pytest.mark.parametrize("changed", ["weights", "dist"])
+def test_a_map_changed_in_place_never_reuses_its_old_root_state(changed):
+    # the cached root state was keyed by the arrays' identities: after the weights (or distances) were scaled
+    # in place, the bound stage got the old map's converged root back, a bound of ten times the new optimum
+    from channelopt.models.territories.bounds import _ROOTS
+
+    net = co.ChannelNetwork.from_graph(_planar(16, 0), ["pop", "size"])
+    d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.05}, contiguity=False), net)
+    opt = _balanced_pmedian(d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4, integer=True)
+    assert balanced_lagrangian_bound(d, opt, 10.0) <= opt * (1 + 1e-9)
+    state = _ROOTS[id(d)][1]
+    balanced_lagrangian_bound(d, opt, 10.0)
+    assert _ROOTS[id(d)][1] is state  # unchanged data: the steps go on from the kept state
+    getattr(d, changed)[...] *= 0.1
+    new = _balanced_pmedian(d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4, integer=True)
+    assert new == pytest.approx(0.1 * opt)
+    assert balanced_lagrangian_bound(d, new, 10.0) <= new * (1 + 1e-9)

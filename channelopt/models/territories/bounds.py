@@ -8,6 +8,7 @@ import logging
 import math
 import time
 import weakref
+import zlib
 
 import numpy as np
 
@@ -363,12 +364,21 @@ def lagrangian_dives(d: TerritoryData, upper: float, seconds: float, visit, solv
 _ROOTS: dict[int, tuple] = {}
 
 
+def _fingerprint(a: np.ndarray) -> tuple:
+    """``a``'s shape, type and a CRC-32 of its bytes: any change of a value or of its place changes it (but for a
+    2**-32 chance), in place or by a new array (whose ``id`` may be a freed one's). 16 ms for the 2,800 x 2,800
+    distances of the county map, 0.3 ms for china's 340 x 340."""
+    a = np.ascontiguousarray(a)
+    return a.shape, a.dtype.str, zlib.crc32(memoryview(a).cast("B"))
+
+
 def _root(d: TerritoryData, p: int, near: int | None) -> dict:
     """The cached root state of ``d`` (its pricing, best ``lambda``, step size, centre counts), made if missing.
 
-    The key holds what the pricing reads (the band, ``k``, the arrays' identities), so a changed ``d`` never
-    reuses another's state."""
-    key = (p, near, d.k, d.lower.tobytes(), d.upper.tobytes(), id(d.dist), id(d.loads), id(d.weights))
+    The key holds what the pricing reads (the band, ``k``, the contents of the distances, loads and weights), so
+    a changed ``d``, in place or not, never reuses the state made for other data."""
+    key = (p, near, d.k, d.lower.tobytes(), d.upper.tobytes(), _fingerprint(d.dist), _fingerprint(d.loads),
+           _fingerprint(d.weights))
     hit = _ROOTS.get(id(d))
     if hit is not None and hit[0]() is d and hit[1]["key"] == key:
         return hit[1]
