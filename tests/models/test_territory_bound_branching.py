@@ -33,10 +33,11 @@ def _planar(n: int, seed: int) -> nx.Graph:
     return g
 
 
-def _balanced_pmedian(w, dist, a, lo, hi, k, integer: bool, fixed=None) -> float:
+def _balanced_pmedian(w, dist, a, lo, hi, k, integer: bool, fixed=None, counts=()) -> float:
     """min sum w_v d(v, c) x[v, c]: each region in one territory, k centres y_c = x[c, c], x[v, c] <= y_c,
     lo y_c <= sum_v a_v x[v, c] <= hi y_c; the MILP (``integer``) or its LP, by scipy's milp. ``fixed``:
-    centre -> 0/1 (y_c fixed); inf when no plan has those centres."""
+    centre -> 0/1 (y_c fixed); ``counts``: (centres, low, high), low <= sum of their y_c <= high; inf when no
+    plan has those centres."""
     n = len(w)
     col = np.arange(n * n).reshape(n, n)  # col[v, c]
     rows, cols, vals, lo_r, hi_r = [], [], [], [], []
@@ -54,6 +55,13 @@ def _balanced_pmedian(w, dist, a, lo, hi, k, integer: bool, fixed=None) -> float
     lo_r.append(k)
     hi_r.append(k)
     r += 1
+    for members, low, high in counts:
+        rows += [r] * len(members)
+        cols += [col[c, c] for c in members]
+        vals += [1.0] * len(members)
+        lo_r.append(low)
+        hi_r.append(high)
+        r += 1
     for v in range(n):
         for c in range(n):
             if v != c:  # x[v, c] <= y_c
@@ -77,7 +85,7 @@ def _balanced_pmedian(w, dist, a, lo, hi, k, integer: bool, fixed=None) -> float
         lb[col[c, c]] = ub[col[c, c]] = y
     res = milp((w[:, None] * dist).reshape(-1), constraints=LinearConstraint(m, lo_r, hi_r),
                integrality=np.full(n * n, 1 if integer else 0), bounds=Bounds(lb, ub))
-    if fixed and res.status == 2:
+    if (fixed or counts) and res.status == 2:
         return np.inf
     assert res.status == 0, res.message
     return float(res.fun)
@@ -149,26 +157,74 @@ def _stepped(n: int, seed: int, band: float, upper: float):
 
 def test_every_node_and_child_bound_stays_below_the_milp_restricted_to_that_node():
     # the branching's bounds node by node: each node's Lagrangian (after its steps) and each child's value at
-    # its parent's multipliers must stay below the MILP with the node's centres fixed (scipy milp, y_c fixed)
-    from channelopt.models.territories.bounds import _children, _node
+    # its parent's multipliers must stay below the MILP with the node's centres fixed and its cluster counts
+    # kept (scipy milp, y_c fixed, count rows on y)
+    from channelopt.models.territories.bounds import _children, _clusters, _node
 
     rng = np.random.default_rng(0)
-    checked = 0
+    checked = by_count = 0
     for n, seed in ((14, 1), (16, 1)):
         args, opt, pr, out = _stepped(n, seed, 0.1, 1.05)
-        for _ in range(6):
+        cl = _clusters(pr)
+
+        def rows(groups):
+            return [(cl.order[cl.start[g]:cl.end[g]].tolist(), lo, hi) for g, lo, hi in groups]
+
+        for trial in range(8):
             centres = rng.permutation(n)
             opened, closed = frozenset(centres[:rng.integers(0, 3)].tolist()), frozenset(centres[3:6].tolist())
-            v, lam, phi, pick = _node(pr, out["lam"], opened, closed, 1.05 * opt, 20, np.inf, None)
+            groups = frozenset()
+            if trial % 2:  # a node of the "cluster" rule: how many centres open in a cluster
+                g = int(rng.integers(n, 2 * n - 1))
+                low = int(rng.integers(0, min(int(cl.end[g] - cl.start[g]), 3) + 1))
+                groups = frozenset({(g, low, low + int(rng.integers(0, 2)))})
+            v, lam, phi, pick = _node(pr, out["lam"], opened, closed, 1.05 * opt, 20, np.inf, None, groups)
             fixed = {**{c: 1 for c in opened}, **{c: 0 for c in closed}}
-            assert v <= _balanced_pmedian(*args, integer=True, fixed=fixed) * (1 + 1e-9), (opened, closed, v)
+            best = _balanced_pmedian(*args, integer=True, fixed=fixed, counts=rows(groups))
+            assert v <= best * (1 + 1e-9), (opened, closed, groups, v, best)
             if pick is None:
                 continue
-            for (o, c), value in _children(float(lam.sum()), phi, 4, opened, closed, pick):
-                best = _balanced_pmedian(*args, integer=True, fixed={**{x: 1 for x in o}, **{x: 0 for x in c}})
-                assert value <= best * (1 + 1e-9), (o, c, value, best)
+            kids = []
+            for (o, c, gs), value in _children(float(lam.sum()), phi, 4, opened, closed, pick, groups, cl):
+                fixed = {**{x: 1 for x in o}, **{x: 0 for x in c}}
+                kids.append(_balanced_pmedian(*args, integer=True, fixed=fixed, counts=rows(gs)))
+                assert value <= kids[-1] * (1 + 1e-9), (o, c, gs, value, kids[-1])
                 checked += 1
-    assert checked >= 10
+                by_count += isinstance(pick, tuple)
+            assert min(kids) == pytest.approx(best, rel=1e-9)  # the children hold the node's best plan
+    assert checked >= 10 and by_count >= 2
+
+
+def test_the_cheapest_centres_under_cluster_counts_match_enumeration():
+    # _laminar_value: the k cheapest centres with some open, some closed and each cluster's count in its
+    # range, against every k-subset (clusters of a random map's linkage tree: nested ones too)
+    from channelopt.models.territories.bounds import _Clusters, _laminar_value
+
+    rng = np.random.default_rng(1)
+    for _ in range(150):
+        n, k = int(rng.integers(4, 10)), int(rng.integers(1, 5))
+        pts = rng.random((n, 2))
+        cl = _Clusters(np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(axis=2)))
+        phi = rng.normal(size=n)
+        phi[rng.random(n) < 0.1] = np.inf  # centres that cannot open
+        opened = frozenset(rng.choice(n, size=int(rng.integers(0, 2)), replace=False).tolist())
+        closed = frozenset(rng.choice(n, size=2, replace=False).tolist()) - opened
+        picked = rng.choice(np.arange(n, 2 * n - 1), size=int(rng.integers(1, 4)), replace=False).tolist()
+        groups = frozenset((g, lo, lo + int(rng.integers(0, 3))) for g in picked for lo in [int(rng.integers(0, 3))])
+        members = {g: set(cl.order[cl.start[g]:cl.end[g]].tolist()) for g in picked}
+        best = np.inf
+        for s in map(set, itertools.combinations(range(n), min(k, n))):
+            if opened <= s and not s & closed and all(lo <= len(s & members[g]) <= hi for g, lo, hi in groups):
+                best = min(best, float(phi[list(s)].sum()))
+        value, chosen = _laminar_value(10.0, phi, k, opened, closed, groups, cl)
+        if not np.isfinite(best):
+            assert value == np.inf and chosen is None
+            continue
+        assert value == pytest.approx(10.0 + best, abs=1e-9)
+        s = set(chosen.tolist())
+        assert len(s) == k and opened <= s and not s & closed
+        assert all(lo <= len(s & members[g]) <= hi for g, lo, hi in groups)
+        assert float(phi[list(s)].sum()) == pytest.approx(best, abs=1e-9)
 
 
 def test_the_bound_resumes_the_guides_root_steps_and_stays_below_the_milp():

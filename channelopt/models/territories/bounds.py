@@ -40,11 +40,19 @@ BRANCHING = True
 #: multipliers for 125 s (load 4-6): 40 steps +0.35% above the root (184 nodes), 20 steps +0.42% (622),
 #: 10 steps +0.33% (930)
 NODE_STEPS = 20
-#: which centre a node branches on: "last" (the free centre its Lagrangian takes last, session 5) or
-#: "fractional" (the free centre its steps chose closest to half of the time, as an LP branches on the most
-#: fractional y). China, from the converged root, by CPU seconds (load 5-7): 15 s +0.260% / +0.306% above
-#: the root, 30 s +0.355% / +0.420% (last / fractional)
-BRANCH_RULE = "fractional"
+#: what a node branches on: "last" (the free centre its Lagrangian takes last, session 5), "fractional" (the
+#: free centre its steps chose closest to half of the time, as an LP branches on the most fractional y) or
+#: "cluster" (how many centres open in a cluster of nearby candidates, :class:`_Clusters`: at most m / at
+#: least m + 1, where the steps opened between m and m + 1 on average; a single centre is a cluster too).
+#: China, from the converged root, by CPU seconds (load 5-7): 15 s +0.260% / +0.306% above the root, 30 s
+#: +0.355% / +0.420% (last / fractional). Closing one centre of the LP's split pair lets its neighbour take
+#: over at almost no cost; a cluster's count moves the territories around it
+BRANCH_RULE = "cluster"
+#: "cluster" branches on a cluster whose average count is at least this far from a whole number (the largest
+#: such cluster). China from the converged root, gap after 15 / 30 / 45 CPU s: 0.1 0.88 / 0.67 / 0.63%,
+#: 0.25 0.87 / 0.67 / 0.63%, 0.4 1.04 / 0.87 / 0.78%; the most fractional cluster (0.5 first), ties to the
+#: smallest 1.31 / 1.23 / 1.17%, to the largest 1.16 / 1.02 / 0.93%; "fractional" 1.32 / 1.24 / 1.18%
+CLUSTER_MIN = 0.25
 #: a node's first step size (Polyak's factor). From the root's multipliers, 20 / 60 steps on the closed child
 #: of china's first branch: 0.5 +444 / +4749, 0.2 +764 / +4491, 0.05 +108 / +2320
 NODE_THETA = 0.2
@@ -456,10 +464,14 @@ def lagrangian_guide(d: TerritoryData, upper: float, seconds: float, solver: Sol
     return [int(c) for c in [*whole, *pick]]
 
 
-def _value(lam_sum: float, phi: np.ndarray, k: int, opened: frozenset, closed: frozenset):
+def _value(lam_sum: float, phi: np.ndarray, k: int, opened: frozenset, closed: frozenset, groups: frozenset = (),
+           clusters: _Clusters | None = None):
     """A node's Lagrangian value at one ``lambda`` (``phi`` its centre values, ``lam_sum`` its sum) and the
     centres it opens: those in ``opened``, then the ``k - |opened|`` smallest ``phi`` of the others not in
-    ``closed``. ``(inf, None)`` when fewer than ``k`` centres can open (no plan in the node)."""
+    ``closed`` (with ``groups``, as many open in each cluster as its range allows: :func:`_laminar_value`).
+    ``(inf, None)`` when fewer than ``k`` centres can open (no plan in the node)."""
+    if groups:
+        return _laminar_value(lam_sum, phi, k, opened, closed, groups, clusters)
     fo = np.fromiter(opened, dtype=np.int64, count=len(opened))
     rest = phi.copy()
     rest[fo] = np.inf
@@ -472,17 +484,141 @@ def _value(lam_sum: float, phi: np.ndarray, k: int, opened: frozenset, closed: f
     return float(lam_sum + phi[chosen].sum()), chosen
 
 
-def _children(lam_sum: float, phi: np.ndarray, k: int, opened: frozenset, closed: frozenset, pick: int):
-    """The two children of a node branching on centre ``pick`` (open, closed), each with its Lagrangian
-    value at the node's multipliers (``phi``, ``lam_sum``): a valid bound for it before any step."""
-    out = []
-    for child in ((opened | {pick}, closed), (opened, closed | {pick})):
-        out.append((child, _value(lam_sum, phi, k, *child)[0]))
-    return out
+class _Clusters:
+    """Clusters of nearby candidate centres for :data:`BRANCH_RULE` "cluster": the average-linkage tree on the
+    distances, a laminar family (any two clusters nested or disjoint). Cluster ``g`` is the positions
+    ``start[g]:end[g]`` of ``order`` (leaves ``0..n-1`` are the single centres, ``n..2n-2`` the merges)."""
+
+    def __init__(self, dist: np.ndarray) -> None:
+        from scipy.cluster.hierarchy import leaves_list, linkage
+        from scipy.spatial.distance import squareform
+
+        n = len(dist)
+        sym = 0.5 * (dist + dist.T)
+        np.fill_diagonal(sym, 0.0)
+        z = linkage(squareform(sym, checks=False), method="average")
+        self.order = leaves_list(z)
+        start = np.empty(2 * n - 1, dtype=np.int64)
+        end = np.empty(2 * n - 1, dtype=np.int64)
+        start[self.order] = np.arange(n)
+        end[:n] = start[:n] + 1
+        for i, (a, b) in enumerate(z[:, :2].astype(np.int64).tolist()):
+            start[n + i], end[n + i] = min(start[a], start[b]), max(end[a], end[b])
+        self.n, self.start, self.end = n, start, end
+
+
+def _laminar_value(lam_sum: float, phi: np.ndarray, k: int, opened: frozenset, closed: frozenset,
+                   groups: frozenset, cl: _Clusters):
+    """:func:`_value` where each cluster ``g`` of ``groups`` (``(g, lo, hi)``) opens between ``lo`` and ``hi``
+    centres: the cheapest ``k`` centres under those counts, exactly (the clusters are laminar, so a dynamic
+    programme over their tree: each cluster's cheapest ``j`` centres, for ``j = 0..k``, combine its children's
+    and its own by min-plus convolution, then keep ``lo <= j <= hi``)."""
+    n = cl.n
+    vals = phi.astype(float, copy=True)
+    vals[np.fromiter(closed, dtype=np.int64, count=len(closed))] = np.inf
+    must = np.zeros(n, dtype=bool)
+    must[np.fromiter(opened, dtype=np.int64, count=len(opened))] = True
+    if not np.isfinite(vals[must]).all():
+        return math.inf, None
+    vals, must = vals[cl.order], must[cl.order]  # by position: each cluster a slice
+    spans: dict = {(0, n): [k, k]}  # the whole map opens k
+    for g, lo, hi in groups:
+        key = (int(cl.start[g]), int(cl.end[g]))
+        cur = spans.setdefault(key, [0, k])
+        cur[0], cur[1] = max(cur[0], lo), min(cur[1], hi)
+    iv = sorted(spans, key=lambda t: (t[0], -t[1]))
+    kids: list = [[] for _ in iv]
+    stack: list = []
+    for i, (s, _e) in enumerate(iv):
+        while stack and iv[stack[-1]][1] <= s:
+            stack.pop()
+        if stack:
+            kids[stack[-1]].append(i)
+        stack.append(i)
+    keep: dict = {}
+
+    def solve(i):
+        s, e = iv[i]
+        own = np.ones(e - s, dtype=bool)
+        for c in kids[i]:
+            own[iv[c][0] - s:iv[c][1] - s] = False
+        pos = np.flatnonzero(own) + s
+        fixed = pos[must[pos]]
+        free = pos[~must[pos] & np.isfinite(vals[pos])]
+        q = min(len(free), k)
+        if q < len(free):
+            free = free[np.argpartition(vals[free], q - 1)[:q]]
+        free = free[np.argsort(vals[free], kind="stable")]
+        f = np.full(k + 1, np.inf)
+        m0 = len(fixed)
+        if m0 <= k:
+            top = min(k, m0 + q)
+            f[m0:top + 1] = float(vals[fixed].sum()) + np.r_[0.0, np.cumsum(vals[free])][:top - m0 + 1]
+        splits = []
+        for c in kids[i]:
+            fc = solve(c)
+            g = np.full(k + 1, np.inf)
+            arg = np.zeros(k + 1, dtype=np.int64)
+            for j in range(k + 1):
+                cand = f[:j + 1] + fc[j::-1]
+                a = int(np.argmin(cand))
+                g[j], arg[j] = cand[a], a
+            splits.append((c, arg))
+            f = g
+        lo, hi = spans[iv[i]]
+        f[:max(lo, 0)] = np.inf
+        f[hi + 1:] = np.inf
+        keep[i] = (fixed, free, m0, splits)
+        return f
+
+    root = iv.index((0, n))
+    best = solve(root)[k]
+    if not math.isfinite(best):
+        return math.inf, None
+    chosen: list = []
+
+    def take(i, j):
+        fixed, free, m0, splits = keep[i]
+        for c, arg in reversed(splits):
+            a = int(arg[j])
+            take(c, j - a)
+            j = a
+        chosen.extend(fixed.tolist())
+        chosen.extend(free[:j - m0].tolist())
+
+    take(root, k)
+    chosen_ = cl.order[np.asarray(chosen, dtype=np.int64)]
+    return float(lam_sum + best), chosen_
+
+
+def _children(lam_sum: float, phi: np.ndarray, k: int, opened: frozenset, closed: frozenset, pick,
+              groups: frozenset = frozenset(), clusters: _Clusters | None = None):
+    """The two children of a node branching on ``pick``, each ``((opened, closed, groups), value)`` with its
+    Lagrangian value at the node's multipliers (``phi``, ``lam_sum``): a valid bound for it before any step.
+
+    ``pick`` a centre: open / closed. ``pick = (g, m)``, cluster ``g`` of ``clusters`` (:data:`BRANCH_RULE`
+    "cluster"): at most ``m`` / at least ``m + 1`` centres open in it (a child with an empty range is left out).
+    """
+    if not isinstance(pick, tuple):
+        kids = ((opened | {pick}, closed, groups), (opened, closed | {pick}, groups))
+    else:
+        g, m = pick
+        lo, hi = next(((a, b) for h, a, b in groups if h == g), (0, k))
+        rest = frozenset(t for t in groups if t[0] != g)
+        kids = tuple((opened, closed, rest | {(g, a, b)}) for a, b in ((lo, min(hi, m)), (max(lo, m + 1), hi))
+                     if a <= b)
+    return [(child, _value(lam_sum, phi, k, *child, clusters)[0]) for child in kids]
+
+
+def _clusters(pr: _Pricing) -> _Clusters:
+    """The pricing's candidate clusters (made on first use: one linkage over the distances)."""
+    if getattr(pr, "clusters", None) is None:
+        pr.clusters = _Clusters(pr.dt)
+    return pr.clusters
 
 
 def _node(pr: _Pricing, lam: np.ndarray, opened: frozenset, closed: frozenset, upper: float, steps: int,
-          deadline: float, stop: Solver | None):
+          deadline: float, stop: Solver | None, groups: frozenset = frozenset()):
     """Subgradient steps on the Lagrangian of a node where the centres in ``opened`` are open and those in
     ``closed`` are not, from ``lam``.
 
@@ -490,7 +626,9 @@ def _node(pr: _Pricing, lam: np.ndarray, opened: frozenset, closed: frozenset, u
     (not closed)``: every plan of the node has its k centres so, so each value bounds each of its plans.
     Returns ``(best value, its lambda, its phi, centre to branch on or None)``; the value is ``inf`` when
     fewer than ``k`` centres can open. The centre to branch on is the free centre taken last (the largest
-    ``phi`` among those chosen); None when the node fixes every centre.
+    ``phi`` among those chosen); None when the node fixes every centre. With :data:`BRANCH_RULE` "cluster"
+    and ``groups`` (cluster counts, :func:`_laminar_value`) the pick may be ``(g, m)``: the cluster whose
+    centres the steps opened closest to ``m + 1/2`` times on average (:func:`_children`).
     """
     k = pr.k
     base = float(pr.lam0.mean()) if pr.lam0.mean() > 0 else 0.0
@@ -498,9 +636,10 @@ def _node(pr: _Pricing, lam: np.ndarray, opened: frozenset, closed: frozenset, u
     best, best_lam, best_phi, pick, theta, stall = -math.inf, lam, None, None, NODE_THETA, 0
     often = np.zeros(pr.n)  # how often each centre is chosen over the steps (its y in the LP, roughly)
     done = 0
+    cl = _clusters(pr) if groups or BRANCH_RULE == "cluster" else None
     for _ in range(steps):
         phi = pr.evaluate(lam)
-        val, chosen = _value(float(lam.sum()), phi, k, opened, closed)
+        val, chosen = _value(float(lam.sum()), phi, k, opened, closed, groups, cl)
         if chosen is None:
             return math.inf, lam, None, None
         often[chosen] += 1
@@ -526,6 +665,18 @@ def _node(pr: _Pricing, lam: np.ndarray, opened: frozenset, closed: frozenset, u
         frac = np.flatnonzero(free & (y > 0) & (y < 1))
         if len(frac):
             pick = int(frac[np.argmin(np.abs(y[frac] - 0.5))])
+    if BRANCH_RULE == "cluster" and pick is not None:
+        # each cluster's count of open centres averaged over the steps (its sum of y, roughly); of those at
+        # least CLUSTER_MIN from a whole number (else the most fractional), the largest cluster
+        ys = np.r_[0.0, np.cumsum((often / max(done, 1))[cl.order])]
+        s = ys[cl.end] - ys[cl.start]
+        frac = s - np.floor(s + 1e-9)
+        score = np.minimum(frac, 1.0 - frac)
+        top = float(score.max())
+        if top > 1e-9:
+            size = (cl.end - cl.start).astype(float)
+            g = int(np.argmax(np.where(score >= min(CLUSTER_MIN, top), 1.0 + size, score)))
+            pick = g if g < pr.n else (g, int(np.floor(s[g] + 1e-9)))
     return best, best_lam, best_phi, pick
 
 
@@ -566,22 +717,24 @@ def _centre_branching(pr: _Pricing, lam: np.ndarray, root: float, upper: float, 
     only drops more of them). ``visit(centres)`` is called with each stepped node's chosen centres
     (the Lagrangian heuristic's dives, :func:`lagrangian_dives`).
     """
-    # heap entries: (bound, tie, opened, closed, lambda to start from, phi and pick once stepped, or None)
+    # heap entries: (bound, tie, opened, closed, cluster counts, lambda to start from, phi and pick once stepped,
+    # or None)
     tree = {} if tree is None else tree
     if "heap" not in tree:
-        tree.update(heap=[(root, 0, frozenset(), frozenset(), lam, None)], count=1, nodes=0)
+        tree.update(heap=[(root, 0, frozenset(), frozenset(), frozenset(), lam, None)], count=1, nodes=0)
     heap, count, nodes = tree["heap"], tree["count"], tree["nodes"]
     # the lowest plan value any call pruned against: an emptied tree proves no plan below it, not below a
     # higher ``upper`` of a later call (another solve of the same model with less time)
     upper = tree["upper"] = min(upper, tree.get("upper", math.inf))
     cap = max(100, int(NODE_MEMORY / (16 * pr.n)))  # each stepped node holds lambda and phi
+    cl = _clusters(pr) if BRANCH_RULE == "cluster" else getattr(pr, "clusters", None)
     while heap and time.perf_counter() < deadline and not (stop is not None and stop.interrupted):
-        val, _, opened, closed, lam_p, done = heap[0]
+        val, _, opened, closed, groups, lam_p, done = heap[0]
         if done is None:
-            v, lam_b, phi_b, pick = _node(pr, lam_p, opened, closed, upper, NODE_STEPS, deadline, stop)
+            v, lam_b, phi_b, pick = _node(pr, lam_p, opened, closed, upper, NODE_STEPS, deadline, stop, groups)
             nodes += 1
             if visit is not None and phi_b is not None:
-                chosen = _value(float(lam_b.sum()), phi_b, pr.k, opened, closed)[1]
+                chosen = _value(float(lam_b.sum()), phi_b, pr.k, opened, closed, groups, cl)[1]
                 if chosen is not None:
                     visit([int(c) for c in chosen])
             v = max(v, val)
@@ -589,11 +742,11 @@ def _centre_branching(pr: _Pricing, lam: np.ndarray, root: float, upper: float, 
                 heapq.heappop(heap)  # no plan better than ``upper`` in this node
             elif pick is None:
                 # every centre fixed: its value rises only with more steps, from where they stopped
-                heapq.heapreplace(heap, (v, count, opened, closed, lam_b, None))
+                heapq.heapreplace(heap, (v, count, opened, closed, groups, lam_b, None))
                 if v <= val:
                     break
             else:
-                heapq.heapreplace(heap, (v, count, opened, closed, lam_b, (phi_b, pick)))
+                heapq.heapreplace(heap, (v, count, opened, closed, groups, lam_b, (phi_b, pick)))
             count += 1
             continue
         if len(heap) >= cap:
@@ -602,7 +755,7 @@ def _centre_branching(pr: _Pricing, lam: np.ndarray, root: float, upper: float, 
         phi_b, pick = done
         if NODE_FIXING:
             closed = closed | _fixed_closed(float(lam_p.sum()), phi_b, pr.k, opened, closed, upper)
-        for child, v in _children(float(lam_p.sum()), phi_b, pr.k, opened, closed, pick):
+        for child, v in _children(float(lam_p.sum()), phi_b, pr.k, opened, closed, pick, groups, cl):
             v = max(v, val)
             if v < upper:
                 heapq.heappush(heap, (v, count, *child, lam_p, None))
