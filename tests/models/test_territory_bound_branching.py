@@ -167,7 +167,7 @@ def test_every_node_and_child_bound_stays_below_the_milp_restricted_to_that_node
         args, opt, pr, out = _stepped(n, seed, 0.1, 1.05)
         cl = _clusters(pr)
 
-        def rows(groups):
+        def rows(groups, cl=cl):
             return [(cl.order[cl.start[g]:cl.end[g]].tolist(), lo, hi) for g, lo, hi in groups]
 
         for trial in range(8):
