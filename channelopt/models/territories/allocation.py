@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 
 import numpy as np
@@ -19,7 +20,7 @@ from . import heuristics as heur
 from .contiguity import pieces, separator_cuts
 from .data import TerritoryData
 
-__all__ = ["tightest", "allocate", "polish"]
+__all__ = ["tightest", "allocate", "polish", "guided"]
 
 log = logging.getLogger("channelopt.models")
 
@@ -279,6 +280,18 @@ def _recombine(d: TerritoryData, a: list[int], b: list[int], rng) -> list[int]:
 #: maps of at most GUIDE_MAX_REGIONS regions, within GUIDE_SHARE of the rounds' time
 GUIDE = True
 GUIDE_MAX_REGIONS = 1000
+#: with the guide (and ``search.STOP_GUIDED``), the LP kicks of :func:`lp_polish` stop after this many seconds
+#: without a better plan
+KICK_PATIENCE = 5.0
+
+
+def guided(d: TerritoryData) -> bool:
+    """Whether location-allocation on ``d`` starts from the balanced Lagrangian's centres (:func:`_guided`): free
+    centres, a balance band to price, at most GUIDE_MAX_REGIONS regions."""
+    from .bounds import _knapsack_attribute
+
+    return (GUIDE and d.n <= GUIDE_MAX_REGIONS and d.centres is None and d.dist is not None
+            and _knapsack_attribute(d) is not None)
 GUIDE_SHARE = 0.6
 #: of that time, the Lagrangian's root steps take at most this share (the rest: the assignment MIP rounds)
 GUIDE_STEPS_SHARE = 0.5
@@ -371,14 +384,19 @@ def lp_polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver
     deadline = time.perf_counter() + seconds
     rng = np.random.default_rng(seed)
     best = (np.asarray(label).copy(), list(centres), heur.objective_value(pb, label, centres))
-    if GUIDE and d.n <= GUIDE_MAX_REGIONS:
+    patience = math.inf
+    if guided(d):
+        from . import search
+
+        patience = KICK_PATIENCE if search.STOP_GUIDED else math.inf
         best = _guided(d, pb, best, solver, seconds * GUIDE_SHARE, rng)
         if DIVE_SHARE and not solver.interrupted:
             best = _dives(d, pb, best, solver, DIVE_SHARE * (deadline - time.perf_counter()), rng)
     elite = [best]  # the best local optima, distinct centre sets, for recombination
     current = list(best[1])
     rounds = kicks = 0
-    while time.perf_counter() < deadline - 0.5 and not solver.interrupted:
+    last = time.perf_counter()  # of the last better plan
+    while time.perf_counter() < min(deadline - 0.5, last + patience) and not solver.interrupted:
         try:
             out = _lp_round(d, pb, current, solver, deadline, rng)
         except KeyboardInterrupt:
@@ -393,6 +411,7 @@ def lp_polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver
                           best[2], out[2], rounds, kicks, deadline - time.perf_counter())
                 best = out[:3]
                 current = list(best[1])
+                last = time.perf_counter()
                 continue
         kicks += 1
         if RECOMBINE and len(elite) > 1 and kicks % 2 == 0:

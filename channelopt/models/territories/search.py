@@ -39,9 +39,9 @@ from ...solver import (
 from .._base import BuiltModel
 from . import columns, labelling, planar
 from . import heuristics as heur
-from .allocation import lp_polish, polish
+from .allocation import guided, lp_polish, polish
 from .assembly import assemble_plan
-from .bounds import valid_bound
+from .bounds import LP_BOUND_MAX_PAIRS, valid_bound
 from .contiguity import separator_cuts
 from .data import balance_excess, balance_kept
 from .diagnosis import balance_message, heuristic_problem, reasons
@@ -62,6 +62,11 @@ LP_POLISH_SHARE = 0.6
 #: (False: one pass, the session-4 heuristic, for the benchmark)
 CYCLES = True
 CYCLE_MIN_SECONDS = 3.0
+#: where the Lagrangian guides location-allocation (:func:`.allocation.guided`), the cycles stop after one that
+#: found nothing, and the LP kicks after ``allocation.KICK_PATIENCE`` seconds without a better plan: the time
+#: left goes to the bound stage's branching on centres (china, k=12: after the guided plan, 55 s of kicks
+#: and cycles found nothing better in session 6). False: the cycles and kicks run to the deadline
+STOP_GUIDED = True
 #: at most this share of ``time_limit`` goes to the heuristic warm start
 HEURISTIC_SHARE = 0.25
 #: while no plan keeps balance and contiguity, the heuristic may run on to this many seconds (at most
@@ -70,7 +75,9 @@ HEURISTIC_SHARE = 0.25
 #: time_limit=1: the territories stage's share was 0.0 s and it raised NoSolutionError; the first balanced
 #: plan takes ~0.1-0.3 s of CPU there, more under load)
 FIRST_PLAN_SECONDS = 1.0
-#: seconds at most for a bound valid for the full problem (restricted or heuristic plans)
+#: seconds at most for a bound valid for the full problem (restricted or heuristic plans) when the solve has no
+#: time limit; with one, the bound stage may use all that is left (its branching on centres goes on until the
+#: deadline, and a heuristic that stopped early leaves it more than 60 s)
 BOUND_SECONDS = 60.0
 #: share of what is left after the heuristic kept for that bound, when one will be computed
 #: (at least BOUND_MIN_SECONDS, never more than a quarter): HiGHS stops up to ~1.5 s late on china k=12
@@ -85,6 +92,11 @@ BOUND_MIN_SECONDS = 2.5
 #: the heuristic mode's at the same limit. None: HiGHS gets all of it (the session-4 path, for the benchmark)
 PROBE_SHARE: float | None = 0.2
 PROBE_MIN_SECONDS = 2.0
+#: no probe where the Lagrangian guides the plans and bounds them (:func:`.allocation.guided`) and the
+#: unrestricted LP is too big to bound them (more than ``bounds.LP_BOUND_MAX_PAIRS`` pairs): there HiGHS's probe
+#: on the n x n model found no better plan (china, k=12: 17 s, and its run sometimes ends in the background,
+#: still taking CPU), while the heuristic's and the bound's branching use the time. False: always probe
+PROBE_SKIP_GUIDED = True
 #: after the probe HiGHS keeps the rest only when its gap is at most this (a proof in reach); otherwise the
 #: heuristic continues from the better plan (china, 17 s probe: HiGHS's own heuristics found a plan 0.15%
 #: better than the warm start with no root bound yet, and a full run gives nothing more)
@@ -101,10 +113,10 @@ RACE_FLOORS: str | None = None
 
 
 def bound_seconds(deadline: float | None) -> float:
-    """Seconds the bound stage may run: what is left before ``deadline`` (0: skip it), at most BOUND_SECONDS."""
+    """Seconds the bound stage may run: what is left before ``deadline`` (0: skip it); BOUND_SECONDS without one."""
     if deadline is None:
         return BOUND_SECONDS
-    return max(0.0, min(deadline - time.perf_counter(), BOUND_SECONDS))
+    return max(0.0, deadline - time.perf_counter())
 
 
 def warm_start_plan(model, d, solver: Solver, seconds: float, built=None) -> heur.Result:
@@ -170,7 +182,9 @@ def _polish(model, d, pb: heur.Problem, solver: Solver, res: heur.Result, t0: fl
         finish = d.n * d.k <= MIP_FINISH_PAIRS
         label, centres, obj = res.label, res.centres, res.objective
         cycle = 0
+        stop = STOP_GUIDED and guided(d)
         while (cycle == 0 or (CYCLES and left > CYCLE_MIN_SECONDS)) and not solver.interrupted:
+            before = obj
             label, centres, obj = lp_polish(d, pb, label, centres, solver,
                                             left * (LP_POLISH_SHARE if finish else 1.0), model.seed + cycle)
             if finish and not solver.interrupted:
@@ -178,6 +192,8 @@ def _polish(model, d, pb: heur.Problem, solver: Solver, res: heur.Result, t0: fl
                 label, centres, obj = polish(d, pb, label, centres, solver, left)
             left = t0 + seconds - time.perf_counter()
             cycle += 1
+            if stop and cycle > 1 and obj >= before - 1e-9 * max(1.0, abs(before)):
+                break  # a cycle found nothing: the rest of the time goes to the bound (STOP_GUIDED)
         log.debug("territories: location-allocation %d cycle(s), best %.6g", cycle, obj)
     else:
         label, centres, obj = polish(d, pb, res.label, res.centres, solver, left)
@@ -450,8 +466,15 @@ class TerritoryBuilt(BuiltModel):
         """
         t0 = time.perf_counter()
         rest = max(deadline - t0, 0.0)
-        probe = min(rest, max(PROBE_SHARE * rest, PROBE_MIN_SECONDS))
-        label, centres, info = self._exact(self, state, solver, t0 + probe, hres)
+        if PROBE_SKIP_GUIDED and guided(d) and d.n * d.n > LP_BOUND_MAX_PAIRS:
+            # the heuristic from the warm start, with no HiGHS run (PROBE_SKIP_GUIDED)
+            probe, label, centres = 0.0, hres.label, hres.centres
+            info = SolveInfo(solver.name, "feasible", "time_limit", objective=hres.objective, bound=math.nan,
+                             gap=math.nan, seconds=0.0)
+            info.message = f"no {solver.name} probe (the balanced Lagrangian guides and bounds this map)"
+        else:
+            probe = min(rest, max(PROBE_SHARE * rest, PROBE_MIN_SECONDS))
+            label, centres, info = self._exact(self, state, solver, t0 + probe, hres)
         if info.status == "optimal" or solver.interrupted or deadline - time.perf_counter() < 0.5:
             return label, centres, info
         tol = 1e-9 * max(1.0, abs(hres.objective))
@@ -475,8 +498,9 @@ class TerritoryBuilt(BuiltModel):
         bound = info.bound if math.isfinite(info.bound) and info.bound <= res.objective + tol else math.nan
         did = (f"took the warm start {hres.objective:.6g} to {info.objective:.6g} (gap {info.gap:.1%})" if improved
                else "did not improve the warm start")
-        note = (f"{solver.name} {did} in its {probe:.1f}s probe; the heuristic took the rest "
-                f"({time.perf_counter() - t1:.1f}s): {start.objective:.6g} -> {res.objective:.6g}")
+        note = (f"{solver.name} {did} in its {probe:.1f}s probe; " if probe > 0 else "") + (
+            f"the heuristic took the rest ({time.perf_counter() - t1:.1f}s): {start.objective:.6g} -> "
+            f"{res.objective:.6g}")
         info = dataclasses.replace(
             info, status="feasible", objective=res.objective, bound=bound, gap=_gap(res.objective, bound),
             termination="interrupted" if solver.interrupted else info.termination,
