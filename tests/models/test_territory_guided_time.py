@@ -98,7 +98,9 @@ def test_the_location_allocation_cycles_stop_after_one_that_found_nothing(monkey
 
     monkeypatch.setattr(search, "STOP_GUIDED", stop)
     monkeypatch.setattr(search, "lp_polish", lp_polish)
-    monkeypatch.setattr(search, "polish", lambda d, pb, label, centres, solver, seconds: (label, centres, 50.0))
+    mip = []
+    monkeypatch.setattr(search, "polish",
+                        lambda d, pb, label, centres, solver, seconds: mip.append(1) or (label, centres, 50.0))
     monkeypatch.setattr(search, "LP_POLISH_REGIONS", 10)  # the LP rounds' path on this 40-region map
     solver = co.Solver("highs", threads=1).start_clock()
     res = heur.Result(label=np.arange(d.n) % 4, centres=[0, 1, 2, 3], objective=100.0, violation=0.0,
@@ -106,6 +108,7 @@ def test_the_location_allocation_cycles_stop_after_one_that_found_nothing(monkey
     out = search._polish(model, d, pb, solver, res, time.perf_counter(), 3.5)
     assert out.objective == 50.0
     if cycles is None:
-        assert len(calls) > 2  # the cycles run on to the deadline
+        assert len(calls) > 2 and len(mip) == len(calls)  # the cycles run on to the deadline
     else:
-        assert len(calls) == cycles
+        # the second cycle's LP rounds found nothing: no MIP rounds from the plan the first ones ended on
+        assert len(calls) == cycles and len(mip) == 1

@@ -187,7 +187,10 @@ def _polish(model, d, pb: heur.Problem, solver: Solver, res: heur.Result, t0: fl
             before = obj
             label, centres, obj = lp_polish(d, pb, label, centres, solver,
                                             left * (LP_POLISH_SHARE if finish else 1.0), model.seed + cycle)
-            if finish and not solver.interrupted:
+            # (with STOP_GUIDED, no MIP rounds from the plan the last cycle's MIP rounds ended on: they would
+            # only repeat themselves)
+            again = stop and cycle > 0 and obj >= before - 1e-9 * max(1.0, abs(before))
+            if finish and not solver.interrupted and not again:
                 left = t0 + seconds - time.perf_counter()
                 label, centres, obj = polish(d, pb, label, centres, solver, left)
             left = t0 + seconds - time.perf_counter()
