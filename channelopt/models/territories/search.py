@@ -469,8 +469,9 @@ class TerritoryBuilt(BuiltModel):
         """
         t0 = time.perf_counter()
         rest = max(deadline - t0, 0.0)
-        if PROBE_SKIP_GUIDED and guided(d) and d.n * d.n > LP_BOUND_MAX_PAIRS:
-            # the heuristic from the warm start, with no HiGHS run (PROBE_SKIP_GUIDED)
+        if PROBE_SKIP_GUIDED and rest > 0 and guided(d) and d.n * d.n > LP_BOUND_MAX_PAIRS:
+            # the heuristic from the warm start, with no HiGHS run (PROBE_SKIP_GUIDED; a spent limit goes to
+            # _exact, which returns the warm start and says so without calling HiGHS)
             probe, label, centres = 0.0, hres.label, hres.centres
             info = SolveInfo(solver.name, "feasible", "time_limit", objective=hres.objective, bound=math.nan,
                              gap=math.nan, seconds=0.0)
