@@ -702,11 +702,12 @@ def _fixed_closed(lam_sum: float, phi: np.ndarray, k: int, opened: frozenset, cl
 
 def _centre_branching(pr: _Pricing, lam: np.ndarray, root: float, upper: float, deadline: float,
                       stop: Solver | None = None, tree: dict | None = None, visit=None) -> float:
-    """Best-first branching on centres (open / closed), the Lagrangian at each node, until ``deadline``.
+    """Best-first branching on centres (open / closed, or how many open in a cluster of nearby candidates:
+    :data:`BRANCH_RULE`), the Lagrangian at each node, until ``deadline``.
 
     The balanced p-median LP (which the root Lagrangian tends to) opens many centres a little
     (china, k=12: 23 centres at y > 0, 5 territories' worth spread over 16 of them); branching on
-    the centre a node's Lagrangian takes last lifts the bound above the LP. A node gets its
+    the centres, or on a cluster's count, lifts the bound above the LP. A node gets its
     ``NODE_STEPS`` steps (from its parent's multipliers) when it is the lowest one left; its
     children enter with their value at its best multipliers (a valid bound, no steps). Every node
     keeps at least its parent's value (its plans are among the parent's); nodes whose bound
