@@ -21,6 +21,11 @@ __all__ = ["Problem", "Result", "solve_heuristic", "violation", "objective_value
 SWAPS = False
 #: at most this many levelling passes per local search (see ``_local_search``)
 LEVELLING_PASSES = 200
+#: when the best plan is connected but past a balance bound, try :func:`.repair.repair_balance` on it
+#: (WV, k=3, +-0.5%: the local search stopped 652 people under the lower bound, and the plan was dropped)
+REPAIR = True
+#: seconds the repair may take, at most
+REPAIR_SECONDS = 2.0
 
 
 @dataclass
@@ -425,6 +430,22 @@ def solve_heuristic(pb: Problem, *, seconds: float = 5.0, seed: int = 0, max_sta
             best = res
         if pb.current is not None and pb.objective == "disruption" and best.violation <= 1e-9:
             break
+    if REPAIR and best.violation > 1e-9 and best.contiguous:
+        best = _repaired(pb, best, rng)
     best.seconds = time.perf_counter() - t0
     best.starts = starts
     return best
+
+
+def _repaired(pb: Problem, best: Result, rng) -> Result:
+    """``best`` after :func:`.repair.repair_balance` and a short local search for the objective (which never
+    raises the violation); ``best`` itself where the repair reaches no balanced plan."""
+    from .repair import repair_balance
+
+    label, ok = repair_balance(pb, best.label, seconds=REPAIR_SECONDS)
+    if not ok:
+        return best
+    label, centres = improve(pb, label, time.perf_counter() + min(REPAIR_SECONDS, 1.0), rng)
+    contiguous = all(len(pieces(pb.adj, np.flatnonzero(label == t))) == 1 for t in range(pb.k))
+    return Result(label.copy(), centres, objective_value(pb, label, centres), violation(pb, label),
+                  contiguous or not pb.contiguity, 0.0, best.starts)
