@@ -14,7 +14,7 @@ from scipy.spatial import Delaunay
 
 import channelopt as co
 from channelopt.exceptions import InfeasibleError, NoSolutionError, SettingsError, SolverError
-from channelopt.models.territories import TerritoryDesign
+from channelopt.models.territories import TerritoryDesign, heuristics
 
 SOLVERS = [co.Solver("highs"), co.Solver("cbc")]
 
@@ -466,9 +466,13 @@ def test_centre_candidates_plan_reports_a_bound_for_the_full_problem():
     assert worse  # seed 16's restricted plan is above the optimum, as in the issue
 
 
-def test_infeasible_restriction_is_dropped_not_blamed_on_balance():
-    # no heuristic time: its plan breaks balance, so the nearest-1 restriction leaves no plan at all;
-    # a plan exists (brute force), so the answer is the full model's optimum, never "infeasible"
+def test_infeasible_restriction_is_dropped_not_blamed_on_balance(monkeypatch):
+    # no heuristic time and no balance repair: its plan breaks balance, so the nearest-1 restriction (which
+    # takes in the heuristic's pairs only from a plan keeping every rule) leaves no plan at all; a plan exists
+    # (brute force), so the answer is the full model's optimum, never "infeasible". (With the repair the
+    # heuristic's plan keeps balance, its pairs join the restriction, and the answer is the restricted
+    # model's plan with the unrestricted LP bound: "feasible", an honest gap.)
+    monkeypatch.setattr(heuristics, "REPAIR", False)
     for seed in (1, 3, 4):
         g = planar(10, seed=seed)
         net = co.ChannelNetwork.from_graph(g, ["pop"])
