@@ -104,7 +104,7 @@ def repair_balance(pb: heur.Problem, label, *, seconds: float = 2.0, depth: int 
     >>> import numpy as np
     >>> from channelopt.models.territories.contiguity import adjacency_lists
     >>> adj = adjacency_lists(4, np.array([[0, 1], [1, 2], [2, 3]]))
-    >>> pb = heur.Problem(adj, 2, np.array([[1.0], [1.0], [3.0], [1.0]]), np.array([3.0]), np.array([3.0]))
+    >>> pb = heur.Problem(adj, 2, np.array([[1.0], [2.0], [2.0], [1.0]]), np.array([3.0]), np.array([3.0]))
     >>> lab, ok = repair_balance(pb, np.array([0, 1, 1, 1]))
     >>> lab.tolist(), ok
     ([0, 0, 1, 1], True)
