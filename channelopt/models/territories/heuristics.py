@@ -431,21 +431,23 @@ def solve_heuristic(pb: Problem, *, seconds: float = 5.0, seed: int = 0, max_sta
         if pb.current is not None and pb.objective == "disruption" and best.violation <= 1e-9:
             break
     if REPAIR and best.violation > 1e-9 and best.contiguous:
-        best = _repaired(pb, best, rng)
+        # within the caller's own time scale: ``allocation.tightest`` calls this a dozen times at 1/12 of its
+        # budget each, and a fixed 2 s per call would multiply that budget
+        best = _repaired(pb, best, rng, min(REPAIR_SECONDS, max(seconds, settle, 0.05)))
     best.seconds = time.perf_counter() - t0
     best.starts = starts
     return best
 
 
-def _repaired(pb: Problem, best: Result, rng) -> Result:
-    """``best`` after :func:`.repair.repair_balance` and a short local search for the objective (which never
-    raises the violation); ``best`` itself where the repair reaches no balanced plan."""
+def _repaired(pb: Problem, best: Result, rng, seconds: float) -> Result:
+    """``best`` after :func:`.repair.repair_balance` (``seconds``) and a local search for the objective (half as
+    long; it never raises the violation); ``best`` itself where the repair reaches no balanced plan."""
     from .repair import repair_balance
 
-    label, ok = repair_balance(pb, best.label, seconds=REPAIR_SECONDS)
+    label, ok = repair_balance(pb, best.label, seconds=seconds)
     if not ok:
         return best
-    label, centres = improve(pb, label, time.perf_counter() + min(REPAIR_SECONDS, 1.0), rng)
+    label, centres = improve(pb, label, time.perf_counter() + seconds / 2, rng)
     contiguous = all(len(pieces(pb.adj, np.flatnonzero(label == t))) == 1 for t in range(pb.k))
     return Result(label.copy(), centres, objective_value(pb, label, centres), violation(pb, label),
                   contiguous or not pb.contiguity, 0.0, best.starts)
