@@ -12,6 +12,8 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from scipy.spatial import Delaunay
 
 import channelopt as co
@@ -529,3 +531,78 @@ def test_the_k3_bound_stage_returns_the_plan_from_several_first_parts(n, seed, t
     assert label is not None and res.cut < int((one[d.edges[:, 0]] != one[d.edges[:, 1]]).sum())
     check_parts(d.n, d.edges, d.loads[:, 0], lower, upper, label, res.cut)
     assert res.bound <= brute_force_k(n, e, pop, 3, lower, upper) <= res.cut
+
+
+def enclosed_with_profile(n, e, pop, lower, upper, c, cap, resolution):
+    """:func:`enclosed_bound` given the theta's profile by the shortest arm (as :func:`three_bound` hands it)."""
+    from channelopt.models.territories.planar import enclosed_bound, outer_theta_bound
+
+    depth = max(1, cap - math.ceil(c))
+    theta, profile = outer_theta_bound(n, e, pop, lower, upper, depth=depth, cap=cap, resolution=resolution,
+                                       profile=True)
+    # the profile ends at the theta bound and never rises with a longer shortest arm
+    assert profile[-1] == theta and (np.diff(profile) <= 0).all()
+    return enclosed_bound(n, e, pop, lower, upper, c=c, theta=np.maximum(profile, 1.5 * c), want=len(e) + 1,
+                          deadline=time.perf_counter() + 60, resolution=resolution)
+
+
+# maps where reading the profile at q arcs (not at the longer half's K - |G| - q) put the enclosed-part bound
+# above the brute force (a scan of 150 maps with 9-11 regions)
+PROFILE = [(9, 114, 0.03), (11, 128, 0.1), (11, 143, 0.03), (10, 148, 0.1)]
+
+
+@pytest.mark.parametrize("n,seed,tol", THREE + ENCLOSED + ENCLOSED_NEAR + PROFILE)
+def test_enclosed_bound_read_by_the_shortest_arm_stays_below_the_brute_force(n, seed, tol):
+    # brute force: the fewest cut edges over the splits in which some part's boundary avoids the outer face;
+    # the profile says how short the arm along P1's longer half can be, at exact (quantum 1) and coarse weights,
+    # searched deep (every arm) and shallow (the cap three_bound uses: a few edges above 1.5 c)
+    e, pop = delaunay_map(n, seed)
+    lower, upper = math.ceil((1 - tol) * pop.sum() / 3), math.floor((1 + tol) * pop.sum() / 3)
+    splits = three_part_splits(n, e, pop, lower, upper)
+    best = min((c for c, kind in splits if kind in (0, 2)), default=len(e) + 1)
+    c = bisection(n, e, pop, lower, upper, limit=len(e) + 1, rest=(2 * lower, 2 * upper))
+    for resolution in (20000, 300, 60):
+        for cap in (math.ceil(1.5 * c.bound) + 2, len(e) + 1):
+            bound = enclosed_with_profile(n, e, pop, lower, upper, c.bound, cap, resolution)
+            assert math.ceil(1.5 * c.bound) <= bound <= best
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(9, 10), st.integers(0, 10**6), st.sampled_from([0.03, 0.1, 0.3]))
+def test_three_territory_bounds_stay_below_the_brute_force_on_random_maps(n, seed, tol):
+    # every split into three connected parts within the bounds, against three_bound (all cases, default
+    # rounds) and the enclosed-part bound with the profile, on random Delaunay maps
+    from channelopt.models.territories.planar import three_bound
+
+    e, pop = delaunay_map(n, seed)
+    lower, upper = math.ceil((1 - tol) * pop.sum() / 3), math.floor((1 + tol) * pop.sum() / 3)
+    splits = three_part_splits(n, e, pop, lower, upper)
+    assume(splits)
+    best = min(cut for cut, _ in splits)
+    c = bisection(n, e, pop, lower, upper, limit=len(e) + 1, rest=(2 * lower, 2 * upper))
+    bound, label, cut = three_bound(n, e, pop, lower, upper, c.bound, len(e) + 1, time.perf_counter() + 60)
+    assert bound <= best
+    if label is not None:
+        check_parts(n, e, pop, lower, upper, label, cut)
+    enclosed = min((cut for cut, kind in splits if kind in (0, 2)), default=len(e) + 1)
+    assert enclosed_with_profile(n, e, pop, lower, upper, c.bound, math.ceil(1.5 * c.bound) + 2, 300) <= enclosed
+
+
+def test_the_enclosed_part_reads_the_theta_by_its_shortest_arm():
+    # by hand: a boundary G of 44 arcs one arc from the outer face, c = 27. The trade with the theta alone (50):
+    # q = 2 gives max(44 + 4, 50 - 2) = 48, and c + 44/2 = 49 holds it up: 49. With the profile (a theta whose
+    # shortest arm has at most l arcs has at least 59 - l arcs, 50 from l = 9 on), a cut K needs for some q >= 1
+    # with 2q <= K - 44: 59 - (K - 44 - q) <= K + q, i.e. K >= 51.5, so 52 (q = 1: the profile at 7 arcs, 52,
+    # is at most 53); a3's 1.5 x 44 = 66 does not cap it
+    from channelopt.models.territories.planar import _enclosed_cut
+
+    assert _enclosed_cut(44, 1, 27, 50.0) == 49
+    profile = np.maximum(59.0 - np.arange(10), 50.0)
+    assert _enclosed_cut(44, 1, 27, profile) == 52
+    # a steep profile (no theta with a shortest arm of 3 arcs or fewer under 70): q = 2, K = 50 has the shortest
+    # arm at most 50 - 44 - 2 = 4 arcs, where the profile (52) is at most K + q = 52; K = 49 would need it at 3
+    # arcs with q = 2 (70) or at 4 with q = 1 (52 > 50), and q = 3 needs K >= 50: so 50, not the 52 or 51 that
+    # reading the profile at q or at K - 44 - 2q arcs would claim
+    assert _enclosed_cut(44, 1, 27, np.array([70.0, 70, 70, 70, 52, 50])) == 50
+    # the old reading is what a flat profile gives
+    assert _enclosed_cut(44, 1, 27, np.full(5, 50.0)) == 49

@@ -392,6 +392,9 @@ def _walks(ctx: _Ctx, s: int, horizon: int, deadline: float, *, restrict: bool, 
 #: search depth in quanta, so coarse quanta loosen it (synthetic n=300, +-0.5%, depth 28: 53 with 2,000 quanta
 #: in 4.5 CPU s, of which 1 s the search from the outer face)
 THETA_RESOLUTION = 2000
+#: the rounds of :func:`three_bound`: the theta at these load quanta, each followed by :func:`enclosed_bound` with
+#: its profile, the later ones only while the bound is under the target and time is left.
+THETA_STEPS = (2000, 5000)
 
 
 def _arms(ctx: _Ctx, depth: int, deadline: float, keep: bool = False):
@@ -461,7 +464,7 @@ def _min_table(a):
 
 def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, *, depth: int,
                       cap: int, seconds: float = 30.0, resolution: int = THETA_RESOLUTION,
-                      plan: int | None = None):
+                      plan: int | None = None, profile: bool = False):
     """Fewest cut edges of three connected parts (loads in ``[lower, upper]``) whose boundaries all meet the
     outer face, each with a connected rest: a lower bound, at most ``cap``; None when out of time or not planar.
 
@@ -477,6 +480,10 @@ def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float,
     With ``plan`` (a plan's cut), returns ``(bound, label, cut)``: the walks of the best triples below
     ``plan`` are traced, and where their edges split the map into three connected parts with loads in
     bounds (checked with the exact loads) that split is ``label`` (else None) with ``cut`` edges.
+
+    With ``profile``, the result (the bound, or the tuple) is followed by an array ``t``: ``t[l]`` (the last
+    entry for any longer ``l``) bounds the triples whose shortest arm has at most ``l`` arcs (at most ``cap``).
+    :func:`enclosed_bound` reads it: there the shortest arm is short.
 
     Examples
     --------
@@ -502,12 +509,16 @@ def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float,
     lo, hi = int(math.floor(lower / q - slack - 1e-9)), int(math.ceil(upper / q + slack + 1e-9))
     best = float(cap)
     below = -1 if plan is None else plan  # triples worth tracing: fewer arcs than the plan in hand
+    # triples worth counting: under the best so far and the plan; with ``profile`` every one under ``cap``
+    keep = max(below, cap if profile else -1)
+    # by_short[l]: the fewest arcs of a triple whose shortest arm has l arcs (cap: none under cap)
+    by_short = np.full(depth + 1, float(cap))
     triples = []
     for f in range(1, ctx.dm.n_faces):
         if time.perf_counter() > deadline:
             return None
         d = arms[f].astype(np.float64)
-        r1 = np.flatnonzero(d <= min(depth, (max(best, below) - 1) // 3))  # the shortest arm, under ``best``
+        r1 = np.flatnonzero(d <= min(depth, (max(best, keep) - 1) // 3))  # the shortest arm, under ``best``
         if not len(r1):
             continue
         l1 = d[r1]
@@ -515,7 +526,7 @@ def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float,
         for a in range(lo, hi + 1):
             r2 = np.mod(r1 - a, big)
             l2 = d[r2]
-            m = (l2 >= l1) & (2 * l1 + l2 < max(best, below))  # the third arm is at least the first
+            m = (l2 >= l1) & (2 * l1 + l2 < max(best, keep))  # the third arm is at least the first
             # the third load, total - a - b, in the window too: b within [total - hi - a, total - lo - a]
             b_lo, b_hi = max(lo, big - hi - a), min(hi, big - lo - a)
             if b_lo > b_hi or not m.any():
@@ -527,13 +538,19 @@ def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float,
                 l3 = _range_min(table, x, x + (b_hi - b_lo))
             tot = l1[m] + l2[m] + np.maximum(l3, l1[m])
             best = min(best, float(tot.min()))
+            if profile:
+                np.minimum.at(by_short, l1[m].astype(np.int64), tot)
             if plan is not None:
                 j = np.flatnonzero((tot < below) & (l3 <= depth))
                 triples += [(float(tot[x]), f, int(r1[m][x]), int(r2[m][x]), int(b_lo), int(b_hi)) for x in j[:8]]
+    # a triple not searched has its shortest arm l > (cap - 1) // 3 (so at least 3 l >= cap arcs) or l > depth
+    # (arms past ``depth`` count as depth + 1, and 3 (depth + 1) >= cap where the caller searched deep enough;
+    # else the cap falls to it): the running minimum over the shortest arm is a bound for "at most l"
+    shorts = np.minimum(np.minimum.accumulate(by_short), min(float(cap), 3.0 * (depth + 1)))
     if plan is None:
-        return best
+        return (best, shorts) if profile else best
     label, cut = _theta_split(ctx, traced, triples, lower, upper, deadline)
-    return best, label, cut
+    return (best, label, cut, shorts) if profile else (best, label, cut)
 
 
 def _theta_split(ctx: _Ctx, traced, triples, lower, upper, deadline, tries: int = 400):
@@ -770,9 +787,14 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
       branch points: :func:`outer_theta_bound` ``theta``; (a2) inside P1: the part between P2 and P3 has a
       boundary ``G`` avoiding the outer face, ``m`` arcs at least from it, and the cut is at least
       ``c + |G| / 2`` and ``min over q >= m of max(theta - q, |G| + 2 q)`` (P1 runs from ``G`` through the
-      outer face and back: its shorter half ``q`` is shared by two arms of a theta from the outer face);
-      (a3) off it: all three boundaries avoid it, ``1.5 |G|``. :func:`enclosed_bound` takes the least over
-      such ``G`` (the theta searched :data:`THETA_MARGIN` above the target, so that its excess counts).
+      outer face and back: its shorter half ``q`` is shared by two arms of a theta from the outer face,
+      whose third arm, along the longer half, is short when the cut is: the theta's profile by its
+      shortest arm reads that, :func:`_enclosed_cut`); (a3) off it: all three boundaries avoid it,
+      ``1.5 |G|``. :func:`enclosed_bound` takes the least over such ``G`` (the theta searched
+      :data:`THETA_MARGIN` above the target, so that its excess counts).
+
+    The theta and the enclosed-part search run in rounds (:data:`THETA_STEPS`, load quanta of the theta):
+    a finer round only while the bound is under the target and time is left; each round's bound is valid.
 
     The bound is the least over the cases, rounded up; each search cut short by ``deadline`` falls back to
     what ``c`` alone gives (``1.5 c``; for (a2) and (a3), the faces not searched yet as if ``|G| = c``).
@@ -792,20 +814,35 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
     if target <= base:
         return float(math.ceil(base - 1e-9)), None, None
     cap = int(target) + THETA_MARGIN  # above the target: :func:`enclosed_bound` trades the excess
-    found = outer_theta_bound(n, edges, load, lower, upper, depth=max(1, int(math.ceil(cap - c))),
-                              cap=cap, seconds=THETA_SHARE[1] * max(deadline - time.perf_counter(), 0.0),
-                              plan=int(plan))
-    theta_full, label, cut = (base, None, None) if found is None else (max(base, found[0]), found[1], found[2])
-    theta = min(theta_full, target)
-    # a part whose boundary avoids the outer face, (a2) and (a3): only worth searching below the bound so far
-    worth = int(math.ceil(min(2 * c, theta) - 1e-9))
-    enclosed = 0.0
-    for resolution in ENCLOSED_RESOLUTION:  # each a valid bound: the finer one where time is left
-        if enclosed >= worth or time.perf_counter() > deadline:
+    bound, label, cut = math.ceil(base - 1e-9), None, None
+    theta_full, shorts = base, base
+    for step, resolution in enumerate(THETA_STEPS):  # each round's bound is valid: the larger one counts
+        if step and (bound >= target or time.perf_counter() > deadline):
             break
-        enclosed = max(enclosed, enclosed_bound(n, edges, load, lower, upper, c=c, theta=theta_full, want=worth,
-                                                deadline=deadline, resolution=resolution))
-    return float(math.ceil(max(base, min(2 * c, theta, enclosed)) - 1e-9)), label, cut
+        found = outer_theta_bound(n, edges, load, lower, upper, depth=max(1, int(math.ceil(cap - c))),
+                                  cap=cap, seconds=THETA_SHARE[1] * max(deadline - time.perf_counter(), 0.0),
+                                  plan=int(plan if cut is None else cut), profile=True, resolution=resolution)
+        if found is None:
+            if step:
+                break
+        else:
+            theta_full = max(theta_full, found[0])
+            # by the shortest arm (case (a2) reads it; every round's profile bounds the same triples, so the
+            # larger entry counts); a triple there has K + q >= K >= 1.5 c arcs
+            shorts = np.maximum(shorts, np.maximum(found[3], base))
+            if found[1] is not None and (cut is None or found[2] < cut):
+                label, cut = found[1], found[2]
+        theta = min(theta_full, target)
+        # a part whose boundary avoids the outer face, (a2) and (a3): only worth searching below the bound so far
+        worth = int(math.ceil(min(2 * c, theta) - 1e-9))
+        enclosed = 0.0
+        for res in ENCLOSED_RESOLUTION:  # each a valid bound: the finer one where time is left
+            if enclosed >= worth or time.perf_counter() > deadline:
+                break
+            enclosed = max(enclosed, enclosed_bound(n, edges, load, lower, upper, c=c, theta=shorts, want=worth,
+                                                    deadline=deadline, resolution=res))
+        bound = max(bound, math.ceil(max(base, min(2 * c, theta, enclosed)) - 1e-9))
+    return float(bound), label, cut
 
 
 def _outer_order(dm: DualMap) -> tuple[DualMap, np.ndarray]:
@@ -823,17 +860,40 @@ def _outer_order(dm: DualMap) -> tuple[DualMap, np.ndarray]:
     return DualMap(nf, rank[dm.tail], rank[dm.head], dm.weight, dm.edge), dist[order]
 
 
-def _enclosed_cut(length: float, near: float, c: float, theta: float) -> float:
+def _enclosed_cut(length: float, near: float, c: float, theta) -> float:
     """What one part's boundary that avoids the outer face, ``length`` arcs and ``near`` arcs at least from it,
-    leaves of the cut (cases (a2) and (a3) of :func:`three_bound`), rounded up."""
-    q = np.arange(max(int(near), 1), max(int(near), 1, int(theta)) + 1)
-    shared = float(np.maximum(length + 2 * q, theta - q).min())
+    leaves of the cut (cases (a2) and (a3) of :func:`three_bound`), rounded up.
+
+    ``theta``: a number (the theta bound) or the profile of :func:`outer_theta_bound` (``theta[l]``, the last
+    entry for longer ``l``: the triples whose shortest arm has at most ``l`` arcs). In case (a2) a cut of ``K``
+    edges gives a triple of ``K + q`` arcs whose shortest arm has at most ``|P1| - q <= K - length - q`` (the
+    arm along the longer half of P1), so ``K`` needs ``theta[K - length - q] <= K + q`` for some ``q >= near``
+    with ``2 q <= K - length``; a number ``theta`` reads as ``K >= theta - q``.
+    """
+    prof = np.atleast_1d(np.asarray(theta, dtype=float))
+    length = int(math.ceil(length - 1e-9))
+    shared = math.inf
+    q = max(int(near), 1)
+    while length + 2 * q < shared:
+        cut = length + 2 * q  # |P1| >= 2 q
+        while True:
+            arm = cut - length - q  # the longest the shortest arm can be
+            if arm >= len(prof) - 1:
+                cut = max(cut, int(math.ceil(prof[-1] - q - 1e-9)))
+                break
+            if prof[arm] <= cut + q + 1e-9:
+                break
+            cut += 1
+        shared = min(shared, cut)
+        q += 1
     return float(math.ceil(min(max(c + length / 2, shared), 1.5 * length) - 1e-9))
 
 
 #: the theta bound behind :func:`enclosed_bound` is searched this many edges above the bound it has to reach:
-#: each edge it has above it keeps the costly boundaries near the outer face two arcs shorter
-THETA_MARGIN = 2
+#: each edge it has above it keeps the costly boundaries near the outer face two arcs shorter, and its profile
+#: by the shortest arm is capped there. Measured (synthetic n=400, k=3, +-0.5%, 5,000 quanta, load 5):
+#: three_bound 50 with 2 (the profile capped at 53 = the trade's q=3 limit), 51 = the plan with 4
+THETA_MARGIN = 4
 #: load quanta of :func:`enclosed_bound`'s searches, coarse first (each bound is valid; the larger one counts).
 #: Measured (synthetic n=300/400/550, k=3, +-0.5%, load 6-8, CPU s): 1,000 quanta 49/48/60 in 4.7/6.8/27.7,
 #: 2,000 49/49/60 in 7.3/12.1/47.5, 20,000 49 in 22.6 at n=300 and nothing at n=400 in 120 s (the walks
@@ -842,7 +902,7 @@ ENCLOSED_RESOLUTION = (1000, 2000)
 
 
 def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, *, c: float,
-                   theta: float, want: int, deadline: float, resolution: int = 2000) -> float:
+                   theta, want: int, deadline: float, resolution: int = 2000) -> float:
     """A lower bound (at most ``want``) on the cut edges of three connected parts, loads in ``[lower, upper]``,
     one of which has a boundary that avoids the outer face: cases (a2) and (a3) of :func:`three_bound`.
 
@@ -850,7 +910,9 @@ def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, up
     arcs at least from the outer face. (a2): the other two parts meet along a path ``P1`` from ``G`` through
     the outer face and back, ``|P1| >= 2 q`` with ``q >= m`` the shorter half, so the cut is at least
     ``|G| + 2 q``, at least ``theta - q`` (``theta`` from :func:`outer_theta_bound`: the three arms from the
-    outer face share that half) and at least ``c + |G| / 2``; (a3): all three boundaries avoid the outer face,
+    outer face share that half; given its profile by the shortest arm, the one along the longer half of P1,
+    at most ``cut - |G| - q`` arcs, reads a dearer theta: :func:`_enclosed_cut`) and at least ``c + |G| / 2``;
+    (a3): all three boundaries avoid the outer face,
     ``1.5 |G|``. With the faces numbered by their distance from the outer face, each walk is searched from its
     first face ``s`` (``m`` its distance) only as long as it could leave less than ``want``; faces near the
     outer face (small ``m``) are the dear ones. ``c`` bounds every walk's length from below; when the
@@ -873,18 +935,26 @@ def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, up
         return float(want)
     best = float(want)
     lo = max(int(math.ceil(c - 1e-9)), 1)  # no balanced closed walk is shorter than c
+    memo: dict = {}
+
+    def left(length, m):  # _enclosed_cut, once per (length, distance)
+        key = (int(length), int(m))
+        if key not in memo:
+            memo[key] = _enclosed_cut(length, m, c, theta)
+        return memo[key]
+
     for s in range(1, dm.n_faces):
         # the longest walk from s that could still leave less than ``best``
         horizon = lo - 1
-        while horizon + 1 < 2 * best and _enclosed_cut(horizon + 1, near[s], c, theta) < best:
+        while horizon + 1 < 2 * best and left(horizon + 1, near[s]) < best:
             horizon += 1
         if horizon < lo:
             break  # later faces lie no nearer the outer face
         found = _walks(ctx, s, horizon, deadline, restrict=True, first_only=True)
         if found is None:  # out of time: what is left may hold walks of ``c`` arcs
-            return min(best, _enclosed_cut(lo, near[s], c, theta))
+            return min(best, left(lo, near[s]))
         if found[0] is not None:
-            best = min(best, _enclosed_cut(found[0], near[s], c, theta))
+            best = min(best, left(found[0], near[s]))
     return best
 
 
