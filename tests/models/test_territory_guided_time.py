@@ -1,6 +1,6 @@
 """Where the balanced Lagrangian guides and bounds a map, the time goes to it: no HiGHS probe on large maps, and
 the location-allocation kicks and cycles stop once they find nothing (``search.PROBE_SKIP_GUIDED``,
-``search.STOP_GUIDED``, ``allocation.KICK_PATIENCE``)."""
+``allocation.STOP_GUIDED``, ``allocation.KICK_PATIENCE``)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def _no_better(monkeypatch):
 @pytest.mark.parametrize(("stop", "patience", "more"), [(True, 0.0, False), (False, 0.0, True), (True, 1e9, True)])
 def test_the_lp_kicks_stop_after_their_patience_where_the_lagrangian_guides(monkeypatch, stop, patience, more):
     model, d, pb, rounds = _no_better(monkeypatch)
-    monkeypatch.setattr(search, "STOP_GUIDED", stop)
+    monkeypatch.setattr(allocation, "STOP_GUIDED", stop)
     monkeypatch.setattr(allocation, "KICK_PATIENCE", patience)
     solver = co.Solver("highs", threads=1).start_clock()
     label = np.arange(d.n) % 4
@@ -96,7 +96,7 @@ def test_the_location_allocation_cycles_stop_after_one_that_found_nothing(monkey
         calls.append(seed)
         return label, centres, 50.0
 
-    monkeypatch.setattr(search, "STOP_GUIDED", stop)
+    monkeypatch.setattr(allocation, "STOP_GUIDED", stop)
     monkeypatch.setattr(search, "lp_polish", lp_polish)
     mip = []
     monkeypatch.setattr(search, "polish",

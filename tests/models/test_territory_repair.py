@@ -112,7 +112,16 @@ def test_repaired_plans_keep_locked_regions(objective):
         pb.dist = np.array(nx.floyd_warshall_numpy(graph_of(d), nodelist=range(d.n)))
     pb.locked = np.full(d.n, -1)
     pb.locked[[0, 4, 3]] = start[[0, 4, 3]]
-    lab, ok = repair_balance(pb, start)
+    lab, ok = repair_balance(pb, start, centres_of=heur.best_centres)
     assert (lab[[0, 4, 3]] == start[[0, 4, 3]]).all()
     assert connected_parts(graph_of(d), lab, d.k)
     assert ok == loads_within(g, lab, d.k, bounds)
+
+
+def test_compactness_without_a_centre_rule_is_an_error_naming_it():
+    g, d, pb, bounds = instance(9, 4, 3, 0.02)
+    pb.objective = "compactness"
+    pb.weights = np.ones(d.n)
+    pb.dist = np.array(nx.floyd_warshall_numpy(graph_of(d), nodelist=range(d.n)))
+    with pytest.raises(ValueError, match="needs centres_of"):
+        repair_balance(pb, np.array([2, 2, 2, 1, 0, 1, 1, 0, 0]))

@@ -444,7 +444,7 @@ def _repaired(pb: Problem, best: Result, rng, seconds: float) -> Result:
     long; it never raises the violation); ``best`` itself where the repair reaches no balanced plan."""
     from .repair import repair_balance
 
-    label, ok = repair_balance(pb, best.label, seconds=seconds)
+    label, ok = repair_balance(pb, best.label, centres_of=best_centres, seconds=seconds)
     if not ok:
         return best
     label, centres = improve(pb, label, time.perf_counter() + seconds / 2, rng)

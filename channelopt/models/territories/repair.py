@@ -8,15 +8,18 @@ territory -- one region moved, two regions exchanged between neighbouring territ
 (``a -> b``, ``b -> c``, ...) along a path of territories -- chosen by the loads it leaves and only then
 checked for contiguity. Steps are taken while one lowers the total excess; among the steps that reach
 balance, the one that costs least for the objective in use.
+
+The problem is :class:`.heuristics.Problem`; this module does not import :mod:`.heuristics` (which runs the
+repair), so the compactness objective's centre rule comes in as ``centres_of``.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-
-from . import heuristics as heur
 
 __all__ = ["repair_balance", "excess"]
 
@@ -28,14 +31,14 @@ BEAM = 400
 CHECKS = 3000
 
 
-def excess(pb: heur.Problem, sums: np.ndarray) -> float:
+def excess(pb: Any, sums: np.ndarray) -> float:
     """Total amount the loads ``sums`` (k, p) pass their balance bounds by, each attribute scaled by its mean
     load (the measure of :func:`.heuristics.violation`)."""
     scale = np.maximum(pb.loads.sum(axis=0) / pb.k, 1e-12)
     return float(((np.maximum(sums - pb.upper, 0) + np.maximum(pb.lower - sums, 0)) / scale).sum())
 
 
-def _excess_many(pb: heur.Problem, sums: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def _excess_many(pb: Any, sums: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """:func:`excess` of each of a stack ``(m, k, p)`` of load tables."""
     over = np.maximum(sums - pb.upper, 0) + np.maximum(pb.lower - sums, 0)
     return (over / scale).sum(axis=(1, 2))
@@ -57,7 +60,7 @@ def _connected(adj, members: np.ndarray, inside: np.ndarray) -> bool:
     return len(seen) == len(members)
 
 
-def _delta_objective(pb: heur.Problem, label: np.ndarray, seq, centres) -> float:
+def _delta_objective(pb: Any, label: np.ndarray, seq, centres) -> float:
     """Change of the objective when the moves ``seq`` (region, from, to) are applied to ``label`` in turn
     (exact for cut edges and disruption; for compactness with the centres held where they are)."""
     lab = label.copy()
@@ -78,7 +81,8 @@ def _delta_objective(pb: heur.Problem, label: np.ndarray, seq, centres) -> float
     return total
 
 
-def repair_balance(pb: heur.Problem, label, *, seconds: float = 2.0, depth: int = DEPTH) -> tuple[np.ndarray, bool]:
+def repair_balance(pb: Any, label, *, centres_of: Callable[[Any, np.ndarray], list[int]] | None = None,
+                   seconds: float = 2.0, depth: int = DEPTH) -> tuple[np.ndarray, bool]:
     """Move border regions of ``label`` until every load keeps its balance bounds, keeping territories connected.
 
     Parameters
@@ -87,6 +91,9 @@ def repair_balance(pb: heur.Problem, label, *, seconds: float = 2.0, depth: int 
         The problem (adjacency, loads, bounds, objective, locked regions, change cap).
     label : array of int
         A plan whose territories are connected (when ``pb.contiguity``); it is not changed.
+    centres_of : callable, optional
+        ``centres_of(pb, label)``, the territories' centres for the compactness objective without fixed centres
+        (:func:`.heuristics.best_centres`); needed only there.
     seconds : float
         Time for the repair.
     depth : int
@@ -102,6 +109,7 @@ def repair_balance(pb: heur.Problem, label, *, seconds: float = 2.0, depth: int 
     Examples
     --------
     >>> import numpy as np
+    >>> from channelopt.models.territories import heuristics as heur
     >>> from channelopt.models.territories.contiguity import adjacency_lists
     >>> adj = adjacency_lists(4, np.array([[0, 1], [1, 2], [2, 3]]))
     >>> pb = heur.Problem(adj, 2, np.array([[1.0], [2.0], [2.0], [1.0]]), np.array([3.0]), np.array([3.0]))
@@ -120,7 +128,10 @@ def repair_balance(pb: heur.Problem, label, *, seconds: float = 2.0, depth: int 
         fixed[list(pb.fixed_centres)] = True
     centres = None
     if pb.objective == "compactness":
-        centres = list(pb.fixed_centres) if pb.fixed_centres is not None else heur.best_centres(pb, label)
+        if pb.fixed_centres is None and centres_of is None:
+            raise ValueError("repair_balance: the compactness objective without fixed centres needs centres_of "
+                             "(heuristics.best_centres).")
+        centres = list(pb.fixed_centres) if pb.fixed_centres is not None else centres_of(pb, label)
     sums = np.zeros((k, pb.loads.shape[1]))
     np.add.at(sums, label, pb.loads)
     now_ex = excess(pb, sums)
@@ -134,7 +145,7 @@ def repair_balance(pb: heur.Problem, label, *, seconds: float = 2.0, depth: int 
         np.add.at(sums, label, pb.loads)
         now_ex = excess(pb, sums)
         if pb.objective == "compactness" and pb.fixed_centres is None:
-            centres = heur.best_centres(pb, label)
+            centres = centres_of(pb, label)
     return label, bool(now_ex <= 1e-12)
 
 

@@ -37,7 +37,7 @@ from ...solver import (
     _gap,  # the one gap function
 )
 from .._base import BuiltModel
-from . import columns, labelling, planar
+from . import allocation, columns, labelling, planar
 from . import heuristics as heur
 from .allocation import guided, lp_polish, polish
 from .assembly import assemble_plan
@@ -62,11 +62,6 @@ LP_POLISH_SHARE = 0.6
 #: (False: one pass, the session-4 heuristic, for the benchmark)
 CYCLES = True
 CYCLE_MIN_SECONDS = 3.0
-#: where the Lagrangian guides location-allocation (:func:`.allocation.guided`), the cycles stop after one that
-#: found nothing, and the LP kicks after ``allocation.KICK_PATIENCE`` seconds without a better plan: the time
-#: left goes to the bound stage's branching on centres (china, k=12: after the guided plan, 55 s of kicks
-#: and cycles found nothing better in session 6). False: the cycles and kicks run to the deadline
-STOP_GUIDED = True
 #: at most this share of ``time_limit`` goes to the heuristic warm start
 HEURISTIC_SHARE = 0.25
 #: while no plan keeps balance and contiguity, the heuristic may run on to this many seconds (at most
@@ -182,12 +177,12 @@ def _polish(model, d, pb: heur.Problem, solver: Solver, res: heur.Result, t0: fl
         finish = d.n * d.k <= MIP_FINISH_PAIRS
         label, centres, obj = res.label, res.centres, res.objective
         cycle = 0
-        stop = STOP_GUIDED and guided(d)
+        stop = allocation.STOP_GUIDED and guided(d)
         while (cycle == 0 or (CYCLES and left > CYCLE_MIN_SECONDS)) and not solver.interrupted:
             before = obj
             label, centres, obj = lp_polish(d, pb, label, centres, solver,
                                             left * (LP_POLISH_SHARE if finish else 1.0), model.seed + cycle)
-            # (with STOP_GUIDED, no MIP rounds from the plan the last cycle's MIP rounds ended on: they would
+            # (with allocation.STOP_GUIDED, no MIP rounds from the plan the last cycle's MIP rounds ended on: they would
             # only repeat themselves)
             again = stop and cycle > 0 and obj >= before - 1e-9 * max(1.0, abs(before))
             if finish and not solver.interrupted and not again:
@@ -196,7 +191,7 @@ def _polish(model, d, pb: heur.Problem, solver: Solver, res: heur.Result, t0: fl
             left = t0 + seconds - time.perf_counter()
             cycle += 1
             if stop and cycle > 1 and obj >= before - 1e-9 * max(1.0, abs(before)):
-                break  # a cycle found nothing: the rest of the time goes to the bound (STOP_GUIDED)
+                break  # a cycle found nothing: the rest of the time goes to the bound (allocation.STOP_GUIDED)
         log.debug("territories: location-allocation %d cycle(s), best %.6g", cycle, obj)
     else:
         label, centres, obj = polish(d, pb, res.label, res.centres, solver, left)
