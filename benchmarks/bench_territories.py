@@ -29,6 +29,10 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``cheap``: ``slots`` with the floors' sub-MIPs capped at 0.5 s each, 5 s in all;
 - ``columns``: ``new`` + the set-partitioning bound by column generation as a stage before the MILP
   (``columns.STAGE``, ``STAGE_SHARE`` of the time; not the default).
+- ``cutint``: ``new`` with the cut indicators ``y_e`` integer (``labelling.CUT_INTEGER``; not the default):
+  HiGHS then detects an integral objective;
+- ``rootcuts``: ``new`` with HiGHS separating cuts at the root only (``search.CUT_EDGE_HIGHS`` =
+  ``{"mip_allow_cut_separation_at_nodes": False}``);
 - ``racefloors`` (with ``--threads 2`` or more only): ``new`` with the second HiGHS racer searching with the
   boundary floors as one row (``search.RACE_FLOORS = "total"``; not the default, where the racers differ by
   ``random_seed`` alone).
@@ -54,6 +58,8 @@ from channelopt.models.territories import TerritoryDesign, columns, labelling, s
 ROOT = Path(__file__).resolve().parents[1]
 _BOUNDARY_SECONDS = labelling.BOUNDARY_SECONDS
 _RACE_FLOORS = search.RACE_FLOORS
+_CUT_INTEGER = labelling.CUT_INTEGER
+_CUT_EDGE_HIGHS = search.CUT_EDGE_HIGHS
 
 _PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max", "reach": False,
          "flow": "slots", "boundary": None}
@@ -78,6 +84,11 @@ VARIANTS = {
     "columns": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "columns": True},
     "tail": {**_PREV, **_TAIL, "reach": True, "flow": "single", "cut": "extended"},
     "s5": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
+    # the cut indicators integer, so HiGHS sees an integral objective (labelling.CUT_INTEGER; not the default)
+    "cutint": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "cut_integer": True},
+    # HiGHS separates cuts at the root only (search.CUT_EDGE_HIGHS)
+    "rootcuts": {**_PREV, "reach": True, "flow": "single", "cut": "extended",
+                 "highs": {"mip_allow_cut_separation_at_nodes": False}},
     # threads >= 2 only: the second racer also has the boundary-floor row
     "racefloors": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "race_floors": "total",
                    "race_only": True},
@@ -94,6 +105,8 @@ def configure(variant: str) -> None:
     labelling.BOUNDARY_SECONDS = v.get("boundary_seconds", _BOUNDARY_SECONDS)
     search.RACE_FLOORS = v.get("race_floors", _RACE_FLOORS)
     columns.STAGE = v.get("columns", False)
+    labelling.CUT_INTEGER = v.get("cut_integer", _CUT_INTEGER)
+    search.CUT_EDGE_HIGHS = v.get("highs", _CUT_EDGE_HIGHS)
 
 
 def benchdata() -> Path:

@@ -148,22 +148,25 @@ def test_boundary_floor_on_a_path():
     assert (b[~root_ok] == 0).all()
 
 
-_S = {"MINROOT": "tail", "Z_FIXING": True}
+_S = {"MINROOT": "tail", "Z_FIXING": True, "CUT_INTEGER": False}
 SWITCHES = [
     {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": False, "BOUNDARY": None, **_S},
     {"FLOW": "slots", "CUT_ROWS": "max", "REACH_FIXING": True, "BOUNDARY": None, **_S},
     {"FLOW": "single", "CUT_ROWS": "max", "REACH_FIXING": True, "BOUNDARY": None, **_S},
     {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": None, **_S},
     {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": None, "MINROOT": "single",
-     "Z_FIXING": False},
+     "Z_FIXING": False, "CUT_INTEGER": False},
     {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": "slots", **_S},
     {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": "total", **_S},
+    # the default with integer cut indicators (opt-in, labelling.CUT_INTEGER)
+    {"FLOW": "single", "CUT_ROWS": "extended", "REACH_FIXING": True, "BOUNDARY": None, "MINROOT": "single",
+     "Z_FIXING": False, "CUT_INTEGER": True},
 ]
 
 
 @pytest.fixture
 def switches():
-    saved = {name: getattr(labelling, name) for name in SWITCHES[0]}
+    saved = {name: getattr(labelling, name) for name in [*SWITCHES[0], "CUT_ROWS"]}
     yield
     for name, value in saved.items():
         setattr(labelling, name, value)
@@ -257,7 +260,7 @@ def test_every_contiguous_balanced_partition_is_a_solution_of_the_built_model(sw
     lo, hi = window(g, k, tol)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     parts = list(itertools.islice(partitions(g, k, lo, hi), 12))
-    for switch in (SWITCHES[3], SWITCHES[4]):
+    for switch in (SWITCHES[3], SWITCHES[4], SWITCHES[7]):
         for name, value in switch.items():
             setattr(labelling, name, value)
         for lab in parts:
@@ -292,3 +295,50 @@ def test_back_order_puts_last_a_set_of_pieces_too_light_to_root_a_territory():
     # load order leaves more roots open on the same map
     _, _, (root_load, _) = fixings(d, "load")
     assert root_load.sum() > root_ok.sum()
+
+
+@pytest.mark.parametrize("cut_rows", ["max", "variation", "extended"])
+def test_highs_sees_the_cut_edge_objective_is_integral(switches, tmp_path, cut_rows):
+    # whole-number edge weights on integer cut indicators (CUT_INTEGER): HiGHS detects an integral objective (it then
+    # prunes a node whose bound is above the plan in hand less one); with continuous indicators it does not
+    labelling.CUT_ROWS = cut_rows
+    g = planar(20, 4)
+    lo, hi = window(g, 3, 0.2)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    seen = {}
+    for flag in (True, False):
+        labelling.CUT_INTEGER = flag
+        built = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lo, hi)}).build(net)
+        log = tmp_path / f"highs_{flag}.log"
+        info = co.Solver("highs", options={"output_flag": True, "log_to_console": False, "log_file": str(log)}).solve(
+            built.arrays)
+        assert info.status == "optimal"
+        seen[flag] = "Objective function is integral" in log.read_text()
+        a = built.arrays.arrays()
+        assert a.integer[built.state["y"].index].all() == flag
+    assert seen == {True: True, False: False}
+
+
+def test_the_search_hands_highs_its_cut_edge_options_under_the_callers(monkeypatch):
+    # search.CUT_EDGE_HIGHS reaches the labelling MILP's HiGHS call; an option the caller sets keeps its value
+    from channelopt.models._base import BuiltModel
+    from channelopt.models.territories import search
+
+    seen = []
+    real = BuiltModel.solve_once
+
+    def solve_once(self, solver, *args, **kwargs):
+        seen.append(dict(solver.options))
+        return real(self, solver, *args, **kwargs)
+
+    monkeypatch.setattr(BuiltModel, "solve_once", solve_once)
+    ours = {"mip_allow_cut_separation_at_nodes": False, "mip_pscost_minreliable": 4}
+    monkeypatch.setattr(search, "CUT_EDGE_HIGHS", ours)
+    g = planar(9, 2)
+    lo, hi = window(g, 3, 0.3)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    cuts = [int(sum(lab[u] != lab[v] for u, v in g.edges)) for lab in partitions(g, 3, lo, hi)]
+    model = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lo, hi)})
+    plan = model.solve(net, solver=co.Solver("highs", options={"mip_pscost_minreliable": 9}), warm_start=False)
+    assert plan.status == "optimal" and plan.objective == pytest.approx(min(cuts))
+    assert seen and all(o == {"mip_allow_cut_separation_at_nodes": False, "mip_pscost_minreliable": 9} for o in seen)

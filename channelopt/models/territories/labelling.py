@@ -113,6 +113,13 @@ BOUNDARY = None
 BOUNDARY_SECONDS = (2.0, 20.0)
 #: at most this share of what is left of the solve's time limit goes to the floors
 BOUNDARY_SHARE = 0.15
+#: declare the cut indicators ``y_e`` integer (they are 0/1 in every plan): with integer edge weights every
+#: cost then lies on an integer column, so HiGHS detects an integral objective and prunes a node whose bound
+#: is above the plan in hand less one, not less 1e-6. Off: HiGHS then also branches on ``y``, and per CPU second
+#: the search went slower (benchmarks/RESULTS.md, issue 12 session 7: KS bound 23.39 against 23.69 after 120
+#: CPU s, AR not proven in 173 CPU s; OK proven in 127.5 against 128.9, once it had found the optimum 26 CPU s
+#: later either way)
+CUT_INTEGER = False
 
 
 def region_order(d: TerritoryData, order: str | None = None, contiguity: bool = True) -> np.ndarray:
@@ -521,7 +528,7 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
         ap.add_row("max_changes", x[np.arange(n), d.current], 1.0, ">=", n - settings.max_changes)
     if settings.objective == "cut_edges":
         m = len(d.edges)
-        y = ap.add_vars("cut", m, upper=1.0, cost=d.edge_w)
+        y = ap.add_vars("cut", m, upper=1.0, cost=d.edge_w, integer=CUT_INTEGER)
         state["y"] = y
         e, j = np.divmod(np.arange(m * k), k)
         u, v = d.edges[e, 0], d.edges[e, 1]

@@ -104,7 +104,18 @@ PROBE_CONTINUE_GAP = 0.01
 #: 18.1 against 25.6 / 15.4; bounds at 180 s AR 19.26 against 18.68, OK 30 against 30.58, KS 22 against 22.06.
 #: Not better, so off; kept for the benchmark (the row is checked on every plan of small grids in the tests)
 RACE_FLOORS: str | None = None
+#: HiGHS options the exact search sets for the cut-edge labelling MILP, under any the caller passes in
+#: ``Solver(options=...)``. Measured (benchmarks/RESULTS.md, issue 12 session 7): see there
+CUT_EDGE_HIGHS: dict = {}
 
+
+
+def cut_edge_options(model, state, solver: Solver) -> dict:
+    """HiGHS options the exact search adds for the cut-edge labelling MILP (:data:`CUT_EDGE_HIGHS`), else ``{}``."""
+    if (not CUT_EDGE_HIGHS or solver.name != "highs" or state.get("form") != "labelling"
+            or model.objective != "cut_edges"):
+        return {}
+    return dict(CUT_EDGE_HIGHS)
 
 
 def bound_seconds(deadline: float | None) -> float:
@@ -380,6 +391,9 @@ class TerritoryBuilt(BuiltModel):
             sv = solver
             if deadline is not None:
                 sv = dataclasses.replace(solver, time_limit=max(deadline - time.perf_counter(), 0.5))
+            extra = cut_edge_options(model, state, sv)
+            if extra:
+                sv = dataclasses.replace(sv, options={**extra, **sv.options})  # the caller's own options win
             info = built.solve_once(sv, warm_start=start)
             state["rounds"] += 1
             if info.status in ("infeasible", "unbounded"):
