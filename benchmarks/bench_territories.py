@@ -23,7 +23,7 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``single``: ``reach`` + one flow for all territories that cut edges block (their SCF);
 - ``extended``: ``reach`` + their extended objective (``z[e,j] >= x[u,j] - x[v,j]``, an edge costs ``sum_j z``);
 - ``new``: ``reach`` + single flow + extended objective + tail root-order rows + Z-fixing (the default path);
-- ``s5``: session 5's default: ``new`` with ``x[v,j] <= R[v,j]`` root-order rows and no Z-fixing;
+- ``s5``: session 5's default: ``new`` with ``x[v,j] <= R[v,j]`` root-order rows and no Z-fixing, HiGHS's defaults;
 - ``floors``: ``new`` + the boundary floors as one row (``labelling.BOUNDARY = "total"``; not the default);
 - ``slots``: ``new`` + the floors as one row per territory, on a second block of cut variables;
 - ``cheap``: ``slots`` with the floors' sub-MIPs capped at 0.5 s each, 5 s in all;
@@ -31,8 +31,8 @@ Variants (``--variants``; each is one setting of the private switches):
   (``columns.STAGE``, ``STAGE_SHARE`` of the time; not the default).
 - ``cutint``: ``new`` with the cut indicators ``y_e`` integer (``labelling.CUT_INTEGER``; not the default):
   HiGHS then detects an integral objective;
-- ``rootcuts``: ``new`` with HiGHS separating cuts at the root only (``search.CUT_EDGE_HIGHS`` =
-  ``{"mip_allow_cut_separation_at_nodes": False}``);
+- ``nodecuts``: ``new`` with HiGHS's own defaults, cuts separated at every node (``search.CUT_EDGE_HIGHS = {}``;
+  the default sets ``mip_allow_cut_separation_at_nodes = False``, cuts at the root only);
 - ``racefloors`` (with ``--threads 2`` or more only): ``new`` with the second HiGHS racer searching with the
   boundary floors as one row (``search.RACE_FLOORS = "total"``; not the default, where the racers differ by
   ``random_seed`` alone).
@@ -67,7 +67,7 @@ _PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing":
 _TAIL = {"minroot": "tail", "zfix": True}
 VARIANTS = {
     "old": {"build": "pulp", "symmetry": "explicit", "order": "index", "fixing": False, "cut": "max", "reach": False,
-            "flow": "slots", "boundary": None},
+            "flow": "slots", "boundary": None, "highs": {}},
     "arrays": {**_PREV, "symmetry": "explicit", "order": "index", "fixing": False},
     "cumulative": {**_PREV, "order": "index", "fixing": False},
     "order": {**_PREV, "fixing": False},
@@ -83,12 +83,11 @@ VARIANTS = {
               "boundary_seconds": (0.5, 5.0)},
     "columns": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "columns": True},
     "tail": {**_PREV, **_TAIL, "reach": True, "flow": "single", "cut": "extended"},
-    "s5": {**_PREV, "reach": True, "flow": "single", "cut": "extended"},
+    "s5": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "highs": {}},
     # the cut indicators integer, so HiGHS sees an integral objective (labelling.CUT_INTEGER; not the default)
     "cutint": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "cut_integer": True},
-    # HiGHS separates cuts at the root only (search.CUT_EDGE_HIGHS)
-    "rootcuts": {**_PREV, "reach": True, "flow": "single", "cut": "extended",
-                 "highs": {"mip_allow_cut_separation_at_nodes": False}},
+    # HiGHS's own defaults for the labelling MILP (session 6's default; search.CUT_EDGE_HIGHS)
+    "nodecuts": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "highs": {}},
     # threads >= 2 only: the second racer also has the boundary-floor row
     "racefloors": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "race_floors": "total",
                    "race_only": True},

@@ -115,10 +115,9 @@ BOUNDARY_SECONDS = (2.0, 20.0)
 BOUNDARY_SHARE = 0.15
 #: declare the cut indicators ``y_e`` integer (they are 0/1 in every plan): with integer edge weights every
 #: cost then lies on an integer column, so HiGHS detects an integral objective and prunes a node whose bound
-#: is above the plan in hand less one, not less 1e-6. Off: HiGHS then also branches on ``y``, and per CPU second
-#: the search went slower (benchmarks/RESULTS.md, issue 12 session 7: KS bound 23.39 against 23.69 after 120
-#: CPU s, AR not proven in 173 CPU s; OK proven in 127.5 against 128.9, once it had found the optimum 26 CPU s
-#: later either way)
+#: is above the plan in hand less one, not less 1e-6. Off: HiGHS then also branches on ``y`` and the bound-limited
+#: maps lose (benchmarks/RESULTS.md, issue 12 session 7, bound after 120 CPU s: KS 23.39 against 23.69, AR 19.11
+#: against 20.72); from the optimum as warm start WV proves in 19.7 against 24.2 CPU s, OK in 77.1 against 78.2
 CUT_INTEGER = False
 
 

@@ -105,8 +105,13 @@ PROBE_CONTINUE_GAP = 0.01
 #: Not better, so off; kept for the benchmark (the row is checked on every plan of small grids in the tests)
 RACE_FLOORS: str | None = None
 #: HiGHS options the exact search sets for the cut-edge labelling MILP, under any the caller passes in
-#: ``Solver(options=...)``. Measured (benchmarks/RESULTS.md, issue 12 session 7): see there
-CUT_EDGE_HIGHS: dict = {}
+#: ``Solver(options=...)``: cuts are separated at the root only. Measured against HiGHS's default (one run per
+#: state, benchmarks/RESULTS.md, issue 12 session 7): AR proven in 120.7 CPU s against 183.1 (123.2 where the
+#: default ended at 33/21.57 after 134.5 on the tree before); KS's bound after 120 CPU s 25.65 against 23.69; WV
+#: proven in 45.7 against 63.2 CPU s (from the optimum as warm start 13.0 against 24.2); OK proven in 129.0
+#: against 128.9, NE in 14.4 against 13.9. Against it: OK from the optimum as warm start had a bound of 29.50
+#: against 30.68 after 50 CPU s. ``{}``: HiGHS's defaults (bench variant ``nodecuts``)
+CUT_EDGE_HIGHS: dict = {"mip_allow_cut_separation_at_nodes": False}
 
 
 
