@@ -342,7 +342,10 @@ def test_threads_change_between_solves(tmp_path):
     runs = [line.split() for line in out.stdout.splitlines() if line.startswith("RUN")]
     assert [r[1:4] for r in runs] == [["1", "optimal", "optimal"], ["2", "optimal", "optimal"],
                                       ["1", "optimal", "optimal"]], out.stdout + out.stderr
-    assert len({r[4] for r in runs}) == 1  # the same optimum each time
+    # the same optimum each time, up to float noise: with threads=2 two HiGHS racers search and either one's
+    # plan may come back, its objective summed in another order (seen: 34.7444106867152 vs 34.744410686715206)
+    objectives = [float(r[4]) for r in runs]
+    assert objectives == pytest.approx([objectives[0]] * 3, rel=1e-9, abs=0)
 
 
 # -- option names
