@@ -11,6 +11,13 @@ In a test, call the ``need_resource`` fixture, or skip with a reason starting wi
     def test_render(need_resource, tmp_path):
         need_resource(shutil.which("chromium") is not None, "headless Chromium",
                       "apt-get install -y chromium")
+
+Test maps: the ``planar_map`` fixture is :func:`planar_map`, the seeded random Delaunay map the territory
+tests share (pytest runs with ``--import-mode=importlib``, so test modules cannot import each other; a
+fixture is how they share it)::
+
+    def test_bound(planar_map):
+        net = co.ChannelNetwork.from_graph(planar_map(30, 1), ["pop", "size"])
 """
 
 from __future__ import annotations
@@ -19,8 +26,12 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 # The Ctrl-C tests press Ctrl-C (SIGINT) in this process and in commands they start. A suite launched
 # with SIGINT ignored (`nohup make test &` in a shell without job control) passes SIG_IGN on to every
@@ -51,6 +62,32 @@ def need_resource(available: bool, what: str, fix: str) -> None:
 @pytest.fixture(name="need_resource")
 def need_resource_fixture():
     return need_resource
+
+
+def planar_map(n: int, seed: int) -> nx.Graph:
+    """A seeded random planar map: the Delaunay triangulation of ``n`` points in a 1000 x 1000 square.
+
+    Nodes ``0 .. n-1`` carry ``x``, ``y``, an integer ``pop`` in [1, 9] and an integer ``size`` in [1, 19]
+    (floats). The same ``(n, seed)`` gives the same map: the tests choose their instances by seed (a map where
+    what they check matters), so this draw order must not change.
+    """
+    import networkx as nx
+    import numpy as np
+    from scipy.spatial import Delaunay
+
+    rng = np.random.default_rng(seed)
+    pts = rng.random((n, 2)) * 1000
+    g = nx.Graph()
+    for i, (x, y) in enumerate(pts.tolist()):
+        g.add_node(i, x=x, y=y, pop=float(rng.integers(1, 10)), size=float(rng.integers(1, 20)))
+    for s in Delaunay(pts).simplices.tolist():
+        g.add_edges_from([(s[0], s[1]), (s[1], s[2]), (s[0], s[2])])
+    return g
+
+
+@pytest.fixture(name="planar_map")
+def planar_map_fixture():
+    return planar_map
 
 
 @pytest.hookimpl(hookwrapper=True)

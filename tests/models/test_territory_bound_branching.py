@@ -20,19 +20,6 @@ from channelopt.models.territories.bounds import balanced_lagrangian_bound
 from channelopt.models.territories.data import prepare
 
 
-def _planar(n: int, seed: int) -> nx.Graph:
-    from scipy.spatial import Delaunay
-
-    rng = np.random.default_rng(seed)
-    pts = rng.random((n, 2)) * 1000
-    g = nx.Graph()
-    for i, (x, y) in enumerate(pts.tolist()):
-        g.add_node(i, x=x, y=y, pop=float(rng.integers(1, 10)), size=float(rng.integers(1, 20)))
-    for s in Delaunay(pts).simplices.tolist():
-        g.add_edges_from([(s[0], s[1]), (s[1], s[2]), (s[0], s[2])])
-    return g
-
-
 def _balanced_pmedian(w, dist, a, lo, hi, k, integer: bool, fixed=None, counts=()) -> float:
     """min sum w_v d(v, c) x[v, c]: each region in one territory, k centres y_c = x[c, c], x[v, c] <= y_c,
     lo y_c <= sum_v a_v x[v, c] <= hi y_c; the MILP (``integer``) or its LP, by scipy's milp. ``fixed``:
@@ -91,12 +78,12 @@ def _balanced_pmedian(w, dist, a, lo, hi, k, integer: bool, fixed=None, counts=(
     return float(res.fun)
 
 
-def test_branching_lifts_the_bound_above_the_lp_and_never_above_the_milp():
+def test_branching_lifts_the_bound_above_the_lp_and_never_above_the_milp(planar_map):
     # k=4, 5%: maps where the LP is 1.3-20% below the optimum. On some (e.g. 16 regions, seed 2) the gap
     # lies in the assignment (whole regions against the band), which branching on centres does not reach
     lifted = 0
     for n, seed in ((16, 0), (16, 1), (16, 2), (20, 1), (20, 3), (20, 4)):
-        net = co.ChannelNetwork.from_graph(_planar(n, seed), ["pop", "size"])
+        net = co.ChannelNetwork.from_graph(planar_map(n, seed), ["pop", "size"])
         model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05}, contiguity=False)
         d = prepare(model, net)
         args = (d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4)
@@ -127,8 +114,8 @@ def _brute_force(g, w, a, dist, k, lo, hi) -> float:
 
 
 @pytest.mark.parametrize("seed", [2, 11, 16])
-def test_branching_stays_below_the_contiguous_optimum_by_brute_force(seed):
-    g = _planar(9, seed)
+def test_branching_stays_below_the_contiguous_optimum_by_brute_force(planar_map, seed):
+    g = planar_map(9, seed)
     net = co.ChannelNetwork.from_graph(g, ["pop", "size"])
     total = net.regions["size"].sum()
     lo, hi = 0.9 * total / 3, 1.1 * total / 3
@@ -140,12 +127,12 @@ def test_branching_stays_below_the_contiguous_optimum_by_brute_force(seed):
         assert branched <= expected * (1 + 1e-9), (seed, upper, branched, expected)
 
 
-def _stepped(n: int, seed: int, band: float, upper: float):
-    """A k=4 map with ``band`` size balance, its balanced p-median arguments and MILP optimum, and the
+def _stepped(g: nx.Graph, band: float, upper: float):
+    """The k=4 map ``g`` with ``band`` size balance, its balanced p-median arguments and MILP optimum, and the
     root Lagrangian stepped 500 times against ``upper`` x that optimum: (args, opt, pricing, steps)."""
     from channelopt.models.territories.bounds import _knapsack_attribute, _Pricing, _subgradient
 
-    net = co.ChannelNetwork.from_graph(_planar(n, seed), ["pop", "size"])
+    net = co.ChannelNetwork.from_graph(g, ["pop", "size"])
     d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": band}, contiguity=False), net)
     args = (d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4)
     opt = _balanced_pmedian(*args, integer=True)
@@ -155,7 +142,7 @@ def _stepped(n: int, seed: int, band: float, upper: float):
     return args, opt, pr, out
 
 
-def test_every_node_and_child_bound_stays_below_the_milp_restricted_to_that_node():
+def test_every_node_and_child_bound_stays_below_the_milp_restricted_to_that_node(planar_map):
     # the branching's bounds node by node: each node's Lagrangian (after its steps) and each child's value at
     # its parent's multipliers must stay below the MILP with the node's centres fixed and its cluster counts
     # kept (scipy milp, y_c fixed, count rows on y)
@@ -164,7 +151,7 @@ def test_every_node_and_child_bound_stays_below_the_milp_restricted_to_that_node
     rng = np.random.default_rng(0)
     checked = by_count = 0
     for n, seed in ((14, 1), (16, 1)):
-        args, opt, pr, out = _stepped(n, seed, 0.1, 1.05)
+        args, opt, pr, out = _stepped(planar_map(n, seed), 0.1, 1.05)
         cl = _clusters(pr)
 
         def rows(groups, cl=cl):
@@ -227,13 +214,13 @@ def test_the_cheapest_centres_under_cluster_counts_match_enumeration():
         assert float(phi[list(s)].sum()) == pytest.approx(best, abs=1e-9)
 
 
-def test_the_bound_resumes_the_guides_root_steps_and_stays_below_the_milp():
+def test_the_bound_resumes_the_guides_root_steps_and_stays_below_the_milp(planar_map):
     # the location-allocation guide takes the root steps during the heuristic; the bound stage resumes them
     # (same TerritoryData) and branches: every value stays below the MILP, and resuming never lowers it
     from channelopt.models.territories.bounds import _ROOTS, lagrangian_guide
 
     for n, seed in ((16, 0), (16, 1), (20, 3)):
-        net = co.ChannelNetwork.from_graph(_planar(n, seed), ["pop", "size"])
+        net = co.ChannelNetwork.from_graph(planar_map(n, seed), ["pop", "size"])
         d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.05}, contiguity=False), net)
         opt = _balanced_pmedian(d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4, integer=True)
         # (time for the steps to converge: a call after that steps no more, so its centres are the same;
@@ -247,10 +234,10 @@ def test_the_bound_resumes_the_guides_root_steps_and_stays_below_the_milp():
         assert first <= again <= opt * (1 + 1e-9), (seed, first, again, opt)
 
 
-def test_a_band_changed_in_place_gets_its_own_root_state():
+def test_a_band_changed_in_place_gets_its_own_root_state(planar_map):
     # the cached root state is keyed on the band: after widening the band of the same object, a bound
     # that reused the narrow band's multipliers and value would sit above the wide band's optimum
-    net = co.ChannelNetwork.from_graph(_planar(16, 1), ["pop", "size"])
+    net = co.ChannelNetwork.from_graph(planar_map(16, 1), ["pop", "size"])
     d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.02}, contiguity=False), net)
     a = d.loads[:, 0]
     narrow = _balanced_pmedian(d.weights, d.dist, a, d.lower[0], d.upper[0], 4, integer=False)
@@ -262,11 +249,11 @@ def test_a_band_changed_in_place_gets_its_own_root_state():
     assert balanced_lagrangian_bound(d, 1.1 * wide, 5.0) <= wide * (1 + 1e-9)
 
 
-def test_the_guided_start_keeps_every_rule_and_never_replaces_a_better_plan():
+def test_the_guided_start_keeps_every_rule_and_never_replaces_a_better_plan(planar_map):
     from channelopt.models.territories import allocation
     from channelopt.models.territories.diagnosis import heuristic_problem
 
-    g = _planar(40, 1)
+    g = planar_map(40, 1)
     net = co.ChannelNetwork.from_graph(g, ["pop", "size"])
     model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05})
     d = prepare(model, net)
@@ -293,7 +280,7 @@ def test_the_guided_start_keeps_every_rule_and_never_replaces_a_better_plan():
     assert obj == pytest.approx(expected, rel=1e-6)
 
 
-def test_centres_closed_by_reduced_cost_fixing_open_in_no_plan_below_the_upper_value():
+def test_centres_closed_by_reduced_cost_fixing_open_in_no_plan_below_the_upper_value(planar_map):
     # _fixed_closed: every centre it closes at a node, forced open there, leaves no plan below ``upper``
     # (the scipy MILP with the node's centres and that one fixed)
     from channelopt.models.territories.bounds import _fixed_closed, _node
@@ -302,7 +289,7 @@ def test_centres_closed_by_reduced_cost_fixing_open_in_no_plan_below_the_upper_v
     rng = np.random.default_rng(3)
     checked = 0
     for n, seed in ((14, 1), (16, 0)):
-        args, opt, pr, out = _stepped(n, seed, 0.4, 1.1)
+        args, opt, pr, out = _stepped(planar_map(n, seed), 0.4, 1.1)
         for trial in range(4):
             centres = rng.permutation(n)
             opened, closed = (frozenset(), frozenset()) if trial == 0 else (
@@ -318,14 +305,14 @@ def test_centres_closed_by_reduced_cost_fixing_open_in_no_plan_below_the_upper_v
     assert checked >= 5
 
 
-def test_the_dives_tree_goes_on_in_the_bound_stage_and_stays_below_the_milp():
+def test_the_dives_tree_goes_on_in_the_bound_stage_and_stays_below_the_milp(planar_map):
     # lagrangian_dives steps nodes during the heuristic and keeps them; the bound stage's branching goes on
     # from them: the bound stays below the MILP and, where the LP leaves a gap, rises above it on some maps
     from channelopt.models.territories.bounds import _ROOTS, lagrangian_dives, lagrangian_guide
 
     lifted = 0
     for n, seed in ((16, 0), (16, 1), (20, 1), (20, 3), (20, 4)):
-        net = co.ChannelNetwork.from_graph(_planar(n, seed), ["pop", "size"])
+        net = co.ChannelNetwork.from_graph(planar_map(n, seed), ["pop", "size"])
         d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.05}, contiguity=False), net)
         args = (d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4)
         opt, lp = _balanced_pmedian(*args, integer=True), _balanced_pmedian(*args, integer=False)
@@ -342,12 +329,12 @@ def test_the_dives_tree_goes_on_in_the_bound_stage_and_stays_below_the_milp():
     assert lifted >= 2
 
 
-def test_the_dives_keep_every_rule_and_never_replace_a_better_plan():
+def test_the_dives_keep_every_rule_and_never_replace_a_better_plan(planar_map):
     from channelopt.models.territories import allocation
     from channelopt.models.territories.bounds import lagrangian_guide
     from channelopt.models.territories.diagnosis import heuristic_problem
 
-    g = _planar(40, 1)
+    g = planar_map(40, 1)
     net = co.ChannelNetwork.from_graph(g, ["pop", "size"])
     model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05})
     solver = co.Solver("highs", threads=1).start_clock()
@@ -374,12 +361,12 @@ def test_the_dives_keep_every_rule_and_never_replace_a_better_plan():
     assert obj == pytest.approx(sum(float(w[v] * dist[v, centres[label[v]]]) for v in range(40)), rel=1e-6)
 
 
-def test_an_emptied_tree_bounds_a_later_solve_by_the_value_it_was_pruned_against():
+def test_an_emptied_tree_bounds_a_later_solve_by_the_value_it_was_pruned_against(planar_map):
     # the kept tree empties when every node reaches the plan's value u; a later call with a higher plan
     # value (another solve of the same model) must not report that higher value as the bound
     from channelopt.models.territories.bounds import _ROOTS
 
-    net = co.ChannelNetwork.from_graph(_planar(16, 0), ["pop", "size"])
+    net = co.ChannelNetwork.from_graph(planar_map(16, 0), ["pop", "size"])
     d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.05}, contiguity=False), net)
     opt = _balanced_pmedian(d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4, integer=True)
     root = balanced_lagrangian_bound(d, opt, 10.0)
@@ -390,14 +377,14 @@ def test_an_emptied_tree_bounds_a_later_solve_by_the_value_it_was_pruned_against
     assert balanced_lagrangian_bound(d, 2 * opt, 5.0, branch=True) <= opt * (1 + 1e-9)
 
 
-def test_the_root_state_goes_with_its_map_and_ctrl_c_stops_the_dives():
+def test_the_root_state_goes_with_its_map_and_ctrl_c_stops_the_dives(planar_map):
     import gc
 
     from channelopt.models.territories import allocation
     from channelopt.models.territories.bounds import _ROOTS, lagrangian_guide
     from channelopt.models.territories.diagnosis import heuristic_problem
 
-    net = co.ChannelNetwork.from_graph(_planar(40, 1), ["pop", "size"])
+    net = co.ChannelNetwork.from_graph(planar_map(40, 1), ["pop", "size"])
     model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05})
     d = prepare(model, net)
     lagrangian_guide(d, np.inf, 10.0)
@@ -418,12 +405,12 @@ def test_the_root_state_goes_with_its_map_and_ctrl_c_stops_the_dives():
 
 
 @pytest.mark.parametrize("changed", ["weights", "dist"])
-def test_a_map_changed_in_place_never_reuses_its_old_root_state(changed):
+def test_a_map_changed_in_place_never_reuses_its_old_root_state(planar_map, changed):
     # the cached root state was keyed by the arrays' identities: after the weights (or distances) were scaled
     # in place, the bound stage got the old map's converged root back, a bound of ten times the new optimum
     from channelopt.models.territories.bounds import _ROOTS
 
-    net = co.ChannelNetwork.from_graph(_planar(16, 0), ["pop", "size"])
+    net = co.ChannelNetwork.from_graph(planar_map(16, 0), ["pop", "size"])
     d = prepare(TerritoryDesign(k=4, weight="pop", balance={"size": 0.05}, contiguity=False), net)
     opt = _balanced_pmedian(d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4, integer=True)
     assert balanced_lagrangian_bound(d, opt, 10.0) <= opt * (1 + 1e-9)

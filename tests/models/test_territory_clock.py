@@ -7,29 +7,14 @@ bound that is still valid (counting), never a made-up one.
 
 from __future__ import annotations
 
-import itertools
 import math
 import warnings
 
-import networkx as nx
 import numpy as np
 import pytest
-from scipy.spatial import Delaunay
 
 import channelopt as co
 from channelopt.models.territories import TerritoryDesign
-
-
-def _planar(n: int, seed: int) -> nx.Graph:
-    rng = np.random.default_rng(seed)
-    pts = rng.random((n, 2)) * 1000
-    g = nx.Graph()
-    for i, (x, y) in enumerate(pts.tolist()):
-        g.add_node(i, x=x, y=y, pop=float(rng.integers(1, 10)))
-    for simplex in Delaunay(pts).simplices.tolist():
-        for a, b in itertools.combinations(simplex, 2):
-            g.add_edge(a, b)
-    return g
 
 
 def _spent_solver() -> co.Solver:
@@ -55,8 +40,8 @@ def _solve(net, solver, k=3):
         return model.build(net).solve(solver)
 
 
-def test_bound_stage_is_skipped_when_the_clock_has_run_out():
-    net = co.ChannelNetwork.from_graph(_planar(25, 4), ["pop"])
+def test_bound_stage_is_skipped_when_the_clock_has_run_out(planar_map):
+    net = co.ChannelNetwork.from_graph(planar_map(25, 4), ["pop"])
     plan = _solve(net, _spent_solver())
     assert "bound stage skipped" in plan.info.message
     assert plan.info.bound == pytest.approx(_counting_bound(net, 3), rel=1e-9)
@@ -64,8 +49,8 @@ def test_bound_stage_is_skipped_when_the_clock_has_run_out():
     assert plan.info.gap == pytest.approx((plan.objective - plan.info.bound) / plan.objective, rel=1e-9)
 
 
-def test_bound_stage_runs_when_time_is_left():
-    net = co.ChannelNetwork.from_graph(_planar(25, 4), ["pop"])
+def test_bound_stage_runs_when_time_is_left(planar_map):
+    net = co.ChannelNetwork.from_graph(planar_map(25, 4), ["pop"])
     plan = _solve(net, co.Solver("highs", time_limit=600))
     assert "skipped" not in plan.info.message
     # the LP bound it had time for is at least the counting one (both valid for every plan)

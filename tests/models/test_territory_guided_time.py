@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import time
 
-import networkx as nx
 import numpy as np
 import pytest
 
@@ -16,19 +15,6 @@ from channelopt.models.territories import TerritoryDesign, allocation, search
 from channelopt.models.territories import heuristics as heur
 from channelopt.models.territories.data import prepare
 from channelopt.models.territories.diagnosis import heuristic_problem
-
-
-def _planar(n: int, seed: int) -> nx.Graph:
-    from scipy.spatial import Delaunay
-
-    rng = np.random.default_rng(seed)
-    pts = rng.random((n, 2)) * 1000
-    g = nx.Graph()
-    for i, (x, y) in enumerate(pts.tolist()):
-        g.add_node(i, x=x, y=y, pop=float(rng.integers(1, 10)), size=float(rng.integers(1, 20)))
-    for s in Delaunay(pts).simplices.tolist():
-        g.add_edges_from([(s[0], s[1]), (s[1], s[2]), (s[0], s[2])])
-    return g
 
 
 class _Built:
@@ -45,12 +31,12 @@ class _Built:
 
 
 @pytest.mark.parametrize(("n", "skip", "probed"), [(210, True, False), (210, False, True), (120, True, True)])
-def test_highs_probes_only_where_the_lagrangian_does_not_guide_a_map_too_big_for_the_lp(monkeypatch, n, skip,
-                                                                                       probed):
+def test_highs_probes_only_where_the_lagrangian_does_not_guide_a_map_too_big_for_the_lp(monkeypatch, planar_map, n,
+                                                                                       skip, probed):
     # 210 regions: 44,100 pairs, above LP_BOUND_MAX_PAIRS, so the Lagrangian bounds the plan: no probe; 120: the
     # unrestricted LP bounds it and HiGHS may prove the plan, so it probes
     model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05})
-    d = prepare(model, co.ChannelNetwork.from_graph(_planar(n, 0), ["pop", "size"]))
+    d = prepare(model, co.ChannelNetwork.from_graph(planar_map(n, 0), ["pop", "size"]))
     hres = heur.Result(label=np.arange(n) % 4, centres=[0, 1, 2, 3], objective=100.0, violation=0.0,
                        contiguous=True, seconds=0.0)
     monkeypatch.setattr(search, "PROBE_SKIP_GUIDED", skip)
@@ -63,10 +49,10 @@ def test_highs_probes_only_where_the_lagrangian_does_not_guide_a_map_too_big_for
     assert info.objective == 100.0 and list(centres) == [0, 1, 2, 3]
 
 
-def _no_better(monkeypatch):
+def _no_better(monkeypatch, planar_map):
     """A 40-region guided map whose guide, dives and LP rounds find nothing better; LP rounds counted."""
     model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05})
-    d = prepare(model, co.ChannelNetwork.from_graph(_planar(40, 1), ["pop", "size"]))
+    d = prepare(model, co.ChannelNetwork.from_graph(planar_map(40, 1), ["pop", "size"]))
     assert allocation.guided(d)
     rounds = []
     monkeypatch.setattr(allocation, "_guided", lambda d, pb, best, solver, seconds, rng: best)
@@ -76,8 +62,9 @@ def _no_better(monkeypatch):
 
 
 @pytest.mark.parametrize(("stop", "patience", "more"), [(True, 0.0, False), (False, 0.0, True), (True, 1e9, True)])
-def test_the_lp_kicks_stop_after_their_patience_where_the_lagrangian_guides(monkeypatch, stop, patience, more):
-    model, d, pb, rounds = _no_better(monkeypatch)
+def test_the_lp_kicks_stop_after_their_patience_where_the_lagrangian_guides(monkeypatch, planar_map, stop, patience,
+                                                                           more):
+    model, d, pb, rounds = _no_better(monkeypatch, planar_map)
     monkeypatch.setattr(allocation, "STOP_GUIDED", stop)
     monkeypatch.setattr(allocation, "KICK_PATIENCE", patience)
     solver = co.Solver("highs", threads=1).start_clock()
@@ -88,8 +75,8 @@ def test_the_lp_kicks_stop_after_their_patience_where_the_lagrangian_guides(monk
 
 
 @pytest.mark.parametrize(("stop", "cycles"), [(True, 2), (False, None)])
-def test_the_location_allocation_cycles_stop_after_one_that_found_nothing(monkeypatch, stop, cycles):
-    model, d, pb, _ = _no_better(monkeypatch)
+def test_the_location_allocation_cycles_stop_after_one_that_found_nothing(monkeypatch, planar_map, stop, cycles):
+    model, d, pb, _ = _no_better(monkeypatch, planar_map)
     calls = []
 
     def lp_polish(d, pb, label, centres, solver, seconds, seed):  # 100 -> 50 in the first cycle, then nothing

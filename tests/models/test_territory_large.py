@@ -38,19 +38,6 @@ def test_a_700_region_map_gets_a_plan_meeting_every_rule_at_a_three_second_limit
     assert np.isfinite(plan.bound) and plan.bound <= plan.objective
 
 
-def _planar(n: int, seed: int) -> nx.Graph:
-    from scipy.spatial import Delaunay
-
-    rng = np.random.default_rng(seed)
-    pts = rng.random((n, 2)) * 1000
-    g = nx.Graph()
-    for i, (x, y) in enumerate(pts.tolist()):
-        g.add_node(i, x=x, y=y, pop=float(rng.integers(1, 10)), size=float(rng.integers(1, 20)))
-    for s in Delaunay(pts).simplices.tolist():
-        g.add_edges_from([(s[0], s[1]), (s[1], s[2]), (s[0], s[2])])
-    return g
-
-
 def _brute_force(g, net, k, lo, hi) -> float:
     """Best weighted distance (weight = load = pop) over every contiguous partition with loads in [lo, hi]."""
     import itertools
@@ -109,13 +96,13 @@ def _balanced_pmedian_lp(w, dist, a, lo, hi, k) -> float:
     return float(res.fun)
 
 
-def test_balanced_lagrangian_is_below_the_brute_force_optimum_and_above_the_plain_one():
+def test_balanced_lagrangian_is_below_the_brute_force_optimum_and_above_the_plain_one(planar_map):
     from channelopt.models.territories.bounds import balanced_lagrangian_bound, pmedian_lagrangian_bound
     from channelopt.models.territories.data import prepare
 
     lifted = 0
     for seed in (2, 11, 16, 21):
-        g = _planar(9, seed)
+        g = planar_map(9, seed)
         net = co.ChannelNetwork.from_graph(g, ["pop"])
         total = net.regions["pop"].sum()
         lo, hi = 0.9 * total / 3, 1.1 * total / 3
@@ -128,14 +115,14 @@ def test_balanced_lagrangian_is_below_the_brute_force_optimum_and_above_the_plai
     assert lifted >= 2  # the balance rows lift it above the plain Lagrangian where balance binds
 
 
-def test_balanced_lagrangian_reaches_the_lp_written_with_scipy_and_never_exceeds_it():
+def test_balanced_lagrangian_reaches_the_lp_written_with_scipy_and_never_exceeds_it(planar_map):
     # Lagrangian duality: relaxing the assignment rows of the LP gives the LP value at the optimal multipliers.
     # The bound balances on `size` and weighs distances by `pop` (weights and loads differ).
     from channelopt.models.territories.bounds import balanced_lagrangian_bound
     from channelopt.models.territories.data import prepare
 
     for seed in (1, 4):
-        net = co.ChannelNetwork.from_graph(_planar(30, seed), ["pop", "size"])
+        net = co.ChannelNetwork.from_graph(planar_map(30, seed), ["pop", "size"])
         model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05}, contiguity=False)
         d = prepare(model, net)
         lp = _balanced_pmedian_lp(d.weights, d.dist, d.loads[:, 0], d.lower[0], d.upper[0], 4)
@@ -144,14 +131,14 @@ def test_balanced_lagrangian_reaches_the_lp_written_with_scipy_and_never_exceeds
         assert bal >= 0.97 * lp, (bal, lp)
 
 
-def test_balanced_lagrangian_near_lists_give_the_same_value_as_every_region():
+def test_balanced_lagrangian_near_lists_give_the_same_value_as_every_region(planar_map):
     # each step solves a centre over its nearest regions and falls back to every region when a farther
     # one could change the answer: the steps, and so the bound, must match the all-region computation
     from channelopt.models.territories.bounds import balanced_lagrangian_bound, pmedian_lagrangian_bound
     from channelopt.models.territories.data import prepare
 
     for seed in (3, 7):
-        net = co.ChannelNetwork.from_graph(_planar(150, seed), ["pop", "size"])
+        net = co.ChannelNetwork.from_graph(planar_map(150, seed), ["pop", "size"])
         d = prepare(TerritoryDesign(k=6, weight="pop", balance={"size": 0.05}), net)
         upper = 1.3 * pmedian_lagrangian_bound(d, np.inf, 5.0)
         full = balanced_lagrangian_bound(d, upper, 60.0, iterations=150, near=d.n - 1)
@@ -235,12 +222,12 @@ def test_a_spent_limit_returns_the_heuristic_plan_without_calling_the_solver():
     assert True not in calls, calls  # no MIP was started once the limit was spent
 
 
-def test_the_bound_stage_runs_on_the_callers_solver_so_ctrl_c_stops_it():
+def test_the_bound_stage_runs_on_the_callers_solver_so_ctrl_c_stops_it(planar_map):
     # bounds.py used to start a fresh Solver for its LP: a Ctrl-C (or the caller's clock) never reached it
     from channelopt.models.territories.bounds import balanced_lagrangian_bound, pmedian_lp_bound, valid_bound
     from channelopt.models.territories.data import prepare
 
-    net = co.ChannelNetwork.from_graph(_planar(30, 1), ["pop", "size"])
+    net = co.ChannelNetwork.from_graph(planar_map(30, 1), ["pop", "size"])
     model = TerritoryDesign(k=4, weight="pop", balance={"size": 0.05})
     d = prepare(model, net)
     running = co.Solver("highs", time_limit=600).start_clock()
