@@ -125,3 +125,29 @@ def test_compactness_without_a_centre_rule_is_an_error_naming_it():
     pb.dist = np.array(nx.floyd_warshall_numpy(graph_of(d), nodelist=range(d.n)))
     with pytest.raises(ValueError, match="needs centres_of"):
         repair_balance(pb, np.array([2, 2, 2, 1, 0, 1, 1, 0, 0]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_of_the_steps_that_reach_balance_the_repair_takes_the_fewest_cut_edges(seed):
+    # unit loads, k=2, both parts bounded to n/2 and a start one region over: with steps of at most two moves
+    # only single moves reach balance (a pair moves 0 or 2 regions net), so trying each one finds the cheapest
+    g, d, pb, _ = instance(14, seed, 2, 0.02)
+    gd = graph_of(d)
+    start = np.ones(d.n, dtype=int)
+    start[list(nx.bfs_tree(gd, 0))[:8]] = 0  # a prefix of a breadth-first order: connected
+    assert connected_parts(gd, start, 2)
+    pb = heur.Problem(pb.adj, 2, np.ones((d.n, 1)), np.array([7.0]), np.array([7.0]))
+
+    def cut(lab):
+        return sum(lab[u] != lab[v] for u, v in gd.edges)
+
+    costs = {}
+    for v in np.flatnonzero(start == 0).tolist():
+        lab = start.copy()
+        lab[v] = 1
+        if connected_parts(gd, lab, 2):
+            costs[v] = cut(lab)
+    assert len(set(costs.values())) > 1  # a map where the choice matters
+    lab, ok = repair_balance(pb, start, depth=2)
+    assert ok and connected_parts(gd, lab, 2) and int((lab != start).sum()) == 1
+    assert cut(lab) == min(costs.values())

@@ -7,12 +7,14 @@ never breaks the contiguity of a territory that is contiguous.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .contiguity import pieces
+from .moves import move_delta
 
 __all__ = ["Problem", "Result", "solve_heuristic", "violation", "objective_value", "best_centres"]
 
@@ -224,19 +226,9 @@ def _local_search(pb: Problem, label: np.ndarray, centres, deadline: float, rng,
     def viol_of(s):
         return float(((np.maximum(s - pb.upper, 0) + np.maximum(pb.lower - s, 0)) / scale).sum())
 
-    def delta_obj(v, t1, t2):
-        if pb.objective == "compactness":
-            return pb.weights[v] * (pb.dist[v, centres[t2]] - pb.dist[v, centres[t1]])
-        if pb.objective == "disruption":
-            return float(t2 != pb.current[v]) - float(t1 != pb.current[v])
-        d = 0.0
-        for i, w in enumerate(pb.adj[v]):
-            ew = pb.edge_weight[v][i] if pb.edge_weight else 1.0
-            if label[w] == t1:
-                d += ew
-            elif label[w] == t2:
-                d -= ew
-        return d
+    # delta_obj(v, t1, t2): the objective's change when v moves t1 -> t2 in ``label`` as it is at the call
+    # (label and centres are never rebound here, so the partial sees every move made in place)
+    delta_obj = functools.partial(move_delta, pb, centres, label)
 
     mean = pb.loads.sum(axis=0) / pb.k
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from .moves import move_delta
+
 __all__ = ["repair_balance", "excess"]
 
 #: longest sequence of moves in one step (1: single moves, 2: exchanges and two-link chains, 3: three links)
@@ -66,17 +68,7 @@ def _delta_objective(pb: Any, label: np.ndarray, seq, centres) -> float:
     lab = label.copy()
     total = 0.0
     for v, a, b in seq:
-        if pb.objective == "compactness":
-            total += pb.weights[v] * (pb.dist[v, centres[b]] - pb.dist[v, centres[a]])
-        elif pb.objective == "disruption":
-            total += float(b != pb.current[v]) - float(a != pb.current[v])
-        else:
-            for i, w in enumerate(pb.adj[v]):
-                ew = pb.edge_weight[v][i] if pb.edge_weight else 1.0
-                if lab[w] == a:
-                    total += ew
-                elif lab[w] == b:
-                    total -= ew
+        total += move_delta(pb, centres, lab, v, a, b)
         lab[v] = b
     return total
 
