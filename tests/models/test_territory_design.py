@@ -462,8 +462,32 @@ def test_centre_candidates_plan_reports_a_bound_for_the_full_problem():
         else:
             assert plan.status == "feasible" and plan.gap > 0
             assert "centre_candidates=3 restricts the model" in plan.info.message
+            # the restricted model was solved to its end: the restriction is what leaves the plan unproven
+            assert plan.info.termination == "restricted"
         worse += plan.objective > expected + 1e-6
     assert worse  # seed 16's restricted plan is above the optimum, as in the issue
+
+
+def test_a_restricted_solve_the_time_limit_stopped_says_so():
+    # a spent clock (its end set to its start): no search runs and the heuristic's plan comes back. It is
+    # not proven because time ran out, not because of centre_candidates: termination "time_limit" (it said
+    # "restricted"), with status, bound and gap all for the full problem (bound below the brute-force optimum)
+    g = planar(10, seed=16)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    w = dict(enumerate(net.regions["pop"].tolist()))
+    total = sum(w.values())
+    lo, hi = 0.85 * total / 3, 1.15 * total / 3
+    expected = brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, net.region_distances()))
+    solver = co.Solver("highs", time_limit=600).start_clock()
+    solver.deadline.end = solver.deadline.start
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", co.NotOptimalWarning)
+        plan = TerritoryDesign(k=3, objective="compactness", weight="pop", balance={"pop": (lo, hi)},
+                               centre_candidates=3).solve(net, solver=solver)
+    assert plan.status == "feasible" and plan.info.termination == "time_limit"
+    assert "centre_candidates=3 restricts the model" in plan.info.message
+    assert plan.bound <= expected + 1e-6 <= plan.objective + 2e-6
+    assert plan.gap == pytest.approx((plan.objective - plan.bound) / plan.objective, rel=1e-9)
 
 
 def test_infeasible_restriction_is_dropped_not_blamed_on_balance(monkeypatch):

@@ -96,7 +96,9 @@ class TerritoryDesign(Model):
         plan. The restricted model's own bound proves nothing for the full problem, so
         the plan reports a bound valid for every pair instead (the unrestricted LP up to
         ``LP_BOUND_MAX_PAIRS`` pairs, else a nearest-distance count) and is "optimal"
-        only when that bound proves it. When the restriction leaves no plan, it is
+        only when that bound proves it; otherwise its termination is ``"restricted"`` when
+        the restricted model was solved to its end, and the solve's own (``"time_limit"``,
+        ``"interrupted"``) when that stopped it. When the restriction leaves no plan, it is
         dropped and the full model is solved (never reported as a balance problem).
         ``None`` (default) allows every pair.
 

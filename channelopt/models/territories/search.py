@@ -583,15 +583,21 @@ class TerritoryBuilt(BuiltModel):
         return hres.label, hres.centres, info
 
     def _honest_bound(self, info: SolveInfo, d, solver: Solver, deadline) -> SolveInfo:
-        """Replace a restricted model's bound by one valid for every pair, and the status with it."""
+        """Replace a restricted model's bound by one valid for every pair, and the status with it.
+
+        Termination ``"restricted"`` says the restricted model's search ran to its end and only the
+        restriction leaves the plan unproven; a search the time limit or Ctrl-C stopped (or one that never
+        ran: the heuristic's plan) keeps its own termination, so a time-limited plan is marked as such.
+        """
         model = self.model
         bound, how = valid_bound(model, d, info.objective, solver, bound_seconds(deadline))
         gap = _gap(info.objective, bound)
         proven = math.isfinite(gap) and gap <= max(solver.mip_gap, 1e-9)
         note = f"centre_candidates={model.centre_candidates} restricts the model; the bound is {how}"
+        ended = info.termination == "optimal"  # the restricted model's own optimum
         return dataclasses.replace(
             info, status="optimal" if proven else "feasible",
-            termination=info.termination if proven else "restricted", bound=bound, gap=gap,
+            termination="restricted" if ended and not proven else info.termination, bound=bound, gap=gap,
             message="; ".join(m for m in (info.message, note) if m),
         )
 
