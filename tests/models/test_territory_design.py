@@ -106,16 +106,21 @@ def weighted_distance(g, w, dist):
     return cost
 
 
-@pytest.mark.parametrize("solver", SOLVERS, ids=["highs", "cbc"])
-def test_compactness_free_centres_matches_brute_force(solver):
-    g = planar(9, seed=11)
-    # a long thin graph makes p-median pieces disconnected, so the lazy cuts must work
+def compact_instance(n: int, seed: int):
+    """``planar(n, seed)`` with k=3 and population bands of +-15%: its graph, network, band and the brute-force
+    optimum of compactness (each territory's weighted distance to its best centre)."""
+    g = planar(n, seed=seed)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
-    dist = net.region_distances()
     w = dict(enumerate(net.regions["pop"].tolist()))
     total = sum(w.values())
     lo, hi = 0.85 * total / 3, 1.15 * total / 3
-    expected = brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, dist))
+    return g, net, lo, hi, brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, net.region_distances()))
+
+
+@pytest.mark.parametrize("solver", SOLVERS, ids=["highs", "cbc"])
+def test_compactness_free_centres_matches_brute_force(solver):
+    # a long thin graph makes p-median pieces disconnected, so the lazy cuts must work
+    g, net, lo, hi, expected = compact_instance(9, 11)
     plan = TerritoryDesign(k=3, objective="compactness", weight="pop", balance={"pop": (lo, hi)}).solve(
         net, solver=solver
     )
@@ -418,13 +423,7 @@ def test_polish_never_worsens_and_keeps_plans_valid():
 
 
 def test_centre_candidates_restricts_soundly():
-    g = planar(10, seed=11)
-    net = co.ChannelNetwork.from_graph(g, ["pop"])
-    dist = net.region_distances()
-    w = dict(enumerate(net.regions["pop"].tolist()))
-    total = sum(w.values())
-    lo, hi = 0.85 * total / 3, 1.15 * total / 3
-    expected = brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, dist))
+    g, net, lo, hi, expected = compact_instance(10, 11)
     model = TerritoryDesign(k=3, objective="compactness", weight="pop", balance={"pop": (lo, hi)})
     full = model.clone(centre_candidates=10).solve(net)
     assert full.status == "optimal" and full.objective == pytest.approx(expected, rel=1e-6)
@@ -444,12 +443,7 @@ def test_centre_candidates_plan_reports_a_bound_for_the_full_problem():
     # the brute-force optimum; each must carry a bound valid for the unrestricted problem
     worse = 0
     for seed in (2, 5, 6, 16):
-        g = planar(10, seed=seed)
-        net = co.ChannelNetwork.from_graph(g, ["pop"])
-        w = dict(enumerate(net.regions["pop"].tolist()))
-        total = sum(w.values())
-        lo, hi = 0.85 * total / 3, 1.15 * total / 3
-        expected = brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, net.region_distances()))
+        g, net, lo, hi, expected = compact_instance(10, seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             plan = TerritoryDesign(
@@ -472,12 +466,7 @@ def test_a_restricted_solve_the_time_limit_stopped_says_so():
     # a spent clock (its end set to its start): no search runs and the heuristic's plan comes back. It is
     # not proven because time ran out, not because of centre_candidates: termination "time_limit" (it said
     # "restricted"), with status, bound and gap all for the full problem (bound below the brute-force optimum)
-    g = planar(10, seed=16)
-    net = co.ChannelNetwork.from_graph(g, ["pop"])
-    w = dict(enumerate(net.regions["pop"].tolist()))
-    total = sum(w.values())
-    lo, hi = 0.85 * total / 3, 1.15 * total / 3
-    expected = brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, net.region_distances()))
+    g, net, lo, hi, expected = compact_instance(10, 16)
     solver = co.Solver("highs", time_limit=600).start_clock()
     solver.deadline.end = solver.deadline.start
     with warnings.catch_warnings():
@@ -498,12 +487,7 @@ def test_infeasible_restriction_is_dropped_not_blamed_on_balance(monkeypatch):
     # model's plan with the unrestricted LP bound: "feasible", an honest gap.)
     monkeypatch.setattr(heuristics, "REPAIR", False)
     for seed in (1, 3, 4):
-        g = planar(10, seed=seed)
-        net = co.ChannelNetwork.from_graph(g, ["pop"])
-        w = dict(enumerate(net.regions["pop"].tolist()))
-        total = sum(w.values())
-        lo, hi = 0.85 * total / 3, 1.15 * total / 3
-        expected = brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, net.region_distances()))
+        g, net, lo, hi, expected = compact_instance(10, seed)
         plan = TerritoryDesign(
             k=3, objective="compactness", weight="pop", balance={"pop": (lo, hi)}, centre_candidates=1,
             heuristic_seconds=0,
@@ -561,12 +545,7 @@ def test_misspelled_columns_raise_with_the_nearest_name(setting, value, nearest)
 def test_lazy_separator_rows_restore_contiguity():
     # without a warm start the first p-median plan of planar(9, seed=20) splits a territory;
     # the separator rows must make it whole and reach the brute-force optimum
-    g = planar(9, seed=20)
-    net = co.ChannelNetwork.from_graph(g, ["pop"])
-    w = dict(enumerate(net.regions["pop"].tolist()))
-    total = sum(w.values())
-    lo, hi = 0.85 * total / 3, 1.15 * total / 3
-    expected = brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, net.region_distances()))
+    g, net, lo, hi, expected = compact_instance(9, 20)
     plan = TerritoryDesign(k=3, objective="compactness", weight="pop", balance={"pop": (lo, hi)}).solve(
         net, co.Solver("highs", time_limit=30), warm_start=False
     )
@@ -610,12 +589,7 @@ def test_heuristic_plans_carry_a_bound_valid_for_the_full_problem():
     from channelopt.models.territories.data import prepare
 
     for seed in (2, 11, 16):
-        g = planar(9, seed=seed)
-        net = co.ChannelNetwork.from_graph(g, ["pop"])
-        w = dict(enumerate(net.regions["pop"].tolist()))
-        total = sum(w.values())
-        lo, hi = 0.85 * total / 3, 1.15 * total / 3
-        expected = brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, net.region_distances()))
+        g, net, lo, hi, expected = compact_instance(9, seed)
         model = TerritoryDesign(k=3, objective="compactness", weight="pop", balance={"pop": (lo, hi)})
         d = prepare(model, net)
         lag = pmedian_lagrangian_bound(d, expected * 1.1, 5.0)
