@@ -5,6 +5,8 @@
 - :mod:`.labelling`, :mod:`.pmedian` -- the two formulations;
 - :mod:`.contiguity` -- flow rows, separator cuts, connected pieces;
 - :mod:`.heuristics`, :mod:`.allocation` -- construction, local search, location-allocation;
+- :mod:`.repair` -- balance repair of a connected plan past a bound; :mod:`.moves` -- the objective's change
+  when one border region moves (the local search and the repair price moves with it);
 - :mod:`.search` -- how a built model is solved inside one time limit;
 - :mod:`.bounds` -- bounds valid for the problem asked; :mod:`.diagnosis` -- infeasibility messages;
 - :mod:`.planar` -- on planar maps: first plans carved along dual cycles, the dual-cycle cut-edge bound;
