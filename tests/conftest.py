@@ -18,6 +18,14 @@ fixture is how they share it)::
 
     def test_bound(planar_map):
         net = co.ChannelNetwork.from_graph(planar_map(30, 1), ["pop", "size"])
+
+Brute force: the ``partitions`` and ``brute_force`` fixtures are :func:`partitions` (every balanced partition of
+a small graph into k connected parts) and :func:`brute_force` (the best cut edges or compactness over them), the
+reference the territory models are checked against. They use networkx and numpy only, never channelopt::
+
+    def test_optimum(planar_map, brute_force):
+        g = planar_map(9, 3)
+        expected = brute_force(g, 3, 10.0, 20.0)  # fewest cut edges, each territory's pop in [10, 20]
 """
 
 from __future__ import annotations
@@ -31,7 +39,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import networkx as nx
+    import numpy as np
 
 # The Ctrl-C tests press Ctrl-C (SIGINT) in this process and in commands they start. A suite launched
 # with SIGINT ignored (`nohup make test &` in a shell without job control) passes SIG_IGN on to every
@@ -88,6 +99,71 @@ def planar_map(n: int, seed: int) -> nx.Graph:
 @pytest.fixture(name="planar_map")
 def planar_map_fixture():
     return planar_map
+
+
+def partitions(g: nx.Graph, k: int, lo: float, hi: float, attr: str = "pop", connected: bool = True
+               ) -> Iterator[np.ndarray]:
+    """Every labelling of ``g``'s nodes into ``k`` non-empty parts, each part's ``attr`` total in [lo, hi].
+
+    A label vector follows ``list(g.nodes)``; the first node is in part 0, the others take every label in
+    ``itertools.product`` order, so a partition into k parts comes (k-1)! times (once per naming of the other
+    parts). ``connected`` (default) keeps only partitions whose parts are all connected subgraphs. Totals are
+    float sums of the node attribute (exact for whole-number loads).
+    """
+    import itertools
+
+    import networkx as nx
+    import numpy as np
+
+    nodes = list(g.nodes)
+    n = len(nodes)
+    load = np.array([g.nodes[v][attr] for v in nodes], dtype=float)
+    rest = np.array(list(itertools.product(range(k), repeat=n - 1)), dtype=np.int64).reshape(-1, n - 1)
+    labels = np.c_[np.zeros(len(rest), dtype=np.int64), rest]
+    keep = np.ones(len(labels), dtype=bool)
+    for t in range(k):  # the balance of every labelling at once; connectivity only for the balanced ones
+        member = labels == t
+        total = member @ load
+        keep &= member.any(axis=1) & (total >= lo) & (total <= hi)
+    for lab in labels[keep]:
+        if not connected or all(nx.is_connected(g.subgraph([nodes[i] for i in np.flatnonzero(lab == t)]))
+                                for t in range(k)):
+            yield lab
+
+
+def brute_force(g: nx.Graph, k: int, lo: float, hi: float, attr: str = "pop", objective: str = "cut_edges",
+                weight=None, dist=None, connected: bool = True) -> float:
+    """The best objective over :func:`partitions` ``(g, k, lo, hi, attr, connected)``; inf when there is none.
+
+    ``objective="cut_edges"``: edges of ``g`` whose ends are in different parts. ``"compactness"``: the sum over
+    parts of ``min over c in part of sum over v in part of weight[v] * dist[v][c]`` (each part's weighted distance
+    to its best centre), ``weight`` and ``dist`` indexed by position in ``list(g.nodes)``.
+    """
+    import numpy as np
+
+    pos = {v: i for i, v in enumerate(g.nodes)}
+    edges = np.array([(pos[u], pos[v]) for u, v in g.edges], dtype=np.int64).reshape(-1, 2)
+    best = np.inf
+    for lab in partitions(g, k, lo, hi, attr, connected):
+        if objective == "cut_edges":
+            cost = float((lab[edges[:, 0]] != lab[edges[:, 1]]).sum())
+        elif objective == "compactness":
+            parts = [np.flatnonzero(lab == t).tolist() for t in range(k)]
+            cost = sum(min(sum(weight[v] * dist[v][c] for v in p) for c in p) for p in parts)
+        else:
+            raise ValueError(f"objective must be 'cut_edges' or 'compactness', got {objective!r}")
+        best = min(best, cost)
+    return float(best)
+
+
+@pytest.fixture(name="partitions", scope="session")
+def partitions_fixture():
+    return partitions
+
+
+@pytest.fixture(name="brute_force", scope="session")
+def brute_force_fixture():
+    return brute_force
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,7 +1,8 @@
 """Branching on centres above the balanced Lagrangian: a bound above the LP, never above the optimum.
 
-References written here: the balanced p-median MILP and its LP with ``scipy.optimize.milp`` (no contiguity:
-the bound drops it, so it must stay below this optimum too), and brute force over contiguous partitions.
+References: the balanced p-median MILP and its LP, written here with ``scipy.optimize.milp`` (no contiguity:
+the bound drops it, so it must stay below this optimum too), and brute force over contiguous partitions (the
+``brute_force`` fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -97,30 +98,15 @@ def test_branching_lifts_the_bound_above_the_lp_and_never_above_the_milp(planar_
     assert lifted >= 3  # where the LP leaves a gap, branching closes part of it
 
 
-def _brute_force(g, w, a, dist, k, lo, hi) -> float:
-    """Best weighted distance over every contiguous partition into k territories with loads in [lo, hi]."""
-    nodes = list(g.nodes)
-    best = np.inf
-    for lab in itertools.product(range(k), repeat=len(nodes)):
-        if lab[0] != 0 or len(set(lab)) != k:
-            continue
-        parts = [[v for v, t in zip(nodes, lab) if t == j] for j in range(k)]
-        if any(not lo <= a[p].sum() <= hi for p in parts):
-            continue
-        if any(not nx.is_connected(g.subgraph(p)) for p in parts):
-            continue
-        best = min(best, sum(min(float(w[p] @ dist[p, c]) for c in p) for p in parts))
-    return best
-
-
 @pytest.mark.parametrize("seed", [2, 11, 16])
-def test_branching_stays_below_the_contiguous_optimum_by_brute_force(planar_map, seed):
+def test_branching_stays_below_the_contiguous_optimum_by_brute_force(planar_map, brute_force, seed):
     g = planar_map(9, seed)
     net = co.ChannelNetwork.from_graph(g, ["pop", "size"])
     total = net.regions["size"].sum()
     lo, hi = 0.9 * total / 3, 1.1 * total / 3
     d = prepare(TerritoryDesign(k=3, weight="pop", balance={"size": (lo, hi)}), net)
-    expected = _brute_force(g, d.weights, d.loads[:, 0], d.dist, 3, lo, hi)
+    expected = brute_force(g, 3, lo, hi, attr="size", objective="compactness", weight=net.regions["pop"].to_numpy(),
+                           dist=net.region_distances())
     assert np.isfinite(expected)
     for upper in (expected, 1.1 * expected):
         branched = balanced_lagrangian_bound(d, upper, 5.0, branch=True)

@@ -32,32 +32,12 @@ def planar(n: int, seed: int, attr: str = "pop") -> nx.Graph:
     return g
 
 
-def brute_force(g: nx.Graph, k: int, attr: str, lo: float, hi: float, cost) -> float:
-    """Best cost over every contiguous partition with each territory's attr in [lo, hi]."""
-    nodes = list(g.nodes)
-    best = np.inf
-    for lab in itertools.product(range(k), repeat=len(nodes)):
-        if lab[0] != 0 or len(set(lab)) != k:
-            continue
-        parts = [[v for v, t in zip(nodes, lab) if t == j] for j in range(k)]
-        if any(not (lo <= sum(g.nodes[v][attr] for v in p) <= hi) for p in parts):
-            continue
-        if any(not nx.is_connected(g.subgraph(p)) for p in parts):
-            continue
-        best = min(best, cost(dict(zip(nodes, lab)), parts))
-    return best
-
-
-def cut_cost(g):
-    return lambda label, parts: sum(label[u] != label[v] for u, v in g.edges)
-
-
 @pytest.mark.parametrize("solver", SOLVERS, ids=["highs", "cbc"])
-def test_cut_edges_matches_brute_force(solver):
+def test_cut_edges_matches_brute_force(solver, brute_force):
     g = planar(9, seed=3)
     total = sum(nx.get_node_attributes(g, "pop").values())
     lo, hi = 0.8 * total / 3, 1.2 * total / 3
-    expected = brute_force(g, 3, "pop", lo, hi, cut_cost(g))
+    expected = brute_force(g, 3, lo, hi)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     plan = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lo, hi)}).solve(net, solver=solver)
     assert plan.status == "optimal"
@@ -66,28 +46,13 @@ def test_cut_edges_matches_brute_force(solver):
     assert plan.metrics["contiguity_verified"]
 
 
-def brute_force_free(g: nx.Graph, k: int, attr: str, lo: float, hi: float, cost) -> float:
-    """Best cost over every partition into k non-empty parts with attr in [lo, hi] (no contiguity)."""
-    nodes = list(g.nodes)
-    best = np.inf
-    for lab in itertools.product(range(k), repeat=len(nodes)):
-        if lab[0] != 0 or len(set(lab)) != k:
-            continue
-        sums = np.zeros(k)
-        for v, t in zip(nodes, lab):
-            sums[t] += g.nodes[v][attr]
-        if ((sums >= lo) & (sums <= hi)).all():
-            best = min(best, cost(dict(zip(nodes, lab)), None))
-    return best
-
-
-def test_contiguity_changes_the_optimum_when_it_binds():
+def test_contiguity_changes_the_optimum_when_it_binds(brute_force):
     # planar(8, seed=15) at 5% balance: the best split cuts 6 edges, the best contiguous one 7
     g = planar(8, seed=15)
     total = sum(nx.get_node_attributes(g, "pop").values())
     lo, hi = 0.95 * total / 2, 1.05 * total / 2
-    contiguous = brute_force(g, 2, "pop", lo, hi, cut_cost(g))
-    scattered = brute_force_free(g, 2, "pop", lo, hi, cut_cost(g))
+    contiguous = brute_force(g, 2, lo, hi)
+    scattered = brute_force(g, 2, lo, hi, connected=False)
     assert scattered < contiguous  # the instance is one where contiguity binds
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     model = TerritoryDesign(k=2, objective="cut_edges", balance={"pop": (lo, hi)})
@@ -99,26 +64,24 @@ def test_contiguity_changes_the_optimum_when_it_binds():
     assert with_c.metrics["contiguity_verified"] and not without.metrics["contiguity_verified"]
 
 
-def weighted_distance(g, w, dist):
-    def cost(label, parts):
-        return sum(min(sum(w[v] * dist[v][c] for v in p) for c in p) for p in parts)
+@pytest.fixture(name="compact_instance", scope="session")
+def compact_instance_fixture(brute_force):
+    def compact_instance(n: int, seed: int):
+        """``planar(n, seed)`` with k=3 and population bands of +-15%: its graph, network, band and the brute-force
+        optimum of compactness (each territory's weighted distance to its best centre)."""
+        g = planar(n, seed=seed)
+        net = co.ChannelNetwork.from_graph(g, ["pop"])
+        w = net.regions["pop"].to_numpy()
+        total = w.sum()
+        lo, hi = 0.85 * total / 3, 1.15 * total / 3
+        return g, net, lo, hi, brute_force(g, 3, lo, hi, objective="compactness", weight=w,
+                                           dist=net.region_distances())
 
-    return cost
-
-
-def compact_instance(n: int, seed: int):
-    """``planar(n, seed)`` with k=3 and population bands of +-15%: its graph, network, band and the brute-force
-    optimum of compactness (each territory's weighted distance to its best centre)."""
-    g = planar(n, seed=seed)
-    net = co.ChannelNetwork.from_graph(g, ["pop"])
-    w = dict(enumerate(net.regions["pop"].tolist()))
-    total = sum(w.values())
-    lo, hi = 0.85 * total / 3, 1.15 * total / 3
-    return g, net, lo, hi, brute_force(g, 3, "pop", lo, hi, weighted_distance(g, w, net.region_distances()))
+    return compact_instance
 
 
 @pytest.mark.parametrize("solver", SOLVERS, ids=["highs", "cbc"])
-def test_compactness_free_centres_matches_brute_force(solver):
+def test_compactness_free_centres_matches_brute_force(solver, compact_instance):
     # a long thin graph makes p-median pieces disconnected, so the lazy cuts must work
     g, net, lo, hi, expected = compact_instance(9, 11)
     plan = TerritoryDesign(k=3, objective="compactness", weight="pop", balance={"pop": (lo, hi)}).solve(
@@ -422,7 +385,7 @@ def test_polish_never_worsens_and_keeps_plans_valid():
         assert label[centres[t]] == t
 
 
-def test_centre_candidates_restricts_soundly():
+def test_centre_candidates_restricts_soundly(compact_instance):
     g, net, lo, hi, expected = compact_instance(10, 11)
     model = TerritoryDesign(k=3, objective="compactness", weight="pop", balance={"pop": (lo, hi)})
     full = model.clone(centre_candidates=10).solve(net)
@@ -438,7 +401,7 @@ def test_centre_candidates_restricts_soundly():
         model.clone(centre_candidates=0).solve(net)
 
 
-def test_centre_candidates_plan_reports_a_bound_for_the_full_problem():
+def test_centre_candidates_plan_reports_a_bound_for_the_full_problem(compact_instance):
     # 10-region planar instances, k=3: the nearest-3 restriction returns plans up to 30% above
     # the brute-force optimum; each must carry a bound valid for the unrestricted problem
     worse = 0
@@ -462,7 +425,7 @@ def test_centre_candidates_plan_reports_a_bound_for_the_full_problem():
     assert worse  # seed 16's restricted plan is above the optimum, as in the issue
 
 
-def test_a_restricted_solve_the_time_limit_stopped_says_so():
+def test_a_restricted_solve_the_time_limit_stopped_says_so(compact_instance):
     # a spent clock (its end set to its start): no search runs and the heuristic's plan comes back. It is
     # not proven because time ran out, not because of centre_candidates: termination "time_limit" (it said
     # "restricted"), with status, bound and gap all for the full problem (bound below the brute-force optimum)
@@ -479,7 +442,7 @@ def test_a_restricted_solve_the_time_limit_stopped_says_so():
     assert plan.gap == pytest.approx((plan.objective - plan.bound) / plan.objective, rel=1e-9)
 
 
-def test_infeasible_restriction_is_dropped_not_blamed_on_balance(monkeypatch):
+def test_infeasible_restriction_is_dropped_not_blamed_on_balance(monkeypatch, compact_instance):
     # no heuristic time and no balance repair: its plan breaks balance, so the nearest-1 restriction (which
     # takes in the heuristic's pairs only from a plan keeping every rule) leaves no plan at all; a plan exists
     # (brute force), so the answer is the full model's optimum, never "infeasible". (With the repair the
@@ -496,10 +459,10 @@ def test_infeasible_restriction_is_dropped_not_blamed_on_balance(monkeypatch):
         assert "restriction left no plan" in plan.info.message
 
 
-def test_every_territory_gets_a_region_without_contiguity():
+def test_every_territory_gets_a_region_without_contiguity(brute_force):
     g = planar(8, seed=4)
     current = {v: v % 3 for v in g.nodes}
-    expected = brute_force_free(g, 3, "pop", 0, np.inf, cut_cost(g))
+    expected = brute_force(g, 3, 0, np.inf, connected=False)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     plan = TerritoryDesign(k=3, objective="cut_edges", contiguity=False, current=current).solve(net)
     assert plan.status == "optimal"
@@ -507,12 +470,12 @@ def test_every_territory_gets_a_region_without_contiguity():
     assert plan.objective == pytest.approx(expected)
 
 
-def test_build_then_solve_keeps_no_state_on_the_model():
+def test_build_then_solve_keeps_no_state_on_the_model(brute_force):
     g = planar(10, seed=11)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     total = sum(nx.get_node_attributes(g, "pop").values())
     lo, hi = 0.85 * total / 3, 1.15 * total / 3
-    expected = brute_force(g, 3, "pop", lo, hi, cut_cost(g))
+    expected = brute_force(g, 3, lo, hi)
     model = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lo, hi)})
     before = dict(vars(model))
     built = model.build(net)
@@ -542,7 +505,7 @@ def test_misspelled_columns_raise_with_the_nearest_name(setting, value, nearest)
     assert f"{setting}={value!r}" in str(err.value) and f"Did you mean {nearest!r}" in str(err.value)
 
 
-def test_lazy_separator_rows_restore_contiguity():
+def test_lazy_separator_rows_restore_contiguity(compact_instance):
     # without a warm start the first p-median plan of planar(9, seed=20) splits a territory;
     # the separator rows must make it whole and reach the brute-force optimum
     g, net, lo, hi, expected = compact_instance(9, 20)
@@ -582,7 +545,7 @@ def test_load_fixing_keeps_every_balanced_partition():
     assert seen > 0
 
 
-def test_heuristic_plans_carry_a_bound_valid_for_the_full_problem():
+def test_heuristic_plans_carry_a_bound_valid_for_the_full_problem(compact_instance):
     # the p-median Lagrangian bound drops balance and contiguity, so it never exceeds the
     # brute-force optimum, and it beats counting nearest distances
     from channelopt.models.territories.bounds import combinatorial_bound, pmedian_lagrangian_bound

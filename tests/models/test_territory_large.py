@@ -38,26 +38,6 @@ def test_a_700_region_map_gets_a_plan_meeting_every_rule_at_a_three_second_limit
     assert np.isfinite(plan.bound) and plan.bound <= plan.objective
 
 
-def _brute_force(g, net, k, lo, hi) -> float:
-    """Best weighted distance (weight = load = pop) over every contiguous partition with loads in [lo, hi]."""
-    import itertools
-
-    nodes = list(g.nodes)
-    pop = net.regions.set_index("region_id")["pop"]
-    dist = net.region_distances()
-    best = np.inf
-    for lab in itertools.product(range(k), repeat=len(nodes)):
-        if lab[0] != 0 or len(set(lab)) != k:
-            continue
-        parts = [[v for v, t in zip(nodes, lab) if t == j] for j in range(k)]
-        if any(not lo <= sum(pop[v] for v in p) <= hi for p in parts):
-            continue
-        if any(not nx.is_connected(g.subgraph(p)) for p in parts):
-            continue
-        best = min(best, sum(min(sum(pop[v] * dist[v][c] for v in p) for c in p) for p in parts))
-    return best
-
-
 def _balanced_pmedian_lp(w, dist, a, lo, hi, k) -> float:
     """The LP relaxation of the balanced p-median (no contiguity), written here with scipy: x[v, c], y_c = x[c, c]."""
     from scipy.optimize import linprog
@@ -96,7 +76,7 @@ def _balanced_pmedian_lp(w, dist, a, lo, hi, k) -> float:
     return float(res.fun)
 
 
-def test_balanced_lagrangian_is_below_the_brute_force_optimum_and_above_the_plain_one(planar_map):
+def test_balanced_lagrangian_is_below_the_brute_force_optimum_and_above_the_plain_one(planar_map, brute_force):
     from channelopt.models.territories.bounds import balanced_lagrangian_bound, pmedian_lagrangian_bound
     from channelopt.models.territories.data import prepare
 
@@ -106,7 +86,8 @@ def test_balanced_lagrangian_is_below_the_brute_force_optimum_and_above_the_plai
         net = co.ChannelNetwork.from_graph(g, ["pop"])
         total = net.regions["pop"].sum()
         lo, hi = 0.9 * total / 3, 1.1 * total / 3
-        expected = _brute_force(g, net, 3, lo, hi)
+        expected = brute_force(g, 3, lo, hi, objective="compactness", weight=net.regions["pop"].to_numpy(),
+                               dist=net.region_distances())
         d = prepare(TerritoryDesign(k=3, weight="pop", balance={"pop": (lo, hi)}), net)
         bal = balanced_lagrangian_bound(d, expected * 1.05, 10.0)
         plain = pmedian_lagrangian_bound(d, expected * 1.05, 10.0)
