@@ -15,6 +15,7 @@ import numpy as np
 
 from .contiguity import pieces
 from .moves import move_delta
+from .repair import excess, repair_balance
 
 __all__ = ["Problem", "Result", "solve_heuristic", "violation", "objective_value", "best_centres"]
 
@@ -68,12 +69,11 @@ class Result:
 
 
 def violation(pb: Problem, label: np.ndarray) -> float:
-    """Total balance violation, each attribute scaled by its mean territory load."""
+    """Total balance violation, each attribute scaled by its mean territory load: :func:`.repair.excess` of the
+    loads of ``label``."""
     sums = np.zeros((pb.k, pb.loads.shape[1]))
     np.add.at(sums, label, pb.loads)
-    scale = np.maximum(pb.loads.sum(axis=0) / pb.k, 1e-12)
-    over = np.maximum(sums - pb.upper, 0) + np.maximum(pb.lower - sums, 0)
-    return float((over / scale).sum())
+    return excess(pb, sums)
 
 
 def best_centres(pb: Problem, label: np.ndarray) -> list[int]:
@@ -434,8 +434,6 @@ def solve_heuristic(pb: Problem, *, seconds: float = 5.0, seed: int = 0, max_sta
 def _repaired(pb: Problem, best: Result, rng, seconds: float) -> Result:
     """``best`` after :func:`.repair.repair_balance` (``seconds``) and a local search for the objective (half as
     long; it never raises the violation); ``best`` itself where the repair reaches no balanced plan."""
-    from .repair import repair_balance
-
     label, ok = repair_balance(pb, best.label, centres_of=best_centres, seconds=seconds)
     if not ok:
         return best

@@ -35,15 +35,44 @@ CHECKS = 3000
 
 def excess(pb: Any, sums: np.ndarray) -> float:
     """Total amount the loads ``sums`` (k, p) pass their balance bounds by, each attribute scaled by its mean
-    load (the measure of :func:`.heuristics.violation`)."""
+    territory load: the balance violation of a plan with those loads.
+
+    The one measure of it: :func:`.heuristics.violation` is this of a plan's loads (it lives here, below
+    :mod:`.heuristics`, which runs the repair).
+
+    Parameters
+    ----------
+    pb : heuristics.Problem
+        The problem: ``k``, ``loads`` (n, p) and the bounds ``lower``, ``upper`` (p,).
+    sums : array (k, p)
+        Each territory's load of each attribute.
+
+    Returns
+    -------
+    float
+        The sum over territories and attributes of the distance past the bounds, over the attribute's mean
+        territory load; 0.0 exactly when every load keeps its bounds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> pb = SimpleNamespace(k=2, loads=np.array([[3.0], [5.0]]), lower=np.array([3.5]), upper=np.array([4.5]))
+    >>> excess(pb, np.array([[3.0], [5.0]]))  # 0.5 under and 0.5 over, scaled by the mean load 4
+    0.25
+    """
     scale = np.maximum(pb.loads.sum(axis=0) / pb.k, 1e-12)
-    return float(((np.maximum(sums - pb.upper, 0) + np.maximum(pb.lower - sums, 0)) / scale).sum())
+    return float((_over(pb, sums) / scale).sum())
+
+
+def _over(pb: Any, sums: np.ndarray) -> np.ndarray:
+    """How far each load of ``sums`` (any leading axes, then (k, p)) lies outside its bounds."""
+    return np.maximum(sums - pb.upper, 0) + np.maximum(pb.lower - sums, 0)
 
 
 def _excess_many(pb: Any, sums: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """:func:`excess` of each of a stack ``(m, k, p)`` of load tables."""
-    over = np.maximum(sums - pb.upper, 0) + np.maximum(pb.lower - sums, 0)
-    return (over / scale).sum(axis=(1, 2))
+    return (_over(pb, sums) / scale).sum(axis=(1, 2))
 
 
 def _connected(adj, members: np.ndarray, inside: np.ndarray) -> bool:
