@@ -171,6 +171,12 @@ class ArrayProblem:
         else:
             raise BuildError(f"sense must be 'min' or 'max', got {sense!r}.")
         self.offset = 0.0
+        #: the model's promise that its optimum is ``offset`` plus a whole multiple of this (0: none), e.g. 1 for
+        #: a count of cut borders. HiGHS's dual bound is then read rounded onto that grid (up for a minimum):
+        #: the optimum is on the grid and not below the bound, so the rounded bound holds too, and proves a
+        #: plan it meets. The promise is about the optimum only (a plan with slack in a continuous column may be
+        #: off the grid).
+        self.objective_step = 0.0
         self.solution: np.ndarray | None = None
         self.duals: np.ndarray | None = None
         self._vars: list[VarBlock] = []
@@ -348,6 +354,7 @@ class ArrayProblem:
     def arrays(self) -> LpArrays:
         """The problem as CSR arrays (cached until the next change)."""
         if self._cache is not None:
+            self._cache.objective_step = float(self.objective_step)  # a plain attribute: may change after
             return self._cache
         n, m = self._n_cols, self._n_rows
 
@@ -385,6 +392,7 @@ class ArrayProblem:
             offset=float(self.offset),
             maximize=self.maximize,
             row_names=self.row_names,  # a callable: names are built only for an error message
+            objective_step=float(self.objective_step),
         )
         return self._cache
 

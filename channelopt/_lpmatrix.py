@@ -31,6 +31,9 @@ class LpArrays:
     offset: float
     maximize: bool
     row_names: Any  # list, or a callable returning one (array problems), or None
+    #: the model's promise that its optimum is ``offset`` plus a whole multiple of this (0: no promise); the
+    #: solver then reads a dual bound rounded onto that grid (``ArrayProblem.objective_step``)
+    objective_step: float = 0.0
 
     @property
     def is_mip(self) -> bool:

@@ -1388,10 +1388,33 @@ def _add_race_cuts(h, make, solver: Solver, a: LpArrays, start: np.ndarray | Non
              len(lower), len(zero))
 
 
-def _closed(objective: float, bound: float, maximize: bool, abs_gap: float, rel_gap: float) -> bool:
-    """Whether ``bound`` proves ``objective`` within HiGHS's absolute or the relative gap (scaled units)."""
+def _on_grid(bound: float, grid: tuple[float, float] | None, maximize: bool) -> float:
+    """``bound`` rounded onto the objective grid ``(step, offset)`` (scaled units; see
+    :attr:`LpArrays.objective_step`): up for a minimum, down for a maximum. The optimum lies on the grid and
+    not past the bound, so the rounded bound holds too; ``1e-6`` of a step absorbs the bound's rounding error."""
+    if grid is None or not math.isfinite(bound):
+        return bound
+    step, offset = grid
+    q = (bound - offset) / step
+    q = math.floor(q + 1e-6) if maximize else math.ceil(q - 1e-6)
+    return offset + q * step
+
+
+def _grid(a: LpArrays, obj_scale: float) -> tuple[float, float] | None:
+    """The objective grid ``(step, offset)`` in HiGHS's scaled units, or ``None`` without the model's promise."""
+    step = float(getattr(a, "objective_step", 0.0) or 0.0)
+    if not a.is_mip or not (step > 0 and math.isfinite(step)):
+        return None
+    return step * obj_scale, a.offset * obj_scale
+
+
+def _closed(objective: float, bound: float, maximize: bool, abs_gap: float, rel_gap: float,
+            grid: tuple[float, float] | None = None) -> bool:
+    """Whether ``bound`` (rounded onto ``grid`` where given) proves ``objective`` within HiGHS's absolute or the
+    relative gap (scaled units)."""
     if not (math.isfinite(objective) and math.isfinite(bound)):
         return False
+    bound = _on_grid(bound, grid, maximize)
     diff = (bound - objective) if maximize else (objective - bound)
     return diff <= abs_gap or (rel_gap > 0 and _gap(objective, bound) <= rel_gap)
 
@@ -1601,12 +1624,27 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
                 bound = scaled / obj_scale
     else:
         bound = objective if model_status == ms.kOptimal else math.nan
-    closed = (len(racers) > 1 and has_primal and not interrupted and model_status != ms.kOptimal
+    grid, raw = _grid(a, obj_scale), bound
+    if grid is not None and has_primal and math.isfinite(bound):
+        # the optimum lies on the model's grid: the bound rounded onto it holds too (never past the plan)
+        rounded = _on_grid(bound * obj_scale, grid, a.maximize) / obj_scale
+        bound = max(bound, min(rounded, objective)) if not a.maximize else min(bound, max(rounded, objective))
+    # the bound read back (rounded onto the grid) meets the plan within the gap, where HiGHS stopped at a node or
+    # time limit, or a race was settled: proven, whatever HiGHS's own status says
+    closed = (a.is_mip and has_primal and not interrupted
+              and model_status != ms.kOptimal
               and _closed(float(info_h.objective_function_value), bound * obj_scale, a.maximize,
-                          float(_option(h, "mip_abs_gap")), settings.mip_gap))
+                          float(_option(h, "mip_abs_gap")), settings.mip_gap, grid))
     if closed:
-        termination = "optimal"  # one racer's plan meets another's bound: proven together
-        note = "; ".join(m for m in (note, "proven by the racers together (one's plan, another's bound)") if m)
+        termination = "optimal"
+        abs_gap, value = float(_option(h, "mip_abs_gap")), float(info_h.objective_function_value)
+        if len(racers) > 1:
+            how = "proven by the racers together (one's plan, another's bound)"
+        elif grid is not None and not _closed(value, raw * obj_scale, a.maximize, abs_gap, settings.mip_gap):
+            how = "proven by the bound rounded onto the model's objective step"
+        else:
+            how = "proven: the bound meets the plan"
+        note = "; ".join(m for m in (note, how) if m)
     if (model_status == ms.kOptimal or closed) and not interrupted:
         status = "optimal"
     elif model_status == ms.kInfeasible and not interrupted:

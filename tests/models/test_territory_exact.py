@@ -8,6 +8,7 @@ equal the best partition found by enumeration, for every formulation switch.
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 
 import networkx as nx
@@ -326,3 +327,29 @@ def test_the_search_hands_highs_its_cut_edge_options_under_the_callers(monkeypat
     plan = model.solve(net, solver=co.Solver("highs", options={"mip_pscost_minreliable": 9}), warm_start=False)
     assert plan.status == "optimal" and plan.objective == pytest.approx(best)
     assert seen and all(o == {"mip_allow_cut_separation_at_nodes": False, "mip_pscost_minreliable": 9} for o in seen)
+
+
+def test_cut_edge_bound_is_read_as_a_whole_number_of_borders(partitions):
+    # whole-number borders: the optimum is a whole number (labelling.build_labelling sets objective_step), so a
+    # stopped search's bound is HiGHS's rounded up, under the brute-force optimum; fractional borders: no step
+    g = planar(12, 3)
+    lo, hi = window(g, 3, 0.2)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    best = min(sum(lab[u] != lab[v] for u, v in g.edges) for lab in partitions(g, 3, lo, hi))
+    built = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lo, hi)}).build(net)
+    assert built.arrays.objective_step == 1.0
+    for nodes in (1, 2, 3):
+        solver = co.Solver("highs", options={"mip_max_nodes": nodes})
+        built.arrays.objective_step = 1.0
+        rounded = solver.solve(built.arrays)
+        built.arrays.objective_step = 0.0
+        raw = solver.solve(built.arrays)
+        assert raw.bound < best - 1 and raw.bound != round(raw.bound)  # the case the rounding is for
+        assert rounded.bound == math.ceil(raw.bound) <= best
+        assert rounded.status == raw.status == "feasible"
+    h = g.copy()
+    for i, (u, v) in enumerate(h.edges):
+        h.edges[u, v]["border_km"] = 1.5 + i % 3
+    built_w = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lo, hi)},
+                              edge_weight="border_km").build(co.ChannelNetwork.from_graph(h, ["pop"]))
+    assert built_w.arrays.objective_step == 0.0

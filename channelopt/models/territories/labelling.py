@@ -529,6 +529,11 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
         m = len(d.edges)
         y = ap.add_vars("cut", m, upper=1.0, cost=d.edge_w, integer=CUT_INTEGER)
         state["y"] = y
+        if m and np.all(np.asarray(d.edge_w) == np.round(d.edge_w)):
+            # whole-number borders: at any integer labelling the cheapest cut indicators are 0/1, so the optimum
+            # is a whole number and the solver reads HiGHS's bound rounded up (with continuous y HiGHS itself
+            # does not see it, and integer y costs more, CUT_INTEGER)
+            ap.objective_step = 1.0
         e, j = np.divmod(np.arange(m * k), k)
         u, v = d.edges[e, 0], d.edges[e, 1]
         rows = np.arange(m * k)
@@ -575,6 +580,7 @@ def build_labelling(settings, d: TerritoryData, ap: ArrayProblem, *, symmetry: s
     elif settings.objective == "disruption":
         ap.add_cost(x[np.arange(n), d.current], -1.0)
         ap.offset += float(n)
+        ap.objective_step = 1.0  # the number of regions that change territory
     else:
         ap.add_cost(x.index, (d.weights[:, None] * d.dist[:, d.centres]).reshape(-1))
     return state
