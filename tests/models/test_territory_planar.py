@@ -33,22 +33,13 @@ def delaunay_map(n: int, seed: int):
     return e, pop
 
 
-def brute_force(n, edges, pop, lower, upper):
-    """Fewest cut edges over every split into two connected parts with both loads in [lower, upper]."""
+def as_graph(n, edges, pop) -> nx.Graph:
+    """The map as a graph for the ``brute_force`` and ``partitions`` fixtures: nodes ``0..n-1`` in order (a label
+    vector's positions are the regions), ``pop`` on each."""
     g = nx.Graph()
-    g.add_nodes_from(range(n))
+    g.add_nodes_from((v, {"pop": float(pop[v])}) for v in range(n))
     g.add_edges_from(edges.tolist())
-    best = math.inf
-    for mask in range(1, 2 ** (n - 1)):  # node n-1 always on side 0: each split once
-        side = np.array([(mask >> v) & 1 for v in range(n)])
-        a = pop[side == 1].sum()
-        if not (lower <= a <= upper and lower <= pop.sum() - a <= upper):
-            continue
-        if not (nx.is_connected(g.subgraph(np.flatnonzero(side == 1).tolist()))
-                and nx.is_connected(g.subgraph(np.flatnonzero(side == 0).tolist()))):
-            continue
-        best = min(best, int((side[edges[:, 0]] != side[edges[:, 1]]).sum()))
-    return best
+    return g
 
 
 def check_split(n, edges, pop, lower, upper, label, cut):
@@ -67,12 +58,12 @@ CASES = [(13, seed, tol) for seed in range(4) for tol in (0.02, 0.1)]
 
 
 @pytest.mark.parametrize("n,seed,tol", CASES)
-def test_exact_weights_bound_the_brute_force_optimum(n, seed, tol):
+def test_exact_weights_bound_the_brute_force_optimum(brute_force, n, seed, tol):
     # a closed walk may repeat faces (two loops of opposite sense), so the bound can lie below the optimum
     # (seed 3, 2%: 7 against 9); a split it returns is a real one and never beats the optimum
     e, pop = delaunay_map(n, seed)
     lower, upper = math.ceil((1 - tol) * pop.sum() / 2), math.floor((1 + tol) * pop.sum() / 2)
-    best = brute_force(n, e, pop, lower, upper)
+    best = brute_force(as_graph(n, e, pop), 2, lower, upper)
     res = bisection(n, e, pop, lower, upper, limit=len(e) + 1, resolution=10**9)  # quantum 1: exact weights
     assert res.complete
     assert res.bound <= best
@@ -82,22 +73,22 @@ def test_exact_weights_bound_the_brute_force_optimum(n, seed, tol):
 
 
 @pytest.mark.parametrize("seed,tol", [(0, 0.1), (1, 0.02), (2, 0.1)])
-def test_exact_weights_prove_the_brute_force_optimum(seed, tol):
+def test_exact_weights_prove_the_brute_force_optimum(brute_force, seed, tol):
     e, pop = delaunay_map(13, seed)
     lower, upper = math.ceil((1 - tol) * pop.sum() / 2), math.floor((1 + tol) * pop.sum() / 2)
-    best = brute_force(13, e, pop, lower, upper)
+    best = brute_force(as_graph(13, e, pop), 2, lower, upper)
     res = bisection(13, e, pop, lower, upper, limit=len(e) + 1, resolution=10**9)
     assert (res.bound, res.cut) == (best, best)
     check_split(13, e, pop, lower, upper, res.label, res.cut)
 
 
 @pytest.mark.parametrize("seed,tol", [(seed, tol) for seed in range(8) for tol in (0.02, 0.1)])
-def test_coarse_weights_give_a_valid_bound(seed, tol):
+def test_coarse_weights_give_a_valid_bound(brute_force, seed, tol):
     # 5-40 quanta in the total: a walk's weight is off by up to half a quantum an arc, and the bound must stay
     # below the optimum (without that slack: 7 > 6 at seed 1, 10%, 20 quanta; 9 > 8 at seed 3, 2%, 40)
     e, pop = delaunay_map(12, seed)
     lower, upper = math.ceil((1 - tol) * pop.sum() / 2), math.floor((1 + tol) * pop.sum() / 2)
-    best = brute_force(12, e, pop, lower, upper)
+    best = brute_force(as_graph(12, e, pop), 2, lower, upper)
     for resolution in (5, 20, 40):
         res = bisection(12, e, pop, lower, upper, limit=len(e) + 1, resolution=resolution)
         assert res.complete
@@ -143,14 +134,14 @@ def test_dual_cycle_weights_add_up_to_the_side_load():
 
 
 @pytest.mark.parametrize("seed,tol", [(7, 0.03), (3, 0.02)])
-def test_territory_design_proves_two_territories_against_brute_force(seed, tol):
+def test_territory_design_proves_two_territories_against_brute_force(brute_force, seed, tol):
     # seed 7: the planar search proves the plan; seed 3, 2%: its bound (7) is below the optimum, the MILP proves
     e, pop = delaunay_map(13, seed)
     g = nx.Graph()
     g.add_edges_from(e.tolist())
     nx.set_node_attributes(g, {v: float(pop[v]) for v in range(13)}, "pop")
     lower, upper = math.ceil((1 - tol) * pop.sum() / 2), math.floor((1 + tol) * pop.sum() / 2)
-    best = brute_force(13, e, pop, lower, upper)
+    best = brute_force(as_graph(13, e, pop), 2, lower, upper)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a proven plan warns nothing
@@ -196,29 +187,13 @@ def test_first_split_cuts_the_brute_force_fewest_edges_on_a_grid_side():
     assert int(label.sum()) == 6
 
 
-def brute_force_k(n, edges, pop, k, lower, upper):
-    """Fewest cut edges over every split into k connected parts with loads in [lower, upper]."""
-    g = nx.Graph()
-    g.add_nodes_from(range(n))
-    g.add_edges_from(edges.tolist())
-    best = math.inf
-    for label in itertools.product(range(k), repeat=n - 1):
-        label = np.array((0,) + label)  # region 0 in part 0: each split counted k!/(k-1)! times at most
-        sums = np.bincount(label, weights=pop, minlength=k)
-        if (sums < lower).any() or (sums > upper).any():
-            continue
-        if all(nx.is_connected(g.subgraph(np.flatnonzero(label == t).tolist())) for t in range(k)):
-            best = min(best, int((label[edges[:, 0]] != label[edges[:, 1]]).sum()))
-    return best
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_three_territories_bound_stays_below_the_brute_force_optimum(seed):
+def test_three_territories_bound_stays_below_the_brute_force_optimum(brute_force, seed):
     from channelopt.models.territories.planar import solve_split
 
     e, pop = delaunay_map(10, seed)
     lower, upper = math.ceil(0.9 * pop.sum() / 3), math.floor(1.1 * pop.sum() / 3)
-    best = brute_force_k(10, e, pop, 3, lower, upper)
+    best = brute_force(as_graph(10, e, pop), 3, lower, upper)
     g = nx.Graph()
     g.add_edges_from(e.tolist())
     nx.set_node_attributes(g, {v: float(pop[v]) for v in range(10)}, "pop")
@@ -245,33 +220,30 @@ def check_parts(n, edges, pop, lower, upper, label, cut):
     assert int((label[edges[:, 0]] != label[edges[:, 1]]).sum()) == cut
 
 
-def three_part_splits(n, edges, pop, lower, upper):
-    """Every split into three connected parts with loads in [lower, upper]: ``(cut, kind)``, ``kind`` how the
-    parts sit: "path" (one part's rest falls apart), else how many of the three boundaries touch the outer
-    face (face 0 of :func:`dual_map`): 3 (the theta's branch point), 2 (inside one of its paths) or 0."""
-    g = nx.Graph()
-    g.add_nodes_from(range(n))
-    g.add_edges_from(edges.tolist())
-    dm = dual_map(n, edges, pop)
-    outer = np.zeros(len(edges), dtype=bool)
-    outer[dm.edge[dm.tail == 0]] = True
-    out = []
-    for label in itertools.product(range(3), repeat=n - 1):
-        label = np.array((0,) + label)
-        sums = np.bincount(label, weights=pop, minlength=3)
-        if (sums < lower).any() or (sums > upper).any():
-            continue
-        nodes = [np.flatnonzero(label == t).tolist() for t in range(3)]
-        if not all(nx.is_connected(g.subgraph(v)) for v in nodes):
-            continue
-        cut = label[edges[:, 0]] != label[edges[:, 1]]
-        if not all(nx.is_connected(g.subgraph(set(range(n)) - set(v))) for v in nodes):
-            kind = "path"
-        else:
-            kind = sum(bool((outer & cut & ((label[edges[:, 0]] == t) | (label[edges[:, 1]] == t))).any())
-                       for t in range(3))
-        out.append((int(cut.sum()), kind))
-    return out
+@pytest.fixture(name="three_part_splits", scope="session")
+def three_part_splits_fixture(partitions):
+    def three_part_splits(n, edges, pop, lower, upper):
+        """Every split into three connected parts with loads in [lower, upper] (the ``partitions`` fixture):
+        ``(cut, kind)``, ``kind`` how the parts sit: "path" (one part's rest falls apart), else how many of the
+        three boundaries touch the outer face (face 0 of :func:`dual_map`): 3 (the theta's branch point), 2
+        (inside one of its paths) or 0."""
+        g = as_graph(n, edges, pop)
+        dm = dual_map(n, edges, pop)
+        outer = np.zeros(len(edges), dtype=bool)
+        outer[dm.edge[dm.tail == 0]] = True
+        out = []
+        for label in partitions(g, 3, lower, upper):
+            nodes = [np.flatnonzero(label == t).tolist() for t in range(3)]
+            cut = label[edges[:, 0]] != label[edges[:, 1]]
+            if not all(nx.is_connected(g.subgraph(set(range(n)) - set(v))) for v in nodes):
+                kind = "path"
+            else:
+                kind = sum(bool((outer & cut & ((label[edges[:, 0]] == t) | (label[edges[:, 1]] == t))).any())
+                           for t in range(3))
+            out.append((int(cut.sum()), kind))
+        return out
+
+    return three_part_splits
 
 
 THREE = [(n, seed, tol) for n, seed in ((10, 0), (10, 1), (11, 2), (11, 3), (11, 4), (11, 5)) for tol in (0.1, 0.3)]
@@ -283,7 +255,7 @@ THETA = THREE + [(10, 7, 0.03), (10, 24, 0.1), (11, 19, 0.1), (9, 9, 0.3), (9, 2
 
 
 @pytest.mark.parametrize("n,seed,tol", THETA)
-def test_outer_theta_bound_stays_below_every_split_around_the_outer_face(n, seed, tol):
+def test_outer_theta_bound_stays_below_every_split_around_the_outer_face(three_part_splits, n, seed, tol):
     # brute force: the fewest cut edges over the splits whose three boundaries all touch the outer face (each
     # part's rest connected); the bound at exact weights (small integer loads: quantum 1) and at coarse ones
     from channelopt.models.territories.planar import outer_theta_bound
@@ -311,7 +283,7 @@ ENCLOSED_NEAR = [(9, 0, 0.1), (9, 5, 0.03), (10, 1, 0.3), (10, 6, 0.1), (10, 21,
 
 
 @pytest.mark.parametrize("n,seed,tol", THREE + ENCLOSED + ENCLOSED_NEAR)
-def test_three_territories_bound_by_arrangement_stays_below_the_brute_force_optimum(n, seed, tol):
+def test_three_territories_bound_by_arrangement_stays_below_the_brute_force_optimum(three_part_splits, n, seed, tol):
     from channelopt.models.territories.planar import three_bound
 
     e, pop = delaunay_map(n, seed)
@@ -327,7 +299,7 @@ def test_three_territories_bound_by_arrangement_stays_below_the_brute_force_opti
 
 
 @pytest.mark.parametrize("n,seed,tol", ENCLOSED_NEAR + ENCLOSED)
-def test_enclosed_bound_stays_below_every_split_with_a_part_off_the_outer_face(n, seed, tol):
+def test_enclosed_bound_stays_below_every_split_with_a_part_off_the_outer_face(three_part_splits, n, seed, tol):
     # brute force: the fewest cut edges over the splits in which some part's boundary avoids the outer face
     # (kinds 2 and 0; ENCLOSED: the optimum is one), each part's rest connected; the bound at exact weights
     # (quantum 1) and at coarse ones
@@ -484,12 +456,12 @@ CARVE_MANY = [(10, 1, 0.2), (10, 5, 0.05), (10, 16, 0.05)]
 
 
 @pytest.mark.parametrize("n,seed,tol", CARVE_MANY)
-def test_carving_from_several_first_parts_keeps_the_rules_and_cuts_fewer_edges(n, seed, tol):
+def test_carving_from_several_first_parts_keeps_the_rules_and_cuts_fewer_edges(brute_force, n, seed, tol):
     from channelopt.models.territories.planar import carve, carve_many
 
     e, pop = delaunay_map(n, seed)
     lower, upper = math.ceil((1 - tol) * pop.sum() / 3), math.floor((1 + tol) * pop.sum() / 3)
-    best = brute_force_k(n, e, pop, 3, lower, upper)
+    best = brute_force(as_graph(n, e, pop), 3, lower, upper)
     bounds = np.array([float(lower)]), np.array([float(upper)])
     one = carve(n, e, pop[:, None], *bounds, 3)
     many = carve_many(n, e, pop[:, None], *bounds, 3)
@@ -498,14 +470,14 @@ def test_carving_from_several_first_parts_keeps_the_rules_and_cuts_fewer_edges(n
     assert best <= cut < int((one[e[:, 0]] != one[e[:, 1]]).sum())
 
 
-def test_the_searches_survive_a_walk_that_passes_one_arc_again_and_again():
+def test_the_searches_survive_a_walk_that_passes_one_arc_again_and_again(brute_force):
     # a bridge (0-1) makes a dual loop at one face; a walk may take it again and again, which the weight offset
     # did not allow for: the key ran into the next face and first_split raised IndexError. No split of this map
     # has both loads in [460, 508] (brute force below)
     e = np.array([[0, 1], [1, 2], [1, 4], [1, 9], [2, 4], [2, 5], [2, 6], [3, 6], [3, 7], [3, 8], [4, 5], [4, 9],
                   [5, 6], [5, 7], [5, 9], [6, 7], [7, 8]])
     pop = np.array([129.0, 107.0, 119.0, 135.0, 117.0, 64.0, 82.0, 54.0, 89.0, 94.0])
-    assert brute_force(10, e, pop, 460, 508) == math.inf
+    assert brute_force(as_graph(10, e, pop), 2, 460, 508) == math.inf
     from channelopt.models.territories.planar import first_split
 
     assert first_split(10, e, pop, (460, 508), (460, 508)) is None
@@ -513,7 +485,7 @@ def test_the_searches_survive_a_walk_that_passes_one_arc_again_and_again():
 
 
 @pytest.mark.parametrize("n,seed,tol", [(10, 16, 0.05), (10, 8, 0.2)])  # carve is beaten on the built model's order
-def test_the_k3_bound_stage_returns_the_plan_from_several_first_parts(n, seed, tol):
+def test_the_k3_bound_stage_returns_the_plan_from_several_first_parts(brute_force, n, seed, tol):
     # solve_split carves from several first parts before its searches and hands the plan back (search.py keeps
     # it where it cuts fewer edges than the warm start's, here carve's)
     from channelopt.models.territories.planar import carve, solve_split
@@ -530,7 +502,7 @@ def test_the_k3_bound_stage_returns_the_plan_from_several_first_parts(n, seed, t
     label = res.label
     assert label is not None and res.cut < int((one[d.edges[:, 0]] != one[d.edges[:, 1]]).sum())
     check_parts(d.n, d.edges, d.loads[:, 0], lower, upper, label, res.cut)
-    assert res.bound <= brute_force_k(n, e, pop, 3, lower, upper) <= res.cut
+    assert res.bound <= brute_force(as_graph(n, e, pop), 3, lower, upper) <= res.cut
 
 
 def enclosed_with_profile(n, e, pop, lower, upper, c, cap, resolution):
@@ -552,7 +524,7 @@ PROFILE = [(9, 114, 0.03), (11, 128, 0.1), (11, 143, 0.03), (10, 148, 0.1)]
 
 
 @pytest.mark.parametrize("n,seed,tol", THREE + ENCLOSED + ENCLOSED_NEAR + PROFILE)
-def test_enclosed_bound_read_by_the_shortest_arm_stays_below_the_brute_force(n, seed, tol):
+def test_enclosed_bound_read_by_the_shortest_arm_stays_below_the_brute_force(three_part_splits, n, seed, tol):
     # brute force: the fewest cut edges over the splits in which some part's boundary avoids the outer face;
     # the profile says how short the arm along P1's longer half can be, at exact (quantum 1) and coarse weights,
     # searched deep (every arm) and shallow (the cap three_bound uses: a few edges above 1.5 c)
@@ -569,7 +541,7 @@ def test_enclosed_bound_read_by_the_shortest_arm_stays_below_the_brute_force(n, 
 
 @settings(max_examples=12, deadline=None)
 @given(st.integers(9, 10), st.integers(0, 10**6), st.sampled_from([0.03, 0.1, 0.3]))
-def test_three_territory_bounds_stay_below_the_brute_force_on_random_maps(n, seed, tol):
+def test_three_territory_bounds_stay_below_the_brute_force_on_random_maps(three_part_splits, n, seed, tol):
     # every split into three connected parts within the bounds, against three_bound (all cases, default
     # rounds) and the enclosed-part bound with the profile, on random Delaunay maps
     from channelopt.models.territories.planar import three_bound
