@@ -329,13 +329,13 @@ def test_the_search_hands_highs_its_cut_edge_options_under_the_callers(monkeypat
     assert seen and all(o == {"mip_allow_cut_separation_at_nodes": False, "mip_pscost_minreliable": 9} for o in seen)
 
 
-def test_cut_edge_bound_is_read_as_a_whole_number_of_borders(partitions):
+def test_cut_edge_bound_is_read_as_a_whole_number_of_borders(brute_force):
     # whole-number borders: the optimum is a whole number (labelling.build_labelling sets objective_step), so a
     # stopped search's bound is HiGHS's rounded up, under the brute-force optimum; fractional borders: no step
     g = planar(12, 3)
     lo, hi = window(g, 3, 0.2)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
-    best = min(sum(lab[u] != lab[v] for u, v in g.edges) for lab in partitions(g, 3, lo, hi))
+    best = brute_force(g, 3, lo, hi)
     built = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lo, hi)}).build(net)
     assert built.arrays.objective_step == 1.0
     for nodes in (1, 2, 3):
