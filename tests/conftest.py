@@ -19,6 +19,9 @@ fixture is how they share it)::
     def test_bound(planar_map):
         net = co.ChannelNetwork.from_graph(planar_map(30, 1), ["pop", "size"])
 
+The ``delaunay_pop_map`` fixture is :func:`delaunay_pop_map`, the other seeded Delaunay map (pop and x/y; ``xy=False``
+for the graph and pops alone), on which test_territory_design and test_territory_exact chose their instances.
+
 Brute force: the ``partitions`` and ``brute_force`` fixtures are :func:`partitions` (every balanced partition of
 a small graph into k connected parts) and :func:`brute_force` (the best cut edges or compactness over them), the
 reference the territory models are checked against. They use networkx and numpy only, never channelopt::
@@ -99,6 +102,36 @@ def planar_map(n: int, seed: int) -> nx.Graph:
 @pytest.fixture(name="planar_map")
 def planar_map_fixture():
     return planar_map
+
+
+def delaunay_pop_map(n: int, seed: int, xy: bool = True) -> nx.Graph:
+    """Another seeded Delaunay map (other draws than :func:`planar_map`): ``n`` points in a 1000 x 1000 square.
+
+    Nodes ``0 .. n-1`` carry an integer ``pop`` in [1, 9] (floats) and, with ``xy`` (default), the ``x`` and ``y``
+    of their point; edges are added simplex by simplex. Without ``xy`` the model sees no coordinates (the exact
+    cut-edge tests check the graph alone). The design and exact tests chose their instances by seed on this draw
+    order, so it must not change.
+    """
+    import itertools
+
+    import networkx as nx
+    import numpy as np
+    from scipy.spatial import Delaunay
+
+    rng = np.random.default_rng(seed)
+    pts = rng.random((n, 2)) * 1000
+    g = nx.Graph()
+    for i, (x, y) in enumerate(pts.tolist()):
+        g.add_node(i, **({"x": x, "y": y} if xy else {}), pop=float(rng.integers(1, 10)))
+    for simplex in Delaunay(pts).simplices.tolist():
+        for a, b in itertools.combinations(simplex, 2):
+            g.add_edge(a, b)
+    return g
+
+
+@pytest.fixture(name="delaunay_pop_map", scope="session")
+def delaunay_pop_map_fixture():
+    return delaunay_pop_map
 
 
 def partitions(g: nx.Graph, k: int, lo: float, hi: float, attr: str = "pop", connected: bool = True

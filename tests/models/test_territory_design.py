@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.spatial import Delaunay
 
 import channelopt as co
 from channelopt.exceptions import InfeasibleError, NoSolutionError, SettingsError, SolverError
@@ -19,21 +18,14 @@ from channelopt.models.territories import TerritoryDesign, heuristics
 SOLVERS = [co.Solver("highs"), co.Solver("cbc")]
 
 
-def planar(n: int, seed: int, attr: str = "pop") -> nx.Graph:
-    """Delaunay graph of random points, with integer weights and x/y coordinates."""
-    rng = np.random.default_rng(seed)
-    pts = rng.random((n, 2)) * 1000
-    g = nx.Graph()
-    for i, (x, y) in enumerate(pts.tolist()):
-        g.add_node(i, x=x, y=y, **{attr: float(rng.integers(1, 10))})
-    for simplex in Delaunay(pts).simplices.tolist():
-        for a, b in itertools.combinations(simplex, 2):
-            g.add_edge(a, b)
-    return g
+@pytest.fixture(name="planar", scope="session")
+def planar_fixture(delaunay_pop_map):
+    """conftest's :func:`delaunay_pop_map`: a Delaunay graph of random points, integer pops and x/y coordinates."""
+    return delaunay_pop_map
 
 
 @pytest.mark.parametrize("solver", SOLVERS, ids=["highs", "cbc"])
-def test_cut_edges_matches_brute_force(solver, brute_force):
+def test_cut_edges_matches_brute_force(planar, solver, brute_force):
     # an instance where every rule moves the optimum, so a model that reads the band or contiguity wrongly misses
     # it (planar(9, 3) at +-20% had the optimum 8 whatever the band or contiguity): either end of the band 10%
     # looser, or contiguity dropped, lets fewer edges be cut; the band 5% tighter at both ends leaves no plan
@@ -52,7 +44,7 @@ def test_cut_edges_matches_brute_force(solver, brute_force):
     assert plan.metrics["contiguity_verified"]
 
 
-def test_contiguity_changes_the_optimum_when_it_binds(brute_force):
+def test_contiguity_changes_the_optimum_when_it_binds(planar, brute_force):
     # planar(8, seed=15) at 5% balance: the best split cuts 6 edges, the best contiguous one 7
     g = planar(8, seed=15)
     total = sum(nx.get_node_attributes(g, "pop").values())
@@ -71,7 +63,7 @@ def test_contiguity_changes_the_optimum_when_it_binds(brute_force):
 
 
 @pytest.fixture(name="compact_instance", scope="session")
-def compact_instance_fixture(brute_force):
+def compact_instance_fixture(planar, brute_force):
     def compact_instance(n: int, seed: int):
         """``planar(n, seed)`` with k=3 and population bands of +-15%: its graph, network, band and the brute-force
         optimum of compactness (each territory's weighted distance to its best centre)."""
@@ -100,7 +92,7 @@ def test_compactness_free_centres_matches_brute_force(solver, compact_instance):
     assert plan.assignments["centre"].nunique() == 3
 
 
-def test_fixed_centres_stay_centres_and_name_territories():
+def test_fixed_centres_stay_centres_and_name_territories(planar):
     g = planar(12, seed=5)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     plan = TerritoryDesign(
@@ -215,7 +207,7 @@ def test_a_start_is_checked_on_its_loads_not_on_what_it_claims():
     assert respects_rules(model, d, heur.Result(label=np.array([0, 1, 1, 0]), **claims))  # 199,990 each
 
 
-def test_disconnected_graph_names_components_or_bridges():
+def test_disconnected_graph_names_components_or_bridges(planar):
     g = planar(8, seed=2)
     island = nx.relabel_nodes(planar(3, seed=4), {0: "i0", 1: "i1", 2: "i2"})
     for v in island.nodes:
@@ -239,13 +231,13 @@ def test_disconnected_graph_names_components_or_bridges():
         ({"locked": {99: 0}}, "unknown region_id 99"),
     ],
 )
-def test_settings_errors_name_the_setting(bad, match):
+def test_settings_errors_name_the_setting(planar, bad, match):
     net = co.ChannelNetwork.from_graph(planar(6, seed=1), ["pop"])
     with pytest.raises(SettingsError, match=match):
         TerritoryDesign(**{"k": 2, "objective": "cut_edges", **bad}).solve(net)
 
 
-def test_inputs_are_not_mutated():
+def test_inputs_are_not_mutated(planar):
     g = planar(8, seed=9)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     before = net.regions.copy()
@@ -275,7 +267,7 @@ def within_cap(g, k, current, cap, locked, attr, lo, hi):
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(8, 12), k=st.integers(2, 3), cap=st.integers(0, 3))
-def test_properties_on_random_planar_graphs(seed, n, k, cap):
+def test_properties_on_random_planar_graphs(planar, seed, n, k, cap):
     g = planar(n, seed)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     rng = np.random.default_rng(seed)
@@ -314,7 +306,7 @@ def test_properties_on_random_planar_graphs(seed, n, k, cap):
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), k=st.integers(2, 4))
-def test_heuristic_plans_are_contiguous_and_balanced(seed, k):
+def test_heuristic_plans_are_contiguous_and_balanced(planar, seed, k):
     from channelopt.models.territories import heuristics
 
     g = planar(30, seed)
@@ -369,7 +361,7 @@ def test_synthetic_network_plan_has_outlet_metrics_and_gap():
     assert plan.gap == pytest.approx(0.0, abs=1e-6)
 
 
-def test_polish_never_worsens_and_keeps_plans_valid():
+def test_polish_never_worsens_and_keeps_plans_valid(planar):
     from channelopt.models.territories import heuristics as heur
     from channelopt.models.territories.allocation import polish
     from channelopt.models.territories.data import prepare
@@ -465,7 +457,7 @@ def test_infeasible_restriction_is_dropped_not_blamed_on_balance(monkeypatch, co
         assert "restriction left no plan" in plan.info.message
 
 
-def test_every_territory_gets_a_region_without_contiguity(brute_force):
+def test_every_territory_gets_a_region_without_contiguity(planar, brute_force):
     g = planar(8, seed=4)
     current = {v: v % 3 for v in g.nodes}
     expected = brute_force(g, 3, 0, np.inf, connected=False)
@@ -476,7 +468,7 @@ def test_every_territory_gets_a_region_without_contiguity(brute_force):
     assert plan.objective == pytest.approx(expected)
 
 
-def test_build_then_solve_keeps_no_state_on_the_model(brute_force):
+def test_build_then_solve_keeps_no_state_on_the_model(planar, brute_force):
     g = planar(10, seed=11)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     total = sum(nx.get_node_attributes(g, "pop").values())
@@ -501,7 +493,7 @@ def test_build_then_solve_keeps_no_state_on_the_model(brute_force):
 
 
 @pytest.mark.parametrize("setting, value, nearest", [("weight", "popp", "pop"), ("edge_weight", "lenght", "length")])
-def test_misspelled_columns_raise_with_the_nearest_name(setting, value, nearest):
+def test_misspelled_columns_raise_with_the_nearest_name(planar, setting, value, nearest):
     g = planar(8, seed=1)
     nx.set_edge_attributes(g, 2.0, "length")
     net = co.ChannelNetwork.from_graph(g, ["pop"])
@@ -523,7 +515,7 @@ def test_lazy_separator_rows_restore_contiguity(compact_instance):
     assert plan.metrics["contiguity_verified"]
 
 
-def test_load_fixing_keeps_every_balanced_partition():
+def test_load_fixing_keeps_every_balanced_partition(planar):
     # every balanced partition, labelled canonically (slots by first region in load order), must keep
     # its roots where load_fixing allows them; and the fixing must remove some roots (not vacuous)
     from channelopt.models.territories.data import prepare
@@ -570,7 +562,7 @@ def test_heuristic_plans_carry_a_bound_valid_for_the_full_problem(compact_instan
         assert 0 < plan.bound <= expected + 1e-6 and plan.gap == pytest.approx(1 - plan.bound / plan.objective)
 
 
-def test_swap_moves_keep_contiguity_balance_and_lower_the_objective():
+def test_swap_moves_keep_contiguity_balance_and_lower_the_objective(planar):
     from channelopt.models.territories import heuristics as heur
     from channelopt.models.territories.data import prepare
     from channelopt.models.territories.diagnosis import heuristic_problem
@@ -600,7 +592,7 @@ def test_swap_moves_keep_contiguity_balance_and_lower_the_objective():
     assert swapped  # the exchanges found something the single moves could not
 
 
-def test_time_limited_plan_keeps_a_bound_valid_for_the_problem():
+def test_time_limited_plan_keeps_a_bound_valid_for_the_problem(planar):
     # half a second for everything: the p-median search stops early; the plan's bound must be a number
     # no larger than the optimum the same model proves without a limit (never NaN, never a root's 0)
     g = planar(40, seed=11)

@@ -7,6 +7,7 @@ equal the best partition found by enumeration, for every formulation switch.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
@@ -16,23 +17,16 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.spatial import Delaunay
 
 import channelopt as co
 from channelopt.models.territories import TerritoryDesign, labelling
 from channelopt.models.territories.data import prepare
 
 
-def planar(n: int, seed: int) -> nx.Graph:
-    rng = np.random.default_rng(seed)
-    pts = rng.random((n, 2))
-    g = nx.Graph()
-    for i in range(n):
-        g.add_node(i, pop=float(rng.integers(1, 10)))
-    for simplex in Delaunay(pts).simplices.tolist():
-        for a, b in itertools.combinations(simplex, 2):
-            g.add_edge(a, b)
-    return g
+@pytest.fixture(name="planar", scope="session")
+def planar_fixture(delaunay_pop_map):
+    """conftest's :func:`delaunay_pop_map` without x/y: these checks see the graph and its pops alone."""
+    return functools.partial(delaunay_pop_map, xy=False)
 
 
 def window(g: nx.Graph, k: int, tol: float) -> tuple[float, float]:
@@ -61,7 +55,7 @@ def fixings(d, how=None):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(7, 9), k=st.integers(2, 3), tol=st.sampled_from([0.1, 0.3, 0.6]),
        how=st.sampled_from(["load", "back"]))
-def test_reach_fixing_keeps_every_contiguous_balanced_partition(partitions, seed, n, k, tol, how):
+def test_reach_fixing_keeps_every_contiguous_balanced_partition(planar, partitions, seed, n, k, tol, how):
     g = planar(n, seed)
     lo, hi = window(g, k, tol)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
@@ -98,7 +92,7 @@ def slot_boundary(g: nx.Graph, slot: np.ndarray, j: int) -> int:
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(7, 9), k=st.integers(2, 3), tol=st.sampled_from([0.1, 0.3, 0.6]))
-def test_boundary_floor_never_exceeds_a_territory_boundary(partitions, seed, n, k, tol):
+def test_boundary_floor_never_exceeds_a_territory_boundary(planar, partitions, seed, n, k, tol):
     # every contiguous balanced partition, labelled as the symmetry rows label it: slot j's cut edges are at
     # least the floor of its root (the first region of j in load order)
     g = planar(n, seed)
@@ -161,7 +155,7 @@ def switches():
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), n=st.integers(7, 9), k=st.integers(2, 3), tol=st.sampled_from([0.1, 0.3]))
-def test_every_formulation_matches_brute_force(switches, brute_force, seed, n, k, tol):
+def test_every_formulation_matches_brute_force(planar, switches, brute_force, seed, n, k, tol):
     g = planar(n, seed)
     lo, hi = window(g, k, tol)
     best = brute_force(g, k, lo, hi)
@@ -188,7 +182,7 @@ def test_every_formulation_matches_brute_force(switches, brute_force, seed, n, k
 
 
 @pytest.mark.parametrize("switch", SWITCHES, ids=lambda s: "-".join(str(v) for v in s.values()))
-def test_every_formulation_keeps_contiguity_where_it_binds(switches, brute_force, switch):
+def test_every_formulation_keeps_contiguity_where_it_binds(planar, switches, brute_force, switch):
     # planar(8, seed=15) at 5%: the best split cuts 6 edges but is not contiguous; the best contiguous one cuts 7
     g = planar(8, 15)
     lo, hi = window(g, 2, 0.05)
@@ -202,7 +196,7 @@ def test_every_formulation_keeps_contiguity_where_it_binds(switches, brute_force
     assert plan.metrics["contiguity_verified"]
 
 
-def test_a_user_row_that_makes_the_model_infeasible_is_not_answered_by_the_heuristic():
+def test_a_user_row_that_makes_the_model_infeasible_is_not_answered_by_the_heuristic(planar):
     # the heuristic plan ignores rows a user adds to built.problem, so an infeasible verdict then stands
     import pulp
 
@@ -237,7 +231,8 @@ def test_boundary_floor_keeps_to_its_share_of_the_clock():
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                               HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), n=st.integers(7, 9), k=st.integers(2, 3), tol=st.sampled_from([0.1, 0.3, 0.6]))
-def test_every_contiguous_balanced_partition_is_a_solution_of_the_built_model(switches, partitions, seed, n, k, tol):
+def test_every_contiguous_balanced_partition_is_a_solution_of_the_built_model(planar, switches, partitions, seed, n, k,
+                                                                              tol):
     # each contiguous balanced partition, labelled as the symmetry rows label it (slots by their first region in
     # load order), with x fixed to it: the built model (all fixings, root-order and cut rows, flow) must be
     # feasible and price it at its cut edges -- no fixing or row may cut off a plan, optimal or not
@@ -283,7 +278,7 @@ def test_back_order_puts_last_a_set_of_pieces_too_light_to_root_a_territory():
 
 
 @pytest.mark.parametrize("cut_rows", ["max", "variation", "extended"])
-def test_highs_sees_the_cut_edge_objective_is_integral(switches, tmp_path, cut_rows):
+def test_highs_sees_the_cut_edge_objective_is_integral(planar, switches, tmp_path, cut_rows):
     # whole-number edge weights on integer cut indicators (CUT_INTEGER): HiGHS detects an integral objective (it then
     # prunes a node whose bound is above the plan in hand less one); with continuous indicators it does not
     labelling.CUT_ROWS = cut_rows
@@ -304,7 +299,7 @@ def test_highs_sees_the_cut_edge_objective_is_integral(switches, tmp_path, cut_r
     assert seen == {True: True, False: False}
 
 
-def test_the_search_hands_highs_its_cut_edge_options_under_the_callers(monkeypatch, brute_force):
+def test_the_search_hands_highs_its_cut_edge_options_under_the_callers(planar, monkeypatch, brute_force):
     # search.CUT_EDGE_HIGHS reaches the labelling MILP's HiGHS call; an option the caller sets keeps its value
     from channelopt.models._base import BuiltModel
     from channelopt.models.territories import search
@@ -329,7 +324,7 @@ def test_the_search_hands_highs_its_cut_edge_options_under_the_callers(monkeypat
     assert seen and all(o == {"mip_allow_cut_separation_at_nodes": False, "mip_pscost_minreliable": 9} for o in seen)
 
 
-def test_cut_edge_bound_is_read_as_a_whole_number_of_borders(brute_force):
+def test_cut_edge_bound_is_read_as_a_whole_number_of_borders(planar, brute_force):
     # whole-number borders: the optimum is a whole number (labelling.build_labelling sets objective_step), so a
     # stopped search's bound is HiGHS's rounded up, under the brute-force optimum; fractional borders: no step
     g = planar(12, 3)
