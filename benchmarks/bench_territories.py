@@ -36,6 +36,8 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``racefloors`` (with ``--threads 2`` or more only): ``new`` with the second HiGHS racer searching with the
   boundary floors as one row (``search.RACE_FLOORS = "total"``; not the default, where the racers differ by
   ``random_seed`` alone).
+- ``noimprove``: ``new`` without the re-splits of groups of neighbouring territories that improve the warm start
+  (``improve.STAGE = False``; session 7's path).
 """
 
 from __future__ import annotations
@@ -53,13 +55,14 @@ from networkx.readwrite import json_graph
 
 import channelopt as co
 from channelopt.datasets import synthetic_dual_graph  # (also read as bench_territories.synthetic_dual_graph)
-from channelopt.models.territories import TerritoryDesign, columns, labelling, search
+from channelopt.models.territories import TerritoryDesign, columns, improve, labelling, search
 
 ROOT = Path(__file__).resolve().parents[1]
 _BOUNDARY_SECONDS = labelling.BOUNDARY_SECONDS
 _RACE_FLOORS = search.RACE_FLOORS
 _CUT_INTEGER = labelling.CUT_INTEGER
 _CUT_EDGE_HIGHS = search.CUT_EDGE_HIGHS
+_IMPROVE = improve.STAGE
 
 _PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max", "reach": False,
          "flow": "slots", "boundary": None}
@@ -91,6 +94,8 @@ VARIANTS = {
     # threads >= 2 only: the second racer also has the boundary-floor row
     "racefloors": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "race_floors": "total",
                    "race_only": True},
+    # no re-splits of groups of neighbouring territories before the planar stage (improve.STAGE, session 8)
+    "noimprove": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "improve": False},
 }
 
 
@@ -106,6 +111,7 @@ def configure(variant: str) -> None:
     columns.STAGE = v.get("columns", False)
     labelling.CUT_INTEGER = v.get("cut_integer", _CUT_INTEGER)
     search.CUT_EDGE_HIGHS = v.get("highs", _CUT_EDGE_HIGHS)
+    improve.STAGE = v.get("improve", _IMPROVE)
 
 
 def benchdata() -> Path:

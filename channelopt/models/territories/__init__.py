@@ -10,6 +10,7 @@
 - :mod:`.search` -- how a built model is solved inside one time limit;
 - :mod:`.bounds` -- bounds valid for the problem asked; :mod:`.diagnosis` -- infeasibility messages;
 - :mod:`.planar` -- on planar maps: first plans carved along dual cycles, the dual-cycle cut-edge bound;
+- :mod:`.improve` -- a plan's cut edges lowered by re-splitting groups of neighbouring territories (planar maps);
 - :mod:`.columns` -- the set-partitioning cut-edge bound by column generation (opt-in stage);
 - :mod:`.assembly` -- the Plan; :mod:`.callbacks` -- what HiGHS 1.16's MIP callbacks allow.
 """

@@ -128,7 +128,8 @@ class TerritoryDesign(Model):
     cannot add rows inside its own search from Python (:mod:`.callbacks`), so the
     separator rows of free-centre compactness are added between warm-started solves.
     For contiguous ``cut_edges`` on a connected planar map (:mod:`.planar`), the first
-    plan is carved one territory at a time along short dual cycles, and with ``k=2``
+    plan is carved one territory at a time along short dual cycles (with ``k >= 3``
+    then improved by re-splitting groups of neighbouring territories, :mod:`.improve`), and with ``k=2``
     the shortest balanced closed dual walk bounds the cut, which often proves the plan
     before the MILP starts; with ``k=3`` the bound follows how three parts can sit (two
     strips, three boundaries meeting at the outer face, one part enclosed), and plans

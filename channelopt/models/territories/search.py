@@ -37,7 +37,7 @@ from ...solver import (
     _gap,  # the one gap function
 )
 from .._base import BuiltModel
-from . import allocation, columns, labelling, planar
+from . import allocation, columns, improve, labelling, planar
 from . import heuristics as heur
 from .allocation import guided, lp_polish, polish
 from .assembly import assemble_plan
@@ -298,6 +298,9 @@ class TerritoryBuilt(BuiltModel):
             info.message = f"heuristic plan; the bound is {how} (valid for the full problem)"
             return self._finish(d, hres.label, hres.centres, info, state)
         split = None
+        if h_ok and improve.STAGE and improve.resplit_applies(model, d, self) and not solver.interrupted:
+            # groups of neighbouring territories re-split along fewer edges (:mod:`.improve`): a better start
+            hres = self._improve(d, hres, deadline, state, solver)
         if planar.applies(model, d, self):
             # contiguous territories on a planar map: the dual-cycle search bounds the cut (k=2: often proves it)
             split, hres, h_ok = self._planar(d, hres, h_ok, deadline, state, solver)
@@ -525,6 +528,30 @@ class TerritoryBuilt(BuiltModel):
             message="; ".join(m for m in (info.message, note) if m))
         log.debug("territories: %s", note)
         return res.label, res.centres, info
+
+    def _improve(self, d, hres, deadline, state, solver: Solver):
+        """:func:`.improve.resplit` on the warm start in its share of the time (``improve.SHARE`` of what is
+        left, at most ``improve.SECONDS``); its plan replaces the warm start's where it cuts fewer edges."""
+        t0 = time.perf_counter()
+        seconds = improve.SECONDS if deadline is None else min(improve.SECONDS,
+                                                               improve.SHARE * max(deadline - t0, 0.0))
+        try:
+            label, calls = improve.resplit(d, hres.label, seconds, deadline=solver.deadline)
+        except KeyboardInterrupt:
+            # Ctrl-C in the search's own Python steps: the plan in hand goes on, and no later stage starts
+            solver.deadline.interrupt()
+            label, calls = hres.label, 0
+        objective = float(np.asarray(d.edge_w, dtype=float)[label[d.edges[:, 0]] != label[d.edges[:, 1]]].sum())
+        if objective < hres.objective - 1e-9:
+            better = heur.Result(label=np.asarray(label, dtype=np.int64), centres=None, objective=objective,
+                                 violation=0.0, contiguous=True, seconds=hres.seconds)
+            # improve.resplit checked connection and balance on every plan it took; the search's own test too
+            if respects_rules(self.model, d, better):
+                hres = better
+        state["improve_seconds"] = time.perf_counter() - t0
+        log.debug("territories: re-splits %.2fs, %d groups, plan %s", state["improve_seconds"], calls,
+                  hres.objective)
+        return hres
 
     @staticmethod
     def _planar(d, hres, h_ok, deadline, state, solver: Solver):

@@ -1,0 +1,192 @@
+"""A plan's cut edges lowered by re-splitting groups of neighbouring territories on a planar map.
+
+Where the planar searches apply (:func:`.planar.applies`: contiguous interchangeable territories by cut edges
+of one weight), every group of two to :data:`GROUP_MOST` territories whose union is connected is a smaller
+map of the same kind: the regions outside it keep their territory, and the edges from the group to them
+stay cut whatever the group does, so a re-split of the union with fewer cut edges inside gives a plan with
+fewer cut edges. Pairs are re-split by :func:`.planar.bisection` (the fewest cut edges of a balanced split,
+under the pair's own cut, when its shortest walk is a simple cycle; it also proves that no split is
+shorter), else, and larger groups always, by :func:`.planar.carve_many` (a heuristic). Groups are tried by
+size, then by their own cut edges, most first; the first that improves is taken and the scan starts again,
+until a scan finds nothing or the time is up. Each plan is checked before it is taken: ``k`` territories,
+every one connected, every balance bound kept (:func:`.data.balance_kept`).
+
+Measured (Validi & Buchanan's county maps, +-0.5%, the carved first plan, 1 thread; benchmarks/RESULTS.md,
+issue 12 session 8): the carved plans are local optima for pair re-splits, but OK's 43 goes to the
+optimum 40 by re-carving its three largest territories (their cut 24 -> 21; 0.24 CPU s into the search) and
+KS's 33 to the optimum 32 by re-carving three of four (23 -> 22; 0.32 CPU s). The exact path then proved OK in
+51-54 CPU s against 103 without the stage (HiGHS searched 4000 nodes against 11706) and KS in 113 against 166;
+WV, NE and AR level (36, 11, 110). Multi-start did not reach 40 (the region-growing heuristic 50-63 over eight
+seeds, the carving from 40 first parts 43), and a labelling-MILP re-split of the same three territories took
+16 CPU s.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+
+from .contiguity import pieces
+from .data import balance_kept
+
+__all__ = ["resplit", "resplit_applies", "GROUP_MOST", "CALL_SECONDS", "STAGE", "SHARE", "SECONDS"]
+
+#: the search's own switch: True runs it in the exact path before the planar bound (``search.py``)
+STAGE = True
+#: groups of at most this many territories (fewer than ``k``: the whole map is carved by the planar stage)
+GROUP_MOST = 4
+#: seconds at most per group (carving a group that has no better split runs to this; OK's took 0.01-3.4 s
+#: uncapped at 10 s, the one that improved 0.1 s)
+CALL_SECONDS = 0.5
+#: share of what is left of the time limit, and seconds at most, for the whole search
+SHARE = 0.1
+SECONDS = 10.0
+
+
+def resplit_applies(model, d, built) -> bool:
+    """Where the search runs: the planar searches apply (:func:`.planar.applies`) and ``k >= 3``."""
+    from . import planar
+
+    return d.k >= 3 and planar.applies(model, d, built)
+
+
+def _cut(edges: np.ndarray, label: np.ndarray) -> int:
+    return int((label[edges[:, 0]] != label[edges[:, 1]]).sum())
+
+
+def _keeps_rules(d, label: np.ndarray) -> bool:
+    """``k`` territories, each connected, every balance bound kept: checked on every plan before it is taken."""
+    if len(np.unique(label)) != d.k or not balance_kept(d, label):
+        return False
+    return all(len(pieces(d.adj, np.flatnonzero(label == t))) == 1 for t in range(d.k))
+
+
+def _groups(d, label: np.ndarray, most: int) -> list[tuple[int, tuple[int, ...]]]:
+    """Groups of 2..``most`` territories whose union is connected (through cut edges between them), each with
+    the cut edges inside it; by size, then by those cut edges, most first."""
+    k = d.k
+    e = d.edges
+    a, b = label[e[:, 0]], label[e[:, 1]]
+    cross = a != b
+    between = np.zeros((k, k), dtype=np.int64)
+    np.add.at(between, (a[cross], b[cross]), 1)
+    between = between + between.T
+    out = []
+    for size in range(2, min(most, k - 1) + 1):
+        found = []
+        for group in itertools.combinations(range(k), size):
+            sub = between[np.ix_(group, group)]
+            # connected: a walk from the first territory over territories that share an edge reaches all
+            seen, stack = {0}, [0]
+            while stack:
+                i = stack.pop()
+                for j in np.flatnonzero(sub[i]).tolist():
+                    if j not in seen:
+                        seen.add(j)
+                        stack.append(j)
+            if len(seen) == size:
+                found.append((int(sub.sum()) // 2, group))
+        found.sort(key=lambda t: -t[0])
+        out.extend(found)
+    return out
+
+
+def _split_group(d, label: np.ndarray, group, inside: int, seconds: float, attr: int) -> np.ndarray | None:
+    """A plan with the group's union re-split along fewer than ``inside`` cut edges, or None."""
+    from . import planar
+
+    nodes = np.flatnonzero(np.isin(label, group))
+    pos = np.full(d.n, -1, dtype=np.int64)
+    pos[nodes] = np.arange(len(nodes))
+    keep = (pos[d.edges[:, 0]] >= 0) & (pos[d.edges[:, 1]] >= 0)
+    edges = pos[d.edges[keep]]
+    loads = d.loads[nodes]
+    t0 = time.perf_counter()
+    part = None
+    if len(group) == 2:
+        # the shortest balanced closed dual walk: a plan when it is a simple cycle (WV: a bound only, 6 < 14)
+        res = planar.bisection(len(nodes), edges, loads[:, attr], float(d.lower[attr]), float(d.upper[attr]),
+                               limit=inside, seconds=seconds)
+        if res is not None and res.label is not None:
+            part = np.asarray(res.label, dtype=np.int64)
+        elif res is not None and res.complete and res.bound >= inside:
+            return None  # proven: no balanced split of the pair cuts fewer edges
+    if part is None:
+        part = planar.carve_many(len(nodes), edges, loads, d.lower, d.upper, len(group), attr=attr,
+                                 seconds=max(seconds - (time.perf_counter() - t0), 0.0), below=inside)
+    if part is None or _cut(edges, part) >= inside:
+        return None
+    new = label.copy()
+    new[nodes] = np.asarray(group)[part]
+    return new
+
+
+def resplit(d, label, seconds: float, *, deadline=None, most: int | None = None,
+            call_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """``label`` with groups of neighbouring territories re-split while that cuts fewer edges: ``(label, calls)``.
+
+    Parameters
+    ----------
+    d : TerritoryData
+        A map where :func:`resplit_applies` holds (one edge weight; the plan's cut is counted in edges).
+    label : array (n,)
+        A plan that keeps every rule (connected territories, balance); it comes back unchanged when no
+        group re-splits along fewer edges.
+    seconds : float
+        Time for the whole search; it stops between groups once the time is up.
+    deadline : Deadline, optional
+        The solve's clock (``solver.deadline``): the search also stops when it is interrupted.
+    most, call_seconds : int, float, optional
+        :data:`GROUP_MOST` and :data:`CALL_SECONDS` by default.
+
+    Returns
+    -------
+    (label, calls)
+        The best plan (every territory connected and every balance bound kept, checked here) and how
+        many groups were tried.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from types import SimpleNamespace
+    >>> from channelopt.models.territories.contiguity import adjacency_lists
+    >>> g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(3, 6))
+    >>> e = np.array(list(g.edges()))
+    >>> d = SimpleNamespace(n=18, k=3, edges=e, adj=adjacency_lists(18, e), loads=np.ones((18, 1)),
+    ...                     lower=np.array([6.0]), upper=np.array([6.0]), attrs=["a"])
+    >>> zigzag = np.array([0, 0, 1, 1, 2, 2] * 3)  # 3 rows of 6: territories in columns of two
+    >>> zigzag[[1, 8]] = [1, 0]  # a swap across the first border: 3 more cut edges (by hand)
+    >>> better, calls = resplit(d, zigzag, 5.0)
+    >>> _cut(e, zigzag), _cut(e, better)
+    (9, 6)
+    """
+    from . import planar
+
+    t0 = time.perf_counter()
+    stop = t0 + seconds
+    most = GROUP_MOST if most is None else most
+    call_seconds = CALL_SECONDS if call_seconds is None else call_seconds
+    attr = planar._attr(d)
+    best = np.asarray(label, dtype=np.int64).copy()
+    calls = 0
+    if attr is None:
+        return best, calls
+
+    def out_of_time() -> bool:
+        return time.perf_counter() >= stop or (deadline is not None and deadline.interrupted)
+
+    improved = True
+    while improved and not out_of_time():
+        improved = False
+        for inside, group in _groups(d, best, most):
+            if out_of_time():
+                break
+            calls += 1
+            new = _split_group(d, best, group, inside, min(call_seconds, max(stop - time.perf_counter(), 0.0)),
+                               attr)
+            if new is not None and _keeps_rules(d, new) and _cut(d.edges, new) < _cut(d.edges, best):
+                best, improved = new, True
+                break
+    return best, calls
