@@ -84,6 +84,30 @@ def test_an_interrupted_clock_stops_the_search_with_the_plan_in_hand():
     assert calls == 0 and np.array_equal(label, rows)
 
 
+def test_ctrl_c_inside_a_group_keeps_the_better_plan_found_before_it(monkeypatch):
+    # the first group (rows 0 and 1) is re-split into two squares (12 -> 10 cut edges); Ctrl-C then arrives in
+    # the next group's search: that plan comes back and the clock is interrupted
+    model, d = grid_problem(4, 4, 4)
+    rows = np.arange(16) // 4
+    split_group = improve._split_group
+    calls = []
+
+    def split_then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return split_group(*args, **kwargs)
+
+    monkeypatch.setattr(improve, "_split_group", split_then_ctrl_c)
+    solver = co.Solver("highs", time_limit=60).start_clock()
+    try:
+        label, _ = improve.resplit(d, rows, 30.0, deadline=solver.deadline)
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped the re-splits")
+    assert len(calls) == 2 and solver.interrupted
+    assert check(d, label, 4, 4) == 10
+
+
 def test_the_search_applies_to_planar_cut_edge_maps_with_three_territories_or_more():
     g = synthetic_dual_graph(60, seed=0)
     total = sum(p for _, p in g.nodes(data="TOTPOP"))

@@ -137,7 +137,8 @@ def resplit(d, label, seconds: float, *, deadline=None, most: int | None = None,
     seconds : float
         Time for the whole search; it stops between groups once the time is up.
     deadline : Deadline, optional
-        The solve's clock (``solver.deadline``): the search also stops when it is interrupted.
+        The solve's clock (``solver.deadline``): the search also stops when it is interrupted, and a Ctrl-C
+        inside it interrupts the clock and returns the best plan so far (without a clock it is raised).
     most, call_seconds : int, float, optional
         :data:`GROUP_MOST` and :data:`CALL_SECONDS` by default.
 
@@ -178,15 +179,21 @@ def resplit(d, label, seconds: float, *, deadline=None, most: int | None = None,
         return time.perf_counter() >= stop or (deadline is not None and deadline.interrupted)
 
     improved = True
-    while improved and not out_of_time():
-        improved = False
-        for inside, group in _groups(d, best, most):
-            if out_of_time():
-                break
-            calls += 1
-            new = _split_group(d, best, group, inside, min(call_seconds, max(stop - time.perf_counter(), 0.0)),
-                               attr)
-            if new is not None and _keeps_rules(d, new) and _cut(d.edges, new) < _cut(d.edges, best):
-                best, improved = new, True
-                break
+    try:
+        while improved and not out_of_time():
+            improved = False
+            for inside, group in _groups(d, best, most):
+                if out_of_time():
+                    break
+                calls += 1
+                new = _split_group(d, best, group, inside,
+                                   min(call_seconds, max(stop - time.perf_counter(), 0.0)), attr)
+                if new is not None and _keeps_rules(d, new) and _cut(d.edges, new) < _cut(d.edges, best):
+                    best, improved = new, True
+                    break
+    except KeyboardInterrupt:
+        if deadline is None:
+            raise
+        # Ctrl-C inside a group's search: the clock is told (no later stage starts), the best plan so far returns
+        deadline.interrupt()
     return best, calls

@@ -538,7 +538,8 @@ class TerritoryBuilt(BuiltModel):
         try:
             label, calls = improve.resplit(d, hres.label, seconds, deadline=solver.deadline)
         except KeyboardInterrupt:
-            # Ctrl-C in the search's own Python steps: the plan in hand goes on, and no later stage starts
+            # Ctrl-C between the groups' searches (inside one, resplit keeps its best plan and tells the clock):
+            # the plan in hand goes on, and no later stage starts
             solver.deadline.interrupt()
             label, calls = hres.label, 0
         objective = float(np.asarray(d.edge_w, dtype=float)[label[d.edges[:, 0]] != label[d.edges[:, 1]]].sum())
