@@ -578,3 +578,95 @@ def test_the_enclosed_part_reads_the_theta_by_its_shortest_arm():
     assert _enclosed_cut(44, 1, 27, np.array([70.0, 70, 70, 70, 52, 50])) == 50
     # the old reading is what a flat profile gives
     assert _enclosed_cut(44, 1, 27, np.full(5, 50.0)) == 49
+
+
+def path_splits_by_border(n, edges, pop, lower, upper):
+    """The splits into three connected parts in a row (within the bounds): ``(cut, both)``, ``both`` True when
+    both end parts' boundaries cross the outer face's boundary (face 0 of :func:`dual_map`)."""
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(edges.tolist())
+    dm = dual_map(n, edges, pop)
+    border = np.zeros(len(edges), dtype=bool)
+    border[dm.edge[dm.tail == 0]] = True
+    out = []
+    for label in itertools.product(range(3), repeat=n - 1):
+        label = np.array((0,) + label)
+        sums = np.bincount(label, weights=pop, minlength=3)
+        if (sums < lower).any() or (sums > upper).any():
+            continue
+        nodes = [np.flatnonzero(label == t).tolist() for t in range(3)]
+        if not all(nx.is_connected(g.subgraph(v)) for v in nodes):
+            continue
+        ends = [t for t in range(3) if nx.is_connected(g.subgraph(set(range(n)) - set(nodes[t])))]
+        if len(ends) == 3:
+            continue  # a triangle
+        cut = label[edges[:, 0]] != label[edges[:, 1]]
+        both = all((border & cut & ((label[edges[:, 0]] == t) | (label[edges[:, 1]] == t))).any() for t in ends)
+        out.append((int(cut.sum()), both))
+    return out
+
+
+# maps where the end parts' stretches of the border read the other way round (j, ..., i) put the strip bound
+# above the brute force (a scan of 30 maps x 3 tolerances); on each the bound at exact weights is the optimum, above 2 c
+STRIP = [(9, 6, 0.3), (9, 15, 0.3), (9, 21, 0.1), (9, 22, 0.1)]
+
+
+@pytest.mark.parametrize("n,seed,tol", STRIP + ENCLOSED)
+def test_strip_bound_stays_below_every_split_in_a_row(n, seed, tol):
+    # brute force: the fewest cut edges over the splits whose parts sit in a row (the middle part's rest falls
+    # apart); the bound at exact weights (quantum 1) and at coarse ones, never under 2 c
+    from channelopt.models.territories.planar import strip_bound
+
+    e, pop = delaunay_map(n, seed)
+    lower, upper = math.ceil((1 - tol) * pop.sum() / 3), math.floor((1 + tol) * pop.sum() / 3)
+    splits = path_splits_by_border(n, e, pop, lower, upper)
+    best = min((cut for cut, _ in splits), default=len(e) + 1)
+    c = bisection(n, e, pop, lower, upper, limit=len(e) + 1, rest=(2 * lower, 2 * upper))
+    bounds = [strip_bound(n, e, pop, lower, upper, c=c.bound, want=len(e) + 1, deadline=time.perf_counter() + 60,
+                          resolution=r) for r in (20000, 300, 40)]
+    assert max(bounds) <= best
+    assert min(bounds) >= min(math.ceil(2 * c.bound), len(e) + 1)
+    if (n, seed, tol) in STRIP:
+        assert bounds[0] == best > 2 * c.bound  # the stretches apart, exact weights: the optimum, above 2 c
+
+
+def test_strip_bound_on_a_grid():
+    # 3x9 grid, 9 cells each: the fewest edges around 9 cells with a connected rest are 3 (an end block), and two
+    # end blocks cut 6; the bound is 2 c = 6 (both ends at the border, their stretches apart). With 3x5 cells
+    # in the bounds the two 3-edge bonds around a 3x3 end block overlap in nothing either: 6 again
+    from channelopt.models.territories.planar import strip_bound
+
+    g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(3, 9))
+    e = np.array(list(g.edges()))
+    assert strip_bound(27, e, np.ones(27), 9, 9, c=3, want=10, deadline=time.perf_counter() + 30) == 6
+    # nothing under the cap: the cap comes back
+    assert strip_bound(27, e, np.ones(27), 9, 9, c=3, want=5, deadline=time.perf_counter() + 30) == 5
+
+
+# maps where the enclosed-part bound with the ring (two parts sharing the border cross it at the same two edges)
+# meets the brute force; two units more on the ring put it above there
+RING = [(9, 0, 0.1), (9, 0, 0.3), (9, 2, 0.1), (9, 4, 0.3), (9, 5, 0.03)]
+
+
+@pytest.mark.parametrize("n,seed,tol", RING + ENCLOSED + ENCLOSED_NEAR)
+def test_enclosed_bound_with_the_ring_stays_below_every_split_with_a_part_off_the_outer_face(n, seed, tol):
+    # brute force over the splits with a part whose boundary avoids the outer face; the ring (the least
+    # D[i, j] + D[j, i]) at exact and coarse weights
+    from channelopt.models.territories.planar import _strip_and_ring, enclosed_bound, outer_theta_bound
+
+    e, pop = delaunay_map(n, seed)
+    lower, upper = math.ceil((1 - tol) * pop.sum() / 3), math.floor((1 + tol) * pop.sum() / 3)
+    splits = three_part_splits(n, e, pop, lower, upper)
+    best = min((c for c, kind in splits if kind in (0, 2)), default=len(e) + 1)
+    c = bisection(n, e, pop, lower, upper, limit=len(e) + 1, rest=(2 * lower, 2 * upper))
+    theta = outer_theta_bound(n, e, pop, lower, upper, depth=len(e), cap=len(e) + 1, resolution=20000)
+    bounds = []
+    for r in (20000, 300):
+        _, ring = _strip_and_ring(n, e, pop, lower, upper, c.bound, len(e) + 1, len(e), time.perf_counter() + 60, r)
+        assert ring >= 2 * c.bound
+        bounds.append(enclosed_bound(n, e, pop, lower, upper, c=c.bound, theta=theta, want=len(e) + 1,
+                                     deadline=time.perf_counter() + 60, resolution=r, ring=ring))
+    assert max(bounds) <= best
+    if (n, seed, tol) in RING:
+        assert bounds[0] == best

@@ -44,7 +44,7 @@ import time
 import numpy as np
 
 __all__ = ["DualMap", "dual_map", "bisection", "Bisection", "first_split", "carve", "outer_theta_bound",
-           "three_bound", "enclosed_bound", "carve_many"]
+           "three_bound", "enclosed_bound", "carve_many", "strip_bound"]
 
 
 @dataclasses.dataclass
@@ -56,6 +56,9 @@ class DualMap:
     head: np.ndarray
     weight: np.ndarray  # the tree weight of each arc (load units)
     edge: np.ndarray  # the map edge each arc crosses
+    #: the arcs out of the outer face (face 0) in the order of its boundary walk (``traverse_face``); None where
+    #: not recorded. :func:`strip_bound` reads a part's stretch of the border from it
+    outer: np.ndarray | None = None
 
 
 def dual_map(n: int, edges: np.ndarray, load: np.ndarray) -> DualMap | None:
@@ -81,12 +84,14 @@ def dual_map(n: int, edges: np.ndarray, load: np.ndarray) -> DualMap | None:
     if not planar:
         return None
     face: dict[tuple[int, int], int] = {}
+    walks: list[list[tuple[int, int]]] = []
     count = 0
     for u, v in emb.edges():
         if (u, v) in face:
             continue
         nodes = emb.traverse_face(u, v)
-        for a, b in zip(nodes, nodes[1:] + nodes[:1]):
+        walks.append(list(zip(nodes, nodes[1:] + nodes[:1])))
+        for a, b in walks[-1]:
             face[(a, b)] = count
         count += 1
     # the largest face (the outer one on a drawn map) first: searches from later faces never enter it, and the
@@ -112,7 +117,12 @@ def dual_map(n: int, edges: np.ndarray, load: np.ndarray) -> DualMap | None:
     weight = np.empty(2 * m)
     tail[0::2], head[0::2], weight[0::2] = f_uv, f_vu, phi
     tail[1::2], head[1::2], weight[1::2] = f_vu, f_uv, -phi
-    return DualMap(count, tail, head, weight, np.repeat(np.arange(m), 2))
+    # the outer face's boundary walk as arcs out of it: half-edge (a, b) of edge i = (u, v) is arc 2i when
+    # (a, b) = (u, v) (its tail is the face of (u, v)), else 2i + 1
+    index = {(int(a), int(b)): i for i, (a, b) in enumerate(edges.tolist())}
+    outer = np.array([2 * index[(a, b)] if (a, b) in index else 2 * index[(b, a)] + 1 for a, b in walks[big]],
+                     dtype=np.int64)
+    return DualMap(count, tail, head, weight, np.repeat(np.arange(m), 2), outer)
 
 
 @dataclasses.dataclass
@@ -811,9 +821,12 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
     """
     if not math.isfinite(c):
         return c, None, None
-    base, target = 1.5 * c, min(plan, 2 * c)
-    if target <= base:
+    base = 1.5 * c
+    if min(plan, 2 * c) <= base:
         return float(math.ceil(base - 1e-9)), None, None
+    # the path case with its end boundaries apart, and what two parts sharing the border cost (case a2)
+    strip, ring = _strip_and_ring(n, edges, load, lower, upper, c, plan, RING_EXTRA, deadline, STRIP_RESOLUTION)
+    target = min(plan, strip)
     cap = int(target) + THETA_MARGIN  # above the target: :func:`enclosed_bound` trades the excess
     bound, label, cut = math.ceil(base - 1e-9), None, None
     theta_full, shorts = base, base
@@ -835,14 +848,14 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
                 label, cut = found[1], found[2]
         theta = min(theta_full, target)
         # a part whose boundary avoids the outer face, (a2) and (a3): only worth searching below the bound so far
-        worth = int(math.ceil(min(2 * c, theta) - 1e-9))
+        worth = int(math.ceil(min(strip, theta) - 1e-9))
         enclosed = 0.0
         for res in ENCLOSED_RESOLUTION:  # each a valid bound: the finer one where time is left
             if enclosed >= worth or time.perf_counter() > deadline:
                 break
             enclosed = max(enclosed, enclosed_bound(n, edges, load, lower, upper, c=c, theta=shorts, want=worth,
-                                                    deadline=deadline, resolution=res))
-        bound = max(bound, math.ceil(max(base, min(2 * c, theta, enclosed)) - 1e-9))
+                                                    deadline=deadline, resolution=res, ring=ring))
+        bound = max(bound, math.ceil(max(base, min(strip, theta, enclosed)) - 1e-9))
     return float(bound), label, cut
 
 
@@ -858,10 +871,10 @@ def _outer_order(dm: DualMap) -> tuple[DualMap, np.ndarray]:
     order = np.lexsort((np.arange(nf), dist))  # order[new] = old; face 0 (distance 0) first
     rank = np.empty(nf, dtype=np.int64)
     rank[order] = np.arange(nf)
-    return DualMap(nf, rank[dm.tail], rank[dm.head], dm.weight, dm.edge), dist[order]
+    return DualMap(nf, rank[dm.tail], rank[dm.head], dm.weight, dm.edge, dm.outer), dist[order]
 
 
-def _enclosed_cut(length: float, near: float, c: float, theta) -> float:
+def _enclosed_cut(length: float, near: float, c: float, theta, ring: float = 0.0) -> float:
     """What one part's boundary that avoids the outer face, ``length`` arcs and ``near`` arcs at least from it,
     leaves of the cut (cases (a2) and (a3) of :func:`three_bound`), rounded up.
 
@@ -887,7 +900,7 @@ def _enclosed_cut(length: float, near: float, c: float, theta) -> float:
             cut += 1
         shared = min(shared, cut)
         q += 1
-    return float(math.ceil(min(max(c + length / 2, shared), 1.5 * length) - 1e-9))
+    return float(math.ceil(min(max(c + length / 2, (length + ring) / 2, shared), 1.5 * length) - 1e-9))
 
 
 #: the theta bound behind :func:`enclosed_bound` is searched this many edges above the bound it has to reach:
@@ -903,7 +916,7 @@ ENCLOSED_RESOLUTION = (1000, 2000)
 
 
 def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, *, c: float,
-                   theta, want: int, deadline: float, resolution: int = 2000) -> float:
+                   theta, want: int, deadline: float, resolution: int = 2000, ring: float = 0.0) -> float:
     """A lower bound (at most ``want``) on the cut edges of three connected parts, loads in ``[lower, upper]``,
     one of which has a boundary that avoids the outer face: cases (a2) and (a3) of :func:`three_bound`.
 
@@ -941,7 +954,7 @@ def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, up
     def left(length, m):  # _enclosed_cut, once per (length, distance)
         key = (int(length), int(m))
         if key not in memo:
-            memo[key] = _enclosed_cut(length, m, c, theta)
+            memo[key] = _enclosed_cut(length, m, c, theta, ring)
         return memo[key]
 
     for s in range(1, dm.n_faces):
@@ -957,6 +970,159 @@ def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, up
         if found[0] is not None:
             best = min(best, left(found[0], near[s]))
     return best
+
+
+#: load quanta of :func:`strip_bound`'s searches (a walk of ``l`` arcs is off by ``l / 2`` quanta at most, and its
+#: window is widened by that)
+STRIP_RESOLUTION = 2000
+#: which stretch of the outer face's boundary walk lies on the left of a dual walk that leaves the outer face by
+#: the arc at position ``i`` of :attr:`DualMap.outer` and comes back across the edge at position ``j``: True for
+#: positions ``i, i + 1, ..., j`` (both ends included, modulo the length), False for ``j, ..., i``
+STRIP_FORWARD = True
+#: :func:`three_bound` searches the walks through the outer face this many arcs deeper than the strip needs, for
+#: the least cost of two parts that share the border (case a2)
+RING_EXTRA = 10
+
+
+def _halves(ctx: _Ctx, outer: np.ndarray, length: int, sign: int, deadline: float):
+    """Walks of 1 to ``length`` arcs from the outer face that never enter it again, each state
+    ``(position of the first arc, face, weight)`` at its first layer: keys
+    ``(position * n_faces + face) * width + off + weight`` by layer (layer ``i``: ``i + 1`` arcs). With ``sign``
+    -1 the weights are those of the reversed walks (a walk into the outer face read backwards). None when the
+    deadline passes."""
+    dm, width, nf = ctx.dm, ctx.width, ctx.dm.n_faces
+    keys = np.unique((np.arange(len(outer)) * nf + dm.head[outer]) * width + ctx.off + sign * ctx.w[outer])
+    layers, seen = [keys], keys
+    for _ in range(1, length):
+        if time.perf_counter() > deadline:
+            return None
+        ps, sig = np.divmod(keys, width)
+        p, v = np.divmod(ps, nf)
+        cnt = ctx.out_start[v + 1] - ctx.out_start[v]
+        src = np.repeat(np.arange(len(keys)), cnt)
+        pos = np.arange(len(src)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        arc = ctx.out_order[np.repeat(ctx.out_start[v], cnt) + pos]
+        nv = dm.head[arc]
+        ok = nv != 0  # a bond passes the outer face once
+        nk = np.unique((p[src][ok] * nf + nv[ok]) * width + sig[src][ok] + sign * ctx.w[arc][ok])
+        nk = nk[~np.isin(nk, seen, assume_unique=True)]
+        if not len(nk):
+            break
+        seen = np.union1d(seen, nk)
+        layers.append(nk)
+        keys = nk
+    return layers
+
+
+def _through_outer(ctx: _Ctx, outer: np.ndarray, horizon: int, deadline: float):
+    """``D[i, j]``: the fewest arcs (at most ``horizon``; ``horizon + 1`` for none) of a closed dual walk that
+    leaves the outer face by the arc at position ``i`` of ``outer``, comes back across the edge at position
+    ``j`` and never passes it between, with a balanced part on its left (rounded weights, the window widened by
+    half a quantum an arc). Meets walks from the outer face with walks into it read backwards; None when the
+    deadline passes."""
+    nf, width, d = ctx.dm.n_faces, ctx.width, len(outer)
+    half = (horizon + 1) // 2
+    fw = _halves(ctx, outer, half, 1, deadline)
+    bw = None if fw is None else _halves(ctx, outer, half, -1, deadline)
+    if bw is None:
+        return None
+    D = np.full((d, d), horizon + 1, dtype=np.int64)
+    for i in range(len(fw)):
+        for j in (i - 1, i):  # a prefix of i + 1 arcs, a reversed suffix of j + 1
+            length = i + j + 2
+            if j < 0 or j >= len(bw) or length > horizon:
+                continue
+            if time.perf_counter() > deadline:
+                return None
+            ps, sf = np.divmod(fw[i], width)
+            pf, vf = np.divmod(ps, nf)
+            qs, sb = np.divmod(bw[j], width)
+            pb, vb = np.divmod(qs, nf)
+            order = np.lexsort((sb, vb))  # by face, then weight
+            key_b, pb = vb[order] * width + sb[order], pb[order]
+            slack = length / 2 + 1e-9
+            for lo, hi in ctx.spans_q[:2]:  # the left side's load: load(S) or load(S) - total
+                # the walk's weight is (sf - off) + (sb - off): sb within [lo - sf + 2 off, hi - sf + 2 off]
+                a = np.clip(np.floor(lo - slack).astype(np.int64) - sf + 2 * ctx.off, 0, width - 1)
+                b = np.ceil(hi + slack).astype(np.int64) - sf + 2 * ctx.off
+                good = b >= 0
+                b = np.clip(b, 0, width - 1)
+                left = np.searchsorted(key_b, vf * width + a, side="left")
+                right = np.searchsorted(key_b, vf * width + b, side="right")
+                hit = np.flatnonzero(good & (right > left))
+                if not len(hit):
+                    continue
+                cnt = right[hit] - left[hit]
+                rows = np.repeat(pf[hit], cnt)
+                cols = pb[np.repeat(left[hit], cnt) + np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)]
+                np.minimum.at(D, (rows, cols), length)
+    return D
+
+
+def strip_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, *, c: float, want: int,
+                deadline: float, resolution: int = STRIP_RESOLUTION) -> float:
+    """A lower bound (at most ``want``) on the cut edges of three connected parts in a row, loads in
+    ``[lower, upper]``: the parts' adjacency graph a path ``A - B - C`` (the path case of :func:`three_bound`).
+
+    The cut is the end parts' boundaries, two balanced bonds (each part's rest is connected) with no edge in
+    common, ``2 c`` at least. Sharper where the shortest bonds cluster: when both boundaries pass the outer face,
+    each is a closed dual walk that leaves it across one border edge and comes back across another, with its
+    part's stretch of the border between them, and as ``A`` and ``C`` share no region and no edge, their
+    stretches (both crossing edges included) share no position of the outer face's boundary walk: the least
+    ``D[i, j] + D[i', j']`` over such pairs (:func:`_through_outer`). When one boundary avoids the outer face,
+    the cut is at least ``c`` plus the shortest balanced closed walk that avoids it. Only boundaries shorter than
+    ``want - c`` are searched; a search the ``deadline`` cuts short gives ``2 c``.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(3, 9))  # 9 cells each: two straight cuts, 6 edges
+    >>> strip_bound(27, np.array(list(g.edges())), np.ones(27), 9, 9, c=3, want=10, deadline=time.perf_counter() + 30)
+    6.0
+    """
+    return _strip_and_ring(n, edges, load, lower, upper, c, want, 0, deadline, resolution)[0]
+
+
+def _strip_and_ring(n, edges, load, lower, upper, c, want, extra, deadline, resolution):
+    """:func:`strip_bound` and the least ``D[i, j] + D[j, i]`` (two parts that share the border, crossing it at
+    the same two edges: case (a2) of :func:`three_bound`), with ``D`` searched ``extra`` arcs deeper than the
+    strip needs; ``(2 c, 2 c)`` where a search runs out of time or the map is not read."""
+    two_c = float(math.ceil(2 * c - 1e-9))
+    cc = int(math.ceil(c - 1e-9))
+    horizon = int(want) - 1 - cc  # the longest end boundary that could leave less than ``want``
+    strip = float(want) if horizon < cc else None
+    if strip is not None and extra <= 0:
+        return strip, two_c
+    dm = dual_map(n, edges, load)
+    ctx = None if dm is None else _setup(n, edges, load, (lower, upper), (2 * lower, 2 * upper),
+                                         int(want) + max(extra, 0) + 1, resolution, dm)
+    if ctx is None or ctx == "empty":
+        return (float(want), float(want)) if ctx == "empty" else (min(two_c, float(want)), two_c)
+    D = _through_outer(ctx, dm.outer, max(horizon, cc - 1) + max(extra, 0), deadline)
+    if D is None:
+        return min(two_c, float(want)) if strip is None else strip, two_c
+    ring = float(max(two_c, (D + D.T).min()))
+    if strip is not None:
+        return strip, ring
+    # one end part's boundary avoids the outer face: c + the shortest balanced closed walk that does
+    found = _pass(ctx, horizon, deadline, first_face=1)
+    if found is None:
+        return min(two_c, float(want)), ring
+    best = float(min(want, cc + min(found[0], found[2])))
+    # both pass it: pairs of walks whose stretches of the border share no position
+    d = len(dm.outer)
+    i, j = np.nonzero(D <= horizon)
+    start, end = (i, j) if STRIP_FORWARD else (j, i)
+    span = np.mod(end - start, d)  # the stretch: start, start + 1, ..., start + span
+
+    def inside(x, s, w):  # position x in the stretch of start s and span w
+        return np.mod(x - s, d) <= w
+
+    for a in range(len(start)):
+        apart = ~inside(start, start[a], span[a]) & ~inside(start[a], start, span)
+        if apart.any():
+            best = min(best, float(D[i[a], j[a]] + D[i[apart], j[apart]].min()))
+    return max(best, min(two_c, float(want))), ring
 
 
 def carve(n: int, edges: np.ndarray, loads: np.ndarray, lower: np.ndarray, upper: np.ndarray, k: int, *,
