@@ -646,13 +646,18 @@ def test_strip_bound_on_a_grid():
 
 # maps where the enclosed-part bound with the ring (two parts sharing the border cross it at the same two edges)
 # meets the brute force; two units more on the ring put it above there
-RING = [(9, 0, 0.1), (9, 0, 0.3), (9, 2, 0.1), (9, 4, 0.3), (9, 5, 0.03)]
+RING = [(9, 0, 0.3), (9, 4, 0.3)]
+# maps where the ring through the boundary's first face (one of the two parts has it on its boundary) lifts the
+# bound to the brute force (a scan of 40 maps x 3 tolerances x 3 resolutions: 15 lifts, no violation), and maps
+# where taking both parts' walks through that face (D_s + D_s^T) put it above the brute force
+FACE = [(9, 38, 0.3), (10, 12, 0.3), (10, 13, 0.03)]
+FACE_BOTH = [(9, 0, 0.1), (9, 2, 0.1), (9, 5, 0.03)]
 
 
-@pytest.mark.parametrize("n,seed,tol", RING + ENCLOSED + ENCLOSED_NEAR)
+@pytest.mark.parametrize("n,seed,tol", RING + FACE + FACE_BOTH + ENCLOSED + ENCLOSED_NEAR)
 def test_enclosed_bound_with_the_ring_stays_below_every_split_with_a_part_off_the_outer_face(n, seed, tol):
     # brute force over the splits with a part whose boundary avoids the outer face; the ring (the least
-    # D[i, j] + D[j, i]) at exact and coarse weights
+    # D[i, j] + D[j, i]) and the walks through each boundary's first face, at exact and coarse weights
     from channelopt.models.territories.planar import _strip_and_ring, enclosed_bound, outer_theta_bound
 
     e, pop = delaunay_map(n, seed)
@@ -661,12 +666,17 @@ def test_enclosed_bound_with_the_ring_stays_below_every_split_with_a_part_off_th
     best = min((c for c, kind in splits if kind in (0, 2)), default=len(e) + 1)
     c = bisection(n, e, pop, lower, upper, limit=len(e) + 1, rest=(2 * lower, 2 * upper))
     theta = outer_theta_bound(n, e, pop, lower, upper, depth=len(e), cap=len(e) + 1, resolution=20000)
-    bounds = []
-    for r in (20000, 300):
-        _, ring = _strip_and_ring(n, e, pop, lower, upper, c.bound, len(e) + 1, len(e), time.perf_counter() + 60, r)
+    bounds, plain = [], []
+    for r in (20000, 300, 60):
+        _, ring, table = _strip_and_ring(n, e, pop, lower, upper, c.bound, len(e) + 1, len(e),
+                                         time.perf_counter() + 60, r)
         assert ring >= 2 * c.bound
-        bounds.append(enclosed_bound(n, e, pop, lower, upper, c=c.bound, theta=theta, want=len(e) + 1,
-                                     deadline=time.perf_counter() + 60, resolution=r, ring=ring))
+        for out, tab in ((bounds, table), (plain, None)):
+            out.append(enclosed_bound(n, e, pop, lower, upper, c=c.bound, theta=theta, want=len(e) + 1,
+                                      deadline=time.perf_counter() + 60, resolution=r, ring=ring, table=tab))
     assert max(bounds) <= best
+    assert all(b >= p for b, p in zip(bounds, plain))
     if (n, seed, tol) in RING:
-        assert bounds[0] == best
+        assert plain[0] == best
+    if (n, seed, tol) in FACE:
+        assert bounds[0] == best > plain[0]

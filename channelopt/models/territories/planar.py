@@ -792,7 +792,8 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
     ``c`` is a lower bound on the fewest edges around one part whose rest is connected; ``plan`` a plan's cut
     (no bound above it is needed). The parts' adjacency graph is a path or a triangle:
 
-    - path (the middle part's rest falls apart): the cut is the two end parts' boundaries, at least ``2 c``;
+    - path (the middle part's rest falls apart): the cut is the two end parts' boundaries, at least ``2 c``, and
+      :func:`strip_bound` (their stretches of the border apart);
     - triangle: every part's rest is connected, the cut (half the three boundaries, at least ``1.5 c``) is a
       theta in the dual graph (paths P1, P2, P3 between two faces), and the outer face is (a1) one of its two
       branch points: :func:`outer_theta_bound` ``theta``; (a2) inside P1: the part between P2 and P3 has a
@@ -802,7 +803,9 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
       whose third arm, along the longer half, is short when the cut is: the theta's profile by its
       shortest arm reads that, :func:`_enclosed_cut`); (a3) off it: all three boundaries avoid it,
       ``1.5 |G|``. :func:`enclosed_bound` takes the least over such ``G`` (the theta searched
-      :data:`THETA_MARGIN` above the target, so that its excess counts).
+      :data:`THETA_MARGIN` above the target, so that its excess counts). In (a2) the other two parts share the
+      border and cross it at the same two edges, so ``2 K >= |G| + D[i, j] + D[j, i]`` (the ring of
+      :func:`_strip_and_ring`), with one of the two walks through ``G``'s first face (:func:`_ring_through`).
 
     The theta and the enclosed-part search run in rounds (:data:`THETA_STEPS`, load quanta of the theta):
     a finer round only while the bound is under the target and time is left; each round's bound is valid.
@@ -825,7 +828,8 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
     if min(plan, 2 * c) <= base:
         return float(math.ceil(base - 1e-9)), None, None
     # the path case with its end boundaries apart, and what two parts sharing the border cost (case a2)
-    strip, ring = _strip_and_ring(n, edges, load, lower, upper, c, plan, RING_EXTRA, deadline, STRIP_RESOLUTION)
+    strip, ring, table = _strip_and_ring(n, edges, load, lower, upper, c, plan, RING_EXTRA, deadline,
+                                         STRIP_RESOLUTION)
     target = min(plan, strip)
     cap = int(target) + THETA_MARGIN  # above the target: :func:`enclosed_bound` trades the excess
     bound, label, cut = math.ceil(base - 1e-9), None, None
@@ -854,7 +858,7 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
             if enclosed >= worth or time.perf_counter() > deadline:
                 break
             enclosed = max(enclosed, enclosed_bound(n, edges, load, lower, upper, c=c, theta=shorts, want=worth,
-                                                    deadline=deadline, resolution=res, ring=ring))
+                                                    deadline=deadline, resolution=res, ring=ring, table=table))
         bound = max(bound, math.ceil(max(base, min(strip, theta, enclosed)) - 1e-9))
     return float(bound), label, cut
 
@@ -916,7 +920,8 @@ ENCLOSED_RESOLUTION = (1000, 2000)
 
 
 def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, *, c: float,
-                   theta, want: int, deadline: float, resolution: int = 2000, ring: float = 0.0) -> float:
+                   theta, want: int, deadline: float, resolution: int = 2000, ring: float = 0.0,
+                   table: np.ndarray | None = None) -> float:
     """A lower bound (at most ``want``) on the cut edges of three connected parts, loads in ``[lower, upper]``,
     one of which has a boundary that avoids the outer face: cases (a2) and (a3) of :func:`three_bound`.
 
@@ -968,8 +973,76 @@ def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, up
         if found is None:  # out of time: what is left may hold walks of ``c`` arcs
             return min(best, left(lo, near[s]))
         if found[0] is not None:
-            best = min(best, left(found[0], near[s]))
+            value = left(found[0], near[s])
+            if table is not None and value < best and value < math.ceil(1.5 * found[0] - 1e-9):
+                # case (a2) with G through s: one of the two parts that share the border has s on its boundary
+                need = int(2 * best - found[0])  # the ring that would leave ``best``
+                through = _ring_through(ctx, s, table, need, deadline)
+                if through is None:
+                    return min(best, value)
+                value = min(max(value, math.ceil((found[0] + through) / 2 - 1e-9)), math.ceil(1.5 * found[0] - 1e-9))
+            best = min(best, value)
     return best
+
+
+def _ring_through(ctx: _Ctx, s: int, table: np.ndarray, need: int, deadline: float) -> float | None:
+    """The least ``D_s[p, q] + D[q, p]``, ``D_s`` the closed walks of :func:`_through_outer` that also pass face
+    ``s`` (``D = table``, both by positions of the outer face's boundary walk), searched as far as ``need``
+    (beyond it the result is ``need`` at least); None when the deadline passes.
+
+    Walks from ``s`` that never enter the outer face, breadth first over (face, weight residue modulo the total),
+    each state at its first layer; ``E[p, r]``: the fewest arcs of such a walk out across the border edge at
+    position ``p`` with weight ``r``. A walk out at ``p``, through ``s``, back at ``q`` is the reverse of one of
+    them (weight ``-r1``) and another (``r2``), its left side balanced: ``r2 - r1`` in the window, widened by
+    half a quantum an arc.
+    """
+    dm = ctx.dm
+    cc = int(table.min())  # no such walk is shorter
+    longest = max(need - cc, 1)  # D_s worth finding: under need - D[q, p]
+    depth = longest - 1  # layers inside (a half of ``depth + 1`` arcs with the arc into the outer face)
+    big = max(int(round(float(ctx.load.sum()) / ctx.quantum)), 1)
+    d = len(dm.outer)
+    pos = np.full(len(ctx.edges), -1, dtype=np.int64)
+    pos[dm.edge[dm.outer]] = np.arange(d)
+    none = depth + 2
+    E = np.full((d, big), none, dtype=np.int64)
+    seen = np.zeros(dm.n_faces * big, dtype=bool)
+    keys = np.array([s * big], dtype=np.int64)
+    seen[keys] = True
+    for i in range(depth + 1):
+        if time.perf_counter() > deadline:
+            return None
+        v, r = np.divmod(keys, big)
+        cnt = ctx.out_start[v + 1] - ctx.out_start[v]
+        src = np.repeat(np.arange(len(keys)), cnt)
+        at = np.arange(len(src)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        arc = ctx.out_order[np.repeat(ctx.out_start[v], cnt) + at]
+        nv, nr = dm.head[arc], np.mod(r[src] + ctx.w[arc], big)
+        out = nv == 0
+        np.minimum.at(E, (pos[dm.edge[arc[out]]], nr[out]), i + 1)
+        if i == depth:
+            break
+        nk = np.unique(nv[~out] * big + nr[~out])
+        nk = nk[~seen[nk]]
+        if not len(nk):
+            break
+        seen[nk] = True
+        keys = nk
+    err = float(np.abs(dm.weight / ctx.quantum - ctx.w).max()) if len(ctx.w) else 0.0
+    total_q = float(ctx.load.sum()) / ctx.quantum
+    slack = 2 * (depth + 1) * err + (0.0 if abs(total_q - big) < 1e-9 else 1.0)
+    lo_q, hi_q = ctx.spans_q[0]  # the left side's load, modulo the total
+    lo, hi = int(math.floor(lo_q - slack - 1e-9)), int(math.ceil(hi_q + slack + 1e-9))
+    if hi - lo + 1 >= big:
+        M = np.repeat(E.min(axis=1, keepdims=True), big, axis=1)
+    else:
+        x = np.mod(np.arange(big) + lo, big)
+        M = np.empty_like(E)
+        for q in range(d):
+            M[q] = _range_min(_min_table(np.concatenate([E[q], E[q]])), x, x + (hi - lo))
+    # D_s[p, q] = min over r1 of E[p, r1] + M[q, r1]: r2 within r1 + [lo, hi]
+    ds = np.maximum((E[:, None, :] + M[None, :, :]).min(axis=2), table)
+    return float(min((ds + table.T).min(), need))
 
 
 #: load quanta of :func:`strip_bound`'s searches (a walk of ``l`` arcs is off by ``l / 2`` quanta at most, and its
@@ -1086,28 +1159,29 @@ def strip_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
 def _strip_and_ring(n, edges, load, lower, upper, c, want, extra, deadline, resolution):
     """:func:`strip_bound` and the least ``D[i, j] + D[j, i]`` (two parts that share the border, crossing it at
     the same two edges: case (a2) of :func:`three_bound`), with ``D`` searched ``extra`` arcs deeper than the
-    strip needs; ``(2 c, 2 c)`` where a search runs out of time or the map is not read."""
+    strip needs, and ``D`` itself (None where it was not searched); ``(2 c, 2 c, None)`` where a search runs out
+    of time or the map is not read."""
     two_c = float(math.ceil(2 * c - 1e-9))
     cc = int(math.ceil(c - 1e-9))
     horizon = int(want) - 1 - cc  # the longest end boundary that could leave less than ``want``
     strip = float(want) if horizon < cc else None
     if strip is not None and extra <= 0:
-        return strip, two_c
+        return strip, two_c, None
     dm = dual_map(n, edges, load)
     ctx = None if dm is None else _setup(n, edges, load, (lower, upper), (2 * lower, 2 * upper),
                                          int(want) + max(extra, 0) + 1, resolution, dm)
     if ctx is None or ctx == "empty":
-        return (float(want), float(want)) if ctx == "empty" else (min(two_c, float(want)), two_c)
+        return (float(want), float(want), None) if ctx == "empty" else (min(two_c, float(want)), two_c, None)
     D = _through_outer(ctx, dm.outer, max(horizon, cc - 1) + max(extra, 0), deadline)
     if D is None:
-        return min(two_c, float(want)) if strip is None else strip, two_c
+        return min(two_c, float(want)) if strip is None else strip, two_c, None
     ring = float(max(two_c, (D + D.T).min()))
     if strip is not None:
-        return strip, ring
+        return strip, ring, D
     # one end part's boundary avoids the outer face: c + the shortest balanced closed walk that does
     found = _pass(ctx, horizon, deadline, first_face=1)
     if found is None:
-        return min(two_c, float(want)), ring
+        return min(two_c, float(want)), ring, D
     best = float(min(want, cc + min(found[0], found[2])))
     # both pass it: pairs of walks whose stretches of the border share no position
     d = len(dm.outer)
@@ -1122,7 +1196,7 @@ def _strip_and_ring(n, edges, load, lower, upper, c, want, extra, deadline, reso
         apart = ~inside(start, start[a], span[a]) & ~inside(start[a], start, span)
         if apart.any():
             best = min(best, float(D[i[a], j[a]] + D[i[apart], j[apart]].min()))
-    return max(best, min(two_c, float(want))), ring
+    return max(best, min(two_c, float(want))), ring, D
 
 
 def carve(n: int, edges: np.ndarray, loads: np.ndarray, lower: np.ndarray, upper: np.ndarray, k: int, *,
