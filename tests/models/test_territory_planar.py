@@ -580,31 +580,28 @@ def test_the_enclosed_part_reads_the_theta_by_its_shortest_arm():
     assert _enclosed_cut(44, 1, 27, np.full(5, 50.0)) == 49
 
 
-def path_splits_by_border(n, edges, pop, lower, upper):
-    """The splits into three connected parts in a row (within the bounds): ``(cut, both)``, ``both`` True when
-    both end parts' boundaries cross the outer face's boundary (face 0 of :func:`dual_map`)."""
-    g = nx.Graph()
-    g.add_nodes_from(range(n))
-    g.add_edges_from(edges.tolist())
-    dm = dual_map(n, edges, pop)
-    border = np.zeros(len(edges), dtype=bool)
-    border[dm.edge[dm.tail == 0]] = True
-    out = []
-    for label in itertools.product(range(3), repeat=n - 1):
-        label = np.array((0,) + label)
-        sums = np.bincount(label, weights=pop, minlength=3)
-        if (sums < lower).any() or (sums > upper).any():
-            continue
-        nodes = [np.flatnonzero(label == t).tolist() for t in range(3)]
-        if not all(nx.is_connected(g.subgraph(v)) for v in nodes):
-            continue
-        ends = [t for t in range(3) if nx.is_connected(g.subgraph(set(range(n)) - set(nodes[t])))]
-        if len(ends) == 3:
-            continue  # a triangle
-        cut = label[edges[:, 0]] != label[edges[:, 1]]
-        both = all((border & cut & ((label[edges[:, 0]] == t) | (label[edges[:, 1]] == t))).any() for t in ends)
-        out.append((int(cut.sum()), both))
-    return out
+@pytest.fixture(name="path_splits_by_border", scope="session")
+def path_splits_by_border_fixture(partitions):
+    def path_splits_by_border(n, edges, pop, lower, upper):
+        """The splits into three connected parts in a row (within the bounds, the ``partitions`` fixture):
+        ``(cut, both)``, ``both`` True when both end parts' boundaries cross the outer face's boundary (face 0 of
+        :func:`dual_map`)."""
+        g = as_graph(n, edges, pop)
+        dm = dual_map(n, edges, pop)
+        border = np.zeros(len(edges), dtype=bool)
+        border[dm.edge[dm.tail == 0]] = True
+        out = []
+        for label in partitions(g, 3, lower, upper):
+            nodes = [np.flatnonzero(label == t).tolist() for t in range(3)]
+            ends = [t for t in range(3) if nx.is_connected(g.subgraph(set(range(n)) - set(nodes[t])))]
+            if len(ends) == 3:
+                continue  # a triangle
+            cut = label[edges[:, 0]] != label[edges[:, 1]]
+            both = all((border & cut & ((label[edges[:, 0]] == t) | (label[edges[:, 1]] == t))).any() for t in ends)
+            out.append((int(cut.sum()), both))
+        return out
+
+    return path_splits_by_border
 
 
 # maps where the end parts' stretches of the border read the other way round (j, ..., i) put the strip bound
@@ -613,7 +610,7 @@ STRIP = [(9, 6, 0.3), (9, 15, 0.3), (9, 21, 0.1), (9, 22, 0.1)]
 
 
 @pytest.mark.parametrize("n,seed,tol", STRIP + ENCLOSED)
-def test_strip_bound_stays_below_every_split_in_a_row(n, seed, tol):
+def test_strip_bound_stays_below_every_split_in_a_row(path_splits_by_border, n, seed, tol):
     # brute force: the fewest cut edges over the splits whose parts sit in a row (the middle part's rest falls
     # apart); the bound at exact weights (quantum 1) and at coarse ones, never under 2 c
     from channelopt.models.territories.planar import strip_bound
@@ -655,7 +652,8 @@ FACE_BOTH = [(9, 0, 0.1), (9, 2, 0.1), (9, 5, 0.03)]
 
 
 @pytest.mark.parametrize("n,seed,tol", RING + FACE + FACE_BOTH + ENCLOSED + ENCLOSED_NEAR)
-def test_enclosed_bound_with_the_ring_stays_below_every_split_with_a_part_off_the_outer_face(n, seed, tol):
+def test_enclosed_bound_with_the_ring_stays_below_every_split_with_a_part_off_the_outer_face(three_part_splits, n,
+                                                                                             seed, tol):
     # brute force over the splits with a part whose boundary avoids the outer face; the ring (the least
     # D[i, j] + D[j, i]) and the walks through each boundary's first face, at exact and coarse weights
     from channelopt.models.territories.planar import _strip_and_ring, enclosed_bound, outer_theta_bound
