@@ -37,7 +37,9 @@ Variants (``--variants``; each is one setting of the private switches):
   boundary floors as one row (``search.RACE_FLOORS = "total"``; not the default, where the racers differ by
   ``random_seed`` alone).
 - ``noimprove``: ``new`` without the re-splits of groups of neighbouring territories that improve the warm start
-  (``improve.STAGE = False``; session 7's path).
+  (``improve.STAGE = False``; session 7's path);
+- ``norestarts``: ``new`` without region growing from further seeds (each balanced plan re-split) when the warm
+  start breaks a rule (``improve.RESTARTS = None``; the default runs it, at most 30 s, with a time limit).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ _RACE_FLOORS = search.RACE_FLOORS
 _CUT_INTEGER = labelling.CUT_INTEGER
 _CUT_EDGE_HIGHS = search.CUT_EDGE_HIGHS
 _IMPROVE = improve.STAGE
+_RESTARTS = improve.RESTARTS
 
 _PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max", "reach": False,
          "flow": "slots", "boundary": None}
@@ -96,6 +99,8 @@ VARIANTS = {
                    "race_only": True},
     # no re-splits of groups of neighbouring territories before the planar stage (improve.STAGE, session 8)
     "noimprove": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "improve": False},
+    # no region growing from further seeds when the warm start breaks a rule (improve.RESTARTS, session 8)
+    "norestarts": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "restarts": None},
 }
 
 
@@ -112,6 +117,7 @@ def configure(variant: str) -> None:
     labelling.CUT_INTEGER = v.get("cut_integer", _CUT_INTEGER)
     search.CUT_EDGE_HIGHS = v.get("highs", _CUT_EDGE_HIGHS)
     improve.STAGE = v.get("improve", _IMPROVE)
+    improve.RESTARTS = v.get("restarts", _RESTARTS)
 
 
 def benchdata() -> Path:

@@ -200,3 +200,19 @@ def test_ctrl_c_in_the_re_splits_returns_the_plan_in_hand(tmp_path):
         assert r["lower"] - 1e-6 <= sum(r["pop"][v] for v in members) <= r["upper"] + 1e-6
     label = {int(v): t for v, t in r["label"].items()}
     assert r["objective"] == sum(label[u] != label[v] for u, v in g.edges)
+
+
+def test_restarts_return_a_plan_that_keeps_the_rules():
+    # opt-in (improve.RESTARTS): region growing from seeds 1, 2, ..., each plan that keeps the rules re-split;
+    # at +-0.5% some seeds' plans break balance (they must be left out)
+    g = synthetic_dual_graph(60, seed=1)
+    total = sum(p for _, p in g.nodes(data="TOTPOP"))
+    lower, upper = math.ceil(0.995 * total / 4), math.floor(1.005 * total / 4)
+    model, d = problem(g, 4, lower, upper)
+    pb = heuristic_problem(model, d)
+    label = improve.restarts(d, pb, 4.0, seed=0)
+    assert label is not None
+    check(d, label, lower, upper)
+    assert improve.restarts(d, pb, 0.0, seed=0) is None
+    # a plan the caller's test of the rules turns down is never re-split nor returned
+    assert improve.restarts(d, pb, 2.0, seed=0, keeps=lambda label: False) is None

@@ -9,7 +9,8 @@ under the pair's own cut, when its shortest walk is a simple cycle; it also prov
 shorter), else, and larger groups always, by :func:`.planar.carve_many` (a heuristic). Groups are tried by
 size, then by their own cut edges, most first; the first that improves is taken and the scan starts again,
 until a scan finds nothing or the time is up. Each plan is checked before it is taken: ``k`` territories,
-every one connected, every balance bound kept (:func:`.data.balance_kept`).
+every one connected, every balance bound kept (:func:`.data.balance_kept`). Where no start keeps every rule,
+:func:`restarts` grows plans from further seeds and re-splits each balanced one.
 
 Measured (Validi & Buchanan's county maps, +-0.5%, the carved first plan, 1 thread; benchmarks/RESULTS.md,
 issue 12 session 8): the carved plans are local optima for pair re-splits, but OK's 43 goes to the
@@ -31,7 +32,8 @@ import numpy as np
 from .contiguity import pieces
 from .data import balance_kept
 
-__all__ = ["resplit", "resplit_applies", "GROUP_MOST", "CALL_SECONDS", "STAGE", "SHARE", "SECONDS"]
+__all__ = ["resplit", "resplit_applies", "restarts", "GROUP_MOST", "CALL_SECONDS", "STAGE", "SHARE", "SECONDS",
+           "RESTARTS", "RESTART_SECONDS"]
 
 #: the search's own switch: True runs it in the exact path before the planar bound (``search.py``)
 STAGE = True
@@ -43,6 +45,14 @@ CALL_SECONDS = 0.5
 #: share of what is left of the time limit, and seconds at most, for the whole search
 SHARE = 0.1
 SECONDS = 10.0
+#: when the warm start breaks a rule and the solve has a time limit: seconds at most (and SHARE of what is
+#: left) for :func:`restarts` (region growing from further seeds, each balanced plan re-split); None: off.
+#: LA (64 parishes, k=6, +-0.5%; the carving finds no plan and the 5 s region growing breaks balance), 16 seeds
+#: of 3 s: 5 balanced plans (55-72), re-split to 49 (the optimum) twice, 54, 55, 58; about 1.3 CPU s a seed
+#: and 2-4 a re-split. The exact path at 300 s: 49/33 (103 CPU s) against 67/28 (192 CPU s) without
+RESTARTS: float | None = 30.0
+#: seconds of region growing per seed in :func:`restarts`
+RESTART_SECONDS = 1.5
 
 
 def resplit_applies(model, d, built) -> bool:
@@ -197,3 +207,28 @@ def resplit(d, label, seconds: float, *, deadline=None, most: int | None = None,
         # Ctrl-C inside a group's search: the clock is told (no later stage starts), the best plan so far returns
         deadline.interrupt()
     return best, calls
+
+
+def restarts(d, problem, seconds: float, *, seed: int = 0, deadline=None, keeps=None) -> np.ndarray | None:
+    """Region growing from seeds ``seed + 1, seed + 2, ...``, each plan that keeps every rule re-split
+    (:func:`resplit`), until ``seconds`` are up: the plan that cuts the fewest edges, or None.
+
+    ``problem`` is the heuristic's :class:`.heuristics.Problem`; ``keeps(label)`` the caller's test of every
+    rule (:func:`_keeps_rules` by default), run on each plan before it is re-split.
+    """
+    from . import heuristics as heur
+
+    keeps = keeps or (lambda label: _keeps_rules(d, label))
+    stop = time.perf_counter() + seconds
+    best = None
+    s = seed
+    while time.perf_counter() < stop and not (deadline is not None and deadline.interrupted):
+        s += 1
+        res = heur.solve_heuristic(problem, seconds=min(RESTART_SECONDS, max(stop - time.perf_counter(), 0.0)),
+                                   seed=s)
+        if res.violation > 1e-9 or not res.contiguous or not keeps(res.label):
+            continue
+        label, _ = resplit(d, res.label, max(stop - time.perf_counter(), 0.0), deadline=deadline)
+        if best is None or _cut(d.edges, label) < _cut(d.edges, best):
+            best = label
+    return best

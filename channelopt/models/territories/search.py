@@ -298,6 +298,11 @@ class TerritoryBuilt(BuiltModel):
             info.message = f"heuristic plan; the bound is {how} (valid for the full problem)"
             return self._finish(d, hres.label, hres.centres, info, state)
         split = None
+        if (not h_ok and improve.RESTARTS and deadline is not None and improve.resplit_applies(model, d, self)
+                and not solver.interrupted):
+            # no start keeps every rule: region growing from further seeds, re-split (:func:`.improve.restarts`);
+            # only with a time limit (a map with no balanced plan would otherwise spend RESTARTS seconds here)
+            hres, h_ok = self._restarts(d, hres, deadline, state, solver)
         if h_ok and improve.STAGE and improve.resplit_applies(model, d, self) and not solver.interrupted:
             # groups of neighbouring territories re-split along fewer edges (:mod:`.improve`): a better start
             hres = self._improve(d, hres, deadline, state, solver)
@@ -528,6 +533,27 @@ class TerritoryBuilt(BuiltModel):
             message="; ".join(m for m in (info.message, note) if m))
         log.debug("territories: %s", note)
         return res.label, res.centres, info
+
+    def _restarts(self, d, hres, deadline, state, solver: Solver):
+        """:func:`.improve.restarts` in its share of the time (``improve.SHARE`` of what is left, at most
+        ``improve.RESTARTS`` seconds): ``(plan, whether it keeps every rule)``."""
+        t0 = time.perf_counter()
+        seconds = min(improve.RESTARTS, improve.SHARE * max(deadline - t0, 0.0))
+        try:
+            label = improve.restarts(d, heuristic_problem(self.model, d), seconds, seed=self.model.seed,
+                                     deadline=solver.deadline)
+        except KeyboardInterrupt:
+            solver.deadline.interrupt()
+            label = None
+        state["restart_seconds"] = time.perf_counter() - t0
+        if label is None:
+            return hres, False
+        objective = float(np.asarray(d.edge_w, dtype=float)[label[d.edges[:, 0]] != label[d.edges[:, 1]]].sum())
+        res = heur.Result(label=np.asarray(label, dtype=np.int64), centres=None, objective=objective,
+                          violation=0.0, contiguous=True, seconds=state["restart_seconds"])
+        ok = respects_rules(self.model, d, res)
+        log.debug("territories: restarts %.2fs, plan %s (keeps the rules: %s)", state["restart_seconds"], objective, ok)
+        return (res, True) if ok else (hres, False)
 
     def _improve(self, d, hres, deadline, state, solver: Solver):
         """:func:`.improve.resplit` on the warm start in its share of the time (``improve.SHARE`` of what is
