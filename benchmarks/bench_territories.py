@@ -10,6 +10,9 @@ objective, bound, status, seconds and, where both finish proven optimal, the tim
 of the old path as a multiple of the new one. The paper's Gurobi time (a
 different machine and solver) is printed as the anchor.
 
+``--proof`` measures the proof alone (:func:`proof`): the labelling MILP with the published optimum less 0.5 as
+HiGHS's cutoff, no heuristic or warm start, CPU s and nodes until every better plan is ruled out.
+
 Variants (``--variants``; each is one setting of the private switches):
 
 - ``old``: 0.1's path -- PuLP objects built (``CHANNELOPT_BUILD_PATH=pulp``), the
@@ -183,6 +186,83 @@ def districting(states, variants, time_limit, threads):
                   f"in {run['seconds']:.1f}s, {run['cpu']:.1f} cpu, build {run['build']:.2f}s, load {run['load']:.1f}",
                   flush=True)
         out.append(row)
+    configure("new")
+    return out
+
+
+def proof(states, variants, time_limit: float) -> list[dict]:
+    """The proof alone: each state's cut-edge labelling MILP with the published optimum less 0.5 as HiGHS's cutoff.
+
+    The model is built as the default path builds it (``configure(variant)`` first) and solved by HiGHS directly
+    (1 thread, ``search.CUT_EDGE_HIGHS``, the solver's row scaling) with ``objective_bound = optimum - 0.5``: no
+    plan can be found, so the run ends "Infeasible" once every plan cutting fewer edges than the optimum is ruled
+    out. HiGHS may still accept a plan at the cutoff's far side as it closes the tree (NM: "Optimal", 17): either
+    way the tree is closed and the proof done ("proven"; a plan below the published optimum would say "BELOW").
+    No heuristic, no warm start, no planar stage: CPU s, nodes and bound measure the proof on its own, apart from
+    how soon the optimum is found (issue 12: KS's path is both). HiGHS's log of each run goes to
+    ``proof_<state>_<variant>.log`` in the working directory.
+    """
+    import highspy
+    import numpy as np
+
+    from channelopt.solver import _scaling
+
+    folder = benchdata()
+    rows = [r for r in csv.DictReader(open(folder / "optima_districting.csv", newline=""))
+            if r["contiguity"] == "contiguous" and r["state"] in states]
+    out = []
+    for r in sorted(rows, key=lambda r: int(r["n"])):
+        graph = json_graph.adjacency_graph(json.load(open(folder / r["graph_file"])))
+        net = co.ChannelNetwork.from_graph(graph, weight_attrs=["TOTPOP"])
+        optimum = float(r["optimal_cut_edges"])
+        for variant in variants:
+            configure(variant)
+            c0 = time.process_time()
+            model = TerritoryDesign(k=int(r["k"]), objective="cut_edges",
+                                    balance={"TOTPOP": (int(r["L"]), int(r["U"]))})
+            a = model.build(net).arrays.arrays()
+            build = time.process_time() - c0
+            row_scale, obj_scale = _scaling(a)
+            inf = highspy.kHighsInf
+            lp = highspy.HighsLp()
+            lp.num_col_, lp.num_row_ = len(a.cost), len(a.row_lower)
+            lp.col_cost_ = a.cost * obj_scale
+            lp.col_lower_ = np.where(np.isinf(a.col_lower), -inf, a.col_lower)
+            lp.col_upper_ = np.where(np.isinf(a.col_upper), inf, a.col_upper)
+            lp.row_lower_ = np.where(np.isinf(a.row_lower), -inf, a.row_lower * row_scale)
+            lp.row_upper_ = np.where(np.isinf(a.row_upper), inf, a.row_upper * row_scale)
+            lp.offset_ = a.offset * obj_scale
+            lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+            lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+            lp.a_matrix_.index_ = a.indices
+            lp.a_matrix_.value_ = a.data * np.repeat(row_scale, np.diff(a.indptr))
+            lp.integrality_ = np.where(a.integer, highspy.HighsVarType.kInteger,
+                                       highspy.HighsVarType.kContinuous).tolist()
+            highspy.Highs.resetGlobalScheduler(True)  # one thread, whatever ran before in this process
+            h = highspy.Highs()
+            options = {"output_flag": True, "log_to_console": False, "log_file": f"proof_{r['state']}_{variant}.log",
+                       "threads": 1, "time_limit": float(time_limit), "objective_bound": (optimum - 0.5) * obj_scale,
+                       **search.CUT_EDGE_HIGHS}
+            for key, value in options.items():
+                h.setOptionValue(key, value)
+            h.passModel(lp)
+            c1, t1 = time.process_time(), time.perf_counter()
+            h.run()
+            info = h.getInfo()
+            status = h.modelStatusToString(h.getModelStatus())
+            if status in ("Infeasible", "Optimal"):
+                below = status == "Optimal" and info.objective_function_value / obj_scale < optimum - 1e-6
+                status = "BELOW" if below else "proven"
+            run = {"case": f"{r['state']} k={r['k']} n={r['n']}", "variant": variant, "optimum": optimum,
+                   "status": status, "bound": info.mip_dual_bound / obj_scale,
+                   "nodes": int(info.mip_node_count), "cpu": time.process_time() - c1,
+                   "seconds": time.perf_counter() - t1, "build_cpu": build, "columns": len(a.cost),
+                   "rows": len(a.row_lower), "nonzeros": len(a.data), "load": os.getloadavg()[0]}
+            print(f"  {run['case']} {variant}: {run['status']} bound {run['bound']:.4g} (optimum {optimum:.0f}), "
+                  f"{run['nodes']} nodes, {run['cpu']:.1f} cpu s ({run['seconds']:.1f} s), build {build:.2f} cpu s, "
+                  f"{run['rows']} rows x {run['columns']} columns, {run['nonzeros']} nonzeros, load {run['load']:.1f}",
+                  flush=True)
+            out.append(run)
     configure("new")
     return out
 
@@ -409,6 +489,9 @@ def main() -> None:
     ap.add_argument("--synthetic", action="store_true",
                     help="issue 12's large graphs: synthetic Delaunay dual graphs (--sizes, --ks, --tolerance), "
                          "default path, --time-limit each")
+    ap.add_argument("--proof", action="store_true",
+                    help="the labelling MILP alone with the published optimum less 0.5 as cutoff: CPU s and nodes to "
+                         "rule out every better plan (--states, --variants, --time-limit; HiGHS logs in the cwd)")
     ap.add_argument("--sizes", type=int, nargs="*", default=[300, 400, 550])
     ap.add_argument("--ks", type=int, nargs="*", default=[2, 3])
     ap.add_argument("--tolerance", type=float, nargs="*", default=[0.005])
@@ -423,7 +506,9 @@ def main() -> None:
         for r in runs:
             print(f"{r['case']:36} {r['objective']:9.0f} {r['bound']:7.4g} {r['status']:>9} {r['seconds']:7.1f} "
                   f"{r['cpu']:7.1f}  {r['load']}")
-    if args.states and not args.synthetic:
+    if args.proof:
+        proof(set(args.states), args.variants, args.time_limit)
+    elif args.states and not args.synthetic:
         rows = districting(set(args.states), args.variants, args.time_limit, counts)
         print_table(rows, args.variants if len(counts) == 1 else [
             f"{v} t{c}" for v in args.variants for c in counts if c >= 2 or not VARIANTS[v].get("race_only")])
