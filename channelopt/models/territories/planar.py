@@ -30,9 +30,9 @@ Measured (synthetic Delaunay maps of ``benchmarks/bench_territories.py``, seed 0
 ``benchmarks/RESULTS.md``): the labelling MILP alone ended at 41/15.1, 41/2.5 and 40/3.0
 (plan/bound, 150 s) for n=300, 400, 550 with k=2; this search proves 24, 30 and 34 in 1.6,
 5.7 and 18.4 CPU seconds. For k=3 the carved plans cut 54, 52 and 65 edges (the heuristic's
-105, 116, 129), :func:`carve_many` 53, 51 and 64, and the bound (150 s, load 4-7) is 50, 51 (proven,
-109 s) and 62 (the MILP's 9.6, 5.6 and 6.0; before :func:`enclosed_bound`, 41-48, 47 and 48; before the
-enclosed part read the theta by its shortest arm, 49, 49 and 48-60).
+105, 116, 129), :func:`carve_many` 53, 51 and 64, and the bound (150 s, load 2-3) is 53 and 51 (both
+proven, 23 and 31 s) and 63 (the MILP's 9.6, 5.6 and 6.0; before :func:`enclosed_bound`, 41-48, 47 and 48;
+before :func:`strip_bound` and the ring of two parts sharing the border, 50, 51 and 62).
 """
 
 from __future__ import annotations
