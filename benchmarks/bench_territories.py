@@ -203,9 +203,8 @@ def proof(states, variants, time_limit: float) -> list[dict]:
     ``proof_<state>_<variant>.log`` in the working directory.
     """
     import highspy
-    import numpy as np
 
-    from channelopt.solver import _scaling
+    from channelopt.solver import _highs_lp
 
     folder = benchdata()
     rows = [r for r in csv.DictReader(open(folder / "optima_districting.csv", newline=""))
@@ -222,22 +221,7 @@ def proof(states, variants, time_limit: float) -> list[dict]:
                                     balance={"TOTPOP": (int(r["L"]), int(r["U"]))})
             a = model.build(net).arrays.arrays()
             build = time.process_time() - c0
-            row_scale, obj_scale = _scaling(a)
-            inf = highspy.kHighsInf
-            lp = highspy.HighsLp()
-            lp.num_col_, lp.num_row_ = len(a.cost), len(a.row_lower)
-            lp.col_cost_ = a.cost * obj_scale
-            lp.col_lower_ = np.where(np.isinf(a.col_lower), -inf, a.col_lower)
-            lp.col_upper_ = np.where(np.isinf(a.col_upper), inf, a.col_upper)
-            lp.row_lower_ = np.where(np.isinf(a.row_lower), -inf, a.row_lower * row_scale)
-            lp.row_upper_ = np.where(np.isinf(a.row_upper), inf, a.row_upper * row_scale)
-            lp.offset_ = a.offset * obj_scale
-            lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-            lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-            lp.a_matrix_.index_ = a.indices
-            lp.a_matrix_.value_ = a.data * np.repeat(row_scale, np.diff(a.indptr))
-            lp.integrality_ = np.where(a.integer, highspy.HighsVarType.kInteger,
-                                       highspy.HighsVarType.kContinuous).tolist()
+            lp, _, obj_scale = _highs_lp(a)  # the solver's own scaled model
             highspy.Highs.resetGlobalScheduler(True)  # one thread, whatever ran before in this process
             h = highspy.Highs()
             options = {"output_flag": True, "log_to_console": False, "log_file": f"proof_{r['state']}_{variant}.log",

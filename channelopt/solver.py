@@ -1495,6 +1495,32 @@ def _merged(incumbents: list, maximize: bool) -> _Incumbent:
     return out
 
 
+def _highs_lp(a: LpArrays):
+    """``a`` as a ``highspy.HighsLp`` (rows and objective scaled, :func:`_scaling`), with the two scales:
+    ``(lp, row_scale, obj_scale)``; HiGHS's objective values are ``obj_scale`` times the model's."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    row_scale, obj_scale = _scaling(a)
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(a.cost)
+    lp.num_row_ = len(a.row_lower)
+    lp.col_cost_ = a.cost * obj_scale
+    lp.col_lower_ = np.where(np.isinf(a.col_lower), -inf, a.col_lower)
+    lp.col_upper_ = np.where(np.isinf(a.col_upper), inf, a.col_upper)
+    lp.row_lower_ = np.where(np.isinf(a.row_lower), -inf, a.row_lower * row_scale)
+    lp.row_upper_ = np.where(np.isinf(a.row_upper), inf, a.row_upper * row_scale)
+    lp.offset_ = a.offset * obj_scale
+    lp.sense_ = highspy.ObjSense.kMaximize if a.maximize else highspy.ObjSense.kMinimize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices
+    lp.a_matrix_.value_ = a.data * np.repeat(row_scale, np.diff(a.indptr))
+    if a.is_mip:
+        lp.integrality_ = np.where(a.integer, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous).tolist()
+    return lp, row_scale, obj_scale
+
+
 def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
     import highspy
 
@@ -1516,26 +1542,8 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
         tol.feas = max(tol.feas, float(mip_feas))
         tol.integer = float(mip_feas)
 
-    inf = highspy.kHighsInf
-    row_scale, obj_scale = _scaling(a)
+    lp, row_scale, obj_scale = _highs_lp(a)
     tol.row_scale = row_scale
-    data = a.data * np.repeat(row_scale, np.diff(a.indptr))
-    lp = highspy.HighsLp()
-    lp.num_col_ = n
-    lp.num_row_ = len(a.row_lower)
-    lp.col_cost_ = a.cost * obj_scale
-    lp.col_lower_ = np.where(np.isinf(a.col_lower), -inf, a.col_lower)
-    lp.col_upper_ = np.where(np.isinf(a.col_upper), inf, a.col_upper)
-    lp.row_lower_ = np.where(np.isinf(a.row_lower), -inf, a.row_lower * row_scale)
-    lp.row_upper_ = np.where(np.isinf(a.row_upper), inf, a.row_upper * row_scale)
-    lp.offset_ = a.offset * obj_scale
-    lp.sense_ = highspy.ObjSense.kMaximize if a.maximize else highspy.ObjSense.kMinimize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = data
-    if a.is_mip:
-        lp.integrality_ = np.where(a.integer, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous).tolist()
     if not _load(h, lp, a, start):
         return SolveInfo("highs", "error", "load_error", message="HiGHS rejected the model"), None, tol
     if _abandoned_running():
