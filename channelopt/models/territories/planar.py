@@ -316,6 +316,15 @@ def _setup(n, edges, load, side, rest, limit, resolution, dual):
                 graph, quantum)
 
 
+def _out_arcs(ctx: _Ctx, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every arc out of each face in ``v`` (one search layer's states), as ``(src, arc)``: ``src`` the position
+    in ``v`` the arc leaves from, ``arc`` the arc, in ``ctx.out_order`` within each face."""
+    cnt = ctx.out_start[v + 1] - ctx.out_start[v]
+    src = np.repeat(np.arange(len(v)), cnt)
+    pos = np.arange(len(src)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    return src, ctx.out_order[np.repeat(ctx.out_start[v], cnt) + pos]
+
+
 def _pass(ctx: _Ctx, horizon_max: int, deadline: float, first_face: int = 0):
     """Closed walks of at most ``horizon_max`` arcs from every face (``first_face`` on: from 1, the walks that
     avoid the outer face); None when the deadline passes."""
@@ -362,10 +371,7 @@ def _walks(ctx: _Ctx, s: int, horizon: int, deadline: float, *, restrict: bool, 
             return None
         keys = layers[-1][0]
         v, sig = np.divmod(keys, width)
-        cnt = ctx.out_start[v + 1] - ctx.out_start[v]
-        src = np.repeat(np.arange(len(keys)), cnt)
-        pos = np.arange(len(src)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        arc = ctx.out_order[np.repeat(ctx.out_start[v], cnt) + pos]
+        src, arc = _out_arcs(ctx, v)
         nv, ns = dm.head[arc], sig[src] + ctx.w[arc]
         ok = (dist[nv] <= horizon - i) & (nv != s)  # a cycle passes its first face once
         if restrict:
@@ -428,10 +434,7 @@ def _arms(ctx: _Ctx, depth: int, deadline: float, keep: bool = False):
         if time.perf_counter() > deadline:
             return None
         v, sig = np.divmod(keys, width)
-        cnt = ctx.out_start[v + 1] - ctx.out_start[v]
-        src = np.repeat(np.arange(len(keys)), cnt)
-        pos = np.arange(len(src)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        arc = ctx.out_order[np.repeat(ctx.out_start[v], cnt) + pos]
+        src, arc = _out_arcs(ctx, v)
         nv, ns = dm.head[arc], sig[src] + w[arc]
         ok = nv != 0  # an arm ends at the outer face's branch point: it never passes it
         nk, first = np.unique(nv[ok] * width + ns[ok], return_index=True)
@@ -1015,10 +1018,7 @@ def _ring_through(ctx: _Ctx, s: int, table: np.ndarray, need: int, deadline: flo
         if time.perf_counter() > deadline:
             return None
         v, r = np.divmod(keys, big)
-        cnt = ctx.out_start[v + 1] - ctx.out_start[v]
-        src = np.repeat(np.arange(len(keys)), cnt)
-        at = np.arange(len(src)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        arc = ctx.out_order[np.repeat(ctx.out_start[v], cnt) + at]
+        src, arc = _out_arcs(ctx, v)
         nv, nr = dm.head[arc], np.mod(r[src] + ctx.w[arc], big)
         out = nv == 0
         np.minimum.at(E, (pos[dm.edge[arc[out]]], nr[out]), i + 1)
@@ -1076,10 +1076,7 @@ def _halves(ctx: _Ctx, outer: np.ndarray, length: int, sign: int, deadline: floa
             return None
         ps, sig = np.divmod(keys, width)
         p, v = np.divmod(ps, nf)
-        cnt = ctx.out_start[v + 1] - ctx.out_start[v]
-        src = np.repeat(np.arange(len(keys)), cnt)
-        pos = np.arange(len(src)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        arc = ctx.out_order[np.repeat(ctx.out_start[v], cnt) + pos]
+        src, arc = _out_arcs(ctx, v)
         nv = dm.head[arc]
         ok = nv != 0  # a bond passes the outer face once
         nk = np.unique((p[src][ok] * nf + nv[ok]) * width + sig[src][ok] + sign * ctx.w[arc][ok])
