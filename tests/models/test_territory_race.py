@@ -3,12 +3,10 @@
 With ``Solver(threads=2)`` the second HiGHS racer searches the labelling MILP with one more row,
 ``2 sum_e w_e y_e >= sum_{p,j} b[p,j] r[p,j]``, and with the roots that no balanced set allows fixed
 at 0. Its bound is reported for the problem, so the row must hold for every plan: checked here on
-every contiguous balanced partition of small grids, enumerated by brute force.
+every contiguous balanced partition of small grids, enumerated by brute force (the ``partitions`` fixture).
 """
 
 from __future__ import annotations
-
-import itertools
 
 import networkx as nx
 import numpy as np
@@ -26,30 +24,9 @@ def grid(rows: int, cols: int, seed: int) -> nx.Graph:
     return g
 
 
-def partitions(d):
-    """Every balanced partition of ``d`` into ``d.k`` connected parts, as label vectors (brute force)."""
-    n, k = d.n, d.k
-    loads = d.loads[:, 0]
-    edges = np.asarray(d.edges)
-    labels = np.array(list(itertools.product(range(k), repeat=n - 1)), dtype=np.int8)
-    labels = np.c_[np.zeros(len(labels), dtype=np.int8), labels]  # region 0 in part 0: each partition once
-    ok = np.ones(len(labels), dtype=bool)
-    for j in range(k):
-        load = (labels == j) @ loads
-        ok &= (load >= d.lower[0] - 1e-9) & (load <= d.upper[0] + 1e-9)
-    out = []
-    for lab in labels[ok]:
-        g = nx.Graph()
-        g.add_nodes_from(range(n))
-        g.add_edges_from((u, v) for u, v in edges if lab[u] == lab[v])
-        if nx.number_connected_components(g) == k:
-            out.append(lab.astype(np.int64))
-    return out
-
-
 @pytest.mark.parametrize(("shape", "k", "seed", "spread"), [((3, 4), 3, 0, 0.25), ((3, 4), 2, 1, 0.1),
                                                            ((2, 5), 2, 2, 0.3)])
-def test_floor_row_holds_for_every_contiguous_balanced_plan(shape, k, seed, spread):
+def test_floor_row_holds_for_every_contiguous_balanced_plan(partitions, shape, k, seed, spread):
     g = grid(*shape, seed)
     total = sum(nx.get_node_attributes(g, "pop").values())
     lo, hi = total / k * (1 - spread), total / k * (1 + spread)
@@ -62,7 +39,9 @@ def test_floor_row_holds_for_every_contiguous_balanced_plan(shape, k, seed, spre
     assert cuts is not None
     indptr, cols, vals, lower, upper, zero = cuts
     assert len(lower) == 1 and lower[0] == 0.0 and np.isinf(upper[0])
-    plans = partitions(d)
+    # the fixture's labels follow the graph's node order; the model's, its region positions (``d.ids``)
+    at = [list(g.nodes).index(v) for v in d.ids]
+    plans = [lab[at] for lab in partitions(g, k, lo, hi)]
     assert len(plans) >= 3
     order = np.asarray(state["order"])
     pos = np.empty(d.n, dtype=np.int64)
