@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
+import re
 
 import networkx as nx
 import numpy as np
@@ -216,3 +218,32 @@ def test_restarts_return_a_plan_that_keeps_the_rules():
     assert improve.restarts(d, pb, 0.0, seed=0) is None
     # a plan the caller's test of the rules turns down is never re-split nor returned
     assert improve.restarts(d, pb, 2.0, seed=0, keeps=lambda label: False) is None
+
+
+def test_the_search_restarts_where_the_warm_start_breaks_a_rule(delaunay_pop_map, brute_force, caplog):
+    # 12 regions, three territories of exactly 21: no balanced bond carves a first part (planar.first_plan finds
+    # nothing) and the region growing from the model's seed (0) breaks balance, so the exact path, with a time
+    # limit, grows plans from further seeds and re-splits them (improve.restarts; seed 2 keeps every rule here)
+    g = delaunay_pop_map(12, 4, xy=False)
+    best = brute_force(g, 3, 21, 21)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    model = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (21, 21)}, heuristic_seconds=0.3)
+    d = prepare(model, net)
+    assert planar.first_plan(d, 1.0) is None  # the premise: the warm start breaks a rule
+    start = heur.solve_heuristic(heuristic_problem(model, d), seconds=0.3, seed=model.seed, settle=1.0)
+    assert start.violation > 1e-9 or not start.contiguous
+    with caplog.at_level(logging.DEBUG, logger="channelopt.models"):
+        plan = model.solve(net, solver=co.Solver("highs", time_limit=10, threads=1))
+    # the search's record of the stage: the restarts' plan keeps every rule and is not below the brute force
+    said = [re.search(r"restarts [\d.]+s, plan ([\d.]+) \(keeps the rules: True\)", r.getMessage())
+            for r in caplog.records]
+    said = [float(m.group(1)) for m in said if m]
+    assert len(said) == 1 and said[0] >= best
+    # and the search took that plan: the re-splits run only from a plan that keeps every rule
+    assert any(r.getMessage().startswith("territories: re-splits") for r in caplog.records)
+    assert plan.status == "optimal" and plan.objective == best
+    label = plan.assignments.set_index("region_id").loc[list(g.nodes), "territory"].to_numpy()
+    for t in np.unique(label):
+        members = [v for v, x in zip(g.nodes, label) if x == t]
+        assert nx.is_connected(g.subgraph(members)) and sum(g.nodes[v]["pop"] for v in members) == 21
+    assert sum(int(label[u] != label[v]) for u, v in g.edges) == best
