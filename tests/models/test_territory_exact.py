@@ -35,6 +35,19 @@ def window(g: nx.Graph, k: int, tol: float) -> tuple[float, float]:
     return (1 - tol) * total / k, (1 + tol) * total / k
 
 
+def cut_edge_data(g: nx.Graph, k: int, lo: float, hi: float):
+    """The prepared cut-edge problem of ``g``: ``k`` territories, each one's pop in ``[lo, hi]``."""
+    return prepare(TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}),
+                   co.ChannelNetwork.from_graph(g, ["pop"]))
+
+
+def path_of_nine():
+    """A path 0-1-...-8 of equal loads in 3 territories of exactly 3 (load order = path order): ``(g, data)``."""
+    g = nx.path_graph(9)
+    nx.set_node_attributes(g, 1.0, "pop")
+    return g, cut_edge_data(g, 3, 3, 3)
+
+
 def canonical(lab: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Slots renumbered by their first region in ``order``."""
     first: dict[int, int] = {}
@@ -58,8 +71,7 @@ def fixings(d, how=None):
 def test_reach_fixing_keeps_every_contiguous_balanced_partition(planar, partitions, seed, n, k, tol, how):
     g = planar(n, seed)
     lo, hi = window(g, k, tol)
-    net = co.ChannelNetwork.from_graph(g, ["pop"])
-    d = prepare(TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}), net)
+    d = cut_edge_data(g, k, lo, hi)
     order, before, (root_ok, member_ok) = fixings(d, how)
     assert not (root_ok & ~before).any()  # it only removes
     pos = np.argsort(order)
@@ -74,10 +86,7 @@ def test_reach_fixing_bites():
     # a path 0-1-...-8 of equal loads in 3 territories of exactly 3 (load order = path order): the load
     # fixing leaves regions 6..8 in any slot; from the possible roots of slots 0 and 1 (positions <= 3)
     # no path of load <= 3 reaches them, so they can only be in slot 2
-    g = nx.path_graph(9)
-    nx.set_node_attributes(g, 1.0, "pop")
-    net = co.ChannelNetwork.from_graph(g, ["pop"])
-    d = prepare(TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (3, 3)}), net)
+    _, d = path_of_nine()
     order, before, (root_ok, member_ok) = fixings(d, "load")
     assert order.tolist() == list(range(9))
     assert np.maximum.accumulate(before, axis=0)[6:].all()
@@ -97,8 +106,7 @@ def test_boundary_floor_never_exceeds_a_territory_boundary(planar, partitions, s
     # least the floor of its root (the first region of j in load order)
     g = planar(n, seed)
     lo, hi = window(g, k, tol)
-    net = co.ChannelNetwork.from_graph(g, ["pop"])
-    d = prepare(TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}), net)
+    d = cut_edge_data(g, k, lo, hi)
     order, _, (root_ok, member_ok) = fixings(d)
     b = labelling.boundary_floor(d, order, root_ok, member_ok, seconds=(30.0, 300.0))
     parts = list(partitions(g, k, lo, hi))
@@ -117,10 +125,7 @@ def test_boundary_floor_never_exceeds_a_territory_boundary(planar, partitions, s
 def test_boundary_floor_on_a_path():
     # a path 0-1-...-8 of equal loads in 3 territories of exactly 3 (load order = path order): three regions
     # from root p on, holding p, cost 1 cut edge at the two ends of the path ({0,1,2}, {6,7,8}) and 2 elsewhere
-    g = nx.path_graph(9)
-    nx.set_node_attributes(g, 1.0, "pop")
-    net = co.ChannelNetwork.from_graph(g, ["pop"])
-    d = prepare(TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (3, 3)}), net)
+    _, d = path_of_nine()
     order, _, (root_ok, member_ok) = fixings(d, "load")
     assert [np.flatnonzero(root_ok[:, j]).tolist() for j in range(3)] == [[0], [1, 2, 3], [2, 3, 4, 5, 6]]
     b = labelling.boundary_floor(d, order, root_ok, member_ok)
@@ -217,10 +222,7 @@ def test_a_user_row_that_makes_the_model_infeasible_is_not_answered_by_the_heuri
 def test_boundary_floor_keeps_to_its_share_of_the_clock():
     # the floors are a build step: on a started clock they get BOUNDARY_SHARE of what is left, so a solve with
     # almost no time left computes none (all zero, rows vacuous) instead of running past the user's limit
-    g = nx.path_graph(9)
-    nx.set_node_attributes(g, 1.0, "pop")
-    net = co.ChannelNetwork.from_graph(g, ["pop"])
-    d = prepare(TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (3, 3)}), net)
+    _, d = path_of_nine()
     order, _, (root_ok, member_ok) = fixings(d, "load")
     unlimited = labelling.boundary_floor(d, order, root_ok, member_ok, solver=co.Solver("highs").start_clock())
     assert unlimited[0, 0] == 1.0 and unlimited.sum() == 16.0
@@ -261,10 +263,7 @@ def test_every_contiguous_balanced_partition_is_a_solution_of_the_built_model(pl
 def test_back_order_puts_last_a_set_of_pieces_too_light_to_root_a_territory():
     # a path 0-1-...-8 of equal loads in 3 territories of exactly 3: a back set has pieces of at most 2 regions
     # (checked on the graph here), goes last, and then no back region can root; the three roots are forced
-    g = nx.path_graph(9)
-    nx.set_node_attributes(g, 1.0, "pop")
-    net = co.ChannelNetwork.from_graph(g, ["pop"])
-    d = prepare(TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (3, 3)}), net)
+    g, d = path_of_nine()
     back = labelling.back_set(d)
     assert all(len(c) < 3 for c in nx.connected_components(g.subgraph(back.tolist())))
     assert len(back) == 6  # the most: 9 regions less one per territory-sized stretch
