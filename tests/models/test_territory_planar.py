@@ -220,28 +220,29 @@ def check_parts(n, edges, pop, lower, upper, label, cut):
     assert int((label[edges[:, 0]] != label[edges[:, 1]]).sum()) == cut
 
 
+def split_sides(partitions, n, edges, pop, lower, upper):
+    """Every split into three connected parts with loads in [lower, upper] (the ``partitions`` fixture), as
+    ``(cut, ends, border)``: ``cut`` its cut edges (a mask), ``ends`` the parts whose rest is connected, ``border[t]``
+    whether part ``t``'s boundary crosses the outer face's boundary (face 0 of :func:`dual_map`)."""
+    g = as_graph(n, edges, pop)
+    dm = dual_map(n, edges, pop)
+    outer = np.zeros(len(edges), dtype=bool)
+    outer[dm.edge[dm.tail == 0]] = True
+    a, b = edges[:, 0], edges[:, 1]
+    for label in partitions(g, 3, lower, upper):
+        cut = label[a] != label[b]
+        ends = [t for t in range(3) if nx.is_connected(g.subgraph(np.flatnonzero(label != t).tolist()))]
+        yield cut, ends, [bool((outer & cut & ((label[a] == t) | (label[b] == t))).any()) for t in range(3)]
+
+
 @pytest.fixture(name="three_part_splits", scope="session")
 def three_part_splits_fixture(partitions):
     def three_part_splits(n, edges, pop, lower, upper):
-        """Every split into three connected parts with loads in [lower, upper] (the ``partitions`` fixture):
-        ``(cut, kind)``, ``kind`` how the parts sit: "path" (one part's rest falls apart), else how many of the
-        three boundaries touch the outer face (face 0 of :func:`dual_map`): 3 (the theta's branch point), 2
+        """:func:`split_sides` as ``(cut, kind)``, ``kind`` how the parts sit: "path" (one part's rest falls
+        apart), else how many of the three boundaries touch the outer face: 3 (the theta's branch point), 2
         (inside one of its paths) or 0."""
-        g = as_graph(n, edges, pop)
-        dm = dual_map(n, edges, pop)
-        outer = np.zeros(len(edges), dtype=bool)
-        outer[dm.edge[dm.tail == 0]] = True
-        out = []
-        for label in partitions(g, 3, lower, upper):
-            nodes = [np.flatnonzero(label == t).tolist() for t in range(3)]
-            cut = label[edges[:, 0]] != label[edges[:, 1]]
-            if not all(nx.is_connected(g.subgraph(set(range(n)) - set(v))) for v in nodes):
-                kind = "path"
-            else:
-                kind = sum(bool((outer & cut & ((label[edges[:, 0]] == t) | (label[edges[:, 1]] == t))).any())
-                           for t in range(3))
-            out.append((int(cut.sum()), kind))
-        return out
+        return [(int(cut.sum()), "path" if len(ends) < 3 else sum(border))
+                for cut, ends, border in split_sides(partitions, n, edges, pop, lower, upper)]
 
     return three_part_splits
 
@@ -583,23 +584,10 @@ def test_the_enclosed_part_reads_the_theta_by_its_shortest_arm():
 @pytest.fixture(name="path_splits_by_border", scope="session")
 def path_splits_by_border_fixture(partitions):
     def path_splits_by_border(n, edges, pop, lower, upper):
-        """The splits into three connected parts in a row (within the bounds, the ``partitions`` fixture):
-        ``(cut, both)``, ``both`` True when both end parts' boundaries cross the outer face's boundary (face 0 of
-        :func:`dual_map`)."""
-        g = as_graph(n, edges, pop)
-        dm = dual_map(n, edges, pop)
-        border = np.zeros(len(edges), dtype=bool)
-        border[dm.edge[dm.tail == 0]] = True
-        out = []
-        for label in partitions(g, 3, lower, upper):
-            nodes = [np.flatnonzero(label == t).tolist() for t in range(3)]
-            ends = [t for t in range(3) if nx.is_connected(g.subgraph(set(range(n)) - set(nodes[t])))]
-            if len(ends) == 3:
-                continue  # a triangle
-            cut = label[edges[:, 0]] != label[edges[:, 1]]
-            both = all((border & cut & ((label[edges[:, 0]] == t) | (label[edges[:, 1]] == t))).any() for t in ends)
-            out.append((int(cut.sum()), both))
-        return out
+        """The splits of :func:`split_sides` whose parts sit in a row: ``(cut, both)``, ``both`` True when both
+        end parts' boundaries cross the outer face's boundary."""
+        return [(int(cut.sum()), all(border[t] for t in ends))
+                for cut, ends, border in split_sides(partitions, n, edges, pop, lower, upper) if len(ends) < 3]
 
     return path_splits_by_border
 
