@@ -22,6 +22,10 @@ fixture is how they share it)::
 The ``delaunay_pop_map`` fixture is :func:`delaunay_pop_map`, the other seeded Delaunay map (pop and x/y; ``xy=False``
 for the graph and pops alone), on which test_territory_design and test_territory_exact chose their instances.
 
+Scripts: the ``run_result`` fixture is :func:`run_result` (a script run with this checkout's package, its
+``RESULT`` line read back; the Ctrl-C tests send a real SIGINT there), and ``plan_result_rules`` is
+:func:`plan_result_rules` (the territory plan such a script printed keeps every rule, checked on its graph).
+
 Brute force: the ``partitions`` and ``brute_force`` fixtures are :func:`partitions` (every balanced partition of
 a small graph into k connected parts) and :func:`brute_force` (the best cut edges or compactness over them), the
 reference the territory models are checked against. They use networkx and numpy only, never channelopt::
@@ -132,6 +136,50 @@ def delaunay_pop_map(n: int, seed: int, xy: bool = True) -> nx.Graph:
 @pytest.fixture(name="delaunay_pop_map", scope="session")
 def delaunay_pop_map_fixture():
     return delaunay_pop_map
+
+
+def run_result(path: Path, text: str, timeout: float = 300) -> dict:
+    """Write ``text`` to ``path``, run it with this checkout's package first on the path (not whichever one the
+    interpreter has installed), and return the JSON of its last line starting ``RESULT ``; fail with the
+    script's stderr when it exits non-zero or prints none."""
+    import json
+    import subprocess
+    import sys
+
+    path.write_text(text)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=timeout, env=env)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+@pytest.fixture(name="run_result", scope="session")
+def run_result_fixture():
+    return run_result
+
+
+def plan_result_rules(r: dict, k: int, n: int) -> None:
+    """The territory plan a script printed keeps every rule, checked on its graph with networkx: ``r["label"]``
+    (region -> territory) has ``k`` territories over ``n`` regions, each connected in ``r["edges"]`` with its
+    ``r["pop"]`` total within ``[r["lower"], r["upper"]]``, and ``r["objective"]`` is its cut edges."""
+    import networkx as nx
+
+    g = nx.Graph(map(tuple, r["edges"]))
+    parts: dict[str, list[int]] = {}
+    for v, t in r["label"].items():
+        parts.setdefault(t, []).append(int(v))
+    assert len(parts) == k and sum(map(len, parts.values())) == n
+    for members in parts.values():
+        assert nx.is_connected(g.subgraph(members))
+        assert r["lower"] - 1e-6 <= sum(r["pop"][v] for v in members) <= r["upper"] + 1e-6
+    label = {int(v): t for v, t in r["label"].items()}
+    assert r["objective"] == sum(label[u] != label[v] for u, v in g.edges)
+
+
+@pytest.fixture(name="plan_result_rules", scope="session")
+def plan_result_rules_fixture():
+    return plan_result_rules
 
 
 def partitions(g: nx.Graph, k: int, lo: float, hi: float, attr: str = "pop", connected: bool = True

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -22,8 +20,6 @@ from scipy.optimize import linprog
 import channelopt as co
 from channelopt.models.territories import columns
 from channelopt.models.territories.data import prepare
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _data(g: nx.Graph, k: int, lo: float, hi: float, weight: str | None = None):
@@ -341,29 +337,9 @@ print("RESULT " + json.dumps({"status": plan.status, "termination": plan.info.te
 '''
 
 
-def test_ctrl_c_in_the_column_generation_returns_the_plan_in_hand(tmp_path):
-    import json
-    import subprocess
-    import sys
-
-    script = tmp_path / "columns_sigint.py"
-    script.write_text(COLUMNS_SIGINT)
-    # the checkout's package, not whichever one the interpreter has installed
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
-    r = json.loads(lines[-1][len("RESULT "):])
+def test_ctrl_c_in_the_column_generation_returns_the_plan_in_hand(tmp_path, run_result, plan_result_rules):
+    r = run_result(tmp_path / "columns_sigint.py", COLUMNS_SIGINT)
     assert r["calls"] >= 6  # the SIGINT was sent
     assert (r["status"], r["termination"]) == ("feasible", "interrupted")
-    g = nx.Graph(map(tuple, r["edges"]))
-    parts: dict[str, list[int]] = {}
-    for v, t in r["label"].items():
-        parts.setdefault(t, []).append(int(v))
-    assert len(parts) == 3 and sum(map(len, parts.values())) == 60
-    for members in parts.values():
-        assert nx.is_connected(g.subgraph(members))
-        assert r["lower"] - 1e-6 <= sum(r["pop"][v] for v in members) <= r["upper"] + 1e-6
-    label = {int(v): t for v, t in r["label"].items()}
-    assert r["objective"] == sum(label[u] != label[v] for u, v in g.edges)
+    plan_result_rules(r, 3, 60)
     assert r["bound"] is None or 0 <= r["bound"] <= r["objective"]

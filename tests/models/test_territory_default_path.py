@@ -8,9 +8,6 @@ the heuristic's location-allocation takes the rest.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import warnings
 
 import networkx as nx
@@ -118,13 +115,8 @@ print("RESULT " + json.dumps({"status": plan.status, "termination": plan.info.te
 '''
 
 
-def test_ctrl_c_in_the_stage_after_a_stalled_probe_returns_the_plan_in_hand(tmp_path):
-    script = tmp_path / "probe_sigint.py"
-    script.write_text(SIGINT_SCRIPT)
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
-    r = json.loads(lines[-1][len("RESULT "):])
+def test_ctrl_c_in_the_stage_after_a_stalled_probe_returns_the_plan_in_hand(tmp_path, run_result):
+    r = run_result(tmp_path / "probe_sigint.py", SIGINT_SCRIPT)  # this checkout's package (it ran the installed one)
     assert (r["status"], r["termination"]) == ("feasible", "interrupted"), r
     # no round after the Ctrl-C: the stage stopped there, and the bound stage did not run its steps
     assert r["calls"] == 2 and "the heuristic took the rest" in r["message"], r

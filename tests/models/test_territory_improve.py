@@ -174,34 +174,12 @@ print("RESULT " + json.dumps({"status": plan.status, "termination": plan.info.te
 '''
 
 
-def test_ctrl_c_in_the_re_splits_returns_the_plan_in_hand(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    script = tmp_path / "improve_sigint.py"
-    script.write_text(IMPROVE_SIGINT)
-    # the checkout's package, not whichever one the interpreter has installed
-    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
-    r = json.loads(lines[-1][len("RESULT "):])
+def test_ctrl_c_in_the_re_splits_returns_the_plan_in_hand(tmp_path, run_result, plan_result_rules):
+    r = run_result(tmp_path / "improve_sigint.py", IMPROVE_SIGINT)
     # the solve path ran the stage, and the interrupt stopped it and every stage after it
     assert r["calls"] == 1
     assert (r["status"], r["termination"]) == ("feasible", "interrupted")
-    g = nx.Graph(map(tuple, r["edges"]))
-    parts: dict[str, list[int]] = {}
-    for v, t in r["label"].items():
-        parts.setdefault(t, []).append(int(v))
-    assert len(parts) == 4 and sum(map(len, parts.values())) == 120
-    for members in parts.values():
-        assert nx.is_connected(g.subgraph(members))
-        assert r["lower"] - 1e-6 <= sum(r["pop"][v] for v in members) <= r["upper"] + 1e-6
-    label = {int(v): t for v, t in r["label"].items()}
-    assert r["objective"] == sum(label[u] != label[v] for u, v in g.edges)
+    plan_result_rules(r, 4, 120)
 
 
 def test_restarts_return_a_plan_that_keeps_the_rules():

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import time
 import warnings
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -19,8 +17,6 @@ from scipy.spatial import Delaunay
 import channelopt as co
 from channelopt.models.territories import TerritoryDesign
 from channelopt.models.territories.planar import bisection, dual_map
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def delaunay_map(n: int, seed: int):
@@ -398,34 +394,12 @@ print("RESULT " + json.dumps({"status": plan.status, "termination": plan.info.te
 
 
 @pytest.mark.parametrize("stage", ["_pass", "_arms", "enclosed_bound"])
-def test_ctrl_c_in_the_planar_search_returns_the_plan_in_hand(tmp_path, stage):
+def test_ctrl_c_in_the_planar_search_returns_the_plan_in_hand(tmp_path, run_result, plan_result_rules, stage):
     # before the catch, KeyboardInterrupt escaped the search and the carved plan in hand was lost; "_arms" is
     # the k=3 theta search, after the search for c, and "enclosed_bound" the search after the theta
-    import json
-    import subprocess
-    import sys
-
-    script = tmp_path / "planar_sigint.py"
-    script.write_text(PLANAR_SIGINT.replace("STAGE", stage))
-    # the checkout's package, not whichever one the interpreter has installed
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
-    r = json.loads(lines[-1][len("RESULT "):])
+    r = run_result(tmp_path / "planar_sigint.py", PLANAR_SIGINT.replace("STAGE", stage))
     assert (r["status"], r["termination"]) == ("feasible", "interrupted")
-    # the plan keeps every rule it states, checked here on the graph
-    g = nx.Graph(map(tuple, r["edges"]))
-    parts: dict[str, list[int]] = {}
-    for v, t in r["label"].items():
-        parts.setdefault(t, []).append(int(v))
-    assert len(parts) == 3 and sum(map(len, parts.values())) == 200
-    for members in parts.values():
-        assert nx.is_connected(g.subgraph(members))
-        load = sum(r["pop"][v] for v in members)
-        assert r["lower"] - 1e-6 <= load <= r["upper"] + 1e-6
-    label = {int(v): t for v, t in r["label"].items()}
-    assert r["objective"] == sum(label[u] != label[v] for u, v in g.edges)
+    plan_result_rules(r, 3, 200)  # the plan keeps every rule it states, checked on the graph
     assert 0 <= r["bound"] <= r["objective"]
 
 
