@@ -26,11 +26,18 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .contiguity import pieces
 from .data import balance_kept
+
+if TYPE_CHECKING:
+    from ...solver import Deadline
+    from .data import TerritoryData
+    from .heuristics import Problem
 
 __all__ = ["resplit", "resplit_applies", "restarts", "GROUP_MOST", "CALL_SECONDS", "STAGE", "SHARE", "SECONDS",
            "RESTARTS", "RESTART_SECONDS"]
@@ -55,8 +62,23 @@ RESTARTS: float | None = 30.0
 RESTART_SECONDS = 1.5
 
 
-def resplit_applies(model, d, built) -> bool:
-    """Where the search runs: the planar searches apply (:func:`.planar.applies`) and ``k >= 3``."""
+def resplit_applies(model: Any, d: TerritoryData, built: Any) -> bool:
+    """Where the search runs: the planar searches apply (:func:`.planar.applies`) and ``k >= 3``.
+
+    Parameters
+    ----------
+    model : TerritoryDesign
+        The settings (objective, contiguity, balance).
+    d : TerritoryData
+        The problem as arrays.
+    built : TerritoryBuilt or None
+        The built model, when there is one (:func:`.planar.applies` reads its formulation).
+
+    Returns
+    -------
+    bool
+        True where :func:`resplit` and :func:`restarts` may run.
+    """
     from . import planar
 
     return d.k >= 3 and planar.applies(model, d, built)
@@ -133,8 +155,8 @@ def _split_group(d, label: np.ndarray, group, inside: int, seconds: float, attr:
     return new
 
 
-def resplit(d, label, seconds: float, *, deadline=None, most: int | None = None,
-            call_seconds: float | None = None) -> tuple[np.ndarray, int]:
+def resplit(d: TerritoryData, label: np.ndarray, seconds: float, *, deadline: Deadline | None = None,
+            most: int | None = None, call_seconds: float | None = None) -> tuple[np.ndarray, int]:
     """``label`` with groups of neighbouring territories re-split while that cuts fewer edges: ``(label, calls)``.
 
     Parameters
@@ -209,12 +231,33 @@ def resplit(d, label, seconds: float, *, deadline=None, most: int | None = None,
     return best, calls
 
 
-def restarts(d, problem, seconds: float, *, seed: int = 0, deadline=None, keeps=None) -> np.ndarray | None:
+def restarts(d: TerritoryData, problem: Problem, seconds: float, *, seed: int = 0, deadline: Deadline | None = None,
+             keeps: Callable[[np.ndarray], bool] | None = None) -> np.ndarray | None:
     """Region growing from seeds ``seed + 1, seed + 2, ...``, each plan that keeps every rule re-split
     (:func:`resplit`), until ``seconds`` are up: the plan that cuts the fewest edges, or None.
 
-    ``problem`` is the heuristic's :class:`.heuristics.Problem`; ``keeps(label)`` the caller's test of every
-    rule (:func:`_keeps_rules` by default), run on each plan before it is re-split.
+    Parameters
+    ----------
+    d : TerritoryData
+        A map where :func:`resplit_applies` holds.
+    problem : heuristics.Problem
+        The same problem for the region growing (:func:`.diagnosis.heuristic_problem`).
+    seconds : float
+        Time for the whole search: seeds are tried until it is up (each grows for at most
+        :data:`RESTART_SECONDS`, and its plan's re-split gets what is left).
+    seed : int
+        The seed the warm start used: the restarts take the ones after it.
+    deadline : Deadline, optional
+        The solve's clock: an interrupt stops the search between seeds.
+    keeps : callable, optional
+        ``keeps(label)``, the caller's test of every rule (:func:`_keeps_rules` by default), run on each plan
+        before it is re-split.
+
+    Returns
+    -------
+    array (n,) or None
+        The re-split plan that cuts the fewest edges (every rule kept, checked by :func:`resplit`), or None
+        when no seed's plan passed ``keeps``.
     """
     from . import heuristics as heur
 

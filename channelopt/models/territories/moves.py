@@ -14,7 +14,7 @@ import numpy as np
 __all__ = ["move_delta"]
 
 
-def move_delta(pb: Any, centres, label: np.ndarray, v: int, a: int, b: int) -> float:
+def move_delta(pb: Any, centres: list[int] | None, label: np.ndarray, v: int, a: int, b: int) -> float:
     """Change of the objective when region ``v`` moves from territory ``a`` to ``b``, the rest of ``label`` kept.
 
     Exact for cut edges (``pb.edge_weight`` per adjacency entry, else 1) and disruption; for compactness

@@ -102,7 +102,7 @@ def _delta_objective(pb: Any, label: np.ndarray, seq, centres) -> float:
     return total
 
 
-def repair_balance(pb: Any, label, *, centres_of: Callable[[Any, np.ndarray], list[int]] | None = None,
+def repair_balance(pb: Any, label: np.ndarray, *, centres_of: Callable[[Any, np.ndarray], list[int]] | None = None,
                    seconds: float = 2.0, depth: int = DEPTH) -> tuple[np.ndarray, bool]:
     """Move border regions of ``label`` until every load keeps its balance bounds, keeping territories connected.
 
