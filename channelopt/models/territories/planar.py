@@ -30,9 +30,11 @@ Measured (synthetic Delaunay maps of ``benchmarks/bench_territories.py``, seed 0
 ``benchmarks/RESULTS.md``): the labelling MILP alone ended at 41/15.1, 41/2.5 and 40/3.0
 (plan/bound, 150 s) for n=300, 400, 550 with k=2; this search proves 24, 30 and 34 in 1.6,
 5.7 and 18.4 CPU seconds. For k=3 the carved plans cut 54, 52 and 65 edges (the heuristic's
-105, 116, 129), :func:`carve_many` 53, 51 and 64, and the bound (150 s, load 2-3) is 53 and 51 (both
-proven, 23 and 31 s) and 63 (the MILP's 9.6, 5.6 and 6.0; before :func:`enclosed_bound`, 41-48, 47 and 48;
-before :func:`strip_bound` and the ring of two parts sharing the border, 50, 51 and 62).
+105, 116, 129), :func:`carve_many` 53, 51 and 64, and the bound is 53, 51 and 64: all three proven
+(load 3-4: 40, 38 and 115 s; 23, 19 and 64 CPU s) since the theta files walks by the bucket of their exact
+weight (:data:`THETA_BUCKETS`; n=550 was 64/63 at 150 s). The MILP's bounds: 9.6, 5.6 and 6.0; before
+:func:`enclosed_bound`, 41-48, 47 and 48; before :func:`strip_bound` and the ring of two parts sharing the
+border, 50, 51 and 62.
 """
 
 from __future__ import annotations
@@ -412,18 +414,55 @@ THETA_RESOLUTION = 2000
 #: the rounds of :func:`three_bound`: the theta at these load quanta, each followed by :func:`enclosed_bound` with
 #: its profile, the later ones only while the bound is under the target and time is left.
 THETA_STEPS = (2000, 5000)
+#: :func:`outer_theta_bound` files each walk by the bucket of its exact weight (:func:`_steps`) rather than by its
+#: rounded arc weights' sum, whose error grows with the walk (its window widened by 2 x depth x half a quantum)
+THETA_BUCKETS = True
 
 
-def _arms(ctx: _Ctx, depth: int, deadline: float, keep: bool = False):
+def _steps(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per arc, the buckets an exact weight moves by: ``(first, count, exact)``, the steps ``first .. first +
+    count - 1``; ``exact`` when the total is a whole number of buckets (integer loads: worked out in integers).
+
+    A walk's exact weight ``W`` lies in bucket ``floor(W / quantum)``; an arc of weight ``x`` moves a weight of
+    bucket ``b`` to bucket ``b + floor(x / quantum)`` or ``b + ceil(x / quantum)``, so a state's bucket holds the
+    exact weight of every walk it stands for, however long (the walks' rounding does not add up). Arcs whose
+    weight is a whole number of quanta (0: those that cross no tree edge, two of three on a triangulated map)
+    move one step, the others two. With integer loads the quantum is ``total / big`` (``big`` buckets in the
+    total), so ``x / quantum = x big / total`` in integers; else in floats, three steps near a whole number.
+    """
+    big = max(int(round(float(ctx.load.sum()) / ctx.quantum)), 1)
+    weight = ctx.dm.weight
+    total = float(ctx.load.sum())
+    if bool(np.all(ctx.load == np.round(ctx.load))) and total * big < 2.0**62:
+        x = np.round(weight).astype(np.int64) * big
+        t = int(round(total))
+        first = x // t
+        return first, np.where(x % t == 0, 1, 2).astype(np.int64), True
+    x = weight / ctx.quantum
+    first = np.floor(x - 1e-9).astype(np.int64)
+    last = np.ceil(x + 1e-9).astype(np.int64)
+    zero = weight == 0
+    first[zero], last[zero] = 0, 0
+    return first, last - first + 1, False
+
+
+def _arms(ctx: _Ctx, depth: int, deadline: float, keep: bool = False, buckets: bool = False):
     """Fewest arcs of a walk from the outer face (face 0, never entered again) to each face, by weight residue.
 
     ``D[f, r]``: the fewest arcs (at most ``depth``; ``depth + 1`` for none) of a walk from face 0 to ``f``
     whose rounded weight is ``r`` modulo the total (in quanta). Breadth first over (face, weight) states, each
     state kept at its first layer. None when the deadline passes. With ``keep``: ``(D, layers, at)``, the
     layers as in :func:`_walks` and ``at[f * total + r]`` the state (``layer * 2**32 + index``) behind ``D``.
+    With ``buckets``, ``r`` is the bucket of the walk's exact weight (:func:`_steps`) instead of its rounded
+    arc weights' sum: off by less than one quantum whatever the walk's length.
     """
     dm, w = ctx.dm, ctx.w
-    off = depth * int(np.abs(w).max(initial=0)) + 1  # no walk of ``depth`` arcs (arcs may repeat) strays further
+    if buckets:
+        step0, count, _ = _steps(ctx)
+        reach = np.maximum(np.abs(step0), np.abs(step0 + count - 1))
+    else:
+        reach = np.abs(w)
+    off = depth * int(reach.max(initial=0)) + 1  # no walk of ``depth`` arcs (arcs may repeat) strays further
     width = 2 * off + 1
     big = int(round(float(ctx.load.sum()) / ctx.quantum))
     out = np.full((dm.n_faces, big), depth + 1, dtype=np.int16)
@@ -435,7 +474,14 @@ def _arms(ctx: _Ctx, depth: int, deadline: float, keep: bool = False):
             return None
         v, sig = np.divmod(keys, width)
         src, arc = _out_arcs(ctx, v)
-        nv, ns = dm.head[arc], sig[src] + w[arc]
+        if buckets:  # each arc once per bucket step
+            cnt = count[arc]
+            rep = np.repeat(np.arange(len(arc)), cnt)
+            step = step0[arc][rep] + np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            src, arc = src[rep], arc[rep]
+            nv, ns = dm.head[arc], sig[src] + step
+        else:
+            nv, ns = dm.head[arc], sig[src] + w[arc]
         ok = nv != 0  # an arm ends at the outer face's branch point: it never passes it
         nk, first = np.unique(nv[ok] * width + ns[ok], return_index=True)
         if len(visited):
@@ -478,7 +524,7 @@ def _min_table(a):
 
 def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, *, depth: int,
                       cap: int, seconds: float = 30.0, resolution: int = THETA_RESOLUTION,
-                      plan: int | None = None, profile: bool = False):
+                      plan: int | None = None, profile: bool = False, buckets: bool | None = None):
     """Fewest cut edges of three connected parts (loads in ``[lower, upper]``) whose boundaries all meet the
     outer face, each with a connected rest: a lower bound, at most ``cap``; None when out of time or not planar.
 
@@ -488,8 +534,11 @@ def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float,
     ``s3 - s1 = load(C)``, paths named so that the parts lie on one side). Walks in place of paths relax
     it: the fewest arcs ``D[f, s mod total]`` of walks from the outer face (:func:`_arms`, up to ``depth``;
     an arm not found is at least ``depth + 1``) and, for each ``f``, the least ``D[s1] + D[s2] + D[s3]``
-    with the three differences in the window widened by the rounding (a walk of ``l`` arcs is off by
-    ``l / 2`` quanta at most). The shortest path is taken as ``s1``, so ``D[s1]`` is at most the others.
+    with the three differences in the window widened by the rounding. With ``buckets`` (default
+    :data:`THETA_BUCKETS`) ``s`` is the bucket of a walk's exact weight (:func:`_steps`), so two arms' difference
+    is off by less than one quantum; else the sum of the rounded arc weights, off by half a quantum an arc, and
+    the window is widened by ``2 x depth x`` that. The shortest path is taken as ``s1``, so ``D[s1]`` is at
+    most the others.
 
     With ``plan`` (a plan's cut), returns ``(bound, label, cut)``: the walks of the best triples below
     ``plan`` are traced, and where their edges split the map into three connected parts with loads in
@@ -510,17 +559,23 @@ def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float,
     ctx = _setup(n, edges, load, (lower, upper), (2 * lower, 2 * upper), 2 * depth, resolution, None)
     if ctx is None or ctx == "empty":
         return None if ctx is None else float(cap)
-    traced = _arms(ctx, depth, deadline, keep=plan is not None)
+    buckets = THETA_BUCKETS if buckets is None else buckets
+    traced = _arms(ctx, depth, deadline, keep=plan is not None, buckets=buckets)
     if traced is None:
         return None
     arms = traced[0] if plan is not None else traced
     big, q = arms.shape[1], ctx.quantum
-    # rounding: an arc's weight is off by ``err`` quanta at most, two arms of ``depth`` arcs by 2 depth err; one
-    # more where the total is not a whole number of quanta
-    err = float(np.abs(ctx.dm.weight / q - ctx.w).max()) if len(ctx.w) else 0.0
     total_q = float(ctx.load.sum()) / q
-    slack = 2 * depth * err + (0.0 if abs(total_q - big) < 1e-9 else 1.0)
-    lo, hi = int(math.floor(lower / q - slack - 1e-9)), int(math.ceil(upper / q + slack + 1e-9))
+    whole = 0.0 if abs(total_q - big) < 1e-9 else 1.0  # one more where the total is not a whole number of quanta
+    if buckets:
+        whole = 0.0 if _steps(ctx)[2] else 1.0
+        # two exact weights in buckets b1, b2 differ by more than (b1 - b2 - 1) and less than (b1 - b2 + 1) quanta
+        lo, hi = int(math.floor(lower / q - whole - 1e-6)), int(math.ceil(upper / q + whole + 1e-6))
+    else:
+        # rounding: an arc's weight is off by ``err`` quanta at most, two arms of ``depth`` arcs by 2 depth err
+        err = float(np.abs(ctx.dm.weight / q - ctx.w).max()) if len(ctx.w) else 0.0
+        slack = 2 * depth * err + whole
+        lo, hi = int(math.floor(lower / q - slack - 1e-9)), int(math.ceil(upper / q + slack + 1e-9))
     best = float(cap)
     below = -1 if plan is None else plan  # triples worth tracing: fewer arcs than the plan in hand
     # triples worth counting: under the best so far and the plan; with ``profile`` every one under ``cap``
