@@ -32,6 +32,8 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``cheap``: ``slots`` with the floors' sub-MIPs capped at 0.5 s each, 5 s in all;
 - ``columns``: ``new`` + the set-partitioning bound by column generation as a stage before the MILP
   (``columns.STAGE``, ``STAGE_SHARE`` of the time; not the default).
+- ``dwrows``: ``columns`` with the exact pricing split by root (``columns.ROOT_PRICING``) and the stage's duals
+  added to the MILP as one row per territory (``columns.ROWS``, :func:`labelling.dual_rows`; not the default).
 - ``cutint``: ``new`` with the cut indicators ``y_e`` integer (``labelling.CUT_INTEGER``; not the default):
   HiGHS then detects an integral objective;
 - ``nodecuts``: ``new`` with HiGHS's own defaults, cuts separated at every node (``search.CUT_EDGE_HIGHS = {}``;
@@ -91,6 +93,8 @@ VARIANTS = {
     "cheap": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "boundary": "slots",
               "boundary_seconds": (0.5, 5.0)},
     "columns": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "columns": True},
+    # the stage priced by root, its duals then rows of the MILP (columns.ROOT_PRICING, columns.ROWS; session 9)
+    "dwrows": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "columns": True, "root_pricing": True},
     "tail": {**_PREV, **_TAIL, "reach": True, "flow": "single", "cut": "extended"},
     "s5": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "highs": {}},
     # the cut indicators integer, so HiGHS sees an integral objective (labelling.CUT_INTEGER; not the default)
@@ -117,6 +121,7 @@ def configure(variant: str) -> None:
     labelling.BOUNDARY_SECONDS = v.get("boundary_seconds", _BOUNDARY_SECONDS)
     search.RACE_FLOORS = v.get("race_floors", _RACE_FLOORS)
     columns.STAGE = v.get("columns", False)
+    columns.ROOT_PRICING = v.get("root_pricing", False)
     labelling.CUT_INTEGER = v.get("cut_integer", _CUT_INTEGER)
     search.CUT_EDGE_HIGHS = v.get("highs", _CUT_EDGE_HIGHS)
     improve.STAGE = v.get("improve", _IMPROVE)

@@ -35,6 +35,15 @@ to 30.8 and on WV from 15.3 to 21.4 (same process). So the stage is off by defau
 and kept: HiGHS presolve off in the pricing (1.2-2x faster per MIP on WV), one separator row per region of a
 stray component (WV at 60 s: master LP 34.2 against 35.4 with one row per component), artificial price 3
 borders (WV at 50-60 s: master LP 26.4 against 65 with the largest region degree).
+
+Alabama (AL: 67 counties, k=7, optimum 55; 1 thread, seeded with the 55 plan, load 4-7, benchmarks/RESULTS.md
+issue 12 session 9): one pricing MIP per round, one column per round, the bound 43.99 from 100 to 270 CPU s
+(master LP 52.95). Heuristic pricing first (:data:`LOCAL`): master LP 52.66 at 129 CPU s, bound 46.51 at 332
+(the pricing MIP then hit its 10 s cap without a column). Exact rounds by root (:data:`ROOT_PRICING`, 29 roots):
+bound 48.28 at 133 CPU s, 51.46 at 266, 52.39 at 299, 52.53 at 434, master LP 52.566: the set-partitioning LP
+is about 52.55, so rounded up (53) it does not prove 55. Its duals as rows of the labelling MILP
+(:func:`.labelling.dual_rows`) lift HiGHS's bound from the first node to the rows' sum (52.53 by root), but the
+bound does not move in the tree (a row's right side changes with the roots only).
 """
 
 from __future__ import annotations
@@ -50,13 +59,17 @@ from ..._arrays import ArrayProblem
 from ...solver import Solver
 from .data import TerritoryData
 
-__all__ = ["ColumnBound", "column_bound", "territory_cost", "stage_applies", "integral_bound"]
+__all__ = ["ColumnBound", "column_bound", "root_least", "territory_cost", "stage_applies",
+           "integral_bound"]
 
 log = logging.getLogger("channelopt.models")
 
 #: run :func:`column_bound` as a stage of the exact path (contiguous interchangeable cut-edge territories),
 #: before the labelling MILP; off by default (module docstring: slower than the MILP's own bound where it proves)
 STAGE = False
+#: with the stage on: its best duals go into the labelling MILP as rows (:func:`.labelling.dual_rows`, per root with
+#: :data:`ROOT_PRICING`)
+ROWS = True
 #: share of what is left of the solve's time limit that the stage may use (and seconds without a limit)
 STAGE_SHARE = 0.3
 STAGE_SECONDS = 60.0
@@ -79,6 +92,13 @@ EXACT_EVERY = 10
 CUTS_PER_COMPONENT = "all"
 #: the smoothing's first centre: "population" (the incumbent spread by load) or None (the first master's duals)
 START = "population"
+#: heuristic pricing (:class:`_Local`) before the pricing MIP, from this many of the master's cheapest columns
+LOCAL = True
+LOCAL_STARTS = 20
+#: exact rounds price by root (:class:`_RootPricing`): one MIP per position that may root a slot of the labelling
+#: model's symmetry order, each holding its root and within the regions that root allows; the bound is then
+#: ``sum pi`` plus the cheapest increasing choice of one root per slot (:func:`root_dp`)
+ROOT_PRICING = False
 #: seconds at most for one pricing MIP (its dual bound is used when it stops)
 PRICING_SECONDS = 10.0
 
@@ -102,6 +122,14 @@ class ColumnBound:
         That plan's cut edges (``inf`` without one).
     converged : bool
         Whether the master LP was solved (bound within 1e-6 of ``lp``).
+    duals : numpy.ndarray or None
+        The duals ``pi`` (one per region) that gave :attr:`bound`, with ``rc``: a lower bound on
+        ``min c(S) - pi(S)`` over connected balanced ``S`` that a plan's territory may be (``bound = sum pi + k rc``
+        without :data:`ROOT_PRICING`).
+    rc : float
+    least : numpy.ndarray or None
+        With :data:`ROOT_PRICING`: by position in the symmetry order, the bound on ``c(S) - pi(S)`` over the sets a
+        slot rooted there may hold (``inf`` where nothing is rooted), for :func:`.labelling.dual_root_rows`.
     """
 
     bound: float
@@ -112,6 +140,9 @@ class ColumnBound:
     label: np.ndarray | None = None
     objective: float = math.inf
     converged: bool = False
+    duals: np.ndarray | None = None
+    rc: float = -math.inf
+    least: np.ndarray | None = None
 
 
 def stage_applies(model, d: TerritoryData, built=None) -> bool:
@@ -163,6 +194,126 @@ def _balanced(d: TerritoryData, members: np.ndarray) -> bool:
         if load < d.lower[a] - tol * max(1.0, abs(d.lower[a])) or load > d.upper[a] + tol * max(1.0, abs(d.upper[a])):
             return False
     return True
+
+
+def _articulation(adj, members: np.ndarray) -> np.ndarray:
+    """Bool array: the regions of ``members`` whose removal disconnects the (connected) set (iterative Tarjan)."""
+    n = len(members)
+    out = np.zeros(n, dtype=bool)
+    nodes = np.flatnonzero(members)
+    if len(nodes) <= 2:
+        return out
+    disc = np.full(n, -1, dtype=np.int64)
+    low = np.zeros(n, dtype=np.int64)
+    root = int(nodes[0])
+    disc[root] = low[root] = 0
+    time_ = 1
+    children = 0
+    stack = [(root, -1, iter(adj[root]))]
+    while stack:
+        u, parent, it = stack[-1]
+        pushed = False
+        for v in it:
+            if not members[v]:
+                continue
+            if disc[v] < 0:
+                disc[v] = low[v] = time_
+                time_ += 1
+                if u == root:
+                    children += 1
+                stack.append((v, u, iter(adj[v])))
+                pushed = True
+                break
+            if v != parent:
+                low[u] = min(low[u], disc[v])
+        if pushed:
+            continue
+        stack.pop()
+        if parent >= 0:
+            low[parent] = min(low[parent], low[u])
+            if parent != root and low[u] >= disc[parent]:
+                out[parent] = True
+    out[root] = children > 1
+    return out
+
+
+class _Local:
+    """Heuristic pricing: steepest descent on ``c(S) - pi(S)`` over connected balanced sets from given starts.
+
+    Moves: add a neighbour, drop a region that does not disconnect the set, or swap the two (the tight balance
+    of district maps leaves mostly swaps); each set visited is a candidate column. It finds columns cheaply
+    between the exact pricing MIPs (which alone give the bound).
+    """
+
+    def __init__(self, d: TerritoryData):
+        from scipy.sparse import csr_matrix
+
+        self.d = d
+        e = np.asarray(d.edges, dtype=np.int64).reshape(-1, 2)
+        w = np.asarray(d.edge_w, dtype=float)
+        n = d.n
+        self.a = csr_matrix((np.r_[w, w], (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n, n))
+        self.deg = np.asarray(self.a.sum(axis=1)).ravel()
+        self.loads = np.asarray(d.loads, dtype=float)
+        tol = 1e-9 * np.maximum(1.0, np.abs(np.r_[d.lower, d.upper]))
+        p = self.loads.shape[1]
+        self.lo, self.hi = np.asarray(d.lower, dtype=float) - tol[:p], np.asarray(d.upper, dtype=float) + tol[p:]
+
+    def _ok(self, load: np.ndarray) -> np.ndarray:
+        """Rows of ``load`` (..., p) within every balance bound."""
+        return np.all((load >= self.lo) & (load <= self.hi), axis=-1)
+
+    def descend(self, pi: np.ndarray, start: np.ndarray, steps: int = 60) -> list[tuple[float, np.ndarray]]:
+        d, a, deg = self.d, self.a, self.deg
+        s = start.copy()
+        inw = a @ s.astype(float)
+        load = self.loads[s].sum(axis=0)
+        val = 0.5 * float(deg[s].sum() - inw[s].sum()) - float(pi[s].sum())
+        out = []
+        for _ in range(steps):
+            add = 0.5 * (deg - 2.0 * inw) - pi  # value change of adding a region outside
+            rem = 0.5 * (2.0 * inw - deg) + pi  # of dropping one inside
+            inside = np.flatnonzero(s)
+            art = _articulation(d.adj, s)
+            outs = np.flatnonzero(~s & (inw > 0))
+            drops = inside[~art[inside]] if len(inside) > 1 else inside[:0]
+            best, move = -1e-9, None
+            if len(outs):
+                ok = self._ok(load[None, :] + self.loads[outs])
+                if ok.any():
+                    i = int(np.argmin(np.where(ok, add[outs], np.inf)))
+                    if add[outs[i]] < best:
+                        best, move = float(add[outs[i]]), ((), (int(outs[i]),))
+            if len(drops):
+                ok = self._ok(load[None, :] - self.loads[drops])
+                if ok.any():
+                    i = int(np.argmin(np.where(ok, rem[drops], np.inf)))
+                    if rem[drops[i]] < best:
+                        best, move = float(rem[drops[i]]), ((int(drops[i]),), ())
+            if len(drops) and len(outs):
+                wab = a[drops][:, outs].toarray()
+                dv = rem[drops][:, None] + add[outs][None, :] + wab
+                # b must still touch the set once a is gone
+                ok = (inw[outs][None, :] - wab > 0) & self._ok(
+                    load[None, None, :] - self.loads[drops][:, None, :] + self.loads[outs][None, :, :])
+                dv = np.where(ok, dv, np.inf)
+                i = int(np.argmin(dv))
+                if dv.flat[i] < best:
+                    ia, ib = divmod(i, len(outs))
+                    best, move = float(dv.flat[i]), ((int(drops[ia]),), (int(outs[ib]),))
+            if move is None:
+                break
+            for v in move[0]:
+                s[v] = False
+                inw -= a[v].toarray().ravel()
+                load = load - self.loads[v]
+            for v in move[1]:
+                s[v] = True
+                inw += a[v].toarray().ravel()
+                load = load + self.loads[v]
+            val += best
+            out.append((val, s.copy()))
+        return out
 
 
 class _Pricing:
@@ -327,6 +478,76 @@ class _Pricing:
                 self.cuts += 1
 
 
+def root_dp(least: np.ndarray, root_ok: np.ndarray) -> float:
+    """The least ``sum_j least[p_j]`` over positions ``p_0 < p_1 < ... < p_{k-1}`` with ``root_ok[p_j, j]``.
+
+    Every plan, its territories numbered by their first region in the symmetry order, has such roots, and its
+    territory ``j`` costs ``c(S_j) - pi(S_j) >= least[p_j]``: so ``sum pi`` plus this bounds every plan.
+    """
+    n, k = root_ok.shape
+    cost = np.where(root_ok, least[:, None], np.inf)
+    f = cost[:, 0].copy()
+    for j in range(1, k):
+        before = np.r_[np.inf, np.minimum.accumulate(f)[:-1]]  # the best slot j-1 choice strictly earlier
+        f = cost[:, j] + before
+    return float(f.min())
+
+
+class _RootPricing:
+    """Exact pricing split by root: one :class:`_Pricing` per position that may root a slot (its region fixed in,
+    the regions no slot it roots may hold fixed out), each kept with its separator rows from round to round."""
+
+    def __init__(self, d: TerritoryData):
+        from .labelling import symmetric_fixing
+
+        self.d = d
+        self.order, self.root_ok, member_ok = symmetric_fixing(d, True)
+        self.roots = np.flatnonzero(self.root_ok.any(axis=1))
+        self.models = []
+        for p in self.roots.tolist():
+            allowed = member_ok[:, self.root_ok[p]].any(axis=1)
+            allowed[:p] = False
+            allowed[p] = True
+            pricing = _Pricing(d)
+            off = self.order[~allowed].astype(np.int32)
+            if len(off):
+                pricing.h.changeColsBounds(len(off), off, np.zeros(len(off)), np.zeros(len(off)))
+            pricing.h.changeColBounds(int(self.order[p]), 1.0, 1.0)
+            self.models.append(pricing)
+
+    def solve(self, pi: np.ndarray, solver: Solver, left) -> tuple[list[np.ndarray], np.ndarray, float]:
+        """Columns, ``least`` by position and :func:`root_dp` of it (``-inf`` when a root got no bound)."""
+        least = np.full(self.d.n, np.inf)
+        cols: list[np.ndarray] = []
+        for i, (p, pricing) in enumerate(zip(self.roots.tolist(), self.models)):
+            rest = left()
+            if rest <= 0.05 or solver.interrupted or pricing.h is None:
+                least[p] = -np.inf
+                continue
+            found, lb = pricing.solve(pi, solver, min(PRICING_SECONDS, rest / (len(self.roots) - i)))
+            least[p] = lb
+            cols.extend(found)
+        return cols, least, root_dp(least, self.root_ok)
+
+    def close(self) -> None:
+        for pricing in self.models:
+            pricing.close()
+
+
+def _local_price(local: _Local, master: _Master, pi: np.ndarray, starts: int) -> list[np.ndarray]:
+    """Descents (:class:`_Local`) from the ``starts`` master columns cheapest at ``pi``: the sets they visit
+    that are cheaper than their start, cheapest first."""
+    if not master.cols:
+        return []
+    mat = np.array(master.cols, dtype=bool)
+    rc = np.asarray(master.cost) - mat @ pi
+    found: dict[bytes, tuple[float, np.ndarray]] = {}
+    for i in np.argsort(rc, kind="stable")[:starts].tolist():
+        for val, members in local.descend(pi, mat[i]):
+            found.setdefault(np.packbits(members).tobytes(), (val, members))
+    return [m for _, m in sorted(found.values(), key=lambda vm: vm[0])]
+
+
 class _Master:
     """The restricted master LP: columns as bool arrays, artificial slack rows so that it is always feasible."""
 
@@ -442,7 +663,8 @@ def column_bound(d: TerritoryData, seconds: float, *, solver: Solver | None = No
             plan, plan_obj = label, obj
     incumbent = min(incumbent, plan_obj)
     pricing = _Pricing(d)
-    best, best_pi = -math.inf, None
+    best, best_pi, best_rc, best_least = -math.inf, None, -math.inf, None
+    by_root = _RootPricing(d) if ROOT_PRICING and d.k > 1 else None
     rounds, lp, converged = 0, math.inf, False
 
     def left() -> float:
@@ -454,13 +676,21 @@ def column_bound(d: TerritoryData, seconds: float, *, solver: Solver | None = No
         return integral and math.isfinite(incumbent) and best > incumbent - 1.0 + 1e-6
 
     def price(pi, quick):
-        nonlocal best, best_pi
+        nonlocal best, best_pi, best_rc, best_least
+        if by_root is not None and not quick:
+            cols, least, bound = by_root.solve(pi, solver, left)
+            if math.isfinite(bound):
+                bound += float(pi.sum())
+                if bound > best:
+                    best, best_pi, best_least = bound, pi.copy(), least
+                    best_rc = float(least[np.isfinite(least)].min())
+            return cols
         cols, lb = pricing.solve(pi, solver, min(PRICING_SECONDS, left()), quick=quick)
-        if math.isfinite(lb):
+        if math.isfinite(lb) and by_root is None:  # (priced by root, the bound comes from the exact rounds)
             # every k-partition costs sum_v pi_v + sum_S (c(S) - pi(S)) >= sum_v pi_v + k lb
             bound = float(pi.sum()) + d.k * lb
             if bound > best:
-                best, best_pi = bound, pi.copy()
+                best, best_pi, best_rc, best_least = bound, pi.copy(), lb, None
         return cols
 
     try:
@@ -471,6 +701,8 @@ def column_bound(d: TerritoryData, seconds: float, *, solver: Solver | None = No
             for col in price(pi0, 0):
                 master.add(col)
         quick_fails = 0
+        since_exact = 0
+        local = _Local(d) if LOCAL else None
         while left() > 0.05 and not solver.interrupted and not proven():
             rounds += 1
             res = master.solve_lp(solver)
@@ -479,9 +711,25 @@ def column_bound(d: TerritoryData, seconds: float, *, solver: Solver | None = No
             lp, pi_rmp, mu, art = res
             # quick rounds stop the pricing MIP at its first improving solutions (columns); an exact round solves
             # it to optimality (a bound) when a quick one found nothing, and every EXACT_EVERY rounds
-            exact = QUICK == 0 or quick_fails > 0 or rounds % EXACT_EVERY == 0
+            since_exact += 1
+            exact = QUICK == 0 or quick_fails > 0 or since_exact >= EXACT_EVERY
             a = SMOOTHING if best_pi is not None else 0.0
             added = False
+            if local is not None and not exact:
+                # heuristic pricing first: descents from the columns cheapest at the smoothed and the master's
+                # duals; the MIP runs only when they find nothing (and every EXACT_EVERY rounds, for the bound)
+                for pi in ((a * best_pi + (1 - a) * pi_rmp, pi_rmp) if a else (pi_rmp,)):
+                    for col in _local_price(local, master, pi, LOCAL_STARTS):
+                        if territory_cost(d, col) - float(pi_rmp[col].sum()) - mu < -1e-7:
+                            added |= master.add(col)
+                if added:
+                    if log_rounds:
+                        log.info("columns: round %dh lp %.4f bound %.4f columns %d separators %d MIPs %d %.1fs",
+                                 rounds, lp, best, len(master.cols), pricing.cuts, pricing.calls,
+                                 time.perf_counter() - t0)
+                    continue
+            if exact:
+                since_exact = 0
             while True:
                 pi = pi_rmp if a == 0.0 else a * best_pi + (1 - a) * pi_rmp  # Wentges smoothing
                 for col in price(pi, 0 if exact else QUICK):
@@ -509,5 +757,26 @@ def column_bound(d: TerritoryData, seconds: float, *, solver: Solver | None = No
         solver.deadline.interrupt()  # the bound so far holds; the caller returns its plan, marked interrupted
     finally:
         pricing.close()
+        if by_root is not None:
+            by_root.close()
     return ColumnBound(bound=best, lp=lp, rounds=rounds, columns=len(master.cols), seconds=time.perf_counter() - t0,
-                       label=plan, objective=plan_obj, converged=converged)
+                       label=plan, objective=plan_obj, converged=converged, duals=best_pi, rc=best_rc,
+                       least=best_least)
+
+
+
+def root_least(d: TerritoryData, pi: np.ndarray, seconds: float, solver: Solver | None = None,
+               floor: float = -math.inf) -> np.ndarray:
+    """By position ``p`` of the symmetry order: a lower bound on ``min c(S) - pi(S)`` over the sets a slot rooted
+    at ``p`` may hold (:class:`_RootPricing`, one exact pricing MIP per root, its dual bound when time runs out;
+    ``floor``, the unrestricted bound, where none was reached). ``inf`` where nothing is rooted or no such set
+    exists. ``seconds`` is for all roots. For :func:`.labelling.dual_rows`.
+    """
+    solver = (solver or Solver("highs")).start_clock()
+    t_end = time.perf_counter() + seconds
+    by_root = _RootPricing(d)
+    try:
+        _, least, _ = by_root.solve(pi, solver, lambda: t_end - time.perf_counter())
+    finally:
+        by_root.close()
+    return np.where(np.isfinite(least), np.maximum(least, floor), np.where(least > 0, least, floor))

@@ -69,7 +69,7 @@ from ..._arrays import ArrayProblem
 from .contiguity import add_flow_contiguity, add_single_flow_contiguity
 from .data import TerritoryData, row_bounds
 
-__all__ = ["build_labelling", "symmetric"]
+__all__ = ["build_labelling", "symmetric", "dual_rows"]
 
 #: symmetry rows: "cumulative" (O(n k) rows of at most 3 nonzeros, the default) or
 #: "explicit" (the 0.1 rows, O(k n^2) nonzeros); kept for the before/after benchmark
@@ -692,3 +692,52 @@ def _boundary_rows(ap: ArrayProblem, d: TerritoryData, order, root_ok, member_ok
     w = np.asarray(d.edge_w, dtype=float)[e]
     ap.add_rows("boundary", np.r_[j, j, jj], np.r_[z[e, j], z2[e, j], r[order[pp], jj]],
                 np.r_[w, w, -b[pp, jj]], sense=">=", rhs=0.0, n_rows=k)
+
+
+
+def dual_rows(ap: ArrayProblem, d: TerritoryData, pi, least) -> int:
+    """Rows ``c(S_j) >= sum_v pi_v x[v,j] + rc_j`` for every slot ``j`` of the symmetric cut-edge model.
+
+    ``least`` bounds ``c(S) - pi(S)`` from below over the sets a territory of a plan may be: one number (then
+    ``rc_j = least``), or one per position of the symmetry order (then ``rc_j = sum_p least[p] r[p,j]``, the
+    bound of slot ``j``'s root; ``inf`` where nothing is rooted), as :func:`.columns.column_bound` (its ``rc``
+    and, with ``ROOT_PRICING``, ``least``) or :func:`.columns.root_least` give them. Every territory of every plan
+    is such a set, so its half boundary ``c(S_j)`` is at least ``pi(S_j) + rc_j``. Summed over the slots (each
+    region in one) the rows give the Lagrangian bound ``sum pi + sum_j rc_j``.
+
+    Needs the extended cut rows (``z[e,j] >= x[u,j] - x[v,j]``, ``y_e = sum_j z[e,j]``): at the point of a
+    plan where each ``z[e,j] = max(0, x[u,j] - x[v,j])`` (its cheapest), ``2 z[e,j] - x[u,j] + x[v,j]`` is
+    ``|x[u,j] - x[v,j]|``, so slot ``j``'s boundary is ``sum_e w_e (2 z[e,j] - x[u,j] + x[v,j])`` with no new
+    column; the rows hold there, and summed over slots their left side is ``2 sum_e w_e y_e``. Returns the number
+    of rows added (0 where the model has no such blocks, or a root has no bound).
+    """
+    n, k = d.n, d.k
+    pi = np.asarray(pi, dtype=float)
+    least = np.asarray(least, dtype=float)
+    by_root = least.ndim == 1
+    # "cutsum" marks the extended cut rows (the "variation" rows have a cutvar block of another meaning)
+    if ("cutvar" not in ap.blocks or "cutsum" not in ap.row_blocks or k < 2 or len(pi) != n or np.isneginf(least).any()
+            or (by_root and ("r" not in ap.blocks or len(least) != n)) or (not by_root and not np.isfinite(least))):
+        return 0
+    x, z = ap.blocks["x"], ap.blocks["cutvar"]
+    edges = np.asarray(d.edges, dtype=np.int64).reshape(-1, 2)
+    m = len(edges)
+    w = np.asarray(d.edge_w, dtype=float)
+    # sum_e w_e (2 z[e,j] - x[u,j] + x[v,j]) - 2 sum_v pi_v x[v,j] - 2 rc_j >= 0, x's coefficients merged
+    cx = np.zeros(n)
+    np.add.at(cx, edges[:, 0], -w)
+    np.add.at(cx, edges[:, 1], w)
+    cx -= 2.0 * pi
+    live = np.flatnonzero(cx != 0)
+    pp = np.flatnonzero(np.isfinite(least)) if by_root else np.zeros(0, dtype=np.int64)
+    order = region_order(d, contiguity=True)
+    rows, cols, vals = [], [], []
+    for j in range(k):
+        rows.append(np.full(m + len(live) + len(pp), j))
+        root_cols = ap.blocks["r"][order[pp], j] if by_root else np.zeros(0, dtype=np.int64)
+        cols.append(np.r_[z[np.arange(m), j], x[live, j], root_cols])
+        vals.append(np.r_[2.0 * w, cx[live], -2.0 * least[pp] if by_root else np.zeros(0)])
+    first = sum(name.startswith("spdual") for name in ap.row_blocks)
+    ap.add_rows(f"spdual{first}", np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), sense=">=",
+                rhs=0.0 if by_root else 2.0 * float(least), n_rows=k)
+    return k

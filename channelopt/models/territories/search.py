@@ -319,6 +319,12 @@ class TerritoryBuilt(BuiltModel):
         if columns.stage_applies(model, d, self) and not solver.interrupted:
             # opt-in: the set-partitioning bound by column generation (:mod:`.columns`) before the MILP
             dw, hres, h_ok = self._columns(d, hres, h_ok, deadline, state, solver)
+            res = state["columns"]
+            if columns.ROWS and res.duals is not None and state.get("form") == "labelling":
+                # the duals as rows of the MILP, one per slot (:func:`.labelling.dual_rows`); valid for every plan,
+                # so they stay on the built model like the separator rows
+                state["dual_rows"] = labelling.dual_rows(self.arrays, d, res.duals,
+                                                         res.least if res.least is not None else res.rc)
             if h_ok and hres.objective <= dw + 1e-9:
                 info = SolveInfo("columns", "optimal", "optimal", objective=hres.objective, bound=dw, gap=0.0,
                                  seconds=time.perf_counter() - t0)
