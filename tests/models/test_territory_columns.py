@@ -306,12 +306,14 @@ COLUMNS_SIGINT = '''
 import json, os, signal, warnings
 import channelopt as co
 from channelopt.datasets import synthetic_dual_graph
-from channelopt.models.territories import TerritoryDesign, columns
+from channelopt.models.territories import TerritoryDesign, columns, planar
 
 g = synthetic_dual_graph(60, seed=5)
 total = sum(p for _, p in g.nodes(data="TOTPOP"))
 lower, upper = 0.99 * total / 3, 1.01 * total / 3
 columns.STAGE = True
+# the planar search proves this map's k=3 optimum before the stage (main 2ec6c82): keep it out, so the stage runs
+planar.applies = lambda *args, **kwargs: False
 cost = columns.territory_cost
 calls = [0]
 
