@@ -761,3 +761,32 @@ def test_the_theta_files_walks_by_the_bucket_of_their_exact_weight(three_part_sp
     kw = dict(depth=len(e), cap=len(e) + 1, resolution=40)
     assert outer_theta_bound(10, e, pop, lower, upper, buckets=True, **kw) == best
     assert outer_theta_bound(10, e, pop, lower, upper, buckets=False, **kw) < best - 3
+
+
+@pytest.mark.parametrize("n,seed,tol", ENCLOSED + ENCLOSED_NEAR[:2])
+def test_enclosed_rounds_carry_each_face_bound_to_the_finer_quanta(three_part_splits, n, seed, tol):
+    # three_bound's rounds of the enclosed-part search (coarse quanta first) hand each face's bound on: every round
+    # stays below the brute force over the splits with a part off the outer face, no face falls under what an
+    # earlier round showed, and the bound is the least face's
+    from channelopt.models.territories.planar import enclosed_bound, outer_theta_bound
+
+    e, pop = delaunay_map(n, seed)
+    lower, upper = math.ceil((1 - tol) * pop.sum() / 3), math.floor((1 + tol) * pop.sum() / 3)
+    best = min((c for c, kind in three_part_splits(n, e, pop, lower, upper) if kind in (0, 2)), default=len(e) + 1)
+    c = bisection(n, e, pop, lower, upper, limit=len(e) + 1, rest=(2 * lower, 2 * upper)).bound
+    theta = outer_theta_bound(n, e, pop, lower, upper, depth=len(e), cap=len(e) + 1, resolution=20000)
+    record = None
+    for resolution in (13, 40, 300, 20000):
+        bound, now = enclosed_bound(n, e, pop, lower, upper, c=c, theta=theta, want=len(e) + 1,
+                                    deadline=time.perf_counter() + 60, resolution=resolution, floor=record, faces=True)
+        assert bound <= best
+        assert bound == min(float(now[1:].min()), len(e) + 1)
+        if record is not None:
+            assert (now[1:] >= record[1:]).all()
+        # no less than the round alone: the floors skip faces, they do not stand in for the search
+        assert bound >= enclosed_bound(n, e, pop, lower, upper, c=c, theta=theta, want=len(e) + 1,
+                                       deadline=time.perf_counter() + 60, resolution=resolution)
+        record = now
+    # the exact round's faces handed to the coarsest: each face keeps the larger, so the bound stays the exact one
+    assert enclosed_bound(n, e, pop, lower, upper, c=c, theta=theta, want=len(e) + 1, deadline=time.perf_counter() + 60,
+                          resolution=13, floor=record) >= bound

@@ -31,7 +31,7 @@ Measured (synthetic Delaunay maps of ``benchmarks/bench_territories.py``, seed 0
 (plan/bound, 150 s) for n=300, 400, 550 with k=2; this search proves 24, 30 and 34 in 1.6,
 5.7 and 18.4 CPU seconds. For k=3 the carved plans cut 54, 52 and 65 edges (the heuristic's
 105, 116, 129), :func:`carve_many` 53, 51 and 64, and the bound is 53, 51 and 64: all three proven
-(load 3-4: 40, 38 and 115 s; 23, 19 and 64 CPU s) since the theta files walks by the bucket of their exact
+(load 3-4: 37, 24 and 68 s; 26, 16 and 47 CPU s) since the theta files walks by the bucket of their exact
 weight (:data:`THETA_BUCKETS`; n=550 was 64/63 at 150 s). The MILP's bounds: 9.6, 5.6 and 6.0; before
 :func:`enclosed_bound`, 41-48, 47 and 48; before :func:`strip_bound` and the ring of two parts sharing the
 border, 50, 51 and 62.
@@ -894,6 +894,7 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
     cap = int(target) + THETA_MARGIN  # above the target: :func:`enclosed_bound` trades the excess
     bound, label, cut = math.ceil(base - 1e-9), None, None
     theta_full, shorts = base, base
+    record = None  # :func:`enclosed_bound`'s per-face bounds so far
     for step, resolution in enumerate(THETA_STEPS):  # each round's bound is valid: the larger one counts
         if step and (bound >= target or time.perf_counter() > deadline):
             break
@@ -917,8 +918,12 @@ def three_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper
         for res in ENCLOSED_RESOLUTION:  # each a valid bound: the finer one where time is left
             if enclosed >= worth or time.perf_counter() > deadline:
                 break
-            enclosed = max(enclosed, enclosed_bound(n, edges, load, lower, upper, c=c, theta=shorts, want=worth,
-                                                    deadline=deadline, resolution=res, ring=ring, table=table))
+            # each face keeps what the coarser rounds showed (every round's per-face bound is valid, and the
+            # later profiles are at least the earlier ones): only faces still under the bound are searched again
+            found, record = enclosed_bound(n, edges, load, lower, upper, c=c, theta=shorts, want=worth,
+                                           deadline=deadline, resolution=res, ring=ring, table=table,
+                                           floor=record if ENCLOSED_FLOORS else None, faces=True)
+            enclosed = max(enclosed, found)
         bound = max(bound, math.ceil(max(base, min(strip, theta, enclosed)) - 1e-9))
     return float(bound), label, cut
 
@@ -973,15 +978,19 @@ def _enclosed_cut(length: float, near: float, c: float, theta, ring: float = 0.0
 #: three_bound 50 with 2 (the profile capped at 53 = the trade's q=3 limit), 51 = the plan with 4
 THETA_MARGIN = 4
 #: load quanta of :func:`enclosed_bound`'s searches, coarse first (each bound is valid; the larger one counts).
+#: 500 first since session 9: synthetic n=550 reaches 64 there (19.3 against 34.0 CPU s at 1,000); n=300 does not
+#: (51 in 3.9 CPU s, then 53 at 1,000).
 #: Measured (synthetic n=300/400/550, k=3, +-0.5%, load 6-8, CPU s): 1,000 quanta 49/48/60 in 4.7/6.8/27.7,
 #: 2,000 49/49/60 in 7.3/12.1/47.5, 20,000 49 in 22.6 at n=300 and nothing at n=400 in 120 s (the walks
 #: widen by half a quantum an arc, but the bound comes from how the parts sit, not from the window)
-ENCLOSED_RESOLUTION = (1000, 2000)
+ENCLOSED_RESOLUTION = (500, 1000, 2000)
+#: each round of :func:`enclosed_bound` starts from the per-face bounds of the coarser ones (``floor``)
+ENCLOSED_FLOORS = True
 
 
 def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, *, c: float,
                    theta, want: int, deadline: float, resolution: int = 2000, ring: float = 0.0,
-                   table: np.ndarray | None = None) -> float:
+                   table: np.ndarray | None = None, floor: np.ndarray | None = None, faces: bool = False):
     """A lower bound (at most ``want``) on the cut edges of three connected parts, loads in ``[lower, upper]``,
     one of which has a boundary that avoids the outer face: cases (a2) and (a3) of :func:`three_bound`.
 
@@ -997,6 +1006,11 @@ def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, up
     outer face (small ``m``) are the dear ones. ``c`` bounds every walk's length from below; when the
     ``deadline`` passes, the faces not searched yet give what a walk of ``c`` arcs would.
 
+    With ``faces``, returns ``(bound, record)``: ``record[s]`` bounds what the boundaries whose first face is ``s``
+    leave (faces in this function's order: by distance, :func:`_outer_order`; None where the map is not read).
+    Handed back as ``floor`` to a later call (finer quanta, same map), the faces whose floor is already at the
+    bound so far are not searched again, and each face counts the larger of the two.
+
     Examples
     --------
     >>> import networkx as nx
@@ -1007,11 +1021,14 @@ def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, up
     """
     dm = dual_map(n, edges, load)
     if dm is None:
-        return float(want)
+        return (float(want), None) if faces else float(want)
     dm, near = _outer_order(dm)
     ctx = _setup(n, edges, load, (lower, upper), (2 * lower, 2 * upper), max(int(want), 1), resolution, dm)
     if ctx is None or ctx == "empty":
-        return float(want)
+        return (float(want), None) if faces else float(want)
+    nf = dm.n_faces
+    floor = np.zeros(nf) if floor is None else np.asarray(floor, dtype=float)
+    record = np.full(nf, math.inf)  # per face: a bound on what the boundaries whose first face it is leave
     best = float(want)
     lo = max(int(math.ceil(c - 1e-9)), 1)  # no balanced closed walk is shorter than c
     memo: dict = {}
@@ -1022,27 +1039,42 @@ def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, up
             memo[key] = _enclosed_cut(length, m, c, theta, ring)
         return memo[key]
 
-    for s in range(1, dm.n_faces):
+    def done(value):
+        return (value, record) if faces else value
+
+    def out_of_time(s):  # the faces from s on may hold walks of ``c`` arcs
+        record[s:] = [max(floor[t], left(lo, near[t])) for t in range(s, nf)]
+        return done(min(best, float(record[s:].min())))
+
+    for s in range(1, nf):
+        if floor[s] >= best:  # an earlier round (coarser quanta) showed it leaves no less
+            record[s] = floor[s]
+            continue
         # the longest walk from s that could still leave less than ``best``
         horizon = lo - 1
         while horizon + 1 < 2 * best and left(horizon + 1, near[s]) < best:
             horizon += 1
         if horizon < lo:
-            break  # later faces lie no nearer the outer face
+            # later faces lie no nearer the outer face: each leaves ``left(lo, near[s])`` at least
+            record[s:] = np.maximum(floor[s:], left(lo, near[s]))
+            break
         found = _walks(ctx, s, horizon, deadline, restrict=True, first_only=True)
-        if found is None:  # out of time: what is left may hold walks of ``c`` arcs
-            return min(best, left(lo, near[s]))
-        if found[0] is not None:
-            value = left(found[0], near[s])
-            if table is not None and value < best and value < math.ceil(1.5 * found[0] - 1e-9):
-                # case (a2) with G through s: one of the two parts that share the border has s on its boundary
-                need = int(2 * best - found[0])  # the ring that would leave ``best``
-                through = _ring_through(ctx, s, table, need, deadline)
-                if through is None:
-                    return min(best, value)
-                value = min(max(value, math.ceil((found[0] + through) / 2 - 1e-9)), math.ceil(1.5 * found[0] - 1e-9))
-            best = min(best, value)
-    return best
+        if found is None:
+            return out_of_time(s)
+        if found[0] is None:  # no walk of ``horizon`` arcs or fewer: at least ``best`` (see the loop above)
+            record[s] = max(floor[s], left(horizon + 1, near[s]))
+            continue
+        value = left(found[0], near[s])
+        if table is not None and value < best and value < math.ceil(1.5 * found[0] - 1e-9):
+            # case (a2) with G through s: one of the two parts that share the border has s on its boundary
+            need = int(2 * best - found[0])  # the ring that would leave ``best``
+            through = _ring_through(ctx, s, table, need, deadline)
+            if through is None:
+                return out_of_time(s)
+            value = min(max(value, math.ceil((found[0] + through) / 2 - 1e-9)), math.ceil(1.5 * found[0] - 1e-9))
+        record[s] = max(floor[s], value)
+        best = min(best, record[s])
+    return done(best)
 
 
 def _ring_through(ctx: _Ctx, s: int, table: np.ndarray, need: int, deadline: float) -> float | None:
