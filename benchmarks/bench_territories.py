@@ -45,6 +45,12 @@ Variants (``--variants``; each is one setting of the private switches):
   (``improve.STAGE = False``; session 7's path);
 - ``norestarts``: ``new`` without region growing from further seeds (each balanced plan re-split) when the warm
   start breaks a rule (``improve.RESTARTS = None``; the default runs it, at most 30 s, with a time limit).
+- ``nocutoff``: ``new`` without the warm start as HiGHS's cutoff (``channelopt.solver.START_CUTOFF_STEPS = None``;
+  the default hands HiGHS ``objective_bound`` = the start's cut less half an edge, and the start);
+- ``cutalone``: ``new`` with the cutoff but without the start handed to HiGHS (``solver.CUTOFF_WITH_START = False``;
+  not the default).
+
+Each districting run also prints HiGHS's branch-and-bound nodes, summed over the run's HiGHS calls.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ from pathlib import Path
 from networkx.readwrite import json_graph
 
 import channelopt as co
+from channelopt import solver as solve_path
 from channelopt.datasets import synthetic_dual_graph  # (also read as bench_territories.synthetic_dual_graph)
 from channelopt.models.territories import TerritoryDesign, columns, improve, labelling, search
 
@@ -71,6 +78,8 @@ _CUT_INTEGER = labelling.CUT_INTEGER
 _CUT_EDGE_HIGHS = search.CUT_EDGE_HIGHS
 _IMPROVE = improve.STAGE
 _RESTARTS = improve.RESTARTS
+_CUTOFF = solve_path.START_CUTOFF_STEPS
+_WITH_START = solve_path.CUTOFF_WITH_START
 
 _PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max", "reach": False,
          "flow": "slots", "boundary": None}
@@ -108,6 +117,9 @@ VARIANTS = {
     "noimprove": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "improve": False},
     # no region growing from further seeds when the warm start breaks a rule (improve.RESTARTS, session 8)
     "norestarts": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "restarts": None},
+    # the warm start is not HiGHS's cutoff (solver.START_CUTOFF_STEPS, session 9); the cutoff without the start
+    "nocutoff": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "cutoff": None},
+    "cutalone": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "with_start": False},
 }
 
 
@@ -126,6 +138,34 @@ def configure(variant: str) -> None:
     search.CUT_EDGE_HIGHS = v.get("highs", _CUT_EDGE_HIGHS)
     improve.STAGE = v.get("improve", _IMPROVE)
     improve.RESTARTS = v.get("restarts", _RESTARTS)
+    solve_path.START_CUTOFF_STEPS = v.get("cutoff", _CUTOFF)
+    solve_path.CUTOFF_WITH_START = v.get("with_start", _WITH_START)
+
+
+#: HiGHS branch-and-bound nodes of the runs since the last reset (see :func:`_count_nodes`)
+NODES = [0]
+
+
+def _count_nodes() -> None:
+    """Sum ``mip_node_count`` over every HiGHS run of the solve path (inline and threaded), for the tables."""
+    if getattr(solve_path, "_bench_nodes", False):
+        return
+    solve_path._bench_nodes = True
+    race, inline = solve_path._run_race, solve_path._run_inline
+
+    def _race(hs, *args, **kwargs):
+        out = race(hs, *args, **kwargs)
+        for h, gone in zip(hs, out[2]):
+            if not gone:
+                NODES[0] += max(0, int(h.getInfo().mip_node_count))
+        return out
+
+    def _inline(h, *args, **kwargs):
+        out = inline(h, *args, **kwargs)
+        NODES[0] += max(0, int(h.getInfo().mip_node_count))
+        return out
+
+    solve_path._run_race, solve_path._run_inline = _race, _inline
 
 
 def benchdata() -> Path:
@@ -171,6 +211,8 @@ def districting(states, variants, time_limit, threads):
                                if c >= 2 or not VARIANTS[v].get("race_only")):
             key = variant if len(counts) == 1 else f"{variant} t{count}"
             configure(variant)
+            _count_nodes()
+            NODES[0] = 0
             t0, c0 = time.perf_counter(), time.process_time()
             model = TerritoryDesign(k=int(r["k"]), objective="cut_edges",
                                     balance={"TOTPOP": (int(r["L"]), int(r["U"]))})
@@ -186,10 +228,11 @@ def districting(states, variants, time_limit, threads):
             run["seconds"] = time.perf_counter() - t0
             run["cpu"] = time.process_time() - c0  # this process's CPU seconds: what the shared machine gave it
             run["load"] = os.getloadavg()[0]  # the machine is shared: the 1-minute load at the end of the run
+            run["nodes"] = NODES[0]
             row["runs"][key] = run
             print(f"  {r['state']} {key}: {run['status']} objective {run['objective']} bound {run['bound']:.4g} "
-                  f"in {run['seconds']:.1f}s, {run['cpu']:.1f} cpu, build {run['build']:.2f}s, load {run['load']:.1f}",
-                  flush=True)
+                  f"in {run['seconds']:.1f}s, {run['cpu']:.1f} cpu, {run['nodes']} nodes, build {run['build']:.2f}s, "
+                  f"load {run['load']:.1f}", flush=True)
         out.append(row)
     configure("new")
     return out

@@ -17,7 +17,8 @@ building, warm-start heuristics, every solver call and every re-solve draw on on
   (``solver.share(HEURISTIC_SHARE)``); a model may take less;
 - the solver: everything left; a cold re-solve after an inconsistent warm-started
   plan and the presolve-off confirmation of an infeasible verdict get what is left
-  after the first call;
+  after the first call; completing a partial warm start that becomes HiGHS's cutoff
+  (see below) at most ``COMPLETE_SHARE`` (10%) of what is left before it;
 - multi-stage planners give stage ``i`` of ``k`` the share ``w_i / sum(w_i..w_k)`` of
   what is left when it starts (``solver.share(...)``), so later stages get the time
   earlier stages did not use.
@@ -39,6 +40,18 @@ What may remain over the limit (the documented constant):
   ``CBC_GRACE`` seconds after the deadline (SIGINT, then a kill 2 s later).
 - Work a model does between solver calls in pure Python (heuristic passes, plan
   assembly) checks the clock between steps, not inside them.
+
+The warm start as cutoff
+------------------------
+A model may promise that its optimum lies on a grid (``ArrayProblem.objective_step``, e.g.
+whole-number borders). A warm start that keeps every row and bound (checked here; a partial
+start is first completed by one HiGHS call with its columns fixed) then makes HiGHS's
+``objective_bound``: the start's objective rounded up onto the grid, less
+``START_CUTOFF_STEPS`` (half) a step, since a better optimum is a whole step better. HiGHS
+prunes every node above it. Its "infeasible" then means "no plan beats the start": the
+start comes back optimal (no presolve-off confirmation); a run stopped first returns the
+start with ``min(HiGHS's bound rounded onto the grid, the start's objective)``, which holds
+for the whole problem (see :func:`_read_cutoff`). HiGHS and minimisation only.
 
 Ctrl-C
 ------
@@ -232,8 +245,8 @@ class SolveInfo:
         What the solve path did beyond one solver call (cold re-solve, presolve-off
         confirmation, warm start kept), or why it stopped.
     calls : list of dict
-        Every solver call of this solve, in order: ``call`` ("solve", "cold re-solve",
-        "presolve-off confirmation"), ``time_limit`` (what the whole solve had left when
+        Every solver call of this solve, in order: ``call`` ("start completion", "solve",
+        "cold re-solve", "presolve-off confirmation"), ``time_limit`` (what the whole solve had left when
         the call started), ``solver_time_limit`` (what the solver was handed), its
         ``seconds`` and ``status``.
     values : numpy.ndarray or None
@@ -326,6 +339,9 @@ class Solver:
     _deadline: Deadline | None = field(default=None, repr=False, compare=False)
     #: the problem's ``race_cuts`` during one call (see :func:`_racers`)
     _race_cuts: Any = field(default=None, repr=False, compare=False)
+    #: HiGHS's ``objective_bound`` during one call, in the model's units: a checked warm start less part of a
+    #: grid step (see :func:`_start_cutoff`)
+    _cutoff: float | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         name = str(self.name).lower()
@@ -462,26 +478,36 @@ class Solver:
         notes = []
         calls: list[dict[str, Any]] = []
 
-        def run(solver: Solver, label: str, begin):
+        def run(solver: Solver, label: str, begin, arrays: LpArrays = a):
             t = time.perf_counter()
             left = solver.remaining()
-            out = solver._run(a, begin)
+            out = solver._run(arrays, begin)
             calls.append({"call": label, "time_limit": left, "solver_time_limit": out[0].solver_time_limit,
                           "seconds": time.perf_counter() - t, "status": out[0].status})
             return out
 
-        info, raw, tol = run(self, "solve", start)
+        cut = _start_cutoff(self, a, start, run)
+        solver = self
+        if cut is not None:
+            # a plan better than the checked start is better by a whole grid step: HiGHS prunes above the cutoff
+            start = cut.values if CUTOFF_WITH_START else None
+            solver = dataclasses.replace(self, _cutoff=cut.bound)
+        info, raw, tol = run(solver, "solve", start)
         values = _accepted(a, raw, info.objective, tol, checked=getattr(info, "_checked", False))
         if raw is not None and values is None and start is not None and not self.interrupted:
             # Measured with HiGHS 1.16: presolve can mis-map a MIP start and return a plan
             # that does not price at the reported objective. Never hand that on: solve cold.
             log.warning("%s returned an inconsistent plan from a warm start; solving again cold", self.name)
             notes.append("warm start discarded: the warm-started solve returned an inconsistent plan")
-            info, raw, tol = run(self, "cold re-solve", None)
+            info, raw, tol = run(solver, "cold re-solve", None)
             values = _accepted(a, raw, info.objective, tol)
         if raw is not None and values is None:
             raise SolverError(f"{self.name} returned a plan that {_violation(a, raw, info.objective, tol)}; "
                               "channelopt will not hand it on. Rerun with msg=True to inspect.")
+        if cut is not None:
+            # under the cutoff "infeasible" means "no plan beats the start": read here, it never reaches the
+            # presolve-off confirmation below (which would re-run the whole search to say the same)
+            info, values = _read_cutoff(a, info, values, cut)
         if (info.status == "infeasible" and a.is_mip and self.name == "highs" and "presolve" not in self.options
                 and not self.interrupted):
             # Measured with HiGHS 1.16: presolve declared a feasible 12-region joint plan
@@ -544,6 +570,118 @@ class Solver:
         if self.name != "highs":
             return _solve_cbc(self, a, start)
         return _solve_highs(self, a, start)
+
+
+#: a complete warm start that keeps every row (checked here, row by row), on a minimisation MIP with an objective
+#: grid (:attr:`LpArrays.objective_step`), makes HiGHS's cutoff ``objective_bound`` = the start's objective (rounded
+#: up onto the grid) less this many grid steps: a better optimum is at least one step better, so HiGHS may prune
+#: every node whose bound is above the cutoff. A partial start is first completed (its columns fixed, one HiGHS
+#: call). ``None``: off. Measured on the cut-edge labelling MILP (WV NE OK AR KS, 1 thread): HiGHS's nodes 28,488
+#: -> 22,541 in all, CPU s 309 -> 270 (benchmarks/RESULTS.md, "the start as cutoff (cutoff12)")
+START_CUTOFF_STEPS: float | None = 0.5
+#: whether HiGHS also gets the start itself as its first incumbent under the cutoff (False: the cutoff alone; the
+#: start comes back from :func:`_read_cutoff` when HiGHS finds nothing better; it is handed over anyway with a gap
+#: to stop at). Measured (bench_territories, 5 states, benchmarks/RESULTS.md "the start as cutoff (cutoff12)"):
+#: nodes with the start 22,541, the cutoff alone 25,046, no cutoff 28,488; the cutoff alone took more nodes
+#: than no cutoff on WV (9,192 against 8,188), with the start fewer on every state
+CUTOFF_WITH_START = True
+#: share of what is left that completing a partial start may take (HiGHS completes it the same way itself)
+COMPLETE_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class _Cutoff:
+    """A checked warm start as HiGHS's cutoff: its complete ``values``, its ``objective``, the ``bound`` handed
+    to HiGHS (model units) and the grid ``step``."""
+
+    values: np.ndarray
+    objective: float
+    bound: float
+    step: float
+
+
+def _start_cutoff(solver: Solver, a: LpArrays, start: np.ndarray | None, run) -> _Cutoff | None:
+    """The cutoff a warm start gives this solve (see :data:`START_CUTOFF_STEPS`), or ``None``.
+
+    Only for HiGHS, a minimisation MIP whose model declares a grid, with no ``objective_bound`` and no gap
+    to stop at (``mip_gap`` 0, no ``mip_rel_gap``/``mip_abs_gap`` of the caller's: HiGHS 1.16 then stops only
+    once its bound reaches the cutoff, measured on an 8 x 8 grid partition with ``mip_gap=0.6``: the whole
+    tree closed in 2.8 s where the gap stops it at the root), and a start that keeps every row and bound: a
+    complete start is checked as given (the
+    exact tolerance of a plan computed in Python); a partial one is completed by one HiGHS call with its
+    columns fixed (``run``, recorded as "start completion"), and that plan checked against the model.
+    """
+    step = float(getattr(a, "objective_step", 0.0) or 0.0)
+    if (START_CUTOFF_STEPS is None or solver.name != "highs" or start is None or not a.is_mip or a.maximize
+            or not (step > 0 and math.isfinite(step)) or "objective_bound" in solver.options
+            or solver.mip_gap > 0 or {"mip_rel_gap", "mip_abs_gap"} & set(solver.options) or solver.interrupted):
+        return None
+    if np.isnan(start).any():
+        values = _complete_start(solver, a, start, run)
+    else:
+        values = _accepted(a, start, float(a.cost @ start + a.offset), _Tol.exact(a))
+    if values is None:
+        return None
+    objective = float(a.cost @ values + a.offset)
+    # the optimum is on the grid (a plan with slack in a continuous column may be off it): if it beats the start
+    # it is a whole step under the start's objective rounded up onto the grid
+    top = _on_grid(objective, (step, a.offset), False)
+    return _Cutoff(values, objective, top - START_CUTOFF_STEPS * step, step)
+
+
+def _complete_start(solver: Solver, a: LpArrays, start: np.ndarray, run) -> np.ndarray | None:
+    """A partial start completed by HiGHS with its set columns fixed (at most :data:`COMPLETE_SHARE` of what is
+    left), checked against ``a``'s rows and bounds; ``None`` when it has no completion in that time."""
+    given = ~np.isnan(start)
+    fixed = np.where(a.integer, np.round(start), start)[given]
+    slack = 1e-9 * np.maximum(1.0, np.abs(fixed))
+    if ((fixed < a.col_lower[given] - slack) | (fixed > a.col_upper[given] + slack)).any():
+        return None
+    lower, upper = a.col_lower.copy(), a.col_upper.copy()
+    lower[given] = upper[given] = np.clip(fixed, a.col_lower[given], a.col_upper[given])
+    sub = dataclasses.replace(a, col_lower=lower, col_upper=upper, objective_step=0.0)
+    left = solver.remaining()
+    share = solver if left is None else dataclasses.replace(solver, time_limit=max(COMPLETE_SHARE * left, _MIN_CALL))
+    info, raw, tol = run(dataclasses.replace(share, _race_cuts=None), "start completion", None, sub)
+    if raw is None or info.status not in ("optimal", "feasible"):
+        return None
+    return _accepted(a, raw, info.objective, tol)
+
+
+def _read_cutoff(a: LpArrays, info: SolveInfo, values: np.ndarray | None,
+                 cut: _Cutoff) -> tuple[SolveInfo, np.ndarray | None]:
+    """Status, bound and plan of a run under the start's cutoff, for the user's problem.
+
+    HiGHS searched the plans below ``cut.bound``. A plan of its that beats the start is in that set, so its
+    bound holds as it is. Otherwise the plan is the start (HiGHS's own plan, if any, is no better):
+
+    - "infeasible": HiGHS closed its tree with no plan below the cutoff, and on the grid none lies between
+      the cutoff and the start: the start is optimal, its objective the bound;
+    - otherwise HiGHS's bound holds for the plans below the cutoff and every other plan costs at least the
+      start, so ``min(HiGHS's bound rounded onto the grid, the start)`` holds for the problem. HiGHS's
+      "optimal" (its tree closed: no gap is set under a cutoff) proves the start; a stopped run proves it
+      where that bound meets it, else the start is "feasible", termination kept.
+    """
+    s = cut.objective
+    slack = 1e-9 * max(1.0, abs(s))
+    how = f"HiGHS searched below the warm start ({s:.10g}) with the cutoff {cut.bound:.10g}"
+    if values is not None and info.objective < s - slack:
+        note = how + " and found a better plan"
+        return dataclasses.replace(info, message="; ".join(m for m in (info.message, note) if m)), values
+    bound = info.bound if info.status in ("feasible", "no_solution") else math.nan
+    if math.isfinite(bound):
+        bound = min(_on_grid(bound, (cut.step, a.offset), False), s)
+    proven = info.termination in ("optimal", "infeasible") or (
+        info.termination != "interrupted" and math.isfinite(bound) and bound >= s - slack)
+    note = how + (": no better plan exists, the start is optimal" if proven else
+                  f" and stopped ({info.termination}) with no better plan; the plan is the start")
+    if proven:
+        bound = s
+    info = dataclasses.replace(info, status="optimal" if proven else "feasible",
+                               termination="optimal" if proven else info.termination, objective=s,
+                               bound=bound, gap=_gap(s, bound),
+                               message="; ".join(m for m in (info.message, note) if m))
+    return info, cut.values
 
 
 def _with_deadline(solver: Solver, deadline: Deadline | None) -> Solver:
@@ -768,9 +906,13 @@ def _scaling(a: LpArrays) -> tuple[np.ndarray, float]:
         big[nonempty] = np.maximum.reduceat(absdata, starts)
         off = nonempty & ((big > 16.0) | (big < 1.0 / 16.0)) & (big > 0)
         row_scale[off] = np.exp2(-np.round(np.log2(big[off])))
+    return row_scale, _objective_scale(a)
+
+
+def _objective_scale(a: LpArrays) -> float:
+    """The power-of-two objective scale of :func:`_scaling`: HiGHS's objective values are this times the model's."""
     cmax = float(np.abs(a.cost).max(initial=0.0))
-    obj_scale = float(np.exp2(-np.ceil(np.log2(cmax / 1e3)))) if cmax > 1e4 else 1.0
-    return row_scale, obj_scale
+    return float(np.exp2(-np.ceil(np.log2(cmax / 1e3)))) if cmax > 1e4 else 1.0
 
 
 _SCHEDULER_LOCK = threading.Lock()
@@ -803,6 +945,8 @@ def _highs_options(h, settings: Solver, a: LpArrays, limit: float | None) -> Non
         # reduced nothing; the light mode (2) kept the limit and found a plan. A time-limited
         # large MIP gets the light presolve unless the caller chose one.
         put("presolve_mode", 2)
+    if settings._cutoff is not None and "objective_bound" not in settings.options:
+        put("objective_bound", float(settings._cutoff) * _objective_scale(a))
     for key, value in settings.options.items():
         put(key, value)
 

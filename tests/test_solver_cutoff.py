@@ -1,0 +1,211 @@
+"""A checked warm start as HiGHS's cutoff (``solver.START_CUTOFF_STEPS``), on models with an objective grid.
+
+The model is a balanced cut-edge partition MILP of a rows x cols grid graph (labels ``x``, per-label variation
+``z >= x_u - x_v``, cut indicators ``y = sum z`` with whole-number weights, ``objective_step`` 1), in the form the
+territory models use. With unit weights and two halves of an even grid its optimum is known: the bisection
+width of the R x C grid (R <= C, C even) is R, the straight cut between the halves. Small cases are also checked
+by enumeration.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from channelopt import Solver
+from channelopt import solver as solve_path
+from channelopt._arrays import ArrayProblem
+
+
+class Grid:
+    """The partition MILP of a ``rows`` x ``cols`` grid into ``k`` equal parts, with ways to state a plan."""
+
+    def __init__(self, rows: int, cols: int, k: int = 2, weights=None, step: float = 1.0):
+        g = nx.grid_2d_graph(rows, cols)
+        self.cells = list(g)
+        idx = {v: i for i, v in enumerate(self.cells)}
+        self.n, self.k = len(idx), k
+        self.edges = np.array([(idx[a], idx[b]) for a, b in g.edges()])
+        self.w = np.ones(len(self.edges)) if weights is None else np.asarray(weights, dtype=float)
+        ap = ArrayProblem("partition", "min")
+        self.x = ap.add_vars("x", (self.n, k), upper=1, integer=True)
+        self.z = ap.add_vars("z", (len(self.edges), k), upper=1)
+        self.y = ap.add_vars("y", len(self.edges), upper=1, cost=self.w)
+        x, z, y = self.x, self.z, self.y
+        for v in range(self.n):
+            ap.add_row(f"one_{v}", [x[v, j] for j in range(k)], np.ones(k), "==", 1)
+        for i, (u, v) in enumerate(self.edges.tolist()):
+            for j in range(k):
+                ap.add_row(f"z_{i}_{j}", [z[i, j], x[u, j], x[v, j]], [1, -1, 1], ">=", 0)
+            ap.add_row(f"y_{i}", [y.index[i]] + [z[i, j] for j in range(k)], [1] + [-1] * k, "==", 0)
+        for j in range(k):
+            ap.add_row(f"size_{j}", [x[v, j] for v in range(self.n)], np.ones(self.n), "==", self.n // k)
+        ap.add_row("first", [x[0, 0]], [1], "==", 1)
+        ap.objective_step = step
+        self.ap = ap
+
+    def halves(self) -> np.ndarray:
+        """The straight cut between the left and right halves (label 0 holds cell (0, 0))."""
+        cols = max(c for _, c in self.cells) + 1
+        return np.array([0 if c < cols // 2 else 1 for _, c in self.cells])
+
+    def cut(self, label: np.ndarray) -> float:
+        return float(self.w[label[self.edges[:, 0]] != label[self.edges[:, 1]]].sum())
+
+    def partial(self, label: np.ndarray) -> dict:
+        """A partial start: the ``x`` block only (the solve path completes it)."""
+        return {self.x: (label[:, None] == np.arange(self.k)[None, :]).astype(float)}
+
+    def complete(self, label: np.ndarray) -> np.ndarray:
+        """Every column of the plan ``label``."""
+        xv = (label[:, None] == np.arange(self.k)[None, :]).astype(float)
+        zv = np.maximum(0.0, xv[self.edges[:, 0]] - xv[self.edges[:, 1]])
+        out = np.zeros(self.ap.arrays().cost.shape[0])
+        out[self.x.slice] = xv.reshape(-1)
+        out[self.z.slice] = zv.reshape(-1)
+        out[self.y.slice] = zv.sum(axis=1)
+        return out
+
+    def label_of(self, values: np.ndarray) -> np.ndarray:
+        return np.argmax(values[self.x.slice].reshape(self.n, self.k), axis=1)
+
+    def brute_force(self) -> float:
+        """The optimum by enumeration of the halves holding cell 0 (two parts only)."""
+        assert self.k == 2
+        best = math.inf
+        for rest in itertools.combinations(range(1, self.n), self.n // 2 - 1):
+            label = np.ones(self.n, dtype=int)
+            label[[0, *rest]] = 0
+            best = min(best, self.cut(label))
+        return best
+
+
+@pytest.fixture(params=[True, False], ids=["with-start", "cutoff-alone"])
+def with_start(request, monkeypatch):
+    """Both ways of the cutoff: HiGHS also gets the start as its incumbent, or the cutoff alone."""
+    monkeypatch.setattr(solve_path, "CUTOFF_WITH_START", request.param)
+    return request.param
+
+
+def _cutoff_ran(info) -> bool:
+    return "with the cutoff" in info.message
+
+
+@pytest.mark.parametrize("complete", [True, False], ids=["complete", "partial"])
+def test_an_optimal_start_comes_back_optimal_with_its_objective_as_bound(with_start, complete):
+    grid = Grid(4, 4)
+    best = grid.brute_force()
+    start = grid.halves()
+    assert grid.cut(start) == best == 4  # the straight cut of a 4 x 4 grid is its bisection
+    info = Solver("highs").solve(grid.ap, warm_start=grid.complete(start) if complete else grid.partial(start))
+    assert _cutoff_ran(info)
+    assert (info.status, info.termination) == ("optimal", "optimal")
+    assert info.objective == info.bound == best and info.gap == 0.0
+    assert np.array_equal(grid.label_of(info.values), start)
+    calls = [c["call"] for c in info.calls]
+    # a partial start is completed first; HiGHS's verdict under the cutoff is never re-checked without presolve
+    assert calls == (["solve"] if complete else ["start completion", "solve"])
+
+
+def _fix_half(grid: Grid, label: np.ndarray) -> None:
+    """Every other cell fixed to ``label`` (rows): then HiGHS, given a cutoff alone, says "infeasible" below it."""
+    for v in range(0, grid.n, 2):
+        grid.ap.add_row(f"fix_{v}", [grid.x[v, 0]], [1], "==", float(label[v] == 0))
+
+
+def test_highs_infeasible_under_the_cutoff_means_the_start_is_optimal(with_start):
+    # every other cell fixed to the halves: HiGHS given the cutoff alone rules out every plan below it and says
+    # "infeasible" (the call's own status); that is read as "the start is optimal", with no presolve-off re-run
+    grid = Grid(4, 4)
+    start = grid.halves()
+    _fix_half(grid, start)
+    info = Solver("highs").solve(grid.ap, warm_start=grid.partial(start))
+    assert [(c["call"], c["status"]) for c in info.calls] == [
+        ("start completion", "optimal"), ("solve", "optimal" if with_start else "infeasible")]
+    assert (info.status, info.termination, info.objective, info.bound, info.gap) == ("optimal", "optimal", 4, 4, 0)
+    assert np.array_equal(grid.label_of(info.values), start)
+    assert "no better plan exists, the start is optimal" in info.message
+
+
+def test_a_worse_start_is_improved_to_the_optimum(with_start):
+    grid = Grid(4, 4)
+    start = grid.halves()
+    start[[1, 2]] = start[[2, 1]]  # swap cells (0, 1) and (0, 2): balanced, a longer border
+    assert grid.cut(start) > grid.brute_force()
+    info = Solver("highs").solve(grid.ap, warm_start=grid.partial(start))
+    assert _cutoff_ran(info)
+    assert info.status == "optimal" and info.objective == pytest.approx(grid.brute_force()) == info.bound
+    assert grid.cut(grid.label_of(info.values)) == grid.brute_force()
+
+
+def test_a_start_off_the_grid_still_gets_the_optimum(with_start):
+    # the grid promises the optimum only: the halves with slack on one uncut edge's variation (z <= 1 allows it)
+    # cost 4.3; the cutoff must leave room for the optimum 4, on the grid under 4.3 (half the cells fixed, so
+    # that HiGHS does not come upon 4 above a cutoff at 3.8 and take it anyway)
+    grid = Grid(4, 4)
+    _fix_half(grid, grid.halves())
+    values = grid.complete(grid.halves())
+    uncut = int(np.flatnonzero(grid.halves()[grid.edges[:, 0]] == grid.halves()[grid.edges[:, 1]])[0])
+    values[grid.z.slice.start + 2 * uncut] += 0.3
+    values[grid.y.slice.start + uncut] += 0.3
+    assert float(grid.ap.arrays().cost @ values) == pytest.approx(4.3)
+    info = Solver("highs").solve(grid.ap, warm_start=values)
+    assert _cutoff_ran(info)
+    assert info.status == "optimal" and info.objective == pytest.approx(4.0) == info.bound
+
+
+def test_a_start_breaking_a_row_is_no_cutoff():
+    grid = Grid(4, 4)
+    start = grid.halves()
+    start[1] = 1  # 7 cells against 9: breaks the size rows
+    info = Solver("highs").solve(grid.ap, warm_start=grid.complete(start))
+    assert not _cutoff_ran(info)
+    assert info.status == "optimal" and info.objective == pytest.approx(4.0) == info.bound
+
+
+def test_no_grid_no_cutoff():
+    grid = Grid(4, 4, step=0.0)
+    info = Solver("highs").solve(grid.ap, warm_start=grid.complete(grid.halves()))
+    assert not _cutoff_ran(info) and info.status == "optimal" and info.objective == pytest.approx(4.0)
+
+
+def test_a_node_limited_run_keeps_the_start_with_the_bound_rounded_on_the_grid(with_start):
+    # 6 x 6 halves (cut 6, the bisection width): HiGHS stops after one node. The same run without the grid
+    # (the caller's own objective_bound, no rounding, no reading) shows HiGHS's raw bound on the plans below
+    # the cutoff; the solve path must read it rounded up onto the grid, never past the start
+    grid = Grid(6, 6)
+    start = grid.halves()
+    info = Solver("highs", options={"mip_max_nodes": 1}).solve(grid.ap, warm_start=grid.partial(start))
+    assert _cutoff_ran(info)
+    assert (info.status, info.termination, info.objective) == ("feasible", "solution_limit", 6.0)
+    assert np.array_equal(grid.label_of(info.values), start)
+    raw_grid = Grid(6, 6, step=0.0)
+    raw = Solver("highs", options={"mip_max_nodes": 1, "objective_bound": 5.5}).solve(
+        raw_grid.ap, warm_start=raw_grid.complete(start) if with_start else None)
+    assert raw.bound < 5 and raw.bound != round(raw.bound)  # the case the rounding is for
+    assert info.bound == min(math.ceil(raw.bound), 6.0) <= 6.0
+    assert info.gap == pytest.approx((6.0 - info.bound) / 6.0)
+
+
+def test_a_time_limited_run_is_marked_so_with_a_valid_bound(with_start):
+    # 8 x 8 halves: the bisection width, 8; HiGHS does not prove it within the limit
+    grid = Grid(8, 8)
+    start = grid.halves()
+    info = Solver("highs", time_limit=1.0).solve(grid.ap, warm_start=grid.partial(start))
+    assert _cutoff_ran(info)
+    assert (info.status, info.termination, info.objective) == ("feasible", "time_limit", 8.0)
+    assert np.array_equal(grid.label_of(info.values), start)
+    assert info.bound <= 8.0 and info.bound == round(info.bound)  # on the grid, under the optimum
+    assert info.gap == pytest.approx((8.0 - info.bound) / 8.0)
+
+
+def test_no_cutoff_with_a_gap_to_stop_at():
+    # HiGHS stops by its gap only above the cutoff: with a gap the start is handed over as usual, no cutoff
+    grid = Grid(4, 4)
+    for solver in (Solver("highs", mip_gap=0.1), Solver("highs", options={"mip_abs_gap": 0.5})):
+        info = solver.solve(grid.ap, warm_start=grid.partial(grid.halves()))
+        assert not _cutoff_ran(info) and info.status == "optimal" and info.objective == pytest.approx(4.0)
