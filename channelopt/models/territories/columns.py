@@ -129,7 +129,7 @@ class ColumnBound:
     rc : float
     least : numpy.ndarray or None
         With :data:`ROOT_PRICING`: by position in the symmetry order, the bound on ``c(S) - pi(S)`` over the sets a
-        slot rooted there may hold (``inf`` where nothing is rooted), for :func:`.labelling.dual_root_rows`.
+        slot rooted there may hold (``inf`` where nothing is rooted), for :func:`.labelling.dual_rows`.
     """
 
     bound: float
@@ -264,6 +264,11 @@ class _Local:
         return np.all((load >= self.lo) & (load <= self.hi), axis=-1)
 
     def descend(self, pi: np.ndarray, start: np.ndarray, steps: int = 60) -> list[tuple[float, np.ndarray]]:
+        """``(c(S) - pi(S), S)`` of each set the steepest descent from ``start`` (connected, balanced) moves to.
+
+        ``inw[v]`` is the border weight from ``v`` into the set, so ``c(S) = (deg(S) - inw(S)) / 2`` and each
+        move's change is read from ``deg``, ``inw`` and ``pi`` alone.
+        """
         d, a, deg = self.d, self.a, self.deg
         s = start.copy()
         inw = a @ s.astype(float)
