@@ -49,6 +49,8 @@ Variants (``--variants``; each is one setting of the private switches):
   the default hands HiGHS ``objective_bound`` = the start's cut less half an edge, and the start);
 - ``cutalone``: ``new`` with the cutoff but without the start handed to HiGHS (``solver.CUTOFF_WITH_START = False``;
   not the default).
+- ``cut99``: ``new`` with the cutoff 0.99 of a grid step under the start instead of half a step (measured, not the
+  default).
 
 Each districting run also prints HiGHS's branch-and-bound nodes, summed over the run's HiGHS calls.
 """
@@ -120,6 +122,7 @@ VARIANTS = {
     # the warm start is not HiGHS's cutoff (solver.START_CUTOFF_STEPS, session 9); the cutoff without the start
     "nocutoff": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "cutoff": None},
     "cutalone": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "with_start": False},
+    "cut99": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "cutoff": 0.99},
 }
 
 

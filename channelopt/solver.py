@@ -47,7 +47,7 @@ A model may promise that its optimum lies on a grid (``ArrayProblem.objective_st
 whole-number borders). A warm start that keeps every row and bound (checked here; a partial
 start is first completed by one HiGHS call with its columns fixed) then makes HiGHS's
 ``objective_bound``: the start's objective rounded up onto the grid, less
-``START_CUTOFF_STEPS`` (half) a step, since a better optimum is a whole step better. HiGHS
+``START_CUTOFF_STEPS`` (0.99 of) a step, since a better optimum is a whole step better. HiGHS
 prunes every node above it. Its "infeasible" then means "no plan beats the start": the
 start comes back optimal (no presolve-off confirmation); a run stopped first returns the
 start with ``min(HiGHS's bound rounded onto the grid, the start's objective)``, which holds
@@ -577,8 +577,14 @@ class Solver:
 #: up onto the grid) less this many grid steps: a better optimum is at least one step better, so HiGHS may prune
 #: every node whose bound is above the cutoff. A partial start is first completed (its columns fixed, one HiGHS
 #: call). ``None``: off. Measured on the cut-edge labelling MILP (WV NE OK AR KS, 1 thread): HiGHS's nodes 28,488
-#: -> 22,541 in all, CPU s 309 -> 270 (benchmarks/RESULTS.md, "the start as cutoff (cutoff12)")
-START_CUTOFF_STEPS: float | None = 0.5
+#: -> 22,541 in all, CPU s 309 -> 270 (benchmarks/RESULTS.md, "the start as cutoff (cutoff12)"). 0.99 rather than
+#: 0.5 also prunes the nodes whose bound lies within a step of the start (same process, 1 thread, idle, CPU s 0.5 ->
+#: 0.99: KS 93.7 -> 59.1, OK 45.4 -> 32.0, AR 88.3 -> 75.8, WV 18.9 -> 17.0, NE 1.9 -> 1.9; RESULTS.md "Session 9,
+#: final tree"). The hundredth of a step left (never less than :data:`CUTOFF_MARGIN` in relative terms) keeps a plan
+#: one whole step better clear of HiGHS's tolerances
+START_CUTOFF_STEPS: float | None = 0.99
+#: least distance, relative to ``max(1, |start|)``, between the cutoff and the next grid point below the start
+CUTOFF_MARGIN = 1e-6
 #: whether HiGHS also gets the start itself as its first incumbent under the cutoff (False: the cutoff alone; the
 #: start comes back from :func:`_read_cutoff` when HiGHS finds nothing better; it is handed over anyway with a gap
 #: to stop at). Measured (bench_territories, 5 states, benchmarks/RESULTS.md "the start as cutoff (cutoff12)"):
@@ -626,7 +632,9 @@ def _start_cutoff(solver: Solver, a: LpArrays, start: np.ndarray | None, run) ->
     # the optimum is on the grid (a plan with slack in a continuous column may be off it): if it beats the start
     # it is a whole step under the start's objective rounded up onto the grid
     top = _on_grid(objective, (step, a.offset), False)
-    return _Cutoff(values, objective, top - START_CUTOFF_STEPS * step, step)
+    below = top - step  # the best a better plan can be
+    cutoff = max(top - START_CUTOFF_STEPS * step, below + CUTOFF_MARGIN * max(1.0, abs(top)))
+    return _Cutoff(values, objective, min(cutoff, top - 0.5 * step), step)
 
 
 def _complete_start(solver: Solver, a: LpArrays, start: np.ndarray, run) -> np.ndarray | None:

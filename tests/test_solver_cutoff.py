@@ -142,6 +142,34 @@ def test_a_worse_start_is_improved_to_the_optimum(with_start):
     assert grid.cut(grid.label_of(info.values)) == grid.brute_force()
 
 
+def _one_step_worse(grid: Grid) -> np.ndarray:
+    """A balanced plan whose cut is the optimum plus exactly one grid step, found by enumeration (two parts)."""
+    best = grid.brute_force()
+    for rest in itertools.combinations(range(1, grid.n), grid.n // 2 - 1):
+        label = np.ones(grid.n, dtype=int)
+        label[[0, *rest]] = 0
+        if grid.cut(label) == best + 1:
+            return label
+    raise AssertionError("no plan one step above the optimum")
+
+
+def test_a_start_one_step_worse_is_improved_to_the_optimum(with_start):
+    # the cutoff sits just under the start (START_CUTOFF_STEPS of a step below it): a plan exactly one step
+    # better must stay below it; a cutoff a hair more than a step under the start prunes it and calls the start
+    # optimal
+    # unit weights give no plan one step above the optimum on small grids (cuts 4, 6, 7, ... on 4 x 4); weights
+    # 1-3 (seed 0) give cuts 8, 9, 11, ...
+    weights = np.random.default_rng(0).integers(1, 4, size=nx.grid_2d_graph(4, 4).number_of_edges())
+    grid = Grid(4, 4, weights=weights)
+    best = grid.brute_force()
+    start = _one_step_worse(grid)
+    info = Solver("highs").solve(grid.ap, warm_start=grid.partial(start))
+    assert _cutoff_ran(info)
+    assert info.status == "optimal"
+    assert info.objective == pytest.approx(best) and info.bound == pytest.approx(best)
+    assert grid.cut(grid.label_of(info.values)) == best
+
+
 def test_a_start_off_the_grid_still_gets_the_optimum(with_start):
     # the grid promises the optimum only: the halves with slack on one uncut edge's variation (z <= 1 allows it)
     # cost 4.3; the cutoff must leave room for the optimum 4, on the grid under 4.3 (half the cells fixed, so
