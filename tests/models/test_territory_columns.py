@@ -19,13 +19,6 @@ from scipy.optimize import linprog
 
 import channelopt as co
 from channelopt.models.territories import columns
-from channelopt.models.territories.data import prepare
-
-
-def _data(g: nx.Graph, k: int, lo: float, hi: float, weight: str | None = None):
-    net = co.ChannelNetwork.from_graph(g, ["pop"])
-    model = co.TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}, edge_weight=weight)
-    return prepare(model, net)
 
 
 def _enumerate(g: nx.Graph, k: int, lo: float, hi: float, weight: str | None = None):
@@ -79,9 +72,9 @@ def _master_lp(n: int, k: int, cols) -> float:
     return res.fun if res.status == 0 else math.inf
 
 
-def _check(g, k, lo, hi, weight=None, seconds=30.0):
+def _check(cut_edge_data, g, k, lo, hi, weight=None, seconds=30.0):
     """The bound over every connected balanced set (``ROOTS`` off), the optimum and the linprog master LP."""
-    d = _data(g, k, lo, hi, weight)
+    d = cut_edge_data(g, k, lo, hi, weight)
     cols, edges = _enumerate(g, k, lo, hi, weight)
     opt = _optimum(d.n, k, cols, edges)
     lp = _master_lp(d.n, k, cols)
@@ -100,13 +93,13 @@ def _grid(r: int, c: int, pops=None) -> nx.Graph:
     return g
 
 
-def test_territory_cost_counts_each_cut_edge_once_over_a_partition():
+def test_territory_cost_counts_each_cut_edge_once_over_a_partition(cut_edge_data):
     # the half boundaries of a partition's territories sum to its cut edges (weighted), on every 3-partition
     # of a 2 x 4 ladder with border lengths
     g = _grid(2, 4)
     for i, (u, v) in enumerate(g.edges):
         g.edges[u, v]["w"] = 1.0 + 0.5 * i
-    d = _data(g, 3, 1, 8, "w")
+    d = cut_edge_data(g, 3, 1, 8, "w")
     seen = 0
     for label in itertools.product(range(3), repeat=d.n):
         label = np.asarray(label)
@@ -118,25 +111,25 @@ def test_territory_cost_counts_each_cut_edge_once_over_a_partition():
     assert seen == 3 ** 8 - 3 * 2 ** 8 + 3
 
 
-def test_ladder_bound_is_the_optimum_where_the_lp_is_integral():
+def test_ladder_bound_is_the_optimum_where_the_lp_is_integral(cut_edge_data):
     g = _grid(2, 4)
-    d, res, opt, lp = _check(g, 2, 4, 4)
+    d, res, opt, lp = _check(cut_edge_data, g, 2, 4, 4)
     assert (opt, lp) == (2.0, 2.0)
     assert res.converged
     assert res.bound == pytest.approx(2.0)
 
 
-def test_bound_equals_the_master_lp_written_with_linprog_on_a_fractional_case():
+def test_bound_equals_the_master_lp_written_with_linprog_on_a_fractional_case(cut_edge_data):
     # a 2 x 5 ladder, k=3, loads 7 each: the master LP (5.5) is fractional below the optimum (6)
     g = _grid(2, 5, pops=[3, 2, 1, 1, 3, 2, 2, 2, 3, 2])
-    d, res, opt, lp = _check(g, 3, 7, 7)
+    d, res, opt, lp = _check(cut_edge_data, g, 3, 7, 7)
     assert (opt, lp) == (6.0, 5.5)
     assert res.converged
     assert res.bound == pytest.approx(lp, abs=1e-6)
     assert res.lp == pytest.approx(lp, abs=1e-6)
 
 
-def test_contiguity_binds_in_the_columns():
+def test_contiguity_binds_in_the_columns(cut_edge_data):
     # 8 regions, k=2, loads 15-17: over every balanced set the master LP is 4, over connected ones 5 (= the
     # optimum); found by a search over random maps, both values computed here
     g = nx.Graph()
@@ -145,7 +138,7 @@ def test_contiguity_binds_in_the_columns():
     pops = [1, 8, 7, 1, 6, 4, 3, 3]
     for v, p in enumerate(pops):
         g.nodes[v]["pop"] = float(p)
-    d, res, opt, lp = _check(g, 2, 15, 17)
+    d, res, opt, lp = _check(cut_edge_data, g, 2, 15, 17)
     loose = []
     for r in range(1, 9):
         for sub in itertools.combinations(range(8), r):
@@ -157,21 +150,21 @@ def test_contiguity_binds_in_the_columns():
     assert res.bound == pytest.approx(5.0, abs=1e-6)
 
 
-def test_weighted_borders():
+def test_weighted_borders(cut_edge_data):
     g = _grid(3, 3, pops=[2, 1, 1, 1, 2, 1, 1, 1, 2])
     rng = np.random.default_rng(3)
     for u, v in g.edges:
         g.edges[u, v]["w"] = float(rng.integers(1, 5)) + 0.25
-    d, res, opt, lp = _check(g, 3, 4, 4, "w")
+    d, res, opt, lp = _check(cut_edge_data, g, 3, 4, 4, "w")
     assert np.isfinite(opt)
     assert res.converged
     assert res.bound == pytest.approx(lp, abs=1e-6)
     assert res.bound <= opt + 1e-9
 
 
-def test_plan_from_the_integer_master_keeps_every_rule():
+def test_plan_from_the_integer_master_keeps_every_rule(cut_edge_data):
     g = _grid(3, 4, pops=[1, 2, 1, 1, 1, 1, 2, 1, 1, 1, 1, 2])
-    d, res, opt, lp = _check(g, 3, 5, 5)
+    d, res, opt, lp = _check(cut_edge_data, g, 3, 5, 5)
     res = columns.column_bound(d, 30.0, plan_seconds=10.0)
     label = res.label
     assert label is not None and sorted(set(label.tolist())) == [0, 1, 2]
@@ -185,9 +178,9 @@ def test_plan_from_the_integer_master_keeps_every_rule():
     assert res.bound <= cut + 1e-9 and cut >= opt
 
 
-def test_an_incumbent_the_bound_proves_stops_the_search():
+def test_an_incumbent_the_bound_proves_stops_the_search(cut_edge_data):
     g = _grid(2, 4)
-    d = _data(g, 2, 4, 4)
+    d = cut_edge_data(g, 2, 4, 4)
     label = np.array([0, 0, 1, 1, 0, 0, 1, 1])  # 2 x 2 blocks: 2 cut edges, the optimum
     res = columns.column_bound(d, 30.0, seeds=[label])
     assert res.objective == 2.0 and res.label.tolist() == label.tolist()
@@ -215,11 +208,11 @@ def _maps(draw):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_maps())
-def test_bound_is_valid_and_converges_to_the_master_lp(case):
+def test_bound_is_valid_and_converges_to_the_master_lp(cut_edge_data, case):
     # with ROOTS off the columns are every connected balanced set: the bound converges to the linprog master LP
     g, k, lo, hi = case
     g = nx.convert_node_labels_to_integers(g)
-    d = _data(g, k, lo, hi)
+    d = cut_edge_data(g, k, lo, hi)
     cols, edges = _enumerate(g, k, lo, hi)
     opt = _optimum(d.n, k, cols, edges)
     if not math.isfinite(opt):
@@ -245,10 +238,10 @@ def test_bound_is_valid_and_converges_to_the_master_lp(case):
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_maps(), st.floats(0.0, 0.05), st.booleans())
-def test_a_bound_stopped_early_is_still_valid(case, seconds, roots):
+def test_a_bound_stopped_early_is_still_valid(cut_edge_data, case, seconds, roots):
     g, k, lo, hi = case
     g = nx.convert_node_labels_to_integers(g)
-    d = _data(g, k, lo, hi)
+    d = cut_edge_data(g, k, lo, hi)
     cols, edges = _enumerate(g, k, lo, hi)
     opt = _optimum(d.n, k, cols, edges)
     if not math.isfinite(opt):

@@ -9,7 +9,6 @@ early.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 
@@ -19,17 +18,6 @@ import pytest
 
 import channelopt as co
 from channelopt.models.territories import TerritoryDesign, columns, labelling
-from channelopt.models.territories.data import prepare
-
-
-@pytest.fixture(name="planar", scope="session")
-def planar_fixture(delaunay_pop_map):
-    return functools.partial(delaunay_pop_map, xy=False)
-
-
-def _window(g: nx.Graph, k: int, tol: float) -> tuple[float, float]:
-    total = sum(nx.get_node_attributes(g, "pop").values())
-    return (1 - tol) * total / k, (1 + tol) * total / k
 
 
 def _sets(g: nx.Graph, lo: float, hi: float):
@@ -54,9 +42,9 @@ def _least(sets, pi: np.ndarray) -> float:
     return min(c - float(pi[m].sum()) for m, c in sets)
 
 
-def _setup(planar, n, seed, k, tol):
+def _setup(planar, window, n, seed, k, tol):
     g = planar(n, seed)
-    lo, hi = _window(g, k, tol)
+    lo, hi = window(g, k, tol)
     net = co.ChannelNetwork.from_graph(g, ["pop"])
     model = TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)})
     return g, lo, hi, net, model
@@ -66,8 +54,8 @@ CASES = [(8, 3, 2, 0.1), (9, 11, 3, 0.3), (9, 40, 3, 0.1), (8, 7, 2, 0.3)]
 
 
 @pytest.mark.parametrize("n, seed, k, tol", CASES)
-def test_rows_hold_at_every_contiguous_balanced_partition(planar, partitions, n, seed, k, tol):
-    g, lo, hi, net, model = _setup(planar, n, seed, k, tol)
+def test_rows_hold_at_every_contiguous_balanced_partition(planar, window, canonical, partitions, n, seed, k, tol):
+    g, lo, hi, net, model = _setup(planar, window, n, seed, k, tol)
     sets = _sets(g, lo, hi)
     parts = list(partitions(g, k, lo, hi))
     assert sets and parts
@@ -104,7 +92,7 @@ def test_rows_hold_at_every_contiguous_balanced_partition(planar, partitions, n,
     order = built.state["order"]
     tight = 0
     for lab in parts:
-        lab = _canonical(lab, order)  # slots as the symmetry rows number them (the per-slot rows need it)
+        lab = canonical(lab, order)  # slots as the symmetry rows number them (the per-slot rows need it)
         point = np.zeros(ap.n_cols)
         for j in range(k):
             point[x[np.flatnonzero(lab == j), j]] = 1.0
@@ -116,14 +104,6 @@ def test_rows_hold_at_every_contiguous_balanced_partition(planar, partitions, n,
     assert tight > 0  # with the exact least reduced cost some slot of some plan meets its row
 
 
-def _canonical(lab: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Slots renumbered by their first region in ``order``."""
-    first: dict[int, int] = {}
-    for t in lab[order].tolist():
-        first.setdefault(t, len(first))
-    return np.array([first[t] for t in lab.tolist()])
-
-
 def _csr(a):
     from scipy.sparse import csr_matrix
 
@@ -131,9 +111,9 @@ def _csr(a):
 
 
 @pytest.mark.parametrize("n, seed, k, tol", CASES)
-def test_the_milp_with_the_rows_still_finds_the_optimum(planar, brute_force, n, seed, k, tol):
+def test_the_milp_with_the_rows_still_finds_the_optimum(planar, window, brute_force, n, seed, k, tol):
     # rows from the exact least reduced cost of random duals: the labelling MILP keeps the brute-force optimum
-    g, lo, hi, net, model = _setup(planar, n, seed, k, tol)
+    g, lo, hi, net, model = _setup(planar, window, n, seed, k, tol)
     best = brute_force(g, k, lo, hi)
     sets = _sets(g, lo, hi)
     built = model.build(net)
@@ -157,14 +137,13 @@ def _grid_map(rows: int, cols: int, seed: int) -> nx.Graph:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_an_early_stopped_pricing_mip_gives_a_lower_bound(seed):
+def test_an_early_stopped_pricing_mip_gives_a_lower_bound(cut_edge_data, seed):
     # the pricing MIP stopped at its first improving plan (quick=1) must report its dual bound, not that plan's
     # value: on these 4 x 4 grids (k=2) the first plan is not the cheapest for some of the duals
     g = _grid_map(4, 4, seed)
     total = sum(nx.get_node_attributes(g, "pop").values())
     lo, hi = 0.9 * total / 2, 1.1 * total / 2
-    d = prepare(TerritoryDesign(k=2, objective="cut_edges", balance={"pop": (lo, hi)}),
-                co.ChannelNetwork.from_graph(g, ["pop"]))
+    d = cut_edge_data(g, 2, lo, hi)
     sets = _sets(g, lo, hi)
     rng = np.random.default_rng(seed)
     pricing = columns._Pricing(d)
@@ -188,14 +167,13 @@ def territory_value(d, members: np.ndarray, pi: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("seconds", [0.3, 2.0])
-def test_the_column_bound_reports_a_valid_rc_for_its_duals(seconds):
+def test_the_column_bound_reports_a_valid_rc_for_its_duals(cut_edge_data, seconds):
     # the (duals, rc) the rows are built from: rc at most the least reduced cost at those duals, also when the
     # search stops early; and sum pi + k rc is the bound it reports
     g = _grid_map(3, 5, 7)
     total = sum(nx.get_node_attributes(g, "pop").values())
     lo, hi = 0.9 * total / 3, 1.1 * total / 3
-    d = prepare(TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lo, hi)}),
-                co.ChannelNetwork.from_graph(g, ["pop"]))
+    d = cut_edge_data(g, 3, lo, hi)
     sets = _sets(g, lo, hi)
     res = columns.column_bound(d, seconds)
     assert res.duals is not None
@@ -216,7 +194,7 @@ def stage_with_rows(monkeypatch):
 
 
 @pytest.mark.parametrize("seed", [0, 3, 5])
-def test_the_solve_path_adds_the_rows_and_the_milp_keeps_the_optimum(planar, partitions, stage_with_rows,
+def test_the_solve_path_adds_the_rows_and_the_milp_keeps_the_optimum(planar, window, partitions, stage_with_rows,
                                                                        monkeypatch, seed):
     # borders of two lengths (the planar searches stay out): the column stage's duals enter the built MILP as
     # rows by root; solved again without the stage, the MILP with those rows still ends at the optimum
@@ -225,7 +203,7 @@ def test_the_solve_path_adds_the_rows_and_the_milp_keeps_the_optimum(planar, par
     g = planar(9, seed)
     for i, (u, v) in enumerate(g.edges):
         g.edges[u, v]["w"] = 1.0 + (i % 3 == 0)
-    lo, hi = _window(g, 3, 0.3)
+    lo, hi = window(g, 3, 0.3)
     w = np.array([g.edges[u, v]["w"] for u, v in g.edges])
     e = np.array(list(g.edges))  # nodes are 0..n-1 in order
     best = min(float(w[lab[e[:, 0]] != lab[e[:, 1]]].sum()) for lab in partitions(g, 3, lo, hi))

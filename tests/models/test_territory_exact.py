@@ -7,7 +7,6 @@ equal the best partition found by enumeration, for every formulation switch.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import warnings
@@ -20,40 +19,14 @@ from hypothesis import strategies as st
 
 import channelopt as co
 from channelopt.models.territories import TerritoryDesign, labelling
-from channelopt.models.territories.data import prepare
 
 
-@pytest.fixture(name="planar", scope="session")
-def planar_fixture(delaunay_pop_map):
-    """conftest's :func:`delaunay_pop_map` without x/y: these checks see the graph and its pops alone."""
-    return functools.partial(delaunay_pop_map, xy=False)
-
-
-def window(g: nx.Graph, k: int, tol: float) -> tuple[float, float]:
-    """The balance window: each of k territories holds (1 +- tol) of an even share of the population."""
-    total = sum(nx.get_node_attributes(g, "pop").values())
-    return (1 - tol) * total / k, (1 + tol) * total / k
-
-
-def cut_edge_data(g: nx.Graph, k: int, lo: float, hi: float):
-    """The prepared cut-edge problem of ``g``: ``k`` territories, each one's pop in ``[lo, hi]``."""
-    return prepare(TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}),
-                   co.ChannelNetwork.from_graph(g, ["pop"]))
-
-
-def path_of_nine():
+@pytest.fixture(name="path_of_nine")
+def path_of_nine_fixture(cut_edge_data):
     """A path 0-1-...-8 of equal loads in 3 territories of exactly 3 (load order = path order): ``(g, data)``."""
     g = nx.path_graph(9)
     nx.set_node_attributes(g, 1.0, "pop")
     return g, cut_edge_data(g, 3, 3, 3)
-
-
-def canonical(lab: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Slots renumbered by their first region in ``order``."""
-    first: dict[int, int] = {}
-    for t in lab[order].tolist():
-        first.setdefault(t, len(first))
-    return np.array([first[t] for t in lab.tolist()])
 
 
 def fixings(d, how=None):
@@ -68,7 +41,8 @@ def fixings(d, how=None):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(7, 9), k=st.integers(2, 3), tol=st.sampled_from([0.1, 0.3, 0.6]),
        how=st.sampled_from(["load", "back"]))
-def test_reach_fixing_keeps_every_contiguous_balanced_partition(planar, partitions, seed, n, k, tol, how):
+def test_reach_fixing_keeps_every_contiguous_balanced_partition(planar, window, cut_edge_data, canonical, partitions,
+                                                                 seed, n, k, tol, how):
     g = planar(n, seed)
     lo, hi = window(g, k, tol)
     d = cut_edge_data(g, k, lo, hi)
@@ -82,11 +56,11 @@ def test_reach_fixing_keeps_every_contiguous_balanced_partition(planar, partitio
         assert all(root_ok[p, j] for j, p in enumerate(roots)), (lab, roots)
 
 
-def test_reach_fixing_bites():
+def test_reach_fixing_bites(path_of_nine):
     # a path 0-1-...-8 of equal loads in 3 territories of exactly 3 (load order = path order): the load
     # fixing leaves regions 6..8 in any slot; from the possible roots of slots 0 and 1 (positions <= 3)
     # no path of load <= 3 reaches them, so they can only be in slot 2
-    _, d = path_of_nine()
+    _, d = path_of_nine
     order, before, (root_ok, member_ok) = fixings(d, "load")
     assert order.tolist() == list(range(9))
     assert np.maximum.accumulate(before, axis=0)[6:].all()
@@ -101,7 +75,8 @@ def slot_boundary(g: nx.Graph, slot: np.ndarray, j: int) -> int:
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(7, 9), k=st.integers(2, 3), tol=st.sampled_from([0.1, 0.3, 0.6]))
-def test_boundary_floor_never_exceeds_a_territory_boundary(planar, partitions, seed, n, k, tol):
+def test_boundary_floor_never_exceeds_a_territory_boundary(planar, window, cut_edge_data, canonical, partitions, seed,
+                                                           n, k, tol):
     # every contiguous balanced partition, labelled as the symmetry rows label it: slot j's cut edges are at
     # least the floor of its root (the first region of j in load order)
     g = planar(n, seed)
@@ -122,10 +97,10 @@ def test_boundary_floor_never_exceeds_a_territory_boundary(planar, partitions, s
     assert (b >= 0).all()
 
 
-def test_boundary_floor_on_a_path():
+def test_boundary_floor_on_a_path(path_of_nine):
     # a path 0-1-...-8 of equal loads in 3 territories of exactly 3 (load order = path order): three regions
     # from root p on, holding p, cost 1 cut edge at the two ends of the path ({0,1,2}, {6,7,8}) and 2 elsewhere
-    _, d = path_of_nine()
+    _, d = path_of_nine
     order, _, (root_ok, member_ok) = fixings(d, "load")
     assert [np.flatnonzero(root_ok[:, j]).tolist() for j in range(3)] == [[0], [1, 2, 3], [2, 3, 4, 5, 6]]
     b = labelling.boundary_floor(d, order, root_ok, member_ok)
@@ -160,7 +135,7 @@ def switches():
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), n=st.integers(7, 9), k=st.integers(2, 3), tol=st.sampled_from([0.1, 0.3]))
-def test_every_formulation_matches_brute_force(planar, switches, brute_force, seed, n, k, tol):
+def test_every_formulation_matches_brute_force(planar, window, switches, brute_force, seed, n, k, tol):
     g = planar(n, seed)
     lo, hi = window(g, k, tol)
     best = brute_force(g, k, lo, hi)
@@ -187,7 +162,7 @@ def test_every_formulation_matches_brute_force(planar, switches, brute_force, se
 
 
 @pytest.mark.parametrize("switch", SWITCHES, ids=lambda s: "-".join(str(v) for v in s.values()))
-def test_every_formulation_keeps_contiguity_where_it_binds(planar, switches, brute_force, switch):
+def test_every_formulation_keeps_contiguity_where_it_binds(planar, window, switches, brute_force, switch):
     # planar(8, seed=15) at 5%: the best split cuts 6 edges but is not contiguous; the best contiguous one cuts 7
     g = planar(8, 15)
     lo, hi = window(g, 2, 0.05)
@@ -219,10 +194,10 @@ def test_a_user_row_that_makes_the_model_infeasible_is_not_answered_by_the_heuri
     assert "pop" in str(err.value)
 
 
-def test_boundary_floor_keeps_to_its_share_of_the_clock():
+def test_boundary_floor_keeps_to_its_share_of_the_clock(path_of_nine):
     # the floors are a build step: on a started clock they get BOUNDARY_SHARE of what is left, so a solve with
     # almost no time left computes none (all zero, rows vacuous) instead of running past the user's limit
-    _, d = path_of_nine()
+    _, d = path_of_nine
     order, _, (root_ok, member_ok) = fixings(d, "load")
     unlimited = labelling.boundary_floor(d, order, root_ok, member_ok, solver=co.Solver("highs").start_clock())
     assert unlimited[0, 0] == 1.0 and unlimited.sum() == 16.0
@@ -233,8 +208,8 @@ def test_boundary_floor_keeps_to_its_share_of_the_clock():
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                               HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), n=st.integers(7, 9), k=st.integers(2, 3), tol=st.sampled_from([0.1, 0.3, 0.6]))
-def test_every_contiguous_balanced_partition_is_a_solution_of_the_built_model(planar, switches, partitions, seed, n, k,
-                                                                              tol):
+def test_every_contiguous_balanced_partition_is_a_solution_of_the_built_model(planar, window, canonical, switches,
+                                                                              partitions, seed, n, k, tol):
     # each contiguous balanced partition, labelled as the symmetry rows label it (slots by their first region in
     # load order), with x fixed to it: the built model (all fixings, root-order and cut rows, flow) must be
     # feasible and price it at its cut edges -- no fixing or row may cut off a plan, optimal or not
@@ -260,10 +235,10 @@ def test_every_contiguous_balanced_partition_is_a_solution_of_the_built_model(pl
             assert info.objective == pytest.approx(sum(lab[u] != lab[v] for u, v in g.edges)), (switch, lab.tolist())
 
 
-def test_back_order_puts_last_a_set_of_pieces_too_light_to_root_a_territory():
+def test_back_order_puts_last_a_set_of_pieces_too_light_to_root_a_territory(path_of_nine):
     # a path 0-1-...-8 of equal loads in 3 territories of exactly 3: a back set has pieces of at most 2 regions
     # (checked on the graph here), goes last, and then no back region can root; the three roots are forced
-    g, d = path_of_nine()
+    g, d = path_of_nine
     back = labelling.back_set(d)
     assert all(len(c) < 3 for c in nx.connected_components(g.subgraph(back.tolist())))
     assert len(back) == 6  # the most: 9 regions less one per territory-sized stretch
@@ -277,7 +252,7 @@ def test_back_order_puts_last_a_set_of_pieces_too_light_to_root_a_territory():
 
 
 @pytest.mark.parametrize("cut_rows", ["max", "variation", "extended"])
-def test_highs_sees_the_cut_edge_objective_is_integral(planar, switches, tmp_path, cut_rows):
+def test_highs_sees_the_cut_edge_objective_is_integral(planar, window, switches, tmp_path, cut_rows):
     # whole-number edge weights on integer cut indicators (CUT_INTEGER): HiGHS detects an integral objective (it then
     # prunes a node whose bound is above the plan in hand less one); with continuous indicators it does not
     labelling.CUT_ROWS = cut_rows
@@ -298,7 +273,7 @@ def test_highs_sees_the_cut_edge_objective_is_integral(planar, switches, tmp_pat
     assert seen == {True: True, False: False}
 
 
-def test_the_search_hands_highs_its_cut_edge_options_under_the_callers(planar, monkeypatch, brute_force):
+def test_the_search_hands_highs_its_cut_edge_options_under_the_callers(planar, window, monkeypatch, brute_force):
     # search.CUT_EDGE_HIGHS reaches the labelling MILP's HiGHS call; an option the caller sets keeps its value
     from channelopt.models._base import BuiltModel
     from channelopt.models.territories import search
@@ -323,7 +298,7 @@ def test_the_search_hands_highs_its_cut_edge_options_under_the_callers(planar, m
     assert seen and all(o == {"mip_allow_cut_separation_at_nodes": False, "mip_pscost_minreliable": 9} for o in seen)
 
 
-def test_cut_edge_bound_is_read_as_a_whole_number_of_borders(planar, brute_force):
+def test_cut_edge_bound_is_read_as_a_whole_number_of_borders(planar, window, brute_force):
     # whole-number borders: the optimum is a whole number (labelling.build_labelling sets objective_step), so a
     # stopped search's bound is HiGHS's rounded up, under the brute-force optimum; fractional borders: no step
     g = planar(12, 3)
