@@ -1785,10 +1785,13 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
     else:
         bound = objective if model_status == ms.kOptimal else math.nan
     grid, raw = _grid(a, obj_scale), bound
-    if grid is not None and has_primal and math.isfinite(bound):
-        # the optimum lies on the model's grid: the bound rounded onto it holds too (never past the plan)
+    if grid is not None and math.isfinite(bound):
+        # the optimum lies on the model's grid: the bound rounded onto it holds too (never past the plan); also
+        # when HiGHS stopped before its first plan (the optimum is still on the grid, only no plan caps it)
         rounded = _on_grid(bound * obj_scale, grid, a.maximize) / obj_scale
-        bound = max(bound, min(rounded, objective)) if not a.maximize else min(bound, max(rounded, objective))
+        if has_primal:
+            rounded = min(rounded, objective) if not a.maximize else max(rounded, objective)
+        bound = max(bound, rounded) if not a.maximize else min(bound, rounded)
     # the bound read back (rounded onto the grid) meets the plan within the gap, where HiGHS stopped at a node or
     # time limit, or a race was settled: proven, whatever HiGHS's own status says
     closed = (a.is_mip and has_primal and not interrupted

@@ -4,10 +4,15 @@ The model is the cut-edge partition MILP in the form the territory models use (l
 variation ``z >= x_u - x_v``, cut indicators ``y = sum z`` carrying whole-number border weights), on a grid
 graph with equal label sizes: its optimum is a whole number, which HiGHS's presolve does not see (``y`` is
 continuous). HiGHS stops at a node limit, which makes the runs deterministic.
+
+A second form (:func:`_planted`) balances two labels by large random loads to the unit, with one balanced split
+planted: it has one plan (checked by enumeration), which HiGHS's root heuristics do not find, so a node-limited run
+stops with a bound and no plan; without the plant it has none.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import networkx as nx
@@ -40,6 +45,44 @@ def _partition(seed: int, step: float, rows: int = 5, cols: int = 6, k: int = 2)
     ap.add_row("first", [x[0, 0]], [1], "==", 1)
     ap.objective_step = step
     return ap
+
+
+def _planted(seed: int, step: float, scale: float = 1.0, plant: bool = True) -> tuple[ArrayProblem, float]:
+    """The partition MILP of a 3 x 5 grid into two labels of equal load (loads 1,000-99,999), border weights 1-3
+    times ``scale``, and the fewest weighted cut edges by enumeration (inf: no balanced split). ``plant``: a random
+    labelling's lighter side gets the difference on one region, so that split balances."""
+    rng = np.random.default_rng(seed)
+    g = nx.grid_2d_graph(3, 5)
+    idx = {v: i for i, v in enumerate(g)}
+    n, k = len(idx), 2
+    edges = np.array([(idx[a], idx[b]) for a, b in g.edges()])
+    w = rng.integers(1, 4, len(edges)).astype(float) * scale
+    load = rng.integers(1000, 100_000, n)
+    side = rng.integers(0, 2, n)
+    if plant:
+        light = int(load[side == 0].sum() > load[side == 1].sum())
+        load[np.flatnonzero(side == light)[-1]] += abs(int(load[side == 1].sum() - load[side == 0].sum()))
+    elif load.sum() % 2:
+        load[0] += 1
+    half = float(load.sum() // 2)
+    ap = ArrayProblem("planted", "min")
+    x = ap.add_vars("x", (n, k), upper=1, integer=True)
+    z = ap.add_vars("z", (len(edges), k), upper=1)
+    y = ap.add_vars("y", len(edges), upper=1, cost=w)
+    for v in range(n):
+        ap.add_row(f"one_{v}", [x[v, j] for j in range(k)], np.ones(k), "==", 1)
+    for i, (u, v) in enumerate(edges.tolist()):
+        for j in range(k):
+            ap.add_row(f"z_{i}_{j}", [z[i, j], x[u, j], x[v, j]], [1, -1, 1], ">=", 0)
+        ap.add_row(f"y_{i}", [y.index[i]] + [z[i, j] for j in range(k)], [1] + [-1] * k, "==", 0)
+    for j in range(k):
+        ap.add_row(f"size_{j}", [x[v, j] for v in range(n)], load.astype(float), "==", half)
+    ap.add_row("first", [x[0, 0]], [1], "==", 1)
+    ap.objective_step = step
+    labels = np.array([(0, *rest) for rest in itertools.product((0, 1), repeat=n - 1)])
+    balanced = labels[labels @ load == half]
+    cut = (balanced[:, edges[:, 0]] != balanced[:, edges[:, 1]]) @ w
+    return ap, float(cut.min()) if len(cut) else math.inf
 
 
 def _stopped(seed: int, step: float, nodes: int):
@@ -75,6 +118,38 @@ def test_node_limit_with_the_bound_at_the_plan_is_optimal():
     raw = _stopped(2, 0.0, 3)
     assert raw.bound == pytest.approx(raw.objective)
     assert (raw.status, raw.termination, raw.message) == ("optimal", "optimal", "proven: the bound meets the plan")
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0**15], ids=["unit", "scaled"])
+@pytest.mark.parametrize("seed", [1, 2, 7])
+def test_a_run_stopped_before_its_first_plan_reports_no_gap_and_its_bound_on_the_grid(seed, scale):
+    # HiGHS stops at its node limit before any plan: no objective, no gap, status no_solution; the bound is
+    # HiGHS's rounded up onto the grid (the optimum is on it; no plan caps it) and stays under the optimum found by
+    # enumeration. scaled: border weights of 2**15 make HiGHS see the objective scaled (solver._objective_scale)
+    ap, best = _planted(seed, 0.0, scale)
+    assert math.isfinite(best)
+    for nodes in (1, 2):
+        # a HiGHS time limit of the caller's keeps the run out of the inline slice: the same run each time
+        options = {"mip_max_nodes": nodes, "time_limit": 60.0}
+        raw = Solver("highs", threads=1, options=options).solve(ap)
+        ap.objective_step = scale
+        got = Solver("highs", threads=1, options=options).solve(ap)
+        ap.objective_step = 0.0
+        for info in (raw, got):
+            assert (info.status, info.values) == ("no_solution", None), info.status
+            assert math.isnan(info.objective) and math.isnan(info.gap)
+        assert raw.bound != pytest.approx(round(raw.bound / scale) * scale)  # the case the rounding is for
+        assert got.bound == pytest.approx(math.ceil(raw.bound / scale) * scale)
+        assert raw.bound < got.bound <= best
+
+
+def test_an_infeasible_model_reports_no_plan_no_gap_and_no_bound():
+    # no balanced split exists (enumeration): HiGHS's verdict stands with no objective, gap or bound to round
+    ap, best = _planted(1, 1.0, plant=False)
+    assert best == math.inf
+    info = Solver("highs", threads=1, time_limit=60).solve(ap)
+    assert (info.status, info.values) == ("infeasible", None)
+    assert math.isnan(info.objective) and math.isnan(info.gap) and not math.isfinite(info.bound)
 
 
 def test_no_promise_no_rounding():
