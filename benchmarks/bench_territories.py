@@ -51,6 +51,9 @@ Variants (``--variants``; each is one setting of the private switches):
   not the default).
 - ``cut99``: ``new`` with the cutoff 0.99 of a grid step under the start instead of half a step (measured, not the
   default).
+- ``s9warm``: ``new`` with session 9's warm start for k >= 3 on planar maps: the carving may use the whole warm-start
+  share and the region-growing heuristic runs after it (``planar.FIRST_PER_REGION = None``,
+  ``planar.WARM_HEURISTIC = True``).
 
 Each districting run also prints HiGHS's branch-and-bound nodes, summed over the run's HiGHS calls.
 """
@@ -71,7 +74,7 @@ from networkx.readwrite import json_graph
 import channelopt as co
 from channelopt import solver as solve_path
 from channelopt.datasets import synthetic_dual_graph  # (also read as bench_territories.synthetic_dual_graph)
-from channelopt.models.territories import TerritoryDesign, columns, improve, labelling, search
+from channelopt.models.territories import TerritoryDesign, columns, improve, labelling, planar, search
 
 ROOT = Path(__file__).resolve().parents[1]
 _BOUNDARY_SECONDS = labelling.BOUNDARY_SECONDS
@@ -82,6 +85,8 @@ _IMPROVE = improve.STAGE
 _RESTARTS = improve.RESTARTS
 _CUTOFF = solve_path.START_CUTOFF_STEPS
 _WITH_START = solve_path.CUTOFF_WITH_START
+_FIRST_PER_REGION = planar.FIRST_PER_REGION
+_WARM_HEURISTIC = planar.WARM_HEURISTIC
 
 _PREV = {"build": "arrays", "symmetry": "cumulative", "order": "load", "fixing": True, "cut": "max", "reach": False,
          "flow": "slots", "boundary": None}
@@ -123,6 +128,9 @@ VARIANTS = {
     "nocutoff": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "cutoff": None},
     "cutalone": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "with_start": False},
     "cut99": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "cutoff": 0.99},
+    # session 9's warm start: the carving has the whole share, the region growing runs after it for k >= 3 too
+    "s9warm": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "first_per_region": None,
+               "warm_heuristic": True},
 }
 
 
@@ -143,6 +151,8 @@ def configure(variant: str) -> None:
     improve.RESTARTS = v.get("restarts", _RESTARTS)
     solve_path.START_CUTOFF_STEPS = v.get("cutoff", _CUTOFF)
     solve_path.CUTOFF_WITH_START = v.get("with_start", _WITH_START)
+    planar.FIRST_PER_REGION = v.get("first_per_region", _FIRST_PER_REGION)
+    planar.WARM_HEURISTIC = v.get("warm_heuristic", _WARM_HEURISTIC)
 
 
 #: HiGHS branch-and-bound nodes of the runs since the last reset (see :func:`_count_nodes`)

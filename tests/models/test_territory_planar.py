@@ -790,3 +790,69 @@ def test_enclosed_rounds_carry_each_face_bound_to_the_finer_quanta(three_part_sp
     # the exact round's faces handed to the coarsest: each face keeps the larger, so the bound stays the exact one
     assert enclosed_bound(n, e, pop, lower, upper, c=c, theta=theta, want=len(e) + 1, deadline=time.perf_counter() + 60,
                           resolution=13, floor=record) >= bound
+
+
+def _warm_data(n, seed, k, tol):
+    e, pop = delaunay_map(n, seed)
+    lower, upper = math.ceil((1 - tol) * pop.sum() / k), math.floor((1 + tol) * pop.sum() / k)
+    g = nx.Graph()
+    g.add_edges_from(e.tolist())
+    nx.set_node_attributes(g, {v: float(pop[v]) for v in range(n)}, "pop")
+    return TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lower, upper)}).build(
+        co.ChannelNetwork.from_graph(g, ["pop"])).state["data"]
+
+
+@pytest.mark.parametrize("k,seed", [(3, 0), (4, 2)])
+def test_a_carved_warm_start_skips_the_region_growing(monkeypatch, k, seed):
+    # k >= 3: once the carving has a plan the region growing does not run (planar.WARM_HEURISTIC off); with the
+    # switch on it runs and the better plan is kept
+    from channelopt.models.territories import planar
+    from channelopt.models.territories.heuristics import Result
+
+    d = _warm_data(60, seed, k, 0.05)
+    calls = []
+
+    def heuristic(seconds):
+        calls.append(seconds)
+        return Result(label=np.zeros(d.n, dtype=np.int64), centres=None, objective=1e9, violation=1.0,
+                      contiguous=False, seconds=0.0)
+
+    res = planar.warm_plan(d, 5.0, heuristic)
+    assert calls == []
+    label = res.label
+    assert sorted(np.unique(label).tolist()) == list(range(k))
+    assert res.objective == float((label[d.edges[:, 0]] != label[d.edges[:, 1]]).sum())
+    monkeypatch.setattr(planar, "WARM_HEURISTIC", True)
+    again = planar.warm_plan(d, 5.0, heuristic)
+    assert len(calls) == 1 and again.objective == res.objective  # the heuristic's plan breaks balance: carved kept
+
+
+def test_a_carving_without_a_plan_leaves_the_region_growing_most_of_the_share(benchdata, monkeypatch):
+    # WV (55 counties, k=3, +-0.5%): the carving finds no plan and, uncapped, searched its whole share; capped at
+    # planar.FIRST_PER_REGION seconds a region (at least FIRST_FLOOR) the region growing gets the rest
+    import csv
+    import json
+
+    from networkx.readwrite import json_graph
+
+    from channelopt.models.territories import planar
+
+    folder = benchdata / "districting"
+    with open(folder / "optima_districting.csv", newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["state"] == "WV" and r["contiguity"] == "contiguous")
+    with open(folder / row["graph_file"]) as fh:
+        net = co.ChannelNetwork.from_graph(json_graph.adjacency_graph(json.load(fh)), weight_attrs=["TOTPOP"])
+    d = TerritoryDesign(k=3, objective="cut_edges", balance={"TOTPOP": (int(row["L"]), int(row["U"]))}).build(
+        net).state["data"]
+    calls, carves = [], []
+    real = planar.first_plan
+
+    def first_plan(data, seconds):
+        carves.append(seconds)
+        return real(data, seconds)
+
+    monkeypatch.setattr(planar, "first_plan", first_plan)
+    planar.warm_plan(d, 8.0, lambda s: calls.append(s))
+    cap = max(planar.FIRST_PER_REGION * d.n, planar.FIRST_FLOOR)
+    assert carves == [pytest.approx(cap)]
+    assert len(calls) == 1 and calls[0] >= 8.0 - cap - 2.0

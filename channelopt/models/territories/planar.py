@@ -712,6 +712,17 @@ FIRST_SECONDS = 30.0
 #: while no plan is in hand the carving may run this many seconds past a smaller share (as the heuristic's
 #: search.FIRST_PLAN_SECONDS: a first plan is worth a small constant over the limit)
 FIRST_FLOOR = 1.0
+#: k >= 3: the warm start's carving gets at most this many seconds per region (at least FIRST_FLOOR; None: the
+#: whole warm-start share). Measured (county maps, 1 thread): the carving finds its plan in 0.02-0.04 CPU s on
+#: NE, OK, KS, AR, IA, MS and returns None at once on LA, but on WV (55 counties, k=3) it searched 4.6 CPU s
+#: before giving up (its whole 5 s share on an idle machine); synthetic n=300/400: 0.15/0.19 CPU s
+FIRST_PER_REGION: float | None = 0.01
+#: k >= 3: the region-growing heuristic runs after a carving that found a plan (False: only when it found none).
+#: Measured (county maps, 5 s each): its plan never beat the carved one, before or after the re-splits that
+#: follow (OK 62 against 43, re-split 40 and 40; KS 43/33 -> 32/32; AR 35/33 -> 33/33; IA 44/33 -> 33/33; MS
+#: 40/34 -> 35/34; NE 19/19; synthetic n=300/400 105/54, 106/52), and it used up to its whole share (~1 CPU s at
+#: load 6, 34-50 starts)
+WARM_HEURISTIC = False
 
 
 def applies(model, d, built) -> bool:
@@ -751,21 +762,26 @@ def first_plan(d, seconds: float):
 
 
 def warm_plan(d, seconds: float, heuristic):
-    """The warm start where the planar searches apply: the carved plan, and ``heuristic(seconds_left)``'s
-    where it cuts fewer edges (for two territories the carved plan alone: the bound search that follows
-    improves it). Measured (synthetic n=550, +-0.5%, load 9-12): the heuristic found no balanced plan for
-    k=2 in its 4-4.4 s share (0.7 CPU s); the first carved cut took 0.5-0.7 CPU s and was the optimum.
+    """The warm start where the planar searches apply: the carved plan, else ``heuristic(seconds_left)``'s
+    (for two territories the carved plan alone: the bound search that follows improves it; for more, the
+    re-splits and the planar stage improve it, and the heuristic runs after a carved plan only with
+    :data:`WARM_HEURISTIC`, keeping the better). Measured (synthetic n=550, +-0.5%, load 9-12): the heuristic
+    found no balanced plan for k=2 in its 4-4.4 s share (0.7 CPU s); the first carved cut took 0.5-0.7 CPU s and
+    was the optimum. For k >= 3 the carving gets at most :data:`FIRST_PER_REGION` seconds a region.
     """
     from . import heuristics as heur
 
     t0 = time.perf_counter()
-    first = first_plan(d, max(seconds, FIRST_FLOOR))
+    carve_seconds = seconds
+    if d.k >= 3 and FIRST_PER_REGION is not None:
+        carve_seconds = min(seconds, FIRST_PER_REGION * d.n)
+    first = first_plan(d, max(carve_seconds, FIRST_FLOOR))
     carved = None
     if first is not None:
         # each part is connected and balanced (checked in carve); centres None as in the MILP's answers
         carved = heur.Result(label=first[0], centres=None, objective=first[1], violation=0.0, contiguous=True,
                              seconds=time.perf_counter() - t0)
-        if d.k == 2:
+        if d.k == 2 or not WARM_HEURISTIC:
             return carved
     res = heuristic(max(seconds - (time.perf_counter() - t0), 0.0))
     good = res is not None and res.violation <= 1e-9 and res.contiguous and len(np.unique(res.label)) == d.k
