@@ -58,7 +58,7 @@ def allocate(
     contiguity: bool = True,
     mip_gap: float = 1e-3,
     chains: bool = True,
-):
+) -> tuple[np.ndarray, float] | None:
     """Best assignment of every region to fixed ``centres`` (balance kept, contiguous).
 
     With ``chains`` a region may join centre ``c`` only next to a member strictly
@@ -125,7 +125,8 @@ def allocate(
                         f"sep_{rounds}")
 
 
-def polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver, seconds: float):
+def polish(d: TerritoryData, pb: heur.Problem, label, centres, solver: Solver,
+           seconds: float) -> tuple[np.ndarray, list[int], float]:
     """Location-allocation rounds: optimal assignment to fixed centres, then each territory's best centre.
 
     Rounds use the distance-chain assignment until it stops improving, then one

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._arrays import ArrayProblem
+from ..._arrays import ArrayProblem, VarBlock
 
 __all__ = ["adjacency_lists", "pieces", "add_flow_contiguity", "add_single_flow_contiguity", "separator_cuts"]
 
@@ -64,7 +64,7 @@ def add_flow_contiguity(
     roots=None,
     root_vars=None,
     name: str = "flow",
-):
+) -> VarBlock:
     """Single-commodity flow contiguity per territory slot (Shirabe-style), as row blocks.
 
     Slot ``j``'s root ships one unit to every other member of ``j`` along arcs whose
@@ -74,13 +74,17 @@ def add_flow_contiguity(
     Parameters
     ----------
     ap : ArrayProblem
+        The model the flow columns and rows are added to.
     x : VarBlock (n, k)
         ``x[v, j] = 1`` when region ``v`` is in slot ``j``.
     edges : int array (m, 2)
+        The map's edges (region positions); each gives an arc either way.
     roots : sequence of int or None, optional
         A fixed root region per slot (``None`` entries use ``root_vars``).
     root_vars : VarBlock (n, k), optional
         Binary root indicators for slots without a fixed root.
+    name : str
+        Name of the flow block; its row blocks take it as prefix.
 
     Returns
     -------
@@ -129,7 +133,8 @@ def add_flow_contiguity(
     return f
 
 
-def add_single_flow_contiguity(ap: ArrayProblem, r, cut, edges: np.ndarray, most: int, *, name: str = "sflow"):
+def add_single_flow_contiguity(ap: ArrayProblem, r: VarBlock, cut: VarBlock, edges: np.ndarray, most: int, *,
+                               name: str = "sflow") -> VarBlock:
     """One flow for every territory at once (Validi & Buchanan's SCF): 2 m arcs instead of 2 m k.
 
     Each territory has one root (``r[v, j] = 1``); every other region takes one unit of
@@ -138,12 +143,22 @@ def add_single_flow_contiguity(ap: ArrayProblem, r, cut, edges: np.ndarray, most
 
     Parameters
     ----------
+    ap : ArrayProblem
+        The model the flow columns and rows are added to.
     r : VarBlock (n, k)
         Root indicators; each slot has exactly one root (rows the caller adds).
     cut : VarBlock (m,)
         ``cut[e] >= 1`` when edge ``e``'s ends lie in different territories.
+    edges : int array (m, 2)
+        The map's edges (region positions), in ``cut``'s order; each gives an arc either way.
     most : int
         The most regions one territory may hold (the flow a root sends is below it).
+    name : str
+        Name of the flow block; its row blocks take it as prefix.
+
+    Returns
+    -------
+    VarBlock (2m,) of arc flows (the edges forwards, then backwards).
     """
     n, k = r.shape
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
@@ -174,9 +189,12 @@ def separator_cuts(
 
     Parameters
     ----------
+    adj : list of list of int
+        Each region's neighbours (:func:`adjacency_lists`).
     label : int array (n,)
         Territory slot of each region.
     centre_of : dict slot -> centre region
+        The centre of each slot checked (slots not in it are not).
 
     Returns
     -------

@@ -50,7 +50,7 @@ class TerritoryData:
     bridged: bool = False
 
 
-def load_slack(bound):
+def load_slack(bound: float | np.ndarray) -> float | np.ndarray:
     """How far a territory's load may pass ``bound`` and still keep it: the floating-point noise of summing the
     same loads in another order (1e-6, plus 1e-12 of the bound for loads past a million), never a solver's or a
     heuristic's tolerance (HiGHS's, on a scaled row of loads near 1e5, is about 0.01)."""

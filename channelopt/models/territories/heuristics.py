@@ -58,6 +58,28 @@ class Problem:
 
 @dataclass
 class Result:
+    """A plan of the heuristic search.
+
+    Attributes
+    ----------
+    label : int array (n,)
+        Territory of each region.
+    centres : list of int or None
+        Each territory's centre region (compactness), else None.
+    objective : float
+        The plan's objective (:func:`objective_value`).
+    violation : float
+        Its balance violation (:func:`violation`; 0 when balanced).
+    contiguous : bool
+        Every territory is connected (True also when the problem does not ask for it).
+    seconds : float
+        Time the search took.
+    starts : int
+        Starts the search ran.
+    history : list
+        Not filled by channelopt (empty).
+    """
+
     label: np.ndarray
     centres: list[int] | None
     objective: float
@@ -77,6 +99,7 @@ def violation(pb: Problem, label: np.ndarray) -> float:
 
 
 def best_centres(pb: Problem, label: np.ndarray) -> list[int]:
+    """Each territory's centre: the fixed one, else the member with the least weighted distance to the others."""
     centres = []
     for t in range(pb.k):
         members = np.flatnonzero(label == t)
@@ -88,7 +111,9 @@ def best_centres(pb: Problem, label: np.ndarray) -> list[int]:
     return centres
 
 
-def objective_value(pb: Problem, label: np.ndarray, centres=None) -> float:
+def objective_value(pb: Problem, label: np.ndarray, centres: list[int] | None = None) -> float:
+    """The objective of ``label``: weighted distance to ``centres`` (compactness; :func:`best_centres` when None),
+    regions moved from ``pb.current`` (disruption), or the (weighted) cut edges."""
     if pb.objective == "compactness":
         centres = centres if centres is not None else best_centres(pb, label)
         c = np.asarray(centres)[label]

@@ -212,6 +212,10 @@ def reach_fixing(d: TerritoryData, order: np.ndarray, root_ok: np.ndarray) -> tu
 
     Parameters
     ----------
+    d : TerritoryData
+        The prepared problem (loads, bounds, adjacency).
+    order : int array (n,)
+        The region at each position (:func:`region_order`).
     root_ok : bool array (n, k)
         By position: which roots the diagonal and load fixing leave.
 

@@ -173,9 +173,14 @@ def bisection(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: 
 
     Parameters
     ----------
-    n, edges : the map (connected, planar, no repeated edge)
+    n : int
+        Number of regions.
+    edges : int array (m, 2)
+        The map (connected, planar, no repeated edge).
     load : array (n,)
         One balance attribute; the bound holds for any further attributes as well.
+    lower, upper : float
+        Bounds of each part's load.
     limit : int
         Cut edges of a known plan: only shorter splits are searched, so the bound is at most ``limit``.
     rest : (float, float), optional
@@ -189,6 +194,8 @@ def bisection(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: 
     first_face : int
         1: only closed walks that avoid the outer face (:func:`dual_map` puts it first) are searched, so
         the bound holds for the splits whose cut edges do not border it.
+    dual : DualMap, optional
+        The map's faces (:func:`dual_map`), when the caller has them already.
 
     Returns
     -------
@@ -234,7 +241,8 @@ def bisection(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: 
 
 
 def first_split(n: int, edges: np.ndarray, load: np.ndarray, side: tuple[float, float], rest: tuple[float, float],
-                *, seconds: float = 5.0, resolution: int = 250, dual: DualMap | None = None):
+                *, seconds: float = 5.0, resolution: int = 250,
+                dual: DualMap | None = None) -> tuple[np.ndarray, int] | None:
     """A quick split into two connected parts, one with load in ``side``, the other in ``rest``: ``(label, cut)``.
 
     The closed walks from the largest face (the outer one on a map drawn from coordinates: cuts from border to
@@ -524,7 +532,8 @@ def _min_table(a):
 
 def outer_theta_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, *, depth: int,
                       cap: int, seconds: float = 30.0, resolution: int = THETA_RESOLUTION,
-                      plan: int | None = None, profile: bool = False, buckets: bool | None = None):
+                      plan: int | None = None, profile: bool = False,
+                      buckets: bool | None = None) -> float | tuple | None:
     """Fewest cut edges of three connected parts (loads in ``[lower, upper]``) whose boundaries all meet the
     outer face, each with a connected rest: a lower bound, at most ``cap``; None when out of time or not planar.
 
@@ -1006,7 +1015,8 @@ ENCLOSED_FLOORS = True
 
 def enclosed_bound(n: int, edges: np.ndarray, load: np.ndarray, lower: float, upper: float, *, c: float,
                    theta, want: int, deadline: float, resolution: int = 2000, ring: float = 0.0,
-                   table: np.ndarray | None = None, floor: np.ndarray | None = None, faces: bool = False):
+                   table: np.ndarray | None = None, floor: np.ndarray | None = None,
+                   faces: bool = False) -> float | tuple[float, np.ndarray | None]:
     """A lower bound (at most ``want``) on the cut edges of three connected parts, loads in ``[lower, upper]``,
     one of which has a boundary that avoids the outer face: cases (a2) and (a3) of :func:`three_bound`.
 

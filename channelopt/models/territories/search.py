@@ -266,6 +266,20 @@ class TerritoryBuilt(BuiltModel):
     """
 
     def solve(self, solver: Solver | None = None, *, warm_start: bool = True) -> Plan:
+        """The Plan: heuristic warm start, exact search and checks within ``solver``'s time limit.
+
+        Parameters
+        ----------
+        solver : Solver, optional
+            The solver and its limits (default ``Solver()``); its clock is started here if not already.
+        warm_start : bool
+            Run the heuristic first and hand its plan to the exact search (False: none is run, unless the model's
+            method is ``"heuristic"`` or the built model holds one's plan already).
+
+        Returns
+        -------
+        Plan
+        """
         solver = solver or Solver()
         if not isinstance(solver, Solver):
             raise SettingsError(f"solver must be a channelopt.Solver, got {type(solver).__name__}.")
