@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from channelopt import Solver
-from channelopt import solver as solve_path
 from channelopt._arrays import ArrayProblem
 
 
@@ -108,7 +107,9 @@ class Grid:
 @pytest.fixture(params=[True, False], ids=["with-start", "cutoff-alone"])
 def with_start(request, monkeypatch):
     """Both ways of the cutoff: HiGHS also gets the start as its incumbent, or the cutoff alone."""
-    monkeypatch.setattr(solve_path, "CUTOFF_WITH_START", request.param)
+    # the module Solver runs in (under --import-mode=importlib a doctest run of channelopt/solver.py can leave
+    # another module object as channelopt.solver, and a switch set there would not reach the solve)
+    monkeypatch.setitem(Solver.solve.__globals__, "CUTOFF_WITH_START", request.param)
     return request.param
 
 
