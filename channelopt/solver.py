@@ -53,6 +53,10 @@ start comes back optimal (no presolve-off confirmation); a run stopped first ret
 start with ``min(HiGHS's bound rounded onto the grid, the start's objective)``, which holds
 for the whole problem (see :func:`_read_cutoff`). HiGHS and minimisation only.
 
+A caller's own ``objective_bound`` (``Solver(options=...)``, HiGHS's units) is no proof either way: HiGHS
+searches only below it and takes plans above it as they come. The bound read back is at most the bound given,
+and HiGHS's "optimal" for a plan above it is "feasible" (termination ``"objective_bound"``).
+
 Ctrl-C
 ------
 HiGHS runs in a worker thread while the calling thread waits, so SIGINT reaches
@@ -1784,6 +1788,12 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
                 bound = scaled / obj_scale
     else:
         bound = objective if model_status == ms.kOptimal else math.nan
+    given = settings.options.get("objective_bound") if a.is_mip and not a.maximize else None
+    if given is not None and math.isfinite(bound):
+        # the caller's objective_bound (HiGHS's units): HiGHS searched only the plans below it and takes plans above
+        # it as they come; its bound holds for the plans below, the others cost at least the bound given (measured:
+        # "optimal" 26 with bound 26 on a partition whose optimum is 9, under objective_bound 8.5)
+        bound = min(bound, float(given) / obj_scale)
     grid, raw = _grid(a, obj_scale), bound
     if grid is not None and math.isfinite(bound):
         # the optimum lies on the model's grid: the bound rounded onto it holds too (never past the plan); also
@@ -1808,7 +1818,16 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
         else:
             how = "proven: the bound meets the plan"
         note = "; ".join(m for m in (note, how) if m)
-    if (model_status == ms.kOptimal or closed) and not interrupted:
+    verdict = model_status == ms.kOptimal
+    if (verdict and given is not None and has_primal
+            and not _closed(float(info_h.objective_function_value), bound * obj_scale, a.maximize,
+                            float(_option(h, "mip_abs_gap")), settings.mip_gap)):
+        # HiGHS closed its tree under the caller's objective_bound with its plan above it: no plan lies below the
+        # bound given, which proves nothing about the plan
+        verdict, termination = False, "objective_bound"
+        note = "; ".join(m for m in (note, f"HiGHS found no plan below the objective_bound given ({given:.10g}); "
+                                           "its plan lies above it, not proven optimal") if m)
+    if (verdict or closed) and not interrupted:
         status = "optimal"
     elif model_status == ms.kInfeasible and not interrupted:
         status = "infeasible"

@@ -192,18 +192,24 @@ def test_a_start_one_step_worse_is_improved_to_the_optimum(with_start):
     assert grid.cut(grid.label_of(info.values)) == best
 
 
+def _loaded_grid(seed: int, spread: float) -> tuple[Grid, float, np.ndarray]:
+    """The 3 x 5 grid with loads of 1,000-99,999 balanced within +-spread: ``(grid, optimum, a plan one step
+    above the optimum)``, by enumeration."""
+    rng = np.random.default_rng(seed)
+    weights = rng.integers(1, 4, size=nx.grid_2d_graph(3, 5).number_of_edges())
+    grid = Grid(3, 5, weights=weights, loads=rng.integers(1000, 100_000, 15), spread=spread)
+    labels, cuts = grid.balanced()
+    best = float(cuts.min())
+    return grid, best, labels[np.flatnonzero(cuts == best + 1)[0]]
+
+
 @pytest.mark.parametrize(("seed", "spread"), [(1, 2000.0), (2, 2000.0), (8, 500.0)])
 def test_a_start_one_step_worse_keeps_an_optimum_the_root_heuristics_miss(with_start, seed, spread):
     # the 4 x 4 case above passes even with a cutoff past the next grid point: HiGHS finds the optimum by its root
     # heuristics and takes it above the cutoff (benchmarks/RESULTS.md, "the start as cutoff (cutoff12)"). Here the
     # parts balance loads of 1,000-99,999 within +-spread: 75-300 plans on a 3 x 5 grid (enumerated), whose
     # optimum HiGHS finds only by its search below the cutoff. The start is a plan exactly one step above it
-    rng = np.random.default_rng(seed)
-    weights = rng.integers(1, 4, size=nx.grid_2d_graph(3, 5).number_of_edges())
-    grid = Grid(3, 5, weights=weights, loads=rng.integers(1000, 100_000, 15), spread=spread)
-    labels, cuts = grid.balanced()
-    best = float(cuts.min())
-    start = labels[np.flatnonzero(cuts == best + 1)[0]]
+    grid, best, start = _loaded_grid(seed, spread)
     # a HiGHS time limit of the caller's keeps the run out of the inline slice (the same run each time)
     options = {"time_limit": 60.0}
     # the case the test is for: with a cutoff half a step under the optimum HiGHS ends on the start, not the optimum
@@ -215,6 +221,27 @@ def test_a_start_one_step_worse_keeps_an_optimum_the_root_heuristics_miss(with_s
     assert (info.status, info.termination) == ("optimal", "optimal")
     assert info.objective == pytest.approx(best) and info.bound == pytest.approx(best)
     assert grid.cut(grid.label_of(info.values)) == best
+
+
+@pytest.mark.parametrize("given_start", [True, False], ids=["start", "no-start"])
+def test_the_callers_objective_bound_proves_nothing_about_a_plan_above_it(given_start):
+    # the caller's own objective_bound half a step under the optimum: HiGHS closes its tree with no plan below it
+    # and says "optimal" for a plan above it (measured: 26 with bound 26 where the optimum is 9). That proves
+    # only that no plan lies below the bound given: the plan is feasible, the bound at most the optimum
+    grid, best, start = _loaded_grid(1, 2000.0)
+    options = {"time_limit": 60.0}
+    warm = grid.complete(start) if given_start else None
+    info = Solver("highs", threads=1, options={**options, "objective_bound": best - 0.5}).solve(
+        grid.ap, warm_start=warm)
+    assert (info.status, info.termination) == ("feasible", "objective_bound")
+    assert info.objective > best  # a plan above the bound given (with slack in z and y it may price above its cut)
+    assert best - 0.5 <= info.bound <= best
+    assert info.gap == pytest.approx((info.objective - info.bound) / info.objective)
+    # a bound given above the optimum: HiGHS's optimum below it stands
+    info = Solver("highs", threads=1, options={**options, "objective_bound": best + 0.5}).solve(
+        grid.ap, warm_start=warm)
+    assert (info.status, info.termination) == ("optimal", "optimal")
+    assert info.objective == pytest.approx(best) == info.bound
 
 
 def test_a_start_off_the_grid_still_gets_the_optimum(with_start):
