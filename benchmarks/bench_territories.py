@@ -54,6 +54,8 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``s9warm``: ``new`` with session 9's warm start for k >= 3 on planar maps: the carving may use the whole warm-start
   share and the region-growing heuristic runs after it (``planar.FIRST_PER_REGION = None``,
   ``planar.WARM_HEURISTIC = True``).
+- ``bnp``: ``new`` + branch-and-price by root (:mod:`channelopt.models.territories.branchprice`, ``STAGE``,
+  ``STAGE_SHARE`` of the time) before the MILP (not the default).
 
 Each districting run also prints HiGHS's branch-and-bound nodes, summed over the run's HiGHS calls.
 """
@@ -74,7 +76,7 @@ from networkx.readwrite import json_graph
 import channelopt as co
 from channelopt import solver as solve_path
 from channelopt.datasets import synthetic_dual_graph  # (also read as bench_territories.synthetic_dual_graph)
-from channelopt.models.territories import TerritoryDesign, columns, improve, labelling, planar, search
+from channelopt.models.territories import TerritoryDesign, branchprice, columns, improve, labelling, planar, search
 
 ROOT = Path(__file__).resolve().parents[1]
 _BOUNDARY_SECONDS = labelling.BOUNDARY_SECONDS
@@ -131,6 +133,8 @@ VARIANTS = {
     # session 9's warm start: the carving has the whole share, the region growing runs after it for k >= 3 too
     "s9warm": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "first_per_region": None,
                "warm_heuristic": True},
+    # branch-and-price by root before the MILP (branchprice.STAGE; session 10)
+    "bnp": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "bnp": True},
 }
 
 
@@ -145,6 +149,7 @@ def configure(variant: str) -> None:
     search.RACE_FLOORS = v.get("race_floors", _RACE_FLOORS)
     columns.STAGE = v.get("columns", False)
     columns.ROOT_PRICING = v.get("root_pricing", False)
+    branchprice.STAGE = v.get("bnp", False)
     labelling.CUT_INTEGER = v.get("cut_integer", _CUT_INTEGER)
     search.CUT_EDGE_HIGHS = v.get("highs", _CUT_EDGE_HIGHS)
     improve.STAGE = v.get("improve", _IMPROVE)

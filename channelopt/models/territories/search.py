@@ -37,7 +37,7 @@ from ...solver import (
     _gap,  # the one gap function
 )
 from .._base import BuiltModel
-from . import allocation, columns, improve, labelling, planar
+from . import allocation, branchprice, columns, improve, labelling, planar
 from . import heuristics as heur
 from .allocation import guided, lp_polish, polish
 from .assembly import assemble_plan
@@ -344,6 +344,22 @@ class TerritoryBuilt(BuiltModel):
                                  seconds=time.perf_counter() - t0)
                 info.message = "proven by the set-partitioning bound (column generation)"
                 return self._finish(d, hres.label, hres.centres, info, state)
+        bp = None
+        if h_ok and branchprice.bnp_applies(model, d, self) and not solver.interrupted:
+            # opt-in: branch-and-price by root (:mod:`.branchprice`) before the MILP, from the column stage's duals
+            res = branchprice.bnp_stage(d, hres, deadline, solver, state.get("columns"))
+            state["branchprice"] = res
+            if res.label is not None and res.objective < hres.objective - 1e-9:
+                # every column is connected and balanced (checked as it enters the pool), one per territory
+                hres = heur.Result(label=res.label.astype(np.int64), centres=None, objective=res.objective,
+                                   violation=0.0, contiguous=True, seconds=res.seconds)
+            bp = columns.integral_bound(d, res.bound)
+            if res.proven or hres.objective <= bp + 1e-9:
+                info = SolveInfo("branchprice", "optimal", "optimal", objective=hres.objective,
+                                 bound=hres.objective, gap=0.0, seconds=time.perf_counter() - t0)
+                info.message = (f"proven by branch-and-price ({res.nodes} nodes, {res.columns} columns, "
+                                f"{res.seconds:.1f}s)")
+                return self._finish(d, hres.label, hres.centres, info, state)
         exact_deadline = deadline
         if deadline is not None and (state.get("restricted") or state.get("form") == "hess"):
             rest = max(deadline - time.perf_counter(), 0.0)
@@ -389,6 +405,8 @@ class TerritoryBuilt(BuiltModel):
             info = raised_bound(info, split.bound, "the planar dual-cycle search's", solver.mip_gap)
         if dw is not None:
             info = raised_bound(info, dw, "the set-partitioning bound (column generation)", solver.mip_gap)
+        if bp is not None:
+            info = raised_bound(info, bp, "branch-and-price's", solver.mip_gap)
         if state.get("restricted"):
             info = self._honest_bound(info, d, solver, deadline)
         elif not math.isfinite(info.bound) or (info.status != "optimal" and state["form"] == "hess"):

@@ -1,0 +1,235 @@
+"""Branch-and-price by root (:mod:`.branchprice`) against brute force on small maps.
+
+The tree, exhausted, must give the brute-force optimum over contiguous balanced partitions, with a plan that keeps
+every rule; its bound (also the root's, and any open node's when stopped early) must never pass that optimum.
+"""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import channelopt as co
+from channelopt.models.territories import TerritoryDesign, branchprice
+from channelopt.models.territories.data import prepare
+
+
+def _map(delaunay_pop_map, n, seed, k, tol):
+    g = delaunay_pop_map(n, seed, xy=False)
+    total = sum(nx.get_node_attributes(g, "pop").values())
+    lo, hi = (1 - tol) * total / k, (1 + tol) * total / k
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    d = prepare(TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}), net)
+    return g, lo, hi, d
+
+
+def _rules(g, d, label, lo, hi, k):
+    nodes = list(g.nodes)
+    assert len(np.unique(label)) == k
+    for t in np.unique(label):
+        members = np.flatnonzero(label == t)
+        assert nx.is_connected(g.subgraph([nodes[i] for i in members]))
+        load = float(d.loads[members, 0].sum())
+        assert lo - 1e-9 <= load <= hi + 1e-9
+    e = np.asarray(d.edges)
+    return float(np.asarray(d.edge_w)[label[e[:, 0]] != label[e[:, 1]]].sum())
+
+
+CASES = [(9, 11, 3, 0.3), (10, 40, 3, 0.2), (10, 7, 2, 0.1), (11, 5, 3, 0.25), (10, 23, 4, 0.3), (10, 2, 3, 0.1),
+         (11, 13, 3, 0.1)]
+
+
+@pytest.mark.parametrize("n, seed, k, tol", CASES)
+def test_exhausted_tree_gives_the_brute_force_optimum(delaunay_pop_map, brute_force, n, seed, k, tol):
+    g, lo, hi, d = _map(delaunay_pop_map, n, seed, k, tol)
+    best = brute_force(g, k, lo, hi)
+    assert math.isfinite(best)
+    res = branchprice.branch_and_price(d, 60.0)
+    assert res.proven
+    assert res.objective == pytest.approx(best)
+    assert res.root_bound <= best + 1e-6
+    assert _rules(g, d, res.label, lo, hi, k) == pytest.approx(best)
+
+
+@pytest.mark.parametrize("n, seed, k, tol", CASES)
+def test_with_an_incumbent_one_above_it_finds_the_optimum(delaunay_pop_map, brute_force, n, seed, k, tol):
+    """The incumbent's cutoff prunes and fixes roots (whole-number borders: nodes above ``incumbent - 1``); every
+    node holding the optimum must survive, so the tree still finds it."""
+    g, lo, hi, d = _map(delaunay_pop_map, n, seed, k, tol)
+    best = brute_force(g, k, lo, hi)
+    res = branchprice.branch_and_price(d, 60.0, incumbent=best + 1.0)
+    assert res.proven and res.label is not None
+    assert _rules(g, d, res.label, lo, hi, k) == pytest.approx(best)
+    assert res.objective == pytest.approx(best)
+    assert res.root_bound <= best + 1e-6
+
+
+def _plans(partitions, g, k, lo, hi, tree):
+    """Every contiguous balanced partition once, as a list of territories (bool arrays) with their roots."""
+    seen, out = set(), []
+    for lab in partitions(g, k, lo, hi):
+        parts = [lab == t for t in range(k)]
+        key = frozenset(np.packbits(m).tobytes() for m in parts)
+        if key not in seen:
+            seen.add(key)
+            out.append([(int(tree.pos[m].min()), m) for m in parts])
+    return out
+
+
+def _obeys(plan, node, tree) -> bool:
+    """The node's decisions read on a plan: roots forced or forbidden, region in or out of a root's territory."""
+    roots = {r: m for r, m in plan}
+    for p in range(len(node.state)):
+        if node.state[p] == 1 and p not in roots or node.state[p] == -1 and p in roots:
+            return False
+    for (p, q), inside in node.fix.items():
+        v = tree.order[q]
+        if inside and (p not in roots or not roots[p][v]) or not inside and p in roots and roots[p][v]:
+            return False
+    return True
+
+
+def _compatible(r, m, node, tree) -> bool:
+    """Whether a territory rooted at ``r`` may be in a plan obeying the node, read from the decisions alone."""
+    if node.state[r] == -1 or any(node.state[p] == 1 and p != r and m[tree.order[p]] for p in range(len(m))):
+        return False
+    for (p, q), inside in node.fix.items():
+        v = tree.order[q]
+        if p == r and m[v] != inside or p != r and inside and m[v]:
+            return False
+    return True
+
+
+def _nodes(tree, plans, rng, count):
+    """Random nodes reached by branching along the decisions of random plans (so that some plans obey them)."""
+    n = len(tree.order)
+    for _ in range(count):
+        plan = plans[rng.integers(len(plans))]
+        roots = {r: m for r, m in plan}
+        state = np.zeros(n, dtype=np.int8)
+        fix = {}
+        for p in rng.choice(tree.roots, size=min(2, len(tree.roots)), replace=False).tolist():
+            state[p] = 1 if (p in roots) == (rng.random() < 0.8) else -1
+        for p in [p for p in roots if state[p] == 1]:
+            q = int(rng.integers(p, n))
+            fix[(p, q)] = bool(roots[p][tree.order[q]]) if rng.random() < 0.8 else not roots[p][tree.order[q]]
+        yield branchprice._Node((0,), state, fix, -math.inf, 0, None)
+
+
+SMALL = [(9, 11, 3, 0.3), (10, 23, 4, 0.3), (10, 40, 3, 0.2)]
+
+
+@pytest.mark.parametrize("n, seed, k, tol", SMALL)
+def test_node_columns_and_pricing_bounds_are_the_compatible_territories(delaunay_pop_map, partitions, n, seed, k,
+                                                                        tol):
+    g, lo, hi, d = _map(delaunay_pop_map, n, seed, k, tol)
+    tree = branchprice._Tree(d, co.Solver("highs").start_clock(), lambda: 10.0, lambda: math.inf)
+    plans = _plans(partitions, g, k, lo, hi, tree)
+    for plan in plans:
+        for _, m in plan:
+            tree.add(m)
+    assert len(tree.cost) > k
+    rng = np.random.default_rng(seed)
+    checked = 0
+    for node in _nodes(tree, plans, rng, 25):
+        ok = tree.column_ok(node)
+        for i in range(len(tree.cost)):
+            r, m = int(tree.root[i]), tree.cols[i]
+            want = _compatible(r, m, node, tree)
+            assert ok[i] == want
+            b = None if node.state[r] == -1 else tree.bounds(node, r)
+            inside = b is not None and bool(np.all(b[0] <= m) and np.all(m <= b[1]))
+            assert inside == want  # the root's pricing MIP may price exactly these territories
+            checked += want
+        # every territory of a plan obeying the node is compatible with it
+        for plan in plans:
+            if _obeys(plan, node, tree):
+                assert all(_compatible(r, m, node, tree) for r, m in plan)
+    assert checked
+
+
+@pytest.mark.parametrize("n, seed, k, tol", SMALL)
+def test_children_split_the_parents_plans(delaunay_pop_map, partitions, n, seed, k, tol):
+    g, lo, hi, d = _map(delaunay_pop_map, n, seed, k, tol)
+    tree = branchprice._Tree(d, co.Solver("highs").start_clock(), lambda: 10.0, lambda: math.inf)
+    plans = _plans(partitions, g, k, lo, hi, tree)
+    for plan in plans:
+        for _, m in plan:
+            tree.add(m)
+    rng = np.random.default_rng(seed + 1)
+    branched = {"root": 0, "member": 0}
+    for node in _nodes(tree, plans, rng, 25):
+        ok = np.flatnonzero(tree.column_ok(node))
+        if not len(ok):
+            continue
+        # a fractional master: every compatible column at weight 1/2 (or an integral one, one plan)
+        for lam in (np.full(len(ok), 0.5), 0.4 * rng.random(len(ok)), np.full(len(ok), 1.0 / len(ok))):
+            children = branchprice._branch(tree, node, lam, ok)
+            if children is None:
+                continue
+            kids = [branchprice._Node((0,), s, f, -math.inf, 1, None) for s, f in children]
+            branched["member" if children[0][1] != node.fix else "root"] += 1
+            for plan in plans:
+                assert _obeys(plan, node, tree) == sum(_obeys(plan, kid, tree) for kid in kids)
+    assert branched["root"] and branched["member"]
+
+
+def _territories(g, d, tree):
+    """Every connected balanced set a root's MIP may price (members the fixing allows that root), with its root."""
+    import itertools
+
+    nodes = list(g.nodes)
+    out = []
+    for r in range(1, d.n + 1):
+        for sub in itertools.combinations(range(d.n), r):
+            m = np.zeros(d.n, dtype=bool)
+            m[list(sub)] = True
+            p = int(tree.pos[m].min())
+            load = float(d.loads[m, 0].sum())
+            if (d.lower[0] - 1e-9 <= load <= d.upper[0] + 1e-9 and tree.root_ok[p].any()
+                    and not (m & ~tree.allowed[p]).any() and nx.is_connected(g.subgraph([nodes[i] for i in sub]))):
+                out.append((p, m, 0.5 * float(np.asarray(d.edge_w)[m[d.edges[:, 0]] != m[d.edges[:, 1]]].sum())))
+    return out
+
+
+@pytest.mark.parametrize("n, seed, k, tol", SMALL)
+def test_pricing_with_cutoffs_gives_lower_bounds_on_each_roots_least(delaunay_pop_map, n, seed, k, tol):
+    """``least`` from :meth:`_Tree.price` never passes the exact least reduced cost by root (brute force), also
+    where a MIP's cutoff left no set under it (the cutoffs come from the previous round's ``least``)."""
+    g, lo, hi, d = _map(delaunay_pop_map, n, seed, k, tol)
+    sets = _territories(g, d, branchprice._Tree(d, co.Solver("highs").start_clock(), lambda: 10.0, lambda: 0.0))
+    rng = np.random.default_rng(seed)
+    cut_off = 0
+    for trial in range(6):
+        pi = rng.uniform(-1.0, 3.0, d.n)
+        exact = np.full(d.n, np.inf)
+        for p, m, c in sets:
+            exact[p] = min(exact[p], c - float(pi[m].sum()))
+        state = np.zeros(d.n, dtype=np.int8)
+        dp = branchprice.node_dp(exact, branchprice._Tree(d, co.Solver("highs"), lambda: 10.0, lambda: 0.0).root_ok,
+                                 state)
+        # a cutoff a little under or over the best plan's Lagrangian value: the MIPs get cutoffs near their least
+        level = float(pi.sum()) + dp + (-0.5 if trial % 2 else 0.5)
+        tree = branchprice._Tree(d, co.Solver("highs").start_clock(), lambda: 10.0, lambda level=level: level)
+        node = branchprice._Node((0,), state, {}, -math.inf, 0, None, exact - rng.uniform(0.0, 1.0, d.n))
+        _, least = tree.price(node, pi)
+        assert np.all(least <= exact + 1e-6)
+        cut_off += tree.cut_off
+    assert cut_off  # the cutoff case was reached
+
+
+@pytest.mark.parametrize("n, seed, k, tol", [(10, 23, 4, 0.3), (11, 13, 3, 0.1)])
+def test_the_opt_in_stage_proves_the_optimum_in_the_exact_path(delaunay_pop_map, brute_force, monkeypatch, n, seed,
+                                                                 k, tol):
+    g, lo, hi, _ = _map(delaunay_pop_map, n, seed, k, tol)
+    best = brute_force(g, k, lo, hi)
+    monkeypatch.setattr(branchprice, "STAGE", True)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    plan = TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}).solve(
+        net, solver=co.Solver("highs", time_limit=60, threads=1))
+    assert plan.info.status == "optimal"
+    assert plan.info.objective == pytest.approx(best)
+    assert "branch-and-price" in plan.info.message
