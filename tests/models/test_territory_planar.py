@@ -827,15 +827,12 @@ def test_a_carved_warm_start_skips_the_region_growing(monkeypatch, k, seed):
     assert len(calls) == 1 and again.objective == res.objective  # the heuristic's plan breaks balance: carved kept
 
 
-def test_a_carving_without_a_plan_leaves_the_region_growing_most_of_the_share(benchdata, monkeypatch):
-    # WV (55 counties, k=3, +-0.5%): the carving finds no plan and, uncapped, searched its whole share; capped at
-    # planar.FIRST_PER_REGION seconds a region (at least FIRST_FLOOR) the region growing gets the rest
+def _wv(benchdata):
+    """WV (55 counties, k=3, +-0.5%) as the built model's data, and its published optimum."""
     import csv
     import json
 
     from networkx.readwrite import json_graph
-
-    from channelopt.models.territories import planar
 
     folder = benchdata / "districting"
     with open(folder / "optima_districting.csv", newline="") as fh:
@@ -844,6 +841,15 @@ def test_a_carving_without_a_plan_leaves_the_region_growing_most_of_the_share(be
         net = co.ChannelNetwork.from_graph(json_graph.adjacency_graph(json.load(fh)), weight_attrs=["TOTPOP"])
     d = TerritoryDesign(k=3, objective="cut_edges", balance={"TOTPOP": (int(row["L"]), int(row["U"]))}).build(
         net).state["data"]
+    return d, int(row["optimal_cut_edges"])
+
+
+def test_a_carving_without_a_plan_leaves_the_region_growing_most_of_the_share(benchdata, monkeypatch):
+    # WV: the carving finds no plan and, uncapped, searched its whole share; capped at planar.FIRST_PER_REGION
+    # seconds a region (at least FIRST_FLOOR) the region growing gets the rest
+    from channelopt.models.territories import planar
+
+    d, _ = _wv(benchdata)
     calls, carves = [], []
     real = planar.first_plan
 
@@ -856,3 +862,24 @@ def test_a_carving_without_a_plan_leaves_the_region_growing_most_of_the_share(be
     cap = max(planar.FIRST_PER_REGION * d.n, planar.FIRST_FLOOR)
     assert carves == [pytest.approx(cap)]
     assert len(calls) == 1 and calls[0] >= 8.0 - cap - 2.0
+
+
+def test_the_bound_stage_first_split_is_capped_where_it_finds_none(benchdata, monkeypatch):
+    # WV: the first split that limits the k=3 search finds no split and, uncapped, searched 4.2 CPU s (its whole
+    # share under load); it gets planar.FIRST_PER_REGION seconds a region (at least FIRST_FLOOR), and the bound
+    # still holds (published optimum 23)
+    from channelopt.models.territories import planar
+
+    d, optimum = _wv(benchdata)
+    real, asked = planar.first_split, []
+
+    def first_split(*args, **kwargs):
+        asked.append(kwargs.get("seconds"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(planar, "first_split", first_split)
+    monkeypatch.setattr(planar, "carve_many", lambda *args, **kwargs: None)  # only the stage's own first split
+    res = planar.solve_split(d, float(optimum), 100.0)
+    cap = max(planar.FIRST_PER_REGION * d.n, planar.FIRST_FLOOR)
+    assert asked == [pytest.approx(cap)]
+    assert res is not None and res.bound <= optimum

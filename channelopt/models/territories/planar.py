@@ -721,10 +721,12 @@ FIRST_SECONDS = 30.0
 #: while no plan is in hand the carving may run this many seconds past a smaller share (as the heuristic's
 #: search.FIRST_PLAN_SECONDS: a first plan is worth a small constant over the limit)
 FIRST_FLOOR = 1.0
-#: k >= 3: the warm start's carving gets at most this many seconds per region (at least FIRST_FLOOR; None: the
-#: whole warm-start share). Measured (county maps, 1 thread): the carving finds its plan in 0.02-0.04 CPU s on
-#: NE, OK, KS, AR, IA, MS and returns None at once on LA, but on WV (55 counties, k=3) it searched 4.6 CPU s
-#: before giving up (its whole 5 s share on an idle machine); synthetic n=300/400: 0.15/0.19 CPU s
+#: k >= 3: the warm start's carving and the bound stage's first split (:func:`solve_split`) get at most this many
+#: seconds per region (at least FIRST_FLOOR; None: their shares). Measured (1 thread): the carving finds its
+#: plan in 0.02-0.04 CPU s on NE, OK, KS, AR, IA, MS and returns None at once on LA, but on WV (55 counties,
+#: k=3) it searched 4.6 CPU s before giving up (its whole 5 s share on an idle machine); synthetic n=300/400:
+#: 0.15/0.19 CPU s. The first split alone (one part against the rest): 0.01-0.02 CPU s on the county maps, None at
+#: once on LA, 0.05/0.10/0.08 on synthetic n=300/400/550, None after 4.2 CPU s on WV
 FIRST_PER_REGION: float | None = 0.01
 #: k >= 3: the region-growing heuristic runs after a carving that found a plan (False: only when it found none).
 #: Measured (county maps, 5 s each): its plan never beat the carved one, before or after the re-splits that
@@ -770,6 +772,13 @@ def first_plan(d, seconds: float):
     return label, float(np.asarray(d.edge_w, dtype=float)[cut].sum())
 
 
+def _first_seconds(d, seconds: float) -> float:
+    """``seconds`` for a first carving or split of ``d``, capped for k >= 3 (:data:`FIRST_PER_REGION`)."""
+    if d.k >= 3 and FIRST_PER_REGION is not None:
+        return min(seconds, max(FIRST_PER_REGION * d.n, FIRST_FLOOR))
+    return seconds
+
+
 def warm_plan(d, seconds: float, heuristic):
     """The warm start where the planar searches apply: the carved plan, else ``heuristic(seconds_left)``'s
     (for two territories the carved plan alone: the bound search that follows improves it; for more, the
@@ -781,10 +790,7 @@ def warm_plan(d, seconds: float, heuristic):
     from . import heuristics as heur
 
     t0 = time.perf_counter()
-    carve_seconds = seconds
-    if d.k >= 3 and FIRST_PER_REGION is not None:
-        carve_seconds = min(seconds, FIRST_PER_REGION * d.n)
-    first = first_plan(d, max(carve_seconds, FIRST_FLOOR))
+    first = first_plan(d, max(_first_seconds(d, seconds), FIRST_FLOOR))
     carved = None
     if first is not None:
         # each part is connected and balanced (checked in carve); centres None as in the MILP's answers
@@ -831,7 +837,8 @@ def solve_split(d, limit_objective: float, seconds: float) -> Bisection | None:
             carved = None
         # only a limit for the search below: capped, as on WV (55 counties, k=3, +-0.5%) it found no split
         # for 58 of the stage's 60 s while the MILP proves the map in 19 s
-        first = first_split(d.n, d.edges, d.loads[:, p], (lo, up), rest, seconds=FIRST_SPLIT_SHARE * seconds)
+        first = first_split(d.n, d.edges, d.loads[:, p], (lo, up), rest,
+                            seconds=_first_seconds(d, FIRST_SPLIT_SHARE * seconds))
         limit = len(d.edges) + 1 if first is None else first[1]
         # k=3: the search for c gets THETA_SHARE[0] of the time, the theta THETA_SHARE[1] of what is left
         share = THETA_SHARE[0] if k == 3 else 1.0
