@@ -203,7 +203,7 @@ def test_pricing_with_cutoffs_gives_lower_bounds_on_each_roots_least(delaunay_po
     sets = _territories(g, d, branchprice._Tree(d, co.Solver("highs").start_clock(), lambda: 10.0, lambda: 0.0))
     rng = np.random.default_rng(seed)
     cut_off = 0
-    for trial in range(6):
+    for trial in range(9):
         pi = rng.uniform(-1.0, 3.0, d.n)
         exact = np.full(d.n, np.inf)
         for p, m, c in sets:
@@ -212,7 +212,7 @@ def test_pricing_with_cutoffs_gives_lower_bounds_on_each_roots_least(delaunay_po
         dp = branchprice.node_dp(exact, branchprice._Tree(d, co.Solver("highs"), lambda: 10.0, lambda: 0.0).root_ok,
                                  state)
         # a cutoff a little under or over the best plan's Lagrangian value: the MIPs get cutoffs near their least
-        level = float(pi.sum()) + dp + (-0.5 if trial % 2 else 0.5)
+        level = float(pi.sum()) + dp + (-3.0, -0.5, 0.5)[trial % 3]
         tree = branchprice._Tree(d, co.Solver("highs").start_clock(), lambda: 10.0, lambda level=level: level)
         node = branchprice._Node((0,), state, {}, -math.inf, 0, None, exact - rng.uniform(0.0, 1.0, d.n))
         _, least = tree.price(node, pi)
@@ -233,3 +233,23 @@ def test_the_opt_in_stage_proves_the_optimum_in_the_exact_path(delaunay_pop_map,
     assert plan.info.status == "optimal"
     assert plan.info.objective == pytest.approx(best)
     assert "branch-and-price" in plan.info.message
+
+
+def test_a_cutoff_far_under_the_least_proves_no_more_than_the_cutoff(delaunay_pop_map):
+    """On a 20-region map HiGHS, given ``objective_bound`` far under a root's least, comes back "optimal" with a set
+    above it (and a dual bound that counts its pruning): that proves ``least >= cutoff`` only. The reference is each
+    root's MIP solved without a cutoff (an exact MIP, gap 0): with cutoffs ``least`` must never be above it."""
+    g, lo, hi, d = _map(delaunay_pop_map, 20, 3, 3, 0.03)
+    rng = np.random.default_rng(0)
+    pi = rng.uniform(-0.5, 1.5, d.n)
+    solver = co.Solver("highs").start_clock()
+    state = np.zeros(d.n, dtype=np.int8)
+    ref = branchprice._Tree(d, solver, lambda: 30.0, lambda: math.inf)
+    node = branchprice._Node((0,), state, {}, -math.inf, 0, None)
+    _, exact = ref.price(node, pi)  # no node.least: no cutoffs
+    assert ref.cut_off == 0 and np.isfinite(exact[ref.roots]).all()
+    level = float(pi.sum()) + branchprice.node_dp(exact, ref.root_ok, state) - 3.0
+    tree = branchprice._Tree(d, solver, lambda: 30.0, lambda: level)
+    _, least = tree.price(branchprice._Node((0,), state.copy(), {}, -math.inf, 0, None, exact.copy()), pi)
+    assert tree.cut_off
+    assert np.all(least[ref.roots] <= exact[ref.roots] + 1e-6)

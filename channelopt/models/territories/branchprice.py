@@ -302,8 +302,10 @@ class _Tree:
             found, lb = m.solve(pi, self.solver, min(PRICING_SECONDS, rest))
             self.mip_seconds += time.process_time() - t
             self.mips += 1
-            if lb == math.inf and math.isfinite(cut):
-                lb = cut - 1e-6  # nothing under the cutoff (or nothing at all)
+            if math.isfinite(cut) and lb >= cut - 1e-6:
+                # nothing under the cutoff (or nothing at all): least >= cutoff, and no more is proven (HiGHS keeps
+                # plans above its objective_bound and reads them "optimal"; its dual bound then counts the pruning)
+                lb = cut - 1e-6
                 self.cut_off += 1
             least[p] = lb
             cols.extend(found)
