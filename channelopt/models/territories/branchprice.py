@@ -42,7 +42,8 @@ log = logging.getLogger("channelopt.models")
 
 #: run :func:`branch_and_price` as a stage of the exact path (contiguous interchangeable cut-edge territories with a
 #: warm start keeping every rule), before the labelling MILP; off by default (AL, benchmarks/RESULTS.md issue 12
-#: session 10: the first node alone took 437 CPU s from good duals, so the MILP's own time is better spent)
+#: session 10: the first node alone took 393 CPU s from session 9's converged duals, bound 52.63, and its first child
+#: 240 more to 53.92; the MILP's own time is better spent)
 STAGE = False
 #: share of what is left of the solve's time limit that the stage may use (and seconds without a limit)
 STAGE_SHARE = 0.5
