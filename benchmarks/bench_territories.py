@@ -56,6 +56,8 @@ Variants (``--variants``; each is one setting of the private switches):
   ``planar.WARM_HEURISTIC = True``).
 - ``bnp``: ``new`` + branch-and-price by root (:mod:`channelopt.models.territories.branchprice`, ``STAGE``,
   ``STAGE_SHARE`` of the time) before the MILP (not the default).
+- ``cutprice``: ``new`` + root cut-and-price (:mod:`channelopt.models.territories.cutprice`: the set-partitioning
+  bound with subset-row cuts priced by root, ``STAGE_SHARE`` of the time) before the MILP (not the default).
 
 Each districting run also prints HiGHS's branch-and-bound nodes, summed over the run's HiGHS calls.
 """
@@ -76,7 +78,16 @@ from networkx.readwrite import json_graph
 import channelopt as co
 from channelopt import solver as solve_path
 from channelopt.datasets import synthetic_dual_graph  # (also read as bench_territories.synthetic_dual_graph)
-from channelopt.models.territories import TerritoryDesign, branchprice, columns, improve, labelling, planar, search
+from channelopt.models.territories import (
+    TerritoryDesign,
+    branchprice,
+    columns,
+    cutprice,
+    improve,
+    labelling,
+    planar,
+    search,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 _BOUNDARY_SECONDS = labelling.BOUNDARY_SECONDS
@@ -135,6 +146,8 @@ VARIANTS = {
                "warm_heuristic": True},
     # branch-and-price by root before the MILP (branchprice.STAGE; session 10)
     "bnp": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "bnp": True},
+    # root cut-and-price (subset-row cuts priced by root) before the MILP (cutprice.STAGE; session 10)
+    "cutprice": {**_PREV, "reach": True, "flow": "single", "cut": "extended", "cutprice": True},
 }
 
 
@@ -150,6 +163,7 @@ def configure(variant: str) -> None:
     columns.STAGE = v.get("columns", False)
     columns.ROOT_PRICING = v.get("root_pricing", False)
     branchprice.STAGE = v.get("bnp", False)
+    cutprice.STAGE = v.get("cutprice", False)
     labelling.CUT_INTEGER = v.get("cut_integer", _CUT_INTEGER)
     search.CUT_EDGE_HIGHS = v.get("highs", _CUT_EDGE_HIGHS)
     improve.STAGE = v.get("improve", _IMPROVE)

@@ -37,7 +37,7 @@ from ...solver import (
     _gap,  # the one gap function
 )
 from .._base import BuiltModel
-from . import allocation, branchprice, columns, improve, labelling, planar
+from . import allocation, branchprice, columns, cutprice, improve, labelling, planar
 from . import heuristics as heur
 from .allocation import guided, lp_polish, polish
 from .assembly import assemble_plan
@@ -360,6 +360,18 @@ class TerritoryBuilt(BuiltModel):
                 info.message = (f"proven by branch-and-price ({res.nodes} nodes, {res.columns} columns, "
                                 f"{res.seconds:.1f}s)")
                 return self._finish(d, hres.label, hres.centres, info, state)
+        cp = None
+        if h_ok and cutprice.cutprice_applies(model, d, self) and not solver.interrupted:
+            # opt-in: the set-partitioning bound with subset-row cuts, priced by root (:mod:`.cutprice`)
+            res = cutprice.cutprice_stage(d, hres, deadline, solver)
+            state["cutprice"] = res
+            cp = columns.integral_bound(d, res.bound)
+            if res.proven or hres.objective <= cp + 1e-9:
+                info = SolveInfo("cutprice", "optimal", "optimal", objective=hres.objective, bound=hres.objective,
+                                 gap=0.0, seconds=time.perf_counter() - t0)
+                info.message = (f"proven by root cut-and-price (bound {res.bound:.4f}, {res.cuts} subset-row cuts, "
+                                f"{res.columns} columns, {res.seconds:.1f}s)")
+                return self._finish(d, hres.label, hres.centres, info, state)
         exact_deadline = deadline
         if deadline is not None and (state.get("restricted") or state.get("form") == "hess"):
             rest = max(deadline - time.perf_counter(), 0.0)
@@ -407,6 +419,8 @@ class TerritoryBuilt(BuiltModel):
             info = raised_bound(info, dw, "the set-partitioning bound (column generation)", solver.mip_gap)
         if bp is not None:
             info = raised_bound(info, bp, "branch-and-price's", solver.mip_gap)
+        if cp is not None:
+            info = raised_bound(info, cp, "root cut-and-price's", solver.mip_gap)
         if state.get("restricted"):
             info = self._honest_bound(info, d, solver, deadline)
         elif not math.isfinite(info.bound) or (info.status != "optimal" and state["form"] == "hess"):
