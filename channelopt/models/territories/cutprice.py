@@ -67,6 +67,9 @@ QUICK = 3
 PRICING_SECONDS = 20.0
 #: heuristic pricing also at ``SMOOTHING * centre + (1 - SMOOTHING) * pi`` (0: at the master's duals only)
 SMOOTHING = 0.7
+#: exact passes while the master LP is above the target price at ``EXACT_SMOOTHING * centre + (1 - ...) * pi``
+#: (0: at the master's duals); a pass whose sets are no column falls back to the master's duals once
+EXACT_SMOOTHING = 0.5
 #: the proof cutoff keeps this share of the slack ``(lp - target) / k`` (below 1: the pass proves with room)
 CUTOFF_SHARE = 0.9
 
@@ -220,6 +223,7 @@ def cut_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None = N
     cap = PRICING_SECONDS
     offset = 0
     centre = None
+    misprice = False
     if SMOOTHING > 0 and d.loads.shape[1] and math.isfinite(incumbent):
         centre = incumbent * d.loads[:, 0] / max(float(d.loads[:, 0].sum()), 1e-12)
 
@@ -252,22 +256,30 @@ def cut_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None = N
                              if rc(col) < -1e-7)
             if added:
                 continue
-            if art < 1e-9:
-                # the LP stalled: cut its solution before pricing it exactly
-                new = master.separate(lam)
-                if new:
-                    for t in new:
-                        master.cuts.append(t)
-                        by_root.add_cut(t)
-                    if log_rounds:
-                        log.info("cutprice: round %d lp %.4f +%d cuts (%d)", res.rounds, lp, len(new),
-                                 len(master.cuts))
-                    continue
+            # the LP stalled: cut its solution before pricing it exactly (the artificial columns, still in use early
+            # on, lie in no cut row: the rows hold for every plan either way)
+            new = master.separate(lam)
+            if new:
+                for t in new:
+                    master.cuts.append(t)
+                    by_root.add_cut(t)
+                if log_rounds:
+                    log.info("cutprice: round %d lp %.4f art %.2g +%d cuts (%d)", res.rounds, lp, art, len(new),
+                             len(master.cuts))
+                continue
             # exact pricing by root. Every root's MIP gets the cutoff that, met by all, proves the incumbent (the LP
             # is sum pi + sum sigma + k mu, so least >= mu - slack at every root gives a bound >= lp - k slack);
             # short of that, any negative column
-            slack = CUTOFF_SHARE * (lp - target) / d.k if math.isfinite(target) and lp > target else 0.0
-            cut = mu - max(slack, 1e-7)
+            smooth = EXACT_SMOOTHING > 0 and centre is not None and not misprice and lp > target
+            if smooth:
+                # Wentges: priced at duals between the best bound's and the master's (the degenerate master's own
+                # swing from vertex to vertex); the cutoff is the one that, met at every root, proves the incumbent
+                at = EXACT_SMOOTHING * centre + (1.0 - EXACT_SMOOTHING) * pi
+                cut = (target + 1e-6 - float(at.sum()) - master_cuts.lagrangian_constant(sigma, master.cuts)) / d.k
+            else:
+                at = pi
+                slack = CUTOFF_SHARE * (lp - target) / d.k if math.isfinite(target) and lp > target else 0.0
+                cut = mu - max(slack, 1e-7)
             by_root.set_sigma(sigma)
             least = np.full(d.n, np.inf)
             nr = len(by_root.roots)
@@ -280,10 +292,10 @@ def cut_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None = N
                 if rest <= 0.05 or solver.interrupted or pr.h is None:
                     break
                 pr.h.setOptionValue("objective_bound", float(cut))
-                cols, lb = pr.solve(pi, solver, min(cap, rest), quick=QUICK)
+                cols, lb = pr.solve(at, solver, min(cap, rest), quick=QUICK)
                 res.mips += 1
                 new = sum(master.add(col) for col in cols if rc(col) < -1e-7)
-                if not new and lb < cut - 1e-9 and left() > 0.05 and not solver.interrupted:
+                if not smooth and not new and lb < cut - 1e-9 and left() > 0.05 and not solver.interrupted:
                     # stopped at its first solutions with no column among them: on to the cutoff or a column
                     cols, lb2 = pr.solve(pi, solver, min(cap, left()), quick=0)
                     lb = max(lb, lb2)
@@ -293,7 +305,7 @@ def cut_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None = N
                 # nothing under the cutoff proves least >= cut; a MIP stopped early keeps its dual bound
                 least[p] = min(lb, cut)
                 found += new
-                if not new and lb < cut - 1e-9:
+                if not new and lb < cut - 1e-9 and not (smooth and cols):
                     short = True  # stopped by its cap with neither a column nor the cutoff proven
                 if PARTIAL and found >= PARTIAL:
                     break
@@ -301,19 +313,20 @@ def cut_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None = N
             res.passes += 1
             offset = (offset + visited) % nr
             if visited == nr:
-                bound = (float(pi.sum()) + master_cuts.lagrangian_constant(sigma, master.cuts)
+                bound = (float(at.sum()) + master_cuts.lagrangian_constant(sigma, master.cuts)
                          + columns.root_dp(least, by_root.root_ok))
                 if bound > res.bound and SMOOTHING > 0:
-                    centre = pi.copy()
+                    centre = at.copy()
                 res.bound = max(res.bound, bound)
                 res.trajectory.append((time.process_time() - c0, lp, bound, len(master.cuts)))
             if log_rounds:
-                log.info("cutprice: round %d pass %d/%d lp %.4f bound %.4f cols %d cuts %d found %d cpu %.1f",
-                         res.rounds, visited, nr, lp, res.bound, len(master.cols), len(master.cuts), found,
-                         time.process_time() - c0)
+                log.info("cutprice: round %d pass%s %d/%d lp %.4f art %.2g bound %.4f cols %d cuts %d found %d cpu "
+                         "%.1f", res.rounds, "~" if smooth else "", visited, nr, lp, art, res.bound, len(master.cols),
+                         len(master.cuts), found, time.process_time() - c0)
             if short:
                 cap *= 2.0
-            if found:
+            misprice = smooth and not found and not short  # sets under the cutoff, none a column: master's duals next
+            if found or misprice:
                 continue
             if visited == nr and bool(np.all(least[by_root.roots] >= cut - 1e-9)):
                 if art > 1e-9:
