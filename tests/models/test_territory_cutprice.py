@@ -156,3 +156,23 @@ def test_stage_proves_the_optimum_on_the_exact_path(planar, window, monkeypatch)
     assert plan.info.solver == "cutprice" and "cut-and-price" in plan.info.message
     a = plan.assignments.set_index("region_id")["territory"]
     assert sum(a[u] != a[v] for u, v in g.edges) == opt
+
+
+@pytest.mark.parametrize("case", [*LIFTED, (12, 4, 3, 0.2), (13, 3, 5, 0.2), (11, 3, 2, 0.3)])
+def test_every_bound_on_the_way_to_a_proof_is_valid(planar, window, cut_edge_data, case, monkeypatch):
+    # seeded with an optimal plan, incumbent = optimum: the master starts above incumbent - 1, so the exact passes
+    # price at smoothed duals with the proof's cutoff; every full pass's bound (the trajectory) stays <= optimum
+    n, k = case[:2]
+    g, d, cols = _case(planar, window, cut_edge_data, *case)
+    parts = _partitions(n, k, cols)
+    best = min(parts, key=lambda p: sum(c for _, c in p))
+    opt = sum(c for _, c in best)
+    label = np.zeros(n, dtype=np.int64)
+    for j, (s, _) in enumerate(best):
+        label[list(s)] = j
+    monkeypatch.setattr(cutprice, "PARTIAL", 0)  # every pass a full one: a bound each time
+    res = cutprice.cut_and_price(d, 30.0, seeds=[label], incumbent=opt)
+    assert res.trajectory
+    assert max(b for _, _, b, _ in res.trajectory) <= opt + 1e-6
+    assert res.bound <= opt + 1e-6
+    assert res.proven == (res.bound > opt - 1 + 1e-6)
