@@ -79,6 +79,16 @@ def _plans(partitions, g, k, lo, hi, tree):
     return out
 
 
+def _seeded_tree(partitions, g, k, lo, hi, d):
+    """A search tree whose master holds every territory of every contiguous balanced partition."""
+    tree = branchprice._Tree(d, co.Solver("highs").start_clock(), lambda: 10.0, lambda: math.inf)
+    plans = _plans(partitions, g, k, lo, hi, tree)
+    for plan in plans:
+        for _, m in plan:
+            tree.add(m)
+    return tree, plans
+
+
 def _obeys(plan, node, tree) -> bool:
     """The node's decisions read on a plan: roots forced or forbidden, region in or out of a root's territory."""
     roots = {r: m for r, m in plan}
@@ -126,11 +136,7 @@ SMALL = [(9, 11, 3, 0.3), (10, 23, 4, 0.3), (10, 40, 3, 0.2)]
 def test_node_columns_and_pricing_bounds_are_the_compatible_territories(delaunay_pop_map, partitions, n, seed, k,
                                                                         tol):
     g, lo, hi, d = _map(delaunay_pop_map, n, seed, k, tol)
-    tree = branchprice._Tree(d, co.Solver("highs").start_clock(), lambda: 10.0, lambda: math.inf)
-    plans = _plans(partitions, g, k, lo, hi, tree)
-    for plan in plans:
-        for _, m in plan:
-            tree.add(m)
+    tree, plans = _seeded_tree(partitions, g, k, lo, hi, d)
     assert len(tree.cost) > k
     rng = np.random.default_rng(seed)
     checked = 0
@@ -154,11 +160,7 @@ def test_node_columns_and_pricing_bounds_are_the_compatible_territories(delaunay
 @pytest.mark.parametrize("n, seed, k, tol", SMALL)
 def test_children_split_the_parents_plans(delaunay_pop_map, partitions, n, seed, k, tol):
     g, lo, hi, d = _map(delaunay_pop_map, n, seed, k, tol)
-    tree = branchprice._Tree(d, co.Solver("highs").start_clock(), lambda: 10.0, lambda: math.inf)
-    plans = _plans(partitions, g, k, lo, hi, tree)
-    for plan in plans:
-        for _, m in plan:
-            tree.add(m)
+    tree, plans = _seeded_tree(partitions, g, k, lo, hi, d)
     rng = np.random.default_rng(seed + 1)
     branched = {"root": 0, "member": 0}
     for node in _nodes(tree, plans, rng, 25):

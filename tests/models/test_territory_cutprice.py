@@ -56,6 +56,15 @@ def _partitions(n: int, k: int, cols):
     return out
 
 
+def _best(n: int, k: int, cols) -> tuple[float, np.ndarray]:
+    """The brute-force optimum and one optimal plan as region labels."""
+    best = min(_partitions(n, k, cols), key=lambda p: sum(c for _, c in p))
+    label = np.zeros(n, dtype=np.int64)
+    for j, (s, _) in enumerate(best):
+        label[list(s)] = j
+    return sum(c for _, c in best), label
+
+
 def _lp(n: int, k: int, cols, rows=()) -> float:
     """min sum c(S) lam_S, every region covered once, k sets, sum_S floor(|S & T| / 2) lam_S <= 1 per row T."""
     a = np.zeros((n + 1, len(cols)))
@@ -123,12 +132,7 @@ def test_the_incumbent_is_proven_when_the_bound_passes_incumbent_minus_one(plana
     # (10, 3, 11, 0.1): LP 12.5 without rows, 13 (the optimum) with them
     n, k = LIFTED[0][:2]
     g, d, cols = _case(planar, window, cut_edge_data, *LIFTED[0])
-    parts = _partitions(n, k, cols)
-    best = min(parts, key=lambda p: sum(c for _, c in p))
-    opt = sum(c for _, c in best)
-    label = np.zeros(n, dtype=np.int64)
-    for j, (s, _) in enumerate(best):
-        label[list(s)] = j
+    opt, label = _best(n, k, cols)
     assert _lp(n, k, cols) < opt - 0.25
     res = cutprice.cut_and_price(d, 30.0, seeds=[label], incumbent=opt)
     assert res.proven and opt - 1 < res.bound <= opt + 1e-6
@@ -164,12 +168,7 @@ def test_every_bound_on_the_way_to_a_proof_is_valid(planar, window, cut_edge_dat
     # price at smoothed duals with the proof's cutoff; every full pass's bound (the trajectory) stays <= optimum
     n, k = case[:2]
     g, d, cols = _case(planar, window, cut_edge_data, *case)
-    parts = _partitions(n, k, cols)
-    best = min(parts, key=lambda p: sum(c for _, c in p))
-    opt = sum(c for _, c in best)
-    label = np.zeros(n, dtype=np.int64)
-    for j, (s, _) in enumerate(best):
-        label[list(s)] = j
+    opt, label = _best(n, k, cols)
     monkeypatch.setattr(cutprice, "PARTIAL", 0)  # every pass a full one: a bound each time
     res = cutprice.cut_and_price(d, 30.0, seeds=[label], incumbent=opt)
     assert res.trajectory
