@@ -160,6 +160,12 @@ def test_stage_proves_the_optimum_on_the_exact_path(planar, window, monkeypatch)
     assert plan.info.solver == "cutprice" and "cut-and-price" in plan.info.message
     a = plan.assignments.set_index("region_id")["territory"]
     assert sum(a[u] != a[v] for u, v in g.edges) == opt
+    # the plan's own rules, read from the assignments: every region once, k contiguous balanced territories
+    assert sorted(a.index) == sorted(g.nodes) and a.nunique() == k
+    for t in a.unique():
+        members = [v for v in g if a[v] == t]
+        assert nx.is_connected(g.subgraph(members))
+        assert lo - 1e-9 <= sum(g.nodes[v]["pop"] for v in members) <= hi + 1e-9
 
 
 @pytest.mark.parametrize("case", [*LIFTED, (12, 4, 3, 0.2), (13, 3, 5, 0.2), (11, 3, 2, 0.3)])
