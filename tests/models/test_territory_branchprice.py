@@ -255,3 +255,55 @@ def test_a_cutoff_far_under_the_least_proves_no_more_than_the_cutoff(delaunay_po
     _, least = tree.price(branchprice._Node((0,), state.copy(), {}, -math.inf, 0, None, exact.copy()), pi)
     assert tree.cut_off
     assert np.all(least[ref.roots] <= exact[ref.roots] + 1e-6)
+
+
+KEYBOARD_SCRIPT = '''
+import json, os, signal
+import networkx as nx
+import channelopt as co
+from channelopt.models.territories import TerritoryDesign, branchprice
+from channelopt.models.territories.data import prepare
+
+g = nx.Graph()
+for v, pop in enumerate(__POPS__):
+    g.add_node(v, pop=pop)
+g.add_edges_from(__EDGES__)
+net = co.ChannelNetwork.from_graph(g, ["pop"])
+d = prepare(TerritoryDesign(k=__K__, objective="cut_edges", balance={"pop": (__LO__, __HI__)}), net)
+price, branch = branchprice._Tree.price, branchprice._branch
+armed = [False, False]
+
+def branched(*args, **kwargs):
+    out = branch(*args, **kwargs)
+    armed[0] = armed[0] or out is not None
+    return out
+
+def price_with_ctrl_c(self, node, pi):
+    # a real SIGINT in the Python steps of the first child (before its first pricing MIP)
+    if armed[0] and not armed[1]:
+        armed[1] = True
+        os.kill(os.getpid(), signal.SIGINT)
+    return price(self, node, pi)
+
+branchprice._branch, branchprice._Tree.price = branched, price_with_ctrl_c
+res = branchprice.branch_and_price(d, 60.0)
+print("RESULT " + json.dumps({"sent": armed[1], "bound": res.bound, "open": res.open, "nodes": res.nodes,
+                              "proven": res.proven, "objective": res.objective}))
+'''
+
+
+def test_ctrl_c_in_a_nodes_python_steps_leaves_that_node_open(delaunay_pop_map, brute_force, run_result, tmp_path):
+    """A SIGINT outside a pricing MIP raises KeyboardInterrupt in the node's own steps: the node in hand must stay
+    open (its plans are unexplored), or the least open bound leaves them out. Here the first child is interrupted
+    before its first pricing MIP, so both children are open and the bound is at most the brute-force optimum."""
+    n, seed, k, tol = 10, 2, 3, 0.1  # (the tree branches at the root: 3 nodes)
+    g, lo, hi, _ = _map(delaunay_pop_map, n, seed, k, tol)
+    best = brute_force(g, k, lo, hi)
+    text = KEYBOARD_SCRIPT
+    for key, value in (("__POPS__", [g.nodes[v]["pop"] for v in g]), ("__EDGES__", [list(e) for e in g.edges]),
+                       ("__K__", k), ("__LO__", lo), ("__HI__", hi)):
+        text = text.replace(key, repr(value))
+    r = run_result(tmp_path / "bnp_keyboard.py", text)
+    assert r["sent"] and r["nodes"] == 2 and not r["proven"]
+    assert r["open"] == 2  # the interrupted child and its sibling
+    assert r["bound"] <= best + 1e-6

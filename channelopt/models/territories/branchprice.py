@@ -526,6 +526,7 @@ def branch_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None 
         return best, None, None  # (time ran out: the caller keeps the node open)
 
     exhausted = False
+    current = None  # the node in hand: a Ctrl-C in its Python steps leaves it open (its plans are unexplored)
     try:
         state = np.zeros(n, dtype=np.int8)
         single = tree.root_ok.sum(axis=0) == 1  # slots with one possible root: those positions are roots
@@ -534,12 +535,14 @@ def branch_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None 
             duals = best_obj * d.loads[:, 0] / max(float(d.loads[:, 0].sum()), 1e-12)
         push(state, {}, -math.inf, 0, None if duals is None else np.asarray(duals, dtype=float))
         while heap and left() > 0.05 and not solver.interrupted:
-            node = heapq.heappop(heap)
+            node = current = heapq.heappop(heap)
             if node.bound > cutoff():
+                current = None
                 continue
             nodes += 1
             bound, lam, ok = process(node)
             if lam is None and (left() <= 0.05 or solver.interrupted) and bound <= cutoff():
+                current = None
                 push(node.state, node.fix, bound, node.depth, node.pi, node.least)  # unfinished: stays open
                 break
             if nodes == 1:
@@ -557,6 +560,7 @@ def branch_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None 
                 else:
                     for state, fix in child:
                         push(state, fix, bound, node.depth + 1, node.pi, node.least)
+            current = None
             gb = global_bound(math.inf) if heap else min(best_obj, math.inf)
             trajectory.append((time.perf_counter() - t0, gb, nodes))
             if log_nodes:
@@ -565,6 +569,10 @@ def branch_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None 
         exhausted = not heap
     except KeyboardInterrupt:
         solver.deadline.interrupt()
+        if current is not None:
+            # Ctrl-C in the node's own Python steps (a SIGINT inside a pricing MIP ends that MIP instead): the node
+            # stays open at the bound it came with, or the least open bound would leave its plans out
+            push(current.state, current.fix, current.bound, current.depth, current.pi, current.least)
     finally:
         tree.close()
     final = best_obj if exhausted else global_bound(math.inf)
