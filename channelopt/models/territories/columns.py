@@ -101,6 +101,17 @@ LOCAL_STARTS = 20
 ROOT_PRICING = False
 #: seconds at most for one pricing MIP (its dual bound is used when it stops)
 PRICING_SECONDS = 10.0
+#: :class:`_RootPricing`'s MIPs (root ``r`` fixed in) separate a disconnected answer by rooted rows
+#: ``s_a <= sum_{c in N(C)} s_c`` (``C`` a component without ``r``, ``a`` in it; and ``C`` = the root's component for
+#: the best region of each other one) instead of the unrooted ``s_a + s_b - 1 <= ...``
+ROOTED_ROWS = True
+#: rows every territory holding root ``r`` meets, put into :class:`_RootPricing`'s MIPs up front: "neighbours" (every
+#: region other than ``r`` has a neighbour in the territory: ``s_v <= sum_{u in N(v)} s_u``, plus regions the allowed
+#: ones cannot reach from ``r`` fixed out), or "" (none)
+ROOT_ROWS = "neighbours"
+#: each pricing run starts from the best connected set known (the last run's or the last round's; HiGHS
+#: ``setSolution`` on the region variables, the rest completed by HiGHS)
+PRICING_START = True
 
 
 @dataclasses.dataclass
@@ -364,6 +375,8 @@ class _Pricing:
         self.cuts = 0
         self.calls = 0
         self.inf = inf
+        self.root: int | None = None  # a region every priced set holds (rooted separator rows)
+        self.last: np.ndarray | None = None  # the best connected set of the last solve (a MIP start)
 
     def _roots(self, h, inf) -> None:
         """Only territories some plan may hold after the labelling model's fixing (:func:`.labelling.symmetric_fixing`).
@@ -427,6 +440,8 @@ class _Pricing:
             if left <= 0.01 or solver.interrupted or self.h is None:
                 return self._out(found), bound
             h.setOptionValue("time_limit", float(left))
+            if PRICING_START:
+                self._start(found)
             _, interrupted, abandoned = _run_interruptible(h, solver.deadline, float(left))
             self.calls += 1
             if abandoned:
@@ -461,12 +476,58 @@ class _Pricing:
     def close(self) -> None:
         self.h = None
 
-    @staticmethod
-    def _out(found) -> list[np.ndarray]:
-        return [m for _, m in sorted(found.values(), key=lambda vm: vm[0])]
+    def _start(self, found) -> None:
+        """The best connected set of this solve so far (else the last solve's) as HiGHS's start: a cutoff for the
+        search from its first node. Only the region variables are given; HiGHS completes the others (the edge and
+        cut variables follow from them) and drops a start that violates the model's bounds."""
+        best = min(found.values(), key=lambda vm: vm[0])[1] if found else self.last
+        if best is not None:
+            n = self.d.n
+            self.h.setSolution(n, np.arange(n, dtype=np.int32), best.astype(float))
+
+    def _out(self, found) -> list[np.ndarray]:
+        out = [m for _, m in sorted(found.values(), key=lambda vm: vm[0])]
+        if out:
+            self.last = out[0]
+        return out
+
+    def add_root_rows(self, root: int, allowed: np.ndarray) -> None:
+        """Root ``root`` is in every set priced here (fixed in by the caller), the regions ``~allowed`` out: rooted
+        separator rows from now on (:data:`ROOTED_ROWS`) and the rows of :data:`ROOT_ROWS` up front.
+
+        Every connected set holding ``root`` and another region ``v`` holds a neighbour of ``v`` (the row
+        ``s_v <= sum_{u in N(v)} s_u``), and only regions joined to ``root`` through allowed regions."""
+        if ROOTED_ROWS:
+            self.root = int(root)
+        if ROOT_ROWS != "neighbours":
+            return
+        adj, n = self.d.adj, self.d.n
+        seen = np.zeros(n, dtype=bool)
+        seen[root] = True
+        todo = [int(root)]
+        while todo:
+            u = todo.pop()
+            for v in adj[u]:
+                if allowed[v] and not seen[v]:
+                    seen[v] = True
+                    todo.append(int(v))
+        off = np.flatnonzero(allowed & ~seen).astype(np.int32)
+        if len(off):
+            self.h.changeColsBounds(len(off), off, np.zeros(len(off)), np.zeros(len(off)))
+        for v in np.flatnonzero(seen).tolist():
+            if v == root:
+                continue
+            nb = [u for u in adj[v] if seen[u]]
+            if int(root) in nb:
+                continue  # s_root = 1: the row holds
+            idx = np.asarray([v, *nb], dtype=np.int32)
+            self.h.addRow(-self.inf, 0.0, len(idx), idx, np.r_[1.0, -np.ones(len(nb))])
 
     def _add_cuts(self, comps, pi) -> None:
         adj, n = self.d.adj, self.d.n
+        if self.root is not None:
+            self._add_rooted_cuts(comps, pi)
+            return
         big = max(comps, key=lambda c: float(np.sum(pi[c])))
         b = max(big, key=lambda v: pi[v])
         for comp in comps:
@@ -480,6 +541,24 @@ class _Pricing:
                 idx = np.asarray([a, b, *border], dtype=np.int32)
                 val = np.r_[1.0, 1.0, -np.ones(len(border))]
                 self.h.addRow(-self.inf, 1.0, len(idx), idx, val)
+                self.cuts += 1
+
+    def _add_rooted_cuts(self, comps, pi) -> None:
+        """``s_a <= sum_{c in N(C)} s_c``: ``C``'s border separates ``a`` from the root (``s_root = 1``), for ``a`` in
+        a component ``C`` without the root, and for the best region ``a`` of every other component with ``C`` the
+        root's."""
+        adj, n, root = self.d.adj, self.d.n, self.root
+        for comp in comps:
+            inside = np.zeros(n, dtype=bool)
+            inside[comp] = True
+            border = sorted({v for u in comp for v in adj[u] if not inside[v]})
+            if inside[root]:
+                far = [max(c, key=lambda v: pi[v]) for c in comps if root not in c]
+            else:
+                far = comp if CUTS_PER_COMPONENT == "all" else [max(comp, key=lambda v: pi[v])]
+            for a in far:
+                idx = np.asarray([a, *border], dtype=np.int32)
+                self.h.addRow(-self.inf, 0.0, len(idx), idx, np.r_[1.0, -np.ones(len(border))])
                 self.cuts += 1
 
 
@@ -518,6 +597,9 @@ class _RootPricing:
             if len(off):
                 pricing.h.changeColsBounds(len(off), off, np.zeros(len(off)), np.zeros(len(off)))
             pricing.h.changeColBounds(int(self.order[p]), 1.0, 1.0)
+            region_allowed = np.zeros(d.n, dtype=bool)
+            region_allowed[self.order[allowed]] = True
+            pricing.add_root_rows(int(self.order[p]), region_allowed)
             self.models.append(pricing)
 
     def solve(self, pi: np.ndarray, solver: Solver, left) -> tuple[list[np.ndarray], np.ndarray, float]:

@@ -36,6 +36,14 @@ __all__ = ["coefficients", "rhs", "separate", "master_lp", "add_to_pricing", "pr
 
 Cut = tuple[int, ...]
 
+#: a 3-region cut's ``y_T`` an integer variable in the pricing MIP; continuous is exact too (priced at
+#: ``-sigma_T >= 0`` it sits at ``max(0, pair rows)`` at an optimum, an integer whenever ``s`` is). Other sizes stay
+#: integer (``2 y_T >= |S & T| - 1`` alone gives ``y_T = 1/2`` at two regions, not ``floor(2 / 2) = 1``)
+Y_INTEGER = True
+#: with ``|T| = 3`` also ``2 y_T >= s_a + s_b + s_c - 1`` (not implied by the pair rows in the LP: ``s = 1/2`` each
+#: gives 0 from them, 1/4 from this)
+TRIPLE_ROW = False
+
 
 def rhs(cuts) -> np.ndarray:
     """``floor(|T| / 2)`` per cut."""
@@ -147,11 +155,14 @@ def add_to_pricing(h, cut: Cut, inf: float = math.inf) -> int:
 
     j = h.getNumCol()
     h.addVar(0.0, float(len(cut) // 2))
-    h.changeColIntegrality(j, highspy.HighsVarType.kInteger)
+    if Y_INTEGER or len(cut) != 3:
+        h.changeColIntegrality(j, highspy.HighsVarType.kInteger)
     if len(cut) == 3:
-        # y >= s_a + s_b - 1 over the pairs: tighter in the LP than 2 y >= s_a + s_b + s_c - 1
+        # y >= s_a + s_b - 1 over the pairs: tighter in the LP than 2 y >= s_a + s_b + s_c - 1 alone
         for a, b in itertools.combinations(cut, 2):
             h.addRow(-inf, 1.0, 3, np.array([a, b, j], dtype=np.int32), np.array([1.0, 1.0, -1.0]))
+        if TRIPLE_ROW:
+            h.addRow(-inf, 1.0, 4, np.array([*cut, j], dtype=np.int32), np.array([1.0, 1.0, 1.0, -2.0]))
     else:
         idx = np.r_[list(cut), j].astype(np.int32)
         h.addRow(-inf, 1.0, len(idx), idx, np.r_[np.ones(len(cut)), -2.0])
