@@ -181,3 +181,170 @@ def test_every_bound_on_the_way_to_a_proof_is_valid(planar, window, cut_edge_dat
     assert max(b for _, _, b, _ in res.trajectory) <= opt + 1e-6
     assert res.bound <= opt + 1e-6
     assert res.proven == (res.bound > opt - 1 + 1e-6)
+
+
+def _doubled(planar, window, cut_edge_data, n, k, seed, tol):
+    """A LIFTED map with every border weighing 2: the set-partitioning LP is then at most optimum - 1 (its cut rows
+    are needed for the proof, and the master LP with them is above the proof threshold)."""
+    g = planar(n, seed)
+    nx.set_edge_attributes(g, 2.0, "w")
+    lo, hi = window(g, k, tol)
+    cols = [(s, 2 * c) for s, c in _enumerate(g, lo, hi)]
+    return g, cut_edge_data(g, k, lo, hi, "w"), cols
+
+
+@pytest.mark.parametrize("case", LIFTED)
+def test_passes_with_cuts_price_at_the_masters_own_duals(planar, window, cut_edge_data, case, monkeypatch):
+    # the smoothing centre holds no sigma: once rows are in, every exact pass prices at the master's duals (a bound
+    # near the master LP with the rows, which proves here; cutprice12's smoothed passes certified nothing with them)
+    from channelopt.models.territories import columns
+
+    n, k = case[:2]
+    g, d, cols = _doubled(planar, window, cut_edge_data, *case)
+    opt, label = _best(n, k, cols)
+    assert _lp(n, k, cols) <= opt - 1 + 1e-9 < _lp(n, k, cols, list(itertools.combinations(range(n), 3)))
+    duals, calls = [], []
+    solve_master, solve_mip = cutprice._CutMaster.solve, columns._Pricing.solve
+
+    def spy_master(self):
+        out = solve_master(self)
+        duals.append(None if out is None else out[1].copy())
+        return out
+
+    def spy_mip(self, pi, *a, **kw):
+        if self.h is not None and self.h.getNumCol() > d.n + len(d.edges):  # the MIP carries cut variables
+            calls.append(np.array_equal(pi, duals[-1]))
+        return solve_mip(self, pi, *a, **kw)
+
+    monkeypatch.setattr(cutprice._CutMaster, "solve", spy_master)
+    monkeypatch.setattr(columns._Pricing, "solve", spy_mip)
+    res = cutprice.cut_and_price(d, 30.0, seeds=[label], incumbent=opt)
+    assert res.proven and opt - 1 < res.bound <= opt + 1e-6 and res.cuts
+    assert calls and all(calls)
+
+
+@pytest.mark.parametrize("case", LIFTED)
+def test_a_dropped_cut_leaves_the_pricing_as_if_never_added(planar, window, cut_edge_data, case):
+    # three triangles' rows, the middle one dropped: every root's MIP is then the MIP built with the other two
+    n, k = case[:2]
+    g, d, cols = _case(planar, window, cut_edge_data, *case)
+    tris = sorted({tuple(sorted(c)) for c in nx.enumerate_all_cliques(g) if len(c) == 3})[:3]
+    assert len(tris) == 3
+    pi = 0.6 * np.asarray(d.loads[:, 0]) * g.number_of_edges() / float(d.loads[:, 0].sum())
+    sigma = np.array([-1.5, -0.7])
+    solver = cutprice.Solver("highs")
+    dropped, fresh = cutprice._CutRootPricing(d), cutprice._CutRootPricing(d)
+    try:
+        for t in tris:
+            dropped.add_cut(t)
+        dropped.drop_cuts([1])
+        for t in (tris[0], tris[2]):
+            fresh.add_cut(t)
+        dropped.set_sigma(sigma)
+        fresh.set_sigma(sigma)
+        for a, b in zip(dropped.models, fresh.models):
+            ca, la = a.solve(pi, solver, 30.0)
+            cb, lb = b.solve(pi, solver, 30.0)
+            assert la == pytest.approx(lb, abs=1e-7)
+            assert a.h.getNumCol() == b.h.getNumCol() and a.h.getNumRow() - a.cuts == b.h.getNumRow() - b.cuts
+        # and the pricing without the drop differs (the dropped row mattered at these duals)
+        whole = cutprice._CutRootPricing(d)
+        try:
+            for t in tris:
+                whole.add_cut(t)
+            whole.set_sigma(np.array([-1.5, -3.0, -0.7]))
+            assert any(abs(w.solve(pi, solver, 30.0)[1] - f.solve(pi, solver, 30.0)[1]) > 1e-6
+                       for w, f in zip(whole.models, fresh.models))
+        finally:
+            whole.close()
+    finally:
+        dropped.close()
+        fresh.close()
+
+
+def test_dropping_idle_cuts_keeps_every_bound_and_the_converged_master(planar, window, cut_edge_data, monkeypatch):
+    # rows out after one pass at sigma 0: the converged bound is still the full master LP with the rows left, every
+    # full pass's bound stays under the optimum, and rows were dropped on the way
+    # (and every pricing MIP carries exactly the master's rows when it runs)
+    from channelopt.models.territories import columns
+
+    monkeypatch.setattr(cutprice, "DROP_PASSES", 1)
+    masters, carried = [], []
+    solve_master, solve_mip = cutprice._CutMaster.solve, columns._Pricing.solve
+
+    def spy_master(self):
+        masters.append(self)
+        return solve_master(self)
+
+    def spy_mip(self, pi, *a, **kw):
+        if self.h is not None:
+            carried.append(self.h.getNumCol() - self.d.n - len(self.d.edges) == len(masters[-1].cuts))
+        return solve_mip(self, pi, *a, **kw)
+
+    monkeypatch.setattr(cutprice._CutMaster, "solve", spy_master)
+    monkeypatch.setattr(columns._Pricing, "solve", spy_mip)
+    dropped = 0
+    for case in LIFTED:
+        n, k = case[:2]
+        g, d, cols = _case(planar, window, cut_edge_data, *case)
+        opt = min(sum(c for _, c in p) for p in _partitions(n, k, cols))
+        res = cutprice.cut_and_price(d, 30.0)
+        assert carried and all(carried)
+        assert res.converged
+        assert res.bound == pytest.approx(_lp(n, k, cols, res.rows), abs=1e-6)
+        assert max(b for _, _, b, _ in res.trajectory) <= opt + 1e-6
+        dropped += res.dropped
+    assert dropped
+
+
+@pytest.mark.parametrize("case", LIFTED)
+def test_rows_are_separated_only_at_masters_a_full_pass_certified(planar, window, cut_edge_data, case, monkeypatch):
+    # sr12's schedule: a round of rows only after a full exact pass with the rows in hand bounded its master LP to
+    # within SEPARATE_GAP
+    n, k = case[:2]
+    g, d, cols = _case(planar, window, cut_edge_data, *case)
+    monkeypatch.setattr(cutprice, "DROP_PASSES", 0)
+    at, separate = [], cutprice._CutMaster.separate
+
+    def spy(self, lam):
+        out = separate(self, lam)
+        if out:
+            at.append(len(self.cuts))
+        return out
+
+    monkeypatch.setattr(cutprice._CutMaster, "separate", spy)
+    res = cutprice.cut_and_price(d, 30.0)
+    assert at and res.converged
+    for c in at:
+        assert any(cuts == c and bound >= lp - cutprice.SEPARATE_GAP - 1e-9 for _, lp, bound, cuts in res.trajectory)
+
+
+def test_roots_stopped_by_their_cap_run_again_until_the_pass_is_a_bound(planar, window, cut_edge_data, monkeypatch):
+    # every MIP starts with a cap far too short: the roots it stops are re-run with their own cap doubled, and the
+    # stage still ends at the full master LP with its rows (no bound from a MIP cut short is taken for a solve)
+    from channelopt.models.territories import columns
+
+    monkeypatch.setattr(cutprice, "PRICING_SECONDS", 1e-3)
+    runs: dict[int, int] = {}
+    solve_mip = columns._Pricing.solve
+
+    def spy_mip(self, *a, **kw):
+        runs[id(self)] = runs.get(id(self), 0) + 1
+        return solve_mip(self, *a, **kw)
+
+    monkeypatch.setattr(columns._Pricing, "solve", spy_mip)
+    masters = []
+    solve_master = cutprice._CutMaster.solve
+
+    def spy_master(self):
+        masters.append((len(self.cols), len(self.cuts), self.big))
+        return solve_master(self)
+
+    monkeypatch.setattr(cutprice._CutMaster, "solve", spy_master)
+    n, k = LIFTED[1][:2]
+    g, d, cols = _case(planar, window, cut_edge_data, *LIFTED[1])
+    res = cutprice.cut_and_price(d, 30.0)
+    assert res.converged and res.bound == pytest.approx(_lp(n, k, cols, res.rows), abs=1e-6)
+    assert max(runs.values()) > min(runs.values())  # the hard roots ran more often than the easy ones
+    # ... within their pass: the master is never solved twice as it was (a new pass at the same duals)
+    assert all(a != b for a, b in itertools.pairwise(masters))

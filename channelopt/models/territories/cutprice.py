@@ -20,11 +20,16 @@ that, met by every root, already lifts the bound past ``incumbent - 1`` (whole-n
 prune more and stop at the columns that matter for the proof, not for the LP's last digits.
 
 The rows, their separation, the master LP with them and the pricing MIPs' cut variables are
-:mod:`.master_cuts`'s. Rounds: the master LP; heuristic pricing (:class:`.columns._Local`, at the master's duals and
-smoothed toward the best bound's, checked at the true reduced cost); when it finds nothing the LP has stalled and
-the most violated SR3 rows of its solution are added (at most :data:`CUTS_PER_ROUND`, each region in at most two of
-them); when none is violated, a pass of exact pricing by
-root, stopped after :data:`PARTIAL` columns (a full pass is a bound). The stage ends when the bound proves the
+:mod:`.master_cuts`'s. Rounds: the master LP; heuristic pricing (:class:`.columns._Local`, at the master's duals and,
+before the first cuts, smoothed toward the best bound's, checked at the true reduced cost); when it finds nothing,
+a pass of exact pricing by root, stopped after :data:`PARTIAL` columns (a full pass is a bound). The schedule is
+sr12's: the most violated SR3 rows (at most :data:`CUTS_PER_ROUND`, each region in at most two of them) are added
+only at a stalled master that a full pass at its own duals bounded to within :data:`SEPARATE_GAP` (rows picked at
+re-priced masters are the ones that hold up under re-pricing), with no artificial column in use. Once rows are in,
+the exact passes price at the master's own duals (the Wentges centre holds no ``sigma``: it is reset). A row whose
+dual stayed 0 for :data:`DROP_PASSES` passes leaves the master and the MIPs (its variable and rows; the pricing
+MIP's time grows with the rows). Each root's MIP has its own time cap, doubled when it stops there with neither a
+column nor its cutoff; a pass that found nothing re-runs only those roots. The stage ends when the bound proves the
 incumbent, when a full pass finds no column and no cut is violated (the master LP with these cuts is solved:
 its value is the bound), or at the deadline / Ctrl-C.
 
@@ -59,6 +64,10 @@ CUTS_PER_ROUND = 10
 MAX_CUTS = 120
 #: the stalled master is cut only while its artificial columns cover less than this (in regions)
 ART_SEPARATE = 1e-6
+#: ... and once a full exact pass at its own duals certified a bound within this of its LP (with the cuts in hand)
+SEPARATE_GAP = 0.05
+#: a cut priced at ``sigma_T = 0`` in this many exact passes in a row leaves the master and the pricing (0: never)
+DROP_PASSES = 3
 #: least violation (``lhs - 1``) of a row worth adding
 MIN_VIOLATION = 0.02
 #: columns that end a pass of exact pricing (0: every root each pass)
@@ -90,8 +99,9 @@ class CutPriceResult:
         Whether the bound proves the incumbent (whole-number borders: bound > incumbent - 1).
     converged : bool
         Whether the master LP with the cuts in hand was solved (a full pass found no column).
-    rounds, columns, cuts, passes, mips : int
-        Master rounds, columns, SR3 rows, passes of exact pricing (full or partial), pricing MIPs run.
+    rounds, columns, cuts, passes, mips, dropped : int
+        Master rounds, columns, SR3 rows (at the end), passes of exact pricing (full or partial), pricing MIPs run,
+        rows dropped (idle).
     seconds, mip_cpu : float
         Wall seconds, CPU seconds in the pricing MIPs.
     trajectory : list of tuple
@@ -109,6 +119,7 @@ class CutPriceResult:
     cuts: int = 0
     passes: int = 0
     mips: int = 0
+    dropped: int = 0
     seconds: float = 0.0
     mip_cpu: float = 0.0
     trajectory: list = dataclasses.field(default_factory=list)
@@ -162,11 +173,33 @@ class _CutRootPricing(columns._RootPricing):
     def __init__(self, d: TerritoryData):
         super().__init__(d)
         self.ycols: list[list[int]] = [[] for _ in self.models]
+        # per model and cut: the rows :func:`.master_cuts.add_to_pricing` added (to delete them with the cut)
+        self.yrows: list[list[list[int]]] = [[] for _ in self.models]
 
     def add_cut(self, t) -> None:
         for i, pr in enumerate(self.models):
             if pr.h is not None:
+                r0 = pr.h.getNumRow()
                 self.ycols[i].append(master_cuts.add_to_pricing(pr.h, t, pr.inf))
+                self.yrows[i].append(list(range(r0, pr.h.getNumRow())))
+
+    def drop_cuts(self, drop: list[int]) -> None:
+        """Delete the cuts at positions ``drop`` (their ``y_T`` and rows) from every MIP; the other cuts keep their
+        order. (A cut priced at ``sigma_T = 0`` only slows the MIP: its ``y_T`` has no cost.)"""
+        if not drop:
+            return
+        gone = set(drop)
+        for i, pr in enumerate(self.models):
+            if pr.h is None or not self.ycols[i]:
+                continue
+            cols = np.array(sorted(self.ycols[i][c] for c in gone), dtype=np.int32)
+            rows = np.array(sorted(r for c in gone for r in self.yrows[i][c]), dtype=np.int32)
+            pr.h.deleteRows(len(rows), rows)
+            pr.h.deleteCols(len(cols), cols)
+            # the later columns and rows move down by the number deleted before them
+            keep = [c for c in range(len(self.ycols[i])) if c not in gone]
+            self.ycols[i] = [int(self.ycols[i][c] - np.searchsorted(cols, self.ycols[i][c])) for c in keep]
+            self.yrows[i] = [[int(r - np.searchsorted(rows, r)) for r in self.yrows[i][c]] for c in keep]
 
     def set_sigma(self, sigma: np.ndarray) -> None:
         for i, pr in enumerate(self.models):
@@ -222,10 +255,16 @@ def cut_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None = N
     res = CutPriceResult(bound=-math.inf, lp=math.inf)
     by_root = _CutRootPricing(d)
     local = columns._Local(d)
-    cap = PRICING_SECONDS
+    nr = len(by_root.roots)
+    # per root: seconds at most for its MIP (doubled when it stops at it with neither a column nor its cutoff)
+    cap = np.full(nr, PRICING_SECONDS)
     offset = 0
     centre = None
     misprice = False
+    # a full pass certified a bound within SEPARATE_GAP of the master LP with the cuts in hand: cut it next
+    ready = False
+    # per cut: exact passes in a row priced at sigma_T = 0
+    idle: list[int] = []
     if SMOOTHING > 0 and d.loads.shape[1] and math.isfinite(incumbent):
         centre = incumbent * d.loads[:, 0] / max(float(d.loads[:, 0].sum()), 1e-12)
 
@@ -236,6 +275,19 @@ def cut_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None = N
 
     def proven() -> bool:
         return math.isfinite(target) and res.bound > target + 1e-6
+
+    def add_cuts(new, lp, art) -> None:
+        nonlocal centre, ready
+        for t in new:
+            master.cuts.append(t)
+            by_root.add_cut(t)
+            idle.append(0)
+        # the smoothing centre was the duals of a bound without these rows: it would pull the pricing away from
+        # their sigma (cutprice12: smoothed passes after 30 rows certified nothing above the cut-free 52.60)
+        centre, ready = None, False
+        if log_rounds:
+            log.info("cutprice: round %d lp %.4f art %.2g +%d cuts (%d) cpu %.1f", res.rounds, lp, art, len(new),
+                     len(master.cuts), time.process_time() - c0)
 
     try:
         while left() > 0.05 and not solver.interrupted and not proven():
@@ -258,21 +310,42 @@ def cut_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None = N
                              if rc(col) < -1e-7)
             if added:
                 continue
-            # the LP stalled: cut its solution before pricing it exactly; not while artificial columns are in use
-            # (AL: 50 rows cut masters at 54.8-54.9 with 0.7-1.1 artificial regions back to 55, for nothing)
-            new = master.separate(lam) if art < ART_SEPARATE else []
-            if new:
-                for t in new:
-                    master.cuts.append(t)
-                    by_root.add_cut(t)
-                if log_rounds:
-                    log.info("cutprice: round %d lp %.4f art %.2g +%d cuts (%d)", res.rounds, lp, art, len(new),
-                             len(master.cuts))
-                continue
+            # the LP stalled. Cut it only once a full pass certified a bound near it (sr12's schedule: rows picked
+            # at re-priced masters lift the next one; rows picked at stalled ones are cut away by re-pricing) and no
+            # artificial column is in use (AL: rows at masters with 0.7-1.1 artificial regions lifted nothing)
+            if ready and art < ART_SEPARATE:
+                new = master.separate(lam)
+                if new:
+                    add_cuts(new, lp, art)
+                    continue
+            # rows whose dual stayed 0 for DROP_PASSES exact passes: out of the master and the pricing MIPs (each
+            # cut adds a variable and three rows to all of them). Their sigma is 0, so this master's LP and duals
+            # hold without them and the pass below prices exactly the cuts it bounds with
+            if DROP_PASSES and master.cuts:
+                zero = np.abs(sigma) <= 1e-9
+                for c in range(len(idle)):
+                    idle[c] = idle[c] + 1 if zero[c] else 0
+                drop = [c for c in range(len(idle)) if idle[c] >= DROP_PASSES]
+                if drop:
+                    keep = [c for c in range(len(idle)) if idle[c] < DROP_PASSES]
+                    by_root.drop_cuts(drop)
+                    master.cuts = [master.cuts[c] for c in keep]
+                    idle[:] = [idle[c] for c in keep]
+                    sigma = sigma[keep]
+                    res.dropped += len(drop)
+                    if log_rounds:
+                        log.info("cutprice: round %d dropped %d idle cuts (%d)", res.rounds, len(drop),
+                                 len(master.cuts))
+
+                    def rc(col, pi=pi, mu=mu, sigma=sigma):
+                        return master_cuts.reduced_cost(columns.territory_cost(d, col), col, pi, mu, master.cuts,
+                                                        sigma)
             # exact pricing by root. Every root's MIP gets the cutoff that, met by all, proves the incumbent (the LP
             # is sum pi + sum sigma + k mu, so least >= mu - slack at every root gives a bound >= lp - k slack);
-            # short of that, any negative column
-            smooth = EXACT_SMOOTHING > 0 and centre is not None and not misprice and lp > target
+            # short of that, any negative column. Smoothed (Wentges) only before the first cuts: the centre holds
+            # no sigma
+            smooth = (EXACT_SMOOTHING > 0 and centre is not None and not misprice and lp > target
+                      and not master.cuts)
             if smooth:
                 # Wentges: priced at duals between the best bound's and the master's (the degenerate master's own
                 # swing from vertex to vertex); the cutoff is the one that, met at every root, proves the incumbent
@@ -284,49 +357,79 @@ def cut_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None = N
                 cut = mu - max(slack, 1e-7)
             by_root.set_sigma(sigma)
             least = np.full(d.n, np.inf)
-            nr = len(by_root.roots)
-            visited, found, short = 0, 0, False
+            visited, found = 0, 0
             c1 = time.process_time()
-            for step in range(nr):
-                i = (offset + step) % nr
-                p, pr = int(by_root.roots[i]), by_root.models[i]
-                rest = left()
-                if rest <= 0.05 or solver.interrupted or pr.h is None:
-                    break
+
+            def price_root(i: int, at=at, cut=cut, smooth=smooth, pi=pi, rc=rc) -> tuple[int, float, bool]:
+                """Root ``i``'s MIP at ``at``: (new columns, lower bound on its least, stopped by its cap)."""
+                pr = by_root.models[i]
                 pr.h.setOptionValue("objective_bound", float(cut))
-                cols, lb = pr.solve(at, solver, min(cap, rest), quick=QUICK)
+                cols, lb = pr.solve(at, solver, min(cap[i], left()), quick=QUICK)
                 res.mips += 1
                 new = sum(master.add(col) for col in cols if rc(col) < -1e-7)
                 if not smooth and not new and lb < cut - 1e-9 and left() > 0.05 and not solver.interrupted:
                     # stopped at its first solutions with no column among them: on to the cutoff or a column
-                    cols, lb2 = pr.solve(pi, solver, min(cap, left()), quick=0)
+                    cols, lb2 = pr.solve(pi, solver, min(cap[i], left()), quick=0)
                     lb = max(lb, lb2)
                     res.mips += 1
                     new = sum(master.add(col) for col in cols if rc(col) < -1e-7)
+                # stopped by its cap with neither a column nor the cutoff proven: its cap doubles
+                stuck = not new and lb < cut - 1e-9 and not (smooth and cols)
+                if stuck:
+                    cap[i] *= 2.0
+                return new, lb, stuck
+
+            stuck = []
+            for step in range(nr):
+                i = (offset + step) % nr
+                if left() <= 0.05 or solver.interrupted or by_root.models[i].h is None:
+                    break
+                new, lb, hard = price_root(i)
                 visited += 1
                 # nothing under the cutoff proves least >= cut; a MIP stopped early keeps its dual bound
-                least[p] = min(lb, cut)
+                least[by_root.roots[i]] = min(lb, cut)
                 found += new
-                if not new and lb < cut - 1e-9 and not (smooth and cols):
-                    short = True  # stopped by its cap with neither a column nor the cutoff proven
+                if hard:
+                    stuck.append(i)
                 if PARTIAL and found >= PARTIAL:
                     break
+            # a full pass that found nothing: the roots stopped by their cap run again at the same duals with their
+            # cap doubled, the others' least kept (one hard root does not cost a whole pass)
+            while stuck and not found and visited == nr and left() > 0.05 and not solver.interrupted:
+                again = []
+                for i in stuck:
+                    if left() <= 0.05 or solver.interrupted or by_root.models[i].h is None:
+                        again = []
+                        break
+                    new, lb, hard = price_root(i)
+                    # both are lower bounds on the same least at the same duals
+                    least[by_root.roots[i]] = max(least[by_root.roots[i]], min(lb, cut))
+                    found += new
+                    if hard:
+                        again.append(i)
+                    if found:
+                        break
+                stuck = again
+            short = bool(stuck)
             res.mip_cpu += time.process_time() - c1
             res.passes += 1
             offset = (offset + visited) % nr
             if visited == nr:
-                bound = (float(at.sum()) + master_cuts.lagrangian_constant(sigma, master.cuts)
-                         + columns.root_dp(least, by_root.root_ok))
-                if bound > res.bound and SMOOTHING > 0:
+                # a root with no bound at all (stopped before HiGHS had one) leaves none for the pass
+                bound = -math.inf if np.isneginf(least[by_root.roots]).any() else (
+                    float(at.sum()) + master_cuts.lagrangian_constant(sigma, master.cuts)
+                    + columns.root_dp(least, by_root.root_ok))
+                if bound > res.bound and SMOOTHING > 0 and not master.cuts:
                     centre = at.copy()
                 res.bound = max(res.bound, bound)
                 res.trajectory.append((time.process_time() - c0, lp, bound, len(master.cuts)))
+                # certified near the LP with these cuts (at its own duals): the next stall is cut
+                ready = ready or (not smooth and bound >= lp - SEPARATE_GAP)
             if log_rounds:
-                log.info("cutprice: round %d pass%s %d/%d lp %.4f art %.2g bound %.4f cols %d cuts %d found %d cpu "
-                         "%.1f", res.rounds, "~" if smooth else "", visited, nr, lp, art, res.bound, len(master.cols),
-                         len(master.cuts), found, time.process_time() - c0)
-            if short:
-                cap *= 2.0
+                log.info("cutprice: round %d pass%s %d/%d lp %.4f art %.2g pass bound %.4f best %.4f cols %d cuts %d "
+                         "found %d stuck %d cpu %.1f", res.rounds, "~" if smooth else "", visited, nr, lp, art,
+                         bound if visited == nr else -math.inf, res.bound, len(master.cols), len(master.cuts), found,
+                         len(stuck), time.process_time() - c0)
             misprice = smooth and not found and not short  # sets under the cutoff, none a column: master's duals next
             if found or misprice:
                 continue
@@ -340,9 +443,7 @@ def cut_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None = N
                     new = master.separate(lam)
                     if new:
                         res.converged = False
-                        for t in new:
-                            master.cuts.append(t)
-                            by_root.add_cut(t)
+                        add_cuts(new, lp, art)
                         continue
                 break
             if not short:
