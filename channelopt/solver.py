@@ -55,7 +55,9 @@ for the whole problem (see :func:`_read_cutoff`). HiGHS and minimisation only.
 
 A caller's own ``objective_bound`` (``Solver(options=...)``, HiGHS's units) is no proof either way: HiGHS
 searches only below it and takes plans above it as they come. The bound read back is at most the bound given,
-and HiGHS's "optimal" for a plan above it is "feasible" (termination ``"objective_bound"``).
+HiGHS's "optimal" for a plan above it is "feasible" (termination ``"objective_bound"``), and its "infeasible"
+(no plan below the bound given, none met above it) is "no_solution" with the bound given as the bound
+(termination ``"objective_bound"``): plans above it were never searched.
 
 Ctrl-C
 ------
@@ -1698,6 +1700,7 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
         tol.feas = max(tol.feas, float(mip_feas))
         tol.integer = float(mip_feas)
 
+    abs_gap = float(_option(h, "mip_abs_gap"))  # (read here: a run given up on is never asked again)
     lp, row_scale, obj_scale = _highs_lp(a)
     tol.row_scale = row_scale
     if not _load(h, lp, a, start):
@@ -1743,8 +1746,10 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
             h, run_status, abandoned = racers[pick], statuses[pick], gone[pick]
         else:
             run_status, abandoned = statuses[0], gone[0]
+    given = settings.options.get("objective_bound") if a.is_mip and not a.maximize else None
     if abandoned:
-        info, values = _abandoned_result(a, _merged(incumbents, a.maximize), interrupted, limit, obj_scale, tol)
+        info, values = _abandoned_result(a, _merged(incumbents, a.maximize), interrupted, limit, obj_scale, tol,
+                                         given, abs_gap, settings.mip_gap)
         info.message = "; ".join(m for m in (info.message, note) if m)
         return info, values, tol
     model_status = h.getModelStatus()
@@ -1788,29 +1793,17 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
                 bound = scaled / obj_scale
     else:
         bound = objective if model_status == ms.kOptimal else math.nan
-    given = settings.options.get("objective_bound") if a.is_mip and not a.maximize else None
-    if given is not None and math.isfinite(bound):
-        # the caller's objective_bound (HiGHS's units): HiGHS searched only the plans below it and takes plans above
-        # it as they come; its bound holds for the plans below, the others cost at least the bound given (measured:
-        # "optimal" 26 with bound 26 on a partition whose optimum is 9, under objective_bound 8.5)
-        bound = min(bound, float(given) / obj_scale)
-    grid, raw = _grid(a, obj_scale), bound
-    if grid is not None and math.isfinite(bound):
-        # the optimum lies on the model's grid: the bound rounded onto it holds too (never past the plan); also
-        # when HiGHS stopped before its first plan (the optimum is still on the grid, only no plan caps it)
-        rounded = _on_grid(bound * obj_scale, grid, a.maximize) / obj_scale
-        if has_primal:
-            rounded = min(rounded, objective) if not a.maximize else max(rounded, objective)
-        bound = max(bound, rounded) if not a.maximize else min(bound, rounded)
+    grid = _grid(a, obj_scale)
+    bound, raw = _problem_bound(a, bound, objective, given, obj_scale)
     # the bound read back (rounded onto the grid) meets the plan within the gap, where HiGHS stopped at a node or
     # time limit, or a race was settled: proven, whatever HiGHS's own status says
     closed = (a.is_mip and has_primal and not interrupted
               and model_status != ms.kOptimal
               and _closed(float(info_h.objective_function_value), bound * obj_scale, a.maximize,
-                          float(_option(h, "mip_abs_gap")), settings.mip_gap, grid))
+                          abs_gap, settings.mip_gap, grid))
     if closed:
         termination = "optimal"
-        abs_gap, value = float(_option(h, "mip_abs_gap")), float(info_h.objective_function_value)
+        value = float(info_h.objective_function_value)
         if len(racers) > 1:
             how = "proven by the racers together (one's plan, another's bound)"
         elif grid is not None and not _closed(value, raw * obj_scale, a.maximize, abs_gap, settings.mip_gap):
@@ -1820,8 +1813,8 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
         note = "; ".join(m for m in (note, how) if m)
     verdict = model_status == ms.kOptimal
     if (verdict and given is not None and has_primal
-            and not _closed(float(info_h.objective_function_value), bound * obj_scale, a.maximize,
-                            float(_option(h, "mip_abs_gap")), settings.mip_gap)):
+            and not _closed(float(info_h.objective_function_value), bound * obj_scale, a.maximize, abs_gap,
+                            settings.mip_gap)):
         # HiGHS closed its tree under the caller's objective_bound with its plan above it: no plan lies below the
         # bound given, which proves nothing about the plan
         verdict, termination = False, "objective_bound"
@@ -1829,6 +1822,13 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
                                            "its plan lies above it, not proven optimal") if m)
     if (verdict or closed) and not interrupted:
         status = "optimal"
+    elif model_status == ms.kInfeasible and given is not None and not interrupted:
+        # HiGHS closed its tree under the caller's objective_bound without a plan: none lies below the bound given,
+        # which is then a bound of the problem; plans above it were never searched, so this is no infeasibility
+        status, termination = "no_solution", "objective_bound"
+        bound, _ = _problem_bound(a, float(given) / obj_scale, math.nan, given, obj_scale)
+        note = "; ".join(m for m in (note, f"HiGHS found no plan below the objective_bound given ({given:.10g}); "
+                                           "plans above it were not searched") if m)
     elif model_status == ms.kInfeasible and not interrupted:
         status = "infeasible"
     elif model_status in (ms.kUnbounded, ms.kUnboundedOrInfeasible) and not interrupted:
@@ -1855,28 +1855,61 @@ def _solve_highs(settings: Solver, a: LpArrays, start: np.ndarray | None):
     return info, values, tol
 
 
+def _problem_bound(a: LpArrays, bound: float, objective: float, given: float | None,
+                   obj_scale: float) -> tuple[float, float]:
+    """HiGHS's dual ``bound`` (model units) read for the user's problem: ``(bound, raw)``, ``raw`` before the
+    rounding onto the grid.
+
+    Under the caller's ``objective_bound`` (``given``, HiGHS's units) HiGHS searched only the plans below it and takes
+    plans above it as they come; its bound holds for the plans below, the others cost at least the bound given
+    (measured: "optimal" 26 with bound 26 on a partition whose optimum is 9, under objective_bound 8.5). On the
+    model's objective grid the optimum lies on it, so the bound rounded onto it holds too, never past the plan's
+    ``objective`` (NaN without a plan: the optimum is still on the grid, only no plan caps it).
+    """
+    if given is not None and math.isfinite(bound):
+        bound = min(bound, float(given) / obj_scale)
+    grid, raw = _grid(a, obj_scale), bound
+    if grid is not None and math.isfinite(bound):
+        rounded = _on_grid(bound * obj_scale, grid, a.maximize) / obj_scale
+        if math.isfinite(objective):
+            rounded = min(rounded, objective) if not a.maximize else max(rounded, objective)
+        bound = max(bound, rounded) if not a.maximize else min(bound, rounded)
+    return bound, raw
+
+
 def _abandoned_result(a: LpArrays, incumbent: _Incumbent, interrupted: bool, limit: float | None,
-                      obj_scale: float, tol: _Tol) -> tuple[SolveInfo, np.ndarray | None]:
-    """What a HiGHS run channelopt stopped waiting for leaves: its last incumbent, when it keeps every row."""
+                      obj_scale: float, tol: _Tol, given: float | None = None, abs_gap: float = 1e-6,
+                      mip_gap: float = 0.0) -> tuple[SolveInfo, np.ndarray | None]:
+    """What a HiGHS run channelopt stopped waiting for leaves: its last incumbent, when it keeps every row, and
+    the dual bound it last reported, read as :func:`_solve_highs` reads a run's (:func:`_problem_bound`: the
+    caller's ``objective_bound``, the objective grid); a plan that bound proves is optimal unless Ctrl-C stopped
+    the run, as there."""
     what = "Ctrl-C" if interrupted or limit is None else f"its {limit:.1f}s limit"
     termination = "interrupted" if interrupted else "time_limit"
     note = (f"HiGHS did not stop within {HIGHS_GRACE + CANCEL_WAIT:.2g}s of {what}; "
             "its run was left to end in the background")
+    bound = incumbent.bound / obj_scale if math.isfinite(incumbent.bound) else math.nan
     if incumbent.best is not None:
         values, scaled, _ = incumbent.best
         objective = scaled / obj_scale
         if len(values) == len(a.cost) and _violation(a, values, objective, tol) is None:
-            bound = incumbent.bound / obj_scale
             slack = 1e-6 * max(1.0, abs(objective))
             if math.isfinite(bound) and (bound < objective - slack if a.maximize else bound > objective + slack):
                 bound = math.nan  # on the wrong side of the plan: not a bound of this problem
-            info = SolveInfo("highs", "feasible", termination, objective=objective, bound=bound,
-                             gap=_gap(objective, bound), message=note + "; its last incumbent is the plan",
-                             solver_time_limit=limit)
+            bound, _ = _problem_bound(a, bound, objective, given, obj_scale)
+            note += "; its last incumbent is the plan"
+            status = "feasible"
+            if (not interrupted and math.isfinite(bound)
+                    and _closed(scaled, bound * obj_scale, a.maximize, abs_gap, mip_gap)):
+                status, termination = "optimal", "optimal"
+                note += "; proven: its last bound (on the model's objective grid) meets it"
+            info = SolveInfo("highs", status, termination, objective=objective, bound=bound,
+                             gap=_gap(objective, bound), message=note, solver_time_limit=limit)
             info._checked = True  # checked above: _solve_arrays need not check it again
             return info, values
         note += "; its last incumbent failed the plan check and is not used"
-    return SolveInfo("highs", "no_solution", termination, message=note, solver_time_limit=limit), None
+    bound, _ = _problem_bound(a, bound, math.nan, given, obj_scale)
+    return SolveInfo("highs", "no_solution", termination, bound=bound, message=note, solver_time_limit=limit), None
 
 
 _CBC_BOUND = re.compile(r"(Lower|Upper) bound:\s+(\S+)")

@@ -92,6 +92,22 @@ def test_a_run_given_up_on_keeps_its_last_incumbent(monkeypatch):
     assert info.gap == pytest.approx((info.bound - info.objective) / info.objective)
 
 
+def test_a_run_given_up_on_reads_its_bound_on_the_objective_grid(monkeypatch):
+    # the knapsack's values are whole numbers, so is every plan's: with the model's promise (objective_step 1) the
+    # bound HiGHS last reported (an LP bound, fractional) is read rounded down onto the grid, as a run that ended is
+    monkeypatch.setattr(cs, "HIGHS_GRACE", 0.0)
+    monkeypatch.setattr(cs, "CANCEL_WAIT", -1.0)
+    ap, x, value, weights = hard_mkp()
+    ap.objective_step = 1.0
+    info = Solver("highs", time_limit=3.0, options={"time_limit": 1e9}).solve(ap)
+    assert "its run was left to end in the background; its last incumbent is the plan" in info.message
+    assert (info.status, info.termination) == ("feasible", "time_limit")
+    assert info.objective == pytest.approx(float(value @ x.value))
+    assert info.bound == math.floor(info.bound)  # on the grid
+    assert info.bound > info.objective  # (not proven: the whole number under HiGHS's bound is above the plan)
+    assert info.gap == pytest.approx((info.bound - info.objective) / info.objective)
+
+
 def test_a_run_left_in_the_background_does_not_block_the_next_solve(monkeypatch):
     # a run that ignores being told to stop (as HiGHS's full MIP presolve does) and ends by its own 4 s
     monkeypatch.setattr(cs, "HIGHS_GRACE", 0.0)

@@ -244,6 +244,23 @@ def test_the_callers_objective_bound_proves_nothing_about_a_plan_above_it(given_
     assert info.objective == pytest.approx(best) == info.bound
 
 
+@pytest.mark.parametrize("step", [1.0, 0.0], ids=["grid", "no-grid"])
+def test_the_callers_objective_bound_with_no_plan_under_it_is_no_infeasibility(step):
+    # 4 x 4 halves: optimum 4 (the bisection width). Under an objective_bound of 0.5 HiGHS closes its tree without a
+    # plan and says "infeasible"; the problem has plans, just none below the bound given: no plan in hand, and the
+    # bound given (rounded up onto the grid where the model declares one) is the bound, at most the optimum
+    grid = Grid(4, 4, step=step)
+    info = Solver("highs", threads=1, options={"time_limit": 60.0, "objective_bound": 0.5}).solve(grid.ap)
+    assert (info.status, info.termination, info.values) == ("no_solution", "objective_bound", None)
+    assert info.bound == (1.0 if step else 0.5) <= 4.0
+    assert math.isnan(info.objective) and math.isnan(info.gap)
+    assert [c["call"] for c in info.calls] == ["solve"]  # no presolve-off confirmation of an infeasibility
+    assert "no plan below the objective_bound given (0.5)" in info.message
+    # the same model without the bound given: its optimum
+    info = Solver("highs", threads=1, options={"time_limit": 60.0}).solve(grid.ap)
+    assert info.status == "optimal" and info.objective == pytest.approx(4.0)
+
+
 def test_a_start_off_the_grid_still_gets_the_optimum(with_start):
     # the grid promises the optimum only: the halves with slack on one uncut edge's variation (z <= 1 allows it)
     # cost 4.3; the cutoff must leave room for the optimum 4, on the grid under 4.3 (half the cells fixed, so
@@ -278,15 +295,19 @@ def test_no_grid_no_cutoff():
 def test_a_node_limited_run_keeps_the_start_with_the_bound_rounded_on_the_grid(with_start):
     # 6 x 6 halves (cut 6, the bisection width): HiGHS stops after one node. The same run without the grid
     # (the caller's own objective_bound, no rounding, no reading) shows HiGHS's raw bound on the plans below
-    # the cutoff; the solve path must read it rounded up onto the grid, never past the start
+    # the cutoff; the solve path must read it rounded up onto the grid, never past the start. A HiGHS time limit of
+    # the caller's keeps both runs out of the 0.1 s inline slice (solver.INLINE_SLICE), which they outlast under
+    # load: a sliced run goes on with a second run() on the same object, which counts its nodes anew, so neither
+    # run would be the one-node search the comparison is about
+    options = {"mip_max_nodes": 1, "time_limit": 60.0}
     grid = Grid(6, 6)
     start = grid.halves()
-    info = Solver("highs", options={"mip_max_nodes": 1}).solve(grid.ap, warm_start=grid.partial(start))
+    info = Solver("highs", options=options).solve(grid.ap, warm_start=grid.partial(start))
     assert _cutoff_ran(info)
     assert (info.status, info.termination, info.objective) == ("feasible", "solution_limit", 6.0)
     assert np.array_equal(grid.label_of(info.values), start)
     raw_grid = Grid(6, 6, step=0.0)
-    raw = Solver("highs", options={"mip_max_nodes": 1, "objective_bound": 5.5}).solve(
+    raw = Solver("highs", options={**options, "objective_bound": 5.5}).solve(
         raw_grid.ap, warm_start=raw_grid.complete(start) if with_start else None)
     assert raw.bound < 5 and raw.bound != round(raw.bound)  # the case the rounding is for
     assert info.bound == min(math.ceil(raw.bound), 6.0) <= 6.0
