@@ -307,3 +307,22 @@ def test_ctrl_c_in_a_nodes_python_steps_leaves_that_node_open(delaunay_pop_map, 
     assert r["sent"] and r["nodes"] == 2 and not r["proven"]
     assert r["open"] == 2  # the interrupted child and its sibling
     assert r["bound"] <= best + 1e-6
+
+
+@pytest.mark.parametrize("n, seed, k, tol", [(10, 2, 3, 0.1), (11, 13, 3, 0.1)])
+def test_a_childs_first_round_at_its_parents_duals_keeps_the_parents_bound(delaunay_pop_map, brute_force, caplog, n,
+                                                                         seed, k, tol):
+    """A child prices first at the duals its parent's bound came from (:data:`.branchprice.CHILD_FIRST_EXACT`): its
+    plans are among its parent's, so that round's bound is at least the parent's, and never past the optimum. (It
+    read -15.45 under a parent's 12.0 on the second map: the children got the duals of the parent's first round with
+    the least of its last, so the MIPs' cutoffs came from other duals.)"""
+    g, lo, hi, d = _map(delaunay_pop_map, n, seed, k, tol)
+    best = brute_force(g, k, lo, hi)
+    with caplog.at_level("INFO", logger="channelopt.models"):
+        res = branchprice.branch_and_price(d, 60.0, log_nodes=True)
+    assert res.proven and res.objective == pytest.approx(best)
+    first = [r.args for r in caplog.records if "first round bound" in r.getMessage()]
+    assert first  # the tree branched
+    for _, depth, bound, came, *_ in first:
+        assert depth >= 1
+        assert came - 1e-6 <= bound <= best + 1e-6

@@ -445,31 +445,42 @@ def branch_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None 
     def process(node: _Node):
         """Column generation at the node: ``(bound, lam, column indices)`` (``lam`` ``None`` when pruned)."""
         nonlocal big, best_label, best_obj
-        best, best_pi = node.bound, node.pi
+        # the node's best bound, the duals it was priced at and each root's least there: a node comes with its
+        # parent's (:func:`branch_and_price` pushes the pair), and hands its own on to its children
+        best, best_pi, best_least = node.bound, node.pi, node.least
+
+        def hand_on(out):
+            node.pi, node.least = best_pi, best_least
+            return out
+
         a = SMOOTHING if best_pi is not None else 0.0
         if CHILD_FIRST_EXACT and node.pi is not None:
             cols, least = tree.price(node, node.pi)
+            if node.least is not None:
+                # the parent's least at these duals: each root's sets here are among its sets there, so its least
+                # is at least the parent's (where a MIP stopped at a cutoff short of it, or did not run)
+                least = np.maximum(least, node.least)
             for c in cols:
                 tree.add(c)
             bound = float(node.pi.sum()) + node_dp(least, tree.root_ok, node.state)
             if bound > best:
-                best = bound
+                best, best_least = bound, least.copy()
             fixed = _after_pricing(node, node.pi, least)
             if log_nodes:
-                log.info("bnp: node %d depth %d first round bound %.4f fixed %d columns %d mips %d (%.1f cpu s, "
-                         "%d cut off) %.1fs", nodes, node.depth, bound, fixed, len(tree.cost), tree.mips,
-                         tree.mip_seconds, tree.cut_off, time.perf_counter() - t0)
+                log.info("bnp: node %d depth %d first round bound %.4f (came with %.4f) fixed %d columns %d mips %d "
+                         "(%.1f cpu s, %d cut off) %.1fs", nodes, node.depth, bound, node.bound, fixed, len(tree.cost),
+                         tree.mips, tree.mip_seconds, tree.cut_off, time.perf_counter() - t0)
             if best > cutoff():
-                return best, None, None
+                return hand_on((best, None, None))
         local_rounds = 0
         while left() > 0.05 and not solver.interrupted:
             ok = np.flatnonzero(tree.column_ok(node))
             res = _master_lp(d, tree.cols[ok], tree.cost[ok], big, solver)
             if res is None:
-                return best, None, None
+                return hand_on((best, None, None))
             lp, lam, pi_rmp, mu, art = res
             if lp <= best + 1e-6 * max(1.0, abs(lp)) and art <= 1e-9:
-                return best, lam, ok  # converged (the bound meets the master)
+                return hand_on((best, lam, ok))  # converged (the bound meets the master)
             added = 0
             if local_rounds < LOCAL_ROUNDS:
                 local_rounds += 1
@@ -496,9 +507,9 @@ def branch_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None 
                 complete = not np.isneginf(least).any()
                 bound = float(pi.sum()) + node_dp(least, tree.root_ok, node.state)
                 if bound > best:
-                    best, best_pi = bound, pi.copy()
+                    best, best_pi, best_least = bound, pi.copy(), least.copy()
                 if best > cutoff():
-                    return best, None, None
+                    return hand_on((best, None, None))
                 fixed = _after_pricing(node, pi, least)
                 for col in cols:
                     if territory_cost(d, col) - float(pi_rmp[col].sum()) - mu < -1e-7:
@@ -514,16 +525,16 @@ def branch_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None 
                          tree.mip_seconds, tree.cut_off, time.perf_counter() - t0)
             if not added:
                 if not complete:
-                    return best, None, None  # (time ran out in the pricing)
+                    return hand_on((best, None, None))  # (time ran out in the pricing)
                 if art > 1e-9:
                     big *= 4.0
                     continue
                 # (priced at the master's duals without a column: with cutoffs on the MIPs the master's LP need not
                 # be the node's, so only the Lagrangian bound counts)
-                return best, lam, ok
+                return hand_on((best, lam, ok))
             node.pi = best_pi
             a = SMOOTHING if best_pi is not None else 0.0
-        return best, None, None  # (time ran out: the caller keeps the node open)
+        return hand_on((best, None, None))  # (time ran out: the caller keeps the node open)
 
     exhausted = False
     current = None  # the node in hand: a Ctrl-C in its Python steps leaves it open (its plans are unexplored)
