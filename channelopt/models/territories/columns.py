@@ -107,11 +107,15 @@ PRICING_SECONDS = 10.0
 ROOTED_ROWS = True
 #: rows every territory holding root ``r`` meets, put into :class:`_RootPricing`'s MIPs up front: "neighbours" (every
 #: region other than ``r`` has a neighbour in the territory: ``s_v <= sum_{u in N(v)} s_u``, plus regions the allowed
-#: ones cannot reach from ``r`` fixed out), or "" (none)
+#: ones cannot reach from ``r`` fixed out), "pairs" (those and, for each edge ``uv`` away from ``r``, the rooted rows of
+#: the component ``{u, v}``), or "" (none)
 ROOT_ROWS = "neighbours"
 #: each pricing run starts from the best connected set known (the last run's or the last round's; HiGHS
 #: ``setSolution`` on the region variables, the rest completed by HiGHS)
 PRICING_START = True
+#: rooted separator rows keep only the border regions joined to the other side (the root, or the far region) by
+#: allowed regions outside the component: a path from ``a`` to the root leaves ``C`` last through such a region
+MINIMAL_BORDER = False
 
 
 @dataclasses.dataclass
@@ -377,6 +381,7 @@ class _Pricing:
         self.inf = inf
         self.root: int | None = None  # a region every priced set holds (rooted separator rows)
         self.last: np.ndarray | None = None  # the best connected set of the last solve (a MIP start)
+        self.reach: np.ndarray | None = None  # the regions a set holding the root may hold (rooted models)
 
     def _roots(self, h, inf) -> None:
         """Only territories some plan may hold after the labelling model's fixing (:func:`.labelling.symmetric_fixing`).
@@ -499,7 +504,7 @@ class _Pricing:
         ``s_v <= sum_{u in N(v)} s_u``), and only regions joined to ``root`` through allowed regions."""
         if ROOTED_ROWS:
             self.root = int(root)
-        if ROOT_ROWS != "neighbours":
+        if ROOT_ROWS not in ("neighbours", "pairs"):
             return
         adj, n = self.d.adj, self.d.n
         seen = np.zeros(n, dtype=bool)
@@ -511,6 +516,7 @@ class _Pricing:
                 if allowed[v] and not seen[v]:
                     seen[v] = True
                     todo.append(int(v))
+        self.reach = seen
         off = np.flatnonzero(allowed & ~seen).astype(np.int32)
         if len(off):
             self.h.changeColsBounds(len(off), off, np.zeros(len(off)), np.zeros(len(off)))
@@ -520,8 +526,22 @@ class _Pricing:
             nb = [u for u in adj[v] if seen[u]]
             if int(root) in nb:
                 continue  # s_root = 1: the row holds
+            if MINIMAL_BORDER:
+                alone = np.zeros(n, dtype=bool)
+                alone[v] = True
+                nb = self._joined(nb, alone, root)
             idx = np.asarray([v, *nb], dtype=np.int32)
             self.h.addRow(-self.inf, 0.0, len(idx), idx, np.r_[1.0, -np.ones(len(nb))])
+        if ROOT_ROWS == "pairs":
+            # islands of two: s_u <= sum_{N({u, v})} s_c for each edge uv away from the root
+            near = set(adj[root])
+            for u, v in self.e.tolist():
+                if not (seen[u] and seen[v]) or root in (u, v) or u in near or v in near:
+                    continue
+                border = sorted({c for x in (u, v) for c in adj[x] if c not in (u, v) and seen[c]})
+                for a in (u, v):
+                    idx = np.asarray([a, *border], dtype=np.int32)
+                    self.h.addRow(-self.inf, 0.0, len(idx), idx, np.r_[1.0, -np.ones(len(border))])
 
     def _add_cuts(self, comps, pi) -> None:
         adj, n = self.d.adj, self.d.n
@@ -556,10 +576,28 @@ class _Pricing:
                 far = [max(c, key=lambda v: pi[v]) for c in comps if root not in c]
             else:
                 far = comp if CUTS_PER_COMPONENT == "all" else [max(comp, key=lambda v: pi[v])]
+                if MINIMAL_BORDER:
+                    border = self._joined(border, inside, root)
             for a in far:
-                idx = np.asarray([a, *border], dtype=np.int32)
-                self.h.addRow(-self.inf, 0.0, len(idx), idx, np.r_[1.0, -np.ones(len(border))])
+                sep = self._joined(border, inside, a) if MINIMAL_BORDER and inside[root] else border
+                idx = np.asarray([a, *sep], dtype=np.int32)
+                self.h.addRow(-self.inf, 0.0, len(idx), idx, np.r_[1.0, -np.ones(len(sep))])
                 self.cuts += 1
+
+    def _joined(self, border, inside: np.ndarray, target: int) -> list[int]:
+        """The regions of ``border`` joined to ``target`` by allowed regions outside ``inside``."""
+        adj = self.d.adj
+        ok = ~inside if self.reach is None else self.reach & ~inside
+        seen = np.zeros(self.d.n, dtype=bool)
+        seen[target] = True
+        todo = [int(target)]
+        while todo:
+            u = todo.pop()
+            for v in adj[u]:
+                if ok[v] and not seen[v]:
+                    seen[v] = True
+                    todo.append(int(v))
+        return [v for v in border if seen[v]]
 
 
 def root_dp(least: np.ndarray, root_ok: np.ndarray) -> float:

@@ -6,9 +6,10 @@ For a set ``T`` of regions, every partition holds at most ``floor(|T| / 2)`` ter
     sum_S floor(|S & T| / 2) lam_S <= floor(|T| / 2)          (dual sigma_T <= 0)
 
 holds for every integral master and cuts fractional ones (``|T| = 3``: at most one territory holds two of ``a, b,
-c``). The cut is not robust (its coefficient is not a sum over regions), so the pricing MIP gets, per cut, an
-integer ``y_T >= floor(|S & T| / 2)`` with objective ``-sigma_T >= 0`` (:func:`add_to_pricing`; for ``|T| = 3``
-the rows ``y_T >= s_a + s_b - 1`` over the three pairs). The pricing then minimises the reduced cost
+c``). The cut is not robust (its coefficient is not a sum over regions), so the pricing MIP gets, per cut, a
+variable ``y_T >= floor(|S & T| / 2)`` with objective ``-sigma_T >= 0`` (:func:`add_to_pricing`; for ``|T| = 3``
+the rows ``y_T >= s_a + s_b - 1`` over the three pairs and ``2 y_T >= s_a + s_b + s_c - 1``, ``y_T`` continuous,
+else an integer ``y_T`` with ``2 y_T >= |S & T| - 1``). The pricing then minimises the reduced cost
 ``c(S) - pi(S) - sum_T sigma_T floor(|S & T| / 2)`` and its dual bound still gives a Lagrangian bound: every plan
 costs ``sum_v pi_v + sum_T sigma_T rhs_T + sum_j rc(S_j)`` or more (:func:`lagrangian_constant`), since
 ``sigma_T <= 0`` and a plan's territories fill each cut's row to ``rhs_T`` at most.
@@ -36,13 +37,16 @@ __all__ = ["coefficients", "rhs", "separate", "master_lp", "add_to_pricing", "pr
 
 Cut = tuple[int, ...]
 
-#: a 3-region cut's ``y_T`` an integer variable in the pricing MIP; continuous is exact too (priced at
-#: ``-sigma_T >= 0`` it sits at ``max(0, pair rows)`` at an optimum, an integer whenever ``s`` is). Other sizes stay
-#: integer (``2 y_T >= |S & T| - 1`` alone gives ``y_T = 1/2`` at two regions, not ``floor(2 / 2) = 1``)
-Y_INTEGER = True
+#: a 3-region cut's ``y_T`` an integer variable in the pricing MIP. Continuous (the default) is exact too: priced at
+#: ``-sigma_T >= 0`` it sits at ``max(0, pair rows)`` at an optimum, an integer whenever ``s`` is. Other sizes stay
+#: integer (``2 y_T >= |S & T| - 1`` alone gives ``y_T = 1/2`` at two regions, not ``floor(2 / 2) = 1``).
+#: Measured (AL, sr12's 30-cut duals, a full pass over 29 roots, benchmarks/RESULTS.md "pricing MIP speed
+#: (pricefast12)"): 130.9 CPU s integer, 106.8 continuous, 82.3 continuous with :data:`TRIPLE_ROW`, 131.9 integer
+#: with it
+Y_INTEGER = False
 #: with ``|T| = 3`` also ``2 y_T >= s_a + s_b + s_c - 1`` (not implied by the pair rows in the LP: ``s = 1/2`` each
 #: gives 0 from them, 1/4 from this)
-TRIPLE_ROW = False
+TRIPLE_ROW = True
 
 
 def rhs(cuts) -> np.ndarray:
@@ -158,7 +162,8 @@ def add_to_pricing(h, cut: Cut, inf: float = math.inf) -> int:
     if Y_INTEGER or len(cut) != 3:
         h.changeColIntegrality(j, highspy.HighsVarType.kInteger)
     if len(cut) == 3:
-        # y >= s_a + s_b - 1 over the pairs: tighter in the LP than 2 y >= s_a + s_b + s_c - 1 alone
+        # y >= s_a + s_b - 1 over the pairs: tighter in the LP than 2 y >= s_a + s_b + s_c - 1 alone, which
+        # still cuts s = 1/2 each
         for a, b in itertools.combinations(cut, 2):
             h.addRow(-inf, 1.0, 3, np.array([a, b, j], dtype=np.int32), np.array([1.0, 1.0, -1.0]))
         if TRIPLE_ROW:
