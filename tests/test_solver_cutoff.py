@@ -332,3 +332,26 @@ def test_no_cutoff_with_a_gap_to_stop_at():
     for solver in (Solver("highs", mip_gap=0.1), Solver("highs", options={"mip_abs_gap": 0.5})):
         info = solver.solve(grid.ap, warm_start=grid.partial(grid.halves()))
         assert not _cutoff_ran(info) and info.status == "optimal" and info.objective == pytest.approx(4.0)
+
+
+
+def test_a_model_whose_objective_bound_leaves_no_plan_says_so():
+    # through Model.solve: the caller's objective_bound under every plan's cost (costs are >= 0) leaves no plan; the
+    # error names the setting, its units and the fix, not "raise time_limit" (more time finds nothing below it)
+    import re
+
+    import channelopt as co
+    from channelopt.exceptions import NoSolutionError
+
+    net = co.make_synthetic(6, 40, 5, seed=1)
+    model = co.DistributorSelection(objective="min_cost", capacitated=True)
+    best = model.solve(net, solver=Solver("highs", threads=1, options={"time_limit": 60.0}), warm_start=False)
+    assert best.info.status == "optimal"
+    solver = Solver("highs", threads=1, options={"time_limit": 60.0, "objective_bound": -1.0})
+    with pytest.raises(NoSolutionError, match=r"no plan below the objective_bound given in Solver\(options=\.\.\.\) "
+                       r"\(-1\.0, in HiGHS's objective units\)") as err:
+        model.solve(net, solver=solver, warm_start=False)
+    assert "time_limit" not in str(err.value)
+    # the bound it states holds: at most the optimum found without the setting
+    stated = float(re.search(r"every plan costs (\S+) or more", str(err.value)).group(1))
+    assert stated <= best.objective

@@ -302,6 +302,12 @@ class BuiltModel:
             raise InfeasibleError(msg + ".", reasons=reasons)
         if info.status == "no_solution" and (info.termination == "interrupted" or solver.interrupted):
             raise KeyboardInterrupt(f"{type(self.model).__name__}: interrupted before any feasible plan")
+        if info.status == "no_solution" and info.termination == "objective_bound":
+            # the search closed under the caller's cutoff: more time would not help, a looser cutoff may
+            raise NoSolutionError(
+                f"{solver.name} found no plan below the objective_bound given in Solver(options=...) "
+                f"({solver.options.get('objective_bound')!r}, in HiGHS's objective units): every plan costs "
+                f"{info.bound:.10g} or more; remove objective_bound or raise it to get a plan.")
         if info.status == "no_solution":
             raise NoSolutionError(
                 f"{solver.name} stopped ({info.termination}) after {info.seconds:.1f}s without a feasible "

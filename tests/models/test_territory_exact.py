@@ -308,7 +308,8 @@ def test_cut_edge_bound_is_read_as_a_whole_number_of_borders(planar, window, bru
     built = TerritoryDesign(k=3, objective="cut_edges", balance={"pop": (lo, hi)}).build(net)
     assert built.arrays.objective_step == 1.0
     for nodes in (1, 2, 3):
-        solver = co.Solver("highs", options={"mip_max_nodes": nodes})
+        # a time limit keeps the run out of the 0.1 s inline slice (a sliced run restarts its node count)
+        solver = co.Solver("highs", options={"mip_max_nodes": nodes, "time_limit": 60.0})
         built.arrays.objective_step = 1.0
         rounded = solver.solve(built.arrays)
         built.arrays.objective_step = 0.0
