@@ -33,7 +33,16 @@ column nor its cutoff; a pass that found nothing re-runs only those roots. The s
 incumbent, when a full pass finds no column and no cut is violated (the master LP with these cuts is solved:
 its value is the bound), or at the deadline / Ctrl-C.
 
-Measured on Alabama (k=7, optimum 55): benchmarks/RESULTS.md, "Issue 12 (session 10): root cut-and-price".
+Measured on Alabama (county01, k=7, optimum 55; 1 thread, cold start from the exact path's warm start 55,
+``bench_territories.py --variants cutprice --time-limit 1800``, tree 6fa68f8, load 2.6-4.4; benchmarks/RESULTS.md,
+"Issue 12 (session 11): cut-and-price schedule (cpsched12)"): the set-partitioning LP 52.63 certified (52.598) at
+228 CPU s of the process; 10 rows, re-priced and certified 53.19 (8 rows kept) at 394; 10 more, 53.74 (13 kept) at
+614; 10 more, and a full pass at the master's duals (LP 54.21, 20 rows kept) met every root's proof cutoff: bound
+54.02 > 54, **the optimum 55 proven at the root, 887 CPU s, 1,203 s wall**; on main 9cd828c (faster cut
+variables) 739 CPU s, 1,096 s wall, LP 54.07 with 19 rows kept at the proof (the session-10 schedule: 30 rows at
+354 CPU s, smoothed passes, nothing certified above 52.60 in 1,380 s). Not the default (:data:`STAGE`): its
+cut-free column generation alone (230-310 CPU s on AL before its first row) is longer than the whole exact solve
+of the states the labelling MILP proves (WV, NE, OK, AR, KS in 1-81 CPU s; LA 298), and no trigger was measured.
 """
 
 from __future__ import annotations
