@@ -57,7 +57,8 @@ Variants (``--variants``; each is one setting of the private switches):
 - ``bnp``: ``new`` + branch-and-price by root (:mod:`channelopt.models.territories.branchprice`, ``STAGE``,
   ``STAGE_SHARE`` of the time) before the MILP (not the default).
 - ``cutprice``: ``new`` + root cut-and-price (:mod:`channelopt.models.territories.cutprice`: the set-partitioning
-  bound with subset-row cuts priced by root, ``STAGE_SHARE`` of the time) before the MILP (not the default; AL at
+  bound with subset-row cuts priced by root, ``STAGE_SHARE`` of the time) before the MILP, as
+  ``TerritoryDesign(method="cut_and_price")`` runs it (not the default; AL at
   ``--time-limit 1800``: proven optimal by the stage in 1,095.6-1,202.8 s, 738.3-887.1 CPU s, session 11).
 
 Each districting run also prints HiGHS's branch-and-bound nodes, summed over the run's HiGHS calls.

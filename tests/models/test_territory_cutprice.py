@@ -348,3 +348,58 @@ def test_roots_stopped_by_their_cap_run_again_until_the_pass_is_a_bound(planar, 
     assert max(runs.values()) > min(runs.values())  # the hard roots ran more often than the easy ones
     # ... within their pass: the master is never solved twice as it was (a new pass at the same duals)
     assert all(a != b for a, b in itertools.pairwise(masters))
+
+
+def test_method_cut_and_price_runs_the_stage_without_the_switch(planar, window, monkeypatch):
+    # the public setting: method="cut_and_price" runs the stage with the module switch off, and proves the brute-force
+    # optimum there; method="exact" on the same map does not run it
+    import channelopt as co
+    from channelopt.models.territories import TerritoryDesign, search
+
+    n, k, seed, tol = LIFTED[0]
+    g = planar(n, seed)
+    lo, hi = window(g, k, tol)
+    opt = min(sum(c for _, c in p) for p in _partitions(n, k, _enumerate(g, lo, hi)))
+    monkeypatch.setattr(search.cutprice, "STAGE", False)
+    monkeypatch.setattr(search.planar, "applies", lambda *a, **kw: False)  # as above: the stage, not the planar proof
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    plans = {method: TerritoryDesign(k=k, objective="cut_edges", balance={"pop": (lo, hi)}, method=method).solve(
+        net, solver=co.Solver("highs", time_limit=60, threads=1)) for method in ("cut_and_price", "exact")}
+    assert plans["cut_and_price"].info.solver == "cutprice" and plans["exact"].info.solver != "cutprice"
+    for plan in plans.values():
+        assert plan.status == "optimal" and plan.objective == pytest.approx(opt)
+        a = plan.assignments.set_index("region_id")["territory"]
+        assert sum(a[u] != a[v] for u, v in g.edges) == opt
+
+
+@pytest.mark.parametrize("settings, needs", [
+    ({"objective": "compactness"}, "objective='cut_edges' (got 'compactness')"),
+    ({"contiguity": False}, "contiguity=True"),
+    ({"locked": {0: 0}}, "no locked= regions"),
+])
+def test_method_cut_and_price_names_the_settings_it_needs(planar, window, settings, needs):
+    import channelopt as co
+    from channelopt.exceptions import SettingsError
+    from channelopt.models.territories import TerritoryDesign
+
+    g = planar(10, 11)
+    lo, hi = window(g, 3, 0.1)
+    net = co.ChannelNetwork.from_graph(g, ["pop"])
+    model = TerritoryDesign(**{"k": 3, "objective": "cut_edges", "balance": {"pop": (lo, hi)},
+                               "method": "cut_and_price", **settings})
+    with pytest.raises(SettingsError, match=r"method='cut_and_price' needs .*use method='exact'") as err:
+        model.solve(net, solver=co.Solver("highs", time_limit=10, threads=1))
+    assert needs in str(err.value)
+
+
+def test_a_misspelled_method_suggests_the_nearest():
+    import channelopt as co
+    from channelopt.exceptions import SettingsError
+    from channelopt.models.territories import TerritoryDesign
+
+    g = nx.path_graph(4)
+    nx.set_node_attributes(g, 1.0, "pop")
+    with pytest.raises(SettingsError, match=r"method must be one of .* got 'cut_and_prise'\. Did you mean "
+                                            r"'cut_and_price'\?"):
+        TerritoryDesign(k=2, objective="cut_edges", method="cut_and_prise").solve(
+            co.ChannelNetwork.from_graph(g, ["pop"]))

@@ -468,10 +468,12 @@ def cut_and_price(d: TerritoryData, seconds: float, *, solver: Solver | None = N
 
 
 def cutprice_applies(model, d: TerritoryData, built=None) -> bool:
-    """Whether the stage runs: :data:`STAGE` on, contiguous interchangeable territories by cut edges, no user rows."""
+    """Whether the stage runs: ``method="cut_and_price"`` (or :data:`STAGE` on), contiguous interchangeable
+    territories by cut edges, no user rows."""
     from .labelling import symmetric
 
-    return bool(STAGE and model.objective == "cut_edges" and model.contiguity and d.k >= 2 and symmetric(d)
+    return bool((STAGE or model.method == "cut_and_price") and model.objective == "cut_edges" and model.contiguity
+                and d.k >= 2 and symmetric(d)
                 and len(d.edges) and not getattr(built, "has_problem", False))
 
 

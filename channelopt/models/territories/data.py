@@ -19,7 +19,7 @@ __all__ = ["TerritoryData", "prepare", "adj_weights", "balance_excess", "balance
            "OBJECTIVES", "METHODS"]
 
 OBJECTIVES = ("compactness", "cut_edges", "disruption")
-METHODS = ("exact", "heuristic")
+METHODS = ("exact", "heuristic", "cut_and_price")
 _ALIASES = {"outlets": "n_outlets"}
 #: the default ``weight``: regions weigh 1 when the network carries no outlet workload
 _DEFAULT_WEIGHT = "workload"
@@ -177,7 +177,21 @@ def prepare(model, net) -> TerritoryData:
     if model.objective not in OBJECTIVES:
         raise SettingsError(f"objective must be one of {OBJECTIVES}, got {model.objective!r}.")
     if model.method not in METHODS:
-        raise SettingsError(f"method must be one of {METHODS}, got {model.method!r}.")
+        close = difflib.get_close_matches(str(model.method), METHODS, n=1)
+        raise SettingsError(f"method must be one of {METHODS}, got {model.method!r}."
+                            + (f" Did you mean {close[0]!r}?" if close else ""))
+    if model.method == "cut_and_price":
+        # the stage's master holds connected territories priced by their cut edges, any relabelling the same plan
+        why = [text for bad, text in (
+            (model.objective != "cut_edges", f"objective='cut_edges' (got {model.objective!r})"),
+            (not model.contiguity, "contiguity=True"),
+            (model.centres is not None, "no centres="),
+            (model.current is not None, "no current= alignment"),
+            (model.locked is not None, "no locked= regions"),
+        ) if bad]
+        if why:
+            raise SettingsError("method='cut_and_price' needs " + ", ".join(why)
+                                + "; use method='exact' for this model.")
     if net is None or not hasattr(net, "graph"):
         raise SettingsError("TerritoryDesign.solve needs a ChannelNetwork.")
     bridged = False

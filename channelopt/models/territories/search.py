@@ -361,6 +361,11 @@ class TerritoryBuilt(BuiltModel):
                                 f"{res.seconds:.1f}s)")
                 return self._finish(d, hres.label, hres.centres, info, state)
         cp = None
+        if model.method == "cut_and_price" and self.has_problem:
+            # rows a user may have added to built.problem would not bind the stage's own master
+            warnings.warn("method='cut_and_price': the cut-and-price stage is skipped because built.problem exists "
+                          "(rows added there cannot be priced in its master); the MILP alone runs, as "
+                          "method='exact'.", UserWarning, stacklevel=2)
         if h_ok and cutprice.cutprice_applies(model, d, self) and not solver.interrupted:
             # opt-in: the set-partitioning bound with subset-row cuts, priced by root (:mod:`.cutprice`)
             res = cutprice.cutprice_stage(d, hres, deadline, solver)
