@@ -79,15 +79,17 @@ def _maps(planar, window, cut_edge_data):
 
 
 @pytest.mark.parametrize("with_cuts", [False, True])
-@pytest.mark.parametrize("setting", ["default", "other", "rooted other"])
+@pytest.mark.parametrize("setting", ["default", "other", "rooted other", "neighbours"])
 @pytest.mark.parametrize("case", [0, 1, 2])
 def test_each_root_prices_its_brute_force_least(planar, window, cut_edge_data, monkeypatch, case, setting,
                                                 with_cuts):
     # "other": every switch the other way, "rooted other": the same with rooted rows (so that the switches on
     # them run too); the opt-in alternatives must stay exact as well
-    if setting != "default":
+    if setting == "neighbours":  # the up-front neighbour rows without the layer rows
+        monkeypatch.setattr(columns, "ROOT_ROWS", "neighbours")
+    elif setting != "default":
         monkeypatch.setattr(columns, "ROOTED_ROWS", setting == "rooted other" or not columns.ROOTED_ROWS)
-        monkeypatch.setattr(columns, "ROOT_ROWS", "" if columns.ROOT_ROWS else "neighbours")
+        monkeypatch.setattr(columns, "ROOT_ROWS", "" if columns.ROOT_ROWS else "layers")
         monkeypatch.setattr(columns, "PRICING_START", not columns.PRICING_START)
         monkeypatch.setattr(columns, "MINIMAL_BORDER", not columns.MINIMAL_BORDER)
         monkeypatch.setattr(master_cuts, "Y_INTEGER", not master_cuts.Y_INTEGER)

@@ -103,18 +103,24 @@ ROOT_PRICING = False
 PRICING_SECONDS = 10.0
 #: :class:`_RootPricing`'s MIPs (root ``r`` fixed in) separate a disconnected answer by rooted rows
 #: ``s_a <= sum_{c in N(C)} s_c`` (``C`` a component without ``r``, ``a`` in it; and ``C`` = the root's component for
-#: the best region of each other one) instead of the unrooted ``s_a + s_b - 1 <= ...``
+#: the best region of each other one) instead of the unrooted ``s_a + s_b - 1 <= ...``. Measured with the pieces
+#: below (AL, sr12's 30-cut duals, the 10 heaviest of 29 roots, benchmarks/RESULTS.md "pricing MIP speed
+#: (pricefast12)"): 65.3 CPU s with it, 129.8 without
 ROOTED_ROWS = True
 #: rows every territory holding root ``r`` meets, put into :class:`_RootPricing`'s MIPs up front: "neighbours" (every
 #: region other than ``r`` has a neighbour in the territory: ``s_v <= sum_{u in N(v)} s_u``, plus regions the allowed
-#: ones cannot reach from ``r`` fixed out), "pairs" (those and, for each edge ``uv`` away from ``r``, the rooted rows of
-#: the component ``{u, v}``), or "" (none)
-ROOT_ROWS = "neighbours"
+#: ones cannot reach from ``r`` fixed out), "layers" (those, and for every region ``v`` and every hop count ``h`` under
+#: its distance from ``r`` through allowed regions, ``s_v <= sum`` over the regions ``h`` hops from ``r``: each such
+#: ring separates ``v`` from ``r``), or "" (none). Same measure: 89.2 CPU s none, 65.3 "neighbours", 39.9 "layers"
+#: (HiGHS runs per root 1-2 instead of 2-5). The rooted rows of each edge ``{u, v}`` away from ``r`` as well were
+#: slower (101.8 against 65.3) and are dropped
+ROOT_ROWS = "layers"
 #: each pricing run starts from the best connected set known (the last run's or the last round's; HiGHS
-#: ``setSolution`` on the region variables, the rest completed by HiGHS)
+#: ``setSolution`` on the region variables, the rest completed by HiGHS). Same measure: 72.8 CPU s without, 65.3 with
 PRICING_START = True
 #: rooted separator rows keep only the border regions joined to the other side (the root, or the far region) by
-#: allowed regions outside the component: a path from ``a`` to the root leaves ``C`` last through such a region
+#: allowed regions outside the component: a path from ``a`` to the root leaves ``C`` last through such a region.
+#: Same measure: 62.6 CPU s against 65.3, within the noise; opt-in
 MINIMAL_BORDER = False
 
 
@@ -356,7 +362,9 @@ class _Pricing:
         _reset_scheduler_if_threads_changed(1)
         with _stdout_silenced(True):
             h = self.h = highspy.Highs()
-        # presolve off: the same small model is solved again and again (WV: 0.73-1.0 s instead of 1.2-1.6 s)
+        # presolve off: the same small model is solved again and again (WV: 0.73-1.0 s instead of 1.2-1.6 s; AL
+        # root MIPs with 30 cut variables, 10 heaviest roots: 65.3 CPU s off, 109.2 on). Also measured there and left
+        # at HiGHS's defaults: mip_heuristic_effort 0 (65.0) and 0.3 (88.2), mip_detect_symmetry off (64.3)
         for key, value in (("output_flag", False), ("threads", 1), ("mip_rel_gap", 0.0), ("mip_abs_gap", 1e-9),
                            ("mip_improving_solution_save", True), ("presolve", "off")):
             h.setOptionValue(key, value)
@@ -501,10 +509,12 @@ class _Pricing:
         separator rows from now on (:data:`ROOTED_ROWS`) and the rows of :data:`ROOT_ROWS` up front.
 
         Every connected set holding ``root`` and another region ``v`` holds a neighbour of ``v`` (the row
-        ``s_v <= sum_{u in N(v)} s_u``), and only regions joined to ``root`` through allowed regions."""
+        ``s_v <= sum_{u in N(v)} s_u``), a region of every ring of regions ``h`` hops from ``root`` closer than ``v``
+        ("layers": a path from ``v`` to ``root`` crosses each), and only regions joined to ``root`` through allowed
+        regions."""
         if ROOTED_ROWS:
             self.root = int(root)
-        if ROOT_ROWS not in ("neighbours", "pairs"):
+        if ROOT_ROWS not in ("neighbours", "layers"):
             return
         adj, n = self.d.adj, self.d.n
         seen = np.zeros(n, dtype=bool)
@@ -532,16 +542,24 @@ class _Pricing:
                 nb = self._joined(nb, alone, root)
             idx = np.asarray([v, *nb], dtype=np.int32)
             self.h.addRow(-self.inf, 0.0, len(idx), idx, np.r_[1.0, -np.ones(len(nb))])
-        if ROOT_ROWS == "pairs":
-            # islands of two: s_u <= sum_{N({u, v})} s_c for each edge uv away from the root
-            near = set(adj[root])
-            for u, v in self.e.tolist():
-                if not (seen[u] and seen[v]) or root in (u, v) or u in near or v in near:
-                    continue
-                border = sorted({c for x in (u, v) for c in adj[x] if c not in (u, v) and seen[c]})
-                for a in (u, v):
-                    idx = np.asarray([a, *border], dtype=np.int32)
-                    self.h.addRow(-self.inf, 0.0, len(idx), idx, np.r_[1.0, -np.ones(len(border))])
+        if ROOT_ROWS == "layers":
+            # the regions at hop distance h from the root (through allowed ones) separate it from every farther v
+            dist = np.full(n, -1)
+            dist[root] = 0
+            layer = [int(root)]
+            while layer:
+                nxt = []
+                for u in layer:
+                    for v in adj[u]:
+                        if seen[v] and dist[v] < 0:
+                            dist[v] = dist[u] + 1
+                            nxt.append(int(v))
+                layer = nxt
+            for v in np.flatnonzero(dist >= 2).tolist():
+                for hop in range(1, int(dist[v])):
+                    ring = np.flatnonzero(dist == hop)
+                    idx = np.r_[v, ring].astype(np.int32)
+                    self.h.addRow(-self.inf, 0.0, len(idx), idx, np.r_[1.0, -np.ones(len(ring))])
 
     def _add_cuts(self, comps, pi) -> None:
         adj, n = self.d.adj, self.d.n
