@@ -208,6 +208,20 @@ def _components(adj, members: np.ndarray) -> list[list[int]]:
     return out
 
 
+def _reach(adj, start: int, ok: np.ndarray) -> np.ndarray:
+    """The regions joined to ``start`` through regions with ``ok`` (``start`` itself always), as a bool mask."""
+    seen = np.zeros(len(ok), dtype=bool)
+    seen[start] = True
+    todo = [int(start)]
+    while todo:
+        u = todo.pop()
+        for v in adj[u]:
+            if ok[v] and not seen[v]:
+                seen[v] = True
+                todo.append(int(v))
+    return seen
+
+
 def _balanced(d: TerritoryData, members: np.ndarray) -> bool:
     tol = 1e-9
     for a in range(d.loads.shape[1]):
@@ -517,16 +531,7 @@ class _Pricing:
         if ROOT_ROWS not in ("neighbours", "layers"):
             return
         adj, n = self.d.adj, self.d.n
-        seen = np.zeros(n, dtype=bool)
-        seen[root] = True
-        todo = [int(root)]
-        while todo:
-            u = todo.pop()
-            for v in adj[u]:
-                if allowed[v] and not seen[v]:
-                    seen[v] = True
-                    todo.append(int(v))
-        self.reach = seen
+        seen = self.reach = _reach(adj, root, allowed)
         off = np.flatnonzero(allowed & ~seen).astype(np.int32)
         if len(off):
             self.h.changeColsBounds(len(off), off, np.zeros(len(off)), np.zeros(len(off)))
@@ -604,17 +609,7 @@ class _Pricing:
 
     def _joined(self, border, inside: np.ndarray, target: int) -> list[int]:
         """The regions of ``border`` joined to ``target`` by allowed regions outside ``inside``."""
-        adj = self.d.adj
-        ok = ~inside if self.reach is None else self.reach & ~inside
-        seen = np.zeros(self.d.n, dtype=bool)
-        seen[target] = True
-        todo = [int(target)]
-        while todo:
-            u = todo.pop()
-            for v in adj[u]:
-                if ok[v] and not seen[v]:
-                    seen[v] = True
-                    todo.append(int(v))
+        seen = _reach(self.d.adj, target, ~inside if self.reach is None else self.reach & ~inside)
         return [v for v in border if seen[v]]
 
 
