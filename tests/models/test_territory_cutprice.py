@@ -370,6 +370,12 @@ def test_method_cut_and_price_runs_the_stage_without_the_switch(planar, window, 
         assert plan.status == "optimal" and plan.objective == pytest.approx(opt)
         a = plan.assignments.set_index("region_id")["territory"]
         assert sum(a[u] != a[v] for u, v in g.edges) == opt
+        # the plan's own rules, read from its assignments: every region once, k contiguous balanced territories
+        assert sorted(a.index) == sorted(g.nodes) and a.nunique() == k
+        for t in a.unique():
+            members = [v for v in g if a[v] == t]
+            assert nx.is_connected(g.subgraph(members))
+            assert lo - 1e-9 <= sum(g.nodes[v]["pop"] for v in members) <= hi + 1e-9
 
 
 @pytest.mark.parametrize("settings, needs", [
